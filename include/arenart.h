@@ -1,0 +1,12 @@
+/*
+ * arenart.h - umbrella header: everything public in arenart.
+ * See README.md for the lifetime rules and a short example.
+ */
+#ifndef ARENART_H
+#define ARENART_H
+
+#include "arenart/common.h"
+#include "arenart/source.h"
+#include "arenart/arena.h"
+
+#endif /* ARENART_H */

@@ -1,0 +1,277 @@
+/*
+ * arenart/arena.h - the serial arena: owner-thread bump allocation, freed all at once.
+ *
+ * An ar_arena_t hands out memory by bumping a cursor through fixed-size chunks that it gets
+ * from a memory source (arenart/source.h). Nothing is freed one object at a time: memory comes
+ * back when the arena is rewound to a mark, reset, released or destroyed.
+ *
+ * Lifetime rules (read these once):
+ *   - A pointer from the arena is valid until the arena is rewound past it, reset, released or
+ *     destroyed. After that, using it is a use-after-free (ASan builds report it).
+ *   - reset() keeps up to `retain_bytes` of chunks for reuse and gives the rest back;
+ *     release() gives everything back; both run the cleanup callbacks, newest first.
+ *   - Marks are nested save points: rewinding to a mark frees everything allocated after it,
+ *     runs the cleanups registered after it, and invalidates marks taken after it. reset() and
+ *     release() invalidate every mark.
+ *   - Memory must not escape into a longer-lived structure unless that structure dies first.
+ *
+ * Thread contract: a serial arena belongs to one thread at a time (its owner, the creator by
+ * default). Moving it to another thread needs a happens-before edge (a queue, a mutex) and
+ * ar_arena_adopt() on the receiving side. Debug builds (AR_DEBUG >= 1) abort with a message
+ * when a thread other than the owner calls into the arena; ConcurrentArena (concurrent.h) is
+ * the type to share.
+ *
+ * Synchronization:
+ *   | call                              | may run concurrently with                    |
+ *   |-----------------------------------|----------------------------------------------|
+ *   | ar_options_init                   | anything                                     |
+ *   | ar_arena_create                   | anything (creates a new arena)               |
+ *   | every other ar_* on arena A       | nothing else on A (owner thread only)        |
+ *   | calls on distinct arenas          | each other, provided their sources allow it  |
+ *
+ * Errors: see arenart/common.h for the convention. NULL arena: allocation returns NULL with
+ * AR_EINVAL; void functions do nothing; stats/checks return AR_EINVAL. Zero-byte allocations
+ * return a unique, non-NULL pointer (as if 1 byte had been asked for).
+ */
+#ifndef ARENART_ARENA_H
+#define ARENART_ARENA_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "arenart/common.h"
+#include "arenart/source.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ar_arena ar_arena_t;
+
+/* Default alignment of ar_alloc: enough for any scalar type on x86-64 and AArch64. */
+#define AR_ALIGN_DEFAULT 16
+#define AR_DEFAULT_CHUNK_SIZE ((size_t)64 * 1024)
+#define AR_DEFAULT_RETAIN_BYTES ((size_t)1024 * 1024)
+#define AR_MIN_CHUNK_SIZE ((size_t)256)
+/* Largest single request; larger ones fail with AR_EOVERFLOW. */
+#define AR_MAX_ALLOC_SIZE (SIZE_MAX >> 2)
+
+/* Flags for ar_options_t.flags. */
+enum {
+  /* Every allocation takes the checked out-of-line path: guard bytes after each allocation
+   * are verified at rewind/reset (AR_ECORRUPT is reported on stderr and in ar_arena_check),
+   * and freed memory is filled with 0xDD junk. Slower; for debugging. */
+  AR_ARENA_CHECKED = 1u << 0,
+};
+
+typedef struct ar_options {
+  size_t chunk_size;         /* bytes per chunk from the source; 0 = default; min 256 */
+  size_t prealloc_chunks;    /* chunks acquired at creation (creation fails if they can't be) */
+  size_t retain_bytes;       /* chunk bytes that reset() keeps; 0 keeps none */
+  size_t limit_bytes;        /* cap on chunk bytes held at once; 0 = unlimited */
+  const ar_source_t *source; /* NULL = ar_source_os(); copied at creation */
+  unsigned flags;            /* AR_ARENA_* */
+  const char *name;          /* for diagnostics; copied (truncated to 31 bytes); may be NULL */
+} ar_options_t;
+
+/* Static initializer with the defaults; ar_options_init() does the same at run time. */
+#define AR_OPTIONS_INIT                                                                  \
+  { AR_DEFAULT_CHUNK_SIZE, 0, AR_DEFAULT_RETAIN_BYTES, 0, NULL, 0, NULL }
+
+AR_API void ar_options_init(ar_options_t *opts);
+
+/*
+ * Creates an arena. `opts` may be NULL for the defaults.
+ * Errors (returns NULL): AR_EINVAL (chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
+ * source with a NULL acquire/release), AR_ELIMIT (prealloc exceeds limit_bytes), AR_ENOMEM
+ * (the arena header or a preallocated chunk could not be had; nothing is leaked).
+ */
+AR_API ar_arena_t *ar_arena_create(const ar_options_t *opts);
+
+/* Runs the cleanups (newest first), returns every chunk to the source and frees the arena.
+ * NULL is a no-op. */
+AR_API void ar_arena_destroy(ar_arena_t *arena);
+
+/* Makes the calling thread the arena's owner (after a hand-off with a happens-before edge). */
+AR_API void ar_arena_adopt(ar_arena_t *arena);
+
+/* ---- allocation ---------------------------------------------------------------------- */
+
+/* Private: the hot fields, the first member of every arena. Their layout is part of the ABI
+ * version, not of the API; do not touch them. When `end_ == cur_` the arena has turned its
+ * inline fast path off (checked mode, sanitizers, debug level 2) and every call goes out of
+ * line, where the real bound lives. */
+struct ar_arena_hot_ {
+  char *cur_;
+  char *end_;
+  uint64_t nalloc_;
+};
+
+/* Private: the out-of-line path behind every allocation call. */
+AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MALLOC_LIKE;
+
+/*
+ * Allocates `size` bytes aligned to `align` (a power of two; any size: alignments above the
+ * page size get a dedicated chunk). Uninitialized memory.
+ * Errors (returns NULL): AR_EINVAL (NULL arena), AR_EALIGN, AR_EOVERFLOW (size above
+ * AR_MAX_ALLOC_SIZE), AR_ELIMIT, AR_ENOMEM, AR_EBUSY (called from a cleanup callback).
+ * On failure the arena is unchanged.
+ */
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_aligned(ar_arena_t *arena,
+                                                                     size_t size, size_t align) {
+  struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)arena;
+  /* Fast path: default-or-smaller power-of-two alignment and room in the current chunk. The
+   * cursor is always AR_ALIGN_DEFAULT-aligned, so rounding the size keeps it so. n == 0 (size 0
+   * or size near SIZE_MAX wrapping) makes n - 1 huge and falls to the slow path. */
+  if (AR_LIKELY(h != NULL && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
+    size_t n = (size + (AR_ALIGN_DEFAULT - 1)) & ~(size_t)(AR_ALIGN_DEFAULT - 1);
+    if (AR_LIKELY(n - 1 < (size_t)(h->end_ - h->cur_))) {
+      char *p = h->cur_;
+      h->cur_ = p + n;
+      h->nalloc_++;
+      return p;
+    }
+  }
+  return ar_alloc_slow_(arena, size, align);
+}
+
+/* ar_alloc_aligned with AR_ALIGN_DEFAULT. Same errors. */
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc(ar_arena_t *arena, size_t size) {
+  return ar_alloc_aligned(arena, size, AR_ALIGN_DEFAULT);
+}
+
+/* Zero-filled ar_alloc. Same errors. */
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_zeroed(ar_arena_t *arena,
+                                                                    size_t size) {
+  void *p = ar_alloc(arena, size);
+  if (AR_LIKELY(p != NULL)) memset(p, 0, size);
+  return p;
+}
+
+/* `count` elements of `size` bytes, uninitialized; count * size is overflow-checked
+ * (AR_EOVERFLOW). Otherwise the errors of ar_alloc. */
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_alloc_array(ar_arena_t *arena,
+                                                                       size_t count,
+                                                                       size_t size) {
+  size_t total;
+  if (AR_UNLIKELY(__builtin_mul_overflow(count, size, &total)))
+    return ar_alloc_slow_(arena, SIZE_MAX, AR_ALIGN_DEFAULT); /* reports AR_EOVERFLOW */
+  return ar_alloc(arena, total);
+}
+
+/* Zero-filled, overflow-checked array with a chosen alignment (see ar_alloc_aligned). */
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc_aligned(ar_arena_t *arena,
+                                                                          size_t count,
+                                                                          size_t size,
+                                                                          size_t align) {
+  size_t total;
+  void *p;
+  if (AR_UNLIKELY(__builtin_mul_overflow(count, size, &total)))
+    return ar_alloc_slow_(arena, SIZE_MAX, AR_ALIGN_DEFAULT); /* reports AR_EOVERFLOW */
+  p = ar_alloc_aligned(arena, total, align);
+  if (AR_LIKELY(p != NULL)) memset(p, 0, total);
+  return p;
+}
+
+/* Zero-filled, overflow-checked array with the default alignment (like calloc). */
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc(ar_arena_t *arena,
+                                                                  size_t count, size_t size) {
+  return ar_calloc_aligned(arena, count, size, AR_ALIGN_DEFAULT);
+}
+
+/* Typed helpers: a zeroed T, and a zeroed array of n T, aligned for T. NULL on failure. */
+#define AR_NEW(arena, T) ((T *)ar_calloc_aligned((arena), 1, sizeof(T), AR_ALIGNOF(T)))
+#define AR_NEW_ARRAY(arena, T, n)                                                        \
+  ((T *)ar_calloc_aligned((arena), (n), sizeof(T), AR_ALIGNOF(T)))
+
+/* Copies `size` bytes of `src` into the arena. AR_EINVAL if src is NULL and size > 0. */
+AR_API void *ar_memdup(ar_arena_t *arena, const void *src, size_t size);
+
+/* NUL-terminated copies. AR_EINVAL for a NULL string. ar_strndup copies at most n bytes and
+ * always terminates. */
+AR_API char *ar_strdup(ar_arena_t *arena, const char *s);
+AR_API char *ar_strndup(ar_arena_t *arena, const char *s, size_t n);
+
+/* printf into the arena; the result is NUL-terminated and exactly as long as needed.
+ * AR_EINVAL for a NULL format or an encoding error from vsnprintf. */
+AR_API char *ar_sprintf(ar_arena_t *arena, const char *fmt, ...) AR_PRINTF(2, 3);
+AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRINTF(2, 0);
+
+/* ---- marks, reset, release ----------------------------------------------------------- */
+
+/* A save point. Treat as opaque; copyable by value. */
+typedef struct ar_mark {
+  void *chunk_;
+  char *cur_;
+  uint64_t chunk_seq_;
+  uint64_t seq_;
+  uint64_t epoch_;
+  size_t ncleanup_;
+} ar_mark_t;
+
+/* The current position. A NULL arena gives a mark that every rewind rejects. */
+AR_API ar_mark_t ar_mark(ar_arena_t *arena);
+
+/*
+ * Frees everything allocated since `mark` (running the cleanups registered since, newest
+ * first). The mark stays valid, so a loop may rewind to it repeatedly; marks taken after it
+ * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
+ * Errors: AR_EINVAL (NULL arena or mark), AR_ESTALE (the mark is from before a reset or
+ * release, or names a position that an earlier rewind removed); the arena is then unchanged.
+ */
+AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
+
+/* Runs all cleanups (newest first), frees every allocation, keeps up to `retain_bytes` of
+ * ordinary chunks for reuse (dedicated large chunks always go back) and returns the rest.
+ * Invalidates all marks. NULL is a no-op. */
+AR_API void ar_reset(ar_arena_t *arena);
+
+/* Like ar_reset but returns every chunk to the source. The arena stays usable. */
+AR_API void ar_release(ar_arena_t *arena);
+
+/* ---- cleanups ------------------------------------------------------------------------ */
+
+typedef void (*ar_cleanup_fn)(void *arg);
+
+/*
+ * Registers fn(arg) to run when the memory allocated before this call goes away: at the
+ * rewind to a mark taken before it, reset, release or destroy. Cleanups run newest first,
+ * while the arena's memory is still intact; they may not allocate from the arena (AR_EBUSY).
+ * Errors: AR_EINVAL (NULL arena or fn), or the errors of ar_alloc (the cleanup record lives in
+ * the arena); on error fn is not registered and the caller still owns `arg`.
+ */
+AR_API int ar_defer(ar_arena_t *arena, ar_cleanup_fn fn, void *arg);
+
+/* ---- introspection ------------------------------------------------------------------- */
+
+typedef struct ar_stats {
+  size_t used;         /* bytes handed out and live (alignment padding included) */
+  size_t capacity;     /* bytes of chunks held, spare ones included */
+  size_t peak;         /* highest `used` since creation */
+  size_t chunks;       /* ordinary chunks in use */
+  size_t large_chunks; /* dedicated chunks for large or over-aligned requests */
+  size_t spare_chunks; /* empty chunks kept for reuse */
+  uint64_t allocs;     /* successful allocations since creation */
+  size_t cleanups;     /* registered cleanups pending */
+} ar_stats_t;
+
+/* Fills *out. Errors: AR_EINVAL (NULL arena or out). */
+AR_API int ar_arena_stats(ar_arena_t *arena, ar_stats_t *out);
+
+/* True if `p` points into memory this arena has handed out and not yet taken back. O(chunks).
+ * False for NULL arguments. */
+AR_API bool ar_owns(const ar_arena_t *arena, const void *p);
+
+/* Walks every internal invariant (chunk lists, accounting, guard bytes in checked mode).
+ * Returns AR_OK, AR_EINVAL for NULL, or AR_ECORRUPT (with a message on stderr). */
+AR_API int ar_arena_check(ar_arena_t *arena);
+
+/* The name given at creation ("" if none). Never NULL for a non-NULL arena. */
+AR_API const char *ar_arena_name(const ar_arena_t *arena);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENART_ARENA_H */

@@ -1,0 +1,83 @@
+/*
+ * arenart/common.h - version, error codes and the macros every arenart header shares.
+ *
+ * Errors: functions that return a pointer return NULL on failure; functions that return `int`
+ * return AR_OK (0) on success or an ar_error_t code. Either way the failure is also recorded in
+ * a thread-local "last error" (like errno), readable with ar_last_error(). A successful call
+ * does not clear it.
+ *
+ * Synchronization: every function here is thread-safe (the last error is per thread).
+ */
+#ifndef ARENART_COMMON_H
+#define ARENART_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AR_VERSION_MAJOR 0
+#define AR_VERSION_MINOR 1
+#define AR_VERSION_PATCH 0
+#define AR_VERSION_STRING "0.1.0"
+
+#if defined(_WIN32)
+#define AR_API
+#else
+#define AR_API __attribute__((visibility("default")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define AR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define AR_MALLOC_LIKE __attribute__((malloc, warn_unused_result))
+#define AR_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
+#define AR_ALLOC_SIZE2(n, m) __attribute__((alloc_size(n, m)))
+#define AR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AR_LIKELY(x) (x)
+#define AR_UNLIKELY(x) (x)
+#define AR_MALLOC_LIKE
+#define AR_ALLOC_SIZE(n)
+#define AR_ALLOC_SIZE2(n, m)
+#define AR_PRINTF(f, a)
+#endif
+
+#ifdef __cplusplus
+#define AR_ALIGNOF(T) alignof(T)
+#else
+#define AR_ALIGNOF(T) _Alignof(T)
+#endif
+
+/* Error codes. Every public function documents which of these it can return. */
+typedef enum ar_error {
+  AR_OK = 0,
+  AR_EINVAL = 1,    /* NULL arena or pointer argument, or an argument out of its domain */
+  AR_EALIGN = 2,    /* alignment is zero or not a power of two */
+  AR_EOVERFLOW = 3, /* size arithmetic (count * size, size + padding) would overflow */
+  AR_ELIMIT = 4,    /* the arena's byte limit would be exceeded */
+  AR_ENOMEM = 5,    /* the memory source failed to provide a chunk */
+  AR_EBUSY = 6,     /* the arena is running cleanups and may not allocate */
+  AR_ESTALE = 7,    /* a mark that no longer names a live position (after reset or rewind) */
+  AR_ECORRUPT = 8,  /* an internal invariant does not hold (ar_arena_check) */
+} ar_error_t;
+
+/* The calling thread's most recent error (AR_OK if none since start or ar_clear_error()). */
+AR_API ar_error_t ar_last_error(void);
+
+/* Sets the calling thread's last error to AR_OK. */
+AR_API void ar_clear_error(void);
+
+/* A static, human-readable description of `err`; never NULL (unknown codes say so). */
+AR_API const char *ar_strerror(ar_error_t err);
+
+/* The library's version string, AR_VERSION_STRING of the build that made the library. */
+AR_API const char *ar_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENART_COMMON_H */

@@ -1,0 +1,51 @@
+/*
+ * arenart/source.h - where arenas get their memory: a two-call vtable.
+ *
+ * An arena never calls mmap or malloc itself; it asks its source for whole chunks and gives
+ * them back whole. That one seam is how an arena lives in shared memory, on huge pages or on a
+ * NUMA node's pool, and how tests inject failures.
+ *
+ * Contract for a source implementation:
+ *   acquire(ctx, size)     returns at least `size` bytes, or NULL on failure. Any alignment is
+ *                          accepted (the arena aligns inside the chunk), but a 64-byte aligned
+ *                          block wastes nothing. A failure must leave the source consistent.
+ *   release(ctx, p, size)  takes back a block that acquire returned, with the same size.
+ * The arena copies the ar_source_t by value at creation; `ctx` must outlive the arena.
+ *
+ * Synchronization:
+ *   | call                    | may run concurrently with            |
+ *   |-------------------------|--------------------------------------|
+ *   | ar_source_os()          | anything (returns a static source)   |
+ *   | ar_source_malloc()      | anything (returns a static source)   |
+ *   | acquire/release of a    | each other only if the source's own  |
+ *   | user source             | contract says so: a source shared by |
+ *   |                         | arenas on several threads must be    |
+ *   |                         | thread-safe; the built-ins are.      |
+ */
+#ifndef ARENART_SOURCE_H
+#define ARENART_SOURCE_H
+
+#include "arenart/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ar_source {
+  void *(*acquire)(void *ctx, size_t size);
+  void (*release)(void *ctx, void *p, size_t size);
+  void *ctx;
+  const char *name; /* for messages and stats; may be NULL */
+} ar_source_t;
+
+/* Anonymous private mmap pages (the default). Blocks are page-aligned and zero when new. */
+AR_API const ar_source_t *ar_source_os(void);
+
+/* The C heap (64-byte aligned blocks via posix_memalign). Thread-safe. */
+AR_API const ar_source_t *ar_source_malloc(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENART_SOURCE_H */

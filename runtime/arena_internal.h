@@ -1,0 +1,101 @@
+/*
+ * runtime/arena_internal.h - the serial arena's private layout, shared by the runtime files
+ * that extend it (recycle.c: per-size-class reuse; thread.c: per-thread arenas) and by
+ * white-box tests. Users never see it: arena.h exposes only the hot prefix.
+ *
+ * Invariants (checked by ar_arena_check):
+ *   - chunks != NULL  <=>  limit != NULL; the head of `chunks` is the current chunk and
+ *     hot.cur_ lies in [head->data, head->limit];
+ *   - hot.end_ == (slow_only || in_cleanup ? hot.cur_ : limit);
+ *   - seq strictly decreases along `chunks` and along `large`;
+ *   - capacity == sum of chunk sizes over chunks, large and spare;
+ *   - used_retired == sum over non-current ordinary chunks of (top - data) plus, over large
+ *     chunks, (top - data).
+ */
+#ifndef ARENART_ARENA_INTERNAL_H
+#define ARENART_ARENA_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arenart/arena.h"
+#include "runtime/internal.h"
+
+/* Per-size-class lists of blocks given back with ar_free (recycle.c). */
+#define AR_RECYCLE_CLASSES 48
+
+typedef struct ar_chunk {
+  struct ar_chunk *next;
+  void *base;    /* what the source returned */
+  size_t size;   /* what was asked of the source */
+  char *data;    /* first usable byte, 64-byte aligned */
+  char *limit;   /* one past the last usable byte */
+  char *top;     /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
+  uint64_t seq;  /* position in allocation order (0 while spare) */
+} ar_chunk_t;
+
+typedef struct ar_cleanup {
+  ar_cleanup_fn fn;
+  void *arg;
+  struct ar_cleanup *next;
+} ar_cleanup_t;
+
+struct ar_arena {
+  struct ar_arena_hot_ hot; /* must stay first: arena.h reads it through a cast */
+  char *limit;              /* true end of the current chunk; NULL when there is none */
+  ar_chunk_t *chunks;
+  ar_chunk_t *large;
+  ar_chunk_t *spare;
+  ar_cleanup_t *cleanups;
+  size_t ncleanups;
+  ar_source_t source;
+  size_t chunk_size;
+  size_t large_threshold; /* requests whose footprint exceeds this get a dedicated chunk */
+  size_t retain_bytes;
+  size_t limit_bytes; /* 0: unlimited */
+  size_t capacity;
+  size_t used_retired;
+  size_t peak;
+  size_t nchunks, nlarge, nspare;
+  uint64_t seq;
+  uint64_t epoch;
+  void *recycle[AR_RECYCLE_CLASSES]; /* owned by recycle.c */
+  size_t recycled_bytes;
+  bool slow_only;
+  bool checked;
+  bool in_cleanup;
+  pthread_t owner;
+  char name[32];
+};
+
+static inline void check_owner(const ar_arena_t *a) {
+#if AR_DEBUG >= 1
+  if (AR_UNLIKELY(!pthread_equal(a->owner, pthread_self())))
+    ar_fatal_("serial arena '%s' (%p) used from a thread that does not own it; share a "
+              "ConcurrentArena instead, or hand it off and call ar_arena_adopt()",
+              a->name, (const void *)a);
+#else
+  (void)a;
+#endif
+}
+
+static inline void sync_hot_end(ar_arena_t *a) {
+  a->hot.end_ = a->slow_only ? a->hot.cur_ : a->limit;
+}
+
+static inline size_t current_used(const ar_arena_t *a) {
+  return a->used_retired + (a->chunks ? (size_t)(a->hot.cur_ - a->chunks->data) : 0);
+}
+
+static inline void update_peak(ar_arena_t *a) {
+  size_t used = current_used(a);
+  if (used > a->peak) a->peak = used;
+}
+
+/* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
+AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
+/* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */
+AR_INTERNAL void *ar_recycle_take_(ar_arena_t *a, size_t size);
+
+#endif /* ARENART_ARENA_INTERNAL_H */

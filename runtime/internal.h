@@ -1,0 +1,77 @@
+/*
+ * runtime/internal.h - what every arenart translation unit shares and no user sees.
+ *
+ * Debug asserts come in levels, chosen at build time with -DAR_DEBUG=N:
+ *   0  none (the default with NDEBUG, i.e. `--config=opt`);
+ *   1  cheap argument and state checks, owner-thread checks on out-of-line calls (default
+ *      otherwise, and in the asan/tsan configs);
+ *   2  expensive invariant walks after every mutation, and the inline fast path turned off so
+ *      that owner checks see every allocation (`--config=debug`);
+ *   3  as 2, plus internal assertions in the innermost loops.
+ * A failed assert prints the condition, file and line, then aborts.
+ *
+ * Sanitizers are detected here, once, through both gcc's __SANITIZE_*__ and clang's
+ * __has_feature, so every file agrees on AR_ASAN / AR_TSAN.
+ */
+#ifndef ARENART_INTERNAL_H
+#define ARENART_INTERNAL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arenart/common.h"
+
+#ifndef AR_DEBUG
+#ifdef NDEBUG
+#define AR_DEBUG 0
+#else
+#define AR_DEBUG 1
+#endif
+#endif
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define AR_ASAN 1
+#include <sanitizer/asan_interface.h>
+#define ar_poison_(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ar_unpoison_(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define AR_ASAN 0
+#define ar_poison_(p, n) ((void)(p), (void)(n))
+#define ar_unpoison_(p, n) ((void)(p), (void)(n))
+#endif
+
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define AR_TSAN 1
+#else
+#define AR_TSAN 0
+#endif
+
+#define AR_INTERNAL __attribute__((visibility("hidden")))
+
+AR_INTERNAL void ar_assert_fail_(const char *cond, const char *file, int line)
+    __attribute__((noreturn, cold));
+AR_INTERNAL void ar_fatal_(const char *fmt, ...) __attribute__((noreturn, cold, format(printf, 1, 2)));
+
+#define ar_assert_at_(level, cond)                                                     \
+  do {                                                                                 \
+    if (AR_DEBUG >= (level) && AR_UNLIKELY(!(cond)))                                   \
+      ar_assert_fail_(#cond, __FILE__, __LINE__);                                      \
+  } while (0)
+#define ar_assert(cond) ar_assert_at_(1, cond)
+#define ar_assert_expensive(cond) ar_assert_at_(2, cond)
+#define ar_assert_internal(cond) ar_assert_at_(3, cond)
+
+/* Records `err` as the calling thread's last error and returns it. */
+AR_INTERNAL ar_error_t ar_set_error_(ar_error_t err);
+
+static inline size_t ar_align_up_(size_t x, size_t align) {
+  return (x + align - 1) & ~(align - 1);
+}
+
+static inline int ar_is_pow2_(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+#endif /* ARENART_INTERNAL_H */
