@@ -594,6 +594,7 @@ int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
   out->spare_chunks = a->nspare;
   out->allocs = a->hot.nalloc_;
   out->cleanups = a->ncleanups;
+  out->recycled = a->recycled_bytes;
   return AR_OK;
 }
 

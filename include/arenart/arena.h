@@ -198,6 +198,28 @@ AR_API char *ar_strndup(ar_arena_t *arena, const char *s, size_t n);
 AR_API char *ar_sprintf(ar_arena_t *arena, const char *fmt, ...) AR_PRINTF(2, 3);
 AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRINTF(2, 0);
 
+/* ---- giving single blocks back ------------------------------------------------------ */
+
+/*
+ * Gives back the block `p` of `size` bytes (the size it was allocated with). If it is the
+ * arena's most recent allocation the cursor simply moves back; otherwise the block joins a
+ * per-size-class list and is reused by a later out-of-line allocation (ar_realloc, a refill)
+ * of that class. The inline fast path never looks at those lists: it stays a pure bump.
+ * In checked mode and sanitizer builds freed blocks are quarantined (poisoned or junk-filled,
+ * never reused) so that a use after free is caught. NULL p is a no-op.
+ * Errors: AR_EINVAL (NULL arena; p not owned by the arena, in debug builds).
+ */
+AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
+
+/*
+ * Resizes the block `p` (allocated with `old_size` bytes, default alignment) to `new_size`,
+ * in place when `p` is the most recent allocation and the current chunk has room, otherwise
+ * by allocating a new block (recycled if one of that class is free), copying, and giving the
+ * old one back with ar_free. p == NULL behaves as ar_alloc. Shrinking keeps p.
+ * Errors (returns NULL, the old block untouched and still valid): those of ar_alloc.
+ */
+AR_API void *ar_realloc(ar_arena_t *arena, void *p, size_t old_size, size_t new_size);
+
 /* ---- marks, reset, release ----------------------------------------------------------- */
 
 /* A save point. Treat as opaque; copyable by value. */
@@ -254,6 +276,7 @@ typedef struct ar_stats {
   size_t spare_chunks; /* empty chunks kept for reuse */
   uint64_t allocs;     /* successful allocations since creation */
   size_t cleanups;     /* registered cleanups pending */
+  size_t recycled;     /* bytes given back with ar_free and waiting for reuse */
 } ar_stats_t;
 
 /* Fills *out. Errors: AR_EINVAL (NULL arena or out). */
