@@ -8,5 +8,9 @@
 #include "arenart/common.h"
 #include "arenart/source.h"
 #include "arenart/arena.h"
+#include "arenart/concurrent.h"
+#include "arenart/pool.h"
+#include "arenart/stats.h"
+#include "arenart/thread.h"
 
 #endif /* ARENART_H */

@@ -83,6 +83,7 @@ static ar_chunk_t *chunk_acquire(ar_arena_t *a, size_t bytes) {
   ar_assert(c->data < c->limit);
   ar_poison_(c->data, (size_t)(c->limit - c->data));
   a->capacity += bytes;
+  ar_global_chunk_acquired_(a->reg, bytes);
   return c;
 }
 
@@ -91,6 +92,7 @@ static void chunk_release(ar_arena_t *a, ar_chunk_t *c) {
   size_t size = c->size;
   ar_assert(a->capacity >= size);
   a->capacity -= size;
+  ar_global_chunk_released_(a->reg, size);
   ar_unpoison_(base, size);
   a->source.release(a->source.ctx, base, size);
 }
@@ -397,6 +399,8 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
 #endif
   a->slow_only = a->checked || AR_ASAN || AR_DEBUG >= 2;
   a->owner = pthread_self();
+  a->created_ns = ar_now_ns_();
+  ar_global_arena_created_();
   if (o.name != NULL) {
     strncpy(a->name, o.name, sizeof a->name - 1);
     a->name[sizeof a->name - 1] = '\0';
@@ -493,6 +497,8 @@ void ar_arena_destroy(ar_arena_t *a) {
   /* No owner check: destroying after the owner has been joined is the normal pattern. */
   forbid_in_cleanup(a);
   clear(a, 0);
+  ar_registry_remove_(a->reg);
+  ar_global_arena_destroyed_(a->created_ns);
   free(a);
 }
 

@@ -66,6 +66,10 @@ struct ar_arena {
   bool checked;
   bool in_cleanup;
   pthread_t owner;
+  uint64_t created_ns;
+  struct ar_reg_node *reg;  /* registry entry, for listed kinds (thread.c, arenapool.c) */
+  struct ar_arena *pool_next; /* arenapool.c: link while idle in a pool */
+  uint64_t idle_since;        /* arenapool.c: when it was given back */
   char name[32];
 };
 

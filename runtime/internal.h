@@ -16,6 +16,7 @@
 #ifndef ARENART_INTERNAL_H
 #define ARENART_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -73,5 +74,34 @@ static inline size_t ar_align_up_(size_t x, size_t align) {
 }
 
 static inline int ar_is_pow2_(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* ---- stress hooks (stress.c) --------------------------------------------------------- */
+
+/* Per-mille chance of sched_yield() at each AR_STRESS_POINT; 0 (the default) turns it off.
+ * Exported for the stress suite; not part of the public API. */
+AR_API void ar_stress_set_yield_(unsigned permille);
+AR_INTERNAL void ar_stress_point_slow_(void);
+extern AR_INTERNAL _Atomic(unsigned) ar_stress_yield_permille_;
+#define AR_STRESS_POINT()                                                               \
+  do {                                                                                  \
+    if (AR_UNLIKELY(atomic_load_explicit(&ar_stress_yield_permille_, memory_order_relaxed) != 0)) \
+      ar_stress_point_slow_();                                                          \
+  } while (0)
+
+/* ---- process-wide accounting (registry.c) ---------------------------------------------- */
+
+struct ar_reg_node;
+AR_INTERNAL uint64_t ar_now_ns_(void);
+AR_INTERNAL void ar_global_arena_created_(void);
+AR_INTERNAL void ar_global_arena_destroyed_(uint64_t created_ns);
+/* Chunk bytes taken from / given back to a source, mirrored into `reg` when listed. */
+AR_INTERNAL void ar_global_chunk_acquired_(struct ar_reg_node *reg, size_t bytes);
+AR_INTERNAL void ar_global_chunk_released_(struct ar_reg_node *reg, size_t bytes);
+/* Lists an arena in the registry (kind: ar_arena_kind_t); NULL with AR_ENOMEM on failure. */
+AR_INTERNAL struct ar_reg_node *ar_registry_add_(int kind, const void *arena, const char *name,
+                                                 int node);
+AR_INTERNAL void ar_registry_remove_(struct ar_reg_node *reg);
+/* Adds `bytes` to a registry entry's capacity mirror (chunks it held before it was listed). */
+AR_INTERNAL void ar_registry_mirror_(struct ar_reg_node *reg, size_t bytes);
 
 #endif /* ARENART_INTERNAL_H */

@@ -1,0 +1,78 @@
+/*
+ * arenart/concurrent.h - ConcurrentArena: one arena that many threads allocate from at once.
+ *
+ * Lock-free, with no atomic read-modify-write per allocation: each thread carves a span
+ * (AR_ALIGN_DEFAULT-aligned start, a multiple of 64 bytes long, so two threads never share a
+ * cache line) out of the shared current chunk with one fetch-and-add, then bumps inside it
+ * privately. When the shared chunk runs out, threads race to install a fresh one with a CAS;
+ * a loser hands its chunk straight back to the source. Requests over half a span are carved
+ * exactly; requests over a quarter of a chunk, or aligned beyond 64 bytes, get a dedicated
+ * chunk.
+ *
+ * Costs to know: a thread's unused span tail stays allocated until reset (at most one span per
+ * thread and arena, chunk_size/16 bytes by default); the per-thread span cache has 16 slots,
+ * so a thread that interleaves more than 16 concurrent arenas may refill more often.
+ *
+ * Reset and destroy require QUIESCENCE: no thread may be inside, or later use memory from,
+ * an allocation call on this arena (join the workers, or pass a barrier). Builds with
+ * AR_DEBUG >= 1 detect a reset that races with an out-of-line allocation and abort with a
+ * message; AR_DEBUG >= 2 routes every allocation out of line, so every race is seen.
+ *
+ * Synchronization:
+ *   | call                          | may run concurrently with                         |
+ *   |-------------------------------|---------------------------------------------------|
+ *   | ar_concurrent_alloc*          | each other, from any number of threads; stats     |
+ *   | ar_concurrent_stats           | anything but destroy (figures are a snapshot)     |
+ *   | ar_concurrent_reset / destroy | nothing on that arena (quiescence, see above)     |
+ *   | ar_concurrent_owns            | nothing that allocates from that arena            |
+ */
+#ifndef ARENART_CONCURRENT_H
+#define ARENART_CONCURRENT_H
+
+#include <stdbool.h>
+
+#include "arenart/arena.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ar_concurrent ar_concurrent_t;
+
+/*
+ * Creates a ConcurrentArena. Uses chunk_size, limit_bytes, source (NULL = the process-wide
+ * chunk pool when chunk_size is the default, else OS pages), name; retain_bytes, prealloc and
+ * flags are ignored (reset returns chunks to the source, which pools them).
+ * Errors (NULL): AR_EINVAL (chunk size out of range, source without callbacks), AR_ENOMEM.
+ */
+AR_API ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts);
+
+/* Returns every chunk to the source and frees the arena. Quiescence required. NULL: no-op. */
+AR_API void ar_concurrent_destroy(ar_concurrent_t *arena);
+
+/*
+ * Allocates from any thread. Errors (NULL, arena unchanged): AR_EINVAL (NULL arena), AR_EALIGN,
+ * AR_EOVERFLOW, AR_ELIMIT, AR_ENOMEM. Size 0 gives a unique non-NULL pointer.
+ */
+AR_API void *ar_concurrent_alloc(ar_concurrent_t *arena, size_t size) AR_MALLOC_LIKE;
+AR_API void *ar_concurrent_alloc_aligned(ar_concurrent_t *arena, size_t size,
+                                         size_t align) AR_MALLOC_LIKE;
+/* Zero-filled, overflow-checked count * size (AR_EOVERFLOW). */
+AR_API void *ar_concurrent_calloc(ar_concurrent_t *arena, size_t count,
+                                  size_t size) AR_MALLOC_LIKE;
+
+/* Frees everything at once, returning chunks to the source. Quiescence required. */
+AR_API void ar_concurrent_reset(ar_concurrent_t *arena);
+
+/* Snapshot: used = bytes carved into spans and exact pieces (span tails included), capacity,
+ * chunks, large_chunks, allocs = out-of-line allocations. AR_EINVAL for NULL. */
+AR_API int ar_concurrent_stats(ar_concurrent_t *arena, ar_stats_t *out);
+
+/* True if p lies in a chunk of this arena. Must not race with allocation on the arena. */
+AR_API bool ar_concurrent_owns(ar_concurrent_t *arena, const void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENART_CONCURRENT_H */

@@ -1,0 +1,377 @@
+/*
+ * runtime/concurrent.c - ConcurrentArena: many threads, one arena, no locks.
+ *
+ * Three levels, each with the least synchronization that keeps it correct:
+ *   1. A thread bumps through its own span, found in a thread-local cache keyed by the
+ *      arena's stamp. No shared write at all: this is the common case.
+ *   2. When its span is spent, a thread carves the next one from the shared current chunk with
+ *      one relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of
+ *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
+ *      add straddles the end keeps the partial tail if it is big enough, so a chunk loses at
+ *      most one small tail.
+ *   3. When the chunk is spent, threads race to install a new one: each acquires a chunk from
+ *      the source and tries one strong CAS on `current` from the exhausted chunk it saw. The
+ *      winner's chunk is published by that CAS (release: its header fields are visible to any
+ *      thread that loads `current` with acquire) and pushed on the arena's list of all chunks;
+ *      every loser hands its chunk straight back to the source and carves from the winner's.
+ *      Nothing leaks, whoever wins.
+ *
+ * The stamp is a process-wide unique number that reset replaces, so a thread's cached span is
+ * recognized as stale after a reset, and can never be mistaken for a span of a later arena
+ * that happens to reuse a destroyed one's address.
+ *
+ * Reset and destroy need quiescence (see concurrent.h). At AR_DEBUG >= 1 the out-of-line path
+ * counts itself in and out of `inflight`, and reset aborts if it finds anyone inside or if
+ * someone enters while it runs.
+ */
+#include <string.h>
+
+#include "arenart/concurrent.h"
+#include "arenart/pool.h"
+#include "arenart/stats.h"
+#include "runtime/atomic.h"
+#include "runtime/internal.h"
+
+#define AR_SPAN_SLOTS 16
+#define AR_CHUNK_HEADER 128 /* header rounded so data starts 64-byte aligned */
+#define AR_MAX_CCHUNK ((size_t)1 << 30)
+
+typedef struct ar_cchunk {
+  ar_atomic(size_t) cursor; /* offset of the next free byte in data */
+  char pad[64 - sizeof(size_t)];
+  struct ar_cchunk *next_all;
+  void *base;
+  size_t size;   /* bytes from the source */
+  char *data;
+  size_t usable; /* bytes in data */
+} ar_cchunk_t;
+
+struct ar_concurrent {
+  ar_atomic(uint64_t) stamp;
+  ar_atomic(ar_cchunk_t *) current;
+  char pad[64 - sizeof(uint64_t) - sizeof(void *)]; /* hot words on their own line */
+  ar_atomic(ar_cchunk_t *) all;
+  ar_atomic(size_t) capacity;
+  ar_atomic(size_t) carved;
+  ar_atomic(size_t) nchunks;
+  ar_atomic(size_t) nlarge;
+  ar_atomic(uint64_t) nalloc_slow;
+  ar_atomic(int) inflight;
+  ar_atomic(int) resetting;
+  ar_source_t source;
+  size_t chunk_size;
+  size_t span_size;
+  size_t limit_bytes;
+  struct ar_reg_node *reg;
+  uint64_t created_ns;
+  char name[32];
+};
+
+typedef struct ar_span {
+  uint64_t stamp;
+  char *cur;
+  char *end;
+} ar_span_t;
+
+/* initial-exec: the span cache is read on every allocation; general-dynamic TLS would cost a
+ * __tls_get_addr call there. The array is small enough for the static TLS surplus. */
+static __thread ar_span_t tls_spans[AR_SPAN_SLOTS] __attribute__((tls_model("initial-exec")));
+
+static ar_atomic(uint64_t) next_stamp = 1;
+
+static uint64_t fresh_stamp(void) {
+  return ar_fetch_add_relaxed(&next_stamp, 1); /* relaxed: uniqueness only */
+}
+
+static void *fail(ar_error_t err) {
+  ar_set_error_(err);
+  return NULL;
+}
+
+/* Reserves `bytes` of capacity under the limit. Lock-free: a CAS loop on the counter. */
+static bool reserve(ar_concurrent_t *ca, size_t bytes) {
+  if (ca->limit_bytes == 0) {
+    ar_fetch_add_relaxed(&ca->capacity, bytes);
+    return true;
+  }
+  size_t cap = ar_load_relaxed(&ca->capacity);
+  do {
+    if (cap + bytes > ca->limit_bytes || cap + bytes < cap) return false;
+    /* relaxed: the counter guards a quantity, it publishes nothing */
+  } while (!ar_cas_weak_relaxed(&ca->capacity, &cap, cap + bytes));
+  return true;
+}
+
+static void unreserve(ar_concurrent_t *ca, size_t bytes) {
+  ar_fetch_sub_relaxed(&ca->capacity, bytes);
+}
+
+static ar_cchunk_t *chunk_new(ar_concurrent_t *ca, size_t bytes) {
+  if (!reserve(ca, bytes)) return (ar_cchunk_t *)fail(AR_ELIMIT);
+  void *base = ca->source.acquire(ca->source.ctx, bytes);
+  if (base == NULL) {
+    unreserve(ca, bytes);
+    return (ar_cchunk_t *)fail(AR_ENOMEM);
+  }
+  ar_cchunk_t *c = (ar_cchunk_t *)(void *)ar_align_up_((uintptr_t)base, 64);
+  ar_store_relaxed(&c->cursor, 0);
+  c->next_all = NULL;
+  c->base = base;
+  c->size = bytes;
+  c->data = (char *)c + AR_CHUNK_HEADER;
+  c->usable = (size_t)((char *)base + bytes - c->data);
+  ar_unpoison_(c->data, c->usable);
+  return c;
+}
+
+static void chunk_free(ar_concurrent_t *ca, ar_cchunk_t *c) {
+  unreserve(ca, c->size);
+  ca->source.release(ca->source.ctx, c->base, c->size);
+}
+
+static void push_all(ar_concurrent_t *ca, ar_cchunk_t *c) {
+  ar_cchunk_t *head = ar_load_relaxed(&ca->all);
+  do {
+    c->next_all = head; /* read only at reset, after quiescence */
+  } while (!ar_cas_weak_release(&ca->all, &head, c));
+  ar_global_chunk_acquired_(ca->reg, c->size);
+}
+
+/* Installs a new current chunk in place of `seen` (NULL or exhausted). */
+static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
+  ar_cchunk_t *c = chunk_new(ca, ca->chunk_size);
+  if (c == NULL) {
+    /* Out of memory or limit, but someone else may have refilled meanwhile. */
+    if (ar_load_acquire(&ca->current) != seen) return AR_OK;
+    return ar_last_error();
+  }
+  AR_STRESS_POINT();
+  ar_cchunk_t *expected = seen;
+  if (ar_cas_strong_acq_rel(&ca->current, &expected, c)) {
+    AR_STRESS_POINT();
+    push_all(ca, c);
+    ar_fetch_add_relaxed(&ca->nchunks, 1);
+    return AR_OK;
+  }
+  chunk_free(ca, c); /* lost the race: the winner's chunk serves us too */
+  return AR_OK;
+}
+
+/* Carves between `need` and `want` bytes (multiples of 64) from the shared chunk. */
+static char *carve(ar_concurrent_t *ca, size_t need, size_t want, size_t *got) {
+  for (;;) {
+    /* acquire: pairs with the installing CAS, so the chunk's header fields are visible */
+    ar_cchunk_t *c = ar_load_acquire(&ca->current);
+    if (c != NULL) {
+      size_t off = ar_fetch_add_relaxed(&c->cursor, want);
+      if (off + want <= c->usable) {
+        *got = want;
+        return c->data + off;
+      }
+      if (off < c->usable && c->usable - off >= need) { /* we straddle the end: keep the tail */
+        *got = c->usable - off;
+        return c->data + off;
+      }
+    }
+    ar_error_t err = refill(ca, c);
+    if (err != AR_OK) return (char *)fail(err);
+  }
+}
+
+static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
+  size_t bytes = n + AR_CHUNK_HEADER + 64 + (align > 64 ? align : 0);
+  if (bytes < n) return fail(AR_EOVERFLOW);
+  ar_cchunk_t *c = chunk_new(ca, bytes);
+  if (c == NULL) return NULL;
+  char *p = (char *)ar_align_up_((uintptr_t)c->data, align);
+  ar_store_relaxed(&c->cursor, c->usable); /* nothing else carves from a dedicated chunk */
+  push_all(ca, c);
+  ar_fetch_add_relaxed(&ca->nlarge, 1);
+  ar_fetch_add_relaxed(&ca->carved, n);
+  return p;
+}
+
+static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_t size,
+                        size_t align) {
+  if (!ar_is_pow2_(align)) return fail(AR_EALIGN);
+  if (size > AR_MAX_ALLOC_SIZE || align > AR_MAX_ALLOC_SIZE) return fail(AR_EOVERFLOW);
+  if (size == 0) size = 1;
+  if (align < AR_ALIGN_DEFAULT) align = AR_ALIGN_DEFAULT;
+  size_t n = ar_align_up_(size, AR_ALIGN_DEFAULT);
+  ar_fetch_add_relaxed(&ca->nalloc_slow, 1);
+
+  /* Room in the current span after aligning? (Only over-aligned requests get here with a
+   * live span that still has space.) */
+  if (s->stamp == stamp) {
+    uintptr_t p = ar_align_up_((uintptr_t)s->cur, align);
+    if (p + n <= (uintptr_t)s->end) {
+      s->cur = (char *)(p + n);
+      return (void *)p;
+    }
+  }
+  size_t chunk_usable = ca->chunk_size - AR_CHUNK_HEADER;
+  if (align > 64 || n > chunk_usable / 4) return alloc_dedicated(ca, n, align);
+  size_t got;
+  if (n > ca->span_size / 2) {
+    /* Medium: an exact piece, leaving the thread's span as it is. */
+    size_t want = ar_align_up_(n, 64);
+    char *p = carve(ca, want, want, &got);
+    if (p != NULL) ar_fetch_add_relaxed(&ca->carved, got);
+    return p;
+  }
+  char *span = carve(ca, ar_align_up_(n, 64), ca->span_size, &got);
+  if (span == NULL) return NULL;
+  ar_fetch_add_relaxed(&ca->carved, got);
+  s->stamp = stamp;
+  s->cur = span + n;
+  s->end = span + got;
+  return span;
+}
+
+void *ar_concurrent_alloc_aligned(ar_concurrent_t *ca, size_t size, size_t align) {
+  if (AR_UNLIKELY(ca == NULL)) return fail(AR_EINVAL);
+  /* relaxed: compared only with this thread's own cached copy; a reset, which changes it, is
+   * ordered before our call by the quiescence the caller guarantees */
+  uint64_t stamp = ar_load_relaxed(&ca->stamp);
+  ar_span_t *s = &tls_spans[stamp & (AR_SPAN_SLOTS - 1)];
+#if AR_DEBUG < 2 && !AR_ASAN
+  if (AR_LIKELY(s->stamp == stamp && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
+    size_t n = (size + (AR_ALIGN_DEFAULT - 1)) & ~(size_t)(AR_ALIGN_DEFAULT - 1);
+    if (AR_LIKELY(n - 1 < (size_t)(s->end - s->cur))) {
+      char *p = s->cur;
+      s->cur = p + n;
+      return p;
+    }
+  }
+#endif
+#if AR_DEBUG >= 1
+  ar_fetch_add_acq_rel(&ca->inflight, 1);
+  if (AR_UNLIKELY(ar_load_acquire(&ca->resetting)))
+    ar_fatal_("ConcurrentArena '%s' (%p): allocation while it is being reset or destroyed; "
+              "reset requires quiescence (see arenart/concurrent.h)",
+              ca->name, (void *)ca);
+#endif
+  void *p = alloc_slow(ca, s, stamp, size, align);
+#if AR_DEBUG >= 1
+  ar_fetch_sub_acq_rel(&ca->inflight, 1);
+#endif
+  return p;
+}
+
+void *ar_concurrent_alloc(ar_concurrent_t *ca, size_t size) {
+  return ar_concurrent_alloc_aligned(ca, size, AR_ALIGN_DEFAULT);
+}
+
+void *ar_concurrent_calloc(ar_concurrent_t *ca, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) return fail(ca ? AR_EOVERFLOW : AR_EINVAL);
+  void *p = ar_concurrent_alloc(ca, total);
+  if (p != NULL) memset(p, 0, total);
+  return p;
+}
+
+ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
+  ar_options_t o = AR_OPTIONS_INIT;
+  if (opts != NULL) o = *opts;
+  if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
+  if (o.chunk_size < AR_MIN_CHUNK_SIZE * 4 || o.chunk_size > AR_MAX_CCHUNK)
+    return (ar_concurrent_t *)fail(AR_EINVAL);
+  o.chunk_size = ar_align_up_(o.chunk_size, 64);
+  const ar_source_t *src = o.source;
+  if (src == NULL)
+    src = o.chunk_size == AR_DEFAULT_CHUNK_SIZE ? ar_chunk_pool_source(ar_chunk_pool_default())
+                                                : ar_source_os();
+  if (src->acquire == NULL || src->release == NULL) return (ar_concurrent_t *)fail(AR_EINVAL);
+  ar_concurrent_t *ca = (ar_concurrent_t *)calloc(1, sizeof *ca);
+  if (ca == NULL) return (ar_concurrent_t *)fail(AR_ENOMEM);
+  ca->source = *src;
+  ca->chunk_size = o.chunk_size;
+  /* A span is 1/16 of a chunk (4 KiB by default): one fetch-and-add buys many small
+   * allocations, and a thread's abandoned tail stays small. */
+  size_t span = ar_align_up_(o.chunk_size / 16, 64);
+  ca->span_size = span < 256 ? 256 : span > 16384 ? 16384 : span;
+  ca->limit_bytes = o.limit_bytes;
+  ca->created_ns = ar_now_ns_();
+  if (o.name != NULL) strncpy(ca->name, o.name, sizeof ca->name - 1);
+  ar_store_relaxed(&ca->stamp, fresh_stamp());
+  ca->reg = ar_registry_add_(AR_KIND_CONCURRENT, ca, ca->name, -1);
+  if (ca->reg == NULL) {
+    free(ca);
+    return (ar_concurrent_t *)fail(AR_ENOMEM);
+  }
+  ar_global_arena_created_();
+  return ca;
+}
+
+static void release_all(ar_concurrent_t *ca) {
+  ar_cchunk_t *c = ar_load_acquire(&ca->all);
+  while (c != NULL) {
+    ar_cchunk_t *next = c->next_all;
+    ar_global_chunk_released_(ca->reg, c->size);
+    chunk_free(ca, c);
+    c = next;
+  }
+  ar_store_relaxed(&ca->all, NULL);
+  ar_store_relaxed(&ca->current, NULL);
+  ar_store_relaxed(&ca->carved, 0);
+  ar_store_relaxed(&ca->nchunks, 0);
+  ar_store_relaxed(&ca->nlarge, 0);
+}
+
+static void begin_exclusive(ar_concurrent_t *ca, const char *what) {
+#if AR_DEBUG >= 1
+  ar_store_release(&ca->resetting, 1);
+  if (ar_load_acquire(&ca->inflight) != 0)
+    ar_fatal_("ConcurrentArena '%s' (%p): %s while another thread is allocating; it requires "
+              "quiescence (see arenart/concurrent.h)",
+              ca->name, (void *)ca, what);
+#else
+  (void)ca;
+  (void)what;
+#endif
+}
+
+static void end_exclusive(ar_concurrent_t *ca) {
+#if AR_DEBUG >= 1
+  ar_store_release(&ca->resetting, 0);
+#else
+  (void)ca;
+#endif
+}
+
+void ar_concurrent_reset(ar_concurrent_t *ca) {
+  if (ca == NULL) return;
+  begin_exclusive(ca, "reset");
+  release_all(ca);
+  ar_store_relaxed(&ca->stamp, fresh_stamp()); /* every cached span is now stale */
+  end_exclusive(ca);
+}
+
+void ar_concurrent_destroy(ar_concurrent_t *ca) {
+  if (ca == NULL) return;
+  begin_exclusive(ca, "destroy");
+  release_all(ca);
+  ar_registry_remove_(ca->reg);
+  ar_global_arena_destroyed_(ca->created_ns);
+  free(ca);
+}
+
+int ar_concurrent_stats(ar_concurrent_t *ca, ar_stats_t *out) {
+  if (ca == NULL || out == NULL) return ar_set_error_(AR_EINVAL);
+  memset(out, 0, sizeof *out);
+  out->used = ar_load_relaxed(&ca->carved);
+  out->capacity = ar_load_relaxed(&ca->capacity);
+  out->peak = out->used;
+  out->chunks = ar_load_relaxed(&ca->nchunks);
+  out->large_chunks = ar_load_relaxed(&ca->nlarge);
+  out->allocs = ar_load_relaxed(&ca->nalloc_slow);
+  return AR_OK;
+}
+
+bool ar_concurrent_owns(ar_concurrent_t *ca, const void *p) {
+  if (ca == NULL || p == NULL) return false;
+  const char *q = (const char *)p;
+  for (ar_cchunk_t *c = ar_load_acquire(&ca->all); c != NULL; c = c->next_all)
+    if (q >= c->data && q < c->data + c->usable) return true;
+  return false;
+}

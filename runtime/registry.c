@@ -1,0 +1,208 @@
+/*
+ * runtime/registry.c - the registry of live arenas, process-wide counters, and the RCU
+ * wrappers (urcu-qsbr) that let readers walk the registry without blocking writers.
+ *
+ * The registry is a singly linked list of nodes, newest first. Writers (arena creation and
+ * destruction: rare) serialize on a ck spinlock, publish a node with a release store of the
+ * pointer that links it, unlink with a release store that skips it, wait for a grace period,
+ * then free it. Readers (stats, foreach) run inside an RCU read section, load each link with
+ * acquire, and read only the node's immutable fields and its relaxed atomic mirrors. A reader
+ * that sits on an unlinked node still sees a valid `next` (unlinking never changes the
+ * unlinked node's own link) and the node is not freed until it has left its read section.
+ *
+ * Counters are relaxed atomics: each is an independent statistic, nothing is published through
+ * them, and a snapshot that is a few operations stale is all a stats reader is promised.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu-qsbr.h>
+
+#include "arenart/pool.h"
+#include "arenart/stats.h"
+#include "runtime/atomic.h"
+#include "runtime/internal.h"
+#include "runtime/sync.h"
+
+typedef struct ar_reg_node {
+  ar_atomic(struct ar_reg_node *) next;
+  int kind;
+  int node;
+  uint64_t id;
+  uint64_t created_ns;
+  const void *arena;
+  ar_atomic(size_t) capacity;
+  char name[32];
+} ar_reg_node_t;
+
+static ar_atomic(ar_reg_node_t *) reg_head;
+static ar_spinlock_t reg_lock = AR_SPINLOCK_INIT;
+static ar_atomic(uint64_t) reg_count;
+static ar_atomic(uint64_t) next_id = 1;
+
+static ar_atomic(uint64_t) g_created, g_destroyed, g_lifetime_sum;
+static ar_atomic(uint64_t) g_bytes_acq, g_bytes_rel, g_chunks_acq, g_chunks_rel;
+
+uint64_t ar_now_ns_(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- RCU ----------------------------------------------------------------------------- */
+
+/* The token on which read-section ends release and grace periods acquire (see sync.h). */
+static char rcu_gp_token;
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static _Thread_local int rcu_registered;
+
+static void rcu_thread_exit(void *arg) {
+  (void)arg;
+  if (rcu_registered) {
+    rcu_unregister_thread();
+    rcu_registered = 0;
+  }
+}
+
+static void rcu_make_key(void) {
+  if (pthread_key_create(&rcu_key, rcu_thread_exit) != 0)
+    ar_fatal_("cannot create the RCU thread key");
+}
+
+void ar_rcu_read_begin(void) {
+  if (AR_UNLIKELY(!rcu_registered)) {
+    pthread_once(&rcu_once, rcu_make_key);
+    rcu_register_thread(); /* registers online */
+    rcu_registered = 1;
+    /* Non-NULL value so the destructor runs at thread exit and unregisters. */
+    pthread_setspecific(rcu_key, &rcu_registered);
+  } else {
+    rcu_thread_online();
+  }
+  rcu_read_lock();
+}
+
+void ar_rcu_read_end(void) {
+  ar_tsan_release_(&rcu_gp_token);
+  rcu_read_unlock();
+  rcu_thread_offline(); /* extended quiescent state: never delays a grace period */
+}
+
+void ar_rcu_synchronize(void) {
+  synchronize_rcu();
+  ar_tsan_acquire_(&rcu_gp_token);
+}
+
+/* ---- registry ------------------------------------------------------------------------ */
+
+ar_reg_node_t *ar_registry_add_(int kind, const void *arena, const char *name, int node) {
+  ar_reg_node_t *r = (ar_reg_node_t *)calloc(1, sizeof *r);
+  if (r == NULL) {
+    ar_set_error_(AR_ENOMEM);
+    return NULL;
+  }
+  r->kind = kind;
+  r->node = node;
+  r->arena = arena;
+  r->id = ar_fetch_add_relaxed(&next_id, 1); /* relaxed: uniqueness is all we need */
+  r->created_ns = ar_now_ns_();
+  if (name != NULL) strncpy(r->name, name, sizeof r->name - 1);
+  ar_spin_lock(&reg_lock);
+  ar_store_relaxed(&r->next, ar_load_relaxed(&reg_head)); /* the lock orders writers */
+  AR_STRESS_POINT();
+  ar_store_release(&reg_head, r); /* release: readers that see r see its fields */
+  ar_spin_unlock(&reg_lock);
+  ar_fetch_add_relaxed(&reg_count, 1);
+  return r;
+}
+
+void ar_registry_remove_(ar_reg_node_t *r) {
+  if (r == NULL) return;
+  ar_spin_lock(&reg_lock);
+  ar_atomic(ar_reg_node_t *) *link = &reg_head;
+  ar_reg_node_t *cur;
+  while ((cur = ar_load_relaxed(link)) != NULL && cur != r) link = &cur->next;
+  if (cur == r) {
+    AR_STRESS_POINT();
+    /* release: a reader that follows the new link sees the successor's initialized fields
+     * (already published, but the chain of custody stays explicit). */
+    ar_store_release(link, ar_load_relaxed(&r->next));
+  }
+  ar_spin_unlock(&reg_lock);
+  if (cur != r) ar_fatal_("registry node %p not found on removal", (void *)r);
+  ar_fetch_sub_relaxed(&reg_count, 1);
+  ar_rcu_synchronize(); /* readers that may hold r have left their read sections */
+  free(r);
+}
+
+void ar_registry_mirror_(ar_reg_node_t *r, size_t bytes) {
+  if (r != NULL) ar_fetch_add_relaxed(&r->capacity, bytes);
+}
+
+int ar_registry_foreach(int (*fn)(const ar_arena_info_t *info, void *ctx), void *ctx) {
+  if (fn == NULL) return -(int)ar_set_error_(AR_EINVAL);
+  int rc = 0;
+  uint64_t now = ar_now_ns_();
+  ar_rcu_read_begin();
+  for (ar_reg_node_t *r = ar_load_acquire(&reg_head); r != NULL; r = ar_load_acquire(&r->next)) {
+    ar_arena_info_t info;
+    info.kind = (ar_arena_kind_t)r->kind;
+    info.id = r->id;
+    info.name = r->name;
+    info.age_ns = now > r->created_ns ? now - r->created_ns : 0;
+    info.capacity = ar_load_relaxed(&r->capacity);
+    info.node = r->node;
+    if ((rc = fn(&info, ctx)) != 0) break;
+  }
+  ar_rcu_read_end();
+  return rc;
+}
+
+/* ---- counters ------------------------------------------------------------------------ */
+
+void ar_global_arena_created_(void) { ar_fetch_add_relaxed(&g_created, 1); }
+
+void ar_global_arena_destroyed_(uint64_t created_ns) {
+  uint64_t now = ar_now_ns_();
+  ar_fetch_add_relaxed(&g_lifetime_sum, now > created_ns ? now - created_ns : 0);
+  ar_fetch_add_relaxed(&g_destroyed, 1);
+}
+
+void ar_global_chunk_acquired_(ar_reg_node_t *reg, size_t bytes) {
+  ar_fetch_add_relaxed(&g_bytes_acq, bytes);
+  ar_fetch_add_relaxed(&g_chunks_acq, 1);
+  if (reg != NULL) ar_fetch_add_relaxed(&reg->capacity, bytes);
+}
+
+void ar_global_chunk_released_(ar_reg_node_t *reg, size_t bytes) {
+  ar_fetch_add_relaxed(&g_bytes_rel, bytes);
+  ar_fetch_add_relaxed(&g_chunks_rel, 1);
+  if (reg != NULL) ar_fetch_sub_relaxed(&reg->capacity, bytes);
+}
+
+int ar_stats_global(ar_global_stats_t *out) {
+  if (out == NULL) return ar_set_error_(AR_EINVAL);
+  memset(out, 0, sizeof *out);
+  /* Destroyed is read before created so live never underflows in a torn snapshot. */
+  uint64_t destroyed = ar_load_relaxed(&g_destroyed);
+  uint64_t lifetime = ar_load_relaxed(&g_lifetime_sum);
+  out->arenas_created = ar_load_relaxed(&g_created);
+  out->arenas_live = out->arenas_created > destroyed ? out->arenas_created - destroyed : 0;
+  out->avg_lifetime_ns = destroyed ? lifetime / destroyed : 0;
+  uint64_t rel = ar_load_relaxed(&g_bytes_rel), crel = ar_load_relaxed(&g_chunks_rel);
+  out->bytes_released = rel;
+  out->bytes_acquired = ar_load_relaxed(&g_bytes_acq);
+  uint64_t cacq = ar_load_relaxed(&g_chunks_acq);
+  out->chunks_in_use = cacq > crel ? cacq - crel : 0;
+  ar_chunk_pool_stats_t ps;
+  if (ar_chunk_pool_stats(ar_chunk_pool_default(), &ps) == AR_OK) out->chunks_pooled = ps.pooled;
+  ar_rcu_read_begin();
+  for (ar_reg_node_t *r = ar_load_acquire(&reg_head); r != NULL; r = ar_load_acquire(&r->next)) {
+    out->registered++;
+    out->registered_bytes += ar_load_relaxed(&r->capacity);
+  }
+  ar_rcu_read_end();
+  return AR_OK;
+}
