@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# tools/setup.sh - installs what arenart needs to build, test and benchmark on Debian 12.
+#
+# Idempotent: packages already installed are left alone, and apt-get runs (update first) only
+# when something is missing. Quiet when there is nothing to do. Needs root, or sudo.
+#
+#   bazel-bootstrap  Bazel 4.2.3, works offline with the stand-ins under third_party/
+#   gcc g++          the default toolchain (also brings gcc's ASan/UBSan/TSan runtimes)
+#   clang            the compiler of --config=tsan
+#   libclang-rt-dev  clang's sanitizer runtimes (TSan, ASan, UBSan)
+#   libck-dev liburcu-dev libhwloc-dev libcmocka-dev   wrapped in third_party/BUILD
+#   pkg-config python3                                  helper scripts
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap
+  gcc
+  g++
+  clang
+  libclang-rt-dev
+  libck-dev
+  liburcu-dev
+  libhwloc-dev
+  libcmocka-dev
+  pkg-config
+  python3
+)
+
+is_installed() {
+  # Status is "install ok installed" only for a fully installed package; a removed package
+  # with leftover config files ("deinstall ok config-files") or an unknown one is missing.
+  local status
+  status="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)"
+  [[ "$status" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+
+if [[ "$(id -u)" -eq 0 ]]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo -n)
+  if ! sudo -n true 2>/dev/null; then
+    # Interactive shells may ask for a password; CI (no stdin) must already be root.
+    if [[ -t 0 ]]; then SUDO=(sudo); else
+      echo "setup: need root or passwordless sudo to install: ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+else
+  echo "setup: not root and no sudo; install these packages first: ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Recommends stay on: clang-14 recommends llvm-14-dev, which brings llvm-symbolizer for
+# readable sanitizer stack traces.
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  "${missing[@]}" >/dev/null
+
+still=()
+for pkg in "${missing[@]}"; do
+  is_installed "$pkg" || still+=("$pkg")
+done
+if ((${#still[@]} > 0)); then
+  echo "setup: failed to install: ${still[*]}" >&2
+  exit 1
+fi
+echo "setup: done" >&2
