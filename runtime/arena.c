@@ -247,6 +247,9 @@ static void *bump_current(ar_arena_t *a, size_t size, size_t align) {
 /* Releases spare chunks until `need` more bytes fit under the limit. */
 static bool make_room(ar_arena_t *a, size_t need) {
   if (a->limit_bytes == 0) return true;
+  /* Give nothing back unless it is enough: a request that fails leaves the arena unchanged. */
+  if (need > a->limit_bytes || a->capacity - a->nspare * a->chunk_size > a->limit_bytes - need)
+    return false;
   while (a->capacity + need > a->limit_bytes || a->capacity + need < need) {
     ar_chunk_t *c = a->spare;
     if (c == NULL) return false;
@@ -311,7 +314,9 @@ void *ar_alloc_slow_(ar_arena_t *a, size_t size, size_t align) {
   if (size == 0) size = 1;
   if (align < AR_ALIGN_DEFAULT) align = AR_ALIGN_DEFAULT;
 
-  void *p = bump_current(a, size, align);
+  /* Over-page alignments always get a dedicated chunk (arena.h), even when the current chunk
+   * could take them: padding to such a boundary could throw away most of the chunk. */
+  void *p = align <= AR_PAGE_ALIGN ? bump_current(a, size, align) : NULL;
   if (p != NULL) return p;
   if (footprint(a, size, align) > a->large_threshold || align > AR_PAGE_ALIGN)
     return alloc_large(a, size, align);
