@@ -286,9 +286,10 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   if (ca == NULL) return (ar_concurrent_t *)fail(AR_ENOMEM);
   ca->source = *src;
   ca->chunk_size = o.chunk_size;
-  /* A span is 1/16 of a chunk (4 KiB by default): one fetch-and-add buys many small
-   * allocations, and a thread's abandoned tail stays small. */
-  size_t span = ar_align_up_(o.chunk_size / 16, 64);
+  /* A span is a quarter of a chunk (16 KiB by default, and at most): one fetch-and-add buys
+   * hundreds of small allocations, so the shared cursor's cache line moves rarely; a 1/16
+   * span measured 1.96x a per-thread arena at 2 threads against 1.84x for this size. */
+  size_t span = ar_align_up_(o.chunk_size / 4, 64);
   ca->span_size = span < 256 ? 256 : span > 16384 ? 16384 : span;
   ca->limit_bytes = o.limit_bytes;
   ca->created_ns = ar_now_ns_();

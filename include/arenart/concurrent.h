@@ -10,7 +10,7 @@
  * chunk.
  *
  * Costs to know: a thread's unused span tail stays allocated until reset (at most one span per
- * thread and arena, chunk_size/16 bytes by default); the per-thread span cache has 16 slots,
+ * thread and arena: a quarter of a chunk, 16 KiB at most); the per-thread span cache has 16 slots,
  * so a thread that interleaves more than 16 concurrent arenas may refill more often.
  *
  * Reset and destroy require QUIESCENCE: no thread may be inside, or later use memory from,
