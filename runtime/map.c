@@ -121,7 +121,7 @@ static uint64_t hash_probe(const ar_map_t *m, const probe_t *k) {
   uint64_t h;
   if (m->hash_ != NULL) {
     h = m->kind_ == AR_MAP_KEY_U64 ? m->hash_(&k->u, sizeof k->u, m->ctx_)
-                                   : m->hash_(k->p, k->n, m->ctx_);
+                                   : m->hash_(k->p ? k->p : "", k->n, m->ctx_);
     h = fold(h ^ K2, K3); /* spread user hashes that are weak in the low bits */
   } else {
     h = m->kind_ == AR_MAP_KEY_U64 ? ar_hash_u64(k->u, m->seed_)
@@ -135,7 +135,8 @@ static bool key_eq(const ar_map_t *m, const slot_hdr_t *s, const probe_t *k) {
     if (m->eq_ == NULL) return s->word == k->u;
     return m->eq_(&s->word, sizeof s->word, &k->u, sizeof k->u, m->ctx_);
   }
-  if (m->eq_ != NULL) return m->eq_(s->kp, (size_t)s->word, k->p, k->n, m->ctx_);
+  if (m->eq_ != NULL)
+    return m->eq_(s->kp ? s->kp : "", (size_t)s->word, k->p ? k->p : "", k->n, m->ctx_);
   return s->word == k->n && (k->n == 0 || memcmp(s->kp, k->p, k->n) == 0);
 }
 
@@ -470,7 +471,7 @@ bool ar_map_next(const ar_map_t *m, size_t *pos, ar_map_entry_t *out) {
       out->key_len = sizeof s->word;
       out->key_u64 = s->word;
     } else {
-      out->key = s->kp;
+      out->key = s->kp != NULL ? s->kp : ""; /* the empty key has no copy */
       out->key_len = (size_t)s->word;
       out->key_u64 = 0;
     }

@@ -157,7 +157,8 @@ static ar_chunk_t *find_large(ar_arena_t *a, const char *p, ar_chunk_t ***link_o
   return NULL;
 }
 
-/* Gives a dedicated chunk back to its source (mirrors arena.c's chunk_release). */
+/* Gives a dedicated chunk back to its source. Mirrors arena.c's chunk_release, process-wide
+ * accounting included, so the arena's and the registry's byte counts stay exact. */
 static void release_large(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
   update_peak(a);
   *link = c->next;
@@ -167,6 +168,7 @@ static void release_large(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
   a->capacity -= c->size;
   void *base = c->base;
   size_t bytes = c->size;
+  ar_global_chunk_released_(a->reg, bytes);
   ar_unpoison_(base, bytes);
   a->source.release(a->source.ctx, base, bytes);
 }
@@ -260,6 +262,8 @@ void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   }
 
   if (!a->slow_only) {
+    /* The block's footprint already covers the new size (it is rounded up to 16). */
+    if (new_fp <= old_fp) return p;
     /* Growing the most recent allocation: extend it if the current chunk has room. Addresses
      * are below 2^63 and new_fp below 2^62, so the sum cannot wrap. */
     if (is_top(a, old, old_fp) && new_fp <= (size_t)(a->limit - old)) {

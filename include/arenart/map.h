@@ -58,7 +58,8 @@ typedef enum ar_map_key_kind {
   AR_MAP_KEY_U64 = 1,   /* uint64_t keys, stored in the table */
 } ar_map_key_kind_t;
 
-/* Hash of a key. For U64 maps `key` points to the uint64_t and len is 8. */
+/* Hash of a key. For U64 maps `key` points to the uint64_t and len is 8. Never NULL (the
+ * empty key is passed as "" with len 0), also to eq and in entries. */
 typedef uint64_t (*ar_map_hash_fn)(const void *key, size_t len, void *ctx);
 /* Key equality, called with a stored key and the probe key. */
 typedef bool (*ar_map_eq_fn)(const void *a, size_t alen, const void *b, size_t blen, void *ctx);

@@ -169,7 +169,7 @@ AR_API void *ar_vec_at_sized_(const ar_vec_t *v, size_t i, size_t size);
 
 /* Appends `value` (converted to T). Returns AR_OK or an error; AR_EINVAL if sizeof(T) is not
  * the vector's element size. */
-#define AR_VEC_PUSH(v, T, value) ar_vec_push_sized_((v), &(T){(value)}, sizeof(T))
+#define AR_VEC_PUSH(v, T, value) ar_vec_push_sized_((v), (T[1]){(value)}, sizeof(T))
 
 /* Element i as an lvalue of type T. Bounds- and size-checked: a bad index or a T of the wrong
  * size is a programming error and aborts with a message (in every build). */

@@ -1,0 +1,355 @@
+/*
+ * tests/containers/recycle_test.c - ar_free and ar_realloc: un-bumping, size-class reuse and
+ * splitting, large-chunk release, quarantine in slow-only arenas, failure paths, and a random
+ * sequence checked against shadow copies with ar_arena_check after every step.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arenart/arena.h"
+#include "runtime/arena_internal.h"
+#include "runtime/internal.h"
+#include "tests/containers/ctest_util.h"
+
+static size_t used_of(ar_arena_t *a) {
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+  return st.used;
+}
+
+static size_t recycled_of(ar_arena_t *a) {
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+  return st.recycled;
+}
+
+/* A block that is not the arena's most recent allocation (a guard block follows it). */
+static char *nontop(ar_arena_t *a, size_t n) {
+  char *p = ar_alloc(a, n);
+  assert_non_null(p);
+  assert_non_null(ar_alloc(a, 16));
+  return p;
+}
+
+static void test_free_args(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  assert_int_equal(ar_free(NULL, NULL, 0), AR_EINVAL);
+  assert_int_equal(ar_free(a, NULL, 10), AR_OK);
+  char *p = ar_alloc(a, 32);
+  assert_non_null(p);
+  assert_int_equal(ar_free(a, p + 1, 8), AR_EINVAL); /* misaligned: never a block start */
+  assert_int_equal(ar_free(a, p, SIZE_MAX), AR_EINVAL);
+#if AR_DEBUG >= 1
+  char local[32] __attribute__((aligned(16)));
+  assert_int_equal(ar_free(a, local, sizeof local), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+#endif
+  assert_null(ar_realloc(NULL, p, 32, 64));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+static void test_unbump(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  char *p = ar_alloc(a, 100);
+  char *q = ar_alloc(a, 50);
+  assert_non_null(p);
+  assert_non_null(q);
+  size_t u0 = used_of(a);
+  assert_int_equal(ar_free(a, q, 50), AR_OK);
+  CHECK_ARENA(a);
+  if (reuses(a)) {
+    assert_int_equal(used_of(a), u0 - 64);
+    assert_int_equal(ar_free(a, p, 100), AR_OK);
+    assert_int_equal(used_of(a), u0 - 64 - 112);
+    assert_int_equal(recycled_of(a), 0);
+    /* The cursor is back: the next allocation lands where p was. */
+    char *r = ar_alloc(a, 16);
+    assert_ptr_equal(r, p);
+    /* Size 0 frees what a 0-byte allocation took (16 bytes). */
+    char *z = ar_alloc(a, 0);
+    assert_int_equal(ar_free(a, z, 0), AR_OK);
+    assert_ptr_equal(ar_alloc(a, 1), z);
+  } else {
+    assert_int_equal(used_of(a), u0); /* quarantined: nothing moves */
+    assert_int_equal(ar_free(a, p, 100), AR_OK);
+    assert_int_equal(recycled_of(a), 0);
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+static void test_class_reuse_and_split(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  char *big = ar_alloc(a, 1000);   /* footprint 1008 */
+  char *b = ar_alloc(a, 16);
+  char *mid = ar_alloc(a, 100);    /* footprint 112 */
+  char *c = ar_alloc(a, 16);       /* keeps everything above non-top */
+  assert_non_null(c);
+  assert_int_equal(ar_free(a, mid, 100), AR_OK);
+  CHECK_ARENA(a);
+  if (!reuses(a)) {
+    assert_int_equal(recycled_of(a), 0);
+    char *n = ar_realloc(a, b, 16, 100);
+    assert_non_null(n);
+    assert_ptr_not_equal(n, mid); /* quarantined blocks are never handed out again */
+    CHECK_ARENA(a);
+    ar_arena_destroy(a);
+    return;
+  }
+  assert_int_equal(recycled_of(a), 112);
+  memset(b, 0x5A, 16);
+  /* b is not the top: growing it moves it into the recycled block of its class. */
+  char *n = ar_realloc(a, b, 16, 100);
+  assert_ptr_equal(n, mid);
+  for (int i = 0; i < 16; i++) assert_int_equal((unsigned char)n[i], 0x5A);
+  assert_int_equal(recycled_of(a), 16); /* b went on the 16-byte list */
+  CHECK_ARENA(a);
+  /* A 1008-byte block serves a 200-byte request and the rest (800) is listed again. */
+  assert_int_equal(ar_free(a, big, 1000), AR_OK);
+  assert_int_equal(recycled_of(a), 16 + 1008);
+  char *d = ar_realloc(a, nontop(a, 16), 16, 200);
+  assert_ptr_equal(d, big);
+  CHECK_ARENA(a);
+  /* 16 (old b) + 800 (split off) + 16 (the block realloc moved away from) */
+  assert_int_equal(recycled_of(a), 16 + 800 + 16);
+  /* The split-off 800-byte block serves a 500-byte request from its class. */
+  char *e = ar_realloc(a, nontop(a, 16), 16, 500);
+  assert_ptr_equal(e, big + 208);
+  assert_int_equal(recycled_of(a), 16 + 288 + 16 + 16);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+/* When the current chunk is full, the out-of-line path takes a recycled block instead of a
+ * new chunk. */
+static void test_slow_path_takes_recycled(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(4096, 0, 0);
+  if (!reuses(a)) {
+    ar_arena_destroy(a);
+    skip();
+  }
+  char *blocks[64];
+  size_t n = 0;
+  ar_stats_t st;
+  do {
+    blocks[n] = ar_alloc(a, 256);
+    assert_non_null(blocks[n]);
+    n++;
+    assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+  } while (st.chunks == 1 && n < 64);
+  /* The last block opened a second chunk; free one from the first chunk's middle. */
+  assert_int_equal(ar_free(a, blocks[3], 256), AR_OK);
+  /* Fill the second chunk, then the next request must come from the list. */
+  size_t chunks_before;
+  for (;;) {
+    assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+    chunks_before = st.chunks;
+    struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)a;
+    if ((size_t)(a->limit - h->cur_) < 256) break;
+    assert_non_null(ar_alloc(a, 256));
+  }
+  char *r = ar_alloc(a, 256);
+  assert_ptr_equal(r, blocks[3]);
+  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+  assert_int_equal(st.chunks, chunks_before);
+  assert_int_equal(st.recycled, 0);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+static void test_large_release(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(4096, 0, 0);
+  char *big = ar_alloc(a, 100000);
+  char *small = ar_alloc(a, 16);
+  assert_non_null(big);
+  assert_non_null(small);
+  ar_stats_t st0, st1;
+  assert_int_equal(ar_arena_stats(a, &st0), AR_OK);
+  assert_int_equal(st0.large_chunks, 1);
+  assert_int_equal(ar_free(a, big, 100000), AR_OK);
+  assert_int_equal(ar_arena_stats(a, &st1), AR_OK);
+  CHECK_ARENA(a);
+  if (reuses(a)) {
+    assert_int_equal(st1.large_chunks, 0);
+    assert_true(st1.capacity < st0.capacity);
+    assert_true(st1.used < st0.used);
+    assert_true(st1.peak >= st0.used); /* the peak was taken before the drop */
+  } else {
+    assert_int_equal(st1.large_chunks, 1); /* quarantined */
+  }
+  ar_arena_destroy(a);
+}
+
+static void test_realloc_in_place(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  assert_non_null(ar_realloc(a, NULL, 0, 10)); /* NULL p: plain allocation */
+  char *p = ar_alloc(a, 32);
+  memset(p, 7, 32);
+  char *q = ar_realloc(a, p, 32, 64);
+  assert_non_null(q);
+  if (reuses(a)) assert_ptr_equal(q, p); /* the top block grows in place */
+  for (int i = 0; i < 32; i++) assert_int_equal(q[i], 7);
+  CHECK_ARENA(a);
+  /* Shrinking keeps the pointer in every mode. */
+  char *s = ar_realloc(a, q, 64, 8);
+  assert_ptr_equal(s, q);
+  for (int i = 0; i < 8; i++) assert_int_equal(s[i], 7);
+  CHECK_ARENA(a);
+  if (reuses(a)) {
+    size_t u = used_of(a);
+    /* s is the top: shrinking it moved the cursor, growing again extends in place. */
+    char *g = ar_realloc(a, s, 8, 48);
+    assert_ptr_equal(g, s);
+    assert_int_equal(used_of(a), u + 32);
+    /* A shrink of a non-top block lists its tail. */
+    char *t = ar_alloc(a, 512);
+    assert_non_null(ar_alloc(a, 16));
+    assert_ptr_equal(ar_realloc(a, t, 512, 100), t);
+    assert_int_equal(recycled_of(a), 512 - 112);
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+static void test_realloc_failure(void **state) {
+  (void)state;
+  /* Two chunks at most: a request that needs a third one fails with AR_ELIMIT. */
+  ar_arena_t *a = mk_arena(4096, 8192, 0);
+  char *p = ar_alloc(a, 300);
+  assert_non_null(p);
+  memset(p, 0x33, 300);
+  assert_non_null(ar_alloc(a, 16));
+  assert_null(ar_realloc(a, p, 300, 1 << 20));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  for (int i = 0; i < 300; i++) assert_int_equal((unsigned char)p[i], 0x33);
+  CHECK_ARENA(a);
+  assert_null(ar_realloc(a, p, 300, SIZE_MAX));
+  assert_int_equal(ar_last_error(), AR_EOVERFLOW);
+  assert_null(ar_realloc(a, p, 300, AR_MAX_ALLOC_SIZE + 1));
+  assert_int_equal(ar_last_error(), AR_EOVERFLOW);
+  for (int i = 0; i < 300; i++) assert_int_equal((unsigned char)p[i], 0x33);
+  CHECK_ARENA(a);
+  /* The old block is still usable and can be freed normally. */
+  assert_int_equal(ar_free(a, p, 300), AR_OK);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+static void test_rewind_forgets(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  ar_mark_t m = ar_mark(a);
+  char *p = ar_alloc(a, 200);
+  assert_non_null(ar_alloc(a, 16));
+  assert_int_equal(ar_free(a, p, 200), AR_OK);
+  assert_int_equal(recycled_of(a), reuses(a) ? 208 : 0);
+  assert_int_equal(ar_rewind(a, &m), AR_OK);
+  assert_int_equal(recycled_of(a), 0);
+  CHECK_ARENA(a);
+  /* After the rewind the old block is below the cursor's reach again, not on a list. */
+  char *q = ar_alloc(a, 200);
+  assert_ptr_equal(q, p);
+  assert_int_equal(ar_free(a, q, 200), AR_OK);
+  ar_reset(a);
+  assert_int_equal(recycled_of(a), 0);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+/* Checked mode (without ASan) junk-fills freed blocks and never reuses them. */
+static void test_checked_quarantine(void **state) {
+  (void)state;
+#if AR_ASAN
+  skip();
+#else
+  ar_arena_t *a = mk_arena(0, 0, AR_ARENA_CHECKED);
+  char *p = ar_alloc(a, 40);
+  memset(p, 1, 40);
+  assert_non_null(ar_alloc(a, 16));
+  assert_int_equal(ar_free(a, p, 40), AR_OK);
+  for (int i = 0; i < 40; i++) assert_int_equal((unsigned char)p[i], 0xDD);
+  assert_int_equal(recycled_of(a), 0);
+  char *q = ar_realloc(a, ar_alloc(a, 8), 8, 40);
+  assert_ptr_not_equal(q, p);
+  CHECK_ARENA(a); /* guards intact: free wrote only the block itself */
+  ar_arena_destroy(a);
+#endif
+}
+
+/* Random allocate / free / realloc with shadow copies; invariants after every step. */
+static void test_random_sequence(void **state) {
+  (void)state;
+  enum { SLOTS = 64, STEPS = 4000 };
+  ar_arena_t *a = mk_arena(4096, 0, 0);
+  char *ptr[SLOTS] = {0};
+  size_t len[SLOTS] = {0};
+  unsigned char tag[SLOTS] = {0};
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  for (int step = 0; step < STEPS; step++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    size_t i = (size_t)(x % SLOTS);
+    size_t n = (size_t)((x >> 8) % 3000);
+    if ((x >> 40) % 8 == 0) n = (size_t)((x >> 8) % 40000); /* some large blocks */
+    int op = (int)((x >> 32) % 3);
+    if (ptr[i] == NULL || op == 0) {
+      if (ptr[i] != NULL) assert_int_equal(ar_free(a, ptr[i], len[i]), AR_OK);
+      ptr[i] = ar_alloc(a, n);
+      assert_non_null(ptr[i]);
+      len[i] = n;
+      tag[i] = (unsigned char)step;
+      memset(ptr[i], tag[i], n);
+    } else if (op == 1) {
+      char *q = ar_realloc(a, ptr[i], len[i], n);
+      assert_non_null(q);
+      size_t keep = len[i] < n ? len[i] : n;
+      for (size_t k = 0; k < keep; k++) assert_int_equal((unsigned char)q[k], tag[i]);
+      memset(q, tag[i], n);
+      ptr[i] = q;
+      len[i] = n;
+    } else {
+      assert_int_equal(ar_free(a, ptr[i], len[i]), AR_OK);
+      ptr[i] = NULL;
+    }
+    CHECK_ARENA(a);
+    /* Every live block still holds its own tag: nothing overlaps. */
+    if (step % 64 == 0) {
+      for (size_t s = 0; s < SLOTS; s++)
+        for (size_t k = 0; ptr[s] != NULL && k < len[s]; k++)
+          assert_int_equal((unsigned char)ptr[s][k], tag[s]);
+    }
+  }
+  ar_arena_destroy(a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_free_args),
+      cmocka_unit_test(test_unbump),
+      cmocka_unit_test(test_class_reuse_and_split),
+      cmocka_unit_test(test_slow_path_takes_recycled),
+      cmocka_unit_test(test_large_release),
+      cmocka_unit_test(test_realloc_in_place),
+      cmocka_unit_test(test_realloc_failure),
+      cmocka_unit_test(test_rewind_forgets),
+      cmocka_unit_test(test_checked_quarantine),
+      cmocka_unit_test(test_random_sequence),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
