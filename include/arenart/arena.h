@@ -1,5 +1,6 @@
-/*
- * arenart/arena.h - the serial arena: owner-thread bump allocation, freed all at once.
+/**
+ * @file
+ * @brief The serial arena: owner-thread bump allocation, freed all at once.
  *
  * An ar_arena_t hands out memory by bumping a cursor through fixed-size chunks that it gets
  * from a memory source (arenart/source.h). Nothing is freed one object at a time: memory comes
@@ -47,41 +48,48 @@
 extern "C" {
 #endif
 
+/** A serial arena (opaque); see the thread contract above. */
 typedef struct ar_arena ar_arena_t;
 
-/* Default alignment of ar_alloc: enough for any scalar type on x86-64 and AArch64. */
+/** Default alignment of ar_alloc: enough for any scalar type on x86-64 and AArch64. */
 #define AR_ALIGN_DEFAULT 16
+/** Default ar_options_t.chunk_size: 64 KiB. */
 #define AR_DEFAULT_CHUNK_SIZE ((size_t)64 * 1024)
+/** Default ar_options_t.retain_bytes: 1 MiB. */
 #define AR_DEFAULT_RETAIN_BYTES ((size_t)1024 * 1024)
+/** Smallest chunk_size ar_arena_create accepts. */
 #define AR_MIN_CHUNK_SIZE ((size_t)256)
-/* Largest single request; larger ones fail with AR_EOVERFLOW. */
+/** Largest single request; larger ones fail with AR_EOVERFLOW. */
 #define AR_MAX_ALLOC_SIZE (SIZE_MAX >> 2)
 
-/* Flags for ar_options_t.flags. */
+/** Flags for ar_options_t.flags. */
 enum {
-  /* Every allocation takes the checked out-of-line path: guard bytes after each allocation
+  /** Every allocation takes the checked out-of-line path: guard bytes after each allocation
    * are verified at rewind/reset (AR_ECORRUPT is reported on stderr and in ar_arena_check),
    * and freed memory is filled with 0xDD junk. Slower; for debugging. */
   AR_ARENA_CHECKED = 1u << 0,
 };
 
+/** How to create an arena. Start from ar_options_init() or AR_OPTIONS_INIT, then set the
+ * fields you need. */
 typedef struct ar_options {
-  size_t chunk_size;         /* bytes per chunk from the source; 0 = default; min 256 */
-  size_t prealloc_chunks;    /* chunks acquired at creation (creation fails if they can't be) */
-  size_t retain_bytes;       /* chunk bytes that reset() keeps; 0 keeps none */
-  size_t limit_bytes;        /* cap on chunk bytes held at once; 0 = unlimited */
-  const ar_source_t *source; /* NULL = ar_source_os(); copied at creation */
-  unsigned flags;            /* AR_ARENA_* */
-  const char *name;          /* for diagnostics; copied (truncated to 31 bytes); may be NULL */
+  size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256 */
+  size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
+  size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none */
+  size_t limit_bytes;        /**< cap on chunk bytes held at once; 0 = unlimited */
+  const ar_source_t *source; /**< NULL = ar_source_os(); copied at creation */
+  unsigned flags;            /**< AR_ARENA_* */
+  const char *name;          /**< for diagnostics; copied (truncated to 31 bytes); may be NULL */
 } ar_options_t;
 
-/* Static initializer with the defaults; ar_options_init() does the same at run time. */
+/** Static initializer with the defaults; ar_options_init() does the same at run time. */
 #define AR_OPTIONS_INIT                                                                  \
   { AR_DEFAULT_CHUNK_SIZE, 0, AR_DEFAULT_RETAIN_BYTES, 0, NULL, 0, NULL }
 
+/** Fills *opts with the defaults (AR_OPTIONS_INIT). NULL is a no-op. Any thread. */
 AR_API void ar_options_init(ar_options_t *opts);
 
-/*
+/**
  * Creates an arena. `opts` may be NULL for the defaults.
  * Errors (returns NULL): AR_EINVAL (chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
  * source with a NULL acquire/release), AR_ELIMIT (prealloc exceeds limit_bytes), AR_ENOMEM
@@ -89,11 +97,11 @@ AR_API void ar_options_init(ar_options_t *opts);
  */
 AR_API ar_arena_t *ar_arena_create(const ar_options_t *opts);
 
-/* Runs the cleanups (newest first), returns every chunk to the source and frees the arena.
+/** Runs the cleanups (newest first), returns every chunk to the source and frees the arena.
  * NULL is a no-op. */
 AR_API void ar_arena_destroy(ar_arena_t *arena);
 
-/* Makes the calling thread the arena's owner (after a hand-off with a happens-before edge). */
+/** Makes the calling thread the arena's owner (after a hand-off with a happens-before edge). */
 AR_API void ar_arena_adopt(ar_arena_t *arena);
 
 /* ---- allocation ---------------------------------------------------------------------- */
@@ -111,7 +119,7 @@ struct ar_arena_hot_ {
 /* Private: the out-of-line path behind every allocation call. */
 AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MALLOC_LIKE;
 
-/*
+/**
  * Allocates `size` bytes aligned to `align` (a power of two; any size: alignments above the
  * page size get a dedicated chunk). Uninitialized memory.
  * Errors (returns NULL): AR_EINVAL (NULL arena), AR_EALIGN, AR_EOVERFLOW (size above
@@ -136,12 +144,12 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_aligned(ar_arena_t 
   return ar_alloc_slow_(arena, size, align);
 }
 
-/* ar_alloc_aligned with AR_ALIGN_DEFAULT. Same errors. */
+/** ar_alloc_aligned with AR_ALIGN_DEFAULT. Same errors. */
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc(ar_arena_t *arena, size_t size) {
   return ar_alloc_aligned(arena, size, AR_ALIGN_DEFAULT);
 }
 
-/* Zero-filled ar_alloc. Same errors. */
+/** Zero-filled ar_alloc. Same errors. */
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_zeroed(ar_arena_t *arena,
                                                                     size_t size) {
   void *p = ar_alloc(arena, size);
@@ -149,7 +157,7 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_zeroed(ar_arena_t *
   return p;
 }
 
-/* `count` elements of `size` bytes, uninitialized; count * size is overflow-checked
+/** `count` elements of `size` bytes, uninitialized; count * size is overflow-checked
  * (AR_EOVERFLOW). Otherwise the errors of ar_alloc. */
 AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_alloc_array(ar_arena_t *arena,
                                                                        size_t count,
@@ -160,7 +168,7 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_alloc_array(ar_arena_
   return ar_alloc(arena, total);
 }
 
-/* Zero-filled, overflow-checked array with a chosen alignment (see ar_alloc_aligned). */
+/** Zero-filled, overflow-checked array with a chosen alignment (see ar_alloc_aligned). */
 AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc_aligned(ar_arena_t *arena,
                                                                           size_t count,
                                                                           size_t size,
@@ -174,33 +182,39 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc_aligned(ar_are
   return p;
 }
 
-/* Zero-filled, overflow-checked array with the default alignment (like calloc). */
+/** Zero-filled, overflow-checked array with the default alignment (like calloc). */
 AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc(ar_arena_t *arena,
                                                                   size_t count, size_t size) {
   return ar_calloc_aligned(arena, count, size, AR_ALIGN_DEFAULT);
 }
 
-/* Typed helpers: a zeroed T, and a zeroed array of n T, aligned for T. NULL on failure. */
+/** A zeroed object of type T, aligned for T, as a `T *`; NULL on failure (the errors of
+ * ar_calloc_aligned). */
 #define AR_NEW(arena, T) ((T *)ar_calloc_aligned((arena), 1, sizeof(T), AR_ALIGNOF(T)))
+/** A zeroed array of `n` objects of type T, aligned for T, as a `T *`; NULL on failure
+ * (including AR_EOVERFLOW when n * sizeof(T) overflows). */
 #define AR_NEW_ARRAY(arena, T, n)                                                        \
   ((T *)ar_calloc_aligned((arena), (n), sizeof(T), AR_ALIGNOF(T)))
 
-/* Copies `size` bytes of `src` into the arena. AR_EINVAL if src is NULL and size > 0. */
+/** Copies `size` bytes of `src` into the arena. AR_EINVAL if src is NULL and size > 0. */
 AR_API void *ar_memdup(ar_arena_t *arena, const void *src, size_t size);
 
-/* NUL-terminated copies. AR_EINVAL for a NULL string. ar_strndup copies at most n bytes and
- * always terminates. */
+/** A NUL-terminated copy of `s` in the arena. Errors (NULL): AR_EINVAL for a NULL string,
+ * otherwise those of ar_alloc. */
 AR_API char *ar_strdup(ar_arena_t *arena, const char *s);
+/** Like ar_strdup but copies at most `n` bytes of `s`, and always NUL-terminates. */
 AR_API char *ar_strndup(ar_arena_t *arena, const char *s, size_t n);
 
-/* printf into the arena; the result is NUL-terminated and exactly as long as needed.
- * AR_EINVAL for a NULL format or an encoding error from vsnprintf. */
+/** printf into the arena; the result is NUL-terminated and exactly as long as needed.
+ * Errors (NULL): AR_EINVAL for a NULL format or an encoding error from vsnprintf, otherwise
+ * those of ar_alloc. */
 AR_API char *ar_sprintf(ar_arena_t *arena, const char *fmt, ...) AR_PRINTF(2, 3);
+/** ar_sprintf with a va_list (which it does not va_end). Same errors. */
 AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRINTF(2, 0);
 
 /* ---- giving single blocks back ------------------------------------------------------ */
 
-/*
+/**
  * Gives back the block `p` of `size` bytes (the size it was allocated with). If it is the
  * arena's most recent allocation the cursor simply moves back; otherwise the block joins a
  * per-size-class list and is reused by a later out-of-line allocation (ar_realloc, a refill)
@@ -211,7 +225,7 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
  */
 AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
 
-/*
+/**
  * Resizes the block `p` (allocated with `old_size` bytes, default alignment) to `new_size`,
  * in place when `p` is the most recent allocation and the current chunk has room, otherwise
  * by allocating a new block (recycled if one of that class is free), copying, and giving the
@@ -222,7 +236,7 @@ AR_API void *ar_realloc(ar_arena_t *arena, void *p, size_t old_size, size_t new_
 
 /* ---- marks, reset, release ----------------------------------------------------------- */
 
-/* A save point. Treat as opaque; copyable by value. */
+/** A save point. Treat as opaque; copyable by value. */
 typedef struct ar_mark {
   void *chunk_;
   char *cur_;
@@ -232,10 +246,10 @@ typedef struct ar_mark {
   size_t ncleanup_;
 } ar_mark_t;
 
-/* The current position. A NULL arena gives a mark that every rewind rejects. */
+/** The current position. A NULL arena gives a mark that every rewind rejects. */
 AR_API ar_mark_t ar_mark(ar_arena_t *arena);
 
-/*
+/**
  * Frees everything allocated since `mark` (running the cleanups registered since, newest
  * first). The mark stays valid, so a loop may rewind to it repeatedly; marks taken after it
  * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
@@ -244,19 +258,20 @@ AR_API ar_mark_t ar_mark(ar_arena_t *arena);
  */
 AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
 
-/* Runs all cleanups (newest first), frees every allocation, keeps up to `retain_bytes` of
+/** Runs all cleanups (newest first), frees every allocation, keeps up to `retain_bytes` of
  * ordinary chunks for reuse (dedicated large chunks always go back) and returns the rest.
  * Invalidates all marks. NULL is a no-op. */
 AR_API void ar_reset(ar_arena_t *arena);
 
-/* Like ar_reset but returns every chunk to the source. The arena stays usable. */
+/** Like ar_reset but returns every chunk to the source. The arena stays usable. */
 AR_API void ar_release(ar_arena_t *arena);
 
 /* ---- cleanups ------------------------------------------------------------------------ */
 
+/** A cleanup callback for ar_defer(); it receives the `arg` given there. */
 typedef void (*ar_cleanup_fn)(void *arg);
 
-/*
+/**
  * Registers fn(arg) to run when the memory allocated before this call goes away: at the
  * rewind to a mark taken before it, reset, release or destroy. Cleanups run newest first,
  * while the arena's memory is still intact; they may not allocate from the arena (AR_EBUSY).
@@ -267,30 +282,32 @@ AR_API int ar_defer(ar_arena_t *arena, ar_cleanup_fn fn, void *arg);
 
 /* ---- introspection ------------------------------------------------------------------- */
 
+/** A serial arena's figures, filled by ar_arena_stats() (ar_concurrent_stats() fills the
+ * fields it documents). */
 typedef struct ar_stats {
-  size_t used;         /* bytes handed out and live (alignment padding included) */
-  size_t capacity;     /* bytes of chunks held, spare ones included */
-  size_t peak;         /* highest `used` since creation */
-  size_t chunks;       /* ordinary chunks in use */
-  size_t large_chunks; /* dedicated chunks for large or over-aligned requests */
-  size_t spare_chunks; /* empty chunks kept for reuse */
-  uint64_t allocs;     /* successful allocations since creation */
-  size_t cleanups;     /* registered cleanups pending */
-  size_t recycled;     /* bytes given back with ar_free and waiting for reuse */
+  size_t used;         /**< bytes handed out and live (alignment padding included) */
+  size_t capacity;     /**< bytes of chunks held, spare ones included */
+  size_t peak;         /**< highest `used` since creation */
+  size_t chunks;       /**< ordinary chunks in use */
+  size_t large_chunks; /**< dedicated chunks for large or over-aligned requests */
+  size_t spare_chunks; /**< empty chunks kept for reuse */
+  uint64_t allocs;     /**< successful allocations since creation */
+  size_t cleanups;     /**< registered cleanups pending */
+  size_t recycled;     /**< bytes given back with ar_free and waiting for reuse */
 } ar_stats_t;
 
-/* Fills *out. Errors: AR_EINVAL (NULL arena or out). */
+/** Fills *out. Errors: AR_EINVAL (NULL arena or out). */
 AR_API int ar_arena_stats(ar_arena_t *arena, ar_stats_t *out);
 
-/* True if `p` points into memory this arena has handed out and not yet taken back. O(chunks).
+/** True if `p` points into memory this arena has handed out and not yet taken back. O(chunks).
  * False for NULL arguments. */
 AR_API bool ar_owns(const ar_arena_t *arena, const void *p);
 
-/* Walks every internal invariant (chunk lists, accounting, guard bytes in checked mode).
+/** Walks every internal invariant (chunk lists, accounting, guard bytes in checked mode).
  * Returns AR_OK, AR_EINVAL for NULL, or AR_ECORRUPT (with a message on stderr). */
 AR_API int ar_arena_check(ar_arena_t *arena);
 
-/* The name given at creation ("" if none). Never NULL for a non-NULL arena. */
+/** The name given at creation ("" if none). Never NULL for a non-NULL arena. */
 AR_API const char *ar_arena_name(const ar_arena_t *arena);
 
 #ifdef __cplusplus

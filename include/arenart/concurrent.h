@@ -1,5 +1,6 @@
-/*
- * arenart/concurrent.h - ConcurrentArena: one arena that many threads allocate from at once.
+/**
+ * @file
+ * @brief ConcurrentArena: one arena that many threads allocate from at once.
  *
  * Lock-free, with no atomic read-modify-write per allocation: each thread carves a span
  * (AR_ALIGN_DEFAULT-aligned start, a multiple of 64 bytes long, so two threads never share a
@@ -37,9 +38,10 @@
 extern "C" {
 #endif
 
+/** A ConcurrentArena (opaque). */
 typedef struct ar_concurrent ar_concurrent_t;
 
-/*
+/**
  * Creates a ConcurrentArena. Uses chunk_size, limit_bytes, source (NULL = the process-wide
  * chunk pool when chunk_size is the default, else OS pages), name; retain_bytes, prealloc and
  * flags are ignored (reset returns chunks to the source, which pools them).
@@ -47,28 +49,33 @@ typedef struct ar_concurrent ar_concurrent_t;
  */
 AR_API ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts);
 
-/* Returns every chunk to the source and frees the arena. Quiescence required. NULL: no-op. */
+/** Returns every chunk to the source and frees the arena. Quiescence required: no thread may be
+ * allocating from, or later use memory of, the arena. NULL: no-op. */
 AR_API void ar_concurrent_destroy(ar_concurrent_t *arena);
 
-/*
- * Allocates from any thread. Errors (NULL, arena unchanged): AR_EINVAL (NULL arena), AR_EALIGN,
- * AR_EOVERFLOW, AR_ELIMIT, AR_ENOMEM. Size 0 gives a unique non-NULL pointer.
+/**
+ * Allocates `size` uninitialized bytes aligned to AR_ALIGN_DEFAULT, from any thread, concurrently
+ * with other allocations on the same arena. Errors (NULL, arena unchanged): AR_EINVAL (NULL
+ * arena), AR_EOVERFLOW, AR_ELIMIT, AR_ENOMEM. Size 0 gives a unique non-NULL pointer.
  */
 AR_API void *ar_concurrent_alloc(ar_concurrent_t *arena, size_t size) AR_MALLOC_LIKE;
+/** ar_concurrent_alloc with alignment `align` (a power of two); any thread. Errors: those of
+ * ar_concurrent_alloc, and AR_EALIGN. */
 AR_API void *ar_concurrent_alloc_aligned(ar_concurrent_t *arena, size_t size,
                                          size_t align) AR_MALLOC_LIKE;
-/* Zero-filled, overflow-checked count * size (AR_EOVERFLOW). */
+/** Zero-filled, overflow-checked count * size (AR_EOVERFLOW); any thread. Otherwise the errors of
+ * ar_concurrent_alloc. */
 AR_API void *ar_concurrent_calloc(ar_concurrent_t *arena, size_t count,
                                   size_t size) AR_MALLOC_LIKE;
 
-/* Frees everything at once, returning chunks to the source. Quiescence required. */
+/** Frees everything at once, returning chunks to the source. Quiescence required. */
 AR_API void ar_concurrent_reset(ar_concurrent_t *arena);
 
-/* Snapshot: used = bytes carved into spans and exact pieces (span tails included), capacity,
+/** Snapshot: used = bytes carved into spans and exact pieces (span tails included), capacity,
  * chunks, large_chunks, allocs = out-of-line allocations. AR_EINVAL for NULL. */
 AR_API int ar_concurrent_stats(ar_concurrent_t *arena, ar_stats_t *out);
 
-/* True if p lies in a chunk of this arena. Must not race with allocation on the arena. */
+/** True if p lies in a chunk of this arena. Must not race with allocation on the arena. */
 AR_API bool ar_concurrent_owns(ar_concurrent_t *arena, const void *p);
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
-/*
- * arenart/source.h - where arenas get their memory: a two-call vtable.
+/**
+ * @file
+ * @brief Where arenas get their memory: a two-call vtable.
  *
  * An arena never calls mmap or malloc itself; it asks its source for whole chunks and gives
  * them back whole. That one seam is how an arena lives in shared memory, on huge pages or on a
@@ -31,17 +32,22 @@
 extern "C" {
 #endif
 
+/** A memory source: two callbacks and their context (see the contract above). */
 typedef struct ar_source {
+  /** Returns a block of at least `size` bytes, or NULL on failure. */
   void *(*acquire)(void *ctx, size_t size);
+  /** Takes back block `p` that acquire returned for the same `size`. */
   void (*release)(void *ctx, void *p, size_t size);
-  void *ctx;
-  const char *name; /* for messages and stats; may be NULL */
+  void *ctx; /**< passed to both callbacks; must outlive every arena using the source */
+  const char *name; /**< for messages and stats; may be NULL */
 } ar_source_t;
 
-/* Anonymous private mmap pages (the default). Blocks are page-aligned and zero when new. */
+/** Anonymous private mmap pages (the default). Blocks are page-aligned and zero when new.
+ * Thread-safe; the returned source is static and never NULL. */
 AR_API const ar_source_t *ar_source_os(void);
 
-/* The C heap (64-byte aligned blocks via posix_memalign). Thread-safe. */
+/** The C heap (64-byte aligned blocks via posix_memalign). Thread-safe; the returned source
+ * is static and never NULL. */
 AR_API const ar_source_t *ar_source_malloc(void);
 
 #ifdef __cplusplus
