@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# tools/install_test.sh - checks that an installed arenart works outside Bazel.
+#
+# Runs tools/install.sh into a temporary prefix, then builds a small C program with plain cc
+# and pkg-config, twice:
+#   shared   cc prog.c $(pkg-config --cflags --libs arenart), run with LD_LIBRARY_PATH
+#   static   cc -static prog.c $(pkg-config --static --cflags --libs arenart)
+# and checks the program's output. The program uses a serial arena, a ConcurrentArena from two
+# threads, a scope on the thread arena and an arena handed between threads through an arena
+# pool. It also checks that the header's version matches the library's.
+#
+# Prints "install_test: PASS" or "install_test: FAIL (...)" as its last line; the exit status
+# is 0 only on PASS. Extra arguments go to `bazel build` (e.g. --jobs=1). Keeps the prefix
+# and build directory when KEEP=1. Bazel's cache makes a repeated run take a few seconds.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/arenart-install-test.XXXXXX")"
+if [[ "${KEEP:-0}" == 1 ]]; then
+  echo "install_test: keeping $WORK"
+else
+  trap 'rm -rf "$WORK"' EXIT
+fi
+PREFIX="$WORK/prefix"
+
+fail() {
+  echo "install_test: FAIL ($*)"
+  exit 1
+}
+
+echo "\$ PREFIX=$PREFIX tools/install.sh $*"
+PREFIX="$PREFIX" tools/install.sh "$@" || fail "tools/install.sh exited with $?"
+
+for f in lib/libarenart.a lib/libarenart.so.0.1.0 lib/libarenart.so.0 lib/libarenart.so \
+  lib/pkgconfig/arenart.pc include/arenart.h include/arenart/arena.h; do
+  [[ -e "$PREFIX/$f" ]] || fail "missing $PREFIX/$f"
+done
+# Version-independent checks of the links: libarenart.so -> soname -> real file.
+soname="$(readlink "$PREFIX/lib/libarenart.so")"
+[[ "$soname" =~ ^libarenart\.so\.[0-9]+$ ]] || fail "libarenart.so points at '$soname'"
+[[ -f "$PREFIX/lib/$(readlink "$PREFIX/lib/$soname")" ]] || fail "$soname is a dangling link"
+
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+pc_version="$(pkg-config --modversion arenart)" || fail "pkg-config cannot find arenart"
+
+cat >"$WORK/prog.c" <<'EOF'
+/* Built outside Bazel against an installed arenart (tools/install_test.sh). */
+#include <arenart.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PER_THREAD 10000
+
+static ar_concurrent_t *shared;
+static ar_arena_pool_t *pool;
+
+/* Fills PER_THREAD blocks from the shared arena and checks none was overwritten. */
+static void *concurrent_worker(void *arg) {
+  unsigned tag = (unsigned)(size_t)arg;
+  static unsigned *blocks[2][PER_THREAD];
+  for (int i = 0; i < PER_THREAD; i++) {
+    unsigned *p = ar_concurrent_alloc(shared, 4 * sizeof(unsigned));
+    if (p == NULL) return (void *)"alloc failed";
+    for (int k = 0; k < 4; k++) p[k] = tag * 1000000u + (unsigned)i;
+    blocks[tag][i] = p;
+  }
+  for (int i = 0; i < PER_THREAD; i++)
+    for (int k = 0; k < 4; k++)
+      if (blocks[tag][i][k] != tag * 1000000u + (unsigned)i) return (void *)"overwritten";
+  return NULL;
+}
+
+/* Receives a request arena from main, adopts it, adds to it and gives it back to the pool. */
+static void *handoff_worker(void *arg) {
+  ar_arena_t *req = arg;
+  ar_arena_adopt(req);
+  char *s = ar_sprintf(req, "handled by worker");
+  if (s == NULL) return (void *)"sprintf failed";
+  printf("handoff: %s\n", s);
+  return ar_arena_pool_give(pool, req) == AR_OK ? NULL : (void *)"give failed";
+}
+
+int main(void) {
+  if (strcmp(ar_version(), AR_VERSION_STRING) != 0) {
+    printf("version mismatch: header %s, library %s\n", AR_VERSION_STRING, ar_version());
+    return 1;
+  }
+  printf("version: %s\n", ar_version());
+
+  /* Serial arena. */
+  ar_options_t opts;
+  ar_options_init(&opts);
+  opts.name = "install-test";
+  ar_arena_t *arena = ar_arena_create(&opts);
+  if (arena == NULL) return 1;
+  long sum = 0;
+  for (int i = 0; i < 1000; i++) {
+    long *v = AR_NEW(arena, long);
+    if (v == NULL) return 1;
+    *v = i;
+    sum += *v;
+  }
+  char *hello = ar_strdup(arena, "hello");
+  printf("serial: sum=%ld %s owns=%d name=%s\n", sum, hello, ar_owns(arena, hello),
+         ar_arena_name(arena));
+  ar_arena_destroy(arena);
+
+  /* ConcurrentArena shared by two threads. */
+  shared = ar_concurrent_create(NULL);
+  if (shared == NULL) return 1;
+  pthread_t t[2];
+  void *res[2];
+  for (size_t i = 0; i < 2; i++) pthread_create(&t[i], NULL, concurrent_worker, (void *)i);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], &res[i]);
+  for (int i = 0; i < 2; i++)
+    if (res[i] != NULL) {
+      printf("concurrent: thread %d: %s\n", i, (const char *)res[i]);
+      return 1;
+    }
+  ar_stats_t st;
+  if (ar_concurrent_stats(shared, &st) != AR_OK) return 1;
+  printf("concurrent: 2 threads x %d blocks ok\n", PER_THREAD);
+  ar_concurrent_destroy(shared);
+
+  /* A request scope on the thread arena: everything in it is gone at the end. */
+  ar_scope_t scope = ar_scope_begin();
+  char *line = ar_sprintf(scope.arena, "scope %d", 42);
+  if (line == NULL) return 1;
+  printf("scope: %s\n", line);
+  printf("scope: end=%d\n", ar_scope_end(&scope));
+
+  /* An arena from a pool, handed to another thread. */
+  pool = ar_arena_pool_create(NULL);
+  if (pool == NULL) return 1;
+  ar_arena_t *req = ar_arena_pool_take(pool);
+  if (req == NULL || ar_strdup(req, "parsed by main") == NULL) return 1;
+  pthread_t w;
+  pthread_create(&w, NULL, handoff_worker, req); /* pthread_create: happens-before edge */
+  pthread_join(w, &res[0]);
+  if (res[0] != NULL) {
+    printf("handoff: %s\n", (const char *)res[0]);
+    return 1;
+  }
+  ar_arena_pool_stats_t ps;
+  if (ar_arena_pool_stats(pool, &ps) != AR_OK) return 1;
+  printf("pool: idle=%zu taken=%zu\n", ps.idle, ps.taken);
+  ar_arena_pool_destroy(pool);
+
+  printf("errors: %s\n", ar_strerror(AR_EALIGN));
+  printf("done\n");
+  return 0;
+}
+EOF
+
+cat >"$WORK/expected" <<EOF
+version: $pc_version
+serial: sum=499500 hello owns=1 name=install-test
+concurrent: 2 threads x 10000 blocks ok
+scope: scope 42
+scope: end=0
+handoff: handled by worker
+pool: idle=1 taken=0
+errors: alignment is zero or not a power of two
+done
+EOF
+
+CC="${CC:-cc}"
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -O1)
+
+# run_case NAME BINARY [ENV...]: runs BINARY and compares its output with the expectation.
+run_case() {
+  local name="$1" bin="$2"
+  shift 2
+  if ! env "$@" timeout 60 "$bin" >"$WORK/$name.out" 2>&1; then
+    cat "$WORK/$name.out"
+    fail "$name: the program exited with an error"
+  fi
+  if ! diff -u "$WORK/expected" "$WORK/$name.out"; then
+    fail "$name: unexpected output"
+  fi
+  echo "install_test: $name ok"
+}
+
+# Shared: the library is found through LD_LIBRARY_PATH only (no rpath).
+read -r -a pc_shared <<<"$(pkg-config --cflags --libs arenart)"
+echo "\$ $CC ${CFLAGS[*]} prog.c ${pc_shared[*]} -o prog-shared"
+"$CC" "${CFLAGS[@]}" "$WORK/prog.c" "${pc_shared[@]}" -o "$WORK/prog-shared" ||
+  fail "shared: compile/link failed"
+needed="$(readelf -d "$WORK/prog-shared" | sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
+[[ "$needed" == "$soname" ]] || fail "shared: the program needs '$needed', expected '$soname'"
+run_case shared "$WORK/prog-shared" LD_LIBRARY_PATH="$PREFIX/lib"
+
+# Static: -static makes -larenart pick libarenart.a; Libs.private supplies its dependencies.
+read -r -a pc_static <<<"$(pkg-config --static --cflags --libs arenart)"
+echo "\$ $CC -static ${CFLAGS[*]} prog.c ${pc_static[*]} -o prog-static"
+"$CC" -static "${CFLAGS[@]}" "$WORK/prog.c" "${pc_static[@]}" -o "$WORK/prog-static" ||
+  fail "static: compile/link failed"
+if readelf -d "$WORK/prog-static" 2>/dev/null | grep -q NEEDED; then
+  fail "static: the program still has dynamic dependencies"
+fi
+run_case static "$WORK/prog-static"
+
+echo "install_test: PASS"
