@@ -12,5 +12,8 @@
 #include "arenart/pool.h"
 #include "arenart/stats.h"
 #include "arenart/thread.h"
+#include "arenart/vec.h"
+#include "arenart/map.h"
+#include "arenart/buf.h"
 
 #endif /* ARENART_H */
