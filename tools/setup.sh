@@ -9,7 +9,9 @@
 #   clang            the compiler of --config=tsan
 #   libclang-rt-dev  clang's sanitizer runtimes (TSan, ASan, UBSan)
 #   libck-dev liburcu-dev libhwloc-dev libcmocka-dev   wrapped in third_party/BUILD
-#   pkg-config python3                                  helper scripts
+#   pkg-config python3                                  helper scripts, tools/install_test.sh
+#   doxygen          API reference (tools/docs.sh); optional: if it cannot be installed,
+#                    setup warns and succeeds, and tools/test.sh skips its docs step
 set -euo pipefail
 
 PACKAGES=(
@@ -25,6 +27,9 @@ PACKAGES=(
   pkg-config
   python3
 )
+OPTIONAL_PACKAGES=(
+  doxygen
+)
 
 is_installed() {
   # Status is "install ok installed" only for a fully installed package; a removed package
@@ -35,7 +40,7 @@ is_installed() {
 }
 
 missing=()
-for pkg in "${PACKAGES[@]}"; do
+for pkg in "${PACKAGES[@]}" "${OPTIONAL_PACKAGES[@]}"; do
   is_installed "$pkg" || missing+=("$pkg")
 done
 
@@ -65,12 +70,31 @@ export DEBIAN_FRONTEND=noninteractive
 # Recommends stay on: clang-14 recommends llvm-14-dev, which brings llvm-symbolizer for
 # readable sanitizer stack traces.
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-  "${missing[@]}" >/dev/null
+# Required packages first, in one go; optional ones after, each allowed to fail.
+required=()
+optional=()
+for pkg in "${missing[@]}"; do
+  if [[ " ${OPTIONAL_PACKAGES[*]} " == *" $pkg "* ]]; then
+    optional+=("$pkg")
+  else
+    required+=("$pkg")
+  fi
+done
+if ((${#required[@]} > 0)); then
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    "${required[@]}" >/dev/null
+fi
+for pkg in "${optional[@]}"; do
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null ||
+    true
+done
 
 still=()
-for pkg in "${missing[@]}"; do
+for pkg in "${required[@]}"; do
   is_installed "$pkg" || still+=("$pkg")
+done
+for pkg in "${optional[@]}"; do
+  is_installed "$pkg" || echo "setup: optional package $pkg could not be installed" >&2
 done
 if ((${#still[@]} > 0)); then
   echo "setup: failed to install: ${still[*]}" >&2

@@ -6,6 +6,10 @@
 #   3. tsan       bazel test --config=tsan //stress/...     (when //stress has tests)
 #   4. canary     //stress:tsan_canary built with --config=tsan and run: it has a planted
 #                 data race, and passes only if ThreadSanitizer reports it.
+#   5. install    tools/install_test.sh: install into a temporary prefix, build a program with
+#                 plain cc + pkg-config (shared and static) and check its output. One result.
+#   6. docs       tools/docs.sh: the Doxygen API reference must build without a warning. One
+#                 result; skipped (counted neither way) only if doxygen is not installed.
 #
 # Results are counted per (config, test target) from Bazel's own summary lines; a bazel run
 # that fails before any test result (a build error) counts as at least one failure. The last
@@ -155,6 +159,36 @@ if canary_exists; then
   fi
 else
   echo "-- canary: //stress:tsan_canary does not exist yet; skipped"
+fi
+
+# ---- 5. install outside Bazel ---------------------------------------------------------
+header "install: tools/install_test.sh (install into a temporary prefix, cc + pkg-config)"
+echo "\$ tools/install_test.sh ${EXTRA[*]}"
+tools/install_test.sh "${EXTRA[@]}" 2>&1 | tee "$LOGDIR/install.log"
+install_rc=${PIPESTATUS[0]}
+if ((install_rc == 0)) && [[ "$(tail -n 1 "$LOGDIR/install.log")" == "install_test: PASS" ]]; then
+  PASSED=$((PASSED + 1))
+  echo "-- install: PASSED"
+else
+  FAILED=$((FAILED + 1))
+  FAILURES+=("[install] FAILED tools/install_test.sh ($(tail -n 1 "$LOGDIR/install.log"))")
+  echo "-- install: FAILED"
+fi
+
+# ---- 6. API reference -----------------------------------------------------------------
+header "docs: tools/docs.sh (Doxygen API reference, no warnings allowed)"
+if command -v doxygen >/dev/null 2>&1; then
+  echo "\$ tools/docs.sh"
+  if tools/docs.sh; then
+    PASSED=$((PASSED + 1))
+    echo "-- docs: PASSED"
+  else
+    FAILED=$((FAILED + 1))
+    FAILURES+=("[docs] FAILED tools/docs.sh (Doxygen warnings; see build/docs/warnings.log)")
+    echo "-- docs: FAILED"
+  fi
+else
+  echo "-- docs: doxygen is not installed (tools/setup.sh could not install it); skipped"
 fi
 
 # ---- summary --------------------------------------------------------------------------

@@ -7,21 +7,21 @@
  * NUMA node's pool, and how tests inject failures.
  *
  * Contract for a source implementation:
- *   acquire(ctx, size)     returns at least `size` bytes, or NULL on failure. Any alignment is
- *                          accepted (the arena aligns inside the chunk), but a 64-byte aligned
- *                          block wastes nothing. A failure must leave the source consistent.
- *   release(ctx, p, size)  takes back a block that acquire returned, with the same size.
+ *   - `acquire(ctx, size)` returns at least `size` bytes, or NULL on failure. Any alignment is
+ *     accepted (the arena aligns inside the chunk), but a 64-byte aligned block wastes
+ *     nothing. A failure must leave the source consistent.
+ *   - `release(ctx, p, size)` takes back a block that acquire returned, with the same size.
+ *
  * The arena copies the ar_source_t by value at creation; `ctx` must outlive the arena.
  *
  * Synchronization:
- *   | call                    | may run concurrently with            |
- *   |-------------------------|--------------------------------------|
- *   | ar_source_os()          | anything (returns a static source)   |
- *   | ar_source_malloc()      | anything (returns a static source)   |
- *   | acquire/release of a    | each other only if the source's own  |
- *   | user source             | contract says so: a source shared by |
- *   |                         | arenas on several threads must be    |
- *   |                         | thread-safe; the built-ins are.      |
+ *   | call                         | may run concurrently with                              |
+ *   |------------------------------|--------------------------------------------------------|
+ *   | ar_source_os()               | anything (returns a static source)                     |
+ *   | ar_source_malloc()           | anything (returns a static source)                     |
+ *   | acquire/release of a source  | each other only if the source's contract says so; a    |
+ *   |                              | source shared by several threads' arenas must be       |
+ *   |                              | thread-safe (the built-ins are)                        |
  */
 #ifndef ARENART_SOURCE_H
 #define ARENART_SOURCE_H
