@@ -16,8 +16,6 @@
 #define CHUNKS 6
 #define CHUNK_SIZE 4096
 
-void ar_stress_set_yield_(unsigned permille);
-
 static ar_chunk_pool_t *pool;
 static pthread_barrier_t start;
 
@@ -47,11 +45,7 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  unsigned yield = 0;
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--yield=", 8) == 0) yield = (unsigned)atoi(argv[i] + 8);
   stress_init(argc, argv, 2.0);
-  ar_stress_set_yield_(yield);
   pool = ar_chunk_pool_create(CHUNK_SIZE, CHUNKS, ar_source_malloc());
   CHECK(pool != NULL, "create");
   void *chunks[CHUNKS];

@@ -18,8 +18,6 @@
 #define THREADS 4
 #define PER_THREAD 4000
 
-void ar_stress_set_yield_(unsigned permille); /* runtime/stress.c, exported for this suite */
-
 typedef struct rec {
   char *p;
   size_t n;
@@ -57,11 +55,7 @@ static int cmp_rec(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  unsigned yield = 0;
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--yield=", 8) == 0) yield = (unsigned)atoi(argv[i] + 8);
   stress_init(argc, argv, 2.0);
-  ar_stress_set_yield_(yield);
 
   counting_source_t cs;
   counting_source_init(&cs);

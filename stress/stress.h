@@ -37,12 +37,20 @@ static inline double stress_now(void) {
 static bool stress_long_mode;
 static double stress_deadline;
 
-/* Parses --long and the environment; sets the time budget (quick: `quick_seconds`). */
+/* runtime/stress.c, exported for this suite only: yield injection at CAS and publish points. */
+void ar_stress_set_yield_(unsigned permille);
+
+/* Parses --long, --yield=N (per-mille chance of a yield at each runtime stress point) and the
+ * environment; sets the time budget (quick: `quick_seconds`). */
 static inline void stress_init(int argc, char **argv, double quick_seconds) {
   const char *e = getenv("AR_STRESS_LONG");
   stress_long_mode = e != NULL && *e != '\0' && *e != '0';
-  for (int i = 1; i < argc; i++)
+  unsigned yield = 0;
+  for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--long") == 0) stress_long_mode = true;
+    if (strncmp(argv[i], "--yield=", 8) == 0) yield = (unsigned)atoi(argv[i] + 8);
+  }
+  ar_stress_set_yield_(yield);
   double secs = quick_seconds;
   if (stress_long_mode) {
     const char *s = getenv("AR_STRESS_SECONDS");
