@@ -1,6 +1,7 @@
 /*
  * tests/headers_test.c - runs the generated header slots (see tests/BUILD): each public header
- * was compiled as C in a translation unit of its own, and each slot calls into the library.
+ * was compiled on its own, as C for headers_test and as C++ for headers_cxx_test (which sets
+ * AR_HDR_LANG), and each slot calls into the library through an extern "C" table.
  *
  * This file includes no arenart header on purpose, so that it cannot supply a declaration or
  * a macro that a header under test forgot.
@@ -12,6 +13,10 @@
 size_t ar_hdr_count(void);
 const char *ar_hdr_name(size_t i);
 int ar_hdr_run(size_t i);
+
+#ifndef AR_HDR_LANG
+#define AR_HDR_LANG "C"
+#endif
 
 /* The headers that must exist whatever else is added. */
 static const char *const required[] = {
@@ -40,7 +45,7 @@ int main(void) {
       fprintf(stderr, "headers_test: %s: slot returned %d\n", ar_hdr_name(i), live);
       failures++;
     } else {
-      printf("ok  %-24s C, %d function(s) linked\n", ar_hdr_name(i), live);
+      printf("ok  %-24s " AR_HDR_LANG ", %d function(s) linked\n", ar_hdr_name(i), live);
     }
   }
   return failures == 0 ? 0 : 1;
