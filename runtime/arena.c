@@ -507,6 +507,24 @@ void ar_arena_destroy(ar_arena_t *a) {
   free(a);
 }
 
+ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind, const char *name) {
+  ar_options_t o = *opts;
+  if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
+  if (o.source == NULL) o.source = ar_default_source_(o.chunk_size);
+  o.name = name;
+  ar_arena_t *a = ar_arena_create(&o);
+  if (a == NULL) return NULL;
+  a->reg = ar_registry_add_(kind, a, name, -1);
+  if (a->reg == NULL) {
+    ar_arena_destroy(a);
+    ar_set_error_(AR_ENOMEM);
+    return NULL;
+  }
+  /* Chunks acquired before the entry existed (prealloc) show in its mirror too. */
+  ar_registry_mirror_(a->reg, a->capacity);
+  return a;
+}
+
 void ar_arena_adopt(ar_arena_t *a) {
   if (a != NULL) a->owner = pthread_self();
 }

@@ -97,6 +97,11 @@ static inline void update_peak(ar_arena_t *a) {
   if (used > a->peak) a->peak = used;
 }
 
+/* arena.c: creates an arena listed in the registry under `kind` (ar_arena_kind_t), with
+ * ar_default_source_ when opts names no source. Errors: those of ar_arena_create, or
+ * AR_ENOMEM if the registry entry cannot be made (the arena is destroyed again). */
+AR_INTERNAL ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind,
+                                                const char *name);
 /* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
 AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
 /* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */

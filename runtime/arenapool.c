@@ -16,7 +16,6 @@
  */
 #include <string.h>
 
-#include "arenart/pool.h"
 #include "arenart/stats.h"
 #include "arenart/thread.h"
 #include "runtime/arena_internal.h"
@@ -49,8 +48,6 @@ ar_arena_pool_t *ar_arena_pool_create(const ar_arena_pool_options_t *opts) {
     ar_set_error_(AR_EINVAL);
     return NULL;
   }
-  if (o.arena.source == NULL && o.arena.chunk_size == AR_DEFAULT_CHUNK_SIZE)
-    o.arena.source = ar_chunk_pool_source(ar_chunk_pool_default());
   o.arena.name = NULL; /* the caller's string need not outlive this call */
   ar_arena_pool_t *p = (ar_arena_pool_t *)calloc(1, sizeof *p);
   if (p == NULL) {
@@ -115,17 +112,13 @@ ar_arena_t *ar_arena_pool_take(ar_arena_pool_t *p) {
     ar_arena_adopt(a); /* the lock ordered the giver's reset before us */
     return a;
   }
-  a = ar_arena_create(&p->opts.arena);
-  if (a != NULL) a->reg = ar_registry_add_(AR_KIND_POOLED, a, "pooled", -1);
-  if (a == NULL || a->reg == NULL) {
-    ar_arena_destroy(a);
+  a = ar_arena_create_listed_(&p->opts.arena, AR_KIND_POOLED, "pooled");
+  if (a == NULL) { /* the error is ar_arena_create's or the registry's, already set */
     ar_spin_lock(&p->lock);
     p->taken--;
     ar_spin_unlock(&p->lock);
-    ar_set_error_(AR_ENOMEM);
     return NULL;
   }
-  ar_registry_mirror_(a->reg, a->capacity);
   ar_spin_lock(&p->lock);
   p->created++;
   ar_spin_unlock(&p->lock);

@@ -198,3 +198,8 @@ ar_chunk_pool_t *ar_chunk_pool_default(void) {
   pthread_once(&default_once, make_default_pool);
   return default_pool;
 }
+
+const struct ar_source *ar_default_source_(size_t chunk_size) {
+  return chunk_size == AR_DEFAULT_CHUNK_SIZE ? ar_chunk_pool_source(ar_chunk_pool_default())
+                                             : ar_source_os();
+}

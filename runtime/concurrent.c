@@ -27,7 +27,6 @@
 #include <string.h>
 
 #include "arenart/concurrent.h"
-#include "arenart/pool.h"
 #include "arenart/stats.h"
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
@@ -277,10 +276,7 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   if (o.chunk_size < AR_MIN_CHUNK_SIZE * 4 || o.chunk_size > AR_MAX_CCHUNK)
     return (ar_concurrent_t *)fail(AR_EINVAL);
   o.chunk_size = ar_align_up_(o.chunk_size, 64);
-  const ar_source_t *src = o.source;
-  if (src == NULL)
-    src = o.chunk_size == AR_DEFAULT_CHUNK_SIZE ? ar_chunk_pool_source(ar_chunk_pool_default())
-                                                : ar_source_os();
+  const ar_source_t *src = o.source ? o.source : ar_default_source_(o.chunk_size);
   if (src->acquire == NULL || src->release == NULL) return (ar_concurrent_t *)fail(AR_EINVAL);
   ar_concurrent_t *ca = (ar_concurrent_t *)calloc(1, sizeof *ca);
   if (ca == NULL) return (ar_concurrent_t *)fail(AR_ENOMEM);

@@ -101,6 +101,10 @@ AR_INTERNAL void ar_global_chunk_released_(struct ar_reg_node *reg, size_t bytes
 AR_INTERNAL struct ar_reg_node *ar_registry_add_(int kind, const void *arena, const char *name,
                                                  int node);
 AR_INTERNAL void ar_registry_remove_(struct ar_reg_node *reg);
+/* chunkpool.c: the source arenas use when the caller names none: the process-wide chunk pool
+ * for default-size chunks (its only size), OS pages otherwise. */
+struct ar_source;
+AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
 /* Adds `bytes` to a registry entry's capacity mirror (chunks it held before it was listed). */
 AR_INTERNAL void ar_registry_mirror_(struct ar_reg_node *reg, size_t bytes);
 

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arenart/pool.h"
 #include "arenart/stats.h"
 #include "arenart/thread.h"
 #include "runtime/arena_internal.h"
@@ -57,22 +56,15 @@ static ar_arena_t *thread_arena_create(void) {
   ar_spin_lock(&opts_lock);
   o = thread_opts;
   ar_spin_unlock(&opts_lock);
-  if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
-  if (o.source == NULL && o.chunk_size == AR_DEFAULT_CHUNK_SIZE)
-    o.source = ar_chunk_pool_source(ar_chunk_pool_default());
   char name[32];
   snprintf(name, sizeof name, "thread-%lx", (unsigned long)pthread_self());
-  o.name = name;
-  ar_arena_t *a = ar_arena_create(&o);
+  ar_arena_t *a = ar_arena_create_listed_(&o, AR_KIND_THREAD, name);
   if (a == NULL) return NULL;
-  a->reg = ar_registry_add_(AR_KIND_THREAD, a, name, -1);
-  if (a->reg == NULL || pthread_setspecific(arena_key, a) != 0) {
+  if (pthread_setspecific(arena_key, a) != 0) {
     ar_arena_destroy(a);
     ar_set_error_(AR_ENOMEM);
     return NULL;
   }
-  /* Chunks acquired before the entry existed (prealloc) show in its mirror too. */
-  ar_registry_mirror_(a->reg, a->capacity);
   tls_arena = a;
   return a;
 }
