@@ -10,6 +10,12 @@
 #   libclang-rt-dev  clang's sanitizer runtimes (TSan, ASan, UBSan)
 #   libck-dev liburcu-dev libhwloc-dev libcmocka-dev   wrapped in third_party/BUILD
 #   pkg-config python3                                  helper scripts, tools/install_test.sh
+#   valgrind         memcheck detection tests, callgrind instruction counts (bench)
+#   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtalloc-dev libapr1-dev
+#                    the peers that //bench measures side by side, and the LD_PRELOAD
+#                    allocators of the example server's comparison
+#   gnuplot-nox      benchmark plots (PNG)
+#   wrk hyperfine    load generator for the example server, whole-command timing
 #   doxygen          API reference (tools/docs.sh); optional: if it cannot be installed,
 #                    setup warns and succeeds, and tools/test.sh skips its docs step
 set -euo pipefail
@@ -26,6 +32,15 @@ PACKAGES=(
   libcmocka-dev
   pkg-config
   python3
+  valgrind
+  libjemalloc-dev
+  libmimalloc-dev
+  libgoogle-perftools-dev
+  libtalloc-dev
+  libapr1-dev
+  gnuplot-nox
+  wrk
+  hyperfine
 )
 OPTIONAL_PACKAGES=(
   doxygen
