@@ -3,7 +3,8 @@
  *
  * Three levels, each with the least synchronization that keeps it correct:
  *   1. A thread bumps through its own span, found in a thread-local cache keyed by the
- *      arena's stamp. No shared write at all: this is the common case.
+ *      arena's stamp. No shared write at all and, since the bump is inline in concurrent.h,
+ *      no call: this is the common case.
  *   2. When its span is spent, a thread carves the next one from the shared current chunk with
  *      one relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of
  *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
@@ -46,7 +47,7 @@ typedef struct ar_cchunk {
 } ar_cchunk_t;
 
 struct ar_concurrent {
-  ar_atomic(uint64_t) stamp;
+  struct ar_concurrent_hot_ hot; /* first: the inline fast path reads the stamp from here */
   ar_atomic(ar_cchunk_t *) current;
   char pad[64 - sizeof(uint64_t) - sizeof(void *)]; /* hot words on their own line */
   ar_atomic(ar_cchunk_t *) all;
@@ -66,15 +67,36 @@ struct ar_concurrent {
   char name[32];
 };
 
-typedef struct ar_span {
-  uint64_t stamp;
-  char *cur;
-  char *end;
-} ar_span_t;
+typedef struct ar_cspan_ ar_span_t;
 
-/* initial-exec: the span cache is read on every allocation; general-dynamic TLS would cost a
- * __tls_get_addr call there. The array is small enough for the static TLS surplus. */
-static __thread ar_span_t tls_spans[AR_SPAN_SLOTS] __attribute__((tls_model("initial-exec")));
+/* The span cache that the inline fast path in concurrent.h reads. initial-exec: general-dynamic
+ * TLS would cost a __tls_get_addr call per allocation; the array is small enough for the static
+ * TLS surplus even when the library is a shared object. */
+__thread struct ar_cspan_ ar_cspans_[AR_CSPAN_SLOTS_] __attribute__((tls_model("initial-exec")));
+
+/* Builds that must see every allocation (debug level 2, ASan) keep their spans in a private
+ * array instead, so the public one never holds a matching stamp and every call comes here. */
+#if AR_DEBUG >= 2 || AR_ASAN
+#define AR_CONCURRENT_SLOW_ONLY 1
+static __thread ar_span_t tls_spans_private[AR_SPAN_SLOTS]
+    __attribute__((tls_model("initial-exec")));
+#define tls_spans tls_spans_private
+#else
+#define AR_CONCURRENT_SLOW_ONLY 0
+#define tls_spans ar_cspans_
+#endif
+
+_Static_assert(AR_SPAN_SLOTS == AR_CSPAN_SLOTS_, "one span-cache size for both paths");
+_Static_assert(offsetof(struct ar_concurrent, hot) == 0, "the fast path reads the stamp at 0");
+
+/* The stamp is a plain uint64_t in the public hot prefix (C++ cannot name _Atomic), so it is
+ * accessed with the compiler's atomic builtins, which TSan understands like C11 atomics. */
+static inline uint64_t stamp_load_relaxed(const ar_concurrent_t *ca) {
+  return __atomic_load_n(&ca->hot.stamp_, __ATOMIC_RELAXED);
+}
+static inline void stamp_store_relaxed(ar_concurrent_t *ca, uint64_t v) {
+  __atomic_store_n(&ca->hot.stamp_, v, __ATOMIC_RELAXED);
+}
 
 static ar_atomic(uint64_t) next_stamp = 1;
 
@@ -199,12 +221,12 @@ static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_
   size_t n = ar_align_up_(size, AR_ALIGN_DEFAULT);
   ar_fetch_add_relaxed(&ca->nalloc_slow, 1);
 
-  /* Room in the current span after aligning? (Only over-aligned requests get here with a
-   * live span that still has space.) */
-  if (s->stamp == stamp) {
-    uintptr_t p = ar_align_up_((uintptr_t)s->cur, align);
-    if (p + n <= (uintptr_t)s->end) {
-      s->cur = (char *)(p + n);
+  /* Room in the current span after aligning? Over-aligned requests get here with a live span
+   * that may still have space, and so does every request in slow-only builds. */
+  if (s->stamp_ == stamp) {
+    uintptr_t p = ar_align_up_((uintptr_t)s->cur_, align);
+    if (p + n <= (uintptr_t)s->end_) {
+      s->cur_ = (char *)(p + n);
       return (void *)p;
     }
   }
@@ -221,28 +243,20 @@ static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_
   char *span = carve(ca, ar_align_up_(n, 64), ca->span_size, &got);
   if (span == NULL) return NULL;
   ar_fetch_add_relaxed(&ca->carved, got);
-  s->stamp = stamp;
-  s->cur = span + n;
-  s->end = span + got;
+  s->stamp_ = stamp;
+  s->cur_ = span + n;
+  s->end_ = span + got;
   return span;
 }
 
-void *ar_concurrent_alloc_aligned(ar_concurrent_t *ca, size_t size, size_t align) {
+/* Everything the inline fast path in concurrent.h does not handle: a NULL arena, no live span
+ * (first use, after a reset, slot taken by another arena), a spent span, over-alignment, and
+ * every call in slow-only builds, which repeat the bump here against their private spans. */
+void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) {
   if (AR_UNLIKELY(ca == NULL)) return fail(AR_EINVAL);
-  /* relaxed: compared only with this thread's own cached copy; a reset, which changes it, is
-   * ordered before our call by the quiescence the caller guarantees */
-  uint64_t stamp = ar_load_relaxed(&ca->stamp);
+  /* relaxed: see the fast path in concurrent.h */
+  uint64_t stamp = stamp_load_relaxed(ca);
   ar_span_t *s = &tls_spans[stamp & (AR_SPAN_SLOTS - 1)];
-#if AR_DEBUG < 2 && !AR_ASAN
-  if (AR_LIKELY(s->stamp == stamp && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
-    size_t n = (size + (AR_ALIGN_DEFAULT - 1)) & ~(size_t)(AR_ALIGN_DEFAULT - 1);
-    if (AR_LIKELY(n - 1 < (size_t)(s->end - s->cur))) {
-      char *p = s->cur;
-      s->cur = p + n;
-      return p;
-    }
-  }
-#endif
 #if AR_DEBUG >= 1
   ar_fetch_add_acq_rel(&ca->inflight, 1);
   if (AR_UNLIKELY(ar_load_acquire(&ca->resetting)))
@@ -255,10 +269,6 @@ void *ar_concurrent_alloc_aligned(ar_concurrent_t *ca, size_t size, size_t align
   ar_fetch_sub_acq_rel(&ca->inflight, 1);
 #endif
   return p;
-}
-
-void *ar_concurrent_alloc(ar_concurrent_t *ca, size_t size) {
-  return ar_concurrent_alloc_aligned(ca, size, AR_ALIGN_DEFAULT);
 }
 
 void *ar_concurrent_calloc(ar_concurrent_t *ca, size_t count, size_t size) {
@@ -290,7 +300,7 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   ca->limit_bytes = o.limit_bytes;
   ca->created_ns = ar_now_ns_();
   if (o.name != NULL) strncpy(ca->name, o.name, sizeof ca->name - 1);
-  ar_store_relaxed(&ca->stamp, fresh_stamp());
+  stamp_store_relaxed(ca, fresh_stamp());
   ca->reg = ar_registry_add_(AR_KIND_CONCURRENT, ca, ca->name, -1);
   if (ca->reg == NULL) {
     free(ca);
@@ -340,7 +350,7 @@ void ar_concurrent_reset(ar_concurrent_t *ca) {
   if (ca == NULL) return;
   begin_exclusive(ca, "reset");
   release_all(ca);
-  ar_store_relaxed(&ca->stamp, fresh_stamp()); /* every cached span is now stale */
+  stamp_store_relaxed(ca, fresh_stamp()); /* every cached span is now stale */
   end_exclusive(ca);
 }
 

@@ -53,16 +53,67 @@ AR_API ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts);
  * allocating from, or later use memory of, the arena. NULL: no-op. */
 AR_API void ar_concurrent_destroy(ar_concurrent_t *arena);
 
+/* Private: the inline fast path's view of the library. Their layout is part of the ABI
+ * version, not of the API; do not touch them.
+ *
+ * Every ConcurrentArena starts with its stamp, a process-wide unique number that reset
+ * replaces. Each thread keeps its current span of up to AR_CSPAN_SLOTS_ arenas in the
+ * thread-local array below, in the slot picked by the stamp's low bits: an allocation whose
+ * slot holds the arena's current stamp bumps inside the span with no shared write and no
+ * call. Everything else (no span yet, a spent span, over-alignment, errors) goes out of line.
+ * Builds of the library that route every call out of line (debug level 2, sanitizers,
+ * valgrind, the heap flavor) never fill this array, so its stamps never match. */
+struct ar_concurrent_hot_ {
+  uint64_t stamp_; /* read with a relaxed atomic load; written by reset (quiescent) */
+};
+struct ar_cspan_ {
+  uint64_t stamp_;
+  char *cur_;
+  char *end_;
+};
+#define AR_CSPAN_SLOTS_ 16
+/* Initial-exec: one %fs-relative access, no __tls_get_addr call on the fast path. */
+extern AR_API __thread struct ar_cspan_ ar_cspans_[AR_CSPAN_SLOTS_]
+    __attribute__((tls_model("initial-exec")));
+
+/* Private: the out-of-line path behind every allocation call. */
+AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
+                                       size_t align) AR_MALLOC_LIKE;
+
 /**
- * Allocates `size` uninitialized bytes aligned to AR_ALIGN_DEFAULT, from any thread, concurrently
- * with other allocations on the same arena. Errors (NULL, arena unchanged): AR_EINVAL (NULL
- * arena), AR_EOVERFLOW, AR_ELIMIT, AR_ENOMEM. Size 0 gives a unique non-NULL pointer.
+ * Allocates `size` bytes aligned to `align` (a power of two), from any thread, concurrently
+ * with other allocations on the same arena. Uninitialized memory. Inline: the common case is a
+ * thread-local bump with no call and no atomic read-modify-write.
+ * Errors (returns NULL, arena unchanged): AR_EINVAL (NULL arena), AR_EALIGN, AR_EOVERFLOW,
+ * AR_ELIMIT, AR_ENOMEM. Size 0 gives a unique non-NULL pointer.
  */
-AR_API void *ar_concurrent_alloc(ar_concurrent_t *arena, size_t size) AR_MALLOC_LIKE;
-/** ar_concurrent_alloc with alignment `align` (a power of two); any thread. Errors: those of
- * ar_concurrent_alloc, and AR_EALIGN. */
-AR_API void *ar_concurrent_alloc_aligned(ar_concurrent_t *arena, size_t size,
-                                         size_t align) AR_MALLOC_LIKE;
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc_aligned(
+    ar_concurrent_t *arena, size_t size, size_t align) {
+  if (AR_LIKELY(arena != NULL && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
+    /* Relaxed: the stamp is only compared with this thread's own cached copy; a reset, which
+     * changes it, is ordered before this call by the quiescence the caller guarantees. */
+    uint64_t stamp =
+        __atomic_load_n(&((struct ar_concurrent_hot_ *)(void *)arena)->stamp_, __ATOMIC_RELAXED);
+    struct ar_cspan_ *s = &ar_cspans_[stamp & (AR_CSPAN_SLOTS_ - 1)];
+    if (AR_LIKELY(s->stamp_ == stamp)) {
+      /* n == 0 (size 0, or a size near SIZE_MAX wrapping) makes n - 1 huge: out of line. */
+      size_t n = (size + (AR_ALIGN_DEFAULT - 1)) & ~(size_t)(AR_ALIGN_DEFAULT - 1);
+      if (AR_LIKELY(n - 1 < (size_t)(s->end_ - s->cur_))) {
+        char *p = s->cur_;
+        s->cur_ = p + n;
+        return p;
+      }
+    }
+  }
+  return ar_concurrent_alloc_slow_(arena, size, align);
+}
+
+/** ar_concurrent_alloc_aligned with AR_ALIGN_DEFAULT; any thread. Same errors. */
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc(ar_concurrent_t *arena,
+                                                                        size_t size) {
+  return ar_concurrent_alloc_aligned(arena, size, AR_ALIGN_DEFAULT);
+}
+
 /** Zero-filled, overflow-checked count * size (AR_EOVERFLOW); any thread. Otherwise the errors of
  * ar_concurrent_alloc. */
 AR_API void *ar_concurrent_calloc(ar_concurrent_t *arena, size_t count,

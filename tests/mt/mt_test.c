@@ -77,6 +77,13 @@ static bool child_aborts(void (*fn)(void), char *err, size_t errlen) {
 
 /* ---- ConcurrentArena ----------------------------------------------------------------- */
 
+/* Hides a constant from the compiler, which would otherwise warn (alloc_size) about the
+ * deliberately oversized requests that the error tests make. */
+static size_t opaque_size(size_t v) {
+  volatile size_t x = v;
+  return x;
+}
+
 static void test_concurrent_basics(void **state) {
   (void)state;
   counting_t cs;
@@ -127,6 +134,77 @@ static void test_concurrent_basics(void **state) {
   assert_int_equal(atomic_load(&cs.bytes), 0);
 }
 
+/* Library builds that route every ConcurrentArena call out of line (see concurrent.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define MT_SLOW_ONLY 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MT_SLOW_ONLY 1
+#endif
+#endif
+#if !defined(MT_SLOW_ONLY) && defined(AR_DEBUG) && AR_DEBUG >= 2
+#define MT_SLOW_ONLY 1
+#endif
+#ifndef MT_SLOW_ONLY
+#define MT_SLOW_ONLY 0
+#endif
+
+static uint64_t allocs_out_of_line(ar_concurrent_t *ca) {
+  ar_stats_t st;
+  assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
+  return st.allocs;
+}
+
+/* The inline fast path: after the first allocation fills the thread's span, later ones bump
+ * inline (the out-of-line counter does not move) except in slow-only builds, where every call
+ * is counted; either way the blocks are contiguous. A reset makes the cached span stale. */
+static void test_concurrent_inline_path(void **state) {
+  (void)state;
+  counting_t cs;
+  counting_init(&cs);
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.source = &cs.src;
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  char *first = (char *)ar_concurrent_alloc(ca, 16);
+  assert_non_null(first);
+  assert_int_equal(allocs_out_of_line(ca), 1);
+  for (int i = 1; i < 100; i++) {
+    char *p = (char *)ar_concurrent_alloc(ca, 9 + (size_t)i % 8); /* rounds up to 16 */
+    assert_ptr_equal(p, first + 16 * i);
+  }
+  assert_int_equal(allocs_out_of_line(ca), MT_SLOW_ONLY ? 100 : 1);
+  ar_concurrent_reset(ca);
+  uint64_t before = allocs_out_of_line(ca);
+  char *after = (char *)ar_concurrent_alloc(ca, 16);
+  assert_non_null(after);
+  assert_true(ar_concurrent_owns(ca, after));
+  assert_int_equal(allocs_out_of_line(ca), before + 1); /* stale span: out of line */
+
+  /* Two arenas whose stamps pick the same cache slot evict each other's span; neither ever
+   * hands out memory from the other's chunks. */
+  uint64_t slot = ((struct ar_concurrent_hot_ *)(void *)ca)->stamp_ % AR_CSPAN_SLOTS_;
+  ar_concurrent_t *others[AR_CSPAN_SLOTS_ + 1];
+  int n = 0;
+  ar_concurrent_t *twin = NULL;
+  while (twin == NULL && n < AR_CSPAN_SLOTS_ + 1) {
+    ar_concurrent_t *x = ar_concurrent_create(&o);
+    assert_non_null(x);
+    others[n++] = x;
+    if (((struct ar_concurrent_hot_ *)(void *)x)->stamp_ % AR_CSPAN_SLOTS_ == slot) twin = x;
+  }
+  assert_non_null(twin);
+  for (int i = 0; i < 50; i++) {
+    void *a = ar_concurrent_alloc(ca, 32);
+    void *b = ar_concurrent_alloc(twin, 32);
+    assert_true(ar_concurrent_owns(ca, a) && !ar_concurrent_owns(twin, a));
+    assert_true(ar_concurrent_owns(twin, b) && !ar_concurrent_owns(ca, b));
+  }
+  for (int i = 0; i < n; i++) ar_concurrent_destroy(others[i]);
+  ar_concurrent_destroy(ca);
+  assert_int_equal(atomic_load(&cs.bytes), 0);
+}
+
 static void test_concurrent_errors(void **state) {
   (void)state;
   assert_null(ar_concurrent_alloc(NULL, 8));
@@ -150,7 +228,7 @@ static void test_concurrent_errors(void **state) {
   assert_non_null(ca);
   assert_null(ar_concurrent_alloc_aligned(ca, 8, 3));
   assert_int_equal(ar_last_error(), AR_EALIGN);
-  assert_null(ar_concurrent_alloc(ca, SIZE_MAX));
+  assert_null(ar_concurrent_alloc(ca, opaque_size(SIZE_MAX)));
   assert_int_equal(ar_last_error(), AR_EOVERFLOW);
   assert_null(ar_concurrent_calloc(ca, SIZE_MAX / 2, 3));
   assert_int_equal(ar_last_error(), AR_EOVERFLOW);
@@ -522,6 +600,7 @@ static void test_registry(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_concurrent_basics),
+      cmocka_unit_test(test_concurrent_inline_path),
       cmocka_unit_test(test_concurrent_errors),
       cmocka_unit_test(test_concurrent_threads),
       cmocka_unit_test(test_debug_detects_reset_race),
