@@ -97,7 +97,7 @@ if [[ "$actual_soname" != "$SONAME" ]]; then
   exit 1
 fi
 exported="$(nm -D --defined-only "$SO")"
-for sym in ar_arena_create ar_alloc_slow_ ar_concurrent_alloc ar_scope_begin ar_arena_pool_take \
+for sym in ar_arena_create ar_alloc_slow_ ar_concurrent_alloc_slow_ ar_scope_begin ar_arena_pool_take \
   ar_version; do
   if ! grep -qw "$sym" <<<"$exported"; then
     echo "install: $SO does not export $sym" >&2
