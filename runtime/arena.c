@@ -30,9 +30,35 @@
  *   - checked (no ASan): each allocation is a record [header 16][data][guard >= 16]; the
  *     guard bytes are verified when the memory is taken back, and freed memory is junked.
  *
+ *   - Valgrind (when <valgrind/memcheck.h> exists and neither ASan nor TSan is on): an arena
+ *     created while RUNNING_ON_VALGRIND is a memcheck mempool and runs checked and slow-only.
+ *     Fresh chunk memory, record headers and guards are NOACCESS; each allocation is a
+ *     MEMPOOL_ALLOC of exactly its size; taking memory back walks the records and
+ *     MEMPOOL_FREEs each allocation, so a use after rewind/reset is an "Invalid read" at the
+ *     faulting line. Outside Valgrind the one RUNNING_ON_VALGRIND test at creation is all it
+ *     costs; the inline path never sees any of it.
+ *   - Allocation sites: slow-only modes note the allocating call's return address
+ *     (ar_alloc_slow_'s caller, or the caller of ar_strdup & co.); checked mode keeps it in
+ *     the last 8 guard bytes and names it (module+offset, for addr2line) when a guard is
+ *     found damaged.
+ *
+ * Heap flavor (AR_HEAP=1, `--config=heap`). Every allocation is a malloc (posix_memalign above
+ * 16-byte alignment) of exactly its size (plus a 16-byte guard in checked mode), recorded in a
+ * growable array in allocation order; rewind frees the entries after the mark, reset/release/
+ * destroy free all. No chunks: the source is never called, `capacity` == `used` == bytes
+ * malloc'd for live allocations, `chunks` counts them, `retain_bytes` keeps nothing and
+ * `limit_bytes` caps the same sum. Marks, cleanups, ar_owns, ar_free/ar_realloc (slow-only
+ * quarantine) and ar_arena_check work as documented.
+ *
+ * Use after destroy. Destroy overwrites `magic`; every out-of-line entry checks it. A checked
+ * arena's header is not freed but parked in a graveyard of the last AR_GRAVEYARD destroyed
+ * checked arenas (hot.cur_ == hot.end_ == NULL, so even the inline path comes out of line),
+ * which turns a use after destroy into a clear message instead of undefined behaviour.
+ *
  * Thread contract: owner thread only (see arena.h). The owner check costs a pthread_self()
  * per out-of-line call at debug level >= 1 and nothing at level 0.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +67,41 @@
 #include "arenart/arena.h"
 #include "runtime/arena_internal.h"
 #include "runtime/internal.h"
+
+#if !AR_ASAN && !AR_TSAN && !AR_HEAP && defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define AR_VALGRIND 1
+#endif
+#endif
+#ifndef AR_VALGRIND
+#define AR_VALGRIND 0
+#endif
+
+#if AR_VALGRIND
+/* Statements, not expressions: some client requests are do/while blocks. */
+#define vg_noaccess(a, p, n)                                   \
+  do {                                                         \
+    if ((a)->vg) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n));   \
+  } while (0)
+#define vg_undefined(a, p, n)                                  \
+  do {                                                         \
+    if ((a)->vg) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n));  \
+  } while (0)
+#define vg_quiet(a)                                            \
+  do {                                                         \
+    if ((a)->vg) VALGRIND_DISABLE_ERROR_REPORTING;             \
+  } while (0)
+#define vg_loud(a)                                             \
+  do {                                                         \
+    if ((a)->vg) VALGRIND_ENABLE_ERROR_REPORTING;              \
+  } while (0)
+#else
+#define vg_noaccess(a, p, n) ((void)(a), (void)(p), (void)(n))
+#define vg_undefined(a, p, n) ((void)(a), (void)(p), (void)(n))
+#define vg_quiet(a) ((void)(a))
+#define vg_loud(a) ((void)(a))
+#endif
 
 /* Slack for the chunk header: up to 15 bytes to 16-align it, the header, and up to 63 bytes
  * to 64-align the data. */
@@ -54,6 +115,12 @@
 #define AR_REC_SKIP UINT64_C(0x5C1B5C1B5C1B5C1B)
 #define AR_GUARD_BYTE 0xAB
 #define AR_JUNK_BYTE 0xDD
+/* The last bytes of a checked allocation's guard hold its site (a return address). The guard
+ * is at least 16 bytes, so at least 8 real guard bytes come first: a linear overflow always
+ * hits them before it reaches the site. */
+#define AR_SITE_BYTES sizeof(void *)
+/* Destroyed checked arenas whose headers are kept to report a use after destroy. */
+#define AR_GRAVEYARD 64
 
 typedef struct ar_record {
   uint64_t magic;
@@ -82,6 +149,7 @@ static ar_chunk_t *chunk_acquire(ar_arena_t *a, size_t bytes) {
   c->seq = 0;
   ar_assert(c->data < c->limit);
   ar_poison_(c->data, (size_t)(c->limit - c->data));
+  vg_noaccess(a, c->data, (size_t)(c->limit - c->data));
   a->capacity += bytes;
   ar_global_chunk_acquired_(a->reg, bytes);
   return c;
@@ -94,14 +162,19 @@ static void chunk_release(ar_arena_t *a, ar_chunk_t *c) {
   a->capacity -= size;
   ar_global_chunk_released_(a->reg, size);
   ar_unpoison_(base, size);
+  vg_undefined(a, base, size); /* the source may write into it (a pool's free list) */
   a->source.release(a->source.ctx, base, size);
 }
 
 /* Memory between `from` and `to` no longer holds live allocations. */
 static void scrub(const ar_arena_t *a, char *from, char *to) {
   if (to <= from) return;
-  if (a->checked) memset(from, AR_JUNK_BYTE, (size_t)(to - from));
+  if (a->checked) {
+    vg_undefined(a, from, (size_t)(to - from));
+    memset(from, AR_JUNK_BYTE, (size_t)(to - from));
+  }
   ar_poison_(from, (size_t)(to - from));
+  vg_noaccess(a, from, (size_t)(to - from));
 }
 
 /* Keeps an emptied ordinary chunk as a spare if the retain cap allows, else returns it. */
@@ -138,12 +211,31 @@ static void activate_head(ar_arena_t *a) {
 
 /* ---- checked-mode records ------------------------------------------------------------ */
 
+/* Prints where `site` is: the module and offset that addr2line takes, and the symbol when
+ * the dynamic symbol table has one. */
+static void print_site(const void *site) {
+  if (site == NULL) return;
+  Dl_info info;
+  memset(&info, 0, sizeof info);
+  if (dladdr(site, &info) != 0 && info.dli_fname != NULL) {
+    fprintf(stderr,
+            "arenart:   allocated from %p (%s+%#lx%s%s; resolve with addr2line -f -e %s %#lx)\n",
+            site, info.dli_fname,
+            (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase),
+            info.dli_sname ? ", in " : "", info.dli_sname ? info.dli_sname : "",
+            info.dli_fname, (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase));
+  } else {
+    fprintf(stderr, "arenart:   allocated from %p\n", site);
+  }
+}
+
 static void report_corruption(const ar_arena_t *a, const char *what, const void *at,
-                              uint64_t size) {
+                              const void *data, uint64_t size, const void *site) {
   fprintf(stderr,
-          "arenart: arena '%s' (%p): %s at %p (allocation of %llu bytes); memory was written "
-          "past the end of an allocation or after it was freed\n",
-          a->name, (const void *)a, what, at, (unsigned long long)size);
+          "arenart: arena '%s' (%p): %s at %p (allocation of %llu bytes at %p); memory was "
+          "written past the end of an allocation or after it was freed\n",
+          a->name, (const void *)a, what, at, (unsigned long long)size, data);
+  print_site(site);
 }
 
 /* Walks the records in [from, to) and checks every guard. Returns false on damage. */
@@ -151,33 +243,37 @@ static bool verify_records(const ar_arena_t *a, char *from, char *to, bool loud)
   char *q = from;
   while (q < to) {
     if ((size_t)(to - q) < sizeof(ar_record_t)) {
-      if (loud) report_corruption(a, "truncated record", q, 0);
+      if (loud) report_corruption(a, "truncated record", q, NULL, 0, NULL);
       return false;
     }
     ar_record_t rec;
     memcpy(&rec, q, sizeof rec);
     if (rec.magic == AR_REC_SKIP) {
       if (rec.size < sizeof rec || rec.size > (uint64_t)(to - q)) {
-        if (loud) report_corruption(a, "damaged padding record", q, rec.size);
+        if (loud) report_corruption(a, "damaged padding record", q, NULL, rec.size, NULL);
         return false;
       }
       q += rec.size;
       continue;
     }
     if (rec.magic != AR_REC_ALLOC) {
-      if (loud) report_corruption(a, "damaged allocation header", q, 0);
+      if (loud) report_corruption(a, "damaged allocation header", q, NULL, 0, NULL);
       return false;
     }
     char *data = q + sizeof rec;
     size_t n = ar_align_up_((size_t)rec.size, AR_ALIGN_DEFAULT);
     char *end = data + n + AR_REDZONE;
     if (rec.size > AR_MAX_ALLOC_SIZE || end > to) {
-      if (loud) report_corruption(a, "damaged allocation header", q, rec.size);
+      if (loud) report_corruption(a, "damaged allocation header", q, data, rec.size, NULL);
       return false;
     }
-    for (char *g = data + rec.size; g < end; g++) {
+    for (char *g = data + rec.size; g < end - AR_SITE_BYTES; g++) {
       if ((unsigned char)*g != AR_GUARD_BYTE) {
-        if (loud) report_corruption(a, "overwritten guard byte", g, rec.size);
+        if (loud) {
+          const void *site;
+          memcpy(&site, end - AR_SITE_BYTES, sizeof site);
+          report_corruption(a, "overwritten guard byte", g, data, rec.size, site);
+        }
         return false;
       }
     }
@@ -186,9 +282,41 @@ static bool verify_records(const ar_arena_t *a, char *from, char *to, bool loud)
   return true;
 }
 
+/* Walks the (verified) records in [from, to) and tells memcheck each allocation is gone. */
+static void vg_free_records(const ar_arena_t *a, char *from, char *to) {
+#if AR_VALGRIND
+  if (!a->vg) return;
+  char *q = from;
+  while (q < to) {
+    ar_record_t rec;
+    memcpy(&rec, q, sizeof rec);
+    if (rec.magic == AR_REC_SKIP) {
+      q += rec.size;
+      continue;
+    }
+    char *data = q + sizeof rec;
+    VALGRIND_MEMPOOL_FREE(a, data);
+    q = data + ar_align_up_((size_t)rec.size, AR_ALIGN_DEFAULT) + AR_REDZONE;
+  }
+#else
+  (void)a;
+  (void)from;
+  (void)to;
+#endif
+}
+
+/* Memory in [from, to) is being taken back: check its guards (checked mode; fatal with a
+ * message naming the arena and the allocation site on damage) and end its allocations for
+ * Valgrind. The caller scrubs or releases it afterwards. */
 static void verify_or_die(const ar_arena_t *a, char *from, char *to) {
-  if (a->checked && !verify_records(a, from, to, true))
-    ar_fatal_("arena '%s': guard check failed (see above)", a->name);
+  if (!a->checked || to <= from) return;
+  vg_quiet(a); /* record headers and guards are NOACCESS to the program, not to us */
+  bool ok = verify_records(a, from, to, true);
+  if (ok) vg_free_records(a, from, to);
+  vg_loud(a);
+  if (!ok)
+    ar_fatal_("arena '%s' (%p): guard check failed when memory was taken back (see above)",
+              a->name, (const void *)a);
 }
 
 /*
@@ -210,6 +338,7 @@ static char *place(const ar_arena_t *a, char *cur, char *limit, size_t size, siz
   }
   if (e > (uintptr_t)limit) return NULL;
   if (a->checked) {
+    vg_undefined(a, (void *)c, (size_t)(e - c));
     uintptr_t h = p - sizeof(ar_record_t);
     if (h > c) {
       ar_record_t skip = {AR_REC_SKIP, (uint64_t)(h - c)};
@@ -217,7 +346,12 @@ static char *place(const ar_arena_t *a, char *cur, char *limit, size_t size, siz
     }
     ar_record_t rec = {AR_REC_ALLOC, (uint64_t)size};
     memcpy((void *)h, &rec, sizeof rec);
-    memset((char *)p + size, AR_GUARD_BYTE, (size_t)(e - p - size));
+    memset((char *)p + size, AR_GUARD_BYTE, (size_t)(e - p - size - AR_SITE_BYTES));
+    memcpy((char *)e - AR_SITE_BYTES, &a->site, AR_SITE_BYTES);
+    vg_noaccess(a, (void *)c, (size_t)(e - c));
+#if AR_VALGRIND
+    if (a->vg) VALGRIND_MEMPOOL_ALLOC(a, (void *)p, size);
+#endif
   }
   ar_unpoison_((void *)p, size);
   *end = (char *)e;
@@ -302,10 +436,91 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
+/* ---- heap flavor --------------------------------------------------------------------- */
+
+/* Compiled in every flavor (the callers test AR_HEAP with a plain `if`, so both sides are
+ * type-checked in every build) and dropped by the optimizer where unused. */
+static bool heap_guard_ok(const ar_arena_t *a, const ar_hblock_t *b, bool loud) {
+  if (!a->checked) return true;
+  for (size_t i = 0; i < AR_REDZONE; i++) {
+    if ((unsigned char)b->p[b->size + i] != AR_GUARD_BYTE) {
+      if (loud)
+        report_corruption(a, "overwritten guard byte", b->p + b->size + i, b->p, b->size,
+                          b->site);
+      return false;
+    }
+  }
+  return true;
+}
+
+static void *heap_alloc(ar_arena_t *a, size_t size, size_t align) {
+  if (a->nhblocks == a->hcap) {
+    size_t cap = a->hcap ? a->hcap * 2 : 16;
+    ar_hblock_t *nb = (ar_hblock_t *)realloc(a->hblocks, cap * sizeof *nb);
+    if (nb == NULL) return fail(AR_ENOMEM);
+    a->hblocks = nb;
+    a->hcap = cap;
+  }
+  size_t bytes = size + (a->checked ? AR_REDZONE : 0); /* size <= 2^62: no wrap */
+  if (a->limit_bytes != 0 && (bytes > a->limit_bytes || a->capacity > a->limit_bytes - bytes))
+    return fail(AR_ELIMIT);
+  void *p = NULL;
+  if (align <= AR_ALIGN_DEFAULT) {
+    p = malloc(bytes);
+  } else if (posix_memalign(&p, align, bytes) != 0) {
+    p = NULL;
+  }
+  if (p == NULL) return fail(AR_ENOMEM);
+  if (a->checked) memset((char *)p + size, AR_GUARD_BYTE, AR_REDZONE);
+  ar_hblock_t *b = &a->hblocks[a->nhblocks++];
+  b->p = (char *)p;
+  b->size = size;
+  b->bytes = bytes;
+  b->seq = ++a->seq;
+  b->site = a->site;
+  a->capacity += bytes;
+  a->used_retired += bytes;
+  a->nchunks++;
+  a->hot.nalloc_++;
+  update_peak(a);
+  ar_global_chunk_acquired_(a->reg, bytes);
+  return p;
+}
+
+/* Frees every tracked allocation from index `keep` on, newest first. */
+static void heap_free_from(ar_arena_t *a, size_t keep) {
+  while (a->nhblocks > keep) {
+    ar_hblock_t *b = &a->hblocks[a->nhblocks - 1];
+    if (!heap_guard_ok(a, b, true))
+      ar_fatal_("arena '%s' (%p): guard check failed when memory was taken back (see above)",
+                a->name, (const void *)a);
+    if (a->checked) memset(b->p, AR_JUNK_BYTE, b->size);
+    free(b->p);
+    a->capacity -= b->bytes;
+    a->used_retired -= b->bytes;
+    a->nchunks--;
+    ar_global_chunk_released_(a->reg, b->bytes);
+    a->nhblocks--;
+  }
+}
+
+/* The number of allocations a mark saw: entries are in seq order, so a binary search for the
+ * seq of its newest one. SIZE_MAX if that entry is gone (a rewind removed it). */
+static size_t heap_mark_count(const ar_arena_t *a, uint64_t last_seq) {
+  if (last_seq == 0) return 0;
+  size_t lo = 0, hi = a->nhblocks;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a->hblocks[mid].seq < last_seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < a->nhblocks && a->hblocks[lo].seq == last_seq ? lo + 1 : SIZE_MAX;
+}
+
 /* ---- allocation ---------------------------------------------------------------------- */
 
-void *ar_alloc_slow_(ar_arena_t *a, size_t size, size_t align) {
-  if (AR_UNLIKELY(a == NULL)) return fail(AR_EINVAL);
+/* ar_alloc_slow_ after the NULL check, with the allocation site for slow-only modes. */
+static void *alloc_at(ar_arena_t *a, size_t size, size_t align, const void *site) {
   check_owner(a);
   if (AR_UNLIKELY(a->in_cleanup)) return fail(AR_EBUSY);
   if (AR_UNLIKELY(!ar_is_pow2_(align))) return fail(AR_EALIGN);
@@ -313,7 +528,8 @@ void *ar_alloc_slow_(ar_arena_t *a, size_t size, size_t align) {
     return fail(AR_EOVERFLOW);
   if (size == 0) size = 1;
   if (align < AR_ALIGN_DEFAULT) align = AR_ALIGN_DEFAULT;
-
+  if (a->slow_only) a->site = site;
+  if (AR_HEAP) return heap_alloc(a, size, align);
   /* Over-page alignments always get a dedicated chunk (arena.h), even when the current chunk
    * could take them: padding to such a boundary could throw away most of the chunk. */
   void *p = align <= AR_PAGE_ALIGN ? bump_current(a, size, align) : NULL;
@@ -328,18 +544,31 @@ void *ar_alloc_slow_(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
+void *ar_alloc_slow_(ar_arena_t *a, size_t size, size_t align) {
+  if (AR_UNLIKELY(a == NULL)) return fail(AR_EINVAL);
+  return alloc_at(a, size, align, __builtin_return_address(0));
+}
+
+/* ar_alloc for the out-of-line helpers below: the inline path when it can, else the slow path
+ * with the helper's caller as the site, so checked-mode messages name the user's code. */
+static inline void *alloc_for(ar_arena_t *a, size_t size, const void *site) {
+  if (a == NULL) return fail(AR_EINVAL);
+  if (!a->slow_only) return ar_alloc(a, size);
+  return alloc_at(a, size, AR_ALIGN_DEFAULT, site);
+}
+
 void *ar_memdup(ar_arena_t *a, const void *src, size_t size) {
   if (src == NULL && size > 0) return fail(AR_EINVAL);
-  void *p = ar_alloc(a, size);
+  void *p = alloc_for(a, size, __builtin_return_address(0));
   if (p != NULL && size > 0) memcpy(p, src, size);
   return p;
 }
 
-char *ar_strndup(ar_arena_t *a, const char *s, size_t n) {
+static char *strndup_at(ar_arena_t *a, const char *s, size_t n, const void *site) {
   if (s == NULL) return (char *)fail(AR_EINVAL);
   size_t len = strnlen(s, n);
   if (len == SIZE_MAX) return (char *)fail(AR_EOVERFLOW);
-  char *p = (char *)ar_alloc(a, len + 1);
+  char *p = (char *)alloc_for(a, len + 1, site);
   if (p != NULL) {
     memcpy(p, s, len);
     p[len] = '\0';
@@ -347,24 +576,36 @@ char *ar_strndup(ar_arena_t *a, const char *s, size_t n) {
   return p;
 }
 
-char *ar_strdup(ar_arena_t *a, const char *s) { return ar_strndup(a, s, SIZE_MAX); }
+char *ar_strndup(ar_arena_t *a, const char *s, size_t n) {
+  return strndup_at(a, s, n, __builtin_return_address(0));
+}
 
-char *ar_vsprintf(ar_arena_t *a, const char *fmt, va_list ap) {
+char *ar_strdup(ar_arena_t *a, const char *s) {
+  return strndup_at(a, s, SIZE_MAX, __builtin_return_address(0));
+}
+
+static char *vsprintf_at(ar_arena_t *a, const void *site, const char *fmt, va_list ap)
+    AR_PRINTF(3, 0);
+static char *vsprintf_at(ar_arena_t *a, const void *site, const char *fmt, va_list ap) {
   if (a == NULL || fmt == NULL) return (char *)fail(AR_EINVAL);
   va_list measure;
   va_copy(measure, ap);
   int n = vsnprintf(NULL, 0, fmt, measure);
   va_end(measure);
   if (n < 0) return (char *)fail(AR_EINVAL);
-  char *p = (char *)ar_alloc(a, (size_t)n + 1);
+  char *p = (char *)alloc_for(a, (size_t)n + 1, site);
   if (p != NULL) vsnprintf(p, (size_t)n + 1, fmt, ap);
   return p;
+}
+
+char *ar_vsprintf(ar_arena_t *a, const char *fmt, va_list ap) {
+  return vsprintf_at(a, __builtin_return_address(0), fmt, ap);
 }
 
 char *ar_sprintf(ar_arena_t *a, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *p = ar_vsprintf(a, fmt, ap);
+  char *p = vsprintf_at(a, __builtin_return_address(0), fmt, ap);
   va_end(ap);
   return p;
 }
@@ -393,16 +634,25 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
 
   ar_arena_t *a = (ar_arena_t *)calloc(1, sizeof *a);
   if (a == NULL) return (ar_arena_t *)fail(AR_ENOMEM);
+  a->magic = AR_ARENA_LIVE;
   a->source = *src;
   a->chunk_size = o.chunk_size;
   a->large_threshold = (o.chunk_size - AR_CHUNK_OVERHEAD) / 4;
   a->retain_bytes = o.retain_bytes;
   a->limit_bytes = o.limit_bytes;
   a->checked = (o.flags & AR_ARENA_CHECKED) != 0 || AR_DEBUG >= 2;
+#if AR_VALGRIND
+  /* One client request per arena, here: every later decision reads the flag. */
+  a->vg = RUNNING_ON_VALGRIND != 0;
+  if (a->vg) {
+    a->checked = true; /* the records tell which allocations a rewind ends */
+    VALGRIND_CREATE_MEMPOOL(a, 0, 0);
+  }
+#endif
 #if AR_ASAN
   a->checked = false; /* ASan's shadow memory is the better guard */
 #endif
-  a->slow_only = a->checked || AR_ASAN || AR_DEBUG >= 2;
+  a->slow_only = a->checked || a->vg || AR_ASAN || AR_DEBUG >= 2 || AR_HEAP;
   a->owner = pthread_self();
   a->created_ns = ar_now_ns_();
   ar_global_arena_created_();
@@ -410,7 +660,8 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
     strncpy(a->name, o.name, sizeof a->name - 1);
     a->name[sizeof a->name - 1] = '\0';
   }
-  for (size_t i = 0; i < o.prealloc_chunks; i++) {
+  /* The heap flavor holds no chunks: preallocation has nothing to do. */
+  for (size_t i = 0; i < (AR_HEAP ? 0 : o.prealloc_chunks); i++) {
     ar_chunk_t *c = chunk_acquire(a, a->chunk_size);
     if (c == NULL) {
       ar_arena_destroy(a);
@@ -443,6 +694,12 @@ static void clear(ar_arena_t *a, size_t keep) {
   update_peak(a);
   run_cleanups(a, 0);
   ar_recycle_forget_(a);
+  heap_free_from(a, 0); /* nothing to do outside the heap flavor */
+  if (keep == 0) { /* release and destroy give back the heap flavor's tracking array too */
+    free(a->hblocks);
+    a->hblocks = NULL;
+    a->hcap = 0;
+  }
   if (a->chunks != NULL) retire_current(a);
   ar_chunk_t *list = a->chunks;
   a->chunks = NULL;
@@ -497,13 +754,44 @@ void ar_release(ar_arena_t *a) {
   clear(a, 0);
 }
 
+void ar_arena_dead_(const ar_arena_t *a) {
+  ar_fatal_("serial arena %p used after ar_arena_destroy (it was named '%.31s'); with "
+            "AR_ARENA_CHECKED the last %d destroyed checked arenas are recognised",
+            (const void *)a, a->magic == AR_ARENA_DEAD ? a->name : "?", AR_GRAVEYARD);
+}
+
+/* Headers of destroyed checked arenas, oldest evicted (and freed) first. Reachable from here,
+ * so LeakSanitizer does not count them. */
+static pthread_mutex_t graveyard_lock = PTHREAD_MUTEX_INITIALIZER;
+static ar_arena_t *graveyard[AR_GRAVEYARD];
+static size_t graveyard_next;
+
 void ar_arena_destroy(ar_arena_t *a) {
   if (a == NULL) return;
   /* No owner check: destroying after the owner has been joined is the normal pattern. */
+  if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
   forbid_in_cleanup(a);
   clear(a, 0);
+#if AR_VALGRIND
+  if (a->vg) VALGRIND_DESTROY_MEMPOOL(a);
+#endif
   ar_registry_remove_(a->reg);
+  a->reg = NULL;
   ar_global_arena_destroyed_(a->created_ns);
+  a->magic = AR_ARENA_DEAD;
+  if (a->checked) {
+    /* cur_ == end_ == NULL: the inline path's room test fails, so every call comes out of
+     * line and meets the magic check. */
+    a->hot.cur_ = NULL;
+    a->hot.end_ = NULL;
+    pthread_mutex_lock(&graveyard_lock);
+    ar_arena_t *evicted = graveyard[graveyard_next];
+    graveyard[graveyard_next] = a;
+    graveyard_next = (graveyard_next + 1) % AR_GRAVEYARD;
+    pthread_mutex_unlock(&graveyard_lock);
+    free(evicted);
+    return;
+  }
   free(a);
 }
 
@@ -540,9 +828,14 @@ ar_mark_t ar_mark(ar_arena_t *a) {
     return m;
   }
   check_owner(a);
-  m.chunk_ = a->chunks;
-  m.chunk_seq_ = a->chunks ? a->chunks->seq : 0;
-  m.cur_ = a->hot.cur_;
+  if (AR_HEAP) {
+    /* The newest allocation's seq names the position; chunk_/cur_ stay NULL. */
+    m.chunk_seq_ = a->nhblocks ? a->hblocks[a->nhblocks - 1].seq : 0;
+  } else {
+    m.chunk_ = a->chunks;
+    m.chunk_seq_ = a->chunks ? a->chunks->seq : 0;
+    m.cur_ = a->hot.cur_;
+  }
   m.seq_ = a->seq;
   m.epoch_ = a->epoch;
   m.ncleanup_ = a->ncleanups;
@@ -555,6 +848,18 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
   if (a->in_cleanup) return ar_set_error_(AR_EBUSY);
   if (m->epoch_ != a->epoch || m->ncleanup_ > a->ncleanups || m->seq_ > a->seq)
     return ar_set_error_(AR_ESTALE);
+  if (AR_HEAP) {
+    if (m->chunk_ != NULL || m->cur_ != NULL) return ar_set_error_(AR_ESTALE);
+    size_t count = heap_mark_count(a, m->chunk_seq_);
+    if (count == SIZE_MAX) return ar_set_error_(AR_ESTALE);
+    update_peak(a);
+    run_cleanups(a, m->ncleanup_);
+    ar_recycle_forget_(a);
+    heap_free_from(a, count);
+    sync_hot_end(a);
+    ar_assert_expensive(ar_arena_check(a) == AR_OK);
+    return AR_OK;
+  }
   /* Validate before touching anything, so a stale mark leaves the arena as it was. */
   if (m->chunk_ != NULL) {
     ar_chunk_t *c = a->chunks;
@@ -600,7 +905,7 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
 
 int ar_defer(ar_arena_t *a, ar_cleanup_fn fn, void *arg) {
   if (a == NULL || fn == NULL) return ar_set_error_(AR_EINVAL);
-  ar_cleanup_t *c = (ar_cleanup_t *)ar_alloc(a, sizeof *c);
+  ar_cleanup_t *c = (ar_cleanup_t *)alloc_for(a, sizeof *c, __builtin_return_address(0));
   if (c == NULL) return ar_last_error();
   c->fn = fn;
   c->arg = arg;
@@ -614,6 +919,7 @@ int ar_defer(ar_arena_t *a, ar_cleanup_fn fn, void *arg) {
 
 int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
   if (a == NULL || out == NULL) return ar_set_error_(AR_EINVAL);
+  if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
   update_peak(a);
   out->used = current_used(a);
   out->capacity = a->capacity;
@@ -630,6 +936,10 @@ int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
 bool ar_owns(const ar_arena_t *a, const void *p) {
   if (a == NULL || p == NULL) return false;
   const char *q = (const char *)p;
+  for (size_t i = a->nhblocks; i-- > 0;) { /* heap flavor only; empty otherwise */
+    const ar_hblock_t *b = &a->hblocks[i];
+    if (q >= b->p && q < b->p + b->size) return true;
+  }
   for (const ar_chunk_t *c = a->chunks; c != NULL; c = c->next) {
     const char *top = c == a->chunks ? a->hot.cur_ : c->top;
     if (q >= c->data && q < top) return true;
@@ -647,14 +957,48 @@ static int corrupt(const ar_arena_t *a, const char *what) {
   return ar_set_error_(AR_ECORRUPT);
 }
 
+/* verify_records for ar_arena_check: quiet towards Valgrind, which would otherwise report
+ * our reads of NOACCESS headers and guards. */
+static bool records_ok(const ar_arena_t *a, char *from, char *to) {
+  vg_quiet(a);
+  bool ok = verify_records(a, from, to, true);
+  vg_loud(a);
+  return ok;
+}
+
+static int cleanups_ok(const ar_arena_t *a) {
+  size_t n = 0;
+  for (ar_cleanup_t *c = a->cleanups; c != NULL; c = c->next) n++;
+  if (n != a->ncleanups) return corrupt(a, "cleanup count");
+  return AR_OK;
+}
+
 int ar_arena_check(ar_arena_t *a) {
   if (a == NULL) return ar_set_error_(AR_EINVAL);
+  if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
   size_t cap = 0, used = 0, n = 0;
   uint64_t prev = UINT64_MAX;
   if ((a->chunks == NULL) != (a->limit == NULL)) return corrupt(a, "current chunk vs limit");
   if (a->chunks == NULL && a->hot.cur_ != NULL) return corrupt(a, "cursor without a chunk");
   if (a->hot.end_ != (a->slow_only || a->in_cleanup ? a->hot.cur_ : a->limit))
     return corrupt(a, "inline bound");
+  if (AR_HEAP) {
+    if (a->chunks != NULL || a->large != NULL || a->spare != NULL) return corrupt(a, "chunks");
+    if (a->nhblocks > a->hcap || a->nhblocks != a->nchunks) return corrupt(a, "block count");
+    prev = 0;
+    for (size_t i = 0; i < a->nhblocks; i++) {
+      const ar_hblock_t *b = &a->hblocks[i];
+      if (b->seq <= prev || b->seq > a->seq) return corrupt(a, "block order");
+      prev = b->seq;
+      if (b->bytes != b->size + (a->checked ? AR_REDZONE : 0))
+        return corrupt(a, "block size");
+      if (!heap_guard_ok(a, b, true)) return corrupt(a, "guards");
+      cap += b->bytes;
+    }
+    if (cap != a->capacity || cap != a->used_retired) return corrupt(a, "capacity");
+    if (a->limit_bytes != 0 && a->capacity > a->limit_bytes) return corrupt(a, "limit");
+    return cleanups_ok(a);
+  }
   for (ar_chunk_t *c = a->chunks; c != NULL; c = c->next, n++) {
     char *top = c == a->chunks ? a->hot.cur_ : c->top;
     if (c->seq == 0 || c->seq >= prev) return corrupt(a, "chunk order");
@@ -662,7 +1006,7 @@ int ar_arena_check(ar_arena_t *a) {
     if (top < c->data || top > c->limit || c->limit != (char *)c->base + c->size)
       return corrupt(a, "chunk bounds");
     if (c != a->chunks) used += (size_t)(c->top - c->data);
-    if (a->checked && !verify_records(a, c->data, top, true)) return corrupt(a, "guards");
+    if (a->checked && !records_ok(a, c->data, top)) return corrupt(a, "guards");
     cap += c->size;
   }
   if (n != a->nchunks) return corrupt(a, "chunk count");
@@ -672,7 +1016,7 @@ int ar_arena_check(ar_arena_t *a) {
     if (c->seq == 0 || c->seq >= prev || c->seq > a->seq) return corrupt(a, "large order");
     prev = c->seq;
     if (c->top < c->data || c->top > c->limit) return corrupt(a, "large bounds");
-    if (a->checked && !verify_records(a, c->data, c->top, true)) return corrupt(a, "guards");
+    if (a->checked && !records_ok(a, c->data, c->top)) return corrupt(a, "guards");
     used += (size_t)(c->top - c->data);
     cap += c->size;
   }
@@ -686,8 +1030,5 @@ int ar_arena_check(ar_arena_t *a) {
   if (cap != a->capacity) return corrupt(a, "capacity");
   if (used != a->used_retired) return corrupt(a, "used bytes");
   if (a->limit_bytes != 0 && a->capacity > a->limit_bytes) return corrupt(a, "limit");
-  n = 0;
-  for (ar_cleanup_t *c = a->cleanups; c != NULL; c = c->next) n++;
-  if (n != a->ncleanups) return corrupt(a, "cleanup count");
-  return AR_OK;
+  return cleanups_ok(a);
 }

@@ -7,6 +7,8 @@
  *   - chunks != NULL  <=>  limit != NULL; the head of `chunks` is the current chunk and
  *     hot.cur_ lies in [head->data, head->limit];
  *   - hot.end_ == (slow_only || in_cleanup ? hot.cur_ : limit);
+ *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
+ *     nchunks == nhblocks;
  *   - seq strictly decreases along `chunks` and along `large`;
  *   - capacity == sum of chunk sizes over chunks, large and spare;
  *   - used_retired == sum over non-current ordinary chunks of (top - data) plus, over large
@@ -25,6 +27,19 @@
 /* Per-size-class lists of blocks given back with ar_free (recycle.c). */
 #define AR_RECYCLE_CLASSES 48
 
+/* The heap flavor (`--config=heap`, -DAR_HEAP=1): every allocation of a serial arena is its
+ * own malloc, tracked by the arena and freed when rewind/reset/release/destroy takes it back,
+ * so ASan, Valgrind and any malloc-level tool see each object's exact boundaries. Same API and
+ * error codes; the arena's memory source is not used. See arena.c. */
+#ifndef AR_HEAP
+#define AR_HEAP 0
+#endif
+
+/* a->magic of a live arena; destroy overwrites it (checked arenas keep their header in a small
+ * graveyard so that a later call is reported instead of touching freed memory). */
+#define AR_ARENA_LIVE UINT64_C(0x4152454E41) /* "ARENA" */
+#define AR_ARENA_DEAD UINT64_C(0xDEADA4E4)
+
 typedef struct ar_chunk {
   struct ar_chunk *next;
   void *base;    /* what the source returned */
@@ -34,6 +49,16 @@ typedef struct ar_chunk {
   char *top;     /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
   uint64_t seq;  /* position in allocation order (0 while spare) */
 } ar_chunk_t;
+
+/* Heap flavor: one tracked allocation. `bytes` is what malloc was asked for (the size, plus
+ * the guard in checked mode). Entries are in allocation order (seq strictly increasing). */
+typedef struct ar_hblock {
+  char *p;
+  size_t size;
+  size_t bytes;
+  uint64_t seq;
+  const void *site; /* return address of the allocating call, for checked-mode messages */
+} ar_hblock_t;
 
 typedef struct ar_cleanup {
   ar_cleanup_fn fn;
@@ -65,6 +90,11 @@ struct ar_arena {
   bool slow_only;
   bool checked;
   bool in_cleanup;
+  bool vg;                  /* created under Valgrind: mempool client requests (arena.c) */
+  uint64_t magic;           /* AR_ARENA_LIVE until destroyed */
+  const void *site;         /* slow-only modes: the allocating call's return address */
+  ar_hblock_t *hblocks;     /* heap flavor: live allocations, oldest first */
+  size_t nhblocks, hcap;
   pthread_t owner;
   uint64_t created_ns;
   struct ar_reg_node *reg;  /* registry entry, for listed kinds (thread.c, arenapool.c) */
@@ -73,7 +103,13 @@ struct ar_arena {
   char name[32];
 };
 
+/* arena.c: aborts with a message naming the destroyed arena. */
+AR_INTERNAL void ar_arena_dead_(const ar_arena_t *a) __attribute__((noreturn, cold));
+
 static inline void check_owner(const ar_arena_t *a) {
+  /* A destroyed checked arena's header lives on in a graveyard (arena.c), so this load is
+   * defined there; for other arenas it catches some uses after destroy, never all. */
+  if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
 #if AR_DEBUG >= 1
   if (AR_UNLIKELY(!pthread_equal(a->owner, pthread_self())))
     ar_fatal_("serial arena '%s' (%p) used from a thread that does not own it; share a "

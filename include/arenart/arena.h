@@ -116,6 +116,15 @@ struct ar_arena_hot_ {
   uint64_t nalloc_;
 };
 
+/* Private: the inline allocators are inlined even at -O0, so that the out-of-line path's
+ * return address lies in the caller's own code (checked mode reports it as the allocation
+ * site of a damaged guard). */
+#if defined(__GNUC__) || defined(__clang__)
+#define AR_INLINE_ALLOC_ __attribute__((always_inline))
+#else
+#define AR_INLINE_ALLOC_
+#endif
+
 /* Private: the out-of-line path behind every allocation call. */
 AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MALLOC_LIKE;
 
@@ -126,8 +135,8 @@ AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MAL
  * AR_MAX_ALLOC_SIZE), AR_ELIMIT, AR_ENOMEM, AR_EBUSY (called from a cleanup callback).
  * On failure the arena is unchanged.
  */
-AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_aligned(ar_arena_t *arena,
-                                                                     size_t size, size_t align) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
+ar_alloc_aligned(ar_arena_t *arena, size_t size, size_t align) {
   struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)arena;
   /* Fast path: default-or-smaller power-of-two alignment and room in the current chunk. The
    * cursor is always AR_ALIGN_DEFAULT-aligned, so rounding the size keeps it so. n == 0 (size 0
@@ -145,13 +154,14 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_aligned(ar_arena_t 
 }
 
 /** ar_alloc_aligned with AR_ALIGN_DEFAULT. Same errors. */
-AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc(ar_arena_t *arena, size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
+ar_alloc(ar_arena_t *arena, size_t size) {
   return ar_alloc_aligned(arena, size, AR_ALIGN_DEFAULT);
 }
 
 /** Zero-filled ar_alloc. Same errors. */
-AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_zeroed(ar_arena_t *arena,
-                                                                    size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
+ar_alloc_zeroed(ar_arena_t *arena, size_t size) {
   void *p = ar_alloc(arena, size);
   if (AR_LIKELY(p != NULL)) memset(p, 0, size);
   return p;
@@ -159,9 +169,8 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_alloc_zeroed(ar_arena_t *
 
 /** `count` elements of `size` bytes, uninitialized; count * size is overflow-checked
  * (AR_EOVERFLOW). Otherwise the errors of ar_alloc. */
-AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_alloc_array(ar_arena_t *arena,
-                                                                       size_t count,
-                                                                       size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_ static inline void *
+ar_alloc_array(ar_arena_t *arena, size_t count, size_t size) {
   size_t total;
   if (AR_UNLIKELY(__builtin_mul_overflow(count, size, &total)))
     return ar_alloc_slow_(arena, SIZE_MAX, AR_ALIGN_DEFAULT); /* reports AR_EOVERFLOW */
@@ -169,10 +178,8 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_alloc_array(ar_arena_
 }
 
 /** Zero-filled, overflow-checked array with a chosen alignment (see ar_alloc_aligned). */
-AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc_aligned(ar_arena_t *arena,
-                                                                          size_t count,
-                                                                          size_t size,
-                                                                          size_t align) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_ static inline void *
+ar_calloc_aligned(ar_arena_t *arena, size_t count, size_t size, size_t align) {
   size_t total;
   void *p;
   if (AR_UNLIKELY(__builtin_mul_overflow(count, size, &total)))
@@ -183,8 +190,8 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc_aligned(ar_are
 }
 
 /** Zero-filled, overflow-checked array with the default alignment (like calloc). */
-AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) static inline void *ar_calloc(ar_arena_t *arena,
-                                                                  size_t count, size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_ static inline void *
+ar_calloc(ar_arena_t *arena, size_t count, size_t size) {
   return ar_calloc_aligned(arena, count, size, AR_ALIGN_DEFAULT);
 }
 
