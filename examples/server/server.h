@@ -1,0 +1,72 @@
+/*
+ * examples/server/server.h - an HTTP/1.1 server with keep-alive, embedding arenart.
+ *
+ * One acceptor thread waits on the listening socket with epoll and deals accepted connections
+ * round-robin to a fixed pool of worker threads. Each worker owns its connections for their
+ * whole life and serves them from its own epoll set; each connection's state lives in a
+ * per-connection context (an arena from an arena pool, in the arena flavor), and each request
+ * runs in a per-request scope that ends once its response is handed to the socket.
+ *
+ * Routes:
+ *   GET  /                       a short JSON greeting (names the flavor)
+ *   POST /json                   parses the JSON body into a tree, answers a JSON summary of it
+ *                                plus the document re-serialized ("echo")
+ *   GET  /stats                  the runtime's global stats and the server's counters, JSON
+ *   GET  /stats?format=prometheus  the same as Prometheus text
+ *
+ * Errors: 400 (malformed request or JSON), 404, 405, 413 (body above max_body), 431 (head
+ * above max_header), 501 (Transfer-Encoding), 505 (not HTTP/1.x), 503 (the request needed more
+ * than max_request_mem). Answers that leave the byte stream in an unknown state (every head
+ * error) close the connection; the others keep it alive.
+ *
+ * Thread contract: srv_start and srv_stop from one controlling thread; srv_port and
+ * srv_get_stats from any thread while the server runs.
+ */
+#ifndef SRV_SERVER_H
+#define SRV_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct srv_config {
+  const char *host;       /* IPv4 address to bind; default "127.0.0.1" */
+  uint16_t port;          /* 0: an ephemeral port (see srv_port) */
+  int workers;            /* worker threads; default 2 */
+  size_t max_header;      /* request line + headers, bytes; default 8 KiB */
+  size_t max_body;        /* Content-Length, bytes; default 1 MiB */
+  size_t max_request_mem; /* memory one request may use, bytes; default 8 MiB; 0: no cap */
+} srv_config_t;
+
+void srv_config_init(srv_config_t *cfg);
+
+typedef struct srv srv_t;
+
+/* Binds, listens and starts the threads. NULL on failure, with a message in err[0, errlen).
+ * The per-request memory cap is process-wide configuration (thread arenas): run one server
+ * per process, or servers with the same cap. */
+srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen);
+
+/* The port it listens on. */
+uint16_t srv_port(const srv_t *s);
+
+typedef struct srv_stats {
+  uint64_t requests;         /* requests answered (any status) */
+  uint64_t status[6];        /* answers by class: status[2] = 2xx, ..., status[5] = 5xx */
+  uint64_t conns_accepted;   /* connections accepted */
+  uint64_t conns_closed;     /* connections closed (by either side) */
+  uint64_t leaked_bytes;     /* malloc flavor: bytes contexts still held at their end */
+  uint64_t pool_idle, pool_taken, pool_created, pool_reused; /* arena flavor: the arena pool */
+} srv_stats_t;
+
+/* A snapshot of the counters (each read on its own: they need not add up exactly while
+ * requests are in flight). */
+void srv_get_stats(srv_t *s, srv_stats_t *out);
+
+/* Stops accepting, closes every connection, joins the threads and frees everything. NULL is
+ * a no-op. */
+void srv_stop(srv_t *s);
+
+/* "arena" or "malloc": the build flavor. */
+const char *srv_flavor(void);
+
+#endif /* SRV_SERVER_H */
