@@ -105,6 +105,13 @@ AR_INTERNAL void ar_registry_remove_(struct ar_reg_node *reg);
  * for default-size chunks (its only size), OS pages otherwise. */
 struct ar_source;
 AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
+/* chunkpool.c: makes ar_default_source_ return `src` for default-size chunks instead of the
+ * process-wide pool (NULL restores the pool). numa/ installs its node-routing source here;
+ * `src` must stay valid for as long as any arena may hold a copy (the process, in practice). */
+AR_INTERNAL void ar_set_default_source_override_(const struct ar_source *src);
+/* registry.c: changes the kind and node that the registry shows for `arena` (numa/ lists its
+ * per-node ConcurrentArenas as AR_KIND_NODE). No-op if the arena is not listed. */
+AR_INTERNAL void ar_registry_set_kind_(const void *arena, int kind, int node);
 /* Adds `bytes` to a registry entry's capacity mirror (chunks it held before it was listed). */
 AR_INTERNAL void ar_registry_mirror_(struct ar_reg_node *reg, size_t bytes);
 

@@ -27,8 +27,8 @@
 
 typedef struct ar_reg_node {
   ar_atomic(struct ar_reg_node *) next;
-  int kind;
-  int node;
+  ar_atomic(int) kind; /* atomic: ar_registry_set_kind_ may change it while readers look */
+  ar_atomic(int) node;
   uint64_t id;
   uint64_t created_ns;
   const void *arena;
@@ -103,8 +103,8 @@ ar_reg_node_t *ar_registry_add_(int kind, const void *arena, const char *name, i
     ar_set_error_(AR_ENOMEM);
     return NULL;
   }
-  r->kind = kind;
-  r->node = node;
+  ar_store_relaxed(&r->kind, kind); /* relaxed: published by the release store of the link */
+  ar_store_relaxed(&r->node, node);
   r->arena = arena;
   r->id = ar_fetch_add_relaxed(&next_id, 1); /* relaxed: uniqueness is all we need */
   r->created_ns = ar_now_ns_();
@@ -137,6 +137,18 @@ void ar_registry_remove_(ar_reg_node_t *r) {
   free(r);
 }
 
+void ar_registry_set_kind_(const void *arena, int kind, int node) {
+  ar_spin_lock(&reg_lock); /* writers only; holds the list still while we search it */
+  for (ar_reg_node_t *r = ar_load_relaxed(&reg_head); r != NULL; r = ar_load_relaxed(&r->next)) {
+    if (r->arena == arena) {
+      ar_store_relaxed(&r->kind, kind); /* relaxed: see ar_registry_foreach */
+      ar_store_relaxed(&r->node, node);
+      break;
+    }
+  }
+  ar_spin_unlock(&reg_lock);
+}
+
 void ar_registry_mirror_(ar_reg_node_t *r, size_t bytes) {
   if (r != NULL) ar_fetch_add_relaxed(&r->capacity, bytes);
 }
@@ -148,12 +160,13 @@ int ar_registry_foreach(int (*fn)(const ar_arena_info_t *info, void *ctx), void 
   ar_rcu_read_begin();
   for (ar_reg_node_t *r = ar_load_acquire(&reg_head); r != NULL; r = ar_load_acquire(&r->next)) {
     ar_arena_info_t info;
-    info.kind = (ar_arena_kind_t)r->kind;
+    /* relaxed: a retag is a label change; a reader may see the old or the new label */
+    info.kind = (ar_arena_kind_t)ar_load_relaxed(&r->kind);
     info.id = r->id;
     info.name = r->name;
     info.age_ns = now > r->created_ns ? now - r->created_ns : 0;
     info.capacity = ar_load_relaxed(&r->capacity);
-    info.node = r->node;
+    info.node = ar_load_relaxed(&r->node);
     if ((rc = fn(&info, ctx)) != 0) break;
   }
   ar_rcu_read_end();

@@ -24,6 +24,7 @@
 
 #include <ck_spinlock.h>
 
+#include "runtime/atomic.h"
 #include "runtime/internal.h"
 
 #if AR_TSAN
@@ -61,7 +62,16 @@ static inline void ar_spin_unlock(ar_spinlock_t *l) {
 #endif
 }
 
-/* RCU (urcu-qsbr), implemented in registry.c. */
+/* Publishing through RCU: the writer initialises an object fully, then assigns the pointer
+ * (release); readers, inside ar_rcu_read_begin/end, dereference it (acquire) and may use the
+ * object until their section ends; the writer frees a replaced object only after
+ * ar_rcu_synchronize(). Spelled with our C11 atomics (not rcu_assign_pointer /
+ * rcu_dereference) so that TSan sees the publication itself. */
+#define ar_rcu_assign(p, v) ar_store_release((p), (v))
+#define ar_rcu_deref(p) ar_load_acquire(p)
+
+/* RCU (urcu-qsbr), implemented in registry.c. Sections do not nest: ar_rcu_read_end takes the
+ * thread offline. Never call ar_rcu_synchronize inside a section. */
 AR_INTERNAL void ar_rcu_read_begin(void);
 AR_INTERNAL void ar_rcu_read_end(void);
 AR_INTERNAL void ar_rcu_synchronize(void);

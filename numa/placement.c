@@ -1,0 +1,544 @@
+/*
+ * numa/placement.c - per-node chunk pools, node-bound memory, the sources arenas use, the
+ * per-node arenas, counters and trimming.
+ *
+ * Every node has a chunk pool (runtime/chunkpool.c: a lock-free LIFO of free chunks whose
+ * head carries a generation tag, so it is ABA-safe; hot chunks are reused first). A chunk
+ * request for node N is served from N's pool with one CAS; on a miss we map fresh pages and,
+ * before anything touches them, bind them to N with hwloc_set_area_membind() under the
+ * runtime's mode: NONE skips binding, PREFERRED asks for N but keeps the memory when binding
+ * fails (counted as a fallback; the pages then follow the default first-touch policy, which
+ * for memory its requester touches first is usually N anyway), STRICT binds strictly and
+ * fails the request if binding fails, so the arena reports AR_ENOMEM instead of holding
+ * memory that may be remote. We map and unmap ourselves (mmap/munmap) rather than use
+ * hwloc_alloc_membind/hwloc_free, so that freeing never depends on which topology (possibly
+ * a since-replaced one) allocated.
+ *
+ * Where a chunk goes back: to the pool of the node it was placed for, whichever thread
+ * releases it (threads migrate; per-node arenas are shared). The node is looked up in a
+ * two-level page map keyed by the chunk's address (numa_internal.h), written when the chunk
+ * is mapped and cleared when it is unmapped; a lookup is two dependent loads. A chunk we do
+ * not know (mapped before this init) is simply unmapped.
+ *
+ * Three kinds of source, all static objects so that arenas may copy them and outlive init:
+ *   - the routing source, installed as the runtime's default source: places each chunk on
+ *     the node the requesting thread runs on now (numa/topology.c caches it per thread);
+ *   - ar_numa_source(node): places every chunk on `node`;
+ *   - the per-node arenas' sources: as ar_numa_source, plus a ledger of the chunks the arena
+ *     holds, for placement verification.
+ * Each call runs inside an RCU read section, so it sees a consistent runtime state and
+ * topology even while another thread reloads or shuts down. With no runtime state (after
+ * ar_numa_shutdown), they behave like the runtime's default source, whose chunks are mmap'd
+ * exactly like ours, so a chunk of either origin can be released through either.
+ *
+ * Counters are relaxed atomics (statistics; nothing is published through them).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arenart/stats.h"
+#include "numa/numa_internal.h"
+
+static ar_atomic(size_t) mapped_bytes;
+static ar_atomic(uint64_t) bind_calls;
+
+size_t ar_numa_test_mapped_bytes_(void) { return ar_load_relaxed(&mapped_bytes); }
+uint64_t ar_numa_test_bind_calls_(void) { return ar_load_relaxed(&bind_calls); }
+
+/* ---- the page map ---------------------------------------------------------------------- */
+
+static ar_atomic(uint8_t) *pm_slot(ar_numa_rt_t *rt, const void *p, bool create) {
+  uintptr_t idx = (uintptr_t)p >> AR_PM_SHIFT;
+  uintptr_t top = idx >> AR_PM_LEAF_BITS;
+  if (top >= ((uintptr_t)1 << AR_PM_TOP_BITS)) return NULL; /* beyond 47-bit addresses */
+  /* acquire: pairs with the CAS that installed the (zeroed) leaf */
+  ar_atomic(uint8_t) *leaf = ar_load_acquire(&rt->pagemap[top]);
+  if (leaf == NULL) {
+    if (!create) return NULL;
+    ar_atomic(uint8_t) *fresh =
+        (ar_atomic(uint8_t) *)calloc((size_t)1 << AR_PM_LEAF_BITS, sizeof *fresh);
+    if (fresh == NULL) return NULL;
+    ar_atomic(uint8_t) *expected = NULL;
+    if (ar_cas_strong_acq_rel(&rt->pagemap[top], &expected, fresh)) {
+      leaf = fresh;
+    } else {
+      free(fresh); /* another thread installed this leaf first */
+      leaf = expected;
+    }
+  }
+  return &leaf[idx & (((uintptr_t)1 << AR_PM_LEAF_BITS) - 1)];
+}
+
+/* An entry is node + 1 (0: unknown), plus PM_UNBOUND if the chunk was mapped without a
+ * binding (mode NONE, or a PREFERRED fallback), which STRICT mode must not reuse.
+ * Entries are relaxed: an entry is written before its chunk is handed out and read when the
+ * chunk comes back, and every hand-off of a chunk between threads already synchronizes (the
+ * pool's release/acquire CAS, or the arena's own hand-off rules). */
+#define PM_UNBOUND 0x80
+
+static void pm_set(ar_numa_rt_t *rt, const void *p, int node, bool unbound) {
+  ar_atomic(uint8_t) *s = pm_slot(rt, p, true);
+  if (s != NULL) ar_store_relaxed(s, (uint8_t)((node + 1) | (unbound ? PM_UNBOUND : 0)));
+}
+
+/* The node chunk `p` was placed for, or -1. */
+static int pm_get(ar_numa_rt_t *rt, const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
+  return s != NULL ? (int)(ar_load_relaxed(s) & ~PM_UNBOUND) - 1 : -1;
+}
+
+static bool pm_unbound(ar_numa_rt_t *rt, const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
+  return s == NULL || (ar_load_relaxed(s) & PM_UNBOUND) != 0;
+}
+
+static void pm_clear(ar_numa_rt_t *rt, const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
+  if (s != NULL) ar_store_relaxed(s, 0);
+}
+
+void ar_numa_pagemap_free_(ar_numa_rt_t *rt) {
+  if (rt->pagemap == NULL) return;
+  for (size_t i = 0; i < ((size_t)1 << AR_PM_TOP_BITS); i++)
+    free((void *)ar_load_relaxed(&rt->pagemap[i])); /* after the grace period: exclusive */
+  free((void *)rt->pagemap);
+}
+
+/* ---- mapping and binding ---------------------------------------------------------------- */
+
+static void unmap(ar_numa_rt_t *rt, void *p, size_t size) {
+  if (rt != NULL && size == AR_NUMA_CHUNK) pm_clear(rt, p);
+  munmap(p, size);
+  ar_fetch_sub_relaxed(&mapped_bytes, size);
+}
+
+static const char *mode_name(int mode) {
+  return mode == AR_NUMA_BIND_STRICT ? "strict" : mode == AR_NUMA_BIND_PREFERRED ? "preferred"
+                                                                                 : "none";
+}
+
+/* Maps `size` bytes for node `nd` under the runtime's binding mode. NULL on failure, with a
+ * failure message and the node's counters updated. Inside an RCU section. */
+static void *map_for_node(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size) {
+  void *p = MAP_FAILED;
+  if (!ar_numa_fault_(AR_NUMA_FAULT_MAP))
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    ar_numa_fail_("mapping %zu bytes for node %d failed", size, nd->node);
+    return NULL;
+  }
+  ar_fetch_add_relaxed(&mapped_bytes, size);
+  int mode = ar_load_relaxed(&rt->bind); /* relaxed: see ar_numa_set_bind */
+  bool bound = false;
+  if (mode == AR_NUMA_BIND_NONE) {
+    ar_fetch_add_relaxed(&nd->unbound, 1);
+  } else {
+    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+    const char *why = NULL;
+    int err = 0;
+    if (ar_numa_fault_(AR_NUMA_FAULT_BIND)) {
+      why = "injected fault";
+      err = EIO;
+    } else if (!t->thissystem) {
+      why = "the topology is synthetic, binding is not possible";
+      err = ENOSYS;
+    } else if (t->nodeset[nd->node] == NULL) {
+      why = "the node is no longer in the topology";
+      err = ENODEV;
+    } else {
+      int flags = HWLOC_MEMBIND_BYNODESET | (mode == AR_NUMA_BIND_STRICT ? HWLOC_MEMBIND_STRICT : 0);
+      if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[nd->node], HWLOC_MEMBIND_BIND,
+                                 flags) != 0) {
+        err = errno;
+        why = strerror(err);
+      } else {
+        ar_fetch_add_relaxed(&bind_calls, 1);
+        bound = true;
+      }
+    }
+    if (err != 0) {
+      if (mode == AR_NUMA_BIND_STRICT) {
+        unmap(NULL, p, size);
+        ar_fetch_add_relaxed(&nd->refused, 1);
+        ar_numa_fail_("strict NUMA binding of %zu bytes to node %d failed: %s", size, nd->node,
+                      why);
+        return NULL;
+      }
+      ar_fetch_add_relaxed(&nd->fallback, 1);
+      ar_numa_fail_("%s NUMA binding of %zu bytes to node %d failed (%s); using unbound memory",
+                    mode_name(mode), size, nd->node, why);
+    }
+  }
+  ar_fetch_add_relaxed(&nd->mapped, 1);
+  if (size == AR_NUMA_CHUNK) pm_set(rt, p, nd->node, !bound);
+  return p;
+}
+
+/* ---- node states ------------------------------------------------------------------------- */
+
+/* The pool's backing source: only its release is used (trim, overflow, destroy). */
+static void *backing_acquire(void *ctx, size_t size) {
+  ar_numa_node_t *nd = (ar_numa_node_t *)ctx;
+  return map_for_node(nd->rt, nd, size);
+}
+
+static void backing_release(void *ctx, void *p, size_t size) {
+  ar_numa_node_t *nd = (ar_numa_node_t *)ctx;
+  unmap(nd->rt, p, size);
+}
+
+ar_numa_node_t *ar_numa_node_new_(ar_numa_rt_t *rt, int node) {
+  ar_numa_node_t *nd = (ar_numa_node_t *)calloc(1, sizeof *nd);
+  if (nd == NULL) return NULL;
+  nd->node = node;
+  nd->rt = rt;
+  nd->ledger_lock = (ar_spinlock_t)AR_SPINLOCK_INIT;
+  ar_store_relaxed(&nd->last_get_ns, ar_numa_now_()); /* published with nd */
+  ar_source_t backing = {backing_acquire, backing_release, nd, "numa-node"};
+  nd->pool = ar_chunk_pool_create(AR_NUMA_CHUNK, rt->pool_chunks, &backing);
+  if (nd->pool == NULL) {
+    free(nd);
+    return NULL;
+  }
+  return nd;
+}
+
+void ar_numa_node_free_(ar_numa_node_t *nd) {
+  if (nd == NULL) return;
+  ar_chunk_pool_destroy(nd->pool); /* unmaps every pooled chunk */
+  free(nd->ledger);
+  free(nd);
+}
+
+/* ---- acquiring and releasing ------------------------------------------------------------- */
+
+/* Idle decay, run from chunk traffic (no background thread): at most once per decay period,
+ * the thread that wins the CAS on next_decay_ns trims the pools that served nothing for a
+ * whole period. */
+static void maybe_decay(ar_numa_rt_t *rt) {
+  if (rt->decay_ns == 0) return;
+  uint64_t now = ar_numa_now_();
+  uint64_t next = ar_load_relaxed(&rt->next_decay_ns);
+  /* relaxed: the CAS only elects one trimmer; the pools synchronize themselves */
+  if (now < next || !ar_cas_weak_relaxed(&rt->next_decay_ns, &next, now + rt->decay_ns)) return;
+  for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
+    ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]);
+    if (nd == NULL) continue;
+    uint64_t last = ar_load_relaxed(&nd->last_get_ns);
+    if (now >= last && now - last >= rt->decay_ns) {
+      size_t n = ar_chunk_pool_trim(nd->pool, rt->decay_keep);
+      ar_fetch_add_relaxed(&nd->trimmed, n);
+    }
+  }
+}
+
+/* A block of `size` bytes placed on node `nd` for a thread on node `requester`. */
+static void *node_acquire(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size, int requester) {
+  void *p = NULL;
+  if (size == AR_NUMA_CHUNK) {
+    p = ar_chunk_pool_get(nd->pool);
+    /* STRICT never hands out a chunk that was mapped unbound under a laxer mode. */
+    while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_unbound(rt, p)) {
+      unmap(rt, p, size);
+      p = ar_chunk_pool_get(nd->pool);
+    }
+    if (p != NULL) {
+      ar_fetch_add_relaxed(&nd->hits, 1);
+      if (rt->decay_ns != 0) ar_store_relaxed(&nd->last_get_ns, ar_numa_now_());
+    } else {
+      ar_fetch_add_relaxed(&nd->misses, 1);
+    }
+  }
+  if (p == NULL) p = map_for_node(rt, nd, size);
+  if (p != NULL) ar_fetch_add_relaxed(requester == nd->node ? &nd->local : &nd->remote, 1);
+  maybe_decay(rt);
+  return p;
+}
+
+static void *fallback_acquire(size_t size) {
+  const ar_source_t *s = size == AR_DEFAULT_CHUNK_SIZE
+                             ? ar_chunk_pool_source(ar_chunk_pool_default())
+                             : ar_source_os();
+  return s->acquire(s->ctx, size);
+}
+
+static void fallback_release(void *p, size_t size) {
+  const ar_source_t *s = size == AR_DEFAULT_CHUNK_SIZE
+                             ? ar_chunk_pool_source(ar_chunk_pool_default())
+                             : ar_source_os();
+  s->release(s->ctx, p, size);
+}
+
+/* Release for every source of ours: back to the pool of the node the chunk was placed for. */
+static void numa_release(void *ctx, void *p, size_t size) {
+  (void)ctx;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt == NULL) {
+    fallback_release(p, size);
+  } else {
+    int node = size == AR_NUMA_CHUNK ? pm_get(rt, p) : -1;
+    ar_numa_node_t *nd = node >= 0 ? ar_load_acquire(&rt->nodes[node]) : NULL;
+    if (nd == NULL || !ar_chunk_pool_put(nd->pool, p)) unmap(rt, p, size);
+    maybe_decay(rt);
+  }
+  ar_rcu_read_end();
+}
+
+static void *routing_acquire(void *ctx, size_t size) {
+  (void)ctx;
+  void *p;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt == NULL) {
+    p = fallback_acquire(size);
+  } else {
+    int node = ar_numa_thread_node_(ar_rcu_deref(&rt->topo));
+    ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]); /* exists for every topology node */
+    p = node_acquire(rt, nd, size, node);
+  }
+  ar_rcu_read_end();
+  return p;
+}
+
+static const ar_source_t routing_source = {routing_acquire, numa_release, NULL, "numa"};
+
+const ar_source_t *ar_numa_routing_source_(void) { return &routing_source; }
+
+static const int node_ids[AR_NUMA_MAX_NODES] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+
+/* Inside an RCU section: the node's state, or NULL (failure recorded). */
+static ar_numa_node_t *node_state(ar_numa_rt_t *rt, int node) {
+  ar_numa_node_t *nd = node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_acquire(&rt->nodes[node])
+                                                             : NULL;
+  if (nd == NULL) ar_numa_fail_("node %d is not a NUMA node of this topology", node);
+  return nd;
+}
+
+static void *fixed_acquire(void *ctx, size_t size) {
+  int node = *(const int *)ctx;
+  void *p = NULL;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt == NULL) {
+    p = fallback_acquire(size);
+  } else {
+    ar_numa_node_t *nd = node_state(rt, node);
+    if (nd != NULL) p = node_acquire(rt, nd, size, ar_numa_thread_node_(ar_rcu_deref(&rt->topo)));
+  }
+  ar_rcu_read_end();
+  return p;
+}
+
+#define SOURCE_ROW(i) {fixed_acquire, numa_release, (void *)&node_ids[i], "numa-node"}
+#define SOURCE_ROW8(i)                                                                   \
+  SOURCE_ROW(i), SOURCE_ROW(i + 1), SOURCE_ROW(i + 2), SOURCE_ROW(i + 3), SOURCE_ROW(i + 4), \
+      SOURCE_ROW(i + 5), SOURCE_ROW(i + 6), SOURCE_ROW(i + 7)
+static const ar_source_t fixed_sources[AR_NUMA_MAX_NODES] = {
+    SOURCE_ROW8(0),  SOURCE_ROW8(8),  SOURCE_ROW8(16), SOURCE_ROW8(24),
+    SOURCE_ROW8(32), SOURCE_ROW8(40), SOURCE_ROW8(48), SOURCE_ROW8(56)};
+#undef SOURCE_ROW
+
+const ar_source_t *ar_numa_source(int node) {
+  const ar_source_t *s = NULL;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt == NULL) {
+    ar_numa_fail_("NUMA placement is not initialised");
+  } else if (node_state(rt, node) != NULL) {
+    if (ar_rcu_deref(&rt->topo)->nodeset[node] != NULL) s = &fixed_sources[node];
+    else ar_numa_fail_("node %d has left the topology", node);
+  }
+  ar_rcu_read_end();
+  if (s == NULL) ar_set_error_(AR_EINVAL);
+  return s;
+}
+
+/* ---- per-node arenas ---------------------------------------------------------------------- */
+
+static bool ledger_add(ar_numa_node_t *nd, void *p, size_t size) {
+  bool ok = true;
+  ar_spin_lock(&nd->ledger_lock);
+  if (nd->nledger == nd->cap_ledger) {
+    size_t cap = nd->cap_ledger ? nd->cap_ledger * 2 : 64;
+    ar_numa_span_t *l = (ar_numa_span_t *)realloc(nd->ledger, cap * sizeof *l);
+    if (l == NULL) {
+      ok = false;
+    } else {
+      nd->ledger = l;
+      nd->cap_ledger = cap;
+    }
+  }
+  if (ok) nd->ledger[nd->nledger++] = (ar_numa_span_t){p, size};
+  ar_spin_unlock(&nd->ledger_lock);
+  return ok;
+}
+
+static void ledger_remove(ar_numa_node_t *nd, void *p) {
+  ar_spin_lock(&nd->ledger_lock);
+  for (size_t i = 0; i < nd->nledger; i++) {
+    if (nd->ledger[i].p == p) {
+      nd->ledger[i] = nd->ledger[--nd->nledger];
+      break;
+    }
+  }
+  ar_spin_unlock(&nd->ledger_lock);
+}
+
+static void *ledger_acquire(void *ctx, size_t size) {
+  int node = *(const int *)ctx;
+  void *p = NULL;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
+  if (nd != NULL) {
+    p = node_acquire(rt, nd, size, ar_numa_thread_node_(ar_rcu_deref(&rt->topo)));
+    if (p != NULL && !ledger_add(nd, p, size)) {
+      ar_rcu_read_end();
+      numa_release(NULL, p, size); /* nothing leaks: the chunk goes back */
+      ar_numa_fail_("out of memory for the chunk ledger of node %d", node);
+      return NULL;
+    }
+  }
+  ar_rcu_read_end();
+  return p;
+}
+
+static void ledger_release(void *ctx, void *p, size_t size) {
+  int node = *(const int *)ctx;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  ar_numa_node_t *nd = rt != NULL ? ar_load_acquire(&rt->nodes[node]) : NULL;
+  if (nd != NULL) ledger_remove(nd, p);
+  ar_rcu_read_end();
+  numa_release(NULL, p, size);
+}
+
+#define SOURCE_ROW(i) {ledger_acquire, ledger_release, (void *)&node_ids[i], "numa-node-arena"}
+static const ar_source_t ledger_sources[AR_NUMA_MAX_NODES] = {
+    SOURCE_ROW8(0),  SOURCE_ROW8(8),  SOURCE_ROW8(16), SOURCE_ROW8(24),
+    SOURCE_ROW8(32), SOURCE_ROW8(40), SOURCE_ROW8(48), SOURCE_ROW8(56)};
+#undef SOURCE_ROW
+#undef SOURCE_ROW8
+
+ar_concurrent_t *ar_node_arena(int node) {
+  ar_concurrent_t *a = NULL;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
+  if (rt == NULL) ar_numa_fail_("NUMA placement is not initialised");
+  if (nd != NULL) a = ar_load_acquire(&nd->arena); /* acquire: pairs with the store below */
+  ar_rcu_read_end();
+  if (a != NULL) return a;
+  if (nd == NULL) {
+    ar_set_error_(AR_EINVAL);
+    return NULL;
+  }
+  /* Slow path, once per node: create it under the admin mutex, which also keeps shutdown
+   * (and so the node state) away while we work. */
+  pthread_mutex_t *m = ar_numa_admin_();
+  pthread_mutex_lock(m);
+  rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders this with init/shutdown */
+  nd = rt != NULL && node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_relaxed(&rt->nodes[node])
+                                                           : NULL;
+  if (nd == NULL) {
+    pthread_mutex_unlock(m);
+    ar_numa_fail_("NUMA placement was shut down");
+    ar_set_error_(AR_EINVAL);
+    return NULL;
+  }
+  a = ar_load_relaxed(&nd->arena); /* only ever written under the mutex */
+  if (a == NULL) {
+    char name[32];
+    snprintf(name, sizeof name, "node-%d", node);
+    ar_options_t o = AR_OPTIONS_INIT;
+    o.name = name;
+    o.source = &ledger_sources[node];
+    a = ar_concurrent_create(&o);
+    if (a != NULL) {
+      ar_registry_set_kind_(a, AR_KIND_NODE, node);
+      ar_store_release(&nd->arena, a); /* release: other threads see an initialised arena */
+    }
+  }
+  pthread_mutex_unlock(m);
+  return a;
+}
+
+int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  int rc = AR_OK;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
+  if (nd == NULL) {
+    rc = AR_EINVAL;
+  } else {
+    ar_spin_lock(&nd->ledger_lock);
+    if (nd->nledger > 0) {
+      *out = (ar_numa_span_t *)malloc(nd->nledger * sizeof **out);
+      if (*out == NULL) rc = AR_ENOMEM;
+      else memcpy(*out, nd->ledger, nd->nledger * sizeof **out);
+      if (*out != NULL) *n = nd->nledger;
+    }
+    ar_spin_unlock(&nd->ledger_lock);
+  }
+  ar_rcu_read_end();
+  return rc;
+}
+
+/* ---- stats and trimming ------------------------------------------------------------------ */
+
+int ar_numa_stats(int node, ar_numa_node_stats_t *out) {
+  if (out == NULL) return ar_set_error_(AR_EINVAL);
+  int rc = AR_OK;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
+  if (nd == NULL) {
+    rc = AR_EINVAL;
+  } else {
+    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+    memset(out, 0, sizeof *out);
+    out->node = node;
+    out->cpus = t->nodeset[node] != NULL ? t->node_cpus[node] : 0;
+    out->local = ar_load_relaxed(&nd->local);
+    out->remote = ar_load_relaxed(&nd->remote);
+    out->fallback = ar_load_relaxed(&nd->fallback);
+    out->refused = ar_load_relaxed(&nd->refused);
+    out->unbound = ar_load_relaxed(&nd->unbound);
+    out->mapped = ar_load_relaxed(&nd->mapped);
+    out->pool_hits = ar_load_relaxed(&nd->hits);
+    out->pool_misses = ar_load_relaxed(&nd->misses);
+    out->trimmed = ar_load_relaxed(&nd->trimmed);
+    ar_chunk_pool_stats_t ps;
+    if (ar_chunk_pool_stats(nd->pool, &ps) == AR_OK) {
+      out->pooled = ps.pooled;
+      out->max_pooled = ps.max_chunks;
+    }
+  }
+  ar_rcu_read_end();
+  return rc == AR_OK ? AR_OK : ar_set_error_((ar_error_t)rc);
+}
+
+size_t ar_trim(size_t keep) {
+  size_t n = 0;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt != NULL) {
+    for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
+      ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]);
+      if (nd == NULL) continue;
+      size_t k = ar_chunk_pool_trim(nd->pool, keep);
+      ar_fetch_add_relaxed(&nd->trimmed, k);
+      n += k;
+    }
+  }
+  ar_rcu_read_end();
+  return n + ar_chunk_pool_trim(ar_chunk_pool_default(), keep);
+}

@@ -1,0 +1,429 @@
+/*
+ * numa/topology.c - discovering the NUMA topology, publishing it, and knowing where a thread
+ * runs.
+ *
+ * Discovery is hwloc's: a full topology load (this machine, or a synthetic description / XML
+ * file for tests and what-if runs) reduced to what allocation needs, a CPU -> node table and
+ * each node's nodeset, in an immutable snapshot. Readers find the snapshot through an
+ * RCU-published pointer (urcu-qsbr via runtime/sync.h): reading costs no lock and no shared
+ * write, and a reload (after the process's cpuset or cgroup changed) builds a complete new
+ * snapshot, swaps the pointer, waits for a grace period and only then destroys the old one, so
+ * allocating threads never block on it and never see a half-built map.
+ *
+ * A thread's node is cached in thread-local storage together with the CPU it was computed
+ * for and the snapshot's generation. Only chunk refills ask (per-allocation paths never come
+ * here); each asks sched_getcpu() (a vDSO read, no syscall) and uses the cache when neither
+ * the CPU nor the generation changed, so a migrated thread's next chunk comes from its new
+ * node and a reload is noticed at the next refill.
+ *
+ * Thread contract: init, reload and shutdown serialize on `admin`; everything else is
+ * lock-free and may run concurrently with them (see numa_internal.h for lifetimes).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arenart/stats.h"
+#include "numa/numa_internal.h"
+
+ar_atomic(ar_numa_rt_t *) ar_numa_rt_;
+
+static pthread_mutex_t admin = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t *ar_numa_admin_(void) { return &admin; }
+
+/* Process-wide, so that a cache filled under one init can never match a later one. */
+static ar_atomic(uint64_t) next_gen = 1;
+
+/* ---- failure messages, test hooks ----------------------------------------------------- */
+
+static _Thread_local char tls_failure[192];
+
+void ar_numa_fail_(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tls_failure, sizeof tls_failure, fmt, ap);
+  va_end(ap);
+}
+
+const char *ar_numa_last_failure(void) { return tls_failure; }
+
+/* Test controls: relaxed, because a test sets them before the operations it wants to affect
+ * on the same thread, or does not care which concurrent operation a fault hits. */
+static ar_atomic(unsigned) fault_mask;
+static ar_atomic(int) fault_count;
+static ar_atomic(uint64_t) test_clock;
+static _Thread_local int tls_test_cpu = -1;
+
+void ar_numa_test_fault_(unsigned mask, int count) {
+  ar_store_relaxed(&fault_count, count);
+  ar_store_relaxed(&fault_mask, mask);
+}
+
+bool ar_numa_fault_(unsigned kind) {
+  if (AR_LIKELY((ar_load_relaxed(&fault_mask) & kind) == 0)) return false;
+  int c = ar_load_relaxed(&fault_count);
+  for (;;) {
+    if (c < 0) return true;
+    if (c == 0) return false;
+    /* relaxed: the count is its own only datum */
+    if (ar_cas_weak_relaxed(&fault_count, &c, c - 1)) return true;
+  }
+}
+
+void ar_numa_test_set_cpu_(int cpu) { tls_test_cpu = cpu; }
+
+void ar_numa_test_set_clock_(uint64_t ns) { ar_store_relaxed(&test_clock, ns); }
+
+uint64_t ar_numa_now_(void) {
+  uint64_t t = ar_load_relaxed(&test_clock);
+  return t != 0 ? t : ar_now_ns_();
+}
+
+/* ---- snapshots -------------------------------------------------------------------------- */
+
+static void topo_free(ar_numa_topo_t *t) {
+  if (t == NULL) return;
+  if (t->topo != NULL) hwloc_topology_destroy(t->topo);
+  free(t->cpu_node);
+  free(t);
+}
+
+/* Loads a topology from this machine, a synthetic description or an XML file, and builds a
+ * snapshot of it. NULL (with a failure message and *err) if hwloc refuses it. */
+static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_error_t *err) {
+  *err = AR_ENOMEM;
+  ar_numa_topo_t *t = (ar_numa_topo_t *)calloc(1, sizeof *t);
+  if (t == NULL) {
+    ar_numa_fail_("out of memory for the topology snapshot");
+    return NULL;
+  }
+  *err = AR_EINVAL;
+  if (ar_numa_fault_(AR_NUMA_FAULT_TOPOLOGY)) {
+    ar_numa_fail_("hwloc topology discovery failed (injected fault)");
+    free(t);
+    return NULL;
+  }
+  if (hwloc_topology_init(&t->topo) != 0) {
+    ar_numa_fail_("hwloc_topology_init failed: %s", strerror(errno));
+    t->topo = NULL;
+    topo_free(t);
+    return NULL;
+  }
+  int rc = 0;
+  if (synthetic != NULL) rc = hwloc_topology_set_synthetic(t->topo, synthetic);
+  else if (xml != NULL) rc = hwloc_topology_set_xml(t->topo, xml);
+  if (rc != 0) {
+    ar_numa_fail_("hwloc rejected the %s topology '%s'", synthetic ? "synthetic" : "XML",
+                  synthetic ? synthetic : xml);
+    topo_free(t);
+    return NULL;
+  }
+  if (hwloc_topology_load(t->topo) != 0) {
+    ar_numa_fail_("hwloc_topology_load failed: %s", strerror(errno));
+    topo_free(t);
+    return NULL;
+  }
+  /* hwloc gives non-native topologies dummy binding hooks that "succeed" without binding;
+   * we must know, so as never to count such memory as bound. */
+  t->thissystem = synthetic == NULL && xml == NULL && hwloc_topology_is_thissystem(t->topo);
+
+  int n = hwloc_get_nbobjs_by_type(t->topo, HWLOC_OBJ_NUMANODE);
+  int maxcpu = -1;
+  hwloc_const_cpuset_t all = hwloc_topology_get_topology_cpuset(t->topo);
+  if (all != NULL && !hwloc_bitmap_iszero(all)) maxcpu = hwloc_bitmap_last(all);
+  if (n <= 0 || maxcpu < 0 || maxcpu > (1 << 20)) {
+    ar_numa_fail_("the topology has %d NUMA nodes and CPUs up to %d", n, maxcpu);
+    topo_free(t);
+    return NULL;
+  }
+  t->ncpus = maxcpu + 1;
+  t->cpu_node = (int *)malloc((size_t)t->ncpus * sizeof *t->cpu_node);
+  if (t->cpu_node == NULL) {
+    *err = AR_ENOMEM;
+    ar_numa_fail_("out of memory for the CPU map");
+    topo_free(t);
+    return NULL;
+  }
+  for (int c = 0; c < t->ncpus; c++) t->cpu_node[c] = -1;
+  for (int i = 0; i < n; i++) {
+    hwloc_obj_t o = hwloc_get_obj_by_type(t->topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
+    if (o->os_index >= AR_NUMA_MAX_NODES) {
+      ar_numa_fail_("NUMA node %u is beyond AR_NUMA_MAX_NODES (%d)", o->os_index,
+                    AR_NUMA_MAX_NODES);
+      topo_free(t);
+      return NULL;
+    }
+    int node = (int)o->os_index;
+    t->nodeset[node] = o->nodeset;
+    int cpu;
+    hwloc_bitmap_foreach_begin(cpu, o->cpuset) {
+      if (cpu < t->ncpus && t->cpu_node[cpu] < 0) t->cpu_node[cpu] = node;
+      t->node_cpus[node]++;
+    }
+    hwloc_bitmap_foreach_end();
+  }
+  for (int node = 0; node < AR_NUMA_MAX_NODES; node++)
+    if (t->nodeset[node] != NULL) t->nodes[t->nnodes++] = node;
+  t->gen = ar_fetch_add_relaxed(&next_gen, 1); /* relaxed: uniqueness only */
+  *err = AR_OK;
+  return t;
+}
+
+/* Makes sure every node of `t` has its state (pool and counters). Under the admin mutex. */
+static ar_error_t ensure_nodes(ar_numa_rt_t *rt, const ar_numa_topo_t *t) {
+  for (int i = 0; i < t->nnodes; i++) {
+    int node = t->nodes[i];
+    if (ar_load_relaxed(&rt->nodes[node]) != NULL) continue; /* the mutex orders writers */
+    ar_numa_node_t *nd = ar_numa_node_new_(rt, node);
+    if (nd == NULL) {
+      ar_numa_fail_("out of memory for the pool of node %d", node);
+      return AR_ENOMEM;
+    }
+    ar_store_release(&rt->nodes[node], nd); /* release: readers see an initialised node */
+  }
+  return AR_OK;
+}
+
+static char *dup_or_null(const char *s, bool *oom) {
+  if (s == NULL) return NULL;
+  char *d = strdup(s);
+  if (d == NULL) *oom = true;
+  return d;
+}
+
+static void rt_free(ar_numa_rt_t *rt) {
+  for (int node = 0; node < AR_NUMA_MAX_NODES; node++)
+    ar_numa_node_free_(ar_load_relaxed(&rt->nodes[node]));
+  topo_free(ar_load_relaxed(&rt->topo));
+  ar_numa_pagemap_free_(rt);
+  free(rt->synthetic);
+  free(rt->xml);
+  free(rt);
+}
+
+/* ---- public: lifecycle ------------------------------------------------------------------ */
+
+void ar_numa_options_init(ar_numa_options_t *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof *o);
+  o->bind = AR_NUMA_BIND_PREFERRED;
+  o->pool_chunks = 256;
+  o->route_default = true;
+}
+
+int ar_numa_init(const ar_numa_options_t *opts) {
+  ar_numa_options_t o;
+  ar_numa_options_init(&o);
+  if (opts != NULL) o = *opts;
+  tls_failure[0] = '\0';
+  if ((unsigned)o.bind > AR_NUMA_BIND_STRICT || o.pool_chunks == 0 ||
+      o.pool_chunks > ((size_t)1 << 24) || (o.synthetic != NULL && o.xml != NULL)) {
+    ar_numa_fail_("invalid NUMA options (bind mode, pool_chunks in 1..2^24, at most one of "
+                  "synthetic and xml)");
+    return ar_set_error_(AR_EINVAL);
+  }
+  pthread_mutex_lock(&admin);
+  if (ar_load_relaxed(&ar_numa_rt_) != NULL) { /* the mutex orders writers */
+    pthread_mutex_unlock(&admin);
+    ar_numa_fail_("NUMA placement is already initialised");
+    return ar_set_error_(AR_EBUSY);
+  }
+  ar_numa_rt_t *rt = (ar_numa_rt_t *)calloc(1, sizeof *rt);
+  if (rt == NULL) {
+    pthread_mutex_unlock(&admin);
+    ar_numa_fail_("out of memory initialising NUMA placement");
+    return ar_set_error_(AR_ENOMEM);
+  }
+  ar_error_t err = AR_ENOMEM;
+  bool oom = false;
+  ar_numa_topo_t *t = NULL;
+  rt->pool_chunks = o.pool_chunks;
+  rt->decay_ns = o.decay_ns;
+  rt->decay_keep = o.decay_keep;
+  rt->route_default = o.route_default;
+  ar_store_relaxed(&rt->bind, (int)o.bind); /* relaxed: published with rt */
+  rt->synthetic = dup_or_null(o.synthetic, &oom);
+  rt->xml = dup_or_null(o.xml, &oom);
+  rt->pagemap = (ar_atomic(ar_atomic(uint8_t) *) *)calloc((size_t)1 << AR_PM_TOP_BITS,
+                                                          sizeof *rt->pagemap);
+  if (oom || rt->pagemap == NULL) {
+    ar_numa_fail_("out of memory initialising NUMA placement");
+    goto fail;
+  }
+  if ((t = topo_load(rt->synthetic, rt->xml, &err)) == NULL) goto fail;
+  ar_store_relaxed(&rt->topo, t); /* relaxed: published with rt */
+  if ((err = ensure_nodes(rt, t)) != AR_OK) goto fail;
+  ar_store_relaxed(&rt->next_decay_ns, ar_numa_now_() + rt->decay_ns); /* published with rt */
+  ar_rcu_assign(&ar_numa_rt_, rt);
+  if (rt->route_default) ar_set_default_source_override_(ar_numa_routing_source_());
+  pthread_mutex_unlock(&admin);
+  return AR_OK;
+
+fail:
+  rt_free(rt); /* never published: no reader can hold it */
+  pthread_mutex_unlock(&admin);
+  return ar_set_error_(err);
+}
+
+bool ar_numa_active(void) {
+  /* relaxed: a yes/no answer that publishes nothing to the caller */
+  return ar_load_relaxed(&ar_numa_rt_) != NULL;
+}
+
+int ar_numa_reload(const char *synthetic, const char *xml) {
+  tls_failure[0] = '\0';
+  if (synthetic != NULL && xml != NULL) {
+    ar_numa_fail_("reload: give at most one of synthetic and xml");
+    return ar_set_error_(AR_EINVAL);
+  }
+  pthread_mutex_lock(&admin);
+  ar_numa_rt_t *rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders writers */
+  if (rt == NULL) {
+    pthread_mutex_unlock(&admin);
+    ar_numa_fail_("reload: NUMA placement is not initialised");
+    return ar_set_error_(AR_EINVAL);
+  }
+  bool oom = false;
+  bool replace = synthetic != NULL || xml != NULL;
+  char *syn = rt->synthetic, *x = rt->xml;
+  char *new_syn = NULL, *new_xml = NULL;
+  if (replace) {
+    syn = new_syn = dup_or_null(synthetic, &oom);
+    x = new_xml = dup_or_null(xml, &oom);
+  }
+  ar_error_t err = AR_ENOMEM;
+  ar_numa_topo_t *t = oom ? NULL : topo_load(syn, x, &err);
+  if (t == NULL || (err = ensure_nodes(rt, t)) != AR_OK) {
+    topo_free(t);
+    free(new_syn);
+    free(new_xml);
+    pthread_mutex_unlock(&admin);
+    return ar_set_error_(err);
+  }
+  if (replace) {
+    free(rt->synthetic);
+    free(rt->xml);
+    rt->synthetic = new_syn;
+    rt->xml = new_xml;
+  }
+  ar_numa_topo_t *old = ar_load_relaxed(&rt->topo);
+  ar_rcu_assign(&rt->topo, t);
+  /* Readers may still hold `old`; after the grace period none can. Holding the mutex while
+   * waiting is fine: no reader ever takes it inside a read section. */
+  ar_rcu_synchronize();
+  topo_free(old);
+  pthread_mutex_unlock(&admin);
+  return AR_OK;
+}
+
+void ar_numa_shutdown(void) {
+  pthread_mutex_lock(&admin);
+  ar_numa_rt_t *rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders writers */
+  if (rt == NULL) {
+    pthread_mutex_unlock(&admin);
+    return;
+  }
+  /* Per-node arenas first, while their chunks can still go back to the node pools (the
+   * caller guarantees quiescence on them). */
+  for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
+    ar_numa_node_t *nd = ar_load_relaxed(&rt->nodes[node]);
+    if (nd == NULL) continue;
+    ar_concurrent_t *a = ar_load_relaxed(&nd->arena);
+    if (a == NULL) continue;
+    ar_concurrent_destroy(a);
+    ar_store_relaxed(&nd->arena, NULL);
+  }
+  ar_set_default_source_override_(NULL);
+  ar_rcu_assign(&ar_numa_rt_, NULL);
+  ar_rcu_synchronize(); /* no reader holds rt any more; later ones see NULL */
+  rt_free(rt);
+  pthread_mutex_unlock(&admin);
+}
+
+int ar_numa_set_bind(ar_numa_bind_t mode) {
+  if ((unsigned)mode > AR_NUMA_BIND_STRICT) return ar_set_error_(AR_EINVAL);
+  int rc = AR_OK;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  /* relaxed: the mode is read once per chunk mapping and guards no other data */
+  if (rt != NULL) ar_store_relaxed(&rt->bind, (int)mode);
+  else rc = AR_EINVAL;
+  ar_rcu_read_end();
+  return rc == AR_OK ? AR_OK : ar_set_error_((ar_error_t)rc);
+}
+
+/* ---- public: the map ------------------------------------------------------------------- */
+
+int ar_numa_node_count(void) {
+  int n = 0;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt != NULL) n = ar_rcu_deref(&rt->topo)->nnodes;
+  ar_rcu_read_end();
+  return n;
+}
+
+int ar_numa_nodes(int *nodes, int max) {
+  if (nodes == NULL && max > 0) {
+    ar_set_error_(AR_EINVAL);
+    return -1;
+  }
+  int n = -1;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt != NULL) {
+    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+    n = t->nnodes;
+    for (int i = 0; i < n && i < max; i++) nodes[i] = t->nodes[i];
+  }
+  ar_rcu_read_end();
+  if (n < 0) ar_set_error_(AR_EINVAL);
+  return n;
+}
+
+int ar_numa_node_of_cpu(int cpu) {
+  int node = -1;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt != NULL) {
+    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+    if (cpu >= 0 && cpu < t->ncpus) node = t->cpu_node[cpu];
+  }
+  ar_rcu_read_end();
+  if (node < 0) ar_set_error_(AR_EINVAL);
+  return node;
+}
+
+/* The calling thread's cached placement (see the essay above). */
+typedef struct node_cache {
+  uint64_t gen; /* 0: empty */
+  int cpu;
+  int node;
+} node_cache_t;
+
+static _Thread_local node_cache_t tls_node;
+
+int ar_numa_thread_node_(ar_numa_topo_t *t) {
+  int cpu = tls_test_cpu >= 0 ? tls_test_cpu : sched_getcpu();
+  if (AR_LIKELY(tls_node.gen == t->gen && tls_node.cpu == cpu)) return tls_node.node;
+  int node = cpu >= 0 && cpu < t->ncpus ? t->cpu_node[cpu] : -1;
+  /* A CPU outside the map (offline when we loaded, or sched_getcpu failed): the first node,
+   * which always exists, rather than failing the allocation. */
+  if (node < 0) node = t->nodes[0];
+  tls_node.gen = t->gen;
+  tls_node.cpu = cpu;
+  tls_node.node = node;
+  return node;
+}
+
+int ar_numa_current_node(void) {
+  int node = -1;
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if (rt != NULL) node = ar_numa_thread_node_(ar_rcu_deref(&rt->topo));
+  ar_rcu_read_end();
+  if (node < 0) ar_set_error_(AR_EINVAL);
+  return node;
+}

@@ -1,0 +1,431 @@
+/*
+ * tests/numa/numa_test.c - NUMA placement on this machine's real topology (one node on the
+ * build machine; nothing here assumes a count): binding, verification of where pages landed,
+ * strict mode, trimming with a resident-set measurement, idle decay, fault injection, and the
+ * lifecycle (errors before init, shutdown with live arenas). Synthetic multi-node topologies
+ * are in numa_synthetic_test.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arenart.h>
+#include <arenart/numa.h>
+
+#include "tests/numa/numa_util.h"
+
+static int init_mode(ar_numa_bind_t mode) {
+  ar_numa_options_t o;
+  ar_numa_options_init(&o);
+  o.bind = mode;
+  return ar_numa_init(&o);
+}
+
+static ar_arena_t *arena_on(int node) {
+  ar_options_t o;
+  ar_options_init(&o);
+  o.source = ar_numa_source(node);
+  return o.source != NULL ? ar_arena_create(&o) : NULL;
+}
+
+/* ---- lifecycle and errors ----------------------------------------------------------------- */
+
+static void test_errors_before_init(void **state) {
+  (void)state;
+  assert_false(ar_numa_active());
+  assert_int_equal(ar_numa_node_count(), 0);
+  int nodes[4];
+  assert_int_equal(ar_numa_nodes(nodes, 4), -1);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_int_equal(ar_numa_node_of_cpu(0), -1);
+  assert_int_equal(ar_numa_current_node(), -1);
+  assert_null(ar_numa_source(0));
+  assert_null(ar_node_arena(0));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_numa_node_stats_t st;
+  assert_int_equal(ar_numa_stats(0, &st), AR_EINVAL);
+  assert_int_equal(ar_numa_set_bind(AR_NUMA_BIND_STRICT), AR_EINVAL);
+  assert_int_equal(ar_numa_reload(NULL, NULL), AR_EINVAL);
+  ar_numa_pages_t pg;
+  char byte = 0;
+  assert_int_equal(ar_numa_area_pages(&byte, 1, &pg), AR_EINVAL);
+  assert_true(strstr(ar_numa_last_failure(), "not initialised") != NULL);
+  (void)ar_trim(0); /* works without init: trims the default pool only */
+  ar_numa_shutdown(); /* no-op */
+
+  ar_numa_options_t o;
+  ar_numa_options_init(&o);
+  o.bind = (ar_numa_bind_t)7;
+  assert_int_equal(ar_numa_init(&o), AR_EINVAL);
+  ar_numa_options_init(&o);
+  o.pool_chunks = 0;
+  assert_int_equal(ar_numa_init(&o), AR_EINVAL);
+  ar_numa_options_init(&o);
+  o.synthetic = "pack:2 numa:1 pu:1";
+  o.xml = "x.xml";
+  assert_int_equal(ar_numa_init(&o), AR_EINVAL);
+  ar_numa_options_init(&o);
+  o.synthetic = "this is not a topology";
+  assert_int_equal(ar_numa_init(&o), AR_EINVAL);
+  assert_true(strstr(ar_numa_last_failure(), "rejected") != NULL);
+  assert_false(ar_numa_active());
+}
+
+static void test_init_twice(void **state) {
+  (void)state;
+  assert_int_equal(ar_numa_init(NULL), AR_OK);
+  assert_true(ar_numa_active());
+  assert_int_equal(ar_numa_init(NULL), AR_EBUSY);
+  int n = ar_numa_node_count();
+  assert_true(n >= 1);
+  int nodes[AR_NUMA_MAX_NODES];
+  assert_int_equal(ar_numa_nodes(nodes, AR_NUMA_MAX_NODES), n);
+  int me = ar_numa_current_node();
+  assert_true(me >= 0);
+  assert_int_equal(ar_numa_node_of_cpu(sched_getcpu()), me);
+  assert_int_equal(ar_numa_node_of_cpu(-1), -1);
+  assert_null(ar_numa_source(AR_NUMA_MAX_NODES));
+  assert_null(ar_node_arena(-1));
+  assert_int_equal(ar_numa_set_bind((ar_numa_bind_t)3), AR_EINVAL);
+  ar_numa_shutdown();
+  assert_false(ar_numa_active());
+  ar_numa_shutdown();
+}
+
+/* ---- placement verification on this machine ------------------------------------------------ */
+
+typedef struct placement {
+  int node;
+  ar_numa_pages_t pages;
+  int rc;
+} placement_t;
+
+static void print_pages(const char *what, const ar_numa_pages_t *pg, int node) {
+  size_t resident = pg->pages - pg->unplaced;
+  printf("placement: %s: %zu pages, %zu resident, %zu not yet touched\n", what, pg->pages,
+         resident, pg->unplaced);
+  for (int n = 0; n < AR_NUMA_MAX_NODES; n++)
+    if (pg->on_node[n] != 0)
+      printf("placement:   node %d: %zu pages%s\n", n, pg->on_node[n], n == node ? " (local)" : "");
+  printf("placement:   local fraction %.4f\n", ar_numa_local_fraction(pg, node));
+}
+
+static void print_stats(int node) {
+  ar_numa_node_stats_t s = node_stats(node);
+  printf("stats: node %d: cpus=%d local=%llu remote=%llu fallback=%llu refused=%llu "
+         "unbound=%llu mapped=%llu pool_hits=%llu pool_misses=%llu pooled=%zu/%zu "
+         "trimmed=%llu\n",
+         s.node, s.cpus, (unsigned long long)s.local, (unsigned long long)s.remote,
+         (unsigned long long)s.fallback, (unsigned long long)s.refused,
+         (unsigned long long)s.unbound, (unsigned long long)s.mapped,
+         (unsigned long long)s.pool_hits, (unsigned long long)s.pool_misses, s.pooled,
+         s.max_pooled, (unsigned long long)s.trimmed);
+}
+
+/* A worker thread fills 4 MiB of its thread arena and asks where the pages are. */
+static void fill_thread_arena(void *arg) {
+  placement_t *pl = (placement_t *)arg;
+  pl->node = ar_numa_current_node();
+  ar_arena_t *a = ar_thread_arena();
+  if (a == NULL) return;
+  for (int i = 0; i < 1024; i++) {
+    char *p = (char *)ar_alloc(a, 4096);
+    if (p == NULL) return;
+    memset(p, i, 4096);
+  }
+  pl->rc = ar_numa_arena_pages(a, &pl->pages);
+}
+
+static void test_thread_arena_placement(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  uint64_t binds = ar_numa_test_bind_calls_();
+  placement_t pl;
+  memset(&pl, 0, sizeof pl);
+  pl.rc = -1;
+  run_on_cpu(-1, fill_thread_arena, &pl);
+  assert_int_equal(pl.rc, AR_OK);
+  assert_true(pl.node >= 0);
+  print_pages("thread arena, 4 MiB written, preferred", &pl.pages, pl.node);
+  print_stats(pl.node);
+  /* 4 MiB written = 1024 pages at least, and at least 99% of the resident ones local. */
+  assert_true(pl.pages.pages - pl.pages.unplaced >= 1024);
+  assert_true(ar_numa_local_fraction(&pl.pages, pl.node) >= 0.99);
+  /* The chunks were really bound (this machine supports it) and counted as local. */
+  assert_true(ar_numa_test_bind_calls_() > binds);
+  ar_numa_node_stats_t s = node_stats(pl.node);
+  assert_true(s.local >= 64);
+  assert_int_equal(s.fallback, 0);
+  assert_int_equal(s.refused, 0);
+  /* The thread exited: its arena's chunks are back in the node's pool. */
+  assert_true(s.pooled >= 64);
+  ar_numa_shutdown();
+}
+
+static int find_node_arena(const ar_arena_info_t *info, void *ctx) {
+  int *node = (int *)ctx;
+  if (info->kind == AR_KIND_NODE && info->node == *node && strncmp(info->name, "node-", 5) == 0)
+    return 1;
+  return 0;
+}
+
+static void test_strict_node_arena(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_STRICT), AR_OK);
+  int node = ar_numa_current_node();
+  ar_concurrent_t *ca = ar_node_arena(node);
+  assert_non_null(ca);
+  assert_ptr_equal(ar_node_arena(node), ca); /* one per node */
+  for (int i = 0; i < 512; i++) {
+    char *p = (char *)ar_concurrent_alloc(ca, 4096);
+    assert_non_null(p);
+    memset(p, 0x5a, 4096);
+  }
+  ar_numa_pages_t pg;
+  assert_int_equal(ar_numa_node_arena_pages(node, &pg), AR_OK);
+  print_pages("per-node arena, 2 MiB written, strict", &pg, node);
+  assert_true(pg.pages - pg.unplaced >= 512);
+  assert_true(ar_numa_local_fraction(&pg, node) >= 0.99);
+  ar_numa_node_stats_t s = node_stats(node);
+  assert_int_equal(s.refused, 0);
+  assert_int_equal(s.fallback, 0);
+  assert_true(s.local >= 8);
+  assert_int_equal(ar_registry_foreach(find_node_arena, &node), 1);
+
+  /* A serial arena on the node through ar_numa_source, in strict mode too. */
+  ar_arena_t *a = arena_on(node);
+  assert_non_null(a);
+  char *big = (char *)ar_alloc(a, 1 << 20); /* a dedicated, directly bound chunk */
+  assert_non_null(big);
+  memset(big, 1, 1 << 20);
+  assert_int_equal(ar_numa_arena_pages(a, &pg), AR_OK);
+  assert_true(ar_numa_local_fraction(&pg, node) >= 0.99);
+  assert_true(pg.on_node[node] >= 256);
+  ar_numa_test_fault_(AR_NUMA_FAULT_LOCATE, 1);
+  assert_int_equal(ar_numa_arena_pages(a, &pg), AR_EINVAL);
+  ar_numa_test_fault_(0, 0);
+  ar_arena_destroy(a);
+  ar_numa_shutdown();
+  assert_int_equal(ar_registry_foreach(find_node_arena, &node), 0);
+}
+
+/* ---- trimming ------------------------------------------------------------------------------ */
+
+static void test_trim_rss(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int node = ar_numa_current_node();
+  size_t base_mapped = ar_numa_test_mapped_bytes_();
+  ar_arena_t *a = arena_on(node);
+  assert_non_null(a);
+  for (int i = 0; i < 16 * 1024; i++) { /* 16 MiB in 1 KiB blocks: ~260 chunks */
+    char *p = (char *)ar_alloc(a, 1024);
+    assert_non_null(p);
+    memset(p, 7, 1024);
+  }
+  ar_arena_destroy(a); /* the chunks go to the node's pool (up to 256) and stay resident */
+  ar_numa_node_stats_t s = node_stats(node);
+  assert_true(s.pooled >= 200);
+  size_t before = rss_bytes();
+  size_t trimmed = ar_trim(0);
+  size_t after = rss_bytes();
+  printf("trim: %zu chunks trimmed; RSS %zu KiB -> %zu KiB\n", trimmed, before / 1024,
+         after / 1024);
+  assert_true(trimmed >= s.pooled);
+  assert_int_equal(node_stats(node).pooled, 0);
+  assert_true(node_stats(node).trimmed >= s.pooled);
+  /* At least three quarters of the pooled bytes really left the process. */
+  assert_true(before > after);
+  assert_true(before - after >= s.pooled * AR_DEFAULT_CHUNK_SIZE * 3 / 4);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base_mapped);
+  ar_numa_shutdown();
+}
+
+static void test_idle_decay(void **state) {
+  (void)state;
+  const uint64_t t0 = 1000000000u;
+  ar_numa_test_set_clock_(t0);
+  ar_numa_options_t o;
+  ar_numa_options_init(&o);
+  o.decay_ns = 1000;
+  o.decay_keep = 2;
+  assert_int_equal(ar_numa_init(&o), AR_OK);
+  int node = ar_numa_current_node();
+  ar_arena_t *a = arena_on(node);
+  assert_non_null(a);
+  for (int i = 0; i < 80; i++) assert_non_null(ar_alloc(a, 15000)); /* ~20 chunks */
+  ar_arena_destroy(a);
+  size_t pooled = node_stats(node).pooled;
+  assert_true(pooled >= 10);
+  const ar_source_t *src = ar_numa_source(node);
+  ar_numa_test_set_clock_(t0 + 500); /* within the period: no decay */
+  void *c = src->acquire(src->ctx, AR_DEFAULT_CHUNK_SIZE);
+  assert_non_null(c);
+  src->release(src->ctx, c, AR_DEFAULT_CHUNK_SIZE);
+  assert_int_equal(node_stats(node).pooled, pooled);
+  c = src->acquire(src->ctx, AR_DEFAULT_CHUNK_SIZE); /* the pool was used at t0 + 500 */
+  ar_numa_test_set_clock_(t0 + 5000);                /* then stays idle for 4500 ns */
+  src->release(src->ctx, c, AR_DEFAULT_CHUNK_SIZE);  /* traffic that runs the decay check */
+  ar_numa_node_stats_t s = node_stats(node);
+  assert_int_equal(s.pooled, 2);
+  assert_int_equal(s.trimmed, pooled - 2);
+  ar_numa_shutdown();
+  ar_numa_test_set_clock_(0);
+}
+
+/* ---- fault injection ------------------------------------------------------------------------ */
+
+static void test_fault_bind(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int node = ar_numa_current_node();
+  size_t base_mapped = ar_numa_test_mapped_bytes_();
+
+  /* PREFERRED: binding fails, the chunk is kept unbound and the fallback counted. */
+  ar_arena_t *a = arena_on(node);
+  assert_non_null(a);
+  ar_numa_test_fault_(AR_NUMA_FAULT_BIND, 1);
+  assert_non_null(ar_alloc(a, 100));
+  assert_int_equal(node_stats(node).fallback, 1);
+  assert_true(strstr(ar_numa_last_failure(), "injected") != NULL);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a); /* its unbound chunk goes to the pool... */
+  assert_int_equal(node_stats(node).pooled, 1);
+
+  /* STRICT: binding fails, the allocation fails cleanly. */
+  assert_int_equal(ar_numa_set_bind(AR_NUMA_BIND_STRICT), AR_OK);
+  ar_numa_test_fault_(AR_NUMA_FAULT_BIND, -1);
+  ar_arena_t *b = arena_on(node);
+  assert_non_null(b);
+  ar_clear_error();
+  assert_null(ar_alloc(b, 100));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  assert_true(strstr(ar_numa_last_failure(), "strict NUMA binding") != NULL);
+  ar_numa_node_stats_t s = node_stats(node);
+  assert_int_equal(s.refused, 1);
+  /* ...and STRICT did not hand out that unbound pooled chunk: it was unmapped instead. */
+  assert_int_equal(s.pooled, 0);
+  assert_int_equal(s.pool_hits, 0);
+  assert_int_equal(ar_arena_check(b), AR_OK);
+  ar_stats_t as;
+  assert_int_equal(ar_arena_stats(b, &as), AR_OK);
+  assert_int_equal(as.capacity, 0);
+  /* The per-node arena fails the same way and stays usable. */
+  ar_concurrent_t *ca = ar_node_arena(node);
+  assert_non_null(ca);
+  assert_null(ar_concurrent_alloc(ca, 64));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  ar_numa_test_fault_(0, 0);
+  assert_non_null(ar_alloc(b, 100));
+  assert_non_null(ar_concurrent_alloc(ca, 64));
+  assert_int_equal(node_stats(node).refused, 2);
+  ar_arena_destroy(b);
+  ar_concurrent_reset(ca);
+  ar_trim(0);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base_mapped); /* nothing leaked */
+  ar_numa_shutdown();
+}
+
+static void alloc_fails_enomem(void *arg) {
+  int *ok = (int *)arg;
+  ar_arena_t *a = ar_thread_arena();
+  *ok = a != NULL && ar_alloc(a, 64) == NULL && ar_last_error() == AR_ENOMEM &&
+        ar_arena_check(a) == AR_OK;
+}
+
+static void test_fault_map(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int node = ar_numa_current_node();
+  ar_numa_test_fault_(AR_NUMA_FAULT_MAP, -1);
+  ar_concurrent_t *ca = ar_node_arena(node);
+  assert_non_null(ca);
+  assert_null(ar_concurrent_alloc(ca, 64));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  int ok = 0;
+  run_on_cpu(-1, alloc_fails_enomem, &ok); /* the routed default source fails the same way */
+  assert_true(ok);
+  assert_true(strstr(ar_numa_last_failure(), "mapping") != NULL);
+  ar_numa_test_fault_(0, 0);
+  assert_non_null(ar_concurrent_alloc(ca, 64));
+  ar_numa_shutdown();
+}
+
+static void test_fault_topology(void **state) {
+  (void)state;
+  ar_numa_test_fault_(AR_NUMA_FAULT_TOPOLOGY, 1);
+  assert_int_equal(ar_numa_init(NULL), AR_EINVAL);
+  assert_false(ar_numa_active());
+  assert_true(strstr(ar_numa_last_failure(), "discovery failed") != NULL);
+  assert_int_equal(ar_numa_init(NULL), AR_OK);
+  int n = ar_numa_node_count();
+  ar_numa_test_fault_(AR_NUMA_FAULT_TOPOLOGY, 1);
+  assert_int_equal(ar_numa_reload(NULL, NULL), AR_EINVAL);
+  assert_int_equal(ar_numa_node_count(), n); /* the old topology stays */
+  assert_int_equal(ar_numa_reload(NULL, NULL), AR_OK);
+  assert_int_equal(ar_numa_node_count(), n);
+  assert_true(ar_numa_current_node() >= 0);
+  ar_numa_shutdown();
+}
+
+/* ---- shutdown with arenas still holding placed chunks ---------------------------------------- */
+
+static void thread_alloc(void *arg) {
+  int *ok = (int *)arg;
+  ar_arena_t *a = ar_thread_arena();
+  *ok = a != NULL && ar_alloc(a, 1000) != NULL;
+}
+
+static void test_shutdown_with_live_arena(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int node = ar_numa_current_node();
+  ar_arena_t *a = arena_on(node);
+  assert_non_null(a);
+  char *p = ar_strdup(a, "placed before shutdown");
+  assert_non_null(p);
+  int ok = 0;
+  run_on_cpu(-1, thread_alloc, &ok); /* a routed thread arena */
+  assert_true(ok);
+  assert_true(node_stats(node).local >= 2);
+  ar_numa_shutdown();
+  /* The arena's copied source keeps working (as the default source) and takes back the
+   * chunks placed before shutdown. */
+  for (int i = 0; i < 100; i++) assert_non_null(ar_alloc(a, 4000));
+  assert_string_equal(p, "placed before shutdown");
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a);
+  ok = 0;
+  run_on_cpu(-1, thread_alloc, &ok); /* thread arenas use the default pool again */
+  assert_true(ok);
+  /* And NUMA can start again. */
+  assert_int_equal(init_mode(AR_NUMA_BIND_NONE), AR_OK);
+  a = arena_on(node);
+  assert_non_null(ar_alloc(a, 10));
+  assert_int_equal(node_stats(node).unbound, 1);
+  ar_arena_destroy(a);
+  ar_numa_shutdown();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_errors_before_init),
+      cmocka_unit_test(test_init_twice),
+      cmocka_unit_test(test_thread_arena_placement),
+      cmocka_unit_test(test_strict_node_arena),
+      cmocka_unit_test(test_trim_rss),
+      cmocka_unit_test(test_idle_decay),
+      cmocka_unit_test(test_fault_bind),
+      cmocka_unit_test(test_fault_map),
+      cmocka_unit_test(test_fault_topology),
+      cmocka_unit_test(test_shutdown_with_live_arena),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
