@@ -29,6 +29,8 @@ AR_INTERNAL void ar_numa_test_set_cpu_(int cpu);
 AR_INTERNAL void ar_numa_test_set_clock_(uint64_t ns);
 /* Bytes currently mapped by //numa and not yet unmapped by it. */
 AR_INTERNAL size_t ar_numa_test_mapped_bytes_(void);
+/* The node a default-size chunk was placed for, per the page map (-1: unknown). */
+AR_INTERNAL int ar_numa_test_chunk_node_(const void *chunk);
 /* Calls of hwloc_set_area_membind that succeeded (0 on synthetic topologies). */
 AR_INTERNAL uint64_t ar_numa_test_bind_calls_(void);
 

@@ -94,6 +94,14 @@ static bool pm_unbound(ar_numa_rt_t *rt, const void *p) {
   return s == NULL || (ar_load_relaxed(s) & PM_UNBOUND) != 0;
 }
 
+int ar_numa_test_chunk_node_(const void *chunk) {
+  ar_rcu_read_begin();
+  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  int node = rt != NULL ? pm_get(rt, chunk) : -1;
+  ar_rcu_read_end();
+  return node;
+}
+
 static void pm_clear(ar_numa_rt_t *rt, const void *p) {
   ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
   if (s != NULL) ar_store_relaxed(s, 0);
