@@ -2,8 +2,10 @@
 # tools/install.sh - builds arenart optimised (bazel --config=opt) and installs it for use
 # outside Bazel (Make, CMake, Meson, plain cc):
 #
-#   PREFIX/lib/libarenart.a               static library (every runtime object)
-#   PREFIX/lib/libarenart.so.X.Y.Z        shared library, soname libarenart.so.X
+#   PREFIX/lib/libarenart.a               static library (every runtime and NUMA object)
+#   PREFIX/lib/libarenart.so.X.Y.Z        shared library, soname libarenart.so.X: the runtime
+#                                         and NUMA placement (//numa:libarenart.so; needs
+#                                         libhwloc at run time)
 #   PREFIX/lib/libarenart.so.X  -> libarenart.so.X.Y.Z
 #   PREFIX/lib/libarenart.so    -> libarenart.so.X
 #   PREFIX/include/arenart.h, PREFIX/include/arenart/*.h
@@ -22,7 +24,9 @@
 # ldconfig afterwards. The version is AR_VERSION_STRING from include/arenart/common.h.
 #
 # The library's own link dependencies (Libs.private in arenart.pc) are read from the link
-# command Bazel used for //runtime:libarenart.so, so they follow third_party/BUILD.
+# command Bazel used for //numa:libarenart.so, so they follow third_party/BUILD. A static
+# program that calls the NUMA API (arenart/numa.h) also needs hwloc's own static dependencies
+# (pkg-config --static hwloc); one that does not pulls no hwloc code in.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,17 +59,17 @@ REALNAME="libarenart.so.$VERSION"
 
 # ---- build -----------------------------------------------------------------------------
 BAZEL_FLAGS=(--config=opt)
-TARGET=//runtime:libarenart.so
+TARGET=//numa:libarenart.so
 
 echo "install: bazel build ${BAZEL_FLAGS[*]} $* $TARGET" >&2
 bazel build --noshow_progress --color=no --curses=no "${BAZEL_FLAGS[@]}" "$@" "$TARGET"
 EXECROOT="$(bazel info "${BAZEL_FLAGS[@]}" "$@" execution_root 2>/dev/null)"
 BIN="$(bazel info "${BAZEL_FLAGS[@]}" "$@" bazel-bin 2>/dev/null)"
-SO="$BIN/runtime/libarenart.so"
+SO="$BIN/numa/libarenart.so"
 
 # The link's parameter file lists exactly what went into the shared library: the archives
 # (whole, thanks to alwayslink) and the system libraries.
-PARAMS="$(ls "$BIN"/runtime/libarenart.so-*.params 2>/dev/null | head -n 1 || true)"
+PARAMS="$(ls "$BIN"/numa/libarenart.so-*.params 2>/dev/null | head -n 1 || true)"
 if [[ ! -f "$SO" || -z "$PARAMS" ]]; then
   echo "install: $SO or its link parameter file is missing after the build" >&2
   exit 1
@@ -93,12 +97,12 @@ fi
 actual_soname="$(readelf -d "$SO" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')"
 if [[ "$actual_soname" != "$SONAME" ]]; then
   echo "install: $SO has soname '$actual_soname', expected '$SONAME'" \
-    "(AR_VERSION_MAJOR and runtime/BUILD disagree)" >&2
+    "(AR_VERSION_MAJOR and numa/BUILD disagree)" >&2
   exit 1
 fi
 exported="$(nm -D --defined-only "$SO")"
 for sym in ar_arena_create ar_alloc_slow_ ar_concurrent_alloc_slow_ ar_scope_begin ar_arena_pool_take \
-  ar_version; do
+  ar_version ar_numa_init ar_node_arena ar_trim; do
   if ! grep -qw "$sym" <<<"$exported"; then
     echo "install: $SO does not export $sym" >&2
     exit 1

@@ -7,7 +7,10 @@
 #   static   cc -static prog.c $(pkg-config --static --cflags --libs arenart)
 # and checks the program's output. The program uses a serial arena, a ConcurrentArena from two
 # threads, a scope on the thread arena and an arena handed between threads through an arena
-# pool. It also checks that the header's version matches the library's.
+# pool. It also checks that the header's version matches the library's. The shared build also
+# uses NUMA placement (arenart/numa.h, -DWITH_NUMA); the static one does not, because a static
+# program calling into hwloc needs hwloc's static dependencies (libudev), which Debian does not
+# ship as static libraries.
 #
 # Prints "install_test: PASS" or "install_test: FAIL (...)" as its last line; the exit status
 # is 0 only on PASS. Extra arguments go to `bazel build` (e.g. --jobs=1). Keeps the prefix
@@ -47,6 +50,9 @@ pc_version="$(pkg-config --modversion arenart)" || fail "pkg-config cannot find 
 cat >"$WORK/prog.c" <<'EOF'
 /* Built outside Bazel against an installed arenart (tools/install_test.sh). */
 #include <arenart.h>
+#ifdef WITH_NUMA
+#include <arenart/numa.h>
+#endif
 
 #include <pthread.h>
 #include <stdio.h>
@@ -150,6 +156,21 @@ int main(void) {
   ar_arena_pool_destroy(pool);
 
   printf("errors: %s\n", ar_strerror(AR_EALIGN));
+
+#ifdef WITH_NUMA
+  /* NUMA placement: a per-node arena on the node this thread runs on. */
+  if (ar_numa_init(NULL) != AR_OK) {
+    printf("numa: init failed: %s\n", ar_numa_last_failure());
+    return 1;
+  }
+  int node = ar_numa_current_node();
+  ar_concurrent_t *near = node >= 0 ? ar_node_arena(node) : NULL;
+  char *data = near != NULL ? ar_concurrent_alloc(near, 100) : NULL;
+  ar_numa_node_stats_t ns;
+  int ok = data != NULL && ar_numa_stats(node, &ns) == AR_OK && ns.local + ns.remote >= 1;
+  ar_numa_shutdown();
+  printf("numa: %s\n", ok ? "ok" : "failed");
+#endif
   printf("done\n");
   return 0;
 }
@@ -164,21 +185,23 @@ scope: end=0
 handoff: handled by worker
 pool: idle=1 taken=0
 errors: alignment is zero or not a power of two
+numa: ok
 done
 EOF
+grep -v '^numa: ' "$WORK/expected" >"$WORK/expected-static"
 
 CC="${CC:-cc}"
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -O1)
 
-# run_case NAME BINARY [ENV...]: runs BINARY and compares its output with the expectation.
+# run_case NAME BINARY EXPECTED [ENV...]: runs BINARY and compares its output with EXPECTED.
 run_case() {
-  local name="$1" bin="$2"
-  shift 2
+  local name="$1" bin="$2" expected="$3"
+  shift 3
   if ! env "$@" timeout 60 "$bin" >"$WORK/$name.out" 2>&1; then
     cat "$WORK/$name.out"
     fail "$name: the program exited with an error"
   fi
-  if ! diff -u "$WORK/expected" "$WORK/$name.out"; then
+  if ! diff -u "$expected" "$WORK/$name.out"; then
     fail "$name: unexpected output"
   fi
   echo "install_test: $name ok"
@@ -186,12 +209,12 @@ run_case() {
 
 # Shared: the library is found through LD_LIBRARY_PATH only (no rpath).
 read -r -a pc_shared <<<"$(pkg-config --cflags --libs arenart)"
-echo "\$ $CC ${CFLAGS[*]} prog.c ${pc_shared[*]} -o prog-shared"
-"$CC" "${CFLAGS[@]}" "$WORK/prog.c" "${pc_shared[@]}" -o "$WORK/prog-shared" ||
+echo "\$ $CC ${CFLAGS[*]} -DWITH_NUMA prog.c ${pc_shared[*]} -o prog-shared"
+"$CC" "${CFLAGS[@]}" -DWITH_NUMA "$WORK/prog.c" "${pc_shared[@]}" -o "$WORK/prog-shared" ||
   fail "shared: compile/link failed"
 needed="$(readelf -d "$WORK/prog-shared" | sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
 [[ "$needed" == "$soname" ]] || fail "shared: the program needs '$needed', expected '$soname'"
-run_case shared "$WORK/prog-shared" LD_LIBRARY_PATH="$PREFIX/lib"
+run_case shared "$WORK/prog-shared" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
 
 # Static: -static makes -larenart pick libarenart.a; Libs.private supplies its dependencies.
 read -r -a pc_static <<<"$(pkg-config --static --cflags --libs arenart)"
@@ -201,6 +224,6 @@ echo "\$ $CC -static ${CFLAGS[*]} prog.c ${pc_static[*]} -o prog-static"
 if readelf -d "$WORK/prog-static" 2>/dev/null | grep -q NEEDED; then
   fail "static: the program still has dynamic dependencies"
 fi
-run_case static "$WORK/prog-static"
+run_case static "$WORK/prog-static" "$WORK/expected-static"
 
 echo "install_test: PASS"
