@@ -117,6 +117,20 @@ void srv_config_init(srv_config_t *cfg) {
   cfg->max_request_mem = 8 * 1024 * 1024;
 }
 
+/* Wakes the thread sleeping on an eventfd. It can only fail when the counter would overflow,
+ * and then the thread is awake already. */
+static void wake(int evfd) {
+  int rc = eventfd_write(evfd, 1);
+  (void)rc;
+}
+
+/* Clears an eventfd; it is non-blocking, so a wake-up that was already consumed is harmless. */
+static void clear_wake(int evfd) {
+  eventfd_t v;
+  int rc = eventfd_read(evfd, &v);
+  (void)rc;
+}
+
 /* ---- connections ------------------------------------------------------------------------ */
 
 static void set_interest(conn_t *c, bool out) {
@@ -539,8 +553,7 @@ static void *worker_main(void *arg) {
     }
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL) {
-        uint64_t v;
-        (void)read(w->evfd, &v, sizeof v);
+        clear_wake(w->evfd);
         /* Acquire: pairs with srv_stop's release, though the eventfd write already orders it
          * for the kernel; this keeps the ordering visible to the language and to TSan. */
         if (atomic_load_explicit(&w->srv->stopping, memory_order_acquire)) goto out;
@@ -566,8 +579,7 @@ static void *acceptor_main(void *arg) {
     }
     for (int i = 0; i < n; i++) {
       if (evs[i].data.u32 == 1) {
-        uint64_t v;
-        (void)read(s->evfd, &v, sizeof v);
+        clear_wake(s->evfd);
         /* Acquire: see worker_main. */
         if (atomic_load_explicit(&s->stopping, memory_order_acquire)) return NULL;
         continue;
@@ -607,8 +619,7 @@ static void *acceptor_main(void *arg) {
           count(&s->c.closed);
           continue;
         }
-        uint64_t one64 = 1;
-        (void)write(w->evfd, &one64, sizeof one64);
+        wake(w->evfd);
       }
     }
   }
@@ -726,8 +737,7 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   /* Unwind: stop the workers that did start. */
   atomic_store_explicit(&s->stopping, true, memory_order_release);
   for (int i = 0; i < started; i++) {
-    uint64_t one = 1;
-    (void)write(s->workers[i].evfd, &one, sizeof one);
+    wake(s->workers[i].evfd);
     pthread_join(s->workers[i].tid, NULL);
   }
   errno = EAGAIN;
@@ -760,11 +770,10 @@ void srv_stop(srv_t *s) {
   if (s == NULL) return;
   /* Release: pairs with the acquire loads in the threads (see worker_main). */
   atomic_store_explicit(&s->stopping, true, memory_order_release);
-  uint64_t one = 1;
-  (void)write(s->evfd, &one, sizeof one);
+  wake(s->evfd);
   pthread_join(s->acceptor, NULL);
   for (int i = 0; i < s->nworkers; i++) {
-    (void)write(s->workers[i].evfd, &one, sizeof one);
+    wake(s->workers[i].evfd);
     pthread_join(s->workers[i].tid, NULL);
   }
   release(s);
