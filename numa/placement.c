@@ -41,6 +41,7 @@
 #include "arenart/stats.h"
 #include "numa/numa_internal.h"
 
+/* Test figures: relaxed like the counters. */
 static ar_atomic(size_t) mapped_bytes;
 static ar_atomic(uint64_t) bind_calls;
 
@@ -234,7 +235,7 @@ static void maybe_decay(ar_numa_rt_t *rt) {
   for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
     ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]);
     if (nd == NULL) continue;
-    uint64_t last = ar_load_relaxed(&nd->last_get_ns);
+    uint64_t last = ar_load_relaxed(&nd->last_get_ns); /* relaxed: a heuristic timestamp */
     if (now >= last && now - last >= rt->decay_ns) {
       size_t n = ar_chunk_pool_trim(nd->pool, rt->decay_keep);
       ar_fetch_add_relaxed(&nd->trimmed, n);
@@ -247,13 +248,15 @@ static void *node_acquire(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size, int
   void *p = NULL;
   if (size == AR_NUMA_CHUNK) {
     p = ar_chunk_pool_get(nd->pool);
-    /* STRICT never hands out a chunk that was mapped unbound under a laxer mode. */
+    /* STRICT never hands out a chunk that was mapped unbound under a laxer mode (the mode is
+     * read relaxed: see ar_numa_set_bind). */
     while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_unbound(rt, p)) {
       unmap(rt, p, size);
       p = ar_chunk_pool_get(nd->pool);
     }
     if (p != NULL) {
       ar_fetch_add_relaxed(&nd->hits, 1);
+      /* relaxed: a heuristic timestamp, read only by the decay check */
       if (rt->decay_ns != 0) ar_store_relaxed(&nd->last_get_ns, ar_numa_now_());
     } else {
       ar_fetch_add_relaxed(&nd->misses, 1);
@@ -452,6 +455,7 @@ ar_concurrent_t *ar_node_arena(int node) {
   pthread_mutex_t *m = ar_numa_admin_();
   pthread_mutex_lock(m);
   rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders this with init/shutdown */
+  /* relaxed: node states are written under this mutex */
   nd = rt != NULL && node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_relaxed(&rt->nodes[node])
                                                            : NULL;
   if (nd == NULL) {

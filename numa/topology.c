@@ -193,6 +193,8 @@ static char *dup_or_null(const char *s, bool *oom) {
   return d;
 }
 
+/* Frees a runtime state that no reader can reach (never published, or after a grace
+ * period), so plain relaxed loads suffice. */
 static void rt_free(ar_numa_rt_t *rt) {
   for (int node = 0; node < AR_NUMA_MAX_NODES; node++)
     ar_numa_node_free_(ar_load_relaxed(&rt->nodes[node]));
@@ -308,7 +310,7 @@ int ar_numa_reload(const char *synthetic, const char *xml) {
     rt->synthetic = new_syn;
     rt->xml = new_xml;
   }
-  ar_numa_topo_t *old = ar_load_relaxed(&rt->topo);
+  ar_numa_topo_t *old = ar_load_relaxed(&rt->topo); /* relaxed: only writers, under the mutex */
   ar_rcu_assign(&rt->topo, t);
   /* Readers may still hold `old`; after the grace period none can. Holding the mutex while
    * waiting is fine: no reader ever takes it inside a read section. */
@@ -326,7 +328,8 @@ void ar_numa_shutdown(void) {
     return;
   }
   /* Per-node arenas first, while their chunks can still go back to the node pools (the
-   * caller guarantees quiescence on them). */
+   * caller guarantees quiescence on them). Relaxed loads and stores: nodes and arenas are
+   * written only under this mutex. */
   for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
     ar_numa_node_t *nd = ar_load_relaxed(&rt->nodes[node]);
     if (nd == NULL) continue;
