@@ -188,14 +188,25 @@ static int parse_string(parser_t *ps, char **out, size_t *out_len) {
 
 static int parse_number(parser_t *ps, double *out) {
   const char *s = ps->p, *q = s;
-  if (q < ps->end && *q == '-') q++;
+  bool neg = q < ps->end && *q == '-';
+  if (neg) q++;
   if (q >= ps->end) return JSON_ESYNTAX;
+  const char *digits = q;
   if (*q == '0') {
     q++;
   } else if (*q >= '1' && *q <= '9') {
     while (q < ps->end && *q >= '0' && *q <= '9') q++;
   } else {
     return JSON_ESYNTAX;
+  }
+  /* Integers of up to 15 digits are exact in a double: convert them here (most numbers in
+   * real documents), leave the rest to strtod. */
+  if ((q == ps->end || (*q != '.' && *q != 'e' && *q != 'E')) && q - digits <= 15) {
+    int64_t v = 0;
+    for (const char *d = digits; d < q; d++) v = v * 10 + (*d - '0');
+    *out = neg ? -(double)v : (double)v;
+    ps->p = q;
+    return AR_OK;
   }
   if (q < ps->end && *q == '.') {
     q++;
@@ -396,16 +407,50 @@ int json_write_string(srv_buf_t *b, const char *s, size_t len) {
   return rc;
 }
 
+/* Shortest of %.15g / %.17g that reads back as the same double; integers without printf. */
 static int write_number(srv_buf_t *b, double d) {
   char tmp[40];
   int n;
   if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308)
     return srv_buf_append(b, "null", 4); /* JSON has no NaN or infinity */
-  if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d)
-    n = snprintf(tmp, sizeof tmp, "%lld", (long long)d);
-  else
-    n = snprintf(tmp, sizeof tmp, "%.17g", d);
+  if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
+    int64_t v = (int64_t)d;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *e = tmp + sizeof tmp, *p = e;
+    do *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0) *--p = '-';
+    return srv_buf_append(b, p, (size_t)(e - p));
+  }
+  n = snprintf(tmp, sizeof tmp, "%.15g", d);
+  if (strtod(tmp, NULL) != d) n = snprintf(tmp, sizeof tmp, "%.17g", d);
   return srv_buf_append(b, tmp, (size_t)n);
+}
+
+/* Appends `pre` (if not 0), the quoted string and `post` (if not 0) in one append when the
+ * string is short and needs no escaping, which is most keys and values. */
+static int write_quoted(srv_buf_t *b, char pre, const char *s, size_t len, char post) {
+  char tmp[128];
+  if (len <= sizeof tmp - 4) {
+    size_t n = 0;
+    if (pre) tmp[n++] = pre;
+    tmp[n++] = '"';
+    size_t i = 0;
+    for (; i < len; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      tmp[n++] = (char)c;
+    }
+    if (i == len) {
+      tmp[n++] = '"';
+      if (post) tmp[n++] = post;
+      return srv_buf_append(b, tmp, n);
+    }
+  }
+  int rc = pre ? srv_buf_append_char(b, pre) : AR_OK;
+  if (rc == AR_OK) rc = json_write_string(b, s, len);
+  if (rc == AR_OK && post) rc = srv_buf_append_char(b, post);
+  return rc;
 }
 
 int json_write(srv_buf_t *b, const json_node_t *n) {
@@ -415,7 +460,7 @@ int json_write(srv_buf_t *b, const json_node_t *n) {
     case JSON_TRUE: return srv_buf_append(b, "true", 4);
     case JSON_FALSE: return srv_buf_append(b, "false", 5);
     case JSON_NUMBER: return write_number(b, n->u.number);
-    case JSON_STRING: return json_write_string(b, n->u.str.s, n->u.str.len);
+    case JSON_STRING: return write_quoted(b, 0, n->u.str.s, n->u.str.len, 0);
     case JSON_ARRAY: {
       json_node_t *const *it = srv_vec_data(&n->u.items);
       rc = srv_buf_append_char(b, '[');
@@ -429,9 +474,7 @@ int json_write(srv_buf_t *b, const json_node_t *n) {
       const json_member_t *it = srv_vec_data(&n->u.items);
       rc = srv_buf_append_char(b, '{');
       for (size_t i = 0; i < srv_vec_len(&n->u.items) && rc == AR_OK; i++) {
-        if (i > 0) rc = srv_buf_append_char(b, ',');
-        if (rc == AR_OK) rc = json_write_string(b, it[i].key, it[i].key_len);
-        if (rc == AR_OK) rc = srv_buf_append_char(b, ':');
+        rc = write_quoted(b, i > 0 ? ',' : 0, it[i].key, it[i].key_len, ':');
         if (rc == AR_OK) rc = json_write(b, it[i].value);
       }
       return rc == AR_OK ? srv_buf_append_char(b, '}') : rc;

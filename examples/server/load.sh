@@ -66,6 +66,14 @@ done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ && "$CONNS" =~ ^[1-9][0-9]*$ && "$WORKERS" =~ ^[1-9][0-9]*$ &&
   "$ITEMS" =~ ^[0-9]+$ && "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "bad numeric option"
 
+IFS=, read -r -a REQUESTED <<<"$FLAVORS"
+for f in "${REQUESTED[@]}"; do
+  case "$f" in
+    arena | malloc | jemalloc | mimalloc | tcmalloc) ;;
+    *) die "unknown flavor '$f' (known: arena, malloc, jemalloc, mimalloc, tcmalloc)" ;;
+  esac
+done
+
 # Paths given by the user are relative to where they ran the command (bazel run changes the
 # working directory to the runfiles tree).
 abspath() {
@@ -90,7 +98,7 @@ else
   ROOT=$(cd "$HERE/../.." && pwd)
   BZ=(${BAZEL:-bazel} ${BAZEL_STARTUP_OPTS:-})
   echo "building both flavors with --config=opt ..."
-  (cd "$ROOT" && "${BZ[@]}" build --config=opt --noshow_progress --color=no \
+  (cd "$ROOT" && "${BZ[@]}" build --config=opt --noshow_progress --color=no --symlink_prefix=/ \
     //examples/server:server //examples/server:server_malloc) >&2
   BIN="$(cd "$ROOT" && "${BZ[@]}" info --config=opt bazel-bin 2>/dev/null)/examples/server"
 fi
@@ -106,7 +114,6 @@ lib_for() {
     jemalloc) name=libjemalloc.so.2 ;;
     mimalloc) name=libmimalloc.so.2 ;;
     tcmalloc) name=libtcmalloc_minimal.so.4 ;;
-    *) die "unknown flavor $f" ;;
   esac
   local d
   for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
@@ -115,7 +122,6 @@ lib_for() {
   return 1
 }
 
-IFS=, read -r -a REQUESTED <<<"$FLAVORS"
 FL=()
 declare -A LIB
 for f in "${REQUESTED[@]}"; do

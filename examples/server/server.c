@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -64,6 +65,7 @@ struct conn {
   bool close_after; /* close once wbuf is flushed */
   bool peer_done;   /* the peer has closed its sending side */
   bool dead;        /* the socket failed: close without further ado */
+  bool continued;   /* "100 Continue" sent for the request at the front */
   bool draining;    /* send side shut down; discarding input until the peer closes */
   size_t drained;   /* bytes discarded while draining */
   bool want_out;    /* registered for EPOLLOUT instead of EPOLLIN */
@@ -456,11 +458,22 @@ static int serve_one(conn_t *c) {
   size_t total = req.head_len + req.content_length;
   if (avail < total) {
     c->need = total; /* parse the head again only once the body is all here */
+    size_t elen;
+    const char *expect = http_header(&req, "expect", &elen);
+    if (expect != NULL && elen == 12 && strncasecmp(expect, "100-continue", 12) == 0 &&
+        !c->continued && avail == req.head_len) {
+      /* The client waits for this before sending the body (curl does, for large ones). */
+      static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      struct iovec iov = {(void *)cont, sizeof cont - 1};
+      c->continued = true;
+      if (!conn_send(c, &iov, 1)) c->dead = true;
+    }
     if (SRV_FREES_EACH) http_request_free(&scope.mem, &req);
     srv_scope_end(&scope);
     return NEED_MORE;
   }
   c->need = 0;
+  c->continued = false;
   srv_buf_t out;
   (void)srv_buf_init(&out, &scope.mem);
   const char *ctype;
@@ -672,9 +685,11 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   srv_config_t defaults;
   srv_config_init(&defaults);
   if (cfg == NULL) cfg = &defaults;
-  if (cfg->workers < 1 || cfg->workers > 256 || cfg->max_header < 64) {
+  if (cfg->workers < 1 || cfg->workers > 256 || cfg->max_header < 64 ||
+      (cfg->max_request_mem != 0 && cfg->max_request_mem < SRV_MIN_REQUEST_MEM)) {
     errno = EINVAL;
-    fail(err, errlen, "workers must be 1..256 and max_header at least 64");
+    fail(err, errlen,
+         "workers must be 1..256, max_header at least 64, max_request_mem 0 or at least 64 KiB");
     return NULL;
   }
   srv_t *s = calloc(1, sizeof *s);

@@ -34,8 +34,13 @@ typedef struct srv_config {
   int workers;            /* worker threads; default 2 */
   size_t max_header;      /* request line + headers, bytes; default 8 KiB */
   size_t max_body;        /* Content-Length, bytes; default 1 MiB */
-  size_t max_request_mem; /* memory one request may use, bytes; default 8 MiB; 0: no cap */
+  size_t max_request_mem; /* memory one request may use, bytes; default 8 MiB; 0: no cap;
+                             otherwise at least SRV_MIN_REQUEST_MEM */
 } srv_config_t;
+
+/* The smallest per-request cap: the arena flavor counts the cap in whole 64 KiB chunks, so a
+ * smaller one would refuse every request. */
+#define SRV_MIN_REQUEST_MEM ((size_t)64 * 1024)
 
 void srv_config_init(srv_config_t *cfg);
 

@@ -263,6 +263,46 @@ static void test_json(void **state) {
   assert_non_null(strstr(r.body, "\"echo\":{\"a\":[1,2,3.5],\"b\":{\"c\":\"x\\n\xc3\xa9"
                                  "\xf0\x9f\x98\x80\",\"a\":null},\"d\":true,\"e\":\"\"}}"));
   response_free(&r);
+
+  /* Expect: 100-continue: the server invites the body, then answers it. */
+  client_t c;
+  client_open(&c);
+  char head[256];
+  snprintf(head, sizeof head,
+           "POST /json HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  client_sends(&c, head);
+  char cont[32] = {0};
+  const size_t want = strlen("HTTP/1.1 100 Continue\r\n\r\n");
+  for (size_t got = 0; got < want;) {
+    ssize_t k = recv(c.fd, cont + got, want - got, 0);
+    assert_true(k > 0);
+    got += (size_t)k;
+  }
+  assert_string_equal(cont, "HTTP/1.1 100 Continue\r\n\r\n");
+  client_sends(&c, "[1,2]");
+  assert_int_equal(client_read(&c, &r), 200);
+  assert_non_null(strstr(r.body, "\"nodes\":3,"));
+  response_free(&r);
+  client_close(&c);
+}
+
+static void test_config_errors(void **state) {
+  (void)state;
+  srv_config_t cfg;
+  char err[256];
+  srv_config_init(&cfg);
+  cfg.workers = 0;
+  err[0] = 0;
+  assert_null(srv_start(&cfg, err, sizeof err));
+  assert_true(err[0] != 0);
+  srv_config_init(&cfg);
+  cfg.max_request_mem = SRV_MIN_REQUEST_MEM - 1;
+  assert_null(srv_start(&cfg, err, sizeof err));
+  srv_config_init(&cfg);
+  cfg.host = "localhost"; /* an address is required, not a name */
+  err[0] = 0;
+  assert_null(srv_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "IPv4"));
 }
 
 static void test_keep_alive(void **state) {
@@ -634,6 +674,7 @@ static void test_memory_bounded(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_config_errors),
       cmocka_unit_test_setup_teardown(test_root, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_json, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_keep_alive, start_server, stop_server),
