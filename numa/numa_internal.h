@@ -2,17 +2,20 @@
  * numa/numa_internal.h - state shared by the files of //numa (the test hooks are in
  * numa_testing.h).
  *
- * Lifetimes, from longest to shortest:
+ * Lifetimes, chosen so that the chunk fast paths (a pool hit, a release into a pool) take no
+ * lock and enter no RCU read section (one costs ~100 ns on the build machine, several times
+ * a pool operation):
  *   - the sources handed out (routing source, ar_numa_source, the per-node arenas' sources)
- *     are static: arenas copy them and may outlive everything below;
- *   - the runtime state `ar_numa_rt_` (one per init..shutdown), published under RCU: every
- *     path that uses it runs inside ar_rcu_read_begin/end and loads it with ar_rcu_deref;
- *     shutdown unpublishes it, waits for a grace period, then frees it;
- *   - per-node states, created by init or by a reload that finds a new node, never freed
- *     before shutdown (so a thread whose cached node has left the topology still finds its
- *     pool);
- *   - topology snapshots: immutable once published; reload publishes a new one and frees the
- *     old one after a grace period.
+ *     are static: arenas copy them and may outlive init;
+ *   - the runtime state `ar_numa_rt_` is one static object; `active` says whether NUMA is
+ *     initialised. Per-node states (pool, counters, ledger) and the page map are created on
+ *     first need and live as long as the process (they are small), so a thread that saw
+ *     `active` just before a shutdown still works on valid memory. Shutdown trims every pool,
+ *     and ar_trim trims them whenever called, so nothing stays resident for long;
+ *   - topology snapshots are immutable once published, RCU-protected: every reader of
+ *     `topo` runs inside ar_rcu_read_begin/end (slow paths only: a thread's CPU or the
+ *     topology changed, a pool miss that binds new memory, queries); reload publishes a new
+ *     one and frees the old one after a grace period; shutdown unpublishes it (NULL).
  * Admin operations (init, reload, shutdown, creating a per-node arena) serialize on a mutex
  * in topology.c; they are rare and may block (hwloc discovery, grace periods).
  */
@@ -50,12 +53,19 @@ typedef struct ar_numa_span {
   size_t size;
 } ar_numa_span_t;
 
+/* A pool replaced by a re-init with another pool_chunks bound: kept (a thread may still be
+ * using it) and trimmed with the live ones. */
+typedef struct ar_numa_retired {
+  ar_chunk_pool_t *pool;
+  struct ar_numa_retired *next;
+} ar_numa_retired_t;
+
 /* One node: its pool, counters, per-node arena and that arena's chunk ledger. */
 typedef struct ar_numa_node {
   int node;
-  struct ar_numa_rt *rt;
-  ar_chunk_pool_t *pool;
-  /* Counters: relaxed, statistics only (see ar_numa_node_stats_t). */
+  ar_atomic(ar_chunk_pool_t *) pool; /* replaced only by init, under the mutex */
+  ar_atomic(ar_numa_retired_t *) retired; /* pushed under the mutex; nodes immutable */
+  /* Counters: relaxed, statistics only (see ar_numa_node_stats_t); zeroed by each init. */
   ar_atomic(uint64_t) local, remote, fallback, refused, unbound, mapped, hits, misses, trimmed;
   ar_atomic(uint64_t) last_get_ns; /* idle decay: when the pool last served a chunk */
   ar_atomic(ar_concurrent_t *) arena; /* per-node arena, created on demand */
@@ -69,42 +79,54 @@ typedef struct ar_numa_node {
 /* Which node each default-size chunk we mapped was placed for, so that a chunk goes back to
  * its own node's pool whoever releases it. Indexed by address >> 16: chunks are at least
  * 64 KiB and do not overlap, so two live chunks never share an index. Two levels (top: bits
- * 32..46, leaf: bits 16..31); leaves are installed once with a CAS and never freed before
- * shutdown. Entries are node + 1 (0: not ours or not known). */
+ * 32..46, a static array; leaf: bits 16..31, 64 KiB each, installed once with a CAS and kept).
+ * Entries are node + 1 (0: not ours or not known), see placement.c. */
 #define AR_PM_SHIFT 16
 #define AR_PM_LEAF_BITS 16
 #define AR_PM_TOP_BITS 15
 
 typedef struct ar_numa_rt {
-  ar_atomic(ar_numa_topo_t *) topo;                      /* RCU-published */
-  ar_atomic(ar_numa_node_t *) nodes[AR_NUMA_MAX_NODES];  /* set once each, under the mutex */
-  ar_atomic(int) bind;                                   /* ar_numa_bind_t */
-  size_t pool_chunks;
-  uint64_t decay_ns;
-  size_t decay_keep;
+  ar_atomic(bool) active;  /* release at init / acquire by users: the fields below are set */
+  ar_atomic(uint64_t) gen; /* the published topology's generation (thread caches compare) */
+  ar_atomic(ar_numa_topo_t *) topo;                     /* RCU-published; NULL when inactive */
+  ar_atomic(ar_numa_node_t *) nodes[AR_NUMA_MAX_NODES]; /* set once each, under the mutex */
+  ar_atomic(int) bind;                                  /* ar_numa_bind_t */
+  ar_atomic(uint64_t) decay_ns;
+  ar_atomic(size_t) decay_keep;
   ar_atomic(uint64_t) next_decay_ns;
-  bool route_default;
-  char *synthetic; /* guarded by the admin mutex */
+  size_t pool_chunks; /* the rest: under the admin mutex */
+  char *synthetic;
   char *xml;
-  ar_atomic(ar_atomic(uint8_t) *) *pagemap; /* AR_PM_TOP_BITS entries of leaves */
+  ar_atomic(ar_atomic(uint8_t) *) pagemap[(size_t)1 << AR_PM_TOP_BITS];
 } ar_numa_rt_t;
 
 /* topology.c */
-extern AR_INTERNAL ar_atomic(ar_numa_rt_t *) ar_numa_rt_;
+extern AR_INTERNAL ar_numa_rt_t ar_numa_rt_;
 AR_INTERNAL pthread_mutex_t *ar_numa_admin_(void);
-/* The node the calling thread runs on (cached; see topology.c). Inside an RCU section. */
-AR_INTERNAL int ar_numa_thread_node_(ar_numa_topo_t *t);
+/* True while NUMA is initialised; acquire, so the options and node states are visible. */
+static inline bool ar_numa_on_(void) { return ar_load_acquire(&ar_numa_rt_.active); }
+/* The node the calling thread runs on, from its cache (no RCU) or, when its CPU or the
+ * topology changed, from the current snapshot. -1 if NUMA was shut down meanwhile. */
+AR_INTERNAL int ar_numa_thread_node_(void);
+/* The same, inside an RCU section that already holds snapshot `t`. */
+AR_INTERNAL int ar_numa_thread_node_in_(ar_numa_topo_t *t);
 /* Records a failure description for ar_numa_last_failure(). */
 AR_INTERNAL void ar_numa_fail_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 AR_INTERNAL uint64_t ar_numa_now_(void);
 
 /* placement.c */
-AR_INTERNAL ar_numa_node_t *ar_numa_node_new_(ar_numa_rt_t *rt, int node);
-AR_INTERNAL void ar_numa_node_free_(ar_numa_node_t *nd);
+/* Creates node `node`'s state, or makes sure an existing one has a pool bounded by
+ * `pool_chunks` (replacing the pool happens only at init, while NUMA is inactive); `reset`
+ * zeroes its counters (init, not reload). Under the admin mutex. NULL: out of memory. */
+AR_INTERNAL ar_numa_node_t *ar_numa_node_prepare_(int node, size_t pool_chunks, bool reset);
 AR_INTERNAL const ar_source_t *ar_numa_routing_source_(void);
-AR_INTERNAL void ar_numa_pagemap_free_(ar_numa_rt_t *rt);
 /* A malloc'd copy of the chunk ledger of `node`'s arena in *out (NULL when empty; the caller
  * frees it), its length in *n. AR_OK, AR_EINVAL (no such node), AR_ENOMEM. */
 AR_INTERNAL int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n);
+/* The node state for a node number, or NULL (out of range or never seen). */
+static inline ar_numa_node_t *ar_numa_node_(int node) {
+  return node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_acquire(&ar_numa_rt_.nodes[node])
+                                               : NULL;
+}
 
 #endif /* ARENART_NUMA_INTERNAL_H */

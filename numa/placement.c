@@ -26,10 +26,11 @@
  *   - ar_numa_source(node): places every chunk on `node`;
  *   - the per-node arenas' sources: as ar_numa_source, plus a ledger of the chunks the arena
  *     holds, for placement verification.
- * Each call runs inside an RCU read section, so it sees a consistent runtime state and
- * topology even while another thread reloads or shuts down. With no runtime state (after
- * ar_numa_shutdown), they behave like the runtime's default source, whose chunks are mmap'd
- * exactly like ours, so a chunk of either origin can be released through either.
+ * A pool hit and a release into a pool take no lock and enter no RCU section: the node states
+ * and the page map live as long as the process (numa_internal.h), and only the topology
+ * snapshot, needed to bind fresh memory, is read under RCU. When NUMA is not active (after
+ * ar_numa_shutdown), the sources behave like the runtime's default source, whose chunks are
+ * mmap'd exactly like ours, so a chunk of either origin can be released through either.
  *
  * Counters are relaxed atomics (statistics; nothing is published through them).
  */
@@ -50,7 +51,8 @@ uint64_t ar_numa_test_bind_calls_(void) { return ar_load_relaxed(&bind_calls); }
 
 /* ---- the page map ---------------------------------------------------------------------- */
 
-static ar_atomic(uint8_t) *pm_slot(ar_numa_rt_t *rt, const void *p, bool create) {
+static ar_atomic(uint8_t) *pm_slot(const void *p, bool create) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
   uintptr_t idx = (uintptr_t)p >> AR_PM_SHIFT;
   uintptr_t top = idx >> AR_PM_LEAF_BITS;
   if (top >= ((uintptr_t)1 << AR_PM_TOP_BITS)) return NULL; /* beyond 47-bit addresses */
@@ -79,46 +81,33 @@ static ar_atomic(uint8_t) *pm_slot(ar_numa_rt_t *rt, const void *p, bool create)
  * pool's release/acquire CAS, or the arena's own hand-off rules). */
 #define PM_UNBOUND 0x80
 
-static void pm_set(ar_numa_rt_t *rt, const void *p, int node, bool unbound) {
-  ar_atomic(uint8_t) *s = pm_slot(rt, p, true);
+static void pm_set(const void *p, int node, bool unbound) {
+  ar_atomic(uint8_t) *s = pm_slot(p, true);
   if (s != NULL) ar_store_relaxed(s, (uint8_t)((node + 1) | (unbound ? PM_UNBOUND : 0)));
 }
 
 /* The node chunk `p` was placed for, or -1. */
-static int pm_get(ar_numa_rt_t *rt, const void *p) {
-  ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
+static int pm_get(const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(p, false);
   return s != NULL ? (int)(ar_load_relaxed(s) & ~PM_UNBOUND) - 1 : -1;
 }
 
-static bool pm_unbound(ar_numa_rt_t *rt, const void *p) {
-  ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
+static bool pm_unbound(const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(p, false);
   return s == NULL || (ar_load_relaxed(s) & PM_UNBOUND) != 0;
 }
 
-int ar_numa_test_chunk_node_(const void *chunk) {
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  int node = rt != NULL ? pm_get(rt, chunk) : -1;
-  ar_rcu_read_end();
-  return node;
-}
+int ar_numa_test_chunk_node_(const void *chunk) { return pm_get(chunk); }
 
-static void pm_clear(ar_numa_rt_t *rt, const void *p) {
-  ar_atomic(uint8_t) *s = pm_slot(rt, p, false);
+static void pm_clear(const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(p, false);
   if (s != NULL) ar_store_relaxed(s, 0);
-}
-
-void ar_numa_pagemap_free_(ar_numa_rt_t *rt) {
-  if (rt->pagemap == NULL) return;
-  for (size_t i = 0; i < ((size_t)1 << AR_PM_TOP_BITS); i++)
-    free((void *)ar_load_relaxed(&rt->pagemap[i])); /* after the grace period: exclusive */
-  free((void *)rt->pagemap);
 }
 
 /* ---- mapping and binding ---------------------------------------------------------------- */
 
-static void unmap(ar_numa_rt_t *rt, void *p, size_t size) {
-  if (rt != NULL && size == AR_NUMA_CHUNK) pm_clear(rt, p);
+static void unmap(void *p, size_t size) {
+  if (size == AR_NUMA_CHUNK) pm_clear(p);
   munmap(p, size);
   ar_fetch_sub_relaxed(&mapped_bytes, size);
 }
@@ -129,8 +118,9 @@ static const char *mode_name(int mode) {
 }
 
 /* Maps `size` bytes for node `nd` under the runtime's binding mode. NULL on failure, with a
- * failure message and the node's counters updated. Inside an RCU section. */
-static void *map_for_node(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size) {
+ * failure message and the node's counters updated. The snapshot is read under RCU. */
+static void *map_for_node(ar_numa_node_t *nd, size_t size) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
   void *p = MAP_FAILED;
   if (!ar_numa_fault_(AR_NUMA_FAULT_MAP))
     p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -144,12 +134,16 @@ static void *map_for_node(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size) {
   if (mode == AR_NUMA_BIND_NONE) {
     ar_fetch_add_relaxed(&nd->unbound, 1);
   } else {
-    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
     const char *why = NULL;
     int err = 0;
+    ar_rcu_read_begin();
+    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
     if (ar_numa_fault_(AR_NUMA_FAULT_BIND)) {
       why = "injected fault";
       err = EIO;
+    } else if (t == NULL) {
+      why = "NUMA placement was shut down";
+      err = ENODEV;
     } else if (!t->thissystem) {
       why = "the topology is synthetic, binding is not possible";
       err = ENOSYS;
@@ -167,9 +161,10 @@ static void *map_for_node(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size) {
         bound = true;
       }
     }
+    ar_rcu_read_end();
     if (err != 0) {
       if (mode == AR_NUMA_BIND_STRICT) {
-        unmap(NULL, p, size);
+        unmap(p, size);
         ar_fetch_add_relaxed(&nd->refused, 1);
         ar_numa_fail_("strict NUMA binding of %zu bytes to node %d failed: %s", size, nd->node,
                       why);
@@ -181,90 +176,114 @@ static void *map_for_node(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size) {
     }
   }
   ar_fetch_add_relaxed(&nd->mapped, 1);
-  if (size == AR_NUMA_CHUNK) pm_set(rt, p, nd->node, !bound);
+  if (size == AR_NUMA_CHUNK) pm_set(p, nd->node, !bound);
   return p;
 }
 
 /* ---- node states ------------------------------------------------------------------------- */
 
-/* The pool's backing source: only its release is used (trim, overflow, destroy). */
+/* The pools' backing source: only its release is used (trim, overflow, destroy). */
 static void *backing_acquire(void *ctx, size_t size) {
-  ar_numa_node_t *nd = (ar_numa_node_t *)ctx;
-  return map_for_node(nd->rt, nd, size);
+  return map_for_node((ar_numa_node_t *)ctx, size);
 }
 
 static void backing_release(void *ctx, void *p, size_t size) {
-  ar_numa_node_t *nd = (ar_numa_node_t *)ctx;
-  unmap(nd->rt, p, size);
+  (void)ctx;
+  unmap(p, size);
 }
 
-ar_numa_node_t *ar_numa_node_new_(ar_numa_rt_t *rt, int node) {
-  ar_numa_node_t *nd = (ar_numa_node_t *)calloc(1, sizeof *nd);
-  if (nd == NULL) return NULL;
-  nd->node = node;
-  nd->rt = rt;
-  nd->ledger_lock = (ar_spinlock_t)AR_SPINLOCK_INIT;
-  ar_store_relaxed(&nd->last_get_ns, ar_numa_now_()); /* published with nd */
-  ar_source_t backing = {backing_acquire, backing_release, nd, "numa-node"};
-  nd->pool = ar_chunk_pool_create(AR_NUMA_CHUNK, rt->pool_chunks, &backing);
-  if (nd->pool == NULL) {
-    free(nd);
-    return NULL;
+ar_numa_node_t *ar_numa_node_prepare_(int node, size_t pool_chunks, bool reset) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
+  ar_numa_node_t *nd = ar_load_relaxed(&rt->nodes[node]); /* relaxed: under the mutex */
+  bool fresh = nd == NULL;
+  if (fresh) {
+    nd = (ar_numa_node_t *)calloc(1, sizeof *nd);
+    if (nd == NULL) return NULL;
+    nd->node = node;
+    nd->ledger_lock = (ar_spinlock_t)AR_SPINLOCK_INIT;
   }
+  ar_chunk_pool_t *pool = ar_load_relaxed(&nd->pool); /* relaxed: under the mutex */
+  ar_chunk_pool_stats_t ps;
+  if (pool == NULL || (ar_chunk_pool_stats(pool, &ps) == AR_OK && ps.max_chunks != pool_chunks)) {
+    ar_source_t backing = {backing_acquire, backing_release, nd, "numa-node"};
+    ar_chunk_pool_t *np = ar_chunk_pool_create(AR_NUMA_CHUNK, pool_chunks, &backing);
+    ar_numa_retired_t *r = pool != NULL ? (ar_numa_retired_t *)malloc(sizeof *r) : NULL;
+    if (np == NULL || (pool != NULL && r == NULL)) {
+      ar_chunk_pool_destroy(np);
+      free(r);
+      if (fresh) free(nd);
+      return NULL;
+    }
+    if (r != NULL) { /* a late thread may still hold the old pool: keep it, trimmed */
+      ar_chunk_pool_trim(pool, 0);
+      r->pool = pool;
+      r->next = ar_load_relaxed(&nd->retired); /* relaxed: pushed only under the mutex */
+      ar_store_release(&nd->retired, r);       /* release: ar_trim walks it without the mutex */
+    }
+    ar_store_release(&nd->pool, np); /* release: users see an initialised pool */
+  }
+  if (reset || fresh) {
+    /* A new runtime's figures start at zero (relaxed: statistics). */
+    ar_atomic(uint64_t) *counters[] = {&nd->local,   &nd->remote,  &nd->fallback,
+                                       &nd->refused, &nd->unbound, &nd->mapped,
+                                       &nd->hits,    &nd->misses,  &nd->trimmed};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+      ar_store_relaxed(counters[i], 0);
+    ar_store_relaxed(&nd->last_get_ns, ar_numa_now_()); /* relaxed: a heuristic timestamp */
+  }
+  if (fresh) ar_store_release(&rt->nodes[node], nd); /* release: readers see it initialised */
   return nd;
-}
-
-void ar_numa_node_free_(ar_numa_node_t *nd) {
-  if (nd == NULL) return;
-  ar_chunk_pool_destroy(nd->pool); /* unmaps every pooled chunk */
-  free(nd->ledger);
-  free(nd);
 }
 
 /* ---- acquiring and releasing ------------------------------------------------------------- */
 
 /* Idle decay, run from chunk traffic (no background thread): at most once per decay period,
  * the thread that wins the CAS on next_decay_ns trims the pools that served nothing for a
- * whole period. */
-static void maybe_decay(ar_numa_rt_t *rt) {
-  if (rt->decay_ns == 0) return;
+ * whole period. Relaxed throughout: the CAS only elects one trimmer, the timestamps are
+ * heuristics, and the pools synchronize themselves. */
+static void maybe_decay(void) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
+  uint64_t period = ar_load_relaxed(&rt->decay_ns);
+  if (period == 0) return;
   uint64_t now = ar_numa_now_();
   uint64_t next = ar_load_relaxed(&rt->next_decay_ns);
-  /* relaxed: the CAS only elects one trimmer; the pools synchronize themselves */
-  if (now < next || !ar_cas_weak_relaxed(&rt->next_decay_ns, &next, now + rt->decay_ns)) return;
+  if (now < next || !ar_cas_weak_relaxed(&rt->next_decay_ns, &next, now + period)) return;
+  size_t keep = ar_load_relaxed(&rt->decay_keep);
   for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
-    ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]);
+    ar_numa_node_t *nd = ar_numa_node_(node);
     if (nd == NULL) continue;
-    uint64_t last = ar_load_relaxed(&nd->last_get_ns); /* relaxed: a heuristic timestamp */
-    if (now >= last && now - last >= rt->decay_ns) {
-      size_t n = ar_chunk_pool_trim(nd->pool, rt->decay_keep);
+    uint64_t last = ar_load_relaxed(&nd->last_get_ns);
+    if (now >= last && now - last >= period) {
+      size_t n = ar_chunk_pool_trim(ar_load_acquire(&nd->pool), keep);
       ar_fetch_add_relaxed(&nd->trimmed, n);
     }
   }
 }
 
 /* A block of `size` bytes placed on node `nd` for a thread on node `requester`. */
-static void *node_acquire(ar_numa_rt_t *rt, ar_numa_node_t *nd, size_t size, int requester) {
+static void *node_acquire(ar_numa_node_t *nd, size_t size, int requester) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
   void *p = NULL;
   if (size == AR_NUMA_CHUNK) {
-    p = ar_chunk_pool_get(nd->pool);
+    ar_chunk_pool_t *pool = ar_load_acquire(&nd->pool); /* acquire: an initialised pool */
+    p = ar_chunk_pool_get(pool);
     /* STRICT never hands out a chunk that was mapped unbound under a laxer mode (the mode is
      * read relaxed: see ar_numa_set_bind). */
-    while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_unbound(rt, p)) {
-      unmap(rt, p, size);
-      p = ar_chunk_pool_get(nd->pool);
+    while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_unbound(p)) {
+      unmap(p, size);
+      p = ar_chunk_pool_get(pool);
     }
     if (p != NULL) {
       ar_fetch_add_relaxed(&nd->hits, 1);
       /* relaxed: a heuristic timestamp, read only by the decay check */
-      if (rt->decay_ns != 0) ar_store_relaxed(&nd->last_get_ns, ar_numa_now_());
+      if (ar_load_relaxed(&rt->decay_ns) != 0) ar_store_relaxed(&nd->last_get_ns, ar_numa_now_());
     } else {
       ar_fetch_add_relaxed(&nd->misses, 1);
     }
   }
-  if (p == NULL) p = map_for_node(rt, nd, size);
+  if (p == NULL) p = map_for_node(nd, size);
   if (p != NULL) ar_fetch_add_relaxed(requester == nd->node ? &nd->local : &nd->remote, 1);
-  maybe_decay(rt);
+  maybe_decay();
   return p;
 }
 
@@ -285,33 +304,20 @@ static void fallback_release(void *p, size_t size) {
 /* Release for every source of ours: back to the pool of the node the chunk was placed for. */
 static void numa_release(void *ctx, void *p, size_t size) {
   (void)ctx;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt == NULL) {
+  if (!ar_numa_on_()) {
     fallback_release(p, size);
-  } else {
-    int node = size == AR_NUMA_CHUNK ? pm_get(rt, p) : -1;
-    ar_numa_node_t *nd = node >= 0 ? ar_load_acquire(&rt->nodes[node]) : NULL;
-    if (nd == NULL || !ar_chunk_pool_put(nd->pool, p)) unmap(rt, p, size);
-    maybe_decay(rt);
+    return;
   }
-  ar_rcu_read_end();
+  ar_numa_node_t *nd = size == AR_NUMA_CHUNK ? ar_numa_node_(pm_get(p)) : NULL;
+  if (nd == NULL || !ar_chunk_pool_put(ar_load_acquire(&nd->pool), p)) unmap(p, size);
+  maybe_decay();
 }
 
 static void *routing_acquire(void *ctx, size_t size) {
   (void)ctx;
-  void *p;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt == NULL) {
-    p = fallback_acquire(size);
-  } else {
-    int node = ar_numa_thread_node_(ar_rcu_deref(&rt->topo));
-    ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]); /* exists for every topology node */
-    p = node_acquire(rt, nd, size, node);
-  }
-  ar_rcu_read_end();
-  return p;
+  int node = ar_numa_on_() ? ar_numa_thread_node_() : -1;
+  ar_numa_node_t *nd = ar_numa_node_(node); /* exists for every node of every topology */
+  return nd != NULL ? node_acquire(nd, size, node) : fallback_acquire(size);
 }
 
 static const ar_source_t routing_source = {routing_acquire, numa_release, NULL, "numa"};
@@ -323,27 +329,23 @@ static const int node_ids[AR_NUMA_MAX_NODES] = {
     22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 
-/* Inside an RCU section: the node's state, or NULL (failure recorded). */
-static ar_numa_node_t *node_state(ar_numa_rt_t *rt, int node) {
-  ar_numa_node_t *nd = node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_acquire(&rt->nodes[node])
-                                                             : NULL;
+/* The state of `node` if NUMA is active and the node was ever seen; NULL (failure recorded)
+ * otherwise. */
+static ar_numa_node_t *node_state(int node) {
+  if (!ar_numa_on_()) {
+    ar_numa_fail_("NUMA placement is not initialised");
+    return NULL;
+  }
+  ar_numa_node_t *nd = ar_numa_node_(node);
   if (nd == NULL) ar_numa_fail_("node %d is not a NUMA node of this topology", node);
   return nd;
 }
 
 static void *fixed_acquire(void *ctx, size_t size) {
   int node = *(const int *)ctx;
-  void *p = NULL;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt == NULL) {
-    p = fallback_acquire(size);
-  } else {
-    ar_numa_node_t *nd = node_state(rt, node);
-    if (nd != NULL) p = node_acquire(rt, nd, size, ar_numa_thread_node_(ar_rcu_deref(&rt->topo)));
-  }
-  ar_rcu_read_end();
-  return p;
+  if (!ar_numa_on_()) return fallback_acquire(size);
+  ar_numa_node_t *nd = node_state(node);
+  return nd != NULL ? node_acquire(nd, size, ar_numa_thread_node_()) : NULL;
 }
 
 #define SOURCE_ROW(i) {fixed_acquire, numa_release, (void *)&node_ids[i], "numa-node"}
@@ -357,15 +359,13 @@ static const ar_source_t fixed_sources[AR_NUMA_MAX_NODES] = {
 
 const ar_source_t *ar_numa_source(int node) {
   const ar_source_t *s = NULL;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt == NULL) {
-    ar_numa_fail_("NUMA placement is not initialised");
-  } else if (node_state(rt, node) != NULL) {
-    if (ar_rcu_deref(&rt->topo)->nodeset[node] != NULL) s = &fixed_sources[node];
-    else ar_numa_fail_("node %d has left the topology", node);
+  if (node_state(node) != NULL) {
+    ar_rcu_read_begin();
+    ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+    if (t != NULL && t->nodeset[node] != NULL) s = &fixed_sources[node];
+    ar_rcu_read_end();
+    if (s == NULL) ar_numa_fail_("node %d is not in the current topology", node);
   }
-  ar_rcu_read_end();
   if (s == NULL) ar_set_error_(AR_EINVAL);
   return s;
 }
@@ -403,30 +403,20 @@ static void ledger_remove(ar_numa_node_t *nd, void *p) {
 
 static void *ledger_acquire(void *ctx, size_t size) {
   int node = *(const int *)ctx;
-  void *p = NULL;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
-  if (nd != NULL) {
-    p = node_acquire(rt, nd, size, ar_numa_thread_node_(ar_rcu_deref(&rt->topo)));
-    if (p != NULL && !ledger_add(nd, p, size)) {
-      ar_rcu_read_end();
-      numa_release(NULL, p, size); /* nothing leaks: the chunk goes back */
-      ar_numa_fail_("out of memory for the chunk ledger of node %d", node);
-      return NULL;
-    }
+  ar_numa_node_t *nd = node_state(node);
+  if (nd == NULL) return NULL;
+  void *p = node_acquire(nd, size, ar_numa_thread_node_());
+  if (p != NULL && !ledger_add(nd, p, size)) {
+    numa_release(NULL, p, size); /* nothing leaks: the chunk goes back */
+    ar_numa_fail_("out of memory for the chunk ledger of node %d", node);
+    return NULL;
   }
-  ar_rcu_read_end();
   return p;
 }
 
 static void ledger_release(void *ctx, void *p, size_t size) {
-  int node = *(const int *)ctx;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  ar_numa_node_t *nd = rt != NULL ? ar_load_acquire(&rt->nodes[node]) : NULL;
+  ar_numa_node_t *nd = ar_numa_node_(*(const int *)ctx);
   if (nd != NULL) ledger_remove(nd, p);
-  ar_rcu_read_end();
   numa_release(NULL, p, size);
 }
 
@@ -438,33 +428,24 @@ static const ar_source_t ledger_sources[AR_NUMA_MAX_NODES] = {
 #undef SOURCE_ROW8
 
 ar_concurrent_t *ar_node_arena(int node) {
-  ar_concurrent_t *a = NULL;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
-  if (rt == NULL) ar_numa_fail_("NUMA placement is not initialised");
-  if (nd != NULL) a = ar_load_acquire(&nd->arena); /* acquire: pairs with the store below */
-  ar_rcu_read_end();
-  if (a != NULL) return a;
+  ar_numa_node_t *nd = node_state(node);
   if (nd == NULL) {
     ar_set_error_(AR_EINVAL);
     return NULL;
   }
+  ar_concurrent_t *a = ar_load_acquire(&nd->arena); /* acquire: pairs with the store below */
+  if (a != NULL) return a;
   /* Slow path, once per node: create it under the admin mutex, which also keeps shutdown
-   * (and so the node state) away while we work. */
+   * away while we work. */
   pthread_mutex_t *m = ar_numa_admin_();
   pthread_mutex_lock(m);
-  rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders this with init/shutdown */
-  /* relaxed: node states are written under this mutex */
-  nd = rt != NULL && node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_relaxed(&rt->nodes[node])
-                                                           : NULL;
-  if (nd == NULL) {
+  if (!ar_load_relaxed(&ar_numa_rt_.active)) { /* relaxed: the mutex orders this with shutdown */
     pthread_mutex_unlock(m);
     ar_numa_fail_("NUMA placement was shut down");
     ar_set_error_(AR_EINVAL);
     return NULL;
   }
-  a = ar_load_relaxed(&nd->arena); /* only ever written under the mutex */
+  a = ar_load_relaxed(&nd->arena); /* relaxed: only ever written under the mutex */
   if (a == NULL) {
     char name[32];
     snprintf(name, sizeof name, "node-%d", node);
@@ -484,23 +465,20 @@ ar_concurrent_t *ar_node_arena(int node) {
 int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n) {
   *out = NULL;
   *n = 0;
+  ar_numa_node_t *nd = node_state(node);
+  if (nd == NULL) return AR_EINVAL;
   int rc = AR_OK;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
-  if (nd == NULL) {
-    rc = AR_EINVAL;
-  } else {
-    ar_spin_lock(&nd->ledger_lock);
-    if (nd->nledger > 0) {
-      *out = (ar_numa_span_t *)malloc(nd->nledger * sizeof **out);
-      if (*out == NULL) rc = AR_ENOMEM;
-      else memcpy(*out, nd->ledger, nd->nledger * sizeof **out);
-      if (*out != NULL) *n = nd->nledger;
+  ar_spin_lock(&nd->ledger_lock);
+  if (nd->nledger > 0) {
+    *out = (ar_numa_span_t *)malloc(nd->nledger * sizeof **out);
+    if (*out == NULL) {
+      rc = AR_ENOMEM;
+    } else {
+      memcpy(*out, nd->ledger, nd->nledger * sizeof **out);
+      *n = nd->nledger;
     }
-    ar_spin_unlock(&nd->ledger_lock);
   }
-  ar_rcu_read_end();
+  ar_spin_unlock(&nd->ledger_lock);
   return rc;
 }
 
@@ -508,49 +486,42 @@ int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n) {
 
 int ar_numa_stats(int node, ar_numa_node_stats_t *out) {
   if (out == NULL) return ar_set_error_(AR_EINVAL);
-  int rc = AR_OK;
+  ar_numa_node_t *nd = node_state(node);
+  if (nd == NULL) return ar_set_error_(AR_EINVAL);
+  memset(out, 0, sizeof *out);
+  out->node = node;
   ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  ar_numa_node_t *nd = rt != NULL ? node_state(rt, node) : NULL;
-  if (nd == NULL) {
-    rc = AR_EINVAL;
-  } else {
-    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
-    memset(out, 0, sizeof *out);
-    out->node = node;
-    out->cpus = t->nodeset[node] != NULL ? t->node_cpus[node] : 0;
-    out->local = ar_load_relaxed(&nd->local);
-    out->remote = ar_load_relaxed(&nd->remote);
-    out->fallback = ar_load_relaxed(&nd->fallback);
-    out->refused = ar_load_relaxed(&nd->refused);
-    out->unbound = ar_load_relaxed(&nd->unbound);
-    out->mapped = ar_load_relaxed(&nd->mapped);
-    out->pool_hits = ar_load_relaxed(&nd->hits);
-    out->pool_misses = ar_load_relaxed(&nd->misses);
-    out->trimmed = ar_load_relaxed(&nd->trimmed);
-    ar_chunk_pool_stats_t ps;
-    if (ar_chunk_pool_stats(nd->pool, &ps) == AR_OK) {
-      out->pooled = ps.pooled;
-      out->max_pooled = ps.max_chunks;
-    }
-  }
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  out->cpus = t != NULL && t->nodeset[node] != NULL ? t->node_cpus[node] : 0;
   ar_rcu_read_end();
-  return rc == AR_OK ? AR_OK : ar_set_error_((ar_error_t)rc);
+  out->local = ar_load_relaxed(&nd->local);
+  out->remote = ar_load_relaxed(&nd->remote);
+  out->fallback = ar_load_relaxed(&nd->fallback);
+  out->refused = ar_load_relaxed(&nd->refused);
+  out->unbound = ar_load_relaxed(&nd->unbound);
+  out->mapped = ar_load_relaxed(&nd->mapped);
+  out->pool_hits = ar_load_relaxed(&nd->hits);
+  out->pool_misses = ar_load_relaxed(&nd->misses);
+  out->trimmed = ar_load_relaxed(&nd->trimmed);
+  ar_chunk_pool_stats_t ps;
+  if (ar_chunk_pool_stats(ar_load_acquire(&nd->pool), &ps) == AR_OK) {
+    out->pooled = ps.pooled;
+    out->max_pooled = ps.max_chunks;
+  }
+  return AR_OK;
 }
 
 size_t ar_trim(size_t keep) {
   size_t n = 0;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt != NULL) {
-    for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
-      ar_numa_node_t *nd = ar_load_acquire(&rt->nodes[node]);
-      if (nd == NULL) continue;
-      size_t k = ar_chunk_pool_trim(nd->pool, keep);
-      ar_fetch_add_relaxed(&nd->trimmed, k);
-      n += k;
-    }
+  for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
+    ar_numa_node_t *nd = ar_numa_node_(node);
+    if (nd == NULL) continue;
+    size_t k = ar_chunk_pool_trim(ar_load_acquire(&nd->pool), keep);
+    ar_fetch_add_relaxed(&nd->trimmed, k);
+    n += k;
+    /* Retired pools keep nothing (a late thread may have put a chunk there). */
+    for (ar_numa_retired_t *r = ar_load_acquire(&nd->retired); r != NULL; r = r->next)
+      n += ar_chunk_pool_trim(r->pool, 0);
   }
-  ar_rcu_read_end();
   return n + ar_chunk_pool_trim(ar_chunk_pool_default(), keep);
 }

@@ -10,11 +10,11 @@
  * snapshot, swaps the pointer, waits for a grace period and only then destroys the old one, so
  * allocating threads never block on it and never see a half-built map.
  *
- * A thread's node is cached in thread-local storage together with the CPU it was computed
- * for and the snapshot's generation. Only chunk refills ask (per-allocation paths never come
- * here); each asks sched_getcpu() (a vDSO read, no syscall) and uses the cache when neither
- * the CPU nor the generation changed, so a migrated thread's next chunk comes from its new
- * node and a reload is noticed at the next refill.
+ * A thread's node is cached in thread-local storage, per CPU it has run on (a few slots), with
+ * the snapshot's generation. Only chunk refills ask (per-allocation paths never come here);
+ * each asks sched_getcpu() (a vDSO read, no syscall) and uses the cache, without entering an
+ * RCU section, when the CPU's slot carries the current generation; so a migrated thread's
+ * next chunk comes from its new node and a reload is noticed at the next refill.
  *
  * Thread contract: init, reload and shutdown serialize on `admin`; everything else is
  * lock-free and may run concurrently with them (see numa_internal.h for lifetimes).
@@ -28,7 +28,7 @@
 #include "arenart/stats.h"
 #include "numa/numa_internal.h"
 
-ar_atomic(ar_numa_rt_t *) ar_numa_rt_;
+ar_numa_rt_t ar_numa_rt_;
 
 static pthread_mutex_t admin = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t *ar_numa_admin_(void) { return &admin; }
@@ -171,17 +171,13 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   return t;
 }
 
-/* Makes sure every node of `t` has its state (pool and counters). Under the admin mutex. */
-static ar_error_t ensure_nodes(ar_numa_rt_t *rt, const ar_numa_topo_t *t) {
+/* Gives every node of `t` its state (pool and counters). Under the admin mutex. */
+static ar_error_t prepare_nodes(const ar_numa_topo_t *t, size_t pool_chunks, bool reset) {
   for (int i = 0; i < t->nnodes; i++) {
-    int node = t->nodes[i];
-    if (ar_load_relaxed(&rt->nodes[node]) != NULL) continue; /* the mutex orders writers */
-    ar_numa_node_t *nd = ar_numa_node_new_(rt, node);
-    if (nd == NULL) {
-      ar_numa_fail_("out of memory for the pool of node %d", node);
+    if (ar_numa_node_prepare_(t->nodes[i], pool_chunks, reset) == NULL) {
+      ar_numa_fail_("out of memory for the pool of node %d", t->nodes[i]);
       return AR_ENOMEM;
     }
-    ar_store_release(&rt->nodes[node], nd); /* release: readers see an initialised node */
   }
   return AR_OK;
 }
@@ -193,16 +189,16 @@ static char *dup_or_null(const char *s, bool *oom) {
   return d;
 }
 
-/* Frees a runtime state that no reader can reach (never published, or after a grace
- * period), so plain relaxed loads suffice. */
-static void rt_free(ar_numa_rt_t *rt) {
-  for (int node = 0; node < AR_NUMA_MAX_NODES; node++)
-    ar_numa_node_free_(ar_load_relaxed(&rt->nodes[node]));
-  topo_free(ar_load_relaxed(&rt->topo));
-  ar_numa_pagemap_free_(rt);
-  free(rt->synthetic);
-  free(rt->xml);
-  free(rt);
+/* Publishes snapshot `t` (NULL: none) and returns the one it replaces, which readers may still
+ * hold until the next grace period. Under the admin mutex. */
+static ar_numa_topo_t *publish(ar_numa_topo_t *t) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
+  ar_numa_topo_t *old = ar_load_relaxed(&rt->topo); /* relaxed: only writers, under the mutex */
+  ar_rcu_assign(&rt->topo, t);
+  /* release: a thread that sees the new generation and misses its cache finds `t` (or a
+   * later snapshot) in rt->topo */
+  ar_store_release(&rt->gen, t != NULL ? t->gen : 0);
+  return old;
 }
 
 /* ---- public: lifecycle ------------------------------------------------------------------ */
@@ -226,53 +222,49 @@ int ar_numa_init(const ar_numa_options_t *opts) {
                   "synthetic and xml)");
     return ar_set_error_(AR_EINVAL);
   }
+  ar_numa_rt_t *rt = &ar_numa_rt_;
   pthread_mutex_lock(&admin);
-  if (ar_load_relaxed(&ar_numa_rt_) != NULL) { /* the mutex orders writers */
+  if (ar_load_relaxed(&rt->active)) { /* relaxed: the mutex orders writers */
     pthread_mutex_unlock(&admin);
     ar_numa_fail_("NUMA placement is already initialised");
     return ar_set_error_(AR_EBUSY);
   }
-  ar_numa_rt_t *rt = (ar_numa_rt_t *)calloc(1, sizeof *rt);
-  if (rt == NULL) {
-    pthread_mutex_unlock(&admin);
-    ar_numa_fail_("out of memory initialising NUMA placement");
-    return ar_set_error_(AR_ENOMEM);
-  }
   ar_error_t err = AR_ENOMEM;
   bool oom = false;
+  char *syn = dup_or_null(o.synthetic, &oom);
+  char *xml = dup_or_null(o.xml, &oom);
   ar_numa_topo_t *t = NULL;
-  rt->pool_chunks = o.pool_chunks;
-  rt->decay_ns = o.decay_ns;
-  rt->decay_keep = o.decay_keep;
-  rt->route_default = o.route_default;
-  ar_store_relaxed(&rt->bind, (int)o.bind); /* relaxed: published with rt */
-  rt->synthetic = dup_or_null(o.synthetic, &oom);
-  rt->xml = dup_or_null(o.xml, &oom);
-  rt->pagemap = (ar_atomic(ar_atomic(uint8_t) *) *)calloc((size_t)1 << AR_PM_TOP_BITS,
-                                                          sizeof *rt->pagemap);
-  if (oom || rt->pagemap == NULL) {
+  if (oom) {
     ar_numa_fail_("out of memory initialising NUMA placement");
     goto fail;
   }
-  if ((t = topo_load(rt->synthetic, rt->xml, &err)) == NULL) goto fail;
-  ar_store_relaxed(&rt->topo, t); /* relaxed: published with rt */
-  if ((err = ensure_nodes(rt, t)) != AR_OK) goto fail;
-  ar_store_relaxed(&rt->next_decay_ns, ar_numa_now_() + rt->decay_ns); /* published with rt */
-  ar_rcu_assign(&ar_numa_rt_, rt);
-  if (rt->route_default) ar_set_default_source_override_(ar_numa_routing_source_());
+  if ((t = topo_load(syn, xml, &err)) == NULL) goto fail;
+  if ((err = prepare_nodes(t, o.pool_chunks, true)) != AR_OK) goto fail;
+  free(rt->synthetic);
+  free(rt->xml);
+  rt->synthetic = syn;
+  rt->xml = xml;
+  rt->pool_chunks = o.pool_chunks;
+  /* relaxed: published by the release store of `active` below */
+  ar_store_relaxed(&rt->bind, (int)o.bind);
+  ar_store_relaxed(&rt->decay_ns, o.decay_ns);
+  ar_store_relaxed(&rt->decay_keep, o.decay_keep);
+  ar_store_relaxed(&rt->next_decay_ns, ar_numa_now_() + o.decay_ns);
+  topo_free(publish(t)); /* inactive: no snapshot was published, none is replaced */
+  ar_store_release(&rt->active, true);
+  if (o.route_default) ar_set_default_source_override_(ar_numa_routing_source_());
   pthread_mutex_unlock(&admin);
   return AR_OK;
 
 fail:
-  rt_free(rt); /* never published: no reader can hold it */
+  topo_free(t);
+  free(syn);
+  free(xml);
   pthread_mutex_unlock(&admin);
   return ar_set_error_(err);
 }
 
-bool ar_numa_active(void) {
-  /* relaxed: a yes/no answer that publishes nothing to the caller */
-  return ar_load_relaxed(&ar_numa_rt_) != NULL;
-}
+bool ar_numa_active(void) { return ar_numa_on_(); }
 
 int ar_numa_reload(const char *synthetic, const char *xml) {
   tls_failure[0] = '\0';
@@ -280,9 +272,9 @@ int ar_numa_reload(const char *synthetic, const char *xml) {
     ar_numa_fail_("reload: give at most one of synthetic and xml");
     return ar_set_error_(AR_EINVAL);
   }
+  ar_numa_rt_t *rt = &ar_numa_rt_;
   pthread_mutex_lock(&admin);
-  ar_numa_rt_t *rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders writers */
-  if (rt == NULL) {
+  if (!ar_load_relaxed(&rt->active)) { /* relaxed: the mutex orders writers */
     pthread_mutex_unlock(&admin);
     ar_numa_fail_("reload: NUMA placement is not initialised");
     return ar_set_error_(AR_EINVAL);
@@ -297,7 +289,7 @@ int ar_numa_reload(const char *synthetic, const char *xml) {
   }
   ar_error_t err = AR_ENOMEM;
   ar_numa_topo_t *t = oom ? NULL : topo_load(syn, x, &err);
-  if (t == NULL || (err = ensure_nodes(rt, t)) != AR_OK) {
+  if (t == NULL || (err = prepare_nodes(t, rt->pool_chunks, false)) != AR_OK) {
     topo_free(t);
     free(new_syn);
     free(new_xml);
@@ -310,8 +302,7 @@ int ar_numa_reload(const char *synthetic, const char *xml) {
     rt->synthetic = new_syn;
     rt->xml = new_xml;
   }
-  ar_numa_topo_t *old = ar_load_relaxed(&rt->topo); /* relaxed: only writers, under the mutex */
-  ar_rcu_assign(&rt->topo, t);
+  ar_numa_topo_t *old = publish(t);
   /* Readers may still hold `old`; after the grace period none can. Holding the mutex while
    * waiting is fine: no reader ever takes it inside a read section. */
   ar_rcu_synchronize();
@@ -321,40 +312,41 @@ int ar_numa_reload(const char *synthetic, const char *xml) {
 }
 
 void ar_numa_shutdown(void) {
+  ar_numa_rt_t *rt = &ar_numa_rt_;
   pthread_mutex_lock(&admin);
-  ar_numa_rt_t *rt = ar_load_relaxed(&ar_numa_rt_); /* the mutex orders writers */
-  if (rt == NULL) {
+  if (!ar_load_relaxed(&rt->active)) { /* relaxed: the mutex orders writers */
     pthread_mutex_unlock(&admin);
     return;
   }
   /* Per-node arenas first, while their chunks can still go back to the node pools (the
-   * caller guarantees quiescence on them). Relaxed loads and stores: nodes and arenas are
-   * written only under this mutex. */
+   * caller guarantees quiescence on them). Relaxed loads and stores: node states and arenas
+   * are written only under this mutex. */
   for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
     ar_numa_node_t *nd = ar_load_relaxed(&rt->nodes[node]);
-    if (nd == NULL) continue;
-    ar_concurrent_t *a = ar_load_relaxed(&nd->arena);
+    ar_concurrent_t *a = nd != NULL ? ar_load_relaxed(&nd->arena) : NULL;
     if (a == NULL) continue;
     ar_concurrent_destroy(a);
     ar_store_relaxed(&nd->arena, NULL);
   }
   ar_set_default_source_override_(NULL);
-  ar_rcu_assign(&ar_numa_rt_, NULL);
-  ar_rcu_synchronize(); /* no reader holds rt any more; later ones see NULL */
-  rt_free(rt);
+  ar_store_release(&rt->active, false);
+  ar_numa_topo_t *old = publish(NULL);
+  ar_rcu_synchronize(); /* no reader holds `old` any more */
+  topo_free(old);
+  /* Everything pooled goes back to the OS. A thread that saw `active` just before the store
+   * above may still put a chunk into a pool; ar_trim() returns it later. */
+  (void)ar_trim(0);
   pthread_mutex_unlock(&admin);
 }
 
 int ar_numa_set_bind(ar_numa_bind_t mode) {
-  if ((unsigned)mode > AR_NUMA_BIND_STRICT) return ar_set_error_(AR_EINVAL);
-  int rc = AR_OK;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
+  if ((unsigned)mode > AR_NUMA_BIND_STRICT || !ar_numa_on_()) {
+    ar_numa_fail_("set_bind: bad mode, or NUMA placement is not initialised");
+    return ar_set_error_(AR_EINVAL);
+  }
   /* relaxed: the mode is read once per chunk mapping and guards no other data */
-  if (rt != NULL) ar_store_relaxed(&rt->bind, (int)mode);
-  else rc = AR_EINVAL;
-  ar_rcu_read_end();
-  return rc == AR_OK ? AR_OK : ar_set_error_((ar_error_t)rc);
+  ar_store_relaxed(&ar_numa_rt_.bind, (int)mode);
+  return AR_OK;
 }
 
 /* ---- public: the map ------------------------------------------------------------------- */
@@ -362,8 +354,8 @@ int ar_numa_set_bind(ar_numa_bind_t mode) {
 int ar_numa_node_count(void) {
   int n = 0;
   ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt != NULL) n = ar_rcu_deref(&rt->topo)->nnodes;
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  if (t != NULL) n = t->nnodes;
   ar_rcu_read_end();
   return n;
 }
@@ -375,9 +367,8 @@ int ar_numa_nodes(int *nodes, int max) {
   }
   int n = -1;
   ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt != NULL) {
-    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  if (t != NULL) {
     n = t->nnodes;
     for (int i = 0; i < n && i < max; i++) nodes[i] = t->nodes[i];
   }
@@ -389,9 +380,8 @@ int ar_numa_nodes(int *nodes, int max) {
 int ar_numa_node_of_cpu(int cpu) {
   int node = -1;
   ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt != NULL) {
-    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  if (t != NULL) {
     if (cpu >= 0 && cpu < t->ncpus) node = t->cpu_node[cpu];
   }
   ar_rcu_read_end();
@@ -399,34 +389,50 @@ int ar_numa_node_of_cpu(int cpu) {
   return node;
 }
 
-/* The calling thread's cached placement (see the essay above). */
+/* The calling thread's cached placement: a few slots, one per CPU it ran on recently (a
+ * thread bouncing between two CPUs of a node does not miss every time). */
+#define NODE_CACHE_SLOTS 8
+
 typedef struct node_cache {
   uint64_t gen; /* 0: empty */
   int cpu;
   int node;
 } node_cache_t;
 
-static _Thread_local node_cache_t tls_node;
+static _Thread_local node_cache_t tls_node[NODE_CACHE_SLOTS];
 
-int ar_numa_thread_node_(ar_numa_topo_t *t) {
-  int cpu = tls_test_cpu >= 0 ? tls_test_cpu : sched_getcpu();
-  if (AR_LIKELY(tls_node.gen == t->gen && tls_node.cpu == cpu)) return tls_node.node;
+static int current_cpu(void) { return tls_test_cpu >= 0 ? tls_test_cpu : sched_getcpu(); }
+
+int ar_numa_thread_node_in_(ar_numa_topo_t *t) {
+  int cpu = current_cpu();
+  node_cache_t *c = &tls_node[(unsigned)cpu % NODE_CACHE_SLOTS];
+  if (c->gen == t->gen && c->cpu == cpu) return c->node;
   int node = cpu >= 0 && cpu < t->ncpus ? t->cpu_node[cpu] : -1;
   /* A CPU outside the map (offline when we loaded, or sched_getcpu failed): the first node,
    * which always exists, rather than failing the allocation. */
   if (node < 0) node = t->nodes[0];
-  tls_node.gen = t->gen;
-  tls_node.cpu = cpu;
-  tls_node.node = node;
+  c->gen = t->gen;
+  c->cpu = cpu;
+  c->node = node;
+  return node;
+}
+
+int ar_numa_thread_node_(void) {
+  int cpu = current_cpu();
+  node_cache_t *c = &tls_node[(unsigned)cpu % NODE_CACHE_SLOTS];
+  /* acquire: pairs with publish(); on a match the cached node came from this very snapshot */
+  uint64_t gen = ar_load_acquire(&ar_numa_rt_.gen);
+  if (AR_LIKELY(gen != 0 && c->gen == gen && c->cpu == cpu)) return c->node;
+  int node = -1;
+  ar_rcu_read_begin();
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  if (t != NULL) node = ar_numa_thread_node_in_(t);
+  ar_rcu_read_end();
   return node;
 }
 
 int ar_numa_current_node(void) {
-  int node = -1;
-  ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt != NULL) node = ar_numa_thread_node_(ar_rcu_deref(&rt->topo));
-  ar_rcu_read_end();
+  int node = ar_numa_thread_node_();
   if (node < 0) ar_set_error_(AR_EINVAL);
   return node;
 }

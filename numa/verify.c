@@ -47,12 +47,11 @@ static int count_spans(const ar_numa_span_t *spans, size_t n, ar_numa_pages_t *o
   hwloc_nodeset_t ns = hwloc_bitmap_alloc();
   if (ns == NULL) return ar_set_error_(AR_ENOMEM);
   ar_rcu_read_begin();
-  ar_numa_rt_t *rt = ar_rcu_deref(&ar_numa_rt_);
-  if (rt == NULL) {
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  if (t == NULL) {
     ar_numa_fail_("NUMA placement is not initialised");
     rc = AR_EINVAL;
   } else {
-    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
     if (!t->thissystem) {
       ar_numa_fail_("the topology is synthetic: its pages cannot be located");
       rc = AR_EINVAL;
