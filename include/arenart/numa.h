@@ -15,7 +15,7 @@
  * ar_numa_reload() replaces (after a cpuset or cgroup change) while other threads keep
  * allocating: readers use RCU (liburcu, QSBR flavour) and never block. Each thread caches its
  * node and re-checks it only when one of its arenas needs a new chunk (one sched_getcpu() per
- * chunk), never per allocation.
+ * chunk), never per allocation; a pooled chunk costs no lock and no RCU section.
  *
  * Binding modes (ar_numa_bind_t): `NONE` maps chunks without a policy (the kernel places each
  * page on first touch), `PREFERRED` binds and, when binding fails, keeps the unbound memory and
@@ -105,10 +105,11 @@ AR_API bool ar_numa_active(void);
 AR_API int ar_numa_reload(const char *synthetic, const char *xml);
 
 /**
- * Gives every pooled chunk back to the OS, destroys the per-node arenas (quiescence required
- * on them) and the pools, and stops routing the default source. Arenas that still hold chunks
- * placed by NUMA keep working; those chunks go to the process-wide pool or the OS when
- * released. Not initialised: no-op.
+ * Destroys the per-node arenas (quiescence required on them), gives every pooled chunk back
+ * to the OS, and stops routing the default source. Arenas that still hold chunks placed by
+ * NUMA keep working; those chunks go to the process-wide pool or the OS when released. The
+ * per-node bookkeeping (a few KiB per node) stays for a later ar_numa_init(). Not
+ * initialised: no-op.
  */
 AR_API void ar_numa_shutdown(void);
 
