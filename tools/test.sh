@@ -2,13 +2,32 @@
 # tools/test.sh - every test of arenart, in every configuration that matters. CI runs this.
 #
 #   1. default    bazel test //...                           (manual-tagged targets skipped)
-#   2. asan       bazel test --config=asan //tests/... //runtime/...
-#   3. tsan       bazel test --config=tsan //stress/...     (when //stress has tests)
+#                 Includes: unit tests; the checked-mode outcomes of tests/sanitizer
+#                 (detect_test, checked_test); valgrind_test (the victim under memcheck:
+#                 use after reset/rewind/scope end and a red-zone write are reported at the
+#                 faulting line, a clean run reports nothing); the fault sweeps, RLIMIT_AS
+#                 children and bad-input table (tests/fault); the API-walk replay
+#                 (tests/fuzz: seed corpus + fixed-seed walks); the stress suite and the
+#                 quick soak (stress/soak) without sanitizers.
+#   2. asan       bazel test --config=asan //tests/... //runtime/... //examples/...
+#                 ASan+UBSan+LSan: unit tests, the ASan detection tests (tests/sanitizer:
+#                 the victim must die with a use-after-poison / heap-use-after-free report
+#                 naming the faulting function and line), the fault sweeps under
+#                 LeakSanitizer, the API-walk replay. (no_asan targets: valgrind, RLIMIT_AS.)
+#   3. tsan       bazel test --config=tsan //stress/... //examples/...
+#                 The stress suite and the quick soak under ThreadSanitizer.
 #   4. canary     //stress:tsan_canary built with --config=tsan and run: it has a planted
 #                 data race, and passes only if ThreadSanitizer reports it.
-#   5. install    tools/install_test.sh: install into a temporary prefix, build a program with
+#   5. heap       bazel test --config=asan --config=heap HEAP_TARGETS (below)
+#                 The heap flavor (every serial-arena allocation its own malloc) under ASan,
+#                 so ASan sees exact object boundaries: containers, the API walk, the
+#                 detection/checked tests, the fault sweeps and the bad-input table.
+#   6. fuzz       //tests/fuzz:api_fuzzer built with --config=fuzz (clang libFuzzer + ASan +
+#                 UBSan) and run for FUZZ_SECONDS (default 45) over a scratch copy of the seed
+#                 corpus. One result: passes if libFuzzer finds nothing.
+#   7. install    tools/install_test.sh: install into a temporary prefix, build a program with
 #                 plain cc + pkg-config (shared and static) and check its output. One result.
-#   6. docs       tools/docs.sh: the Doxygen API reference must build without a warning. One
+#   8. docs       tools/docs.sh: the Doxygen API reference must build without a warning. One
 #                 result; skipped (counted neither way) only if doxygen is not installed.
 #
 # Results are counted per (config, test target) from Bazel's own summary lines; a bazel run
@@ -16,6 +35,7 @@
 # line of output is always "N passed, N failed"; the exit status is non-zero if N failed > 0.
 #
 # Extra arguments are passed to every `bazel test` / `bazel build` (e.g. --jobs=1).
+# FUZZ_SECONDS (environment) sets the libFuzzer pass's length.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -106,9 +126,9 @@ header "default configuration: every test target"
 run_bazel_test default -- //...
 
 # ---- 2. AddressSanitizer + UBSan ------------------------------------------------------
-header "asan config (ASan + UBSan): //tests/... //runtime/..."
+header "asan config (ASan + UBSan): //tests/... //runtime/... //examples/..."
 ASAN_PATTERNS=()
-for dir in tests runtime; do
+for dir in tests runtime examples; do
   if has_tests "$dir"; then ASAN_PATTERNS+=("//$dir/..."); else echo "(no test targets under //$dir)"; fi
 done
 if ((${#ASAN_PATTERNS[@]} > 0)); then
@@ -118,11 +138,15 @@ else
 fi
 
 # ---- 3. ThreadSanitizer stress suite --------------------------------------------------
-header "tsan config (clang ThreadSanitizer): //stress/..."
-if has_tests stress; then
-  run_bazel_test tsan --config=tsan -- //stress/...
+header "tsan config (clang ThreadSanitizer): //stress/... //examples/..."
+TSAN_PATTERNS=()
+for dir in stress examples; do
+  if has_tests "$dir"; then TSAN_PATTERNS+=("//$dir/..."); else echo "(no test targets under //$dir)"; fi
+done
+if ((${#TSAN_PATTERNS[@]} > 0)); then
+  run_bazel_test tsan --config=tsan -- "${TSAN_PATTERNS[@]}"
 else
-  echo "-- tsan: no test targets under //stress yet; nothing to run"
+  echo "-- tsan: nothing to run"
 fi
 
 # ---- 4. the TSan canary ---------------------------------------------------------------
@@ -161,7 +185,58 @@ else
   echo "-- canary: //stress:tsan_canary does not exist yet; skipped"
 fi
 
-# ---- 5. install outside Bazel ---------------------------------------------------------
+# ---- 5. the heap flavor under ASan ----------------------------------------------------
+# //tests:arena_test and //tests/containers:recycle_test assert the chunk layout (chunk
+# counts, addresses, the source's calls), which the heap flavor does not have; they stay out.
+HEAP_TARGETS=(
+  //tests/containers:vec_test
+  //tests/containers:map_test
+  //tests/containers:buf_test
+  //tests/containers:containers_fuzz_test
+  //tests/fuzz:api_fuzz_test
+  //tests/sanitizer:detect_test
+  //tests/sanitizer:checked_test
+  //tests/fault:fault_test
+  //tests/fault:bad_input_test
+)
+header "heap flavor under ASan (--config=asan --config=heap)"
+run_bazel_test heap --config=asan --config=heap -- "${HEAP_TARGETS[@]}"
+
+# ---- 6. a bounded libFuzzer pass --------------------------------------------------------
+FUZZ_SECONDS="${FUZZ_SECONDS:-45}"
+header "fuzz: //tests/fuzz:api_fuzzer (libFuzzer + ASan + UBSan) for ${FUZZ_SECONDS} s"
+echo "\$ bazel build --config=fuzz //tests/fuzz:api_fuzzer"
+if bazel build "${COMMON[@]}" --config=fuzz "${EXTRA[@]}" //tests/fuzz:api_fuzzer; then
+  fuzz_bin="$(bazel info "${COMMON[@]}" --config=fuzz bazel-bin 2>/dev/null)/tests/fuzz/api_fuzzer"
+  fuzz_dir="$LOGDIR/fuzz-corpus"
+  mkdir -p "$fuzz_dir"
+  # New inputs go to the scratch directory (first); the checked-in seeds are only read.
+  echo "\$ $fuzz_bin -max_total_time=$FUZZ_SECONDS $fuzz_dir tests/fuzz/corpus"
+  # A crashing input is kept outside the log directory, which is removed on exit.
+  fuzz_artifacts="${TMPDIR:-/tmp}/arenart-fuzz-artifacts"
+  mkdir -p "$fuzz_artifacts"
+  timeout $((FUZZ_SECONDS + 120)) "$fuzz_bin" -max_total_time="$FUZZ_SECONDS" -timeout=30 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$fuzz_artifacts/" \
+    "$fuzz_dir" tests/fuzz/corpus >"$LOGDIR/fuzz.log" 2>&1
+  fuzz_rc=$?
+  tail -n 12 "$LOGDIR/fuzz.log"
+  if ((fuzz_rc == 0)); then
+    PASSED=$((PASSED + 1))
+    echo "-- fuzz: PASSED"
+  else
+    tail -n 60 "$LOGDIR/fuzz.log"
+    echo "   reproduce with: $fuzz_bin <input>; crashing inputs are kept in $fuzz_artifacts"
+    FAILED=$((FAILED + 1))
+    FAILURES+=("[fuzz] FAILED //tests/fuzz:api_fuzzer (exit status $fuzz_rc; see the log above)")
+    echo "-- fuzz: FAILED"
+  fi
+else
+  FAILED=$((FAILED + 1))
+  FAILURES+=("[fuzz] FAILED TO BUILD //tests/fuzz:api_fuzzer")
+  echo "-- fuzz: FAILED TO BUILD"
+fi
+
+# ---- 7. install outside Bazel ---------------------------------------------------------
 header "install: tools/install_test.sh (install into a temporary prefix, cc + pkg-config)"
 echo "\$ tools/install_test.sh ${EXTRA[*]}"
 tools/install_test.sh "${EXTRA[@]}" 2>&1 | tee "$LOGDIR/install.log"
@@ -175,7 +250,7 @@ else
   echo "-- install: FAILED"
 fi
 
-# ---- 6. API reference -----------------------------------------------------------------
+# ---- 8. API reference -----------------------------------------------------------------
 header "docs: tools/docs.sh (Doxygen API reference, no warnings allowed)"
 if command -v doxygen >/dev/null 2>&1; then
   echo "\$ tools/docs.sh"
