@@ -1,0 +1,425 @@
+/*
+ * bench/worker.c - one measurement in one process: `<binary> --worker ALLOCATOR WORKLOAD
+ * [--quick] [--threads N] [--series]` runs WORKLOAD once with ALLOCATOR and prints its figures
+ * in the protocol of bench.h. The driver (driver.c) starts one of these per allocator, workload
+ * and repeat, and takes medians; a worker never prints a table, compares, or judges.
+ *
+ * The same file is compiled into every worker binary; macros choose the allocators it holds:
+ *   BENCH_WITH_ARENART   arenart, arthread, arconcur (links //runtime)
+ *   BENCH_WITH_POOLS     APR, talloc, obstack
+ *   BENCH_WITH_MIHEAP    mimalloc heaps (the binary links mimalloc)
+ * plus, always, the bump pointer and "malloc": plain malloc/free, which is whatever library the
+ * binary was linked with (glibc, jemalloc, tcmalloc or mimalloc). The worker reports which
+ * library really provides malloc (INFO malloc ...), so a link-order mistake cannot pass one
+ * allocator off as another.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
+
+#include "bench/bench.h"
+#include "bench/peers.h"
+#if defined(BENCH_WITH_ARENART)
+#include "bench/peers_arenart.h"
+#endif
+#if defined(BENCH_WITH_POOLS)
+#include "bench/peers_pools.h"
+#endif
+#if defined(BENCH_WITH_MIHEAP)
+#include "bench/peers_mimalloc.h"
+#endif
+
+int bench_worker_main(int argc, char **argv);
+
+/* ---- output ------------------------------------------------------------------------- */
+
+static void out_v(const char *key, double v) { printf("V %s %.6g\n", key, v); }
+static void out_x(const char *key, double v) { printf("X %s %.6g\n", key, v); }
+static void out_s(const char *series, double x, double y) {
+  printf("S %s %.6g %.6g\n", series, x, y);
+}
+
+/* ---- shared by the workloads -------------------------------------------------------- */
+
+static double clock_overhead_ns; /* one bench_now_ns() pair, subtracted from short timings */
+static size_t request_sizes[8 * REQUEST_K];
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The fastest of a worker's sub-runs. Steady-state loops have one true cost; on a shared
+ * machine everything else (preemption, another process's cache traffic) only adds to it. The
+ * driver then takes the median over worker processes. */
+static double min_of(const double *v, int n) {
+  double m = v[0];
+  for (int i = 1; i < n; i++)
+    if (v[i] < m) m = v[i];
+  return m;
+}
+
+static inline void touch(void *p, size_t size, void *prev) {
+  *(void **)p = prev;
+  if (size > sizeof(void *)) ((char *)p)[size - 1] = (char)size;
+  bench_escape(p);
+}
+
+static double rss_bytes(void) {
+  static int fd = -1;
+  char buf[128];
+  if (fd < 0) fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  unsigned long size, resident;
+  if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
+  return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double hwm_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kib = 0;
+  if (f == NULL) return 0;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  fclose(f);
+  return kib * 1024.0;
+}
+
+/* Cache sizes from sysfs (sysconf's answer is wrong on some virtual machines). */
+static size_t cache_size(int level, const char *type, size_t fallback) {
+  for (int i = 0; i < 8; i++) {
+    char path[96], buf[64];
+    int lv = 0;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) break;
+    int ok = fscanf(f, "%d", &lv) == 1;
+    fclose(f);
+    if (!ok || lv != level) continue;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+    f = fopen(path, "r");
+    if (f == NULL) continue;
+    ok = fscanf(f, "%63s", buf) == 1 && strcmp(buf, type) == 0;
+    fclose(f);
+    if (!ok) continue;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+    f = fopen(path, "r");
+    if (f == NULL) continue;
+    unsigned long v = 0;
+    char unit = 'K';
+    int got = fscanf(f, "%lu%c", &v, &unit);
+    fclose(f);
+    if (got >= 1 && v > 0) return v * (unit == 'M' ? 1048576ul : unit == 'K' ? 1024ul : 1ul);
+  }
+  return fallback;
+}
+
+/* ---- 1. hot path cases ---------------------------------------------------------------- */
+
+enum { HOT_MAX_CASES = 24 };
+typedef struct hot_case {
+  size_t size, region;
+  char label[16];
+} hot_case_t;
+
+/* Regions: half of L1d, half of L2, half of L3 (the data stays in that level), and twice L3
+ * (it cannot). Quick: 8..512 B in L1, 256 B in the outer levels; full: every power of two
+ * from 8 to 512 B in L1, 16, 64 and 256 B in the outer levels. */
+static int hot_cases(const bench_params_t *prm, hot_case_t *c) {
+  size_t l1 = cache_size(1, "Data", 32 << 10), l2 = cache_size(2, "Unified", 1 << 20);
+  size_t l3 = cache_size(3, "Unified", 32 << 20);
+  size_t region[4] = {l1 / 2, l2 / 2, l3 / 2, l3 * 2};
+  if (region[3] < ((size_t)64 << 20)) region[3] = (size_t)64 << 20;
+  static const char *const lv[4] = {"L1", "L2", "L3", "DRAM"};
+  static const size_t l1_quick[] = {8, 64, 256, 512}, l1_full[] = {8, 16, 32, 64, 128, 256, 512};
+  static const size_t out_quick[] = {256}, out_full[] = {16, 64, 256};
+  const size_t *l1s = prm->quick ? l1_quick : l1_full;
+  size_t nl1 = prm->quick ? 4 : 7;
+  const size_t *outs = prm->quick ? out_quick : out_full;
+  size_t nout = prm->quick ? 1 : 3;
+  int n = 0;
+  for (size_t i = 0; i < nl1; i++) {
+    c[n] = (hot_case_t){l1s[i], region[0], ""};
+    snprintf(c[n].label, sizeof c[n].label, "%zuB/L1", l1s[i]);
+    n++;
+  }
+  for (int lvl = 1; lvl < 4; lvl++)
+    for (size_t i = 0; i < nout; i++) {
+      c[n] = (hot_case_t){outs[i], region[lvl], ""};
+      snprintf(c[n].label, sizeof c[n].label, "%zuB/%s", outs[i], lv[lvl]);
+      n++;
+    }
+  return n;
+}
+
+/* Enough batches for about 2^18 (quick) or 2^21 allocations, at least three. */
+enum { HOT_GROUPS = 9 };
+static size_t hot_batches(const bench_params_t *prm, size_t n) {
+  size_t want = prm->quick ? (size_t)1 << 18 : (size_t)1 << 21;
+  size_t b = want / n;
+  return b < 3 ? 3 : b;
+}
+
+/* ---- 3. scaling ------------------------------------------------------------------------- */
+
+enum { SCALING_MAX_THREADS = 64 };
+enum { SCALING_MAX_ROUNDS = 64 };
+typedef struct scaling_arg {
+  pthread_barrier_t *bar;
+  int id, rounds, per_round, err;
+  double busy[SCALING_MAX_ROUNDS]; /* ns this thread spent in its requests, per round */
+} scaling_arg_t;
+
+/* 1, 2, 4, ... up to max, and max itself. */
+static int thread_counts(int max, int *out) {
+  int n = 0;
+  for (int t = 1; t < max && n < 14; t *= 2) out[n++] = t;
+  out[n++] = max;
+  return n;
+}
+
+/* ---- 4. Larson: a queue per thread, the previous thread its only producer ---------- */
+
+enum { LQ_CAP = 4 };
+typedef struct lq {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  lbatch_t *ring[LQ_CAP];
+  int head, count;
+} lq_t;
+
+/* Each thread pushes one batch, then pops one, so no queue ever holds more than one batch
+ * per iteration in flight: the ring cannot overflow. */
+static void lq_push(lq_t *q, lbatch_t *b) {
+  pthread_mutex_lock(&q->mu);
+  if (q->count == LQ_CAP) abort();
+  q->ring[(q->head + q->count++) % LQ_CAP] = b;
+  pthread_cond_signal(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static lbatch_t *lq_pop(lq_t *q) {
+  pthread_mutex_lock(&q->mu);
+  while (q->count == 0) pthread_cond_wait(&q->cv, &q->mu);
+  lbatch_t *b = q->ring[q->head];
+  q->head = (q->head + 1) % LQ_CAP;
+  q->count--;
+  pthread_mutex_unlock(&q->mu);
+  return b;
+}
+
+typedef struct larson_shared {
+  int threads;
+  lq_t q[SCALING_MAX_THREADS];
+  lbatch_t *spare[SCALING_MAX_THREADS]; /* each thread index owns one free batch record */
+} larson_shared_t;
+
+enum { LARSON_MAX_GENS = 64 };
+typedef struct larson_arg {
+  larson_shared_t *shared;
+  int id, iters;
+} larson_arg_t;
+
+static larson_shared_t *larson_setup(const bench_params_t *prm) {
+  larson_shared_t *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->threads = prm->max_threads < 2 ? 2 : prm->max_threads;
+  for (int i = 0; i < s->threads; i++) {
+    pthread_mutex_init(&s->q[i].mu, NULL);
+    pthread_cond_init(&s->q[i].cv, NULL);
+    s->spare[i] = calloc(1, sizeof(lbatch_t));
+    if (s->spare[i] == NULL) return NULL;
+  }
+  return s;
+}
+
+static void larson_teardown(larson_shared_t *s) {
+  for (int i = 0; i < s->threads; i++) {
+    pthread_mutex_destroy(&s->q[i].mu);
+    pthread_cond_destroy(&s->q[i].cv);
+    free(s->spare[i]);
+  }
+  free(s);
+}
+
+/* ---- 5. bimodal, 6. containers, callgrind --------------------------------------------- */
+
+#define BIMODAL_HUGE ((size_t)8 << 20) /* one request in BIMODAL_EVERY asks for this */
+enum { BIMODAL_SMALL = 200, BIMODAL_EVERY = 50 };
+
+enum { CONT_VECS = 64 };
+typedef struct cvec {
+  char *p;
+  size_t len, cap;
+} cvec_t;
+
+static const size_t cg_sizes[4] = {16, 32, 48, 64};
+
+/* The loop of PF(cg_loop) without the allocation: subtracted, so only the allocator's own
+ * instructions remain. */
+__attribute__((noinline)) static void cg_base_loop(void **out, int n) {
+  for (int i = 0; i < n; i++) {
+    void *p = (void *)cg_sizes[i & 3];
+    out[i] = p;
+    bench_escape(p);
+  }
+}
+
+/* ---- every allocator's workloads ------------------------------------------------------ */
+
+typedef int (*workload_fn)(const bench_params_t *);
+typedef struct peer_entry {
+  const char *name;
+  const char *(*na)(workload_t);
+  int (*global_init)(workload_t, int);
+  void (*global_fini)(void);
+  workload_fn fn[W_COUNT + 1]; /* the last is the callgrind loop */
+} peer_entry_t;
+
+#define PEER_ENTRY(p, name)                                                            \
+  {                                                                                    \
+    name, p##_na, p##_global_init, p##_global_fini, {                                  \
+      p##_w_hot, p##_w_request, p##_w_scaling, p##_w_larson, p##_w_bimodal,            \
+          p##_w_containers, p##_w_callgrind                                            \
+    }                                                                                  \
+  }
+
+#define P libc
+#include "bench/workloads.inc"
+#undef P
+#define P bump
+#include "bench/workloads.inc"
+#undef P
+#if defined(BENCH_WITH_ARENART)
+#define P arenart
+#include "bench/workloads.inc"
+#undef P
+#define P arthread
+#include "bench/workloads.inc"
+#undef P
+#define P arconcur
+#include "bench/workloads.inc"
+#undef P
+#endif
+#if defined(BENCH_WITH_POOLS)
+#define P aprp
+#include "bench/workloads.inc"
+#undef P
+#define P tall
+#include "bench/workloads.inc"
+#undef P
+#define P obs
+#include "bench/workloads.inc"
+#undef P
+#endif
+#if defined(BENCH_WITH_MIHEAP)
+#define P miheap
+#include "bench/workloads.inc"
+#undef P
+#endif
+
+static const peer_entry_t peers[] = {
+    PEER_ENTRY(libc, "malloc"),
+    PEER_ENTRY(bump, "bump"),
+#if defined(BENCH_WITH_ARENART)
+    PEER_ENTRY(arenart, "arenart"),
+    PEER_ENTRY(arthread, "arthread"),
+    PEER_ENTRY(arconcur, "arconcur"),
+#endif
+#if defined(BENCH_WITH_POOLS)
+    PEER_ENTRY(aprp, "apr"),
+    PEER_ENTRY(tall, "talloc"),
+    PEER_ENTRY(obs, "obstack"),
+#endif
+#if defined(BENCH_WITH_MIHEAP)
+    PEER_ENTRY(miheap, "miheap"),
+#endif
+};
+enum { NPEERS = sizeof peers / sizeof peers[0] };
+
+static const char *const workload_names[W_COUNT + 1] = {
+    "hot", "request", "scaling", "larson", "bimodal", "containers", "callgrind"};
+
+static void calibrate_clock(void) {
+  double v[257];
+  for (int i = 0; i < 257; i++) {
+    double t0 = bench_now_ns();
+    v[i] = bench_now_ns() - t0;
+  }
+  qsort(v, 257, sizeof v[0], cmp_double);
+  clock_overhead_ns = v[128];
+}
+
+static int run_one(const peer_entry_t *pe, int w, const bench_params_t *prm) {
+  const char *why = pe->na(w == W_COUNT ? W_REQUEST : (workload_t)w);
+  if (why != NULL && w != W_COUNT) {
+    printf("NA %s\n", why);
+    return 0;
+  }
+  if (pe->global_init(w == W_COUNT ? W_REQUEST : (workload_t)w, prm->max_threads) != 0) {
+    fprintf(stderr, "bench worker: %s: setup failed\n", pe->name);
+    return 1;
+  }
+  int rc = pe->fn[w](prm);
+  pe->global_fini();
+  if (rc != 0) fprintf(stderr, "bench worker: %s %s failed\n", pe->name, workload_names[w]);
+  return rc != 0;
+}
+
+int bench_worker_main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: %s --worker ALLOCATOR|all WORKLOAD [--quick] [--threads N] "
+            "[--series]\n", argv[0]);
+    return 2;
+  }
+  const char *peer = argv[2], *wname = argv[3];
+  bench_params_t prm = {0, 2, 0};
+  for (int i = 4; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) prm.quick = 1;
+    else if (strcmp(argv[i], "--series") == 0) prm.series = 1;
+    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) prm.max_threads = atoi(argv[++i]);
+  }
+  if (prm.max_threads < 1 || prm.max_threads > SCALING_MAX_THREADS) prm.max_threads = 2;
+  int w = -1;
+  for (int i = 0; i <= W_COUNT; i++)
+    if (strcmp(wname, workload_names[i]) == 0) w = i;
+  if (w < 0) {
+    fprintf(stderr, "bench worker: unknown workload '%s'\n", wname);
+    return 2;
+  }
+  /* A wedged worker must not wedge the whole run: the driver reports it as failed. */
+  alarm(prm.quick ? 90 : 400);
+
+  Dl_info di;
+  void *m = dlsym(RTLD_DEFAULT, "malloc");
+  if (m != NULL && dladdr(m, &di) != 0 && di.dli_fname != NULL) {
+    const char *base = strrchr(di.dli_fname, '/');
+    printf("INFO malloc %s\n", base != NULL ? base + 1 : di.dli_fname);
+  }
+  calibrate_clock();
+  bench_fill_sizes(request_sizes, 8 * REQUEST_K, 0x9E3779B97F4A7C15u);
+
+  int rc = 0, found = 0;
+  for (int i = 0; i < NPEERS; i++) {
+    if (strcmp(peer, "all") != 0 && strcmp(peer, peers[i].name) != 0) continue;
+    found = 1;
+    if (strcmp(peer, "all") == 0) printf("PEER %s\n", peers[i].name);
+    rc |= run_one(&peers[i], w, &prm);
+  }
+  if (!found) {
+    printf("NA this binary does not hold allocator '%s'\n", peer);
+    return 0;
+  }
+  fflush(stdout);
+  return rc;
+}
