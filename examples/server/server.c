@@ -307,10 +307,13 @@ static int summarize(summary_t *s, const json_node_t *n, int depth) {
 
 /* POST /json: the body parsed into a tree, summarized, and echoed back. */
 static int handle_json(srv_mem_t *m, const http_request_t *req, const char *body, size_t len,
-                       srv_buf_t *out) {
+                       srv_buf_t *out, const char **detail) {
   json_node_t *root;
   int rc = json_parse(m, body, len, &root);
-  if (rc == JSON_ESYNTAX || rc == JSON_EDEPTH) return 400;
+  if (rc == JSON_ESYNTAX || rc == JSON_EDEPTH) {
+    *detail = rc == JSON_ESYNTAX ? "malformed JSON" : "JSON nested too deeply";
+    return 400;
+  }
   if (rc != AR_OK) return 503;
   summary_t s = {0};
   rc = srv_map_init(&s.keys, m, 0);
@@ -410,11 +413,11 @@ static bool method_is(const http_request_t *req, const char *m) {
 
 /* Routes one request; the body of a 200 answer is left in `out`. */
 static int route(srv_t *s, srv_mem_t *m, const http_request_t *req, const char *body,
-                 srv_buf_t *out, const char **ctype) {
+                 srv_buf_t *out, const char **ctype, const char **detail) {
   *ctype = "application/json";
   if (path_is(req, "/json")) {
     if (!method_is(req, "POST")) return 405;
-    return handle_json(m, req, body, req->content_length, out);
+    return handle_json(m, req, body, req->content_length, out, detail);
   }
   if (path_is(req, "/stats")) {
     if (!method_is(req, "GET")) return 405;
@@ -476,13 +479,17 @@ static int serve_one(conn_t *c) {
   c->continued = false;
   srv_buf_t out;
   (void)srv_buf_init(&out, &scope.mem);
-  const char *ctype;
-  st = route(s, &scope.mem, &req, data + req.head_len, &out, &ctype);
+  const char *ctype, *detail = NULL;
+  st = route(s, &scope.mem, &req, data + req.head_len, &out, &ctype, &detail);
   bool keep = req.keep_alive;
   if (st == 200)
     (void)send_response(c, 200, ctype, srv_buf_data(&out), srv_buf_len(&out), keep);
   else
-    (void)send_error(c, st, st == 503 ? "request memory limit" : http_reason(st), keep);
+    (void)send_error(c, st,
+                     detail != NULL ? detail
+                     : st == 503    ? "request memory limit"
+                                    : http_reason(st),
+                     keep);
   if (SRV_FREES_EACH) {
     srv_buf_destroy(&out);
     http_request_free(&scope.mem, &req);

@@ -497,6 +497,7 @@ static void test_bad_requests(void **state) {
     response_t r;
     int st = client_read(&c, &r);
     if (st != 400) fail_msg("body %zu (%s): got %d, want 400", i, bodies[i], st);
+    assert_non_null(strstr(r.body, "\"malformed JSON\""));
     response_free(&r);
   }
   char deep[JSON_DEPTH_PROBE + 1];
@@ -507,6 +508,7 @@ static void test_bad_requests(void **state) {
   free(req);
   response_t r;
   assert_int_equal(client_read(&c, &r), 400);
+  assert_non_null(strstr(r.body, "\"JSON nested too deeply\""));
   response_free(&r);
   client_sends(&c, "GET /nope HTTP/1.1\r\n\r\n");
   assert_int_equal(client_read(&c, &r), 404);
