@@ -117,6 +117,7 @@ enum { MAX_REP = 31, MAX_KEYS = 24, KEY_LEN = 16 };
 
 typedef struct cell {
   double v[MAX_REP];
+  int rep[MAX_REP]; /* which repeat each sample came from */
   int n;
 } cell_t;
 
@@ -151,7 +152,7 @@ static struct {
 static double cg_instr[NPEERS]; /* instructions per allocation; < 0: not measured */
 static bool cg_slow[NPEERS];    /* the allocation layout showed a checked (slow-only) arena */
 static char cg_note[256];
-static int reps_done;
+static int reps_done, cur_rep;
 
 static double now_s(void) { return bench_now_ns() * 1e-9; }
 
@@ -307,7 +308,11 @@ static void run_worker(int w, int pi, bool series) {
       return;
     } else if ((line[0] == 'V' || line[0] == 'X') && sscanf(line + 2, "%63s %lf", key, &v) == 2) {
       int k = key_index(r, key, line[0] == 'V');
-      if (k >= 0 && r->fig[k][pi].n < MAX_REP) r->fig[k][pi].v[r->fig[k][pi].n++] = v;
+      cell_t *c = k >= 0 ? &r->fig[k][pi] : NULL;
+      if (c != NULL && c->n < MAX_REP) {
+        c->rep[c->n] = cur_rep;
+        c->v[c->n++] = v;
+      }
       got = true;
     } else if (line[0] == 'S' && sscanf(line + 2, "%63s %lf %lf", key, &x, &y) == 3) {
       series_add(&r->ser[pi], x, y);
@@ -520,6 +525,24 @@ static double fig(int w, const char *key, int pi) {
   return NAN;
 }
 
+/* The median over repeats of a/b for one figure, pairing the samples of the same repeat:
+ * load on a shared machine comes and goes, and within a repeat the two ran close together,
+ * so the ratio of a pair is steadier than the ratio of two medians. */
+static double paired_ratio(int w, const char *key, int pa, int pb) {
+  const wres_t *r = &res[w];
+  for (int k = 0; k < r->nkeys; k++) {
+    if (strcmp(r->keys[k], key) != 0) continue;
+    cell_t q;
+    q.n = 0;
+    const cell_t *a = &r->fig[k][pa], *b = &r->fig[k][pb];
+    for (int i = 0; i < a->n; i++)
+      for (int j = 0; j < b->n; j++)
+        if (a->rep[i] == b->rep[j] && b->v[j] > 0) q.v[q.n++] = a->v[i] / b->v[j];
+    return median(&q);
+  }
+  return NAN;
+}
+
 static void add_goal(const char *what, double value, const char *cmp, double target,
                      const char *unit) {
   goals[ngoals++] = (goal_t){what, value, cmp, target, unit};
@@ -530,22 +553,22 @@ static bool goal_met(const goal_t *g) {
 }
 
 static void compute_goals(void) {
-  double a = fig(W_REQUEST, "ns/alloc", P_ARENART);
-  add_goal("per-request: arenart vs the raw bump loop", a / fig(W_REQUEST, "ns/alloc", P_BUMP),
-           "<=", 1.2, "x slower");
-  add_goal("per-request: APR pools vs arenart", fig(W_REQUEST, "ns/alloc", peer_index("apr")) / a,
-           ">=", 1.8, "x slower");
-  add_goal("per-request: mimalloc heaps vs arenart",
-           fig(W_REQUEST, "ns/alloc", peer_index("mi-heap")) / a, ">=", 4.0, "x slower");
-  add_goal("scaling: ConcurrentArena vs per-thread arenas at 2 threads",
-           fig(W_SCALING, "t=2", P_CONCUR) / fig(W_SCALING, "t=2", P_ARTHREAD), "<=", 1.5,
+  add_goal("per-request: arenart vs the raw bump loop",
+           paired_ratio(W_REQUEST, "ns/alloc", P_ARENART, P_BUMP), "<=", 1.2, "x slower");
+  add_goal("per-request: APR pools vs arenart",
+           paired_ratio(W_REQUEST, "ns/alloc", peer_index("apr"), P_ARENART), ">=", 1.8,
            "x slower");
+  add_goal("per-request: mimalloc heaps vs arenart",
+           paired_ratio(W_REQUEST, "ns/alloc", peer_index("mi-heap"), P_ARENART), ">=", 4.0,
+           "x slower");
+  add_goal("scaling: ConcurrentArena vs per-thread arenas at 2 threads",
+           paired_ratio(W_SCALING, "t=2", P_CONCUR, P_ARTHREAD), "<=", 1.5, "x slower");
   add_goal("fast path: instructions per ar_alloc (callgrind)", cg_instr[P_ARENART], "<=", 12,
            " instructions");
 }
 
 static void print_goals(void) {
-  printf("\nGoals (printed, never asserted):\n");
+  printf("\nGoals (printed, never asserted; ratios are medians of per-repeat pairs):\n");
   for (int i = 0; i < ngoals; i++) {
     const goal_t *g = &goals[i];
     if (isnan(g->value) || g->value < 0)
@@ -564,7 +587,8 @@ static char machine[512], loadavg[64], commit[64] = "unknown";
 static void describe_commit(void) {
   const char *ws = getenv("BUILD_WORKSPACE_DIRECTORY");
   char git[4096];
-  if (ws == NULL || ws[0] == '\0' || !find_in_path("git", git, sizeof git)) return;
+  if (ws == NULL || ws[0] == '\0') ws = "."; /* run by hand: from inside the checkout */
+  if (!find_in_path("git", git, sizeof git)) return;
   char *argv[] = {git, (char *)"-C", (char *)ws, (char *)"describe", (char *)"--always",
                   (char *)"--dirty", NULL};
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), status = 0;
@@ -1050,7 +1074,9 @@ int main(int argc, char **argv) {
     for (int w = 0; w < W_COUNT; w++) {
       if (!opt.run_w[w]) continue;
       for (int j = 0; j < NPEERS; j++) {
-        int pi = (j + rep * 5) % NPEERS; /* a different order each repeat */
+        /* A different order each repeat, by rotation, so neighbours stay neighbours. */
+        int pi = (j + rep * 5) % NPEERS;
+        cur_rep = rep;
         run_worker(w, pi, rep == 0 && w == W_BIMODAL);
       }
     }
