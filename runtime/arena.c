@@ -31,12 +31,14 @@
  *     guard bytes are verified when the memory is taken back, and freed memory is junked.
  *
  *   - Valgrind (when <valgrind/memcheck.h> exists and neither ASan nor TSan is on): an arena
- *     created while RUNNING_ON_VALGRIND is a memcheck mempool and runs checked and slow-only.
+ *     created while running under memcheck is a mempool and runs checked and slow-only. Other
+ *     tools (callgrind, cachegrind, ...) get the plain arena, so that they measure the real
+ *     fast path: valgrind preloads vgpreload_memcheck only for memcheck.
  *     Fresh chunk memory, record headers and guards are NOACCESS; each allocation is a
  *     MEMPOOL_ALLOC of exactly its size; taking memory back walks the records and
  *     MEMPOOL_FREEs each allocation, so a use after rewind/reset is an "Invalid read" at the
- *     faulting line. Outside Valgrind the one RUNNING_ON_VALGRIND test at creation is all it
- *     costs; the inline path never sees any of it.
+ *     faulting line. Outside Valgrind the one cached test at creation is all it costs; the
+ *     inline path never sees any of it.
  *   - Allocation sites: slow-only modes note the allocating call's return address
  *     (ar_alloc_slow_'s caller, or the caller of ar_strdup & co.); checked mode keeps it in
  *     the last 8 guard bytes and names it (module+offset, for addr2line) when a guard is
@@ -62,10 +64,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arenart/arena.h"
 #include "runtime/arena_internal.h"
+#include "runtime/atomic.h"
 #include "runtime/internal.h"
 
 #if !AR_ASAN && !AR_TSAN && !AR_HEAP && defined(__has_include)
@@ -619,6 +623,26 @@ void ar_options_init(ar_options_t *opts) {
   }
 }
 
+#if AR_VALGRIND
+/* Memcheck is the only tool that reads mempool requests; under callgrind or cachegrind the
+ * arena must keep its inline fast path, or they would count the slow one. Valgrind puts its
+ * tool's preload library in LD_PRELOAD (vgpreload_memcheck-<arch>.so for memcheck). The
+ * answer cannot change while the process runs, so it is computed once; racing first callers
+ * compute the same value, so relaxed is enough. */
+static bool running_on_memcheck(void) {
+  static ar_atomic(int) cached; /* 0 unknown, 1 no, 2 yes */
+  int v = ar_load_relaxed(&cached);
+  if (v == 0) {
+    const char *pre = getenv("LD_PRELOAD");
+    v = (RUNNING_ON_VALGRIND != 0 && pre != NULL && strstr(pre, "vgpreload_memcheck") != NULL)
+            ? 2
+            : 1;
+    ar_store_relaxed(&cached, v);
+  }
+  return v == 2;
+}
+#endif
+
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o = AR_OPTIONS_INIT;
   if (opts != NULL) o = *opts;
@@ -642,8 +666,8 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   a->limit_bytes = o.limit_bytes;
   a->checked = (o.flags & AR_ARENA_CHECKED) != 0 || AR_DEBUG >= 2;
 #if AR_VALGRIND
-  /* One client request per arena, here: every later decision reads the flag. */
-  a->vg = RUNNING_ON_VALGRIND != 0;
+  /* One check per arena, here: every later decision reads the flag. */
+  a->vg = running_on_memcheck();
   if (a->vg) {
     a->checked = true; /* the records tell which allocations a rewind ends */
     VALGRIND_CREATE_MEMPOOL(a, 0, 0);

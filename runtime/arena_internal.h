@@ -27,13 +27,7 @@
 /* Per-size-class lists of blocks given back with ar_free (recycle.c). */
 #define AR_RECYCLE_CLASSES 48
 
-/* The heap flavor (`--config=heap`, -DAR_HEAP=1): every allocation of a serial arena is its
- * own malloc, tracked by the arena and freed when rewind/reset/release/destroy takes it back,
- * so ASan, Valgrind and any malloc-level tool see each object's exact boundaries. Same API and
- * error codes; the arena's memory source is not used. See arena.c. */
-#ifndef AR_HEAP
-#define AR_HEAP 0
-#endif
+/* AR_HEAP, the heap flavor: see internal.h. */
 
 /* a->magic of a live arena; destroy overwrites it (checked arenas keep their header in a small
  * graveyard so that a later call is reported instead of touching freed memory). */

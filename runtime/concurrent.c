@@ -51,6 +51,7 @@ struct ar_concurrent {
   ar_atomic(ar_cchunk_t *) current;
   char pad[64 - sizeof(uint64_t) - sizeof(void *)]; /* hot words on their own line */
   ar_atomic(ar_cchunk_t *) all;
+  ar_atomic(struct ar_hnode *) heap; /* heap flavor: every live allocation */
   ar_atomic(size_t) capacity;
   ar_atomic(size_t) carved;
   ar_atomic(size_t) nchunks;
@@ -69,14 +70,23 @@ struct ar_concurrent {
 
 typedef struct ar_cspan_ ar_span_t;
 
+/* Heap flavor: one record per allocation, kept apart from the block so that a tool sees the
+ * block's exact malloc'd boundaries. */
+typedef struct ar_hnode {
+  struct ar_hnode *next;
+  void *p;
+  size_t size;
+} ar_hnode_t;
+
 /* The span cache that the inline fast path in concurrent.h reads. initial-exec: general-dynamic
  * TLS would cost a __tls_get_addr call per allocation; the array is small enough for the static
  * TLS surplus even when the library is a shared object. */
 __thread struct ar_cspan_ ar_cspans_[AR_CSPAN_SLOTS_] __attribute__((tls_model("initial-exec")));
 
-/* Builds that must see every allocation (debug level 2, ASan) keep their spans in a private
- * array instead, so the public one never holds a matching stamp and every call comes here. */
-#if AR_DEBUG >= 2 || AR_ASAN
+/* Builds that must see every allocation (debug level 2, ASan, the heap flavor) keep their
+ * spans in a private array instead, so the public one never holds a matching stamp and every
+ * call comes here. */
+#if AR_DEBUG >= 2 || AR_ASAN || AR_HEAP
 #define AR_CONCURRENT_SLOW_ONLY 1
 static __thread ar_span_t tls_spans_private[AR_SPAN_SLOTS]
     __attribute__((tls_model("initial-exec")));
@@ -212,6 +222,49 @@ static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
   return p;
 }
 
+/* Heap flavor: a malloc of exactly `size` bytes (posix_memalign when over-aligned), its record
+ * pushed on the arena's list with a release CAS (a Treiber push: allocations stay lock-free;
+ * only reset/destroy, which are quiescent, pop). Capacity and used are the bytes malloc'd for
+ * live allocations, under the same limit; chunks counts them; the source is never called. */
+static void *heap_alloc(ar_concurrent_t *ca, size_t size, size_t align) {
+  if (size == 0) size = 1; /* a unique pointer, as in the chunked flavor */
+  if (!reserve(ca, size)) return fail(AR_ELIMIT);
+  ar_hnode_t *h = (ar_hnode_t *)malloc(sizeof *h);
+  void *p = NULL;
+  if (h != NULL) {
+    if (align <= AR_ALIGN_DEFAULT) p = malloc(size);
+    else if (posix_memalign(&p, align, size) != 0) p = NULL;
+  }
+  if (p == NULL) {
+    free(h);
+    unreserve(ca, size);
+    return fail(AR_ENOMEM);
+  }
+  h->p = p;
+  h->size = size;
+  ar_hnode_t *head = ar_load_relaxed(&ca->heap);
+  do {
+    h->next = head; /* read only by reset/destroy/owns, which the caller orders after us */
+  } while (!ar_cas_weak_release(&ca->heap, &head, h));
+  ar_fetch_add_relaxed(&ca->carved, size);
+  ar_fetch_add_relaxed(&ca->nchunks, 1);
+  ar_global_chunk_acquired_(ca->reg, size);
+  return p;
+}
+
+static void heap_free_all(ar_concurrent_t *ca) {
+  ar_hnode_t *h = ar_load_acquire(&ca->heap);
+  while (h != NULL) {
+    ar_hnode_t *next = h->next;
+    ar_global_chunk_released_(ca->reg, h->size);
+    unreserve(ca, h->size);
+    free(h->p);
+    free(h);
+    h = next;
+  }
+  ar_store_relaxed(&ca->heap, NULL);
+}
+
 static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_t size,
                         size_t align) {
   if (!ar_is_pow2_(align)) return fail(AR_EALIGN);
@@ -220,6 +273,7 @@ static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_
   if (align < AR_ALIGN_DEFAULT) align = AR_ALIGN_DEFAULT;
   size_t n = ar_align_up_(size, AR_ALIGN_DEFAULT);
   ar_fetch_add_relaxed(&ca->nalloc_slow, 1);
+  if (AR_HEAP) return heap_alloc(ca, size, align);
 
   /* Room in the current span after aligning? Over-aligned requests get here with a live span
    * that may still have space, and so does every request in slow-only builds. */
@@ -311,6 +365,7 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
 }
 
 static void release_all(ar_concurrent_t *ca) {
+  heap_free_all(ca);
   ar_cchunk_t *c = ar_load_acquire(&ca->all);
   while (c != NULL) {
     ar_cchunk_t *next = c->next_all;
@@ -380,5 +435,7 @@ bool ar_concurrent_owns(ar_concurrent_t *ca, const void *p) {
   const char *q = (const char *)p;
   for (ar_cchunk_t *c = ar_load_acquire(&ca->all); c != NULL; c = c->next_all)
     if (q >= c->data && q < c->data + c->usable) return true;
+  for (ar_hnode_t *h = ar_load_acquire(&ca->heap); h != NULL; h = h->next)
+    if (q >= (const char *)h->p && q < (const char *)h->p + h->size) return true;
   return false;
 }

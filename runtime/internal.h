@@ -45,6 +45,15 @@
 #define ar_unpoison_(p, n) ((void)(p), (void)(n))
 #endif
 
+/* The heap flavor (`--config=heap`, -DAR_HEAP=1): every allocation of a serial or concurrent
+ * arena is its own malloc, tracked by the arena and freed when rewind/reset/release/destroy
+ * takes it back, so ASan, Valgrind and any malloc-level tool see each object's exact
+ * boundaries. Same API and error codes; the arena's memory source is not used. See arena.c
+ * and concurrent.c. */
+#ifndef AR_HEAP
+#define AR_HEAP 0
+#endif
+
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
 #define AR_TSAN 1
 #else

@@ -262,6 +262,10 @@ AR_API ar_mark_t ar_mark(ar_arena_t *arena);
  * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
  * Errors: AR_EINVAL (NULL arena or mark), AR_ESTALE (the mark is from before a reset or
  * release, or names a position that an earlier rewind removed); the arena is then unchanged.
+ * Limits: marks are validated by position, so a stale mark whose position still exists (for
+ * example one taken when only dedicated large chunks had been allocated) is not reported. A
+ * block given back with ar_free before the mark and reused by an allocation after it lies
+ * below the mark: the rewind does not take it back; reset does.
  */
 AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
 

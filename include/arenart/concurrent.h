@@ -14,6 +14,10 @@
  * thread and arena: a quarter of a chunk, 16 KiB at most); the per-thread span cache has 16 slots,
  * so a thread that interleaves more than 16 concurrent arenas may refill more often.
  *
+ * In the heap flavor (`--config=heap`) every allocation is its own malloc of exactly its size,
+ * freed at reset: stats then count malloc'd bytes (capacity == used), chunks counts live
+ * allocations, and the source is never called.
+ *
  * Reset and destroy require QUIESCENCE: no thread may be inside, or later use memory from,
  * an allocation call on this arena (join the workers, or pass a barrier). Builds with
  * AR_DEBUG >= 1 detect a reset that races with an out-of-line allocation and abort with a
@@ -61,8 +65,8 @@ AR_API void ar_concurrent_destroy(ar_concurrent_t *arena);
  * thread-local array below, in the slot picked by the stamp's low bits: an allocation whose
  * slot holds the arena's current stamp bumps inside the span with no shared write and no
  * call. Everything else (no span yet, a spent span, over-alignment, errors) goes out of line.
- * Builds of the library that route every call out of line (debug level 2, sanitizers,
- * valgrind, the heap flavor) never fill this array, so its stamps never match. */
+ * Builds of the library that route every call out of line (debug level 2, ASan, the heap
+ * flavor) never fill this array, so its stamps never match. */
 struct ar_concurrent_hot_ {
   uint64_t stamp_; /* read with a relaxed atomic load; written by reset (quiescent) */
 };

@@ -172,6 +172,10 @@ static void test_slow_path_takes_recycled(void **state) {
 
 static void test_large_release(void **state) {
   (void)state;
+  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
+    skip();
+    return;
+  }
   ar_arena_t *a = mk_arena(4096, 0, 0);
   char *big = ar_alloc(a, 100000);
   char *small = ar_alloc(a, 16);
@@ -263,7 +267,7 @@ static void test_rewind_forgets(void **state) {
   CHECK_ARENA(a);
   /* After the rewind the old block is below the cursor's reach again, not on a list. */
   char *q = ar_alloc(a, 200);
-  assert_ptr_equal(q, p);
+  if (!AR_HEAP) assert_ptr_equal(q, p); /* the heap flavor mallocs each block afresh */
   assert_int_equal(ar_free(a, q, 200), AR_OK);
   ar_reset(a);
   assert_int_equal(recycled_of(a), 0);
