@@ -439,3 +439,11 @@ bool ar_concurrent_owns(ar_concurrent_t *ca, const void *p) {
     if (q >= (const char *)h->p && q < (const char *)h->p + h->size) return true;
   return false;
 }
+
+void ar_concurrent_foreach_chunk_(ar_concurrent_t *ca, void (*fn)(void *, size_t, void *),
+                                  void *ctx) {
+  if (ca == NULL || fn == NULL) return;
+  for (ar_cchunk_t *c = ar_load_acquire(&ca->all); c != NULL; c = c->next_all)
+    fn(c->base, c->size, ctx);
+  for (ar_hnode_t *h = ar_load_acquire(&ca->heap); h != NULL; h = h->next) fn(h->p, h->size, ctx);
+}

@@ -113,6 +113,15 @@ AR_INTERNAL void ar_registry_remove_(struct ar_reg_node *reg);
 /* chunkpool.c: the source arenas use when the caller names none: the process-wide chunk pool
  * for default-size chunks (its only size), OS pages otherwise. */
 struct ar_source;
+/* Calls fn(base, size, ctx) for every block a ConcurrentArena holds: each chunk as the source
+ * gave it (dedicated ones included), or each malloc'd block in the heap flavor. Same contract
+ * as ar_concurrent_owns: it must not race with allocation on that arena. (For //numa's page
+ * verification.) */
+struct ar_concurrent;
+AR_INTERNAL void ar_concurrent_foreach_chunk_(struct ar_concurrent *ca,
+                                              void (*fn)(void *base, size_t size, void *ctx),
+                                              void *ctx);
+
 AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
 /* chunkpool.c: makes ar_default_source_ return `src` for default-size chunks instead of the
  * process-wide pool (NULL restores the pool). numa/ installs its node-routing source here;
