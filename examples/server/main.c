@@ -2,7 +2,7 @@
  * examples/server/main.c - the server as a program.
  *
  *   server [--port N] [--host ADDR] [--workers N] [--max-header BYTES] [--max-body BYTES]
- *          [--max-request-mem BYTES]
+ *          [--max-request-mem BYTES] [--request-timeout MS] [--linger-timeout MS]
  *
  * Prints "listening on HOST:PORT flavor=F workers=N" on stdout once it accepts connections
  * (with --port 0 the kernel picks the port; scripts read it from that line), then serves until
@@ -21,7 +21,8 @@
 static int usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [--port N] [--host ADDR] [--workers N] [--max-header BYTES]\n"
-          "          [--max-body BYTES] [--max-request-mem BYTES]\n",
+          "          [--max-body BYTES] [--max-request-mem BYTES]\n"
+          "          [--request-timeout MS] [--linger-timeout MS]\n",
           argv0);
   return 2;
 }
@@ -59,6 +60,10 @@ int main(int argc, char **argv) {
       cfg.max_body = v;
     else if (strcmp(a, "--max-request-mem") == 0)
       cfg.max_request_mem = v;
+    else if (strcmp(a, "--request-timeout") == 0 && v >= 1 && v <= SRV_MAX_TIMEOUT_MS)
+      cfg.request_timeout_ms = (uint32_t)v;
+    else if (strcmp(a, "--linger-timeout") == 0 && v >= 1 && v <= SRV_MAX_TIMEOUT_MS)
+      cfg.linger_timeout_ms = (uint32_t)v;
     else
       return usage(argv[0]);
   }

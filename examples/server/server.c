@@ -23,11 +23,27 @@
  * not read cannot make the server buffer without bound. Closing after an answer is a lingering
  * close: shut down the sending side, discard input until the peer closes (at most
  * LINGER_BYTES), then close, so the peer sees the answer rather than a reset.
+ *
+ * Deadlines. Each connection carries one absolute deadline (CLOCK_MONOTONIC), re-armed when
+ * the connection enters a phase: waiting for a request (after the accept or an answer) or for
+ * the socket to take pending output (after each bit of progress) gets request_timeout, the
+ * lingering close gets linger_timeout. Bytes of a request arriving do not re-arm it, so a
+ * client that trickles a head cannot hold the connection past the deadline. The worker keeps
+ * a lower bound on its connections' deadlines (next_deadline: lowered whenever one is armed,
+ * recomputed by each sweep), sleeps in epoll_wait no longer than until then, and sweeps its
+ * list when it has passed. Everything here is the worker's own thread's, so none of it is
+ * shared.
+ *
+ * Failure. A worker whose epoll_wait fails (other than EINTR) cannot serve anything any more:
+ * it logs, marks itself failed under its inbox lock, closes its connections and the sockets
+ * waiting in its inbox, and exits; the acceptor, which looks at the mark under the same lock,
+ * deals new sockets to the remaining workers, or closes them when none is left.
  */
 #include "examples/server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -69,6 +85,7 @@ struct conn {
   bool draining;    /* send side shut down; discarding input until the peer closes */
   size_t drained;   /* bytes discarded while draining */
   bool want_out;    /* registered for EPOLLOUT instead of EPOLLIN */
+  uint64_t deadline; /* CLOCK_MONOTONIC ns; past it, the sweep ends the connection */
   conn_t *prev, *next;
 };
 
@@ -76,16 +93,20 @@ struct worker {
   srv_t *srv;
   pthread_t tid;
   int epfd, evfd;
-  pthread_mutex_t lock; /* guards the inbox */
+  pthread_mutex_t lock; /* guards the inbox and `failed` */
   int *inbox;
   size_t inbox_len, inbox_cap;
-  conn_t *conns; /* this worker's connections (its own thread only) */
+  bool failed;            /* the worker has stopped serving; the acceptor skips it */
+  atomic_bool fail_test;  /* srv_fail_worker_for_test asked it to act as failed */
+  int index;
+  conn_t *conns;          /* this worker's connections (its own thread only) */
+  uint64_t next_deadline; /* no connection's deadline is earlier (its own thread only) */
 };
 
 /* Statistics: relaxed atomics, incremented by whichever thread sees the event and read by
  * /stats; no other memory is published through them, so no ordering is needed. */
 typedef struct counters {
-  _Atomic uint64_t requests, status[6], accepted, closed;
+  _Atomic uint64_t requests, status[6], accepted, closed, timed_out, workers_failed;
 } counters_t;
 
 struct srv {
@@ -94,6 +115,7 @@ struct srv {
   int lfd, epfd, evfd;
   uint16_t port;
   pthread_t acceptor;
+  uint64_t request_timeout_ns, linger_timeout_ns;
   worker_t *workers;
   int nworkers;
   unsigned next_worker; /* acceptor thread only */
@@ -117,6 +139,14 @@ void srv_config_init(srv_config_t *cfg) {
   cfg->max_header = 8 * 1024;
   cfg->max_body = 1024 * 1024;
   cfg->max_request_mem = 8 * 1024 * 1024;
+  cfg->request_timeout_ms = 10000;
+  cfg->linger_timeout_ms = 2000;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Wakes the thread sleeping on an eventfd. It can only fail when the counter would overflow,
@@ -134,6 +164,12 @@ static void clear_wake(int evfd) {
 }
 
 /* ---- connections ------------------------------------------------------------------------ */
+
+/* Gives the connection `timeout_ns` from now to finish its current phase. */
+static void arm(conn_t *c, uint64_t timeout_ns) {
+  c->deadline = now_ns() + timeout_ns;
+  if (c->deadline < c->w->next_deadline) c->w->next_deadline = c->deadline;
+}
 
 static void set_interest(conn_t *c, bool out) {
   if (c->want_out == out) return;
@@ -172,6 +208,7 @@ static void conn_open(worker_t *w, int fd) {
   c->mem = mem;
   c->fd = fd;
   c->w = w;
+  arm(c, w->srv->request_timeout_ns);
   (void)srv_buf_init(&c->rbuf, &c->mem);
   (void)srv_buf_init(&c->wbuf, &c->mem);
   c->next = w->conns;
@@ -189,6 +226,7 @@ fail:
 static void start_drain(conn_t *c) {
   (void)shutdown(c->fd, SHUT_WR);
   c->draining = true;
+  arm(c, c->w->srv->linger_timeout_ns);
   set_interest(c, false);
 }
 
@@ -233,6 +271,7 @@ static bool conn_flush(conn_t *c) {
       return errno == EAGAIN || errno == EWOULDBLOCK;
     }
     srv_buf_consume(&c->wbuf, (size_t)n);
+    if (n > 0) arm(c, c->w->srv->request_timeout_ns); /* progress: the client is reading */
   }
   srv_buf_compact(&c->wbuf);
   return true;
@@ -246,8 +285,13 @@ static bool send_response(conn_t *c, int status, const char *ctype, const char *
                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                    "Connection: %s\r\n\r\n",
                    status, http_reason(status), ctype, body_len, keep_alive ? "keep-alive" : "close");
+  /* Cannot fail or truncate with this server's content types, but never trust it blindly. */
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof head) n = (int)(sizeof head - 1);
   struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, body_len}};
   srv_t *s = c->w->srv;
+  /* The next request, or the socket taking this answer, has request_timeout from now. */
+  arm(c, s->request_timeout_ns);
   count(&s->c.requests);
   count(&s->c.status[status / 100 < 6 ? status / 100 : 5]);
   if (!keep_alive) c->close_after = true;
@@ -259,6 +303,10 @@ static bool send_response(conn_t *c, int status, const char *ctype, const char *
 static bool send_error(conn_t *c, int status, const char *detail, bool keep_alive) {
   char body[160];
   int n = snprintf(body, sizeof body, "{\"status\":%d,\"error\":\"%s\"}\n", status, detail);
+  /* snprintf returns the length it wanted: a long detail would otherwise send stack bytes
+   * past the buffer. Truncated JSON is still better than that. */
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof body) n = (int)(sizeof body - 1);
   return send_response(c, status, "application/json", body, (size_t)n, keep_alive);
 }
 
@@ -371,6 +419,10 @@ static int handle_stats(srv_t *s, const http_request_t *req, srv_buf_t *out, boo
        st.conns_accepted},
       {"server_connections_open", "gauge", "Connections open.",
        st.conns_accepted - st.conns_closed},
+      {"server_connections_timed_out_total", "counter",
+       "Connections closed or answered 408 past their deadline.", st.conns_timed_out},
+      {"server_workers_failed", "gauge", "Workers stopped by an epoll error.",
+       st.workers_failed},
       {"server_leaked_bytes", "gauge", "Bytes still held when a context ended (malloc flavor).",
        st.leaked_bytes},
       {"server_connection_arenas_idle", "gauge", "Idle connection arenas in the pool.",
@@ -548,6 +600,46 @@ static void conn_event(conn_t *c, uint32_t events) {
   if (srv_buf_append(&c->rbuf, tmp, (size_t)n) != AR_OK || !serve_input(c)) conn_close(c);
 }
 
+/* The connection's deadline has passed. A connection holding part of a request gets a 408
+ * and a lingering close (with its own, linger, deadline); any other one (idle between
+ * requests, a client not taking its answer, a lingering close that lasted too long) is closed
+ * now. */
+static void conn_expire(conn_t *c) {
+  count(&c->w->srv->c.timed_out);
+  bool partial = srv_buf_remaining(&c->rbuf) != 0;
+  if (!partial || c->draining || c->want_out || c->dead || c->close_after || c->peer_done) {
+    conn_close(c);
+    return;
+  }
+  if (!send_error(c, 408, "request timeout", false)) {
+    conn_close(c);
+    return;
+  }
+  /* If the socket did not take the 408 at once, the connection waits for EPOLLOUT (with
+   * request_timeout) and serve_input starts the drain once it is out. */
+  if (srv_buf_remaining(&c->wbuf) == 0) start_drain(c);
+}
+
+/* Ends the connections whose deadline has passed and recomputes next_deadline. */
+static void sweep(worker_t *w, uint64_t now) {
+  w->next_deadline = UINT64_MAX;
+  for (conn_t *c = w->conns, *next; c != NULL; c = next) {
+    next = c->next; /* conn_expire may free c; it never frees another connection */
+    if (c->deadline <= now)
+      conn_expire(c); /* re-arms (lowering next_deadline) if the connection stays */
+    else if (c->deadline < w->next_deadline)
+      w->next_deadline = c->deadline;
+  }
+}
+
+/* The epoll_wait timeout until the earliest deadline, in ms rounded up (-1: none). */
+static int wait_ms(const worker_t *w, uint64_t now) {
+  if (w->next_deadline == UINT64_MAX) return -1;
+  if (w->next_deadline <= now) return 0;
+  uint64_t ms = (w->next_deadline - now + 999999u) / 1000000u;
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 /* ---- threads ------------------------------------------------------------------------------ */
 
 static void adopt_inbox(worker_t *w) {
@@ -562,13 +654,43 @@ static void adopt_inbox(worker_t *w) {
   }
 }
 
+/* The worker cannot go on: stop taking connections and end the ones it has. */
+static void worker_fail(worker_t *w, int err) {
+  fprintf(stderr,
+          "server: worker %d: epoll_wait: %s; closing its connections, it takes no new ones\n",
+          w->index, strerror(err));
+  int *fds;
+  size_t nfds;
+  pthread_mutex_lock(&w->lock);
+  w->failed = true; /* under the lock: the acceptor queues nothing here after this */
+  fds = w->inbox;
+  nfds = w->inbox_len;
+  w->inbox = NULL;
+  w->inbox_len = w->inbox_cap = 0;
+  pthread_mutex_unlock(&w->lock);
+  for (size_t i = 0; i < nfds; i++) {
+    close(fds[i]);
+    count(&w->srv->c.closed);
+  }
+  free(fds);
+  count(&w->srv->c.workers_failed);
+}
+
 static void *worker_main(void *arg) {
   worker_t *w = arg;
   struct epoll_event evs[MAX_EVENTS];
+  w->next_deadline = UINT64_MAX;
   for (;;) {
-    int n = epoll_wait(w->epfd, evs, MAX_EVENTS, -1);
+    int n = epoll_wait(w->epfd, evs, MAX_EVENTS, wait_ms(w, now_ns()));
+    /* Acquire: pairs with srv_fail_worker_for_test's release, so that the wake-up it sends
+     * after the store cannot be consumed without the flag being seen. */
+    if (atomic_load_explicit(&w->fail_test, memory_order_acquire)) {
+      n = -1;
+      errno = EBADF;
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
+      worker_fail(w, errno);
       break;
     }
     for (int i = 0; i < n; i++) {
@@ -582,19 +704,51 @@ static void *worker_main(void *arg) {
         conn_event(evs[i].data.ptr, evs[i].events);
       }
     }
+    uint64_t now = now_ns();
+    if (w->next_deadline <= now) sweep(w, now);
   }
 out:
   while (w->conns != NULL) conn_close(w->conns);
   return NULL;
 }
 
+/* Queues `fd` to the next worker that has not failed; false if every worker has. */
+static bool hand_to_worker(srv_t *s, int fd) {
+  for (int tries = 0; tries < s->nworkers; tries++) {
+    worker_t *w = &s->workers[s->next_worker++ % (unsigned)s->nworkers];
+    bool queued = false;
+    pthread_mutex_lock(&w->lock);
+    if (!w->failed && w->inbox_len == w->inbox_cap) {
+      size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+      int *p = realloc(w->inbox, cap * sizeof *p);
+      if (p != NULL) {
+        w->inbox = p;
+        w->inbox_cap = cap;
+      }
+    }
+    if (!w->failed && w->inbox_len < w->inbox_cap) {
+      w->inbox[w->inbox_len++] = fd;
+      queued = true;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (queued) {
+      wake(w->evfd);
+      return true;
+    }
+  }
+  return false;
+}
+
 static void *acceptor_main(void *arg) {
   srv_t *s = arg;
   struct epoll_event evs[4];
+  bool told_no_worker = false;
   for (;;) {
     int n = epoll_wait(s->epfd, evs, 4, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
+      fprintf(stderr, "server: acceptor: epoll_wait: %s; no longer accepting\n",
+              strerror(errno));
       return NULL;
     }
     for (int i = 0; i < n; i++) {
@@ -617,29 +771,17 @@ static void *acceptor_main(void *arg) {
         }
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        worker_t *w = &s->workers[s->next_worker++ % (unsigned)s->nworkers];
-        bool queued = false;
         count(&s->c.accepted); /* before the worker can see it, so closed <= accepted */
-        pthread_mutex_lock(&w->lock);
-        if (w->inbox_len == w->inbox_cap) {
-          size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
-          int *p = realloc(w->inbox, cap * sizeof *p);
-          if (p != NULL) {
-            w->inbox = p;
-            w->inbox_cap = cap;
+        if (!hand_to_worker(s, fd)) {
+          /* No memory for the inbox, or no live worker left. */
+          if (!told_no_worker &&
+              read_counter(&s->c.workers_failed) == (uint64_t)s->nworkers) {
+            fprintf(stderr, "server: every worker has failed; closing new connections\n");
+            told_no_worker = true;
           }
-        }
-        if (w->inbox_len < w->inbox_cap) {
-          w->inbox[w->inbox_len++] = fd;
-          queued = true;
-        }
-        pthread_mutex_unlock(&w->lock);
-        if (!queued) {
           close(fd);
           count(&s->c.closed);
-          continue;
         }
-        wake(w->evfd);
       }
     }
   }
@@ -693,10 +835,13 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   srv_config_init(&defaults);
   if (cfg == NULL) cfg = &defaults;
   if (cfg->workers < 1 || cfg->workers > 256 || cfg->max_header < 64 ||
-      (cfg->max_request_mem != 0 && cfg->max_request_mem < SRV_MIN_REQUEST_MEM)) {
+      (cfg->max_request_mem != 0 && cfg->max_request_mem < SRV_MIN_REQUEST_MEM) ||
+      cfg->request_timeout_ms < 1 || cfg->request_timeout_ms > SRV_MAX_TIMEOUT_MS ||
+      cfg->linger_timeout_ms < 1 || cfg->linger_timeout_ms > SRV_MAX_TIMEOUT_MS) {
     errno = EINVAL;
     fail(err, errlen,
-         "workers must be 1..256, max_header at least 64, max_request_mem 0 or at least 64 KiB");
+         "workers must be 1..256, max_header at least 64, max_request_mem 0 or at least 64 KiB, "
+         "timeouts 1 ms..1 day");
     return NULL;
   }
   srv_t *s = calloc(1, sizeof *s);
@@ -705,6 +850,8 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   snprintf(s->host, sizeof s->host, "%s", cfg->host != NULL ? cfg->host : "127.0.0.1");
   s->cfg.host = s->host;
   s->lfd = s->epfd = s->evfd = -1;
+  s->request_timeout_ns = (uint64_t)cfg->request_timeout_ms * 1000000u;
+  s->linger_timeout_ns = (uint64_t)cfg->linger_timeout_ms * 1000000u;
   atomic_init(&s->stopping, false);
   s->workers = calloc((size_t)cfg->workers, sizeof *s->workers);
   s->pool = srv_pool_create();
@@ -718,14 +865,10 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   for (int i = 0; i < s->nworkers; i++) {
     worker_t *w = &s->workers[i];
     w->srv = s;
+    w->index = i;
     w->epfd = w->evfd = -1;
+    atomic_init(&w->fail_test, false);
     pthread_mutex_init(&w->lock, NULL);
-  }
-  if (srv_mem_configure(cfg->max_request_mem) != AR_OK) {
-    errno = EINVAL;
-    fail(err, errlen, "configuring request memory");
-    release(s);
-    return NULL;
   }
   if (make_listener(s, err, errlen) != 0) {
     release(s);
@@ -747,6 +890,14 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   }
   if (!ok) {
     fail(err, errlen, "epoll/eventfd");
+    release(s);
+    return NULL;
+  }
+  /* Process-global (server.h): only now that nothing but thread creation can fail, so that a
+   * start that fails on a bad address or a busy port leaves the process's settings alone. */
+  if (srv_mem_configure(cfg->max_request_mem) != AR_OK) {
+    errno = EINVAL;
+    fail(err, errlen, "configuring request memory");
     release(s);
     return NULL;
   }
@@ -779,6 +930,8 @@ void srv_get_stats(srv_t *s, srv_stats_t *out) {
   out->conns_closed = read_counter(&s->c.closed);
   out->conns_accepted = read_counter(&s->c.accepted);
   if (out->conns_closed > out->conns_accepted) out->conns_closed = out->conns_accepted;
+  out->conns_timed_out = read_counter(&s->c.timed_out);
+  out->workers_failed = read_counter(&s->c.workers_failed);
   out->leaked_bytes = srv_mem_leaked_bytes();
   srv_pool_stats_t ps;
   srv_pool_stats(s->pool, &ps);
@@ -786,6 +939,14 @@ void srv_get_stats(srv_t *s, srv_stats_t *out) {
   out->pool_taken = ps.taken;
   out->pool_created = ps.created;
   out->pool_reused = ps.reused;
+}
+
+int srv_fail_worker_for_test(srv_t *s, int i) {
+  if (s == NULL || i < 0 || i >= s->nworkers) return -1;
+  /* Release: see worker_main; the wake-up below makes the worker look at it. */
+  atomic_store_explicit(&s->workers[i].fail_test, true, memory_order_release);
+  wake(s->workers[i].evfd);
+  return 0;
 }
 
 void srv_stop(srv_t *s) {

@@ -7,8 +7,9 @@
  * flavors (server_test, server_malloc_test).
  *
  * Nothing here is timed: where a test must wait for the server to notice something (a client
- * that went away), it polls the server's counters until they show it, and gives up (failing)
- * only after a generous bound.
+ * that went away, a deadline that passed), it polls the server's counters or blocks on the
+ * socket until they show it, and gives up (failing) only after a generous bound (5 or 10 s,
+ * against deadlines of SHORT_TIMEOUT_MS in the tests of the deadlines).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +19,10 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <arenart.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,18 +46,22 @@ const char *__asan_default_options(void) { return "quarantine_size_mb=2"; }
 #define MAX_BODY (64 * 1024)
 #define MAX_REQUEST_MEM (256 * 1024)
 #define JSON_DEPTH_PROBE 100 /* deeper than the parser's limit (64) */
+/* The deadlines of the timeout tests: short enough to keep them quick, long enough that a
+ * slow (sanitized, loaded) run still sends a whole small request well before them. */
+#define SHORT_TIMEOUT_MS 400
 
 static srv_t *server;
 static uint16_t port;
 
-static int start_server(void **state) {
-  (void)state;
+static int start_server_with(uint32_t request_timeout_ms, uint32_t linger_timeout_ms) {
   srv_config_t cfg;
   srv_config_init(&cfg);
   cfg.workers = 2;
   cfg.max_header = MAX_HEADER;
   cfg.max_body = MAX_BODY;
   cfg.max_request_mem = MAX_REQUEST_MEM;
+  if (request_timeout_ms != 0) cfg.request_timeout_ms = request_timeout_ms;
+  if (linger_timeout_ms != 0) cfg.linger_timeout_ms = linger_timeout_ms;
   char err[256];
   server = srv_start(&cfg, err, sizeof err);
   if (server == NULL) {
@@ -63,6 +70,17 @@ static int start_server(void **state) {
   }
   port = srv_port(server);
   return 0;
+}
+
+/* The default deadlines (10 s / 2 s), which no test reaches. */
+static int start_server(void **state) {
+  (void)state;
+  return start_server_with(0, 0);
+}
+
+static int start_server_short_timeouts(void **state) {
+  (void)state;
+  return start_server_with(SHORT_TIMEOUT_MS, SHORT_TIMEOUT_MS);
 }
 
 static int stop_server(void **state) {
@@ -303,6 +321,17 @@ static void test_config_errors(void **state) {
   err[0] = 0;
   assert_null(srv_start(&cfg, err, sizeof err));
   assert_non_null(strstr(err, "IPv4"));
+  const uint32_t bad_timeouts[] = {0, SRV_MAX_TIMEOUT_MS + 1};
+  for (int i = 0; i < 2; i++) {
+    srv_config_init(&cfg);
+    cfg.request_timeout_ms = bad_timeouts[i];
+    err[0] = 0;
+    assert_null(srv_start(&cfg, err, sizeof err));
+    assert_non_null(strstr(err, "timeouts"));
+    srv_config_init(&cfg);
+    cfg.linger_timeout_ms = bad_timeouts[i];
+    assert_null(srv_start(&cfg, err, sizeof err));
+  }
 }
 
 static void test_keep_alive(void **state) {
@@ -674,6 +703,253 @@ static void test_memory_bounded(void **state) {
              (PHASES - 1) * PER_PHASE);
 }
 
+/* True if the server closes the connection without sending anything (more). */
+static bool closes_without_answer(client_t *c) {
+  char b[256];
+  ssize_t k;
+  do k = recv(c->fd, b, sizeof b, 0);
+  while (k < 0 && errno == EINTR);
+  return k == 0;
+}
+
+/* Waits (bounded) until at least `n` connections have timed out in all. */
+static void wait_timed_out(uint64_t n, srv_stats_t *st) {
+  for (int i = 0; i < 2000; i++) {
+    srv_get_stats(server, st);
+    if (st->conns_timed_out >= n) return;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  fail_msg("timed out connections: %llu, want %llu", (unsigned long long)st->conns_timed_out,
+           (unsigned long long)n);
+}
+
+static void test_timeouts(void **state) {
+  (void)state;
+  srv_stats_t base, st;
+  wait_all_closed(&base);
+  client_t c;
+  response_t r;
+
+  /* Connects and never sends: closed, no answer. */
+  client_open(&c);
+  assert_true(closes_without_answer(&c));
+  client_close(&c);
+  wait_timed_out(base.conns_timed_out + 1, &st);
+
+  /* Half a head, then silence: 408 and a close. */
+  client_open(&c);
+  client_sends(&c, "GET / HTTP/1.1\r\nHost: 127.0");
+  assert_int_equal(client_read(&c, &r), 408);
+  assert_non_null(strstr(r.head, "Connection: close\r\n"));
+  assert_non_null(strstr(r.body, "\"request timeout\""));
+  response_free(&r);
+  assert_true(client_sees_close(&c));
+  client_close(&c);
+  wait_timed_out(base.conns_timed_out + 2, &st);
+
+  /* A whole head and part of the body: 408 as well. */
+  client_open(&c);
+  client_sends(&c, "POST /json HTTP/1.1\r\nContent-Length: 100\r\n\r\n[1,2,");
+  assert_int_equal(client_read(&c, &r), 408);
+  response_free(&r);
+  assert_true(client_sees_close(&c));
+  client_close(&c);
+  wait_timed_out(base.conns_timed_out + 3, &st);
+
+  /* A keep-alive connection that goes idle after its answer: closed. */
+  client_open(&c);
+  client_sends(&c, GET_ROOT);
+  assert_int_equal(client_read(&c, &r), 200);
+  assert_non_null(strstr(r.head, "Connection: keep-alive\r\n"));
+  response_free(&r);
+  assert_true(closes_without_answer(&c)); /* no 408: no request was under way */
+  client_close(&c);
+  wait_timed_out(base.conns_timed_out + 4, &st);
+
+  /* A lingering close whose peer never hangs up: the server's side is shut, then closed. The
+   * client keeps its socket open throughout, so only the linger deadline can close it. */
+  client_open(&c);
+  client_sends(&c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+  assert_int_equal(client_read(&c, &r), 200);
+  response_free(&r);
+  assert_true(client_sees_close(&c)); /* the server shut its sending side */
+  wait_all_closed(&st);
+  assert_true(st.conns_timed_out >= base.conns_timed_out + 5);
+  client_close(&c);
+
+  /* Every connection's context is back, nothing leaked, and the server still answers. */
+  wait_all_closed(&st);
+  assert_nothing_held(&st);
+  assert_int_equal(st.conns_accepted - base.conns_accepted, 5);
+  assert_int_equal(one_shot(GET_ROOT, strlen(GET_ROOT), &r), 200);
+  response_free(&r);
+}
+
+/* A client that sends requests but never reads the answers: once the socket stops taking
+ * output, the connection is closed at its deadline. */
+static void test_write_stall(void **state) {
+  (void)state;
+  srv_stats_t base, st;
+  wait_all_closed(&base);
+  /* Requests with a 32 KB body each, whose echo makes a 32 KB answer. */
+  char *doc = malloc(32 * 1024 + 1);
+  assert_non_null(doc);
+  memset(doc, ' ', 32 * 1024);
+  memcpy(doc, "\"stall\"", 7);
+  doc[32 * 1024] = 0;
+  char *one = json_request(doc, true);
+  free(doc);
+  enum { NREQ = 128 }; /* 4 MiB of requests, far more than the sockets can buffer unread */
+  size_t one_len = strlen(one), total = one_len * NREQ;
+  char *all = malloc(total);
+  assert_non_null(all);
+  for (int i = 0; i < NREQ; i++) memcpy(all + (size_t)i * one_len, one, one_len);
+  free(one);
+
+  client_t c;
+  c.fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(c.fd >= 0);
+  /* Small fixed buffers (set before connect, so the advertised window stays small too). */
+  int small = 4096;
+  assert_int_equal(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  assert_int_equal(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(c.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  c.buf = NULL;
+  c.len = c.cap = 0;
+  /* Send without blocking until the sockets are full (the server has stopped reading because
+   * its answer is stuck) or everything is gone. */
+  size_t sent = 0;
+  while (sent < total) {
+    ssize_t k = send(c.fd, all + sent, total - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    /* The server may already have given up on the connection if this side was slow. */
+    if (k < 0 && (errno == EPIPE || errno == ECONNRESET)) break;
+    assert_true(k > 0);
+    sent += (size_t)k;
+  }
+  free(all);
+  if (getenv("SERVER_TEST_VERBOSE") != NULL)
+    fprintf(stderr, "write stall: sent %zu of %zu bytes before the sockets filled\n", sent, total);
+  /* The server stopped reading (it reads whenever it has no answer waiting), so its answer
+   * is stuck in front of a client that does not read. */
+  assert_true(sent < total);
+  /* The stuck connection is closed by the server while this side still holds it open. */
+  wait_all_closed(&st);
+  assert_true(st.conns_timed_out >= base.conns_timed_out + 1);
+  assert_nothing_held(&st);
+  client_close(&c);
+}
+
+/* Behaviour of the process-wide thread-arena configuration, on a fresh thread: can a scope of
+ * that thread allocate `n` bytes? */
+typedef struct alloc_probe {
+  size_t n;
+  bool ok;
+} alloc_probe_t;
+
+static void *probe_thread(void *arg) {
+  alloc_probe_t *p = arg;
+  ar_scope_t sc = ar_scope_begin();
+  p->ok = sc.arena != NULL && ar_alloc(sc.arena, p->n) != NULL;
+  if (sc.arena != NULL) (void)ar_scope_end(&sc);
+  return NULL;
+}
+
+static bool thread_arena_allows(size_t n) {
+  alloc_probe_t p = {n, false};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, probe_thread, &p), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  return p.ok;
+}
+
+/* A start that fails after validation (bad address, busy port) must not change the
+ * process-wide request cap: the running server keeps MAX_REQUEST_MEM. */
+static void test_failed_start_keeps_config(void **state) {
+  (void)state;
+  const size_t probe = 100 * 1024; /* above the failing starts' cap, well under MAX_REQUEST_MEM */
+  if (strcmp(srv_flavor(), "arena") == 0) assert_true(thread_arena_allows(probe));
+  srv_config_t cfg;
+  char err[256];
+  srv_config_init(&cfg);
+  cfg.max_request_mem = SRV_MIN_REQUEST_MEM;
+  cfg.host = "not-an-address";
+  assert_null(srv_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "IPv4"));
+  srv_config_init(&cfg);
+  cfg.max_request_mem = SRV_MIN_REQUEST_MEM;
+  cfg.port = port; /* in use by the running server */
+  assert_null(srv_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "bind"));
+  /* Arena flavor: thread arenas created now still get MAX_REQUEST_MEM. */
+  if (strcmp(srv_flavor(), "arena") == 0) assert_true(thread_arena_allows(probe));
+  /* Malloc flavor (the cap is read per request): a request of about 130 KB of tree still fits
+   * under MAX_REQUEST_MEM, and would not under the failed starts' 64 KiB. */
+  char *doc = zeros(2000);
+  char *req = json_request(doc, true);
+  free(doc);
+  response_t r;
+  assert_int_equal(one_shot(req, strlen(req), &r), 200);
+  assert_non_null(strstr(r.body, "\"nodes\":2001,"));
+  response_free(&r);
+  free(req);
+}
+
+/* A worker whose epoll_wait fails closes its connections and gets no new ones; the server
+ * keeps serving on the others, and closes new connections once none is left. */
+static void test_worker_failure(void **state) {
+  (void)state;
+  assert_int_equal(srv_fail_worker_for_test(server, -1), -1);
+  assert_int_equal(srv_fail_worker_for_test(server, 2), -1);
+  /* One connection on each worker (the acceptor deals them round-robin from worker 0). */
+  client_t c[2];
+  response_t r;
+  for (int i = 0; i < 2; i++) {
+    client_open(&c[i]);
+    client_sends(&c[i], GET_ROOT);
+    assert_int_equal(client_read(&c[i], &r), 200);
+    response_free(&r);
+  }
+  assert_int_equal(srv_fail_worker_for_test(server, 0), 0);
+  srv_stats_t st;
+  for (int i = 0; i < 2000; i++) {
+    srv_get_stats(server, &st);
+    if (st.workers_failed == 1) break;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(st.workers_failed, 1);
+  assert_true(client_sees_close(&c[0])); /* worker 0's connection is gone */
+  client_close(&c[0]);
+  client_sends(&c[1], GET_ROOT); /* worker 1's still works */
+  assert_int_equal(client_read(&c[1], &r), 200);
+  response_free(&r);
+  client_close(&c[1]);
+  for (int i = 0; i < 6; i++) { /* new connections all go to worker 1 */
+    assert_int_equal(one_shot(GET_ROOT, strlen(GET_ROOT), &r), 200);
+    response_free(&r);
+  }
+  /* With no worker left, connections are accepted and closed at once. */
+  assert_int_equal(srv_fail_worker_for_test(server, 1), 0);
+  for (int i = 0; i < 2000; i++) {
+    srv_get_stats(server, &st);
+    if (st.workers_failed == 2) break;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(st.workers_failed, 2);
+  client_t d;
+  client_open(&d);
+  assert_true(client_sees_close(&d));
+  client_close(&d);
+  wait_all_closed(&st);
+  assert_nothing_held(&st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_errors),
@@ -685,6 +961,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_disconnects, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_stats, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_memory_bounded, start_server, stop_server),
+      cmocka_unit_test_setup_teardown(test_timeouts, start_server_short_timeouts, stop_server),
+      cmocka_unit_test_setup_teardown(test_write_stall, start_server_short_timeouts, stop_server),
+      cmocka_unit_test_setup_teardown(test_failed_start_keeps_config, start_server, stop_server),
+      cmocka_unit_test_setup_teardown(test_worker_failure, start_server, stop_server),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
