@@ -16,6 +16,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,7 +179,8 @@ enum { SCALING_MAX_ROUNDS = 64 };
 typedef struct scaling_arg {
   pthread_barrier_t *bar;
   int id, rounds, per_round, err;
-  double busy[SCALING_MAX_ROUNDS]; /* ns this thread spent in its requests, per round */
+  double busy[SCALING_MAX_ROUNDS];  /* ns this thread spent in its requests, per round */
+  double reset[SCALING_MAX_ROUNDS]; /* thread 0 only: ns of the serial between-rounds reset */
 } scaling_arg_t;
 
 /* 1, 2, 4, ... up to max, and max itself. */
@@ -360,6 +363,59 @@ static void calibrate_clock(void) {
   clock_overhead_ns = v[128];
 }
 
+/* The hot path frees whole batches of up to 64 MiB and allocates them again. arenart keeps
+ * them (retain_bytes = twice the region); so that no row measures page faults the others
+ * avoid, every malloc is told to keep freed memory too, for this workload only (bimodal and
+ * containers measure retention with the defaults). What is set is printed as INFO.
+ *   glibc (and APR, talloc, obstack, which get their blocks from it in the bench binary):
+ *     no trimming of the heap top (M_TRIM_THRESHOLD) and no mmap below 32 MiB, the most
+ *     M_MMAP_THRESHOLD takes (a munmap'd block would be faulted in again);
+ *   jemalloc: no purging (dirty and muzzy decay -1) on this thread's arena;
+ *   tcmalloc: release rate 0 (TCMALLOC_RELEASE_RATE, read at start-up: hence the re-exec);
+ *   mimalloc: no decommit, no page reset.
+ * Returns nonzero only if the re-exec failed. */
+static int hot_keep_memory(char **argv) {
+#if defined(BENCH_MALLOC_JEMALLOC)
+  (void)argv;
+  int (*ctl)(const char *, void *, size_t *, void *, size_t) =
+      (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
+  unsigned ar = 0;
+  size_t sz = sizeof ar;
+  ssize_t never = -1;
+  char dirty[64], muzzy[64];
+  if (ctl == NULL || ctl("thread.arena", &ar, &sz, NULL, 0) != 0) {
+    printf("INFO hot-config jemalloc: mallctl unavailable, defaults\n");
+    return 0;
+  }
+  snprintf(dirty, sizeof dirty, "arena.%u.dirty_decay_ms", ar);
+  snprintf(muzzy, sizeof muzzy, "arena.%u.muzzy_decay_ms", ar);
+  int e1 = ctl(dirty, NULL, NULL, &never, sizeof never);
+  int e2 = ctl(muzzy, NULL, NULL, &never, sizeof never);
+  printf("INFO hot-config jemalloc arena %u: dirty_decay_ms -1 (%s), muzzy_decay_ms -1 (%s)\n",
+         ar, e1 == 0 ? "set" : "refused", e2 == 0 ? "set" : "refused");
+#elif defined(BENCH_MALLOC_TCMALLOC)
+  const char *rate = getenv("TCMALLOC_RELEASE_RATE");
+  if (rate == NULL || strcmp(rate, "0") != 0) {
+    setenv("TCMALLOC_RELEASE_RATE", "0", 1);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "bench worker: re-exec with TCMALLOC_RELEASE_RATE=0: %s\n", strerror(errno));
+    return 1;
+  }
+  printf("INFO hot-config tcmalloc: TCMALLOC_RELEASE_RATE=0\n");
+#elif defined(BENCH_MALLOC_MIMALLOC)
+  (void)argv;
+  mi_option_set(mi_option_allow_decommit, 0);
+  mi_option_set(mi_option_page_reset, 0);
+  printf("INFO hot-config mimalloc: allow_decommit 0, page_reset 0\n");
+#else
+  (void)argv;
+  int e1 = mallopt(M_TRIM_THRESHOLD, INT_MAX), e2 = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  printf("INFO hot-config glibc: M_TRIM_THRESHOLD INT_MAX (%s), M_MMAP_THRESHOLD 32 MiB (%s)\n",
+         e1 ? "set" : "refused", e2 ? "set" : "refused");
+#endif
+  return 0;
+}
+
 static int run_one(const peer_entry_t *pe, int w, const bench_params_t *prm) {
   const char *why = pe->na(w == W_COUNT ? W_REQUEST : (workload_t)w);
   if (why != NULL && w != W_COUNT) {
@@ -397,6 +453,7 @@ int bench_worker_main(int argc, char **argv) {
     fprintf(stderr, "bench worker: unknown workload '%s'\n", wname);
     return 2;
   }
+  if (w == W_HOT && hot_keep_memory(argv) != 0) return 1; /* first: it may re-exec */
   /* A wedged worker must not wedge the whole run: the driver reports it as failed. */
   alarm(prm.quick ? 90 : 400);
 
