@@ -76,9 +76,11 @@ typedef struct ar_numa_node {
   size_t nledger, cap_ledger;
 } ar_numa_node_t;
 
-/* Which node each default-size chunk we mapped was placed for, so that a chunk goes back to
- * its own node's pool whoever releases it. Indexed by address >> 16: chunks are at least
- * 64 KiB and do not overlap, so two live chunks never share an index. Two levels (top: bits
+/* Which node each chunk (and each dedicated block of 64 KiB or more) we mapped and still own
+ * was placed for, so that a chunk goes back to its own node's pool whoever releases it; an
+ * entry is cleared whenever its block leaves our hands (placement.c). Indexed by address
+ * >> 16: recorded blocks are at least 64 KiB and do not overlap, so two live ones never share
+ * an index. Two levels (top: bits
  * 32..46, a static array; leaf: bits 16..31, 64 KiB each, installed once with a CAS and kept).
  * Entries are node + 1 (0: not ours or not known), see placement.c. */
 #define AR_PM_SHIFT 16

@@ -27,9 +27,12 @@ AR_INTERNAL bool ar_numa_fault_(unsigned kind);
 AR_INTERNAL void ar_numa_test_set_cpu_(int cpu);
 /* Replaces the clock that idle decay reads (nanoseconds; 0: the real monotonic clock). */
 AR_INTERNAL void ar_numa_test_set_clock_(uint64_t ns);
-/* Bytes currently mapped by //numa and not yet unmapped by it. */
+/* Bytes of the blocks of at least 64 KiB that //numa mapped and still owns (not yet unmapped,
+ * nor handed to the default pool or the OS by a release while NUMA was off); blocks it never
+ * mapped leave it unchanged. */
 AR_INTERNAL size_t ar_numa_test_mapped_bytes_(void);
-/* The node a default-size chunk was placed for, per the page map (-1: unknown). */
+/* The node a chunk or dedicated block (64 KiB or more) that //numa owns was placed for, per
+ * the page map (-1: not NUMA's, or no longer). */
 AR_INTERNAL int ar_numa_test_chunk_node_(const void *chunk);
 /* Calls of hwloc_set_area_membind that succeeded (0 on synthetic topologies). */
 AR_INTERNAL uint64_t ar_numa_test_bind_calls_(void);

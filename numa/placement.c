@@ -17,8 +17,15 @@
  * Where a chunk goes back: to the pool of the node it was placed for, whichever thread
  * releases it (threads migrate; per-node arenas are shared). The node is looked up in a
  * two-level page map keyed by the chunk's address (numa_internal.h), written when the chunk
- * is mapped and cleared when it is unmapped; a lookup is two dependent loads. A chunk we do
- * not know (mapped before this init) is simply unmapped.
+ * is mapped and cleared whenever it leaves our hands: when we unmap it, and when a release
+ * while NUMA is off hands it to the default pool or the OS. An entry therefore always
+ * describes memory we mapped and still own, never a stale block whose address the kernel has
+ * since reused: trusting a stale entry would file a foreign chunk under an old node and, worse,
+ * let its old "bound" bit make unbound memory look bound to STRICT mode. A chunk with no entry
+ * (not ours: the default pool's, the OS source's, or one whose entry could not be recorded) is
+ * simply unmapped, and counts as unbound. Blocks of at least 64 KiB (chunks, dedicated blocks)
+ * have entries; smaller ones (an arena with a small chunk_size on ar_numa_source) cannot, since
+ * two of them may share an index, and are neither recorded nor counted in mapped_bytes.
  *
  * Three kinds of source, all static objects so that arenas may copy them and outlive init:
  *   - the routing source, installed as the runtime's default source: places each chunk on
@@ -42,7 +49,8 @@
 #include "arenart/stats.h"
 #include "numa/numa_internal.h"
 
-/* Test figures: relaxed like the counters. */
+/* Test figures: relaxed like the counters. mapped_bytes counts the blocks with a page-map
+ * entry, from the entry's creation to its removal, so it moves only for memory we own. */
 static ar_atomic(size_t) mapped_bytes;
 static ar_atomic(uint64_t) bind_calls;
 
@@ -75,15 +83,20 @@ static ar_atomic(uint8_t) *pm_slot(const void *p, bool create) {
 }
 
 /* An entry is node + 1 (0: unknown), plus PM_UNBOUND if the chunk was mapped without a
- * binding (mode NONE, or a PREFERRED fallback), which STRICT mode must not reuse.
+ * binding (mode NONE, or a PREFERRED fallback), which STRICT mode must not reuse. Only blocks
+ * of at least PM_MIN bytes have entries: two of them never share an index.
  * Entries are relaxed: an entry is written before its chunk is handed out and read when the
  * chunk comes back, and every hand-off of a chunk between threads already synchronizes (the
  * pool's release/acquire CAS, or the arena's own hand-off rules). */
 #define PM_UNBOUND 0x80
+#define PM_MIN ((size_t)1 << AR_PM_SHIFT)
 
-static void pm_set(const void *p, int node, bool unbound) {
+/* Records a block we just mapped; false if its leaf could not be allocated (the block then
+ * stays unknown: released, it is unmapped, and STRICT never reuses it). */
+static bool pm_set(const void *p, int node, bool unbound) {
   ar_atomic(uint8_t) *s = pm_slot(p, true);
   if (s != NULL) ar_store_relaxed(s, (uint8_t)((node + 1) | (unbound ? PM_UNBOUND : 0)));
+  return s != NULL;
 }
 
 /* The node chunk `p` was placed for, or -1. */
@@ -92,24 +105,32 @@ static int pm_get(const void *p) {
   return s != NULL ? (int)(ar_load_relaxed(s) & ~PM_UNBOUND) - 1 : -1;
 }
 
+/* Whether chunk `p` may not be handed out in STRICT mode: only a chunk we mapped with a
+ * successful binding (an entry without PM_UNBOUND) is known to be bound. */
 static bool pm_unbound(const void *p) {
   ar_atomic(uint8_t) *s = pm_slot(p, false);
-  return s == NULL || (ar_load_relaxed(s) & PM_UNBOUND) != 0;
+  uint8_t e = s != NULL ? ar_load_relaxed(s) : 0;
+  return e == 0 || (e & PM_UNBOUND) != 0;
 }
 
 int ar_numa_test_chunk_node_(const void *chunk) { return pm_get(chunk); }
 
-static void pm_clear(const void *p) {
+/* The block [p, p + size) leaves our hands (unmapped, or given to another owner): its entry
+ * goes, and if it had one (we mapped it), its bytes leave mapped_bytes. Only the block's
+ * owner calls this, so the load and the store need not be one atomic exchange. */
+static void disown(const void *p, size_t size) {
+  if (size < PM_MIN) return;
   ar_atomic(uint8_t) *s = pm_slot(p, false);
-  if (s != NULL) ar_store_relaxed(s, 0);
+  if (s == NULL || ar_load_relaxed(s) == 0) return;
+  ar_store_relaxed(s, 0);
+  ar_fetch_sub_relaxed(&mapped_bytes, size);
 }
 
 /* ---- mapping and binding ---------------------------------------------------------------- */
 
 static void unmap(void *p, size_t size) {
-  if (size == AR_NUMA_CHUNK) pm_clear(p);
+  disown(p, size);
   munmap(p, size);
-  ar_fetch_sub_relaxed(&mapped_bytes, size);
 }
 
 static const char *mode_name(int mode) {
@@ -128,7 +149,6 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     ar_numa_fail_("mapping %zu bytes for node %d failed", size, nd->node);
     return NULL;
   }
-  ar_fetch_add_relaxed(&mapped_bytes, size);
   int mode = ar_load_relaxed(&rt->bind); /* relaxed: see ar_numa_set_bind */
   bool bound = false;
   if (mode == AR_NUMA_BIND_NONE) {
@@ -164,7 +184,7 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     ar_rcu_read_end();
     if (err != 0) {
       if (mode == AR_NUMA_BIND_STRICT) {
-        unmap(p, size);
+        munmap(p, size); /* never recorded */
         ar_fetch_add_relaxed(&nd->refused, 1);
         ar_numa_fail_("strict NUMA binding of %zu bytes to node %d failed: %s", size, nd->node,
                       why);
@@ -176,7 +196,8 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     }
   }
   ar_fetch_add_relaxed(&nd->mapped, 1);
-  if (size == AR_NUMA_CHUNK) pm_set(p, nd->node, !bound);
+  /* The entry is 0 here: whoever last had this address cleared it when the block left us. */
+  if (size >= PM_MIN && pm_set(p, nd->node, !bound)) ar_fetch_add_relaxed(&mapped_bytes, size);
   return p;
 }
 
@@ -294,7 +315,11 @@ static void *fallback_acquire(size_t size) {
   return s->acquire(s->ctx, size);
 }
 
+/* NUMA is off: the block goes to the default pool or the OS, whoever mapped it. If it was
+ * ours, its entry must go with it, or a later init would trust it for whatever block the
+ * default pool or the kernel puts at that address. */
 static void fallback_release(void *p, size_t size) {
+  disown(p, size);
   const ar_source_t *s = size == AR_DEFAULT_CHUNK_SIZE
                              ? ar_chunk_pool_source(ar_chunk_pool_default())
                              : ar_source_os();

@@ -9,7 +9,9 @@
  * fine for a diagnostic and is why nothing on an allocation path calls it.
  *
  * Serial arenas are walked through their chunk lists (runtime/arena_internal.h), so the
- * caller must own the arena; per-node arenas through the chunk ledger their source keeps.
+ * caller must own the arena; any ConcurrentArena through the runtime's chunk enumerator, which
+ * must not race with allocation on it; per-node arenas through the chunk ledger their source
+ * keeps, which any thread may copy at any time (so their check needs no quiescence).
  * Synthetic topologies describe another machine: their pages cannot be located (AR_EINVAL).
  */
 #include <string.h>
@@ -92,6 +94,40 @@ int ar_numa_arena_pages(ar_arena_t *a, ar_numa_pages_t *out) {
   k += list_copy(a->spare, spans + k);
   int rc = count_spans(spans, k, out);
   free(spans);
+  return rc;
+}
+
+/* A growable list of spans, filled by ar_concurrent_foreach_chunk_. */
+typedef struct span_list {
+  ar_numa_span_t *v;
+  size_t n, cap;
+  bool oom;
+} span_list_t;
+
+static void add_span(void *base, size_t size, void *ctx) {
+  span_list_t *l = (span_list_t *)ctx;
+  if (l->oom) return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 32;
+    ar_numa_span_t *v = (ar_numa_span_t *)realloc(l->v, cap * sizeof *v);
+    if (v == NULL) {
+      l->oom = true;
+      return;
+    }
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = (ar_numa_span_t){base, size};
+}
+
+int ar_numa_concurrent_pages(ar_concurrent_t *a, ar_numa_pages_t *out) {
+  if (a == NULL || out == NULL) return ar_set_error_(AR_EINVAL);
+  /* Copied first, counted after: the page queries (a system call each) then run with no
+   * list walk in progress, and an allocation failure leaves nothing half counted. */
+  span_list_t l = {NULL, 0, 0, false};
+  ar_concurrent_foreach_chunk_(a, add_span, &l);
+  int rc = l.oom ? (int)ar_set_error_(AR_ENOMEM) : count_spans(l.v, l.n, out);
+  free(l.v);
   return rc;
 }
 

@@ -39,6 +39,8 @@
  *   | node queries, ar_numa_stats, ar_trim| anything                                       |
  *   | ar_node_arena, ar_numa_source       | anything                                       |
  *   | ar_numa_arena_pages                 | nothing on that arena (call it from its owner) |
+ *   | ar_numa_concurrent_pages            | nothing that allocates from, resets or         |
+ *   |                                     | destroys that arena                            |
  *   | ar_numa_node_arena_pages            | anything but shutdown or a reset of that arena |
  *   | ar_numa_area_pages                  | anything that keeps the range mapped           |
  *   | ar_numa_last_failure                | anything (each thread has its own)             |
@@ -198,8 +200,19 @@ AR_API int ar_numa_area_pages(const void *p, size_t len, ar_numa_pages_t *out);
  * spare chunks). Call from the arena's owner thread. Errors: those of ar_numa_area_pages. */
 AR_API int ar_numa_arena_pages(ar_arena_t *arena, ar_numa_pages_t *out);
 
+/**
+ * ar_numa_area_pages over every chunk a ConcurrentArena holds (shared and dedicated chunks; in
+ * the heap flavor, every malloc'd block, where a page shared by two blocks counts twice), for
+ * any ConcurrentArena, whatever its source: a per-node arena, one created on the routed default
+ * source, or one on ar_numa_source(). No thread may allocate from the arena, reset it or
+ * destroy it meanwhile (join its workers or pass a barrier first).
+ * Errors: AR_EINVAL (NULL argument), AR_ENOMEM, and those of ar_numa_area_pages.
+ */
+AR_API int ar_numa_concurrent_pages(ar_concurrent_t *arena, ar_numa_pages_t *out);
+
 /** ar_numa_area_pages over every chunk of the per-node arena of `node` (which is created if
- * needed). Any thread. Errors: those of ar_numa_area_pages and ar_node_arena. */
+ * needed). Any thread, even while others allocate from that arena (its source keeps a list of
+ * its chunks). Errors: those of ar_numa_area_pages and ar_node_arena. */
 AR_API int ar_numa_node_arena_pages(int node, ar_numa_pages_t *out);
 
 /** The fraction of the resident pages in *pages that sit on `node` (1.0 when none are

@@ -14,6 +14,7 @@
 
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <arenart.h>
@@ -138,21 +139,37 @@ static void fill_thread_arena(void *arg) {
   for (int i = 0; i < 1024; i++) {
     char *p = (char *)ar_alloc(a, 4096);
     if (p == NULL) return;
-    memset(p, i, 4096);
+    touch(p, i, 4096);
   }
   pl->rc = ar_numa_arena_pages(a, &pl->pages);
+}
+
+/* The first node of the topology that has a CPU this process may run on, and that CPU. */
+static int pick_node(int *cpu) {
+  int nodes[AR_NUMA_MAX_NODES];
+  int n = ar_numa_nodes(nodes, AR_NUMA_MAX_NODES);
+  for (int i = 0; i < n && i < AR_NUMA_MAX_NODES; i++) {
+    *cpu = cpu_of_node(nodes[i]);
+    if (*cpu >= 0) return nodes[i];
+  }
+  return -1;
 }
 
 static void test_thread_arena_placement(void **state) {
   (void)state;
   assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
   uint64_t binds = ar_numa_test_bind_calls_();
+  int cpu = -1;
+  int node = pick_node(&cpu);
+  assert_true(node >= 0);
   placement_t pl;
   memset(&pl, 0, sizeof pl);
   pl.rc = -1;
-  run_on_cpu(-1, fill_thread_arena, &pl);
+  /* Pinned for the whole fill: on a multi-node machine a migration halfway would place the
+   * later chunks on another node and break the locality check below. */
+  assert_int_equal(run_pinned(cpu, fill_thread_arena, &pl), 0);
   assert_int_equal(pl.rc, AR_OK);
-  assert_true(pl.node >= 0);
+  assert_int_equal(pl.node, node);
   print_pages("thread arena, 4 MiB written, preferred", &pl.pages, pl.node);
   print_stats(pl.node);
   /* 4 MiB written = 1024 pages at least, and at least 99% of the resident ones local. */
@@ -375,6 +392,218 @@ static void test_fault_topology(void **state) {
   ar_numa_shutdown();
 }
 
+/* ---- any ConcurrentArena's pages ------------------------------------------------------------ */
+
+typedef struct cfill {
+  ar_concurrent_t *ca;
+  int node;
+  int ok;
+} cfill_t;
+
+/* Writes 2 MiB in 4 KiB pieces plus a 256 KiB dedicated chunk into `ca`. */
+static int fill_concurrent(ar_concurrent_t *ca) {
+  for (int i = 0; i < 512; i++) {
+    char *p = (char *)ar_concurrent_alloc(ca, 4096);
+    if (p == NULL) return 0;
+    touch(p, i, 4096);
+  }
+  char *big = (char *)ar_concurrent_alloc(ca, 256 * 1024);
+  if (big == NULL) return 0;
+  touch(big, 3, 256 * 1024);
+  return 1;
+}
+
+static void fill_concurrent_thread(void *arg) {
+  cfill_t *f = (cfill_t *)arg;
+  f->node = ar_numa_current_node();
+  f->ok = fill_concurrent(f->ca);
+}
+
+static void test_concurrent_pages(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int cpu = -1;
+  int node = pick_node(&cpu);
+  assert_true(node >= 0);
+  ar_numa_pages_t pg;
+
+  /* A ConcurrentArena on the routed default source, filled by a thread pinned to `node`;
+   * counted after the join (no allocation may race with the walk). */
+  ar_concurrent_t *routed = ar_concurrent_create(NULL);
+  assert_non_null(routed);
+  cfill_t f = {routed, -1, 0};
+  assert_int_equal(run_pinned(cpu, fill_concurrent_thread, &f), 0);
+  assert_true(f.ok);
+  assert_int_equal(f.node, node);
+  assert_int_equal(ar_numa_concurrent_pages(routed, &pg), AR_OK);
+  print_pages("ConcurrentArena on the routed default source, 2.25 MiB written", &pg, node);
+  assert_true(pg.pages - pg.unplaced >= 512 + 64);
+  assert_true(ar_numa_local_fraction(&pg, node) >= 0.99);
+
+  /* One on ar_numa_source(node), filled from here. */
+  ar_options_t o;
+  ar_options_init(&o);
+  o.source = ar_numa_source(node);
+  assert_non_null(o.source);
+  ar_concurrent_t *placed = ar_concurrent_create(&o);
+  assert_non_null(placed);
+  assert_int_equal(ar_numa_concurrent_pages(placed, &pg), AR_OK); /* no chunk yet */
+  assert_int_equal(pg.pages, 0);
+  assert_true(fill_concurrent(placed));
+  assert_int_equal(ar_numa_concurrent_pages(placed, &pg), AR_OK);
+  print_pages("ConcurrentArena on ar_numa_source, 2.25 MiB written", &pg, node);
+  assert_true(pg.pages - pg.unplaced >= 512 + 64);
+  assert_true(ar_numa_local_fraction(&pg, node) >= 0.99);
+  assert_true(pg.on_node[node] >= 512 + 64);
+
+  /* The per-node arena: the enumerator and the source's ledger see the same chunks. */
+  ar_concurrent_t *na = ar_node_arena(node);
+  assert_non_null(na);
+  assert_true(fill_concurrent(na));
+  ar_numa_pages_t by_ledger;
+  assert_int_equal(ar_numa_concurrent_pages(na, &pg), AR_OK);
+  assert_int_equal(ar_numa_node_arena_pages(node, &by_ledger), AR_OK);
+  assert_int_equal(pg.pages, by_ledger.pages);
+  assert_int_equal(pg.on_node[node], by_ledger.on_node[node]);
+  assert_true(ar_numa_local_fraction(&pg, node) >= 0.99);
+
+  /* Errors. */
+  assert_int_equal(ar_numa_concurrent_pages(NULL, &pg), AR_EINVAL);
+  assert_int_equal(ar_numa_concurrent_pages(placed, NULL), AR_EINVAL);
+  ar_numa_test_fault_(AR_NUMA_FAULT_LOCATE, 1);
+  assert_int_equal(ar_numa_concurrent_pages(placed, &pg), AR_EINVAL);
+  assert_true(strstr(ar_numa_last_failure(), "hwloc_get_area_memlocation") != NULL);
+  ar_numa_test_fault_(0, 0);
+  ar_numa_shutdown();
+  assert_int_equal(ar_numa_concurrent_pages(placed, &pg), AR_EINVAL); /* not initialised */
+  assert_true(strstr(ar_numa_last_failure(), "not initialised") != NULL);
+  ar_concurrent_destroy(placed);
+  ar_concurrent_destroy(routed);
+}
+
+/* ---- page-map entries never outlive NUMA's ownership of a chunk ------------------------------ */
+
+#define CHUNK AR_DEFAULT_CHUNK_SIZE
+
+/* A chunk NUMA placed (and bound) leaves NUMA while it is off; the same address later holds a
+ * block that NUMA never mapped, first through the default pool, then through the OS. After a
+ * re-init in STRICT mode, releasing that block through a NUMA source must not file it under
+ * the old node with the old "bound" bit (STRICT would hand it out as bound), nor take its
+ * bytes off the mapped-bytes counter. */
+static void test_stale_entry_after_reinit(void **state) {
+  (void)state;
+  /* 1. Via the default pool. */
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int node = ar_numa_current_node();
+  const ar_source_t *src = ar_numa_source(node);
+  assert_non_null(src);
+  size_t mapped0 = ar_numa_test_mapped_bytes_();
+  uint64_t binds = ar_numa_test_bind_calls_();
+  void *c = src->acquire(src->ctx, CHUNK);
+  assert_non_null(c);
+  assert_true(ar_numa_test_bind_calls_() > binds); /* really bound: the entry says "bound" */
+  assert_int_equal(ar_numa_test_chunk_node_(c), node);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped0 + CHUNK);
+  ar_numa_shutdown();
+  src->release(src->ctx, c, CHUNK); /* NUMA off: to the default pool */
+  assert_int_equal(ar_numa_test_chunk_node_(c), -1);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped0);
+
+  assert_int_equal(init_mode(AR_NUMA_BIND_STRICT), AR_OK);
+  src = ar_numa_source(node);
+  assert_non_null(src);
+  size_t mapped1 = ar_numa_test_mapped_bytes_();
+  void *g = ar_chunk_pool_get(ar_chunk_pool_default()); /* LIFO: the same chunk */
+  assert_ptr_equal(g, c);
+  memset(g, 1, CHUNK);
+  src->release(src->ctx, g, CHUNK); /* not NUMA's: unmapped, not pooled */
+  ar_numa_node_stats_t s = node_stats(node);
+  assert_int_equal(s.pooled, 0);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped1);
+  ar_numa_shutdown();
+
+  /* 2. Via the OS: the chunk goes to the default pool, which trims it, and a new mapping is
+   * made at the very same address. */
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  src = ar_numa_source(node);
+  assert_non_null(src);
+  mapped0 = ar_numa_test_mapped_bytes_();
+  c = src->acquire(src->ctx, CHUNK);
+  assert_non_null(c);
+  assert_int_equal(ar_numa_test_chunk_node_(c), node);
+  ar_numa_shutdown();
+  src->release(src->ctx, c, CHUNK);
+  assert_int_equal(ar_numa_test_chunk_node_(c), -1);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped0);
+  assert_true(ar_trim(0) >= 1); /* the default pool gives it back to the OS */
+  void *m = mmap(c, CHUNK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  assert_ptr_equal(m, c);
+  memset(m, 2, CHUNK);
+
+  assert_int_equal(init_mode(AR_NUMA_BIND_STRICT), AR_OK);
+  src = ar_numa_source(node);
+  assert_non_null(src);
+  mapped1 = ar_numa_test_mapped_bytes_();
+  assert_int_equal(ar_numa_test_chunk_node_(m), -1);
+  src->release(src->ctx, m, CHUNK); /* not NUMA's: unmapped */
+  s = node_stats(node);
+  assert_int_equal(s.pooled, 0);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped1);
+  /* STRICT's next chunk is freshly mapped and bound, never the foreign block. */
+  void *d = src->acquire(src->ctx, CHUNK);
+  assert_non_null(d);
+  s = node_stats(node);
+  assert_int_equal(s.pool_hits, 0);
+  assert_int_equal(s.mapped, 1);
+  assert_int_equal(ar_numa_test_chunk_node_(d), node);
+  src->release(src->ctx, d, CHUNK);
+  assert_int_equal(node_stats(node).pooled, 1);
+  ar_numa_shutdown();
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped0); /* shutdown trimmed it */
+}
+
+/* The mapped-bytes counter moves only for blocks NUMA mapped itself. */
+static void test_mapped_bytes_foreign(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int node = ar_numa_current_node();
+  const ar_source_t *src = ar_numa_source(node);
+  assert_non_null(src);
+  const ar_source_t *os = ar_source_os();
+  size_t base = ar_numa_test_mapped_bytes_();
+  /* Foreign blocks released through a NUMA source are unmapped without touching it. */
+  void *f = os->acquire(os->ctx, 1 << 20);
+  assert_non_null(f);
+  src->release(src->ctx, f, 1 << 20);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base);
+  f = os->acquire(os->ctx, CHUNK);
+  assert_non_null(f);
+  src->release(src->ctx, f, CHUNK);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base);
+  assert_int_equal(node_stats(node).pooled, 0);
+  /* NUMA's own dedicated block counts while it lives. */
+  void *big = src->acquire(src->ctx, 1 << 20);
+  assert_non_null(big);
+  assert_int_equal(ar_numa_test_chunk_node_(big), node);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base + (1 << 20));
+  src->release(src->ctx, big, 1 << 20);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base);
+  /* Blocks below 64 KiB (a small chunk_size) are bound but never recorded nor counted. */
+  void *small = src->acquire(src->ctx, 4096);
+  assert_non_null(small);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base);
+  src->release(src->ctx, small, 4096);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base);
+  /* A dedicated block that leaves while NUMA is off leaves the counter too. */
+  big = src->acquire(src->ctx, 1 << 20);
+  assert_non_null(big);
+  ar_numa_shutdown();
+  src->release(src->ctx, big, 1 << 20);
+  assert_int_equal(ar_numa_test_chunk_node_(big), -1);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), base);
+}
+
 /* ---- shutdown with arenas still holding placed chunks ---------------------------------------- */
 
 static void thread_alloc(void *arg) {
@@ -425,6 +654,9 @@ int main(void) {
       cmocka_unit_test(test_fault_bind),
       cmocka_unit_test(test_fault_map),
       cmocka_unit_test(test_fault_topology),
+      cmocka_unit_test(test_concurrent_pages),
+      cmocka_unit_test(test_stale_entry_after_reinit),
+      cmocka_unit_test(test_mapped_bytes_foreign),
       cmocka_unit_test(test_shutdown_with_live_arena),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,13 @@
 /*
  * tests/numa/numa_util.h - helpers shared by the NUMA tests: run a function on a fresh thread
- * (optionally pretending it runs on a given CPU), read the resident set size.
+ * (pretending it runs on a given CPU, or really pinned to one CPU of a node), read the
+ * resident set size.
  */
 #ifndef ARENART_TESTS_NUMA_UTIL_H
 #define ARENART_TESTS_NUMA_UTIL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,53 @@ static inline void run_on_cpu(int cpu, void (*fn)(void *arg), void *arg) {
   pthread_t t;
   if (pthread_create(&t, NULL, on_cpu_main, &c) != 0) abort();
   pthread_join(t, NULL);
+}
+
+/* Writes `n` bytes at `p` so that the compiler must keep the stores: arena allocations are
+ * malloc-like, so a fill that nothing reads may otherwise be dropped, leaving pages untouched
+ * (the placement checks count resident pages). */
+static inline void touch(void *p, int byte, size_t n) {
+  memset(p, byte, n);
+  __asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+/* A CPU of `node` in the current topology that this process may run on, or -1. */
+static inline int cpu_of_node(int node) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &allowed) && ar_numa_node_of_cpu(c) == node) return c;
+  return -1;
+}
+
+typedef struct pinned {
+  int cpu;
+  int rc; /* pthread_setaffinity_np's result; fn did not run unless 0 */
+  void (*fn)(void *arg);
+  void *arg;
+} pinned_t;
+
+static void *pinned_main(void *p) {
+  pinned_t *c = (pinned_t *)p;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(c->cpu, &one);
+  c->rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  if (c->rc == 0) c->fn(c->arg);
+  return NULL;
+}
+
+/* Runs fn(arg) on a new thread really pinned to OS CPU `cpu` for its whole life (so the
+ * scheduler cannot migrate it to another node mid-way), and joins it. Returns 0, or the error
+ * of pthread_setaffinity_np (then fn did not run). */
+static inline int run_pinned(int cpu, void (*fn)(void *arg), void *arg) {
+  pinned_t c = {cpu, -1, fn, arg};
+  pthread_t t;
+  if (cpu < 0 || cpu >= CPU_SETSIZE || pthread_create(&t, NULL, pinned_main, &c) != 0)
+    return -1;
+  pthread_join(t, NULL);
+  return c.rc;
 }
 
 /* Resident set size of this process in bytes (/proc/self/statm). */
