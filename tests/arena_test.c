@@ -31,6 +31,7 @@
 
 #include "arenart.h"
 #include "runtime/arena_internal.h"
+#include "tests/child.h"
 #include "tests/test_sources.h"
 
 /* ---- expectations per build mode ------------------------------------------------------- */
@@ -144,10 +145,6 @@ static void test_options_init_matches_static(void **state) {
 }
 
 static void test_create_null_opts(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   ar_arena_t *a = ar_arena_create(NULL);
   assert_non_null(a);
   ar_stats_t s = stats_of(a);
@@ -214,10 +211,6 @@ static void test_create_source_without_callbacks(void **state) {
 }
 
 static void test_create_prealloc_over_limit(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   test_source_t ts;
   ar_options_t o = AR_OPTIONS_INIT;
   o.source = test_source_init(&ts);
@@ -243,10 +236,6 @@ static void test_create_prealloc_over_limit(void **state) {
 }
 
 static void test_create_prealloc_failing_source(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   test_source_t ts;
   ar_options_t o = AR_OPTIONS_INIT;
   o.source = test_source_init(&ts);
@@ -433,10 +422,6 @@ typedef struct pod {
 } pod_t;
 
 static void test_zeroed_variants_really_zero(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   ar_arena_t *a = make_arena(CHUNK, 4 * CHUNK, 0, 0, NULL);
   const size_t sizes[] = {1, 16, 100, 500, 1000};
   enum { N = sizeof sizes / sizeof sizes[0] };
@@ -570,10 +555,6 @@ static void test_null_arena_everywhere(void **state) {
 /* ---- byte limit ------------------------------------------------------------------------ */
 
 static void test_limit_small_allocations(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   ar_arena_t *a = make_arena(CHUNK, 0, 4 * CHUNK, 0, NULL);
   const size_t per_chunk = USABLE(CHUNK) / cost(0, 256);
   size_t n = 0;
@@ -628,10 +609,6 @@ static void test_limit_small_allocations(void **state) {
 }
 
 static void test_limit_releases_spares_for_large(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   test_source_t ts;
   ar_options_t o = AR_OPTIONS_INIT;
   o.source = test_source_init(&ts);
@@ -666,10 +643,6 @@ static void test_limit_releases_spares_for_large(void **state) {
 }
 
 static void test_limit_failure_keeps_spares(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   /* A request that would not fit even after every spare is given back must fail without
    * giving any back: a failed call leaves the arena unchanged. */
   ar_options_t o = AR_OPTIONS_INIT;
@@ -701,10 +674,6 @@ static void test_limit_failure_keeps_spares(void **state) {
 /* ---- failing source -------------------------------------------------------------------- */
 
 static void test_failing_source_nth_acquire(void **state) {
-  if (AR_HEAP) { /* asserts the chunk layout, which the heap flavor does not have */
-    skip();
-    return;
-  }
   test_source_t ts;
   ar_arena_t *a = make_arena(CHUNK, 0, 0, 0, test_source_init(&ts));
   unsigned char *first = (unsigned char *)ar_alloc(a, 256);
@@ -1974,40 +1943,23 @@ static void *foreign_thread(void *arg) {
   return NULL;
 }
 
+static void foreign_child(void *arg) {
+  ar_arena_t *a = ar_arena_create(NULL);
+  if (a == NULL) _exit(3);
+  void *p = ar_alloc(a, 16);
+  (void)p;
+  foreign_t f = {a, 0, *(int *)arg, false};
+  pthread_t th;
+  if (pthread_create(&th, NULL, foreign_thread, &f) != 0) _exit(4);
+  pthread_join(th, NULL);
+  _exit(f.ok ? 0 : 5);
+}
+
 /* Runs `how` on a fresh arena from a second thread in a child process; returns the child's
  * wait status and what it wrote to stderr. */
 static int run_foreign_in_child(int how, char *err, size_t errsize) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    ar_arena_t *a = ar_arena_create(NULL);
-    if (a == NULL) _exit(3);
-    void *p = ar_alloc(a, 16);
-    (void)p;
-    foreign_t f = {a, 0, how, false};
-    pthread_t th;
-    if (pthread_create(&th, NULL, foreign_thread, &f) != 0) _exit(4);
-    pthread_join(th, NULL);
-    _exit(f.ok ? 0 : 5);
-  }
-  close(fds[1]);
-  size_t len = 0;
-  for (;;) {
-    ssize_t r = read(fds[0], err + len, errsize - 1 - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    len += (size_t)r;
-    if (len == errsize - 1) break;
-  }
-  err[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
+  int status = child_run(foreign_child, &how, err, errsize);
+  assert_int_not_equal(status, -1);
   return status;
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tools/main.sh - the project's main job: build arenart optimised and run its benchmarks.
+# tools/main.sh - the project's main job: build arenart optimised, run the benchmarks against
+# every peer, then the example server under load; print the tables and where the plots are.
 #
 # Each step is a function listed in STEPS; add a step by writing a function and appending
 # its name. Steps run in order and the script stops at the first one that fails.
@@ -31,16 +32,28 @@ step() {
   echo "== $*"
 }
 
-# Step: the serial arena against glibc malloc and a raw bump pointer.
-quick_bench() {
-  step "serial arena benchmark (bazel run --config=opt //bench -- ${MODE:-(full)})"
+# Step: every workload against every peer (tables, JSON and a PNG under build/bench/).
+bench() {
+  step "benchmarks against every peer (bazel run --config=opt //bench -- ${MODE:-(full)})"
   local args=()
   [[ -n "$MODE" ]] && args+=("$MODE")
   bazel run "${BAZEL_FLAGS[@]}" --config=opt //bench -- "${args[@]}"
+  echo "plot: build/bench/bench.png   figures: build/bench/bench.json"
+}
+
+# Step: the example HTTP server under wrk on loopback, arena flavor vs malloc flavors.
+server_load() {
+  step "example server under load (bazel run --config=opt //examples/server:load -- ${MODE:-(full)})"
+  local args=(--png build/server/load.png --json build/server/load.json)
+  [[ -n "$MODE" ]] && args+=("$MODE")
+  mkdir -p build/server
+  bazel run "${BAZEL_FLAGS[@]}" --config=opt //examples/server:load -- "${args[@]}"
+  echo "plot: build/server/load.png   figures: build/server/load.json"
 }
 
 STEPS=(
-  quick_bench
+  bench
+  server_load
 )
 
 tools/setup.sh

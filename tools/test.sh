@@ -186,10 +186,10 @@ else
 fi
 
 # ---- 5. the heap flavor under ASan ----------------------------------------------------
-# Tests that assert the chunk layout (chunk counts, addresses, the source's calls) skip those
-# cases in the heap flavor (AR_HEAP); the stress suite checks chunk accounting and stays out.
+# //tests:arena_test asserts the chunk layout throughout (chunk counts, addresses, the source's
+# calls, exact byte counts), which the heap flavor does not have, and the stress suite checks
+# chunk accounting: both stay out. The tests listed skip their few chunk-layout cases there.
 HEAP_TARGETS=(
-  //tests:arena_test
   //tests/mt:mt_test
   //tests/containers:recycle_test
   //tests/containers:vec_test

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "arenart.h"
+#include "tests/child.h"
 
 #define HEADROOM ((size_t)48 << 20)
 
@@ -162,33 +163,12 @@ static void limited_child(void (*phase)(void)) {
   _exit(0);
 }
 
+static void limited_child_arg(void *phase) { limited_child(*(void (**)(void))phase); }
+
 static void run_limited(void (*phase)(void)) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    limited_child(phase);
-  }
-  close(fds[1]);
   char err[4096];
-  size_t len = 0;
-  for (;;) {
-    ssize_t r = read(fds[0], err + len, sizeof err - 1 - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    len += (size_t)r;
-    if (len == sizeof err - 1) break;
-  }
-  err[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-            strstr(err, "failed cleanly and recovered") != NULL;
+  int status = child_run(limited_child_arg, &phase, err, sizeof err);
+  bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
   if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
   assert_true(ok);
 }

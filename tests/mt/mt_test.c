@@ -22,6 +22,8 @@
 
 #include <arenart.h>
 
+#include "tests/child.h"
+
 /* ---- helpers ------------------------------------------------------------------------- */
 
 typedef struct counting {
@@ -53,26 +55,12 @@ static void counting_init(counting_t *c) {
 }
 
 /* Runs fn in a forked child; returns its stderr and whether it died of SIGABRT. */
+static void call_void(void *fn) { (*(void (**)(void))fn)(); }
+
 static bool child_aborts(void (*fn)(void), char *err, size_t errlen) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  size_t got = 0;
-  ssize_t r;
-  while (got + 1 < errlen && (r = read(fds[0], err + got, errlen - 1 - got)) > 0) got += (size_t)r;
-  err[got] = '\0';
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+  int status = child_run(call_void, &fn, err, errlen);
+  assert_int_not_equal(status, -1);
+  return child_aborted(status);
 }
 
 /* ---- ConcurrentArena ----------------------------------------------------------------- */

@@ -30,35 +30,13 @@
 
 #include "arenart.h"
 #include "runtime/arena_internal.h"
+#include "tests/child.h"
 
 #define NOINLINE __attribute__((noinline))
 
-/* Runs fn(arg) in a forked child with stderr captured; returns the wait status. */
 static int in_child(void (*fn)(void *), void *arg, char *err, size_t errsize) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    fn(arg);
-    _exit(0);
-  }
-  close(fds[1]);
-  size_t len = 0;
-  for (;;) {
-    ssize_t r = read(fds[0], err + len, errsize - 1 - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    len += (size_t)r;
-    if (len == errsize - 1) break;
-  }
-  err[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
+  int status = child_run(fn, arg, err, errsize);
+  assert_int_not_equal(status, -1);
   return status;
 }
 
