@@ -33,30 +33,15 @@
 #include <arenart/numa.h>
 
 #include "numa/numa_testing.h"
+#include "stress/stress.h"
 
 #define WORKERS 4
 #define SLOTS 3
 #define TWO_NODES "pack:2 numa:1 core:2 pu:1"
 #define FOUR_NODES "pack:4 numa:1 core:1 pu:1"
 
-#define CHECK(cond, ...)                                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      fprintf(stderr, "CHECK failed at %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-      fprintf(stderr, __VA_ARGS__);                                               \
-      fputc('\n', stderr);                                                        \
-      abort();                                                                    \
-    }                                                                             \
-  } while (0)
-
 /* runtime/stress.c, exported for the stress suite only. */
 void ar_stress_set_yield_(unsigned permille);
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static bool long_mode;
 static double deadline;
@@ -115,7 +100,7 @@ static void *worker(void *arg) {
   for (long i = 0; i < rounds && !atomic_load(&stop); i++) {
     if ((i & 63) == 0) {
       ar_numa_test_set_cpu_((int)(rnd(&rng) % 4)); /* migrate */
-      if (now_s() > deadline) break;
+      if (stress_now() > deadline) break;
     }
     /* Pool traffic, with chunks recycled between threads. */
     int nodes[AR_NUMA_MAX_NODES];
@@ -207,7 +192,7 @@ int main(int argc, char **argv) {
     const char *s = getenv("AR_STRESS_SECONDS");
     secs = s ? atof(s) : 60.0;
   }
-  deadline = now_s() + secs;
+  deadline = stress_now() + secs;
   printf("%s: %s mode, %.0f s budget, yield %u/1000; synthetic topology, binding not "
          "exercised\n",
          argv[0], long_mode ? "long" : "quick", secs, yield);

@@ -31,27 +31,12 @@
 #include <time.h>
 
 #include "arenart.h"
-
-#define CHECK(cond, ...)                                                         \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "soak: CHECK failed at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                              \
-      fputc('\n', stderr);                                                       \
-      abort();                                                                   \
-    }                                                                            \
-  } while (0)
+#include "stress/stress.h"
 
 #define MAX_THREADS 16
 #define PHASE_SECONDS 0.25
 #define MAX_SAMPLES 100000
 #define CA_SLOTS 256
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static size_t rss_bytes(void) {
   FILE *f = fopen("/proc/self/statm", "r");
@@ -183,13 +168,13 @@ static size_t nsamples;
 static void *worker_main(void *arg) {
   worker_t *w = (worker_t *)arg;
   for (;;) {
-    double phase_end = now() + PHASE_SECONDS;
+    double phase_end = stress_now() + PHASE_SECONDS;
     do {
       scope_request(w);
       pool_request(w);
       for (int i = 0; i < 4; i++) concurrent_request(w);
       w->requests++;
-    } while (now() < phase_end);
+    } while (stress_now() < phase_end);
     /* Every allocation of this phase is still intact: nobody else wrote into it. */
     for (int i = 0; i < w->nca; i++)
       CHECK(intact(w->ca_p[i], w->ca_n[i], w->ca_tag[i]), "ConcurrentArena block corrupted");
@@ -200,10 +185,10 @@ static void *worker_main(void *arg) {
       ar_concurrent_reset(shared);
       ar_arena_pool_trim(pool, false);
       if (nsamples < MAX_SAMPLES) {
-        sample_at[nsamples] = now();
+        sample_at[nsamples] = stress_now();
         samples[nsamples++] = rss_bytes();
       }
-      if (now() >= deadline) atomic_store(&stop_flag, true);
+      if (stress_now() >= deadline) atomic_store(&stop_flag, true);
     }
     pthread_barrier_wait(&phase_barrier);
     if (atomic_load(&stop_flag)) break;
@@ -253,7 +238,7 @@ int main(int argc, char **argv) {
   CHECK(pool != NULL && shared != NULL, "setup");
   CHECK(pthread_barrier_init(&phase_barrier, NULL, (unsigned)threads) == 0, "barrier");
 
-  double start = now();
+  double start = stress_now();
   deadline = start + seconds;
   static worker_t workers[MAX_THREADS];
   pthread_t tids[MAX_THREADS];
