@@ -23,33 +23,7 @@
 #include <string.h>
 
 #include "arenart.h"
-
-#define FAILF(...)                                                  \
-  do {                                                              \
-    fprintf(stderr, "api_fuzz: %s:%d: ", __FILE__, __LINE__);      \
-    fprintf(stderr, __VA_ARGS__);                                   \
-    fputc('\n', stderr);                                            \
-    abort();                                                        \
-  } while (0)
-#define REQUIRE(cond)                                    \
-  do {                                                   \
-    if (!(cond)) FAILF("requirement failed: %s", #cond); \
-  } while (0)
-
-/* ---- input ----------------------------------------------------------------------------- */
-
-typedef struct in {
-  const uint8_t *p;
-  size_t n;
-} in_t;
-
-static uint8_t u8(in_t *in) {
-  if (in->n == 0) return 0;
-  in->n--;
-  return *in->p++;
-}
-
-static uint16_t u16(in_t *in) { return (uint16_t)(u8(in) | (u8(in) << 8)); }
+#include "tests/fuzz_input.h"
 
 /* ---- model ------------------------------------------------------------------------------ */
 
