@@ -801,6 +801,14 @@ static void plot_lines(FILE *f, const char *file, const char *xcol, const int *c
 
 /* Writes the data files and the gnuplot script under opt.out and runs gnuplot. Returns true
  * if bench.png was written. */
+/* One gnuplot data column: a figure, or NaN where a peer has none (gnuplot skips it). */
+static void put_datum(FILE *f, double v) {
+  if (isnan(v))
+    fprintf(f, " NaN");
+  else
+    fprintf(f, " %.4f", v);
+}
+
 static bool write_plot(char *note, size_t note_size) {
   char path[4200];
   FILE *f;
@@ -828,11 +836,7 @@ static bool write_plot(char *note, size_t note_size) {
     if (sscanf(r->keys[k], "t=%d", &t) != 1) continue;
     fprintf(f, "%d", t);
     for (int c = 0; c < ncols; c++) {
-      double v = median(&r->fig[k][cols[c]]);
-      if (isnan(v))
-        fprintf(f, " NaN");
-      else
-        fprintf(f, " %.4f", v);
+      put_datum(f, median(&r->fig[k][cols[c]]));
     }
     fprintf(f, "\n");
   }
@@ -852,11 +856,7 @@ static bool write_plot(char *note, size_t note_size) {
     snprintf(key, sizeof key, "256B/%s", lv[l]);
     fprintf(f, "%s", lv[l]);
     for (int c = 0; c < hcols; c++) {
-      double v = fig(W_HOT, key, hc[c]);
-      if (isnan(v))
-        fprintf(f, " NaN");
-      else
-        fprintf(f, " %.4f", v);
+      put_datum(f, fig(W_HOT, key, hc[c]));
     }
     fprintf(f, "\n");
   }
