@@ -231,6 +231,16 @@ static int parse_number(parser_t *ps, double *out) {
 
 static int parse_value(parser_t *ps, json_node_t **out);
 
+/* After an array element or object member: ',' means another follows (*more = true), `close`
+ * ends the list (*more = false); either way AR_OK. Anything else is JSON_ESYNTAX. */
+static int list_next(parser_t *ps, char close, bool *more) {
+  skip_ws(ps);
+  if (ps->p >= ps->end) return JSON_ESYNTAX;
+  if (*ps->p != ',' && *ps->p != close) return JSON_ESYNTAX;
+  *more = *ps->p++ == ',';
+  return AR_OK;
+}
+
 static int parse_array(parser_t *ps, json_node_t *n) {
   int rc = srv_vec_init(&n->u.items, ps->m, sizeof(json_node_t *));
   if (rc != AR_OK) return rc;
@@ -249,17 +259,9 @@ static int parse_array(parser_t *ps, json_node_t *n) {
       if (SRV_FREES_EACH) json_free(ps->m, child);
       return rc;
     }
-    skip_ws(ps);
-    if (ps->p >= ps->end) return JSON_ESYNTAX;
-    if (*ps->p == ',') {
-      ps->p++;
-      continue;
-    }
-    if (*ps->p == ']') {
-      ps->p++;
-      return AR_OK;
-    }
-    return JSON_ESYNTAX;
+    bool more;
+    rc = list_next(ps, ']', &more);
+    if (rc != AR_OK || !more) return rc;
   }
 }
 
@@ -293,17 +295,9 @@ static int parse_object(parser_t *ps, json_node_t *n) {
       srv_free(ps->m, mb.key, mb.key_len + 1);
       return rc;
     }
-    skip_ws(ps);
-    if (ps->p >= ps->end) return JSON_ESYNTAX;
-    if (*ps->p == ',') {
-      ps->p++;
-      continue;
-    }
-    if (*ps->p == '}') {
-      ps->p++;
-      return AR_OK;
-    }
-    return JSON_ESYNTAX;
+    bool more;
+    rc = list_next(ps, '}', &more);
+    if (rc != AR_OK || !more) return rc;
   }
 }
 
