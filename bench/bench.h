@@ -52,8 +52,10 @@ typedef struct bench_params {
 /* Requests are K allocations of 16..271 B: the sizes a parser or a router hands out. */
 enum { REQUEST_K = 1000 };
 
-/* The callgrind loop: CG_N allocations of 16..64 B, well inside one 64 KiB arena chunk, so
- * only the fast path runs; the driver divides the instruction difference by CG_N. */
+/* The callgrind loop: CG_N, then 2 * CG_N allocations of 16..64 B, both well inside one
+ * 64 KiB arena chunk, so only the fast path runs. The driver takes the slope: the extra
+ * instructions of the longer loop over the extra CG_N allocations, less the same slope of an
+ * allocation-free loop. Fixed costs (the loop function's prologue, the toggles) cancel. */
 enum { CG_N = 512 };
 
 /* Keeps `p` (and what it points to) alive in the compiler's eyes, so neither the allocation

@@ -754,6 +754,10 @@ static void clear(ar_arena_t *a, size_t keep) {
   a->limit = NULL;
   a->epoch++;
   sync_hot_end(a);
+  /* Reset (keep > 0): a kept spare becomes the current chunk at once, so the first
+   * allocation of the next request is an inline bump, not a trip out of line. That trip
+   * costs more than a dozen inline allocations, which is what a small request makes. */
+  if (keep > 0 && a->spare != NULL) (void)push_new_chunk(a);
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
 }
 
@@ -948,9 +952,13 @@ int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
   out->used = current_used(a);
   out->capacity = a->capacity;
   out->peak = a->peak;
-  out->chunks = a->nchunks;
+  /* An empty current chunk (kept current by reset, or emptied by a rewind) holds nothing:
+   * it is reported as a spare, so that the figures do not depend on which empty chunk the
+   * cursor happens to sit in. */
+  size_t idle = a->chunks != NULL && a->hot.cur_ == a->chunks->data;
+  out->chunks = a->nchunks - idle;
   out->large_chunks = a->nlarge;
-  out->spare_chunks = a->nspare;
+  out->spare_chunks = a->nspare + idle;
   out->allocs = a->hot.nalloc_;
   out->cleanups = a->ncleanups;
   out->recycled = a->recycled_bytes;

@@ -97,6 +97,8 @@ static __thread ar_span_t tls_spans_private[AR_SPAN_SLOTS]
 #endif
 
 _Static_assert(AR_SPAN_SLOTS == AR_CSPAN_SLOTS_, "one span-cache size for both paths");
+_Static_assert(sizeof(struct ar_cspan_) == (size_t)1 << AR_CSPAN_SHIFT_,
+               "a stamp's masked bits are its slot's byte offset");
 _Static_assert(offsetof(struct ar_concurrent, hot) == 0, "the fast path reads the stamp at 0");
 
 /* The stamp is a plain uint64_t in the public hot prefix (C++ cannot name _Atomic), so it is
@@ -108,10 +110,13 @@ static inline void stamp_store_relaxed(ar_concurrent_t *ca, uint64_t v) {
   __atomic_store_n(&ca->hot.stamp_, v, __ATOMIC_RELAXED);
 }
 
-static ar_atomic(uint64_t) next_stamp = 1;
+/* Multiples of 32 from 32 on: never 0 (an empty slot's stamp), and the low bits above the
+ * slot size give the slot's offset (AR_CSPAN_AT_). 2^59 resets before a wrap. */
+static ar_atomic(uint64_t) next_stamp = (uint64_t)1 << AR_CSPAN_SHIFT_;
 
 static uint64_t fresh_stamp(void) {
-  return ar_fetch_add_relaxed(&next_stamp, 1); /* relaxed: uniqueness only */
+  /* relaxed: uniqueness only */
+  return ar_fetch_add_relaxed(&next_stamp, (uint64_t)1 << AR_CSPAN_SHIFT_);
 }
 
 static void *fail(ar_error_t err) {
@@ -310,7 +315,7 @@ void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) 
   if (AR_UNLIKELY(ca == NULL)) return fail(AR_EINVAL);
   /* relaxed: see the fast path in concurrent.h */
   uint64_t stamp = stamp_load_relaxed(ca);
-  ar_span_t *s = &tls_spans[stamp & (AR_SPAN_SLOTS - 1)];
+  ar_span_t *s = AR_CSPAN_AT_(tls_spans, stamp);
 #if AR_DEBUG >= 1
   ar_fetch_add_acq_rel(&ca->inflight, 1);
   if (AR_UNLIKELY(ar_load_acquire(&ca->resetting)))

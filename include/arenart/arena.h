@@ -139,13 +139,15 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
 ar_alloc_aligned(ar_arena_t *arena, size_t size, size_t align) {
   struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)arena;
   /* Fast path: default-or-smaller power-of-two alignment and room in the current chunk. The
-   * cursor is always AR_ALIGN_DEFAULT-aligned, so rounding the size keeps it so. n == 0 (size 0
-   * or size near SIZE_MAX wrapping) makes n - 1 huge and falls to the slow path. */
+   * cursor is always AR_ALIGN_DEFAULT-aligned, so rounding the size keeps it so. m is the
+   * rounded size minus one, in one step: size 0 wraps to SIZE_MAX and a size within
+   * AR_ALIGN_DEFAULT of SIZE_MAX stays there, so both fail the room test and reach the slow
+   * path, which reports them. */
   if (AR_LIKELY(h != NULL && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
-    size_t n = (size + (AR_ALIGN_DEFAULT - 1)) & ~(size_t)(AR_ALIGN_DEFAULT - 1);
-    if (AR_LIKELY(n - 1 < (size_t)(h->end_ - h->cur_))) {
+    size_t m = (size - 1) | (AR_ALIGN_DEFAULT - 1); /* the rounded size, minus one */
+    if (AR_LIKELY(m < (size_t)(h->end_ - h->cur_))) {
       char *p = h->cur_;
-      h->cur_ = p + n;
+      h->cur_ = p + m + 1;
       h->nalloc_++;
       return p;
     }

@@ -70,12 +70,19 @@ AR_API void ar_concurrent_destroy(ar_concurrent_t *arena);
 struct ar_concurrent_hot_ {
   uint64_t stamp_; /* read with a relaxed atomic load; written by reset (quiescent) */
 };
-struct ar_cspan_ {
+struct __attribute__((aligned(32))) ar_cspan_ {
   uint64_t stamp_;
   char *cur_;
   char *end_;
+  uint64_t unused_; /* 32 bytes: a slot never straddles a cache line */
 };
 #define AR_CSPAN_SLOTS_ 16
+/* Stamps are multiples of 32 (the slot size), so masking one gives its slot's byte offset:
+ * a single AND, no multiply, picks the slot. */
+#define AR_CSPAN_SHIFT_ 5
+#define AR_CSPAN_OFFSET_MASK_ ((uint64_t)(AR_CSPAN_SLOTS_ - 1) << AR_CSPAN_SHIFT_)
+#define AR_CSPAN_AT_(spans, stamp) \
+  ((struct ar_cspan_ *)(void *)((char *)(spans) + ((stamp)&AR_CSPAN_OFFSET_MASK_)))
 /* Initial-exec: one %fs-relative access, no __tls_get_addr call on the fast path. */
 extern AR_API __thread struct ar_cspan_ ar_cspans_[AR_CSPAN_SLOTS_]
     __attribute__((tls_model("initial-exec")));
@@ -98,13 +105,14 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc_aligned(
      * changes it, is ordered before this call by the quiescence the caller guarantees. */
     uint64_t stamp =
         __atomic_load_n(&((struct ar_concurrent_hot_ *)(void *)arena)->stamp_, __ATOMIC_RELAXED);
-    struct ar_cspan_ *s = &ar_cspans_[stamp & (AR_CSPAN_SLOTS_ - 1)];
+    struct ar_cspan_ *s = AR_CSPAN_AT_(ar_cspans_, stamp);
     if (AR_LIKELY(s->stamp_ == stamp)) {
-      /* n == 0 (size 0, or a size near SIZE_MAX wrapping) makes n - 1 huge: out of line. */
-      size_t n = (size + (AR_ALIGN_DEFAULT - 1)) & ~(size_t)(AR_ALIGN_DEFAULT - 1);
-      if (AR_LIKELY(n - 1 < (size_t)(s->end_ - s->cur_))) {
+      /* m is the rounded size minus one (see ar_alloc_aligned): size 0 and sizes near
+       * SIZE_MAX make it huge, so they go out of line, where they are reported. */
+      size_t m = (size - 1) | (AR_ALIGN_DEFAULT - 1);
+      if (AR_LIKELY(m < (size_t)(s->end_ - s->cur_))) {
         char *p = s->cur_;
-        s->cur_ = p + n;
+        s->cur_ = p + m + 1;
         return p;
       }
     }

@@ -187,7 +187,7 @@ static void test_concurrent_inline_path(void **state) {
 
   /* Two arenas whose stamps pick the same cache slot evict each other's span; neither ever
    * hands out memory from the other's chunks. */
-  uint64_t slot = ((struct ar_concurrent_hot_ *)(void *)ca)->stamp_ % AR_CSPAN_SLOTS_;
+  struct ar_cspan_ *slot = AR_CSPAN_AT_(ar_cspans_, ((struct ar_concurrent_hot_ *)(void *)ca)->stamp_);
   ar_concurrent_t *others[AR_CSPAN_SLOTS_ + 1];
   int n = 0;
   ar_concurrent_t *twin = NULL;
@@ -195,7 +195,7 @@ static void test_concurrent_inline_path(void **state) {
     ar_concurrent_t *x = ar_concurrent_create(&o);
     assert_non_null(x);
     others[n++] = x;
-    if (((struct ar_concurrent_hot_ *)(void *)x)->stamp_ % AR_CSPAN_SLOTS_ == slot) twin = x;
+    if (AR_CSPAN_AT_(ar_cspans_, ((struct ar_concurrent_hot_ *)(void *)x)->stamp_) == slot) twin = x;
   }
   assert_non_null(twin);
   for (int i = 0; i < 50; i++) {
