@@ -1,5 +1,6 @@
-/*
- * arenart/vec.h - a growable array whose storage lives in an arena.
+/**
+ * @file
+ * @brief A growable array whose storage lives in an arena.
  *
  * An ar_vec_t is a small struct (embed it by value) holding a pointer into its arena, the
  * element size chosen at run time, a length and a capacity. Elements are plain bytes to the
@@ -27,14 +28,15 @@
  *
  * Synchronization (the vector is externally synchronized; its arena is a serial arena, so all
  * mutating calls must also come from the arena's owner thread):
- *   | call                                         | may run concurrently with              |
- *   |----------------------------------------------|----------------------------------------|
- *   | read-only calls on V: len, capacity, data,   | other read-only calls on V             |
- *   |   at, get, index_of, last_index_of, foreach, |                                        |
- *   |   elem_size, AR_VEC_AT (as an rvalue)        |                                        |
- *   | every other call on V                        | nothing else on V                      |
- *   | calls on distinct vectors                    | each other, if their arenas are        |
- *   |                                              | distinct (or only read-only calls run) |
+ *   | call                      | may run concurrently with                                 |
+ *   |---------------------------|-----------------------------------------------------------|
+ *   | read-only calls on V      | other read-only calls on V                                |
+ *   | every other call on V     | nothing else on V                                         |
+ *   | calls on distinct vectors | each other, if their arenas differ (or all are read-only) |
+ *
+ * The read-only calls are ar_vec_len, ar_vec_capacity, ar_vec_elem_size, ar_vec_data,
+ * ar_vec_at, ar_vec_get, ar_vec_index_of, ar_vec_last_index_of, ar_vec_foreach, and AR_VEC_AT
+ * used as an rvalue.
  */
 #ifndef ARENART_VEC_H
 #define ARENART_VEC_H
@@ -49,115 +51,121 @@
 extern "C" {
 #endif
 
-/* Fields are readable (len and data are what they say) but write them only through the API. */
+/** A growable array in an arena; embed it by value. Fields are readable (len and data are what
+ * they say) but write them only through the API. */
 typedef struct ar_vec {
-  ar_arena_t *arena;
-  void *data;       /* NULL until the first growth */
-  size_t len;       /* elements in use */
-  size_t cap;       /* elements the storage holds */
-  size_t elem_size; /* bytes per element, >= 1 */
+  ar_arena_t *arena; /**< the arena that holds the storage */
+  void *data;        /**< NULL until the first growth */
+  size_t len;        /**< elements in use */
+  size_t cap;        /**< elements the storage holds */
+  size_t elem_size;  /**< bytes per element, >= 1 */
 } ar_vec_t;
 
-/* Returned by the index searches when nothing matches. */
+/** Returned by the index searches when nothing matches. */
 #define AR_VEC_NPOS ((size_t)-1)
-/* A `limit` that removes every match. */
+/** A `limit` that removes every match. */
 #define AR_VEC_ALL ((size_t)-1)
 
-/* Static initializer for an empty vector of T in `arena` (no allocation). */
+/** Static initializer for an empty vector of T in `arena` (no allocation). */
 #define AR_VEC_INIT(arena, T) \
   { (arena), NULL, 0, 0, sizeof(T) }
 
-/* Makes *v an empty vector of `elem_size`-byte elements in `arena`; allocates nothing.
+/** Makes *v an empty vector of `elem_size`-byte elements in `arena`; allocates nothing.
  * Errors: AR_EINVAL (NULL v or arena, elem_size 0 or above AR_MAX_ALLOC_SIZE); *v untouched. */
 AR_API int ar_vec_init(ar_vec_t *v, ar_arena_t *arena, size_t elem_size);
 
-/* Gives the storage back to the arena (ar_free) and leaves *v empty, still usable with the
+/** Gives the storage back to the arena (ar_free) and leaves *v empty, still usable with the
  * same arena and element size. NULL is a no-op. */
 AR_API void ar_vec_destroy(ar_vec_t *v);
 
-/* Element count, capacity in elements, element size; 0 for NULL. */
+/** Element count; 0 for NULL. */
 AR_API size_t ar_vec_len(const ar_vec_t *v);
+/** Capacity in elements; 0 for NULL. */
 AR_API size_t ar_vec_capacity(const ar_vec_t *v);
+/** Element size in bytes; 0 for NULL. */
 AR_API size_t ar_vec_elem_size(const ar_vec_t *v);
 
-/* The first element, or NULL when nothing was ever allocated (or v is NULL). */
+/** The first element, or NULL when nothing was ever allocated (or v is NULL). */
 AR_API void *ar_vec_data(const ar_vec_t *v);
 
-/* Ensures room for `n` elements in total (not n more) without further growth; never shrinks.
+/** Ensures room for `n` elements in total (not n more) without further growth; never shrinks.
  * Errors: AR_EINVAL, AR_EOVERFLOW, and the arena's. */
 AR_API int ar_vec_reserve(ar_vec_t *v, size_t n);
 
-/* Gives back the capacity beyond len (in place: ar_realloc shrinks keep the block, handing the
+/** Gives back the capacity beyond len (in place: ar_realloc shrinks keep the block, handing the
  * tail to the arena's free lists). Errors: AR_EINVAL. */
 AR_API int ar_vec_shrink_to_fit(ar_vec_t *v);
 
-/* Appends one element copied from `elem`. Errors: AR_EINVAL (NULL v or elem), AR_EOVERFLOW,
+/** Appends one element copied from `elem`. Errors: AR_EINVAL (NULL v or elem), AR_EOVERFLOW,
  * the arena's. */
 AR_API int ar_vec_push(ar_vec_t *v, const void *elem);
 
-/* Appends `n` elements copied from `elems` (which may point into the vector itself). n == 0
+/** Appends `n` elements copied from `elems` (which may point into the vector itself). n == 0
  * is a successful no-op (elems may then be NULL). Errors: as ar_vec_push. */
 AR_API int ar_vec_append(ar_vec_t *v, const void *elems, size_t n);
 
-/* Appends `n` zero-filled elements and returns a pointer to the first (or to where it would be
+/** Appends `n` zero-filled elements and returns a pointer to the first (or to where it would be
  * for n == 0; may then be NULL for a never-grown vector). NULL on error (last error set):
  * AR_EINVAL, AR_EOVERFLOW, the arena's. */
 AR_API void *ar_vec_push_zeroed(ar_vec_t *v, size_t n);
 
-/* Inserts `n` elements copied from `elems` before index `i` (i == len appends); later elements
+/** Inserts `n` elements copied from `elems` before index `i` (i == len appends); later elements
  * move up. `elems` must not point into the vector. Errors: AR_EINVAL (NULL v, i > len, NULL
  * elems with n > 0), AR_EOVERFLOW, the arena's. */
 AR_API int ar_vec_insert(ar_vec_t *v, size_t i, const void *elems, size_t n);
 
-/* Removes the `n` elements at [i, i + n), copying them to `out` first unless out is NULL;
+/** Removes the `n` elements at [i, i + n), copying them to `out` first unless out is NULL;
  * later elements move down (order kept). Errors: AR_EINVAL (NULL v, range beyond len). */
 AR_API int ar_vec_remove(ar_vec_t *v, size_t i, size_t n, void *out);
 
-/* Removes the element at i by moving the last element into its place (O(1), order not kept).
+/** Removes the element at i by moving the last element into its place (O(1), order not kept).
  * Copies the removed element to `out` unless out is NULL. Errors: AR_EINVAL (NULL v, i >= len). */
 AR_API int ar_vec_swap_remove(ar_vec_t *v, size_t i, void *out);
 
-/* Removes the last element, copying it to `out` unless NULL. Errors: AR_EINVAL (NULL or empty). */
+/** Removes the last element, copying it to `out` unless NULL.
+ * Errors: AR_EINVAL (NULL or empty). */
 AR_API int ar_vec_pop(ar_vec_t *v, void *out);
 
-/* Removes the first `limit` elements equal (memcmp over elem_size bytes) to `elem`, keeping
+/** Removes the first `limit` elements equal (memcmp over elem_size bytes) to `elem`, keeping
  * the order of the rest; AR_VEC_ALL removes every match, 0 removes none. `elem` may point into
  * the vector if elem_size <= 256. Returns how many were removed; 0 with last error AR_EINVAL
  * for a NULL v or elem (or a larger aliasing elem). Never allocates. */
 AR_API size_t ar_vec_remove_value(ar_vec_t *v, const void *elem, size_t limit);
 
-/* Predicate for ar_vec_remove_if: true removes the element. It must not touch the vector. */
+/** Predicate for ar_vec_remove_if: true removes the element. It must not touch the vector. */
 typedef bool (*ar_vec_pred_fn)(const void *elem, void *ctx);
 
-/* As ar_vec_remove_value, with `pred(elem, ctx)` deciding. The predicate runs on elements in
+/** As ar_vec_remove_value, with `pred(elem, ctx)` deciding. The predicate runs on elements in
  * order from the front and is not called again once `limit` removals were made. */
 AR_API size_t ar_vec_remove_if(ar_vec_t *v, ar_vec_pred_fn pred, void *ctx, size_t limit);
 
-/* Index of the first / last element equal (memcmp) to `elem`, or AR_VEC_NPOS (also for a NULL
- * v or elem, with last error AR_EINVAL). */
+/** Index of the first element equal (memcmp) to `elem`, or AR_VEC_NPOS (also for a NULL v or
+ * elem, with last error AR_EINVAL). */
 AR_API size_t ar_vec_index_of(const ar_vec_t *v, const void *elem);
+/** Index of the last element equal (memcmp) to `elem`, or AR_VEC_NPOS (also for a NULL v or
+ * elem, with last error AR_EINVAL). */
 AR_API size_t ar_vec_last_index_of(const ar_vec_t *v, const void *elem);
 
-/* Pointer to element i, or NULL (last error AR_EINVAL) for a NULL v or i >= len. */
+/** Pointer to element i, or NULL (last error AR_EINVAL) for a NULL v or i >= len. */
 AR_API void *ar_vec_at(const ar_vec_t *v, size_t i);
 
-/* Copies element i to `out`. Errors: AR_EINVAL (NULL v or out, i >= len). */
+/** Copies element i to `out`. Errors: AR_EINVAL (NULL v or out, i >= len). */
 AR_API int ar_vec_get(const ar_vec_t *v, size_t i, void *out);
 
-/* Overwrites element i with a copy of `elem`. Errors: AR_EINVAL (NULL v or elem, i >= len). */
+/** Overwrites element i with a copy of `elem`. Errors: AR_EINVAL (NULL v or elem, i >= len). */
 AR_API int ar_vec_set(ar_vec_t *v, size_t i, const void *elem);
 
-/* Sets len to 0; keeps the storage. NULL is a no-op. */
+/** Sets len to 0; keeps the storage. NULL is a no-op. */
 AR_API void ar_vec_clear(ar_vec_t *v);
 
-/* Drops elements from index n on (n > len is AR_EINVAL); keeps the storage. */
+/** Drops elements from index n on (n > len is AR_EINVAL); keeps the storage. */
 AR_API int ar_vec_truncate(ar_vec_t *v, size_t n);
 
-/* Callback for ar_vec_foreach: a nonzero return stops the walk and is returned. The callback
+/** Callback for ar_vec_foreach: a nonzero return stops the walk and is returned. The callback
  * may modify the element in place but must not grow or shrink the vector. */
 typedef int (*ar_vec_visit_fn)(void *elem, size_t index, void *ctx);
 
-/* Calls fn on every element in index order. Returns 0 after a full walk, the callback's
+/** Calls fn on every element in index order. Returns 0 after a full walk, the callback's
  * nonzero value if it stopped early, or AR_EINVAL (last error set) for a NULL v or fn. */
 AR_API int ar_vec_foreach(const ar_vec_t *v, ar_vec_visit_fn fn, void *ctx);
 
@@ -167,18 +175,18 @@ AR_API void *ar_vec_at_sized_(const ar_vec_t *v, size_t i, size_t size);
 
 /* ---- typed helpers --------------------------------------------------------------------- */
 
-/* Appends `value` (converted to T). Returns AR_OK or an error; AR_EINVAL if sizeof(T) is not
+/** Appends `value` (converted to T). Returns AR_OK or an error; AR_EINVAL if sizeof(T) is not
  * the vector's element size. */
 #define AR_VEC_PUSH(v, T, value) ar_vec_push_sized_((v), (T[1]){(value)}, sizeof(T))
 
-/* Element i as an lvalue of type T. Bounds- and size-checked: a bad index or a T of the wrong
+/** Element i as an lvalue of type T. Bounds- and size-checked: a bad index or a T of the wrong
  * size is a programming error and aborts with a message (in every build). */
 #define AR_VEC_AT(v, T, i) (*(T *)ar_vec_at_sized_((v), (i), sizeof(T)))
 
-/* The storage as a T pointer (unchecked; NULL before the first growth). */
+/** The storage as a T pointer (unchecked; NULL before the first growth). */
 #define AR_VEC_DATA(v, T) ((T *)(v)->data)
 
-/* for (T *it = first; it != end; it++): declares `it` in the loop. Do not grow or shrink the
+/** `for (T *it = first; it != end; it++)`: declares `it` in the loop. Do not grow or shrink the
  * vector inside the loop. */
 #define AR_VEC_FOREACH(v, T, it)                                                         \
   for (T *it = (T *)(v)->data, *it##_end_ = (v)->len ? (T *)(v)->data + (v)->len : it;      \
