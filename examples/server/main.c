@@ -3,6 +3,7 @@
  *
  *   server [--port N] [--host ADDR] [--workers N] [--max-header BYTES] [--max-body BYTES]
  *          [--max-request-mem BYTES] [--request-timeout MS] [--linger-timeout MS]
+ *          [--max-conns N]
  *
  * Prints "listening on HOST:PORT flavor=F workers=N" on stdout once it accepts connections
  * (with --port 0 the kernel picks the port; scripts read it from that line), then serves until
@@ -22,7 +23,7 @@ static int usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [--port N] [--host ADDR] [--workers N] [--max-header BYTES]\n"
           "          [--max-body BYTES] [--max-request-mem BYTES]\n"
-          "          [--request-timeout MS] [--linger-timeout MS]\n",
+          "          [--request-timeout MS] [--linger-timeout MS] [--max-conns N]\n",
           argv0);
   return 2;
 }
@@ -64,6 +65,8 @@ int main(int argc, char **argv) {
       cfg.request_timeout_ms = (uint32_t)v;
     else if (strcmp(a, "--linger-timeout") == 0 && v >= 1 && v <= SRV_MAX_TIMEOUT_MS)
       cfg.linger_timeout_ms = (uint32_t)v;
+    else if (strcmp(a, "--max-conns") == 0 && v >= 1)
+      cfg.max_conns = v;
     else
       return usage(argv[0]);
   }

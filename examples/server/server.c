@@ -38,6 +38,14 @@
  * it logs, marks itself failed under its inbox lock, closes its connections and the sockets
  * waiting in its inbox, and exits; the acceptor, which looks at the mark under the same lock,
  * deals new sockets to the remaining workers, or closes them when none is left.
+ *
+ * Connection cap. The acceptor alone counts connections accepted, and a connection is counted
+ * closed only after its worker has given its memory back, so accepted - closed as the
+ * acceptor reads it (its own exact count, minus a closed count that can only lag) is never
+ * below the number of connections really holding a context: the cap may refuse a connection
+ * a moment after another one has gone, never admit one too many. A refused socket gets a
+ * canned 503 by one non-blocking send and is closed on the acceptor's thread; a client that
+ * does not read, or a full socket buffer, costs it nothing but the lost answer.
  */
 #include "examples/server/server.h"
 
@@ -103,10 +111,10 @@ struct worker {
   uint64_t next_deadline; /* no connection's deadline is earlier (its own thread only) */
 };
 
-/* Statistics: relaxed atomics, incremented by whichever thread sees the event and read by
- * /stats; no other memory is published through them, so no ordering is needed. */
+/* Statistics: atomics incremented by whichever thread sees the event and read by /stats,
+ * srv_get_stats and the acceptor's connection cap (see count for their memory orders). */
 typedef struct counters {
-  _Atomic uint64_t requests, status[6], accepted, closed, timed_out, workers_failed;
+  _Atomic uint64_t requests, status[6], accepted, closed, refused, timed_out, workers_failed;
 } counters_t;
 
 struct srv {
@@ -144,6 +152,7 @@ void srv_config_init(srv_config_t *cfg) {
   cfg->max_request_mem = 8 * 1024 * 1024;
   cfg->request_timeout_ms = 10000;
   cfg->linger_timeout_ms = 2000;
+  cfg->max_conns = 4096;
 }
 
 static uint64_t now_ns(void) {
@@ -425,6 +434,8 @@ static int handle_stats(srv_t *s, const http_request_t *req, srv_buf_t *out, boo
        st.conns_accepted},
       {"server_connections_open", "gauge", "Connections open.",
        st.conns_accepted - st.conns_closed},
+      {"server_connections_refused_total", "counter",
+       "Connections refused with 503 at the connection cap.", st.conns_refused},
       {"server_connections_timed_out_total", "counter",
        "Connections closed or answered 408 past their deadline.", st.conns_timed_out},
       {"server_workers_failed", "gauge", "Workers stopped by an epoll error.",
@@ -718,6 +729,35 @@ out:
   return NULL;
 }
 
+/* The answer to a connection over the cap: fixed, so sending it needs no memory. */
+#define REFUSED_BODY "{\"status\":503,\"error\":\"too many connections\"}\n"
+#define REFUSED_BODY_LEN 46 /* a literal, to be pasted into the head */
+_Static_assert(sizeof REFUSED_BODY - 1 == REFUSED_BODY_LEN, "REFUSED_BODY_LEN is its length");
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const char refused_answer[] =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    "Content-Length: " STR(REFUSED_BODY_LEN) "\r\nConnection: close\r\n\r\n" REFUSED_BODY;
+#undef STR
+#undef STR_
+
+/* True if max_conns connections are open. Only the acceptor increments `accepted`, so its
+ * value is exact here; `closed` may lag (see the essay above), which errs on refusing. */
+static bool at_cap(srv_t *s) {
+  uint64_t open = read_counter(&s->c.accepted) - read_counter(&s->c.closed);
+  return open >= (uint64_t)s->cfg.max_conns;
+}
+
+/* Answers 503 if the socket takes it at once (it is non-blocking; a short or failed send just
+ * loses the answer) and closes. The client's request, if any, is never read. */
+static void refuse(srv_t *s, int fd) {
+  count(&s->c.refused); /* before the client can see the answer or the close */
+  ssize_t n;
+  do n = send(fd, refused_answer, sizeof refused_answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+}
+
 /* Queues `fd` to the next worker that has not failed; false if every worker has. */
 static bool hand_to_worker(srv_t *s, int fd) {
   for (int tries = 0; tries < s->nworkers; tries++) {
@@ -774,6 +814,10 @@ static void *acceptor_main(void *arg) {
             nanosleep(&ts, NULL);
           }
           break;
+        }
+        if (at_cap(s)) {
+          refuse(s, fd);
+          continue;
         }
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -843,11 +887,12 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   if (cfg->workers < 1 || cfg->workers > 256 || cfg->max_header < 64 ||
       (cfg->max_request_mem != 0 && cfg->max_request_mem < SRV_MIN_REQUEST_MEM) ||
       cfg->request_timeout_ms < 1 || cfg->request_timeout_ms > SRV_MAX_TIMEOUT_MS ||
-      cfg->linger_timeout_ms < 1 || cfg->linger_timeout_ms > SRV_MAX_TIMEOUT_MS) {
+      cfg->linger_timeout_ms < 1 || cfg->linger_timeout_ms > SRV_MAX_TIMEOUT_MS ||
+      cfg->max_conns < 1) {
     errno = EINVAL;
     fail(err, errlen,
          "workers must be 1..256, max_header at least 64, max_request_mem 0 or at least 64 KiB, "
-         "timeouts 1 ms..1 day");
+         "timeouts 1 ms..1 day, max_conns at least 1");
     return NULL;
   }
   srv_t *s = calloc(1, sizeof *s);
@@ -936,6 +981,7 @@ void srv_get_stats(srv_t *s, srv_stats_t *out) {
   out->conns_closed = read_counter(&s->c.closed);
   out->conns_accepted = read_counter(&s->c.accepted);
   if (out->conns_closed > out->conns_accepted) out->conns_closed = out->conns_accepted;
+  out->conns_refused = read_counter(&s->c.refused);
   out->conns_timed_out = read_counter(&s->c.timed_out);
   out->workers_failed = read_counter(&s->c.workers_failed);
   out->leaked_bytes = srv_mem_leaked_bytes();

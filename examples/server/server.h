@@ -29,6 +29,15 @@
  * the pool; one that holds part of a request is first answered 408 (then closed by a lingering
  * close of its own).
  *
+ * Connection cap. At most max_conns connections are open at once (accepted and not yet closed,
+ * the way srv_stats_t counts them). A connection that arrives while that many are open is
+ * refused by the acceptor itself: it gets "503 Service Unavailable" with "Connection: close"
+ * if the socket takes those few bytes at once (the acceptor never waits for a client), and is
+ * closed; it never reaches a worker nor takes a connection context. A client that has already
+ * sent a request may see a reset instead of the 503 (its unread request makes the close a
+ * reset). Refused connections are counted in conns_refused only, not in conns_accepted or
+ * conns_closed, nor as requests or answers.
+ *
  * Thread contract: srv_start and srv_stop from one controlling thread; srv_port,
  * srv_get_stats and srv_fail_worker_for_test from any thread while the server runs.
  */
@@ -50,6 +59,9 @@ typedef struct srv_config {
   uint32_t request_timeout_ms; /* idle + head + body of one request, and output progress;
                                   default 10000; 1..SRV_MAX_TIMEOUT_MS */
   uint32_t linger_timeout_ms;  /* lingering close; default 2000; 1..SRV_MAX_TIMEOUT_MS */
+  size_t max_conns;            /* connections open at once; more are refused with 503 (see
+                                  above); default 4096; at least 1. The process's descriptor
+                                  limit (RLIMIT_NOFILE) may bound them sooner */
 } srv_config_t;
 
 /* The longest timeout accepted: one day. */
@@ -80,8 +92,11 @@ uint16_t srv_port(const srv_t *s);
 typedef struct srv_stats {
   uint64_t requests;         /* requests answered (any status) */
   uint64_t status[6];        /* answers by class: status[2] = 2xx, ..., status[5] = 5xx */
-  uint64_t conns_accepted;   /* connections accepted */
-  uint64_t conns_closed;     /* connections closed (by either side) */
+  uint64_t conns_accepted;   /* connections accepted (admitted under max_conns) */
+  uint64_t conns_closed;     /* accepted connections closed (by either side), each counted once
+                                its memory is back in the pool; accepted - closed are open */
+  uint64_t conns_refused;    /* connections refused (503, closed) at the max_conns cap; in
+                                neither conns_accepted nor conns_closed */
   uint64_t conns_timed_out;  /* connections closed or answered 408 for a passed deadline */
   uint64_t workers_failed;   /* workers that stopped on an epoll error (logged on stderr) */
   uint64_t leaked_bytes;     /* malloc flavor: bytes contexts still held at their end */

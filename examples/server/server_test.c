@@ -49,11 +49,15 @@ const char *__asan_default_options(void) { return "quarantine_size_mb=2"; }
 /* The deadlines of the timeout tests: short enough to keep them quick, long enough that a
  * slow (sanitized, loaded) run still sends a whole small request well before them. */
 #define SHORT_TIMEOUT_MS 400
+/* The connection cap of test_conn_cap. */
+#define CAP_CONNS 3
 
 static srv_t *server;
 static uint16_t port;
 
-static int start_server_with(uint32_t request_timeout_ms, uint32_t linger_timeout_ms) {
+/* Zero for any argument keeps the default. */
+static int start_server_with(uint32_t request_timeout_ms, uint32_t linger_timeout_ms,
+                             size_t max_conns) {
   srv_config_t cfg;
   srv_config_init(&cfg);
   cfg.workers = 2;
@@ -62,6 +66,7 @@ static int start_server_with(uint32_t request_timeout_ms, uint32_t linger_timeou
   cfg.max_request_mem = MAX_REQUEST_MEM;
   if (request_timeout_ms != 0) cfg.request_timeout_ms = request_timeout_ms;
   if (linger_timeout_ms != 0) cfg.linger_timeout_ms = linger_timeout_ms;
+  if (max_conns != 0) cfg.max_conns = max_conns;
   char err[256];
   server = srv_start(&cfg, err, sizeof err);
   if (server == NULL) {
@@ -75,12 +80,17 @@ static int start_server_with(uint32_t request_timeout_ms, uint32_t linger_timeou
 /* The default deadlines (10 s / 2 s), which no test reaches. */
 static int start_server(void **state) {
   (void)state;
-  return start_server_with(0, 0);
+  return start_server_with(0, 0, 0);
 }
 
 static int start_server_short_timeouts(void **state) {
   (void)state;
-  return start_server_with(SHORT_TIMEOUT_MS, SHORT_TIMEOUT_MS);
+  return start_server_with(SHORT_TIMEOUT_MS, SHORT_TIMEOUT_MS, 0);
+}
+
+static int start_server_capped(void **state) {
+  (void)state;
+  return start_server_with(0, 0, CAP_CONNS);
 }
 
 static int stop_server(void **state) {
@@ -332,6 +342,12 @@ static void test_config_errors(void **state) {
     cfg.linger_timeout_ms = bad_timeouts[i];
     assert_null(srv_start(&cfg, err, sizeof err));
   }
+  srv_config_init(&cfg);
+  assert_int_equal(cfg.max_conns, 4096);
+  cfg.max_conns = 0;
+  err[0] = 0;
+  assert_null(srv_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "max_conns"));
 }
 
 static void test_keep_alive(void **state) {
@@ -953,6 +969,92 @@ static void test_worker_failure(void **state) {
   assert_nothing_held(&st);
 }
 
+/* Waits (bounded) until the server has closed at least `n` connections in all. */
+static void wait_closed(uint64_t n, srv_stats_t *st) {
+  for (int i = 0; i < 2000; i++) {
+    srv_get_stats(server, st);
+    if (st->conns_closed >= n) return;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  fail_msg("closed connections: %llu, want %llu", (unsigned long long)st->conns_closed,
+           (unsigned long long)n);
+}
+
+/* With CAP_CONNS connections open, the next one is answered 503 and closed by the acceptor
+ * (never reaching a worker or taking a connection context); once one of the open ones has
+ * closed, a new connection is served again. */
+static void test_conn_cap(void **state) {
+  (void)state;
+  client_t held[CAP_CONNS];
+  response_t r;
+  /* An answer on each proves the server has accepted it (counted before any worker sees it),
+   * so all CAP_CONNS are open from the acceptor's point of view. */
+  for (int i = 0; i < CAP_CONNS; i++) {
+    client_open(&held[i]);
+    client_sends(&held[i], GET_ROOT);
+    assert_int_equal(client_read(&held[i], &r), 200);
+    response_free(&r);
+  }
+
+  /* One more, sending nothing: it reads the 503, then the close. */
+  client_t extra;
+  client_open(&extra);
+  assert_int_equal(client_read(&extra, &r), 503);
+  assert_true(strncmp(r.head, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+  assert_non_null(strstr(r.head, "Connection: close\r\n"));
+  assert_non_null(strstr(r.body, "\"too many connections\""));
+  response_free(&r);
+  assert_true(client_sees_close(&extra));
+  client_close(&extra);
+  /* One that sends a request at once: closed unserved (its unread request may turn the close
+   * into a reset that overtakes the 503, so only the close is certain). */
+  client_open(&extra);
+  client_sends(&extra, GET_ROOT);
+  assert_true(client_sees_close(&extra));
+  client_close(&extra);
+
+  /* Counted as refused, not as accepted or closed; no connection context was taken. The
+   * acceptor counts a refusal before it sends or closes, so both are visible by now. */
+  srv_stats_t st;
+  srv_get_stats(server, &st);
+  assert_int_equal(st.conns_refused, 2);
+  assert_int_equal(st.conns_accepted, CAP_CONNS);
+  assert_int_equal(st.conns_closed, 0);
+  if (strcmp(srv_flavor(), "arena") == 0) assert_int_equal(st.pool_taken, CAP_CONNS);
+
+  /* The held connections still work, and /stats shows the refusals in both formats. */
+  client_sends(&held[0], "GET /stats HTTP/1.1\r\n\r\n");
+  assert_int_equal(client_read(&held[0], &r), 200);
+  assert_int_equal(json_field(r.body, "server_connections_refused_total"), 2);
+  assert_int_equal(json_field(r.body, "server_connections_open"), CAP_CONNS);
+  response_free(&r);
+  client_sends(&held[1], "GET /stats?format=prometheus HTTP/1.1\r\n\r\n");
+  assert_int_equal(client_read(&held[1], &r), 200);
+  assert_non_null(strstr(r.body, "# TYPE server_connections_refused_total counter\n"
+                                 "server_connections_refused_total 2\n"));
+  response_free(&r);
+
+  /* Close one held connection; once the server has counted it closed (which it does only
+   * after the connection's memory is back), a new connection is admitted and served. */
+  client_close(&held[0]);
+  wait_closed(1, &st);
+  client_t again;
+  client_open(&again);
+  client_sends(&again, GET_ROOT);
+  assert_int_equal(client_read(&again, &r), 200);
+  response_free(&r);
+  srv_get_stats(server, &st);
+  assert_int_equal(st.conns_refused, 2);
+  assert_int_equal(st.conns_accepted, CAP_CONNS + 1);
+
+  client_close(&again);
+  for (int i = 1; i < CAP_CONNS; i++) client_close(&held[i]);
+  wait_all_closed(&st);
+  assert_nothing_held(&st);
+  assert_int_equal(st.conns_refused, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_errors),
@@ -968,6 +1070,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_write_stall, start_server_short_timeouts, stop_server),
       cmocka_unit_test_setup_teardown(test_failed_start_keeps_config, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_worker_failure, start_server, stop_server),
+      cmocka_unit_test_setup_teardown(test_conn_cap, start_server_capped, stop_server),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
