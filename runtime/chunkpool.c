@@ -110,8 +110,12 @@ void *ar_chunk_pool_get(ar_chunk_pool_t *p) {
   if (i == UINT32_MAX) return NULL;
   void *chunk = p->slots[i].chunk;
   p->slots[i].chunk = NULL;
-  istack_push(&p->empty, p->slots, i);
+  /* Counted out before the slot is free again: a put can only fill it after popping it from
+   * `empty`, which synchronizes with this push, so its increment follows this decrement and
+   * `pooled` never exceeds max_chunks, even for a moment (put counts in before it publishes,
+   * so it never goes below 0 either). */
   ar_fetch_sub_relaxed(&p->pooled, 1);
+  istack_push(&p->empty, p->slots, i);
   return chunk;
 }
 
