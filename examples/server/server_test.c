@@ -232,16 +232,35 @@ static char *json_request(const char *body, bool keep_alive) {
 
 static const char GET_ROOT[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
-/* Waits (bounded) until every connection the server accepted has been closed. */
-static void wait_all_closed(srv_stats_t *st) {
+/* Polls the server's counters into *st until `done(st, n)` holds; false after about 10 s. */
+static bool wait_stats(bool (*done)(const srv_stats_t *, uint64_t), uint64_t n,
+                       srv_stats_t *st) {
   for (int i = 0; i < 2000; i++) {
     srv_get_stats(server, st);
-    if (st->conns_closed == st->conns_accepted) return;
+    if (done(st, n)) return true;
     struct timespec ts = {0, 5 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
-  fail_msg("connections still open: accepted %llu, closed %llu",
-           (unsigned long long)st->conns_accepted, (unsigned long long)st->conns_closed);
+  return false;
+}
+
+static bool all_closed(const srv_stats_t *st, uint64_t n) {
+  (void)n;
+  return st->conns_closed == st->conns_accepted;
+}
+static bool timed_out_at_least(const srv_stats_t *st, uint64_t n) {
+  return st->conns_timed_out >= n;
+}
+static bool closed_at_least(const srv_stats_t *st, uint64_t n) { return st->conns_closed >= n; }
+static bool workers_failed_at_least(const srv_stats_t *st, uint64_t n) {
+  return st->workers_failed >= n;
+}
+
+/* Waits (bounded) until every connection the server accepted has been closed. */
+static void wait_all_closed(srv_stats_t *st) {
+  if (!wait_stats(all_closed, 0, st))
+    fail_msg("connections still open: accepted %llu, closed %llu",
+             (unsigned long long)st->conns_accepted, (unsigned long long)st->conns_closed);
 }
 
 /* Memory the server holds for connections must be back once they are all closed. */
@@ -734,14 +753,9 @@ static bool closes_without_answer(client_t *c) {
 
 /* Waits (bounded) until at least `n` connections have timed out in all. */
 static void wait_timed_out(uint64_t n, srv_stats_t *st) {
-  for (int i = 0; i < 2000; i++) {
-    srv_get_stats(server, st);
-    if (st->conns_timed_out >= n) return;
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  fail_msg("timed out connections: %llu, want %llu", (unsigned long long)st->conns_timed_out,
-           (unsigned long long)n);
+  if (!wait_stats(timed_out_at_least, n, st))
+    fail_msg("timed out connections: %llu, want %llu", (unsigned long long)st->conns_timed_out,
+             (unsigned long long)n);
 }
 
 static void test_timeouts(void **state) {
@@ -939,12 +953,7 @@ static void test_worker_failure(void **state) {
   }
   assert_int_equal(srv_fail_worker_for_test(server, 0), 0);
   srv_stats_t st;
-  for (int i = 0; i < 2000; i++) {
-    srv_get_stats(server, &st);
-    if (st.workers_failed == 1) break;
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
+  (void)wait_stats(workers_failed_at_least, 1, &st);
   assert_int_equal(st.workers_failed, 1);
   assert_true(client_sees_close(&c[0])); /* worker 0's connection is gone */
   client_close(&c[0]);
@@ -958,12 +967,7 @@ static void test_worker_failure(void **state) {
   }
   /* With no worker left, connections are accepted and closed at once. */
   assert_int_equal(srv_fail_worker_for_test(server, 1), 0);
-  for (int i = 0; i < 2000; i++) {
-    srv_get_stats(server, &st);
-    if (st.workers_failed == 2) break;
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
+  (void)wait_stats(workers_failed_at_least, 2, &st);
   assert_int_equal(st.workers_failed, 2);
   client_t d;
   client_open(&d);
@@ -975,14 +979,9 @@ static void test_worker_failure(void **state) {
 
 /* Waits (bounded) until the server has closed at least `n` connections in all. */
 static void wait_closed(uint64_t n, srv_stats_t *st) {
-  for (int i = 0; i < 2000; i++) {
-    srv_get_stats(server, st);
-    if (st->conns_closed >= n) return;
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  fail_msg("closed connections: %llu, want %llu", (unsigned long long)st->conns_closed,
-           (unsigned long long)n);
+  if (!wait_stats(closed_at_least, n, st))
+    fail_msg("closed connections: %llu, want %llu", (unsigned long long)st->conns_closed,
+             (unsigned long long)n);
 }
 
 /* With CAP_CONNS connections open, the next one is answered 503 and closed by the acceptor
