@@ -273,7 +273,8 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
 
 /** Runs all cleanups (newest first), frees every allocation, keeps up to `retain_bytes` of
  * ordinary chunks for reuse (dedicated large chunks always go back) and returns the rest.
- * Invalidates all marks. NULL is a no-op. */
+ * One kept chunk is made current at once, so the next allocation is an inline bump; the
+ * stats count it as a spare while it is empty. Invalidates all marks. NULL is a no-op. */
 AR_API void ar_reset(ar_arena_t *arena);
 
 /** Like ar_reset but returns every chunk to the source. The arena stays usable. */
@@ -301,9 +302,9 @@ typedef struct ar_stats {
   size_t used;         /**< bytes handed out and live (alignment padding included) */
   size_t capacity;     /**< bytes of chunks held, spare ones included */
   size_t peak;         /**< highest `used` since creation */
-  size_t chunks;       /**< ordinary chunks in use */
+  size_t chunks;       /**< ordinary chunks holding allocations */
   size_t large_chunks; /**< dedicated chunks for large or over-aligned requests */
-  size_t spare_chunks; /**< empty chunks kept for reuse */
+  size_t spare_chunks; /**< empty chunks kept for reuse (an empty current chunk included) */
   uint64_t allocs;     /**< successful allocations since creation */
   size_t cleanups;     /**< registered cleanups pending */
   size_t recycled;     /**< bytes given back with ar_free and waiting for reuse */
