@@ -191,7 +191,6 @@ static void set_interest(conn_t *c, bool out) {
 
 static void conn_close(conn_t *c) {
   worker_t *w = c->w;
-  srv_t *srv = w->srv;
   (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   if (c->prev != NULL)
@@ -208,7 +207,7 @@ static void conn_close(conn_t *c) {
   srv_pool_give(w->srv->pool, &mem);
   /* Counted only once the memory is back: a reader that sees closed == accepted (acquire)
    * then also sees the pool and the leak counter with this connection's memory returned. */
-  count(&srv->c.closed);
+  count(&w->srv->c.closed);
 }
 
 static void conn_open(worker_t *w, int fd) {
