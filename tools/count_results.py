@@ -1,45 +1,78 @@
 #!/usr/bin/env python3
-"""Counts per-target test results in the log of one `bazel test` run (used by tools/test.sh).
+"""Counts per-target test results of one `bazel test` run (used by tools/test.sh).
 
-Bazel prints one line per test target at the end of a run (with --test_summary=short):
+Why the build-event protocol: Bazel's human summary is a format for eyes, and a regex over it
+breaks silently when a status word or the column layout changes. `bazel test
+--build_event_json_file=F` writes the same results as data, one JSON event per line:
 
-    //tests:arena_test                                   PASSED in 0.3s
-    //tests:other_test                          (cached) PASSED in 0.1s
-    //stress:mpmc_test                                   FAILED in 2.0s
-    //stress:slow_test                                   TIMEOUT in 60.0s
-    //stress:racy_test                                   FLAKY, failed in 1 out of 2 in 1.2s
-    //tests:broken_test                                  NO STATUS
-    //tests:bad_test                                     FAILED TO BUILD
+  targetConfigured  {"configured": {"targetKind": "cc_test rule", "testSize": ...}}
+                    -> which labels are tests (a test target has a testSize);
+  testSummary       {"testSummary": {"overallStatus": "PASSED" | "FLAKY" | "FAILED" | ...}}
+                    -> one per test target that ran (or was cached);
+  targetCompleted   {"completed": {"success": false}} or an "aborted" payload
+                    -> a test target that could not be built, so it has no summary.
 
-PASSED counts as passed; every other status as failed. If bazel exited non-zero yet no
-failing target line was found (a build error before any test ran, a bad flag), the run
-counts as one failure, so a broken build can never look green.
+PASSED counts as passed; every other status (FLAKY included: a test that needed a retry is
+not a pass) as failed. A test target that was configured but has no summary and did not
+complete (the build failed before it, or the run was interrupted) counts as failed with
+NO_STATUS. If Bazel exited non-zero and nothing above names a failure (a bad flag, a loading
+error), the run counts as one failure, so a broken invocation can never look green.
 
-Usage: count_results.py LOG EXIT_CODE
+Usage: count_results.py BEP_JSON_FILE EXIT_CODE
 Prints "PASSED FAILED" on the first line, then one "STATUS TARGET" line per failure.
 """
 
-import re
+import json
 import sys
 
 # Bazel exit codes: 0 ok, 3 some tests failed, 4 build ok but no test targets found.
 EXIT_NO_TESTS = 4
 
-RESULT_LINE = re.compile(
-    r"^(?P<target>(?:@[\w.~-]*)?//\S*)\s+(?:\(cached\)\s+)?"
-    r"(?P<status>PASSED|FAILED TO BUILD|FAILED|TIMEOUT|FLAKY|NO STATUS|INCOMPLETE|"
-    r"REMOTE FAILURE|SKIPPED)\b"
-)
+
+def read_events(path):
+    events = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    # A run killed mid-write leaves a torn last line; what came before stands.
+                    continue
+    except OSError:
+        pass
+    return events
 
 
-def count(text, exit_code):
-    results = {}  # target -> status; the last line for a target wins
-    for line in text.splitlines():
-        m = RESULT_LINE.match(line.rstrip())
-        if m:
-            results[m.group("target")] = m.group("status")
-    passed = sum(1 for s in results.values() if s == "PASSED")
-    failures = [(s, t) for t, s in sorted(results.items()) if s != "PASSED"]
+def count(events, exit_code):
+    tests = set()
+    status = {}  # label -> overallStatus, or a build failure
+    for e in events:
+        eid = e.get("id", {})
+        if "targetConfigured" in eid:
+            label = eid["targetConfigured"].get("label")
+            if "testSize" in e.get("configured", {}):
+                tests.add(label)
+        elif "testSummary" in eid:
+            label = eid["testSummary"].get("label")
+            tests.add(label)
+            status[label] = e.get("testSummary", {}).get("overallStatus", "NO_STATUS")
+        elif "targetCompleted" in eid:
+            label = eid["targetCompleted"].get("label")
+            ok = e.get("completed", {}).get("success", False) and "aborted" not in e
+            if not ok and label not in status:
+                status[label] = "FAILED_TO_BUILD"
+    passed = 0
+    failures = []
+    for label in sorted(tests):
+        s = status.get(label, "NO_STATUS")
+        if s == "PASSED":
+            passed += 1
+        else:
+            failures.append((s, label))
     if exit_code not in (0, EXIT_NO_TESTS) and not failures:
         failures.append(("BAZEL_EXIT_%d" % exit_code, "(bazel invocation)"))
     return passed, failures
@@ -49,9 +82,7 @@ def main(argv):
     if len(argv) != 3:
         sys.stderr.write(__doc__)
         return 2
-    with open(argv[1], encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    passed, failures = count(text, int(argv[2]))
+    passed, failures = count(read_events(argv[1]), int(argv[2]))
     print(passed, len(failures))
     for status, target in failures:
         print(status, target)

@@ -30,8 +30,9 @@
 #   8. docs       tools/docs.sh: the Doxygen API reference must build without a warning. One
 #                 result; skipped (counted neither way) only if doxygen is not installed.
 #
-# Results are counted per (config, test target) from Bazel's own summary lines; a bazel run
-# that fails before any test result (a build error) counts as at least one failure. The last
+# Results are counted per (config, test target) from Bazel's build-event JSON
+# (--build_event_json_file, read by tools/count_results.py); a bazel run that fails before any
+# test result (a build error) counts as at least one failure. The last
 # line of output is always "N passed, N failed"; the exit status is non-zero if N failed > 0.
 #
 # Extra arguments are passed to every `bazel test` / `bazel build` (e.g. --jobs=1).
@@ -95,13 +96,14 @@ run_bazel_test() {
   patterns=("$@")
   local log="$LOGDIR/$name.log" rc
   echo "\$ bazel test ${flags[*]} ${patterns[*]}"
-  bazel test "${COMMON[@]}" "${TEST_FLAGS[@]}" "${flags[@]}" "${EXTRA[@]}" -- \
-    "${patterns[@]}" 2>&1 | tee "$log"
+  local bep="$LOGDIR/$name.bep.json"
+  bazel test "${COMMON[@]}" "${TEST_FLAGS[@]}" --build_event_json_file="$bep" "${flags[@]}" \
+    "${EXTRA[@]}" -- "${patterns[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   if ((rc == 4)); then
     echo "-- $name: bazel found no test targets to run (none, or all filtered out by tags)"
   fi
-  python3 tools/count_results.py "$log" "$rc" >"$LOGDIR/$name.counts"
+  python3 tools/count_results.py "$bep" "$rc" >"$LOGDIR/$name.counts"
   record "$name" "$LOGDIR/$name.counts"
 }
 
