@@ -1,0 +1,80 @@
+/*
+ * bench/catalog.c - the allocators the driver compares and the workloads it runs, as data.
+ *
+ * Everything the report says about a peer (its printed name, which binary serves it, how it
+ * is reached, its color in the plot) sits in one table, so that adding a peer is one row here
+ * plus its worker code (peers_*.h), and no other file of the driver names a peer except the
+ * few the goals single out (P_ARENART and friends in driver.h). The order of the rows is the
+ * order of the table's rows and of the JSON's lists.
+ */
+#include <string.h>
+
+#include "bench/driver.h"
+
+const peer_t peers[] = {
+    {"arenart", NULL, "arenart", "arenart", NULL,
+     "ar_alloc on an ar_arena_create arena (defaults: 64 KiB chunks, 1 MiB kept; hot path: "
+     "retain_bytes = 2x the region); ar_reset"},
+    {"ar-thread", NULL, "arthread", "arthread", NULL,
+     "ar_thread_arena() with one ar_scope_begin/ar_scope_end per request"},
+    {"ar-concur", NULL, "arconcur", "arconcur", NULL,
+     "one ConcurrentArena shared by all threads (public API); reset between rounds"},
+    {"bump", NULL, "bump", "bump", NULL,
+     "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks"},
+    {"glibc", NULL, "malloc", "libc", "libc.so",
+     "glibc malloc/free (Debian libc6), in the bench binary itself; hot path: "
+     "M_TRIM_THRESHOLD INT_MAX, M_MMAP_THRESHOLD 32 MiB (keeps freed memory)"},
+    {"jemalloc", "bench_jemalloc", "malloc", "libc", "jemalloc",
+     "malloc/free in worker bench_jemalloc, linked with -ljemalloc (libjemalloc-dev); hot "
+     "path: dirty_decay_ms and muzzy_decay_ms -1 (no purging)"},
+    {"tcmalloc", "bench_tcmalloc", "malloc", "libc", "tcmalloc",
+     "malloc/free in worker bench_tcmalloc, linked with -ltcmalloc_minimal (gperftools); "
+     "hot path: TCMALLOC_RELEASE_RATE=0 (no release)"},
+    {"mimalloc", "bench_mimalloc", "malloc", "libc", "mimalloc",
+     "malloc/free in worker bench_mimalloc, linked with -lmimalloc (libmimalloc-dev); hot "
+     "path: allow_decommit 0, page_reset 0"},
+    {"mi-heap", "bench_mimalloc", "miheap", "miheap", "mimalloc",
+     "mi_heap_new + mi_heap_malloc, mi_heap_destroy per reset (bench_mimalloc); hot path: "
+     "as mimalloc"},
+    {"apr", NULL, "apr", "aprp", NULL,
+     "apr_palloc from a pool on a per-thread apr_allocator (keeps freed blocks: max_free "
+     "unlimited); apr_pool_clear (libapr1-dev); hot path: glibc settings as above"},
+    {"talloc", NULL, "talloc", "tall", NULL,
+     "talloc_size under a 1 MiB talloc_pool, beyond it glibc malloc; talloc_free_children "
+     "(libtalloc-dev); hot path: glibc settings as above"},
+    {"obstack", NULL, "obstack", "obs", NULL,
+     "glibc obstack_alloc, 64 KiB chunks from glibc malloc; obstack_free back to a mark; hot "
+     "path: glibc settings as above"},
+};
+_Static_assert(sizeof peers / sizeof peers[0] == NPEERS, "NPEERS counts the peers");
+
+/* One color per allocator in every panel of the plot (gnuplot's own cycle has 8). */
+const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f",
+                                           "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
+                                           "#e377c2", "#bcbd22", "#000000", "#aec7e8"};
+
+
+int peer_index(const char *name) {
+  for (int i = 0; i < NPEERS; i++)
+    if (strcmp(peers[i].name, name) == 0) return i;
+  return -1;
+}
+
+
+const char *const wnames[W_COUNT] = {"hot",    "request", "scaling",
+                                            "larson", "bimodal", "containers"};
+const char *const wtitles[W_COUNT] = {
+    "1. Hot path: ns per allocation, each object touched; size / region the batch fills "
+    "(L1, L2, L3: half the cache; DRAM: twice L3); freeing not timed",
+    "2. Per-request: 1000 allocations of 16..271 B, touched, then free-all; ns/alloc with "
+    "the free-all",
+    "3. Thread scaling: the per-request loop in t threads at once; ns per allocation of one "
+    "thread = (slowest thread's busy time + serial reset) per round (flat = scales)",
+    "4. Larson for arenas: each thread builds a 1000-object batch, hands it to the next "
+    "thread, which reads and frees it; all threads replaced every 24 batches; ns/alloc",
+    "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "
+    "touched), reset after each; kept = RSS above the start between requests, MiB",
+    "6. Append-heavy containers: 64 byte vectors grown by doubling (realloc, or copy where "
+    "the allocator has none) to 16 MiB stored (full: 64); ns/op; peak/live = peak RSS "
+    "growth / bytes stored",
+};

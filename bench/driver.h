@@ -1,0 +1,159 @@
+/*
+ * bench/driver.h - what the files of the driver (//bench's parent process) share.
+ *
+ * The driver is one program split by job, and the jobs meet in a handful of globals rather
+ * than in long parameter lists: the options, the results table, the callgrind figures, the
+ * goals and the machine's description. A global is fine here because the driver is a single
+ * thread that runs its jobs one after the other; what keeps it honest is that each global has
+ * exactly one writer, named below, and is only read once its writer is done with it.
+ *
+ * The files call downward only:
+ *
+ *   driver.c (main, arguments, the repeat loop)
+ *     -> run.c (a worker per measurement)   -> spawn.c, results.c, catalog.c
+ *     -> callgrind.c (instructions/alloc)   -> run.c, spawn.c, catalog.c
+ *     -> report.c (tables, goals)           -> results.c, catalog.c
+ *     -> json.c (bench.json)                -> report.c, results.c, catalog.c
+ *     -> plot.c (bench.png)                 -> results.c, spawn.c, catalog.c
+ *     -> machine.c (machine, commit)        -> spawn.c
+ *   results.c (samples, medians, ratios)    -> nothing of the driver's
+ *   catalog.c (the peers and the workloads)  -> nothing
+ *   spawn.c (start a process, read its output) -> nothing
+ *
+ * No two of these files call each other.
+ */
+#ifndef AR_BENCH_DRIVER_H
+#define AR_BENCH_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bench/bench.h"
+
+/* ---- catalog.c: the allocators and the workloads (constant) ---------------------------- */
+
+typedef struct peer {
+  const char *name;   /* as printed */
+  const char *binary; /* NULL: this binary; else a sibling worker binary */
+  const char *wname;  /* the allocator's name inside the worker */
+  const char *cident; /* its identifier in the callgrind dumps */
+  const char *expect; /* substring of the library that must provide malloc, or NULL */
+  const char *how;    /* how the peer is reached, for the report */
+} peer_t;
+
+enum { NPEERS = 12, P_ARENART = 0, P_ARTHREAD = 1, P_CONCUR = 2, P_BUMP = 3 };
+
+extern const peer_t peers[NPEERS];
+extern const char *const colors[NPEERS]; /* one per allocator in every panel of the plot */
+extern const char *const wnames[W_COUNT];
+extern const char *const wtitles[W_COUNT];
+
+int peer_index(const char *name); /* -1 if no peer has that name */
+
+/* ---- driver.c: the options (written by main before any job runs; read-only after) ------- */
+
+typedef struct options {
+  bool quick, callgrind, plot;
+  int repeats, threads;
+  bool run_w[W_COUNT];
+  const char *json;
+  char out[4096];
+  char self[4096], dir[4096]; /* this binary, and the folder of its sibling workers */
+} options_t;
+
+extern options_t opt;
+extern int reps_done; /* repeats completed; written by main's repeat loop */
+
+/* ---- results.c: every sample (written by run.c during the repeats; read after) ---------- */
+
+enum { MAX_REP = 31, MAX_KEYS = 24, KEY_LEN = 16 };
+
+typedef struct cell {
+  double v[MAX_REP];
+  int rep[MAX_REP]; /* which repeat each sample came from */
+  int n;
+} cell_t;
+
+typedef struct series {
+  double *x, *y;
+  int n, cap;
+} series_t;
+
+typedef struct wres {
+  int nkeys;
+  char keys[MAX_KEYS][KEY_LEN];
+  bool timed[MAX_KEYS];
+  cell_t fig[MAX_KEYS][NPEERS];
+  cell_t rss[NPEERS]; /* MiB, peak resident of the worker process */
+  char na[NPEERS][200];
+  bool hidden[NPEERS];
+  bool failed[NPEERS];
+  series_t ser[NPEERS];
+} wres_t;
+
+extern wres_t res[W_COUNT];
+
+double median(const cell_t *c); /* NaN if empty */
+/* The column of `key` in `r`, added (timed or not) if new; -1 when the table is full. */
+int key_index(wres_t *r, const char *key, bool timed);
+void series_add(series_t *s, double x, double y);
+double fig(int w, const char *key, int pi);         /* a median by workload and key; NaN: none */
+double paired_ratio(int w, const char *key, int pa, int pb);
+double summary_ratio(const wres_t *r, int pi);      /* geometric mean of pi/arenart, timed */
+
+/* ---- spawn.c: child processes -------------------------------------------------------------- */
+
+/* Runs argv[0] with stdout captured (stderr to `errfd` if >= 0); returns what it printed
+ * (malloc'd) or NULL; *status and *maxrss (KiB) from wait4. */
+char *run_capture(char *const argv[], int errfd, int *status, long *maxrss);
+bool find_in_path(const char *prog, char *buf, size_t size);
+
+/* ---- run.c: one measurement ---------------------------------------------------------------- */
+
+void binary_path(const peer_t *p, char *buf, size_t size);
+/* Runs workload w on peer pi in a fresh worker process; its samples go into res[w] as
+ * repeat `rep`; `series`: also collect the S records. */
+void run_worker(int w, int pi, int rep, bool series);
+
+/* ---- callgrind.c: the fast path's instructions (written by callgrind_report) ------------- */
+
+extern double cg_instr[NPEERS]; /* instructions per allocation; < 0: not measured */
+
+/* Measures (unless opt.callgrind is off) and prints the callgrind section; afterwards
+ * cg_instr holds only the fast-path figures worth keeping. */
+void callgrind_report(void);
+
+/* ---- report.c: the tables and the goals (goals written by compute_goals) ------------------ */
+
+typedef struct goal {
+  const char *what;
+  double value;
+  const char *cmp; /* "<=" or ">=" */
+  double target;
+  const char *unit;
+} goal_t;
+
+extern goal_t goals[8];
+extern int ngoals;
+
+void print_workload(int w);
+void compute_goals(void); /* after callgrind_report: two goals are its figures */
+void print_goals(void);
+int goal_met(const goal_t *g); /* 1 met, 0 not, -1 not measured */
+
+/* ---- machine.c: where it ran (written by describe_*, before the repeats) ---------------- */
+
+extern char machine[512], loadavg[64], commit[64];
+
+void describe_machine(void);
+void describe_commit(void);
+
+/* ---- json.c, plot.c: the files ------------------------------------------------------------- */
+
+int write_json(const char *path, double elapsed); /* 0, or -1 with a message on stderr */
+/* Writes the plot data and script under opt.out and runs gnuplot; true if bench.png was
+ * written, else false with the reason in `note`. */
+bool write_plot(char *note, size_t note_size);
+
+#endif /* AR_BENCH_DRIVER_H */
