@@ -5,20 +5,22 @@
  * than in long parameter lists: the options, the results table, the callgrind figures, the
  * goals and the machine's description. A global is fine here because the driver is a single
  * thread that runs its jobs one after the other; what keeps it honest is that each global has
- * exactly one writer, named below, and is only read once its writer is done with it.
+ * exactly one writer, named below, and is only read once its writer is done with it. Each is
+ * defined in the file its section names, never in a file above one that uses it.
  *
- * The files call downward only:
+ * Which file uses which (a call or a global), always downward:
  *
- *   driver.c (main, arguments, the repeat loop)
- *     -> run.c (a worker per measurement)   -> spawn.c, results.c, catalog.c
- *     -> callgrind.c (instructions/alloc)   -> run.c, spawn.c, catalog.c
- *     -> report.c (tables, goals)           -> results.c, catalog.c
- *     -> json.c (bench.json)                -> report.c, results.c, catalog.c
- *     -> plot.c (bench.png)                 -> results.c, spawn.c, catalog.c
- *     -> machine.c (machine, commit)        -> spawn.c
- *   results.c (samples, medians, ratios)    -> nothing of the driver's
- *   catalog.c (the peers and the workloads)  -> nothing
- *   spawn.c (start a process, read its output) -> nothing
+ *   driver.c     main: the order of the jobs, the repeat loop; uses every file below
+ *   json.c       bench.json          -> report, callgrind, machine, results, options, catalog
+ *   plot.c       bench.png           -> machine, results, spawn, options, catalog
+ *   report.c     tables, goals       -> callgrind (cg_instr), results, catalog
+ *   callgrind.c  instructions/alloc  -> run, spawn, options, catalog
+ *   run.c        one measurement     -> spawn, results, options, catalog
+ *   machine.c    machine, commit     -> spawn
+ *   options.c    the command line    -> catalog (the workload names)
+ *   results.c    samples, medians    -> nothing of the driver's
+ *   catalog.c    peers, workloads    -> nothing
+ *   spawn.c      child processes     -> nothing
  *
  * No two of these files call each other.
  */
@@ -51,7 +53,8 @@ extern const char *const wtitles[W_COUNT];
 
 int peer_index(const char *name); /* -1 if no peer has that name */
 
-/* ---- driver.c: the options (written by main before any job runs; read-only after) ------- */
+/* ---- options.c: the command line (written by options_parse before any job runs; read-only
+ * after) ------------------------------------------------------------------------------------ */
 
 typedef struct options {
   bool quick, callgrind, plot;
@@ -63,7 +66,12 @@ typedef struct options {
 } options_t;
 
 extern options_t opt;
-extern int reps_done; /* repeats completed; written by main's repeat loop */
+
+/* Fills opt from the arguments, finds this binary and creates opt.out. Returns -1 to go on,
+ * else the exit status (0 after --help; messages on stderr). */
+int options_parse(int argc, char **argv);
+/* A path from the command line, relative to where `bazel run` was started. */
+void resolve(const char *in, char *buf, size_t size);
 
 /* ---- results.c: every sample (written by run.c during the repeats; read after) ---------- */
 
@@ -93,6 +101,7 @@ typedef struct wres {
 } wres_t;
 
 extern wres_t res[W_COUNT];
+extern int reps_done; /* repeats completed; written by driver.c's repeat loop */
 
 double median(const cell_t *c); /* NaN if empty */
 /* The column of `key` in `r`, added (timed or not) if new; -1 when the table is full. */

@@ -18,6 +18,7 @@
 #include "bench/driver.h"
 
 wres_t res[W_COUNT];
+int reps_done;
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
