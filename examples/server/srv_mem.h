@@ -3,7 +3,8 @@
  *
  * The server's code (http.c, json.c, and the files server_state.h lists) allocates only
  * through this header: memory contexts (srv_mem_t), a per-request scope, a pool of
- * per-connection contexts, and three small containers (byte buffer, vector, byte-keyed map). Two implementations sit behind it:
+ * per-connection contexts, and three small containers (byte buffer, vector, byte-keyed map).
+ * Two implementations sit behind it:
  *
  *   arena  (default)              srv_mem_arena.c: a request scope is ar_scope_begin/end on
  *                                 the worker's thread arena, a connection context is an arena
