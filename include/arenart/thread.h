@@ -86,9 +86,9 @@ AR_API int ar_scope_end(ar_scope_t *scope);
 
 /** Scopes open on the calling thread: ar_scope_begin adds one (unless the thread arena could
  * not be created); ending a scope of level L (L = the depth just after it began) sets the
- * depth to L - 1 if it was higher, whatever ar_scope_end returns, so ending an outer scope
- * closes the inner ones and a late end of an inner one changes nothing. A scope never ended
- * stays open. Reads one thread-local; never fails; any thread. */
+ * depth to L - 1 if it was higher, whatever ar_scope_end returns (AR_ESTALE included; a
+ * scope with a NULL arena changes nothing), so ending an outer scope closes the inner ones and
+ * a late end of an inner one changes nothing. A scope never ended stays open. Reads one thread-local; never fails; any thread. */
 AR_API unsigned ar_scope_depth(void);
 
 /** The calling thread's view of memory allocated on its thread arena outside any scope. */
