@@ -88,7 +88,8 @@ AR_API int ar_scope_end(ar_scope_t *scope);
  * not be created); ending a scope of level L (L = the depth just after it began) sets the
  * depth to L - 1 if it was higher, whatever ar_scope_end returns (AR_ESTALE included; a
  * scope with a NULL arena changes nothing), so ending an outer scope closes the inner ones and
- * a late end of an inner one changes nothing. A scope never ended stays open. Reads one thread-local; never fails; any thread. */
+ * a late end of an inner one changes nothing. A scope never ended stays open. Reads one
+ * thread-local; any thread. Errors: none (it cannot fail). */
 AR_API unsigned ar_scope_depth(void);
 
 /** The calling thread's view of memory allocated on its thread arena outside any scope. */
@@ -115,8 +116,8 @@ AR_API int ar_scope_stats(ar_scope_stats_t *out);
  * ar_scope_begin or at thread exit, one line starting "arenart: thread arena '" and naming the
  * bytes, the allocations and "outside any scope" goes to stderr, at most once per thread arena.
  * 0 turns reporting off. Default: AR_SCOPE_REPORT_DEFAULT_BYTES in builds with AR_DEBUG >= 1,
- * 0 (off) in release builds (NDEBUG), which report too once a threshold is set. Any thread;
- * never fails. */
+ * 0 (off) in release builds (NDEBUG), which report too once a threshold is set. Any thread.
+ * Errors: none (it cannot fail). */
 AR_API size_t ar_scope_report_threshold(size_t bytes);
 
 /* ---- arena pool ---------------------------------------------------------------------- */

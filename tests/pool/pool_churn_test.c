@@ -66,7 +66,8 @@ static void *work(void *arg) {
     for (unsigned i = 0; i < n; i++) {
       held[i] = ar_arena_pool_take(w->pool);
       if (held[i] == NULL) {
-        if (ar_last_error() != AR_ENOMEM) return (void *)"take failed with a code other than AR_ENOMEM";
+        if (ar_last_error() != AR_ENOMEM)
+          return (void *)"take failed with a code other than AR_ENOMEM";
         w->failures++;
         continue;
       }
