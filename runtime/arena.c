@@ -644,17 +644,11 @@ static bool running_on_memcheck(void) {
 #endif
 
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
-  ar_options_t o = AR_OPTIONS_INIT;
-  if (opts != NULL) o = *opts;
-  if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
-  if (o.chunk_size < AR_MIN_CHUNK_SIZE || o.chunk_size > AR_MAX_CHUNK_SIZE)
-    return (ar_arena_t *)fail(AR_EINVAL);
+  ar_options_t o;
+  ar_error_t bad = ar_options_validate_(opts, &o); /* options.c: shared with pools, threads */
+  if (bad != AR_OK) return (ar_arena_t *)fail(bad);
   o.chunk_size = ar_align_up_(o.chunk_size, 64);
   const ar_source_t *src = o.source ? o.source : ar_source_os();
-  if (src->acquire == NULL || src->release == NULL) return (ar_arena_t *)fail(AR_EINVAL);
-  if (o.limit_bytes != 0 &&
-      (o.prealloc_chunks > o.limit_bytes / o.chunk_size))
-    return (ar_arena_t *)fail(AR_ELIMIT);
 
   ar_arena_t *a = (ar_arena_t *)calloc(1, sizeof *a);
   if (a == NULL) return (ar_arena_t *)fail(AR_ENOMEM);

@@ -13,6 +13,20 @@
  * configured retain): after one huge request, the arena that served it keeps only what a
  * typical request needs. And arenas idle longer than idle_ns, or beyond max_idle, are
  * destroyed; LIFO order keeps the warm ones on top, so the cold ones at the bottom go first.
+ *
+ * Counters. ar_arena_pool_stats promises invariants that hold in every snapshot (thread.h):
+ * idle + taken == created - reclaimed, and idle <= max_idle. Each counter change that moves an
+ * arena between states is therefore made in the same critical section as its partners: a take
+ * that creates counts `created` and `taken` together after the creation succeeded (counting
+ * `taken` first, as an earlier version did, let a snapshot see an arena taken that did not
+ * exist yet, or one whose creation was about to fail), a take that reuses moves one arena
+ * from idle to taken, and a give moves one from taken to idle and trims in the same section.
+ * An arena being reset inside give is still counted as taken: it is not idle until it is
+ * on the list.
+ *
+ * Options are validated when the pool is created (options.c, the rules of ar_arena_create),
+ * so a take can fail only for want of memory; the source they name is copied into the pool, so
+ * the caller's ar_source_t need not outlive the create call.
  */
 #include <string.h>
 
@@ -29,6 +43,7 @@ struct ar_arena_pool {
   uint64_t created, reused, reclaimed;
   double ewma_bytes; /* moving average of request sizes */
   ar_arena_pool_options_t opts;
+  ar_source_t source; /* the caller's source, copied; opts.arena.source points here */
 };
 
 void ar_arena_pool_options_init(ar_arena_pool_options_t *opts) {
@@ -43,9 +58,9 @@ ar_arena_pool_t *ar_arena_pool_create(const ar_arena_pool_options_t *opts) {
   if (opts != NULL) o = *opts;
   if (o.max_idle == 0) o.max_idle = 64;
   if (o.idle_ns == 0) o.idle_ns = 5000000000ull;
-  if (o.arena.chunk_size == 0) o.arena.chunk_size = AR_DEFAULT_CHUNK_SIZE;
-  if (o.arena.chunk_size < AR_MIN_CHUNK_SIZE) {
-    ar_set_error_(AR_EINVAL);
+  ar_error_t bad = ar_options_validate_(&o.arena, &o.arena); /* fills in the chunk size */
+  if (bad != AR_OK) {
+    ar_set_error_(bad);
     return NULL;
   }
   o.arena.name = NULL; /* the caller's string need not outlive this call */
@@ -57,6 +72,10 @@ ar_arena_pool_t *ar_arena_pool_create(const ar_arena_pool_options_t *opts) {
   ar_spinlock_t init = AR_SPINLOCK_INIT;
   p->lock = init;
   p->opts = o;
+  if (o.arena.source != NULL) { /* nor need the caller's source struct */
+    p->source = *o.arena.source;
+    p->opts.arena.source = &p->source;
+  }
   return p;
 }
 
@@ -100,27 +119,25 @@ ar_arena_t *ar_arena_pool_take(ar_arena_pool_t *p) {
   }
   ar_spin_lock(&p->lock);
   ar_arena_t *a = p->idle;
-  if (a != NULL) {
+  if (a != NULL) { /* idle -> taken, in one critical section */
     p->idle = a->pool_next;
     p->nidle--;
     p->reused++;
+    p->taken++;
   }
-  p->taken++;
   ar_spin_unlock(&p->lock);
   if (a != NULL) {
     a->pool_next = NULL;
     ar_arena_adopt(a); /* the lock ordered the giver's reset before us */
     return a;
   }
+  /* Options were validated at create: only memory (or the registry entry) can fail here, and
+   * ar_arena_create or the registry has set the error. No counter has moved yet. */
   a = ar_arena_create_listed_(&p->opts.arena, AR_KIND_POOLED, "pooled");
-  if (a == NULL) { /* the error is ar_arena_create's or the registry's, already set */
-    ar_spin_lock(&p->lock);
-    p->taken--;
-    ar_spin_unlock(&p->lock);
-    return NULL;
-  }
+  if (a == NULL) return NULL;
   ar_spin_lock(&p->lock);
-  p->created++;
+  p->created++; /* born taken: both counters in one critical section */
+  p->taken++;
   ar_spin_unlock(&p->lock);
   return a;
 }

@@ -84,6 +84,17 @@ static inline size_t ar_align_up_(size_t x, size_t align) {
 
 static inline int ar_is_pow2_(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
+/* ---- option validation (options.c) ------------------------------------------------------ */
+
+/* Largest chunk_size a serial arena accepts (1 GiB). */
+#define AR_MAX_CHUNK_SIZE_ ((size_t)1 << 30)
+struct ar_options;
+/* The rules of ar_arena_create, shared with the calls that store options for later creations
+ * (ar_arena_pool_create, ar_thread_arena_configure). `in` NULL means the defaults. Returns
+ * AR_OK and fills *out (if not NULL) with the options, chunk_size 0 replaced by the default;
+ * or AR_EINVAL / AR_ELIMIT, leaving *out alone. Does not set the thread's last error. */
+AR_INTERNAL ar_error_t ar_options_validate_(const struct ar_options *in, struct ar_options *out);
+
 /* ---- stress hooks (stress.c) --------------------------------------------------------- */
 
 /* Per-mille chance of sched_yield() at each AR_STRESS_POINT; 0 (the default) turns it off.

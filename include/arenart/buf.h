@@ -11,8 +11,15 @@
  *
  * Memory behaviour: like ar_vec (see vec.h), storage grows through ar_realloc (in place when it
  * is the arena's most recent allocation, otherwise moved with the old block recycled); capacity
- * at least doubles (minimum 32 bytes), plus one byte for the terminator. Everything goes away
- * with the arena (rewind past it, reset, release, destroy).
+ * at least doubles (minimum 32 bytes), plus one byte for the terminator. Exception: printf
+ * output of 256 bytes or more is formatted into a fresh block, never in place: the new
+ * storage when the buffer must grow (the old block is then given back with ar_free), else a
+ * temporary block of the output's size, copied in and given back. Everything goes away with
+ * the arena (rewind past it, reset, release, destroy).
+ *
+ * Pointer arguments may point into the buffer's own storage (its bytes, terminator or spare
+ * capacity), also when the call grows it: ar_buf_append(&b, ar_buf_data(&b), n),
+ * ar_buf_appendf(&b, "%s", ar_buf_cstr(&b)), ar_buf_read/peek into the buffer's own bytes.
  *
  * Pointers from ar_buf_data / ar_buf_cstr / ar_buf_rdata stay valid until the next call that
  * may grow the buffer (append*, appendf, reserve) or ar_buf_destroy.
@@ -71,8 +78,8 @@ AR_API void ar_buf_destroy(ar_buf_t *b);
  * arena's. */
 AR_API int ar_buf_reserve(ar_buf_t *b, size_t n);
 
-/** Appends n bytes from p (p may point into the buffer; p may be NULL when n == 0). Errors: as
- * ar_buf_reserve, and AR_EINVAL for a NULL p with n > 0. */
+/** Appends n bytes from p (p may point into the buffer, even when the append grows it; p may
+ * be NULL when n == 0). Errors: as ar_buf_reserve, and AR_EINVAL for a NULL p with n > 0. */
 AR_API int ar_buf_append(ar_buf_t *b, const void *p, size_t n);
 
 /** Appends a NUL-terminated string (without its NUL). Errors: as ar_buf_append. */
@@ -81,7 +88,10 @@ AR_API int ar_buf_append_str(ar_buf_t *b, const char *s);
 /** Appends one byte (c converted to unsigned char; 0 is allowed and stored). */
 AR_API int ar_buf_append_char(ar_buf_t *b, int c);
 
-/** printf-style append. Errors: AR_EINVAL (NULL b or fmt, encoding error), as ar_buf_append. */
+/** printf-style append; arguments may point into the buffer (see above). Output of 256 bytes
+ * or more needs an arena block of its size even when it fits the capacity (see above), so
+ * AR_ELIMIT / AR_ENOMEM can arise then too. Errors: AR_EINVAL (NULL b or fmt, encoding
+ * error), as ar_buf_append. */
 AR_API int ar_buf_appendf(ar_buf_t *b, const char *fmt, ...) AR_PRINTF(2, 3);
 /** ar_buf_appendf with a va_list. Same errors. */
 AR_API int ar_buf_vappendf(ar_buf_t *b, const char *fmt, va_list ap) AR_PRINTF(2, 0);

@@ -18,13 +18,26 @@
  * arena retains at twice a moving average of recent request sizes, so one huge request does
  * not pin its memory forever.
  *
+ * Memory allocated on a thread arena while no scope is open is freed by nothing but thread
+ * exit (or a reset the caller makes). ar_scope_depth() tells an integration whether a scope is
+ * open, so it can fall back to malloc when none is; ar_scope_stats() counts what was allocated
+ * outside scopes; and a line on stderr reports a thread arena whose outside-scope memory
+ * passes ar_scope_report_threshold() (on by default in builds with AR_DEBUG >= 1).
+ *
  * Synchronization:
- *   | call                          | may run concurrently with                          |
- *   |-------------------------------|----------------------------------------------------|
- *   | ar_thread_arena, ar_scope_*   | anything (each thread touches only its own arena)  |
- *   | ar_thread_arena_configure     | anything; affects arenas created afterwards        |
- *   | ar_arena_pool_take/give/trim  | each other and stats, from any thread              |
- *   | ar_arena_pool_destroy         | nothing on that pool; all arenas given back first  |
+ *   | call                             | may run concurrently with                       |
+ *   |----------------------------------|-------------------------------------------------|
+ *   | ar_thread_arena, ar_scope_begin, | anything (each thread touches only its own      |
+ *   | ar_scope_end, ar_scope_depth,    | arena and thread-local state)                   |
+ *   | ar_scope_stats                   |                                                 |
+ *   | ar_scope_report_threshold        | anything (a relaxed process-wide setting)       |
+ *   | ar_thread_arena_configure        | anything; affects arenas created afterwards     |
+ *   | ar_arena_pool_create,            | anything                                        |
+ *   | ar_arena_pool_options_init       |                                                 |
+ *   | ar_arena_pool_take/give/trim     | each other and stats, from any thread           |
+ *   | ar_arena_pool_stats              | anything on that pool but destroy               |
+ *   | ar_arena_pool_destroy            | nothing on that pool; all arenas given back     |
+ *   |                                  | first                                           |
  */
 #ifndef ARENART_THREAD_H
 #define ARENART_THREAD_H
@@ -35,21 +48,28 @@
 extern "C" {
 #endif
 
-/** The calling thread's arena (created on first call), or NULL with AR_ENOMEM. Only the
- * calling thread may use it; it is destroyed when the thread exits, so its memory must not be
- * handed to other threads that outlive the request. */
+/** The calling thread's arena (created on first call). Only the calling thread may use it; it
+ * is destroyed when the thread exits, so its memory must not be handed to other threads that
+ * outlive the request. Errors (NULL): AR_ENOMEM (the arena, a preallocated chunk or its
+ * registry entry could not be had; the options were checked by ar_thread_arena_configure, so
+ * no other code arises). */
 AR_API ar_arena_t *ar_thread_arena(void);
 
-/** Options for thread arenas created after this call (chunk_size, retain_bytes, limit_bytes,
- * flags; source NULL = the process-wide chunk pool). NULL restores the defaults. Any thread;
- * arenas that already exist keep their options. Returns AR_OK, or AR_EINVAL (chunk_size
- * below AR_MIN_CHUNK_SIZE). */
+/** Options for thread arenas created after this call (chunk_size, prealloc_chunks,
+ * retain_bytes, limit_bytes, flags; source NULL = the process-wide chunk pool; name ignored:
+ * thread arenas are named after their thread). NULL restores the defaults. The options are
+ * checked now, by the rules of ar_arena_create, and the source struct is copied (its ctx must
+ * stay valid while thread arenas use it). Any thread; arenas that already exist keep their
+ * options. Returns AR_OK, or (the configuration unchanged):
+ * Errors: AR_EINVAL (chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, a source with a NULL
+ * acquire or release), AR_ELIMIT (prealloc_chunks chunks exceed limit_bytes). */
 AR_API int ar_thread_arena_configure(const ar_options_t *opts);
 
 /** A request scope on the calling thread's arena: allocate from `scope.arena`. */
 typedef struct ar_scope {
   ar_arena_t *arena; /**< the thread arena to allocate from (NULL if it could not be created) */
   ar_mark_t mark;    /**< where the scope began; ar_scope_end rewinds to it */
+  unsigned level_;   /**< private: the depth with this scope open (1 = outermost; 0 = none) */
 } ar_scope_t;
 
 /** Begins a scope on the calling thread's arena. If the thread arena cannot be created,
@@ -63,6 +83,42 @@ AR_API ar_scope_t ar_scope_begin(void);
  * not reported if the arena has since grown past that point again). Errors: those of
  * ar_rewind. */
 AR_API int ar_scope_end(ar_scope_t *scope);
+
+/** Scopes open on the calling thread: ar_scope_begin adds one (unless the thread arena could
+ * not be created); ending a scope of level L (L = the depth just after it began) sets the
+ * depth to L - 1 if it was higher, whatever ar_scope_end returns (AR_ESTALE included; a
+ * scope with a NULL arena changes nothing), so ending an outer scope closes the inner ones and
+ * a late end of an inner one changes nothing. A scope never ended stays open. Reads one
+ * thread-local; any thread. Errors: none (it cannot fail). */
+AR_API unsigned ar_scope_depth(void);
+
+/** The calling thread's view of memory allocated on its thread arena outside any scope. */
+typedef struct ar_scope_stats {
+  unsigned depth;          /**< ar_scope_depth() */
+  uint64_t outside_allocs; /**< successful allocations (as ar_stats_t.allocs counts them)
+                              made on the thread arena while the depth was 0, since the
+                              arena was created */
+  size_t outside_bytes;    /**< with depth 0: the thread arena's used bytes (ar_stats_t.used)
+                              now; otherwise its used bytes when the outermost open scope
+                              began. Scopes do not free these bytes. */
+} ar_scope_stats_t;
+
+/** Fills *out for the calling thread; all zero (depth included) if the thread has no arena
+ * (none created yet, or destroyed at exit). Does not create the arena. O(1), no locks or
+ * atomics; any thread. Returns AR_OK. Errors: AR_EINVAL (NULL out). */
+AR_API int ar_scope_stats(ar_scope_stats_t *out);
+
+/** Default of ar_scope_report_threshold in builds with AR_DEBUG >= 1: 64 MiB. */
+#define AR_SCOPE_REPORT_DEFAULT_BYTES ((size_t)64 << 20)
+
+/** Sets the process-wide report threshold and returns the previous one. When a thread
+ * arena's outside_bytes (see ar_scope_stats_t) are at least `bytes` at an outermost
+ * ar_scope_begin or at thread exit, one line starting "arenart: thread arena '" and naming the
+ * bytes, the allocations and "outside any scope" goes to stderr, at most once per thread arena.
+ * 0 turns reporting off. Default: AR_SCOPE_REPORT_DEFAULT_BYTES in builds with AR_DEBUG >= 1,
+ * 0 (off) in release builds (NDEBUG), which report too once a threshold is set. Any thread.
+ * Errors: none (it cannot fail). */
+AR_API size_t ar_scope_report_threshold(size_t bytes);
 
 /* ---- arena pool ---------------------------------------------------------------------- */
 
@@ -83,8 +139,13 @@ typedef struct ar_arena_pool_options {
 /** Fills *opts with the defaults (AR_ARENA_POOL_OPTIONS_INIT). NULL is a no-op. Any thread. */
 AR_API void ar_arena_pool_options_init(ar_arena_pool_options_t *opts);
 
-/** Creates an arena pool; `opts` NULL = defaults. Any thread.
- * Errors (NULL): AR_EINVAL (bad arena options), AR_ENOMEM. */
+/** Creates an arena pool; `opts` NULL = defaults. The arena options are checked now, by the
+ * rules of ar_arena_create (so a take fails only for want of memory); their name is ignored
+ * and their source struct is copied (its ctx must stay valid while the pool's arenas use it).
+ * Any thread.
+ * Errors (NULL): AR_EINVAL (arena chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, a source
+ * with a NULL acquire or release), AR_ELIMIT (arena prealloc_chunks chunks exceed
+ * limit_bytes), AR_ENOMEM. */
 AR_API ar_arena_pool_t *ar_arena_pool_create(const ar_arena_pool_options_t *opts);
 
 /** Destroys the idle arenas and the pool. Arenas still taken are the caller's to destroy
@@ -94,11 +155,13 @@ AR_API void ar_arena_pool_destroy(ar_arena_pool_t *pool);
 
 /** An empty arena owned by the calling thread: the most recently given one, or a new one.
  * Any thread. To pass it to another thread, publish it with a happens-before edge and call
- * ar_arena_adopt() there. Errors (NULL): AR_EINVAL (NULL pool), those of ar_arena_create. */
+ * ar_arena_adopt() there. Errors (NULL): AR_EINVAL (NULL pool), AR_ENOMEM (a new arena, a
+ * preallocated chunk or its registry entry could not be had); counters unchanged on error. */
 AR_API ar_arena_t *ar_arena_pool_take(ar_arena_pool_t *pool);
 
-/** Resets `arena` (runs its cleanups) and keeps it for reuse; the caller must own it (be
- * its owner thread) and must not use it afterwards. Any thread. Returns AR_OK, or AR_EINVAL for
+/** Resets `arena` (runs its cleanups) and keeps it for reuse; it must have come from
+ * ar_arena_pool_take on this pool, the caller must own it (be its owner thread) and must not
+ * use it afterwards. Any thread. Returns AR_OK, or AR_EINVAL for
  * NULL arguments. */
 AR_API int ar_arena_pool_give(ar_arena_pool_t *pool, ar_arena_t *arena);
 
@@ -106,7 +169,7 @@ AR_API int ar_arena_pool_give(ar_arena_pool_t *pool, ar_arena_t *arena);
  * pool). Any thread. */
 AR_API size_t ar_arena_pool_trim(ar_arena_pool_t *pool, bool all);
 
-/** A snapshot of an arena pool's counters (see ar_arena_pool_stats). */
+/** A snapshot of an arena pool's counters (see ar_arena_pool_stats for the invariants). */
 typedef struct ar_arena_pool_stats {
   size_t idle;            /**< arenas waiting in the pool */
   size_t taken;           /**< arenas handed out and not given back */
@@ -116,8 +179,12 @@ typedef struct ar_arena_pool_stats {
   size_t retain_target;   /**< bytes an idle arena may keep now (from observed requests) */
 } ar_arena_pool_stats_t;
 
-/** Fills *out with a consistent snapshot of the pool's counters; any thread. Returns AR_OK, or
- * AR_EINVAL for a NULL argument. */
+/** Fills *out with a consistent snapshot of the pool's counters, taken under the pool's lock;
+ * any thread, concurrently with take/give/trim. Every snapshot satisfies
+ *   idle + taken == created - reclaimed,   idle <= max_idle,   reclaimed <= created.
+ * An arena counts as taken from inside the take that returns it until the give that takes it
+ * back has queued it (a failed take changes no counter); one that the caller destroys instead
+ * of giving back stays counted as taken. Returns AR_OK, or AR_EINVAL for a NULL argument. */
 AR_API int ar_arena_pool_stats(ar_arena_pool_t *pool, ar_arena_pool_stats_t *out);
 
 #ifdef __cplusplus

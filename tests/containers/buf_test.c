@@ -1,6 +1,7 @@
 /*
  * tests/containers/buf_test.c - ar_buf: appends, printf, the read cursor, truncate/clear,
- * the always-terminated C string, overflow, self-appends and allocation failure.
+ * the always-terminated C string, overflow, self-appends, arguments that point into the
+ * buffer itself, and allocation failure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,6 +193,106 @@ static void test_alloc_failure_unchanged(void **state) {
   ar_arena_destroy(a);
 }
 
+/* ---- arguments that point into the buffer itself -------------------------------------- */
+
+/* A buffer holding `content` with exactly `spare` bytes of spare capacity, followed in its
+ * arena by another allocation, so that growth cannot extend the storage in place. */
+static void aliased_setup(ar_buf_t *b, ar_arena_t *a, const char *content, size_t spare) {
+  size_t n = strlen(content);
+  assert_int_equal(ar_buf_init(b, a), AR_OK);
+  assert_int_equal(ar_buf_reserve(b, n + spare), AR_OK);
+  assert_int_equal(ar_buf_capacity(b), n + spare);
+  assert_int_equal(ar_buf_append(b, content, n), AR_OK);
+  assert_non_null(ar_alloc(a, 8)); /* the blocker */
+}
+
+static void expect_contents(const ar_buf_t *b, const char *want, size_t n) {
+  assert_int_equal(ar_buf_len(b), n);
+  assert_memory_equal(ar_buf_data(b), want, n);
+  assert_int_equal(ar_buf_data(b)[n], '\0');
+}
+
+static int vappendf_wrap(ar_buf_t *b, const char *fmt, ...) AR_PRINTF(2, 3);
+static int vappendf_wrap(ar_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int err = ar_buf_vappendf(b, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+/* Every pointer-taking call with arguments inside the buffer, short and long output, growing
+ * and not, in a plain and a checked arena (whose freed blocks are junk-filled, so reading the
+ * old storage after growth shows in release builds too; ASan builds poison it instead). */
+static void test_self_aliasing(void **state) {
+  (void)state;
+  static char small[40], big[700], want[4096];
+  memset(small, 's', sizeof small - 1);
+  small[sizeof small - 1] = '\0';
+  for (size_t i = 0; i < sizeof big - 1; i++) big[i] = (char)('a' + i % 26);
+  big[sizeof big - 1] = '\0';
+  const unsigned flag_sets[] = {0, AR_ARENA_CHECKED};
+  for (size_t f = 0; f < 2; f++) {
+    ar_arena_t *a = mk_arena(4096, 0, flag_sets[f]);
+    assert_non_null(a);
+    ar_buf_t b;
+    int wl;
+    const char *src[] = {small, big};
+    for (size_t k = 0; k < 2; k++) {
+      const char *c = src[k];
+      size_t cl = strlen(c);
+      size_t spares[] = {0, 3000}; /* grows; fits */
+      for (size_t sp = 0; sp < 2; sp++) {
+        /* appendf with the whole string twice (short output for `small`, long for `big`). */
+        aliased_setup(&b, a, c, spares[sp]);
+        assert_int_equal(ar_buf_appendf(&b, "<%s|%s>", ar_buf_cstr(&b), ar_buf_cstr(&b)),
+                         AR_OK);
+        wl = snprintf(want, sizeof want, "%s<%s|%s>", c, c, c);
+        expect_contents(&b, want, (size_t)wl);
+        ar_buf_destroy(&b);
+        /* vappendf with a piece from the middle, through the read cursor. */
+        aliased_setup(&b, a, c, spares[sp]);
+        assert_int_equal(ar_buf_consume(&b, 3), AR_OK);
+        assert_int_equal(vappendf_wrap(&b, "[%.*s]%s", (int)(cl - 5), ar_buf_rdata(&b),
+                                       ar_buf_cstr(&b)),
+                         AR_OK);
+        wl = snprintf(want, sizeof want, "%s[%.*s]%s", c, (int)(cl - 5), c + 3, c);
+        expect_contents(&b, want, (size_t)wl);
+        assert_int_equal(ar_buf_remaining(&b), (size_t)wl - 3);
+        ar_buf_destroy(&b);
+        /* append and append_str of the buffer's own bytes. */
+        aliased_setup(&b, a, c, spares[sp]);
+        assert_int_equal(ar_buf_append(&b, ar_buf_data(&b) + 1, cl - 1), AR_OK);
+        assert_int_equal(ar_buf_append_str(&b, ar_buf_cstr(&b)), AR_OK);
+        wl = snprintf(want, sizeof want, "%s%s", c, c + 1);
+        memcpy(want + wl, want, (size_t)wl);
+        expect_contents(&b, want, 2 * (size_t)wl);
+        ar_buf_destroy(&b);
+      }
+      /* append of the terminator itself (a pointer at data + len) across a growth. */
+      aliased_setup(&b, a, c, 0);
+      assert_int_equal(ar_buf_append(&b, ar_buf_data(&b) + cl, 1), AR_OK);
+      memcpy(want, c, cl + 1);
+      expect_contents(&b, want, cl + 1);
+      ar_buf_destroy(&b);
+      /* read and peek into the buffer's own bytes (overlapping copies). */
+      aliased_setup(&b, a, c, 0);
+      assert_int_equal(ar_buf_consume(&b, 2), AR_OK);
+      assert_int_equal(ar_buf_peek(&b, ar_buf_data(&b) + 1, cl - 2), cl - 2);
+      memcpy(want, c, cl);
+      memmove(want + 1, c + 2, cl - 2);
+      expect_contents(&b, want, cl);
+      assert_int_equal(ar_buf_read(&b, ar_buf_data(&b), cl - 2), cl - 2);
+      memmove(want, want + 2, cl - 2);
+      expect_contents(&b, want, cl);
+      assert_int_equal(ar_buf_remaining(&b), 0);
+      ar_buf_destroy(&b);
+    }
+    CHECK_ARENA(a);
+    ar_arena_destroy(a);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_args_and_empty),
@@ -199,6 +300,7 @@ int main(void) {
       cmocka_unit_test(test_read_cursor),
       cmocka_unit_test(test_reserve_overflow),
       cmocka_unit_test(test_alloc_failure_unchanged),
+      cmocka_unit_test(test_self_aliasing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -455,6 +455,28 @@ static void test_pool_arguments(void **state) {
   assert_false(ar_chunk_pool_put(NULL, p));
 }
 
+/* 20. Row 9's serial-arena options given to an arena pool or the thread-arena configuration:
+ * refused at once, with ar_arena_create's code. */
+static void test_pool_and_thread_options(void **state) {
+  (void)state;
+  ar_source_t broken = {NULL, NULL, NULL, "broken"};
+  ar_options_t bad[4];
+  for (int i = 0; i < 4; i++) bad[i] = (ar_options_t)AR_OPTIONS_INIT;
+  bad[0].chunk_size = AR_MIN_CHUNK_SIZE - 1;
+  bad[1].chunk_size = ((size_t)1 << 30) + 1;
+  bad[2].source = &broken;
+  bad[3].chunk_size = 4096;
+  bad[3].limit_bytes = 8192;
+  bad[3].prealloc_chunks = 3;
+  const ar_error_t want[4] = {AR_EINVAL, AR_EINVAL, AR_EINVAL, AR_ELIMIT};
+  for (int i = 0; i < 4; i++) {
+    ar_arena_pool_options_t po = AR_ARENA_POOL_OPTIONS_INIT;
+    po.arena = bad[i];
+    EXPECT_NULL_WITH(ar_arena_pool_create(&po), want[i]);
+    assert_int_equal(ar_thread_arena_configure(&bad[i]), want[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_null_arena_alloc),
@@ -476,6 +498,7 @@ int main(void) {
       cmocka_unit_test(test_guard_damage_checked),
       cmocka_unit_test(test_container_arguments),
       cmocka_unit_test(test_pool_arguments),
+      cmocka_unit_test(test_pool_and_thread_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

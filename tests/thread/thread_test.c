@@ -1,0 +1,308 @@
+/*
+ * tests/thread/thread_test.c - thread arenas and scopes: what ar_thread_arena_configure
+ * accepts, the scope depth, the counters of allocation outside any scope, and its report.
+ *
+ * Each case that needs a fresh thread arena runs its body on a new thread (a thread arena is
+ * created on first use and lives until its thread exits). Reports go to stderr, so those
+ * cases run in a forked child whose stderr the test reads (tests/child.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arenart/thread.h"
+#include "runtime/arena_internal.h" /* AR_DEBUG and AR_HEAP as the library sees them; the
+                                       * chunk size an arena was made with */
+#include "tests/child.h"
+
+/* Runs fn(arg) on a new thread and returns what it returned. */
+static void *on_new_thread(void *(*fn)(void *), void *arg) {
+  pthread_t t;
+  void *ret = NULL;
+  assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
+  assert_int_equal(pthread_join(t, &ret), 0);
+  return ret;
+}
+
+/* ---- configure ------------------------------------------------------------------------ */
+
+typedef struct probe {
+  ar_arena_t *arena;
+  ar_error_t err;
+  size_t chunk_size; /* the thread arena's (white-box: the heap flavor holds no chunks) */
+  unsigned depth;
+} probe_t;
+
+static void *probe_body(void *arg) {
+  probe_t *pr = (probe_t *)arg;
+  ar_clear_error();
+  pr->arena = ar_thread_arena();
+  pr->err = ar_last_error();
+  if (pr->arena != NULL) pr->chunk_size = pr->arena->chunk_size;
+  ar_scope_t s = ar_scope_begin();
+  pr->depth = ar_scope_depth();
+  if (s.arena != NULL) ar_scope_end(&s);
+  return NULL;
+}
+
+static probe_t probe(void) {
+  probe_t pr;
+  memset(&pr, 0, sizeof pr);
+  on_new_thread(probe_body, &pr);
+  return pr;
+}
+
+/* configure refuses what ar_arena_create refuses, with its code, and keeps the old options. */
+static void expect_configure_refused(const ar_options_t *o) {
+  ar_clear_error();
+  assert_null(ar_arena_create(o));
+  ar_error_t want = ar_last_error();
+  assert_true(want == AR_EINVAL || want == AR_ELIMIT);
+  ar_clear_error();
+  assert_int_equal(ar_thread_arena_configure(o), want);
+  assert_int_equal(ar_last_error(), want);
+  probe_t pr = probe(); /* the configuration in force (8 KiB chunks) still makes arenas */
+  assert_non_null(pr.arena);
+  assert_int_equal(pr.chunk_size, 8192);
+}
+
+static void test_configure_validates(void **state) {
+  (void)state;
+  ar_options_t good = AR_OPTIONS_INIT;
+  good.chunk_size = 8192;
+  assert_int_equal(ar_thread_arena_configure(&good), AR_OK);
+  assert_int_equal(probe().chunk_size, 8192);
+
+  ar_source_t no_acquire = *ar_source_malloc();
+  no_acquire.acquire = NULL;
+  ar_source_t no_release = *ar_source_malloc();
+  no_release.release = NULL;
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = 100;
+  expect_configure_refused(&o);
+  o.chunk_size = (size_t)2 << 30;
+  expect_configure_refused(&o);
+  o = (ar_options_t)AR_OPTIONS_INIT;
+  o.source = &no_acquire;
+  expect_configure_refused(&o);
+  o.source = &no_release;
+  expect_configure_refused(&o);
+  o = (ar_options_t)AR_OPTIONS_INIT;
+  o.chunk_size = 4096;
+  o.limit_bytes = 8192;
+  o.prealloc_chunks = 3;
+  expect_configure_refused(&o);
+
+  /* The source struct is copied: the caller may free it. */
+  ar_source_t *src = malloc(sizeof *src);
+  assert_non_null(src);
+  *src = *ar_source_malloc();
+  o = (ar_options_t)AR_OPTIONS_INIT;
+  o.source = src;
+  o.chunk_size = 4096;
+  o.prealloc_chunks = 1;
+  assert_int_equal(ar_thread_arena_configure(&o), AR_OK);
+  memset(src, 0, sizeof *src);
+  free(src);
+  probe_t pr = probe();
+  assert_non_null(pr.arena);
+  assert_int_equal(pr.chunk_size, 4096);
+  assert_int_equal(pr.depth, 1);
+
+  assert_int_equal(ar_thread_arena_configure(NULL), AR_OK);
+  assert_int_equal(probe().chunk_size, AR_DEFAULT_CHUNK_SIZE);
+}
+
+static void *refuse(void *ctx, size_t size) {
+  (void)ctx;
+  (void)size;
+  return NULL;
+}
+static void never_release(void *ctx, void *p, size_t size) {
+  (void)ctx;
+  (void)p;
+  (void)size;
+}
+
+/* With valid options, a thread arena that cannot be made fails with AR_ENOMEM (as documented),
+ * and a scope begun then is no scope: depth 0. */
+static void test_thread_arena_enomem(void **state) {
+  (void)state;
+  if (AR_HEAP) skip(); /* the heap flavor never calls the source: nothing can fail */
+  ar_source_t none = {refuse, never_release, NULL, "refuses"};
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.source = &none;
+  o.prealloc_chunks = 1;
+  assert_int_equal(ar_thread_arena_configure(&o), AR_OK);
+  probe_t pr = probe();
+  ar_thread_arena_configure(NULL);
+  assert_null(pr.arena);
+  assert_int_equal(pr.err, AR_ENOMEM);
+  assert_int_equal(pr.depth, 0);
+}
+
+/* ---- scope depth and the outside-scope counters --------------------------------------- */
+
+static void expect_stats(unsigned depth, uint64_t allocs, size_t bytes) {
+  ar_scope_stats_t st;
+  assert_int_equal(ar_scope_stats(&st), AR_OK);
+  assert_int_equal(st.depth, depth);
+  assert_int_equal(ar_scope_depth(), depth);
+  assert_int_equal(st.outside_allocs, allocs);
+  assert_int_equal(st.outside_bytes, bytes);
+}
+
+static size_t used_now(void) {
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(ar_thread_arena(), &st), AR_OK);
+  return st.used;
+}
+
+static void *depth_body(void *arg) {
+  (void)arg;
+  /* No thread arena yet: everything zero, and asking does not create one. */
+  expect_stats(0, 0, 0);
+  assert_int_equal(ar_scope_stats(NULL), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+
+  ar_arena_t *a = ar_thread_arena();
+  assert_non_null(a);
+  expect_stats(0, 0, 0);
+  for (int i = 0; i < 3; i++) assert_non_null(ar_alloc(a, 100));
+  size_t held = used_now();
+  assert_true(held >= 300);
+  expect_stats(0, 3, held);
+
+  ar_scope_t outer = ar_scope_begin();
+  assert_int_equal(outer.level_, 1);
+  expect_stats(1, 3, held);
+  for (int i = 0; i < 5; i++) assert_non_null(ar_alloc(a, 1000));
+  ar_scope_t inner = ar_scope_begin();
+  expect_stats(2, 3, held);
+  assert_non_null(ar_alloc(a, 70000)); /* a new chunk inside the inner scope */
+  assert_int_equal(ar_scope_end(&inner), AR_OK);
+  expect_stats(1, 3, held);
+  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  expect_stats(0, 3, held); /* the scopes freed their memory; the outside part stays */
+  assert_int_equal(used_now(), held);
+
+  assert_non_null(ar_alloc(a, 50));
+  assert_non_null(ar_alloc(a, 50));
+  size_t held2 = used_now();
+  expect_stats(0, 5, held2);
+
+  /* Ending the outer scope closes the inner one; a late end of the inner one (stale) and a
+   * second end of the outer one leave the depth at 0. */
+  outer = ar_scope_begin();
+  assert_non_null(ar_alloc(a, 10));
+  inner = ar_scope_begin();
+  assert_non_null(ar_alloc(a, 10));
+  expect_stats(2, 5, held2);
+  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  expect_stats(0, 5, held2);
+  assert_int_equal(ar_scope_end(&inner), AR_ESTALE);
+  expect_stats(0, 5, held2);
+  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  expect_stats(0, 5, held2);
+  assert_int_equal(ar_scope_end(NULL), AR_EINVAL);
+  expect_stats(0, 5, held2);
+
+  /* Depth counts every open scope, deeply nested. */
+  ar_scope_t s[10];
+  for (unsigned i = 0; i < 10; i++) {
+    s[i] = ar_scope_begin();
+    assert_int_equal(ar_scope_depth(), i + 1);
+  }
+  for (unsigned i = 10; i-- > 0;) {
+    assert_int_equal(ar_scope_end(&s[i]), AR_OK);
+    assert_int_equal(ar_scope_depth(), i);
+  }
+  expect_stats(0, 5, held2);
+  return NULL;
+}
+
+static void test_scope_depth_and_outside_stats(void **state) {
+  (void)state;
+  assert_null(on_new_thread(depth_body, NULL));
+}
+
+/* ---- the report ----------------------------------------------------------------------- */
+
+typedef struct report_case {
+  size_t threshold;
+  size_t outside; /* bytes to allocate outside any scope */
+  bool open_scopes; /* begin and end scopes afterwards (three times) */
+} report_case_t;
+
+static void *report_body(void *arg) {
+  const report_case_t *c = (const report_case_t *)arg;
+  ar_arena_t *a = ar_thread_arena();
+  if (a == NULL || (c->outside > 0 && ar_alloc(a, c->outside) == NULL)) abort();
+  for (int i = 0; c->open_scopes && i < 3; i++) {
+    ar_scope_t s = ar_scope_begin();
+    if (ar_alloc(s.arena, 10) == NULL || ar_scope_end(&s) != AR_OK) abort();
+  }
+  return NULL;
+}
+
+static void child_report(void *arg) {
+  const report_case_t *c = (const report_case_t *)arg;
+  size_t old = ar_scope_report_threshold(c->threshold);
+  fprintf(stderr, "default=%zu\n", old);
+  pthread_t t;
+  if (pthread_create(&t, NULL, report_body, arg) != 0 || pthread_join(t, NULL) != 0) abort();
+}
+
+static int count(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+
+static void run_report(report_case_t c, char *err, size_t errsize) {
+  int status = child_run(child_report, &c, err, errsize);
+  assert_true(child_exited(status, 0));
+  char want[64];
+  snprintf(want, sizeof want, "default=%zu\n", AR_DEBUG >= 1 ? AR_SCOPE_REPORT_DEFAULT_BYTES : 0);
+  if (strstr(err, want) == NULL) fail_msg("default threshold: want %s, child said: %s", want, err);
+}
+
+static void test_report(void **state) {
+  (void)state;
+  char err[4096];
+  /* Past the threshold when a scope begins: one line, not one per scope. */
+  run_report((report_case_t){1000, 5000, true}, err, sizeof err);
+  assert_int_equal(count(err, "arenart: thread arena '"), 1);
+  assert_int_equal(count(err, "outside any scope (seen when a scope began)"), 1);
+  /* Past the threshold with no scope ever opened: reported at thread exit. */
+  run_report((report_case_t){1000, 5000, false}, err, sizeof err);
+  assert_int_equal(count(err, "arenart: thread arena '"), 1);
+  assert_int_equal(count(err, "outside any scope (at thread exit)"), 1);
+  /* Below the threshold, or reporting off: nothing. */
+  run_report((report_case_t){100000, 5000, true}, err, sizeof err);
+  assert_int_equal(count(err, "arenart:"), 0);
+  run_report((report_case_t){0, 5000, true}, err, sizeof err);
+  assert_int_equal(count(err, "arenart:"), 0);
+  /* The setter returns the previous value. */
+  size_t old = ar_scope_report_threshold(123);
+  assert_int_equal(ar_scope_report_threshold(old), 123);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_configure_validates),
+      cmocka_unit_test(test_thread_arena_enomem),
+      cmocka_unit_test(test_scope_depth_and_outside_stats),
+      cmocka_unit_test(test_report),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
