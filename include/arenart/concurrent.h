@@ -60,32 +60,26 @@ AR_API void ar_concurrent_destroy(ar_concurrent_t *arena);
 /* Private: the inline fast path's view of the library. Their layout is part of the ABI
  * version, not of the API; do not touch them.
  *
- * Every ConcurrentArena starts with its stamp, a process-wide unique number that reset
- * replaces. Each thread keeps its current span of up to AR_CSPAN_SLOTS_ arenas in the
- * thread-local array below, in the slot picked by the stamp's low bits: an allocation whose
- * slot holds the arena's current stamp bumps inside the span with no shared write and no
- * call. Everything else (no span yet, a spent span, over-alignment, errors) goes out of line.
- * Builds of the library that route every call out of line (debug level 2, ASan, the heap
- * flavor) never fill this array, so its stamps never match. */
-struct ar_concurrent_hot_ {
-  uint64_t stamp_; /* read with a relaxed atomic load; written by reset (quiescent) */
-};
-struct __attribute__((aligned(32))) ar_cspan_ {
-  uint64_t stamp_;
+ * Every thread that allocates from a ConcurrentArena is given a small index, ar_cthread_
+ * (1 .. AR_CTHREADS_ - 1; 0 = none yet, or none free), recycled when the thread exits. Every
+ * ConcurrentArena starts with a table of AR_CTHREADS_ slot pointers, one per index: a thread's
+ * entry points at its own 64-byte slot (its current span in this arena), or, until the thread
+ * has a span here, at a static slot with cur_ == end_ == NULL, in which nothing fits and which
+ * is therefore never written. An allocation that fits in the span bumps it with no shared
+ * write and no call. Everything else (no span yet, a spent span, over-alignment, errors) goes
+ * out of line. Builds of the library that route every call out of line (debug level 2, ASan,
+ * the heap flavor) leave every entry on the empty slot. */
+#define AR_CTHREADS_ 1024
+struct __attribute__((aligned(64))) ar_cslot_ {
   char *cur_;
   char *end_;
-  uint64_t unused_; /* 32 bytes: a slot never straddles a cache line */
+  char unused_[64 - 2 * sizeof(char *)]; /* one cache line per thread: no false sharing */
 };
-#define AR_CSPAN_SLOTS_ 16
-/* Stamps are multiples of 32 (the slot size), so masking one gives its slot's byte offset:
- * a single AND, no multiply, picks the slot. */
-#define AR_CSPAN_SHIFT_ 5
-#define AR_CSPAN_OFFSET_MASK_ ((uint64_t)(AR_CSPAN_SLOTS_ - 1) << AR_CSPAN_SHIFT_)
-#define AR_CSPAN_AT_(spans, stamp) \
-  ((struct ar_cspan_ *)(void *)((char *)(spans) + ((stamp)&AR_CSPAN_OFFSET_MASK_)))
-/* Initial-exec: one %fs-relative access, no __tls_get_addr call on the fast path. */
-extern AR_API __thread struct ar_cspan_ ar_cspans_[AR_CSPAN_SLOTS_]
-    __attribute__((tls_model("initial-exec")));
+struct ar_concurrent_hot_ {
+  struct ar_cslot_ *slot_[AR_CTHREADS_]; /* written by the thread owning the index, or quiescent */
+};
+/* Initial-exec: one %fs-relative load, no __tls_get_addr call on the fast path. */
+extern AR_API __thread unsigned ar_cthread_ __attribute__((tls_model("initial-exec")));
 
 /* Private: the out-of-line path behind every allocation call. */
 AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
@@ -101,20 +95,17 @@ AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc_aligned(
     ar_concurrent_t *arena, size_t size, size_t align) {
   if (AR_LIKELY(arena != NULL && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
-    /* Relaxed: the stamp is only compared with this thread's own cached copy; a reset, which
-     * changes it, is ordered before this call by the quiescence the caller guarantees. */
-    uint64_t stamp =
-        __atomic_load_n(&((struct ar_concurrent_hot_ *)(void *)arena)->stamp_, __ATOMIC_RELAXED);
-    struct ar_cspan_ *s = AR_CSPAN_AT_(ar_cspans_, stamp);
-    if (AR_LIKELY(s->stamp_ == stamp)) {
-      /* m is the rounded size minus one (see ar_alloc_aligned): size 0 and sizes near
-       * SIZE_MAX make it huge, so they go out of line, where they are reported. */
-      size_t m = (size - 1) | (AR_ALIGN_DEFAULT - 1);
-      if (AR_LIKELY(m < (size_t)(s->end_ - s->cur_))) {
-        char *p = s->cur_;
-        s->cur_ = p + m + 1;
-        return p;
-      }
+    /* Plain loads: the entry and the slot are written only by this thread, or by reset and
+     * create, which the caller's quiescence orders before this call. */
+    struct ar_cslot_ *s = ((struct ar_concurrent_hot_ *)(void *)arena)->slot_[ar_cthread_];
+    /* m is the rounded size minus one (see ar_alloc_aligned): size 0 and sizes near SIZE_MAX
+     * make it huge, so they go out of line, where they are reported. An empty slot has
+     * end_ - cur_ == 0, so nothing fits in it. */
+    size_t m = (size - 1) | (AR_ALIGN_DEFAULT - 1);
+    if (AR_LIKELY(m < (size_t)(s->end_ - s->cur_))) {
+      char *p = s->cur_;
+      s->cur_ = p + m + 1;
+      return p;
     }
   }
   return ar_concurrent_alloc_slow_(arena, size, align);
