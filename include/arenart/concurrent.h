@@ -94,10 +94,11 @@ AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
  */
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc_aligned(
     ar_concurrent_t *arena, size_t size, size_t align) {
+  unsigned t = ar_cthread_;
   if (AR_LIKELY(arena != NULL && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
     /* Plain loads: the entry and the slot are written only by this thread, or by reset and
      * create, which the caller's quiescence orders before this call. */
-    struct ar_cslot_ *s = ((struct ar_concurrent_hot_ *)(void *)arena)->slot_[ar_cthread_];
+    struct ar_cslot_ *s = ((struct ar_concurrent_hot_ *)(void *)arena)->slot_[t];
     /* m is the rounded size minus one (see ar_alloc_aligned): size 0 and sizes near SIZE_MAX
      * make it huge, so they go out of line, where they are reported. An empty slot has
      * end_ - cur_ == 0, so nothing fits in it. */
