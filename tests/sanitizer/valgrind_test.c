@@ -84,6 +84,18 @@ static void test_scope_after_end(void **state) {
   expect_report("scope_after_end", "Invalid read of size 1", false);
 }
 
+/* The ConcurrentArena's chunk is back in the default chunk pool, which marks what it holds
+ * NOACCESS; in the heap flavor the block was freed. */
+static void test_concurrent_after_reset(void **state) {
+  (void)state;
+  expect_report("concurrent_after_reset", "Invalid read of size 1", false);
+}
+
+static void test_concurrent_after_destroy(void **state) {
+  (void)state;
+  expect_report("concurrent_after_destroy", "Invalid read of size 1", false);
+}
+
 static void test_redzone_overflow(void **state) {
   (void)state;
   if (AR_HEAP) {
@@ -110,6 +122,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_use_after_reset), cmocka_unit_test(test_use_after_rewind),
       cmocka_unit_test(test_scope_after_end), cmocka_unit_test(test_redzone_overflow),
+      cmocka_unit_test(test_concurrent_after_reset), cmocka_unit_test(test_concurrent_after_destroy),
       cmocka_unit_test(test_clean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
