@@ -10,9 +10,32 @@
  * exactly; requests over a quarter of a chunk, or aligned beyond 64 bytes, get a dedicated
  * chunk.
  *
- * Costs to know: a thread's unused span tail stays allocated until reset (at most one span per
- * thread and arena: a quarter of a chunk, 16 KiB at most); the per-thread span cache has 16 slots,
- * so a thread that interleaves more than 16 concurrent arenas may refill more often.
+ * Each arena keeps its own span for each thread, so a thread may interleave any number of
+ * arenas without one costing another anything.
+ *
+ * Costs to know. Memory: the bytes carved (stats `used`) are at most the bytes requested, each
+ * rounded up to 16 (to 64 for an exact piece: a request over half a span, or any request of a
+ * thread that has no span, see below), plus, for each thread that allocated from the arena,
+ * the unused tail of its current span there (one span per thread and arena: a quarter of a
+ * chunk, 16 KiB at most) and the tails it gave up when a request did not fit (each smaller
+ * than that request plus its alignment; none when every request has the same rounded size).
+ * Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at most
+ * one tail that no span could use (under 64 bytes for requests of 64 bytes or less), and per
+ * dedicated chunk its header and alignment slack. An exited thread's spans stay in the arena until reset, and serve the next
+ * thread that is given its index. Per arena, a table of AR_CTHREADS_ pointers (8 KiB), plus
+ * 1 KiB of slots for every block of 16 thread indices that allocated from it. Time: the inline
+ * path is a dozen instructions (bench/ counts 13.3 per allocation under callgrind, refills
+ * included); a thread's first allocation from an arena, and each span refill, go out of line.
+ * At most AR_CTHREADS_ - 1 (1023) threads hold an index at once (an index is freed when its
+ * thread exits); a thread beyond that gets no span, and each of its allocations carves an
+ * exact piece from the shared chunk with a fetch-and-add: correct and bounded, but slower.
+ *
+ * Tools. After reset or destroy, a read of memory the arena handed out is reported by ASan
+ * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk sits in a chunk
+ * pool, which hides what it holds (see arenart/pool.h; the default source for the default chunk
+ * size is the process-wide pool); once another arena has taken the chunk, nothing can tell.
+ * With ar_source_malloc() it is a read of freed memory, which both tools report too. In the heap
+ * flavor every allocation is freed, and both tools report the read as a use after free.
  *
  * In the heap flavor (`--config=heap`) every allocation is its own malloc of exactly its size,
  * freed at reset: stats then count malloc'd bytes (capacity == used), chunks counts live
