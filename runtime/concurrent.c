@@ -35,6 +35,15 @@
  * slower, never unbounded. Reset empties every slot (the table keeps pointing at them);
  * destroy frees the blocks. Builds that must see every call never write the table.
  *
+ * Tools. The arena marks nothing itself: while it holds a chunk, all of the chunk is usable
+ * (ASan builds send every call here anyway, and the heap flavor mallocs each allocation). What
+ * makes a read after reset or destroy visible is where the chunk goes: reset and destroy give
+ * every chunk back to the source at once, and a chunk pool, the default source, poisons (ASan)
+ * or marks NOACCESS (memcheck) each chunk it keeps until it hands it out again (chunkpool.c).
+ * The arena cannot do that itself, because it does not know what the source does next: a
+ * source may unmap the chunk (shadow left poisoned would then fault whatever is mapped there
+ * later) or hand it to a consumer that does not unpoison.
+ *
  * Reset and destroy need quiescence (see concurrent.h). At AR_DEBUG >= 1 the out-of-line path
  * counts itself in and out of `inflight`, and reset aborts if it finds anyone inside or if
  * someone enters while it runs.
@@ -348,9 +357,10 @@ static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
   unsigned i = ar_cthread_;
   if (i == 0) i = index_take();
   ar_slot_t *s = i != 0 ? slot_of(ca, i) : NULL;
-  /* Plain store: only this thread (the index's holder) reads its entry, and reset and
-   * destroy are ordered after it by quiescence. From now on the inline path finds the span. */
-  if (s != NULL && !AR_CONCURRENT_SLOW_ONLY) ca->hot.slot_[i] = s;
+  /* Plain accesses: only this thread (the index's holder) reads its entry, and reset and
+   * destroy are ordered after it by quiescence. From now on the inline path finds the span.
+   * Written once, not at every refill: neighbours' entries share the cache line. */
+  if (s != NULL && !AR_CONCURRENT_SLOW_ONLY && ca->hot.slot_[i] != s) ca->hot.slot_[i] = s;
 
   /* Room in the current span after aligning? Over-aligned requests get here with a live span
    * that may still have space, and so does every request in slow-only builds. */

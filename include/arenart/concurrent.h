@@ -117,6 +117,8 @@ AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
  */
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc_aligned(
     ar_concurrent_t *arena, size_t size, size_t align) {
+  /* Read first, on every path: the compiler can then keep the TLS offset in a register
+   * across a loop of calls (one instruction fewer per allocation). */
   unsigned t = ar_cthread_;
   if (AR_LIKELY(arena != NULL && align - 1 < AR_ALIGN_DEFAULT && (align & (align - 1)) == 0)) {
     /* Plain loads: the entry and the slot are written only by this thread, or by reset and
