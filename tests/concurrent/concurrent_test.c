@@ -231,13 +231,67 @@ static void test_sequential_threads(void **state) {
   ar_concurrent_destroy(job.b);
 }
 
+/* More threads alive at once than there are thread indices: the ones without an index get no
+ * span; each of their allocations is an exact 64-byte piece (so their two blocks are not
+ * adjacent), and the arena still holds only what was asked plus one span per indexed thread. */
+enum { CROWD = AR_CTHREADS_ + 76 };
+typedef struct crowd {
+  ar_concurrent_t *ca;
+  pthread_barrier_t hold;
+  char *first[CROWD], *second[CROWD];
+} crowd_t;
+static crowd_t crowd;
+
+static void *crowd_thread(void *arg) {
+  int i = (int)(intptr_t)arg;
+  crowd.first[i] = (char *)ar_concurrent_alloc(crowd.ca, BLOCK);
+  crowd.second[i] = (char *)ar_concurrent_alloc(crowd.ca, BLOCK);
+  pthread_barrier_wait(&crowd.hold); /* nobody exits, so nobody gives an index back */
+  return NULL;
+}
+
+static void test_more_threads_than_indices(void **state) {
+  (void)state;
+  crowd.ca = make(0);
+  assert_int_equal(pthread_barrier_init(&crowd.hold, NULL, CROWD), 0);
+  pthread_attr_t attr;
+  assert_int_equal(pthread_attr_init(&attr), 0);
+  assert_int_equal(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+  static pthread_t t[CROWD];
+  for (int i = 0; i < CROWD; i++)
+    assert_int_equal(pthread_create(&t[i], &attr, crowd_thread, (void *)(intptr_t)i), 0);
+  for (int i = 0; i < CROWD; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+  pthread_attr_destroy(&attr);
+  pthread_barrier_destroy(&crowd.hold);
+  size_t adjacent = 0;
+  for (int i = 0; i < CROWD; i++) {
+    assert_non_null(crowd.first[i]);
+    assert_non_null(crowd.second[i]);
+    assert_true(ar_concurrent_owns(crowd.ca, crowd.first[i]));
+    assert_true(ar_concurrent_owns(crowd.ca, crowd.second[i]));
+    adjacent += crowd.second[i] == crowd.first[i] + BLOCK;
+  }
+#if !defined(AR_HEAP) || !AR_HEAP
+  /* At most AR_CTHREADS_ - 1 indices exist, and this thread may hold one. */
+  assert_true(adjacent <= AR_CTHREADS_ - 1);
+  size_t pieces = CROWD - adjacent;
+  assert_true(pieces >= CROWD - (AR_CTHREADS_ - 1));
+  ar_stats_t st;
+  assert_int_equal(ar_concurrent_stats(crowd.ca, &st), AR_OK);
+  if (st.used > adjacent * SPAN + pieces * 2 * 64)
+    print_error("used %zu: %zu threads with a span, %zu without\n", st.used, adjacent, pieces);
+  assert_true(st.used <= adjacent * SPAN + pieces * 2 * 64);
+#endif
+  ar_concurrent_destroy(crowd.ca);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pairs),          cmocka_unit_test(test_round_robin_2),
       cmocka_unit_test(test_round_robin_17), cmocka_unit_test(test_round_robin_64),
       cmocka_unit_test(test_limit_not_hit),  cmocka_unit_test(test_threads_2),
       cmocka_unit_test(test_threads_17),     cmocka_unit_test(test_threads_64),
-      cmocka_unit_test(test_sequential_threads),
+      cmocka_unit_test(test_sequential_threads), cmocka_unit_test(test_more_threads_than_indices),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
