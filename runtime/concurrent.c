@@ -144,7 +144,9 @@ static void index_put(void *v) {
                             memory_order_release);
 }
 
-static void make_index_key(void) { index_key_made = pthread_key_create(&index_key, index_put) == 0; }
+static void make_index_key(void) {
+  index_key_made = pthread_key_create(&index_key, index_put) == 0;
+}
 
 /* Gives the calling thread an index, or 0 if every index is taken (or the key could not be
  * made): the thread then has no spans, and every allocation is an exact piece. */
@@ -429,7 +431,8 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   ar_concurrent_t *ca = (ar_concurrent_t *)aligned_alloc(64, sizeof *ca);
   if (ca == NULL) return (ar_concurrent_t *)fail(AR_ENOMEM);
   memset(ca, 0, sizeof *ca);
-  for (unsigned i = 0; i < AR_CTHREADS_; i++) ca->hot.slot_[i] = (ar_slot_t *)(uintptr_t)&empty_slot;
+  for (unsigned i = 0; i < AR_CTHREADS_; i++)
+    ca->hot.slot_[i] = (ar_slot_t *)(uintptr_t)&empty_slot;
   ca->source = *src;
   ca->chunk_size = o.chunk_size;
   /* A span is a quarter of a chunk (16 KiB by default, and at most): one fetch-and-add buys

@@ -20,22 +20,25 @@
  * chunk, 16 KiB at most) and the tails it gave up when a request did not fit (each smaller
  * than that request plus its alignment; none when every request has the same rounded size).
  * Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at most
- * one tail that no span could use (under 64 bytes for requests of 64 bytes or less), and per
- * dedicated chunk its header and alignment slack. An exited thread's spans stay in the arena until reset, and serve the next
- * thread that is given its index. Per arena, a table of AR_CTHREADS_ pointers (8 KiB), plus
- * 1 KiB of slots for every block of 16 thread indices that allocated from it. Time: the inline
- * path is a dozen instructions (bench/ counts 13.3 per allocation under callgrind, refills
- * included); a thread's first allocation from an arena, and each span refill, go out of line.
- * At most AR_CTHREADS_ - 1 (1023) threads hold an index at once (an index is freed when its
- * thread exits); a thread beyond that gets no span, and each of its allocations carves an
- * exact piece from the shared chunk with a fetch-and-add: correct and bounded, but slower.
+ * one tail that nobody could use (smaller than the request, rounded up to 64, that did not
+ * fit), and per dedicated chunk its header and alignment slack. An exited thread's spans stay
+ * in the arena until reset, and serve the next thread given its index. Per arena: a table of
+ * AR_CTHREADS_ pointers (8 KiB), and 1 KiB of slots for every block of 16 thread indices that
+ * allocated from it. Time: the inline path is a dozen instructions (bench/ counts 13.3 per
+ * allocation under callgrind, refills included); a thread's first allocation from an arena
+ * (and its first after a reset) and each span refill go out of line. At most AR_CTHREADS_ - 1
+ * (1023) threads hold an index at once (an index is freed when its thread exits); a thread
+ * beyond that gets no span, and each of its allocations carves an exact piece from the shared
+ * chunk with a fetch-and-add: correct and bounded, but slower.
  *
  * Tools. After reset or destroy, a read of memory the arena handed out is reported by ASan
  * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk sits in a chunk
- * pool, which hides what it holds (see arenart/pool.h; the default source for the default chunk
- * size is the process-wide pool); once another arena has taken the chunk, nothing can tell.
- * With ar_source_malloc() it is a read of freed memory, which both tools report too. In the heap
- * flavor every allocation is freed, and both tools report the read as a use after free.
+ * pool, which hides what it holds (see arenart/pool.h; the default source for the default
+ * chunk size is the process-wide pool); once another arena has taken the chunk, nothing can
+ * tell. A dedicated chunk is not of the pool's size: the pool passes it to its backing source,
+ * by default the OS, which unmaps it, so a read of it faults. With ar_source_malloc() a read
+ * after reset or destroy is a read of freed memory, which both tools report too. In the heap
+ * flavor every allocation is freed at reset and destroy: both tools report a use after free.
  *
  * In the heap flavor (`--config=heap`) every allocation is its own malloc of exactly its size,
  * freed at reset: stats then count malloc'd bytes (capacity == used), chunks counts live

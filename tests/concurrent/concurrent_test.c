@@ -161,7 +161,8 @@ static void check_threads(int n, int threads, int rounds) {
   assert_true(a != NULL && t != NULL);
   for (int i = 0; i < n; i++) a[i] = make(0);
   rr_job_t job = {a, n, rounds};
-  for (int i = 0; i < threads; i++) assert_int_equal(pthread_create(&t[i], NULL, rr_thread, &job), 0);
+  for (int i = 0; i < threads; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, rr_thread, &job), 0);
   for (int i = 0; i < threads; i++) {
     void *rc;
     assert_int_equal(pthread_join(t[i], &rc), 0);
