@@ -15,6 +15,12 @@
  * release sequence of the push they expose: a popper that reads a head written by another pop
  * still synchronizes with the push that wrote the slot it now owns. The counters are relaxed
  * (statistics only).
+ *
+ * A pooled chunk belongs to nobody, so the pool hides it from the program: ASan-poisoned, and
+ * NOACCESS under Valgrind memcheck, from put until get, which hands it out accessible again
+ * (undefined). A use of arena memory after its arena gave the chunk back (a ConcurrentArena's
+ * reset or destroy, for one) is then reported where it happens. Only a chunk the pool keeps is
+ * hidden: one it refuses, or trims, goes to its owner or the backing source as it came.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,6 +30,18 @@
 #include "arenart/pool.h"
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
+
+#if !AR_ASAN && !AR_TSAN && defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define pool_vg_hide(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#define pool_vg_show(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#endif
+#endif
+#ifndef pool_vg_hide
+#define pool_vg_hide(p, n) ((void)(p), (void)(n))
+#define pool_vg_show(p, n) ((void)(p), (void)(n))
+#endif
 
 typedef struct ar_slot {
   ar_atomic(uint32_t) next; /* index + 1 of the slot below, 0 at the bottom */
@@ -116,6 +134,8 @@ void *ar_chunk_pool_get(ar_chunk_pool_t *p) {
    * so it never goes below 0 either). */
   ar_fetch_sub_relaxed(&p->pooled, 1);
   istack_push(&p->empty, p->slots, i);
+  ar_unpoison_(chunk, p->chunk_size);
+  pool_vg_show(chunk, p->chunk_size);
   return chunk;
 }
 
@@ -126,6 +146,8 @@ bool ar_chunk_pool_put(ar_chunk_pool_t *p, void *chunk) {
     ar_fetch_add_relaxed(&p->overflows, 1);
     return false;
   }
+  ar_poison_(chunk, p->chunk_size); /* before the push publishes it: see the top */
+  pool_vg_hide(chunk, p->chunk_size);
   p->slots[i].chunk = chunk;
   ar_fetch_add_relaxed(&p->pooled, 1);
   istack_push(&p->full, p->slots, i);

@@ -2,9 +2,9 @@
  * runtime/concurrent.c - ConcurrentArena: many threads, one arena, no locks.
  *
  * Three levels, each with the least synchronization that keeps it correct:
- *   1. A thread bumps through its own span, found in a thread-local cache keyed by the
- *      arena's stamp. No shared write at all and, since the bump is inline in concurrent.h,
- *      no call: this is the common case.
+ *   1. A thread bumps through its own span, kept in the arena's slot for the thread's index.
+ *      No shared write at all and, since the bump is inline in concurrent.h, no call: this is
+ *      the common case.
  *   2. When its span is spent, a thread carves the next one from the shared current chunk with
  *      one relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of
  *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
@@ -17,14 +17,39 @@
  *      every loser hands its chunk straight back to the source and carves from the winner's.
  *      Nothing leaks, whoever wins.
  *
- * The stamp is a process-wide unique number that reset replaces, so a thread's cached span is
- * recognized as stale after a reset, and can never be mistaken for a span of a later arena
- * that happens to reuse a destroyed one's address.
+ * Where a thread's span lives. Each arena owns one 64-byte slot per thread that has allocated
+ * from it, so arenas never compete for a thread's cache of spans: a thread may interleave any
+ * number of arenas and holds at most one span in each. (An earlier design kept 16 spans per
+ * thread in TLS, picked by a per-arena stamp; two arenas that picked the same slot evicted each
+ * other at every switch, abandoning a span each time.) The thread is known by a dense index,
+ * taken from a process-wide bitmap at its first out-of-line call and given back by a pthread
+ * key destructor when it exits, so the arena can find the slot by plain indexing: the public
+ * prefix of the arena is a table from index to slot, which the inline path reads with one
+ * load. Entries of threads that have no slot here point at a shared all-NULL slot, in which
+ * nothing fits, so the inline path needs no test for it and can never write it. Slots come in
+ * blocks of 16, allocated when the first thread of a block needs one and installed with a CAS
+ * (the loser frees its own). A thread that takes over an exited thread's index takes over its
+ * spans too: they are still this arena's memory, and the bitmap's release/acquire pair orders
+ * the old owner's writes before the new owner's. When all AR_CTHREADS_ - 1 indices are taken,
+ * a thread has no span and every allocation carves an exact piece from the shared chunk:
+ * slower, never unbounded. Reset empties every slot (the table keeps pointing at them);
+ * destroy frees the blocks. Builds that must see every call never write the table.
+ *
+ * Tools. The arena marks nothing itself: while it holds a chunk, all of the chunk is usable
+ * (ASan builds send every call here anyway, and the heap flavor mallocs each allocation). What
+ * makes a read after reset or destroy visible is where the chunk goes: reset and destroy give
+ * every chunk back to the source at once, and a chunk pool, the default source, poisons (ASan)
+ * or marks NOACCESS (memcheck) each chunk it keeps until it hands it out again (chunkpool.c).
+ * The arena cannot do that itself, because it does not know what the source does next: a
+ * source may unmap the chunk (shadow left poisoned would then fault whatever is mapped there
+ * later) or hand it to a consumer that does not unpoison.
  *
  * Reset and destroy need quiescence (see concurrent.h). At AR_DEBUG >= 1 the out-of-line path
  * counts itself in and out of `inflight`, and reset aborts if it finds anyone inside or if
  * someone enters while it runs.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arenart/concurrent.h"
@@ -32,7 +57,8 @@
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
 
-#define AR_SPAN_SLOTS 16
+#define AR_SLOT_BLOCK 16 /* slots per lazily allocated block: 1 KiB */
+#define AR_SLOT_BLOCKS (AR_CTHREADS_ / AR_SLOT_BLOCK)
 #define AR_CHUNK_HEADER 128 /* header rounded so data starts 64-byte aligned */
 #define AR_MAX_CCHUNK ((size_t)1 << 30)
 
@@ -47,9 +73,10 @@ typedef struct ar_cchunk {
 } ar_cchunk_t;
 
 struct ar_concurrent {
-  struct ar_concurrent_hot_ hot; /* first: the inline fast path reads the stamp from here */
-  ar_atomic(ar_cchunk_t *) current;
-  char pad[64 - sizeof(uint64_t) - sizeof(void *)]; /* hot words on their own line */
+  struct ar_concurrent_hot_ hot; /* first: the inline fast path reads its table from here */
+  _Alignas(64) ar_atomic(ar_cchunk_t *) current;
+  char pad[64 - sizeof(void *)]; /* read by every refill: away from the counters below */
+  ar_atomic(struct ar_cslot_ *) blocks[AR_SLOT_BLOCKS]; /* slots of indices 16k .. 16k+15 */
   ar_atomic(ar_cchunk_t *) all;
   ar_atomic(struct ar_hnode *) heap; /* heap flavor: every live allocation */
   ar_atomic(size_t) capacity;
@@ -68,7 +95,7 @@ struct ar_concurrent {
   char name[32];
 };
 
-typedef struct ar_cspan_ ar_span_t;
+typedef struct ar_cslot_ ar_slot_t;
 
 /* Heap flavor: one record per allocation, kept apart from the block so that a tool sees the
  * block's exact malloc'd boundaries. */
@@ -78,46 +105,96 @@ typedef struct ar_hnode {
   size_t size;
 } ar_hnode_t;
 
-/* The span cache that the inline fast path in concurrent.h reads. initial-exec: general-dynamic
- * TLS would cost a __tls_get_addr call per allocation; the array is small enough for the static
- * TLS surplus even when the library is a shared object. */
-__thread struct ar_cspan_ ar_cspans_[AR_CSPAN_SLOTS_] __attribute__((tls_model("initial-exec")));
+/* The thread's index, which the inline fast path reads. initial-exec: general-dynamic TLS
+ * would cost a __tls_get_addr call per allocation; one word fits the static TLS surplus even
+ * when the library is a shared object. */
+__thread unsigned ar_cthread_ __attribute__((tls_model("initial-exec")));
 
-/* Builds that must see every allocation (debug level 2, ASan, the heap flavor) keep their
- * spans in a private array instead, so the public one never holds a matching stamp and every
- * call comes here. */
+/* Builds that must see every allocation (debug level 2, ASan, the heap flavor) never point a
+ * table entry at a real slot, so the inline test always fails and every call comes here. */
 #if AR_DEBUG >= 2 || AR_ASAN || AR_HEAP
 #define AR_CONCURRENT_SLOW_ONLY 1
-static __thread ar_span_t tls_spans_private[AR_SPAN_SLOTS]
-    __attribute__((tls_model("initial-exec")));
-#define tls_spans tls_spans_private
 #else
 #define AR_CONCURRENT_SLOW_ONLY 0
-#define tls_spans ar_cspans_
 #endif
 
-_Static_assert(AR_SPAN_SLOTS == AR_CSPAN_SLOTS_, "one span-cache size for both paths");
-_Static_assert(sizeof(struct ar_cspan_) == (size_t)1 << AR_CSPAN_SHIFT_,
-               "a stamp's masked bits are its slot's byte offset");
-_Static_assert(offsetof(struct ar_concurrent, hot) == 0, "the fast path reads the stamp at 0");
+_Static_assert(offsetof(struct ar_concurrent, hot) == 0, "the fast path reads the table at 0");
+_Static_assert(sizeof(ar_slot_t) == 64, "one slot per cache line");
+_Static_assert(AR_CTHREADS_ % 64 == 0, "whole bitmap words");
 
-/* The stamp is a plain uint64_t in the public hot prefix (C++ cannot name _Atomic), so it is
- * accessed with the compiler's atomic builtins, which TSan understands like C11 atomics. */
-static inline uint64_t stamp_load_relaxed(const ar_concurrent_t *ca) {
-  return __atomic_load_n(&ca->hot.stamp_, __ATOMIC_RELAXED);
-}
-static inline void stamp_store_relaxed(ar_concurrent_t *ca, uint64_t v) {
-  __atomic_store_n(&ca->hot.stamp_, v, __ATOMIC_RELAXED);
+/* Every entry of a table starts here. Nothing fits in it (end_ - cur_ == 0), so the inline path
+ * never writes it: const, so that a write would fault. */
+static const ar_slot_t empty_slot;
+
+/* ---- thread indices ------------------------------------------------------------------ */
+
+/* Bit i set: index i is taken. Index 0 means "none" and is never handed out. */
+static ar_atomic(uint64_t) index_bits[AR_CTHREADS_ / 64] = {1};
+static pthread_key_t index_key;
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+static bool index_key_made; /* written once, inside pthread_once */
+
+/* The key's destructor: the thread is exiting, its index is free again. */
+static void index_put(void *v) {
+  unsigned i = (unsigned)(uintptr_t)v;
+  ar_cthread_ = 0; /* a later destructor that allocates takes a fresh index */
+  /* release: the spans this thread leaves in its slots pass, with the index, to whoever takes
+   * it next (that CAS acquires) */
+  atomic_fetch_and_explicit(&index_bits[i / 64], ~((uint64_t)1 << (i % 64)),
+                            memory_order_release);
 }
 
-/* Multiples of 32 from 32 on: never 0 (an empty slot's stamp), and the low bits above the
- * slot size give the slot's offset (AR_CSPAN_AT_). 2^59 resets before a wrap. */
-static ar_atomic(uint64_t) next_stamp = (uint64_t)1 << AR_CSPAN_SHIFT_;
-
-static uint64_t fresh_stamp(void) {
-  /* relaxed: uniqueness only */
-  return ar_fetch_add_relaxed(&next_stamp, (uint64_t)1 << AR_CSPAN_SHIFT_);
+static void make_index_key(void) {
+  index_key_made = pthread_key_create(&index_key, index_put) == 0;
 }
+
+/* Gives the calling thread an index, or 0 if every index is taken (or the key could not be
+ * made): the thread then has no spans, and every allocation is an exact piece. */
+static unsigned index_take(void) {
+  pthread_once(&index_once, make_index_key);
+  if (!index_key_made) return 0;
+  for (unsigned w = 0; w < AR_CTHREADS_ / 64; w++) {
+    /* relaxed: a guess at the free bits; the CAS below checks it */
+    uint64_t bits = ar_load_relaxed(&index_bits[w]);
+    while (bits != UINT64_MAX) {
+      unsigned b = (unsigned)__builtin_ctzll(~bits);
+      /* acquire: the previous holder's writes to this index's slots (see index_put) */
+      if (ar_cas_weak_acq_rel(&index_bits[w], &bits, bits | ((uint64_t)1 << b))) {
+        unsigned i = w * 64 + b;
+        if (pthread_setspecific(index_key, (void *)(uintptr_t)i) != 0) {
+          index_put((void *)(uintptr_t)i);
+          return 0;
+        }
+        ar_cthread_ = i;
+        return i;
+      }
+    }
+  }
+  return 0;
+}
+
+/* The slot of index i in this arena, its block allocated on first use; NULL when out of
+ * memory (the caller then carves exact pieces, as for a thread with no index). */
+static ar_slot_t *slot_of(ar_concurrent_t *ca, unsigned i) {
+  ar_atomic(ar_slot_t *) *bp = &ca->blocks[i / AR_SLOT_BLOCK];
+  /* acquire: pairs with the installing CAS, so the block's zeroed slots are visible */
+  ar_slot_t *b = ar_load_acquire(bp);
+  if (b == NULL) {
+    ar_slot_t *fresh = (ar_slot_t *)aligned_alloc(64, sizeof(ar_slot_t) * AR_SLOT_BLOCK);
+    if (fresh == NULL) return NULL;
+    memset(fresh, 0, sizeof(ar_slot_t) * AR_SLOT_BLOCK);
+    ar_slot_t *expected = NULL;
+    if (ar_cas_strong_acq_rel(bp, &expected, fresh)) {
+      b = fresh;
+    } else {
+      free(fresh); /* another thread of the block installed one first */
+      b = expected;
+    }
+  }
+  return &b[i % AR_SLOT_BLOCK];
+}
+
+/* ---- chunks ---------------------------------------------------------------------------- */
 
 static void *fail(ar_error_t err) {
   ar_set_error_(err);
@@ -270,8 +347,7 @@ static void heap_free_all(ar_concurrent_t *ca) {
   ar_store_relaxed(&ca->heap, NULL);
 }
 
-static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_t size,
-                        size_t align) {
+static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
   if (!ar_is_pow2_(align)) return fail(AR_EALIGN);
   if (size > AR_MAX_ALLOC_SIZE || align > AR_MAX_ALLOC_SIZE) return fail(AR_EOVERFLOW);
   if (size == 0) size = 1;
@@ -280,9 +356,17 @@ static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_
   ar_fetch_add_relaxed(&ca->nalloc_slow, 1);
   if (AR_HEAP) return heap_alloc(ca, size, align);
 
+  unsigned i = ar_cthread_;
+  if (i == 0) i = index_take();
+  ar_slot_t *s = i != 0 ? slot_of(ca, i) : NULL;
+  /* Plain accesses: only this thread (the index's holder) reads its entry, and reset and
+   * destroy are ordered after it by quiescence. From now on the inline path finds the span.
+   * Written once, not at every refill: neighbours' entries share the cache line. */
+  if (s != NULL && !AR_CONCURRENT_SLOW_ONLY && ca->hot.slot_[i] != s) ca->hot.slot_[i] = s;
+
   /* Room in the current span after aligning? Over-aligned requests get here with a live span
    * that may still have space, and so does every request in slow-only builds. */
-  if (s->stamp_ == stamp) {
+  if (s != NULL && s->cur_ != NULL) {
     uintptr_t p = ar_align_up_((uintptr_t)s->cur_, align);
     if (p + n <= (uintptr_t)s->end_) {
       s->cur_ = (char *)(p + n);
@@ -292,8 +376,8 @@ static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_
   size_t chunk_usable = ca->chunk_size - AR_CHUNK_HEADER;
   if (align > 64 || n > chunk_usable / 4) return alloc_dedicated(ca, n, align);
   size_t got;
-  if (n > ca->span_size / 2) {
-    /* Medium: an exact piece, leaving the thread's span as it is. */
+  if (s == NULL || n > ca->span_size / 2) {
+    /* Medium, or a thread with no slot: an exact piece, leaving any span as it is. */
     size_t want = ar_align_up_(n, 64);
     char *p = carve(ca, want, want, &got);
     if (p != NULL) ar_fetch_add_relaxed(&ca->carved, got);
@@ -302,20 +386,16 @@ static void *alloc_slow(ar_concurrent_t *ca, ar_span_t *s, uint64_t stamp, size_
   char *span = carve(ca, ar_align_up_(n, 64), ca->span_size, &got);
   if (span == NULL) return NULL;
   ar_fetch_add_relaxed(&ca->carved, got);
-  s->stamp_ = stamp;
-  s->cur_ = span + n;
+  s->cur_ = span + n; /* the old span's tail, smaller than n, is given up */
   s->end_ = span + got;
   return span;
 }
 
-/* Everything the inline fast path in concurrent.h does not handle: a NULL arena, no live span
- * (first use, after a reset, slot taken by another arena), a spent span, over-alignment, and
- * every call in slow-only builds, which repeat the bump here against their private spans. */
+/* Everything the inline fast path in concurrent.h does not handle: a NULL arena, no span here
+ * yet (first use, after a reset), a spent span, over-alignment, and every call in slow-only
+ * builds, which repeat the bump here against slots the table does not show. */
 void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) {
   if (AR_UNLIKELY(ca == NULL)) return fail(AR_EINVAL);
-  /* relaxed: see the fast path in concurrent.h */
-  uint64_t stamp = stamp_load_relaxed(ca);
-  ar_span_t *s = AR_CSPAN_AT_(tls_spans, stamp);
 #if AR_DEBUG >= 1
   ar_fetch_add_acq_rel(&ca->inflight, 1);
   if (AR_UNLIKELY(ar_load_acquire(&ca->resetting)))
@@ -323,7 +403,7 @@ void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) 
               "reset requires quiescence (see arenart/concurrent.h)",
               ca->name, (void *)ca);
 #endif
-  void *p = alloc_slow(ca, s, stamp, size, align);
+  void *p = alloc_slow(ca, size, align);
 #if AR_DEBUG >= 1
   ar_fetch_sub_acq_rel(&ca->inflight, 1);
 #endif
@@ -347,8 +427,12 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   o.chunk_size = ar_align_up_(o.chunk_size, 64);
   const ar_source_t *src = o.source ? o.source : ar_default_source_(o.chunk_size);
   if (src->acquire == NULL || src->release == NULL) return (ar_concurrent_t *)fail(AR_EINVAL);
-  ar_concurrent_t *ca = (ar_concurrent_t *)calloc(1, sizeof *ca);
+  /* 64-aligned, so that `current` has its cache line to itself (sizeof is a multiple of 64) */
+  ar_concurrent_t *ca = (ar_concurrent_t *)aligned_alloc(64, sizeof *ca);
   if (ca == NULL) return (ar_concurrent_t *)fail(AR_ENOMEM);
+  memset(ca, 0, sizeof *ca);
+  for (unsigned i = 0; i < AR_CTHREADS_; i++)
+    ca->hot.slot_[i] = (ar_slot_t *)(uintptr_t)&empty_slot;
   ca->source = *src;
   ca->chunk_size = o.chunk_size;
   /* A span is a quarter of a chunk (16 KiB by default, and at most): one fetch-and-add buys
@@ -359,7 +443,6 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   ca->limit_bytes = o.limit_bytes;
   ca->created_ns = ar_now_ns_();
   if (o.name != NULL) strncpy(ca->name, o.name, sizeof ca->name - 1);
-  stamp_store_relaxed(ca, fresh_stamp());
   ca->reg = ar_registry_add_(AR_KIND_CONCURRENT, ca, ca->name, -1);
   if (ca->reg == NULL) {
     free(ca);
@@ -410,7 +493,12 @@ void ar_concurrent_reset(ar_concurrent_t *ca) {
   if (ca == NULL) return;
   begin_exclusive(ca, "reset");
   release_all(ca);
-  stamp_store_relaxed(ca, fresh_stamp()); /* every cached span is now stale */
+  /* Every span pointed into a chunk just given back: empty the slots (the table keeps
+   * pointing at them). Relaxed: quiescence orders this before any later allocation. */
+  for (unsigned k = 0; k < AR_SLOT_BLOCKS; k++) {
+    ar_slot_t *b = ar_load_relaxed(&ca->blocks[k]);
+    for (unsigned j = 0; b != NULL && j < AR_SLOT_BLOCK; j++) b[j].cur_ = b[j].end_ = NULL;
+  }
   end_exclusive(ca);
 }
 
@@ -418,6 +506,7 @@ void ar_concurrent_destroy(ar_concurrent_t *ca) {
   if (ca == NULL) return;
   begin_exclusive(ca, "destroy");
   release_all(ca);
+  for (unsigned k = 0; k < AR_SLOT_BLOCKS; k++) free(ar_load_relaxed(&ca->blocks[k]));
   ar_registry_remove_(ca->reg);
   ar_global_arena_destroyed_(ca->created_ns);
   free(ca);

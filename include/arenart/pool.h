@@ -67,7 +67,9 @@ AR_API void ar_chunk_pool_destroy(ar_chunk_pool_t *pool);
 AR_API void *ar_chunk_pool_get(ar_chunk_pool_t *pool);
 
 /** Puts a chunk of the pool's size back. False (and the caller keeps it) if the pool is full
- * or an argument is NULL. Lock-free; any thread. */
+ * or an argument is NULL. Lock-free; any thread. A kept chunk is hidden until a get hands it
+ * out again (ASan-poisoned; NOACCESS under Valgrind memcheck), so a use of it meanwhile is
+ * reported where it happens. */
 AR_API bool ar_chunk_pool_put(ar_chunk_pool_t *pool, void *chunk);
 
 /** Gives pooled chunks beyond `keep` back to the backing source; returns how many (0 for a

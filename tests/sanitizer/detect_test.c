@@ -62,6 +62,13 @@ static const vcase_t cases[] = {
      "used after ar_arena_destroy (it was named 'victim-destroyed')"},
     {"double_destroy", "heap-use-after-free", "heap-use-after-free", ABORT_MSG, ABORT_MSG,
      "used after ar_arena_destroy (it was named 'victim-twice')"},
+    /* The chunk went back to the default chunk pool, which poisons what it holds; the heap
+     * flavor freed the block. Without ASan nothing marks the memory (reading freed memory is
+     * undefined in the heap flavor). valgrind_test covers the other builds. */
+    {"concurrent_after_reset", "use-after-poison", "heap-use-after-free", SKIP_HERE, SKIP_HERE,
+     NULL},
+    {"concurrent_after_destroy", "use-after-poison", "heap-use-after-free", SKIP_HERE, SKIP_HERE,
+     NULL},
 };
 
 static int run_victim(const char *name, char *out, size_t outsize) {

@@ -9,7 +9,9 @@
  * mallocs themselves: the reads are reads of freed blocks, which it reports the same way, while
  * the checked-mode guard inside each block is the arena's own business (detect_test). After
  * the reported write into a guard the victim goes on to reset, where checked mode (which
- * Valgrind turns on) finds the damage and aborts.
+ * Valgrind turns on) finds the damage and aborts. A ConcurrentArena's memory read after its
+ * reset or destroy lies in a chunk that the default chunk pool holds and has marked NOACCESS
+ * (runtime/chunkpool.c): an "Invalid read" too.
  * The "clean" case must produce no error at all: the mempool bookkeeping raises no false alarm.
  *
  * Valgrind cannot run ASan or TSan binaries, so this target is tagged no_asan and no_tsan.
@@ -84,6 +86,18 @@ static void test_scope_after_end(void **state) {
   expect_report("scope_after_end", "Invalid read of size 1", false);
 }
 
+/* The ConcurrentArena's chunk is back in the default chunk pool, which marks what it holds
+ * NOACCESS; in the heap flavor the block was freed. */
+static void test_concurrent_after_reset(void **state) {
+  (void)state;
+  expect_report("concurrent_after_reset", "Invalid read of size 1", false);
+}
+
+static void test_concurrent_after_destroy(void **state) {
+  (void)state;
+  expect_report("concurrent_after_destroy", "Invalid read of size 1", false);
+}
+
 static void test_redzone_overflow(void **state) {
   (void)state;
   if (AR_HEAP) {
@@ -110,6 +124,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_use_after_reset), cmocka_unit_test(test_use_after_rewind),
       cmocka_unit_test(test_scope_after_end), cmocka_unit_test(test_redzone_overflow),
+      cmocka_unit_test(test_concurrent_after_reset),
+      cmocka_unit_test(test_concurrent_after_destroy),
       cmocka_unit_test(test_clean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

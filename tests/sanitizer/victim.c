@@ -12,8 +12,9 @@
  * checked-mode outcome, which the read cases print as "READ 0x.." before exiting 0.
  *
  * Cases: use_after_reset, use_after_rewind, use_after_release, redzone_overflow,
- * scope_after_end, use_after_free, use_after_destroy, double_destroy, clean (no misuse: the
- * tools must stay silent).
+ * scope_after_end, use_after_free, use_after_destroy, double_destroy, concurrent_after_reset,
+ * concurrent_after_destroy (a read of ConcurrentArena memory after it was given back, from the
+ * default source: the process-wide chunk pool), clean (no misuse: the tools must stay silent).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -140,6 +141,34 @@ static NOINLINE int fault_double_destroy(void) {
   return 0;
 }
 
+static char *concurrent_filled(ar_concurrent_t *ca, size_t n) {
+  char *p = (char *)ar_concurrent_alloc(ca, n);
+  if (p == NULL) exit(4);
+  memset(p, 'x', n);
+  return p;
+}
+
+static NOINLINE int fault_concurrent_after_reset(void) {
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  if (ca == NULL) exit(3);
+  char *p = concurrent_filled(ca, 64);
+  ar_concurrent_reset(ca);
+  FAULT_LINE();
+  int v = *(volatile char *)(p + 8);
+  ar_concurrent_destroy(ca);
+  return v;
+}
+
+static NOINLINE int fault_concurrent_after_destroy(void) {
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  if (ca == NULL) exit(3);
+  char *p = concurrent_filled(ca, 64);
+  ar_concurrent_destroy(ca);
+  FAULT_LINE();
+  int v = *(volatile char *)(p + 8);
+  return v;
+}
+
 /* Everything legal, with the same operations: a tool must report nothing. */
 static NOINLINE int clean(void) {
   ar_arena_t *a = make("victim-clean");
@@ -162,6 +191,15 @@ static NOINLINE int clean(void) {
   ar_scope_t sc = ar_scope_begin();
   sum += peek(filled(sc.arena, 10));
   ar_scope_end(&sc);
+  /* A ConcurrentArena that takes back, after a reset, the pooled chunk it gave up. */
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  if (ca == NULL) exit(3);
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 300; i++) sum += peek(concurrent_filled(ca, (size_t)(1 + i * 13 % 200)));
+    sum += peek(concurrent_filled(ca, 30000) + 29999);
+    ar_concurrent_reset(ca);
+  }
+  ar_concurrent_destroy(ca);
   return sum == 0;
 }
 
@@ -182,6 +220,8 @@ int main(int argc, char **argv) {
       {"use_after_free", fault_use_after_free},
       {"use_after_destroy", fault_use_after_destroy},
       {"double_destroy", fault_double_destroy},
+      {"concurrent_after_reset", fault_concurrent_after_reset},
+      {"concurrent_after_destroy", fault_concurrent_after_destroy},
       {"clean", clean},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
