@@ -31,6 +31,14 @@
  * beyond that gets no span, and each of its allocations carves an exact piece from the shared
  * chunk with a fetch-and-add: correct and bounded, but slower.
  *
+ * Thread indices: limits. A thread's index is given back by a thread-specific-data destructor.
+ * A thread that allocates from a ConcurrentArena in its own thread-exit destructors after that
+ * one ran takes an index again, which is given back only if the C library runs the destructors
+ * another round (glibc stops after four); until then that index is lost. After fork(), the
+ * child's copies of the parent's other threads' indices are never given back (the child just
+ * has fewer). Unloading the library with dlclose() while threads still hold indices is not
+ * supported.
+ *
  * Tools. After reset or destroy, a read of memory the arena handed out is reported by ASan
  * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk sits in a chunk
  * pool, which hides what it holds (see arenart/pool.h; the default source for the default
