@@ -35,9 +35,9 @@
  * A thread that allocates from a ConcurrentArena in its own thread-exit destructors after that
  * one ran takes an index again, which is given back only if the C library runs the destructors
  * another round (glibc stops after four); until then that index is lost. After fork(), the
- * child's copies of the parent's other threads' indices are never given back (the child just
- * has fewer). Unloading the library with dlclose() while threads still hold indices is not
- * supported.
+ * child's copies of the parent's other threads' indices are never given back (the child has
+ * that many fewer to hand out). Unloading the library with dlclose() while threads still hold
+ * indices is not supported.
  *
  * Tools. After reset or destroy, a read of memory the arena handed out is reported by ASan
  * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk sits in a chunk
