@@ -28,9 +28,9 @@
  *
  * Exceptions: this header needs them on. What throws and what does not is listed in each
  * "Errors:" paragraph; in short, constructors of owning handles throw arenart::error when the C
- * call fails, memory resources and the allocator throw std::bad_alloc when an allocation
- * fails (that is the contract of std::pmr::memory_resource::allocate and of
- * Allocator::allocate), and everything else is noexcept and reports like the C API (a null
+ * call fails, memory resources, the allocator and arena::make throw std::bad_alloc when an
+ * allocation fails (that is the contract of std::pmr::memory_resource::allocate and of
+ * Allocator::allocate), and everything else never throws and reports like the C API (a null
  * pointer or an ar_error_t, plus ar_last_error()).
  *
  * Synchronization: exactly that of the C object behind each handle.
@@ -240,7 +240,8 @@ class scope {
   }
   /** ar_scope_end: frees the scope's memory and runs its cleanups; the scope is then inactive.
    * Errors: returns AR_OK, or what ar_scope_end returns (AR_EINVAL, AR_ESTALE); AR_EINVAL if
-   * the scope is already ended or moved from; never throws. */
+   * the scope is already ended or moved from (ar_last_error() is then left as it was); never
+   * throws. */
   int end() noexcept {
     if (!active_) return AR_EINVAL;
     active_ = false;
@@ -390,7 +391,7 @@ class allocator {
   template <class U>
   allocator(const allocator<U> &o) noexcept : a_(o.get()) {}
 
-  /** n objects' worth of memory, aligned for T (ar_alloc_array / ar_alloc_aligned).
+  /** n objects' worth of memory, aligned for T (ar_alloc_aligned, n * sizeof(T) checked).
    * Errors: throws std::bad_alloc on failure, including n * sizeof(T) overflowing. */
   T *allocate(std::size_t n) {
     std::size_t bytes;

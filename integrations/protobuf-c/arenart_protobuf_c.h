@@ -17,7 +17,8 @@
  * protobuf_c_message_free_unpacked() on a message decoded this way is harmless but useless:
  * it walks the tree and gives nothing back. Skip it; reset the arena or end the scope. The same
  * holds for the blocks protobuf-c frees itself when a decode fails half-way: they stay in the
- * arena until it is reset (at most a small multiple of the input's size).
+ * arena until it is reset or the scope ends. To bound what one decode of untrusted input may
+ * take, give the arena a limit_bytes (the decode then fails with AR_ELIMIT).
  *
  * Lifetime: a decoded message lives exactly as long as the arena memory it was decoded into
  * (arenart/arena.h, "Lifetime rules"): it must not be used after the arena is reset, rewound
