@@ -27,7 +27,9 @@
  * the medians of per-repeat ratios (in each repeat, the fastest malloc of that repeat and APR
  * over arenart's arena allocator). Nothing is asserted.
  *
- *   bazel run --config=opt //integrations/protobuf-c:trace_bench [-- --quick]
+ *   bazel run --config=opt //integrations/protobuf-c:trace_bench [-- --quick] [--callgrind]
+ * --callgrind adds instructions per batch at 1 thread for every allocator, counted by
+ * callgrind (a few minutes), which do not move with the machine's load as times do.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -212,22 +214,60 @@ static void count_free(void *data, void *p) {
   free(p);
 }
 
-static double spawn(const peer_t *p, int threads, int batches) {
-  char cmd[8300];
+/* Runs a worker (under callgrind when `callgrind`) and returns its RESULT figure, or with
+ * callgrind the instructions it executed; -1 on failure. */
+static double run_peer(const peer_t *p, int threads, int batches, int callgrind) {
+  char cmd[8400];
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return -1;
   self[n] = '\0';
-  snprintf(cmd, sizeof cmd, "'%s%s' --worker %s %d %d", p->bin != NULL ? g_dir : "",
-           p->bin != NULL ? p->bin : self, p->kind, threads, batches);
+  snprintf(cmd, sizeof cmd, "%s'%s%s' --worker %s %d %d%s",
+           callgrind ? "valgrind --tool=callgrind --callgrind-out-file=/dev/null " : "",
+           p->bin != NULL ? g_dir : "", p->bin != NULL ? p->bin : self, p->kind, threads,
+           batches, callgrind ? " 2>&1" : "");
   FILE *f = popen(cmd, "r");
   if (f == NULL) return -1;
-  char line[256];
+  char line[512];
   double v = -1;
-  while (fgets(line, sizeof line, f) != NULL)
-    if (strncmp(line, "RESULT ", 7) == 0) v = atof(line + 7);
+  while (fgets(line, sizeof line, f) != NULL) {
+    const char *c = strstr(line, "Collected : ");
+    if (!callgrind && strncmp(line, "RESULT ", 7) == 0) v = atof(line + 7);
+    if (callgrind && c != NULL) v = atof(c + 12);
+  }
   if (pclose(f) != 0) return -1;
   return v;
+}
+
+static double spawn(const peer_t *p, int threads, int batches) {
+  return run_peer(p, threads, batches, 0);
+}
+
+/* Instructions per batch at 1 thread, from callgrind: the slope between runs of 50 and 100
+ * timed batches, so start-up, encoding and warm-up cancel out. Deterministic, unlike the
+ * times on a shared machine. */
+static void callgrind_table(void) {
+  double ins[NPEERS];
+  printf("\ncallgrind, 1 thread: instructions per batch (slope between 50 and 100 batches)\n");
+  for (int p = 0; p < NPEERS; p++) {
+    double a = run_peer(&kPeers[p], 1, 50, 1), b = run_peer(&kPeers[p], 1, 100, 1);
+    ins[p] = a > 0 && b > a ? (b - a) / 50 : -1;
+  }
+  double best = -1;
+  for (int p = 0; p < NPEERS; p++) {
+    if (ins[p] <= 0) {
+      printf("  %-30s %12s\n", kPeers[p].name, "failed (is valgrind installed?)");
+      continue;
+    }
+    printf("  %-30s %12.0f  %5.2fx\n", kPeers[p].name, ins[p],
+           ins[0] > 0 ? ins[p] / ins[0] : 0.0);
+    if (kPeers[p].is_malloc && (best < 0 || ins[p] < best)) best = ins[p];
+  }
+  if (ins[0] > 0 && ins[2] > 0 && best > 0)
+    printf("by instructions: arenart vs the fewest-instruction malloc %.2fx (goal >= 1.5): %s; "
+           "vs APR %.2fx (goal > 1.0): %s\n",
+           best / ins[0], best / ins[0] >= 1.5 ? "met" : "not met", ins[2] / ins[0],
+           ins[2] / ins[0] > 1.0 ? "met" : "not met");
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -235,7 +275,7 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int driver(int quick) {
+static int driver(int quick, int callgrind) {
   const int repeats = quick ? 5 : 11, batches = quick ? 100 : 300;
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -321,6 +361,7 @@ static int driver(int quick) {
            ti + 1, ti ? "s" : "", npair[ti], vs_malloc, vs_malloc >= 1.5 ? "met" : "not met",
            vs_apr, vs_apr > 1.0 ? "met" : "not met");
   }
+  if (callgrind) callgrind_table();
   return 0;
 }
 #endif
@@ -339,7 +380,16 @@ int main(int argc, char **argv) {
     return run_worker(kind, atoi(argv[3]), atoi(argv[4]));
   }
 #if TB_DRIVER
-  return driver(argc > 1 && strcmp(argv[1], "--quick") == 0);
+  int quick = 0, callgrind = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) quick = 1;
+    else if (strcmp(argv[i], "--callgrind") == 0) callgrind = 1;
+    else {
+      fprintf(stderr, "usage: %s [--quick] [--callgrind]\n", argv[0]);
+      return 2;
+    }
+  }
+  return driver(quick, callgrind);
 #else
   fprintf(stderr, "usage: %s --worker malloc THREADS BATCHES (run trace_bench instead)\n",
           argv[0]);
