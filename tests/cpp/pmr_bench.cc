@@ -14,9 +14,10 @@
  * buffer, so each one allocates), grown without reserve, and a std::pmr::unordered_map of 32
  * string keys to ints; a checksum of the contents keeps the optimiser honest; then everything
  * is dropped. Each variant runs `requests` requests per repeat, the variants alternate in
- * rotated order within every repeat, and the medians are compared. The goal, arena_resource no
- * slower than monotonic_buffer_resource, is printed as met only when the median ratio is at
- * most 1.00; nothing is asserted.
+ * rotated order within every repeat. The table shows each variant's median; the goal,
+ * arena_resource no slower than monotonic_buffer_resource, is judged on the median of the
+ * per-repeat ratios (both measured back to back, so they share the machine's state) and
+ * printed as met only when that is at most 1.00; nothing is asserted.
  *
  *   bazel run --config=opt //tests/cpp:pmr_bench [-- --quick]
  */
@@ -78,8 +79,10 @@ int main(int argc, char **argv) {
   arenart::thread_resource tres;
 
   std::vector<double> ns[NVARIANTS];
+  std::vector<double> pair; /* per repeat: arena_resource time / monotonic time */
   unsigned long sink = 0;
   for (int r = -1; r < repeats; r++) { /* r == -1: warm-up, not recorded */
+    double this_round[NVARIANTS];
     for (int k = 0; k < NVARIANTS; k++) {
       int v = (k + (r < 0 ? 0 : r)) % NVARIANTS;
       double t0 = now_ns();
@@ -97,8 +100,10 @@ int main(int argc, char **argv) {
         }
       }
       double per = (now_ns() - t0) / requests;
+      this_round[v] = per;
       if (r >= 0) ns[v].push_back(per);
     }
+    if (r >= 0) pair.push_back(this_round[ARENA] / this_round[MONO]);
   }
   double med[NVARIANTS];
   for (int v = 0; v < NVARIANTS; v++) {
@@ -111,8 +116,10 @@ int main(int argc, char **argv) {
   std::printf("%-40s %12s %10s\n", "resource", "ns/request", "vs mono");
   for (int v = 0; v < NVARIANTS; v++)
     std::printf("%-40s %12.0f %9.2fx\n", kNames[v], med[v], med[v] / med[MONO]);
-  double ratio = med[ARENA] / med[MONO];
-  std::printf("goal (no slower): arena_resource / monotonic_buffer_resource = %.2fx: %s\n", ratio,
-              ratio <= 1.0 ? "met" : "not met");
+  std::sort(pair.begin(), pair.end());
+  double ratio = pair[pair.size() / 2];
+  std::printf("goal (no slower): arena_resource / monotonic_buffer_resource, median of %zu "
+              "per-repeat ratios = %.2fx: %s\n",
+              pair.size(), ratio, ratio <= 1.0 ? "met" : "not met");
   return 0;
 }
