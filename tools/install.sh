@@ -8,8 +8,12 @@
 #                                         libhwloc at run time)
 #   PREFIX/lib/libarenart.so.X  -> libarenart.so.X.Y.Z
 #   PREFIX/lib/libarenart.so    -> libarenart.so.X
-#   PREFIX/include/arenart.h, PREFIX/include/arenart/*.h
+#   PREFIX/include/arenart.h, PREFIX/include/arenart/*.h, PREFIX/include/arenart/*.hpp
 #   PREFIX/lib/pkgconfig/arenart.pc
+#   PREFIX/lib/cmake/arenart/arenartConfig.cmake, arenartConfigVersion.cmake
+#                                         find_package(arenart): imported targets
+#                                         arenart::arenart, arenart::shared, arenart::static
+#                                         (from tools/cmake/*.cmake.in)
 #
 # Usage:
 #   tools/install.sh                           # PREFIX=/usr/local (needs write access there)
@@ -23,8 +27,12 @@
 # Run as root for a system prefix; when installing into /usr or /usr/local as root it runs
 # ldconfig afterwards. The version is AR_VERSION_STRING from include/arenart/common.h.
 #
-# The library's own link dependencies (Libs.private in arenart.pc) are read from the link
-# command Bazel used for //numa:libarenart.so, so they follow third_party/BUILD. A static
+# The library's own link dependencies (Libs.private in arenart.pc, and the link interface of
+# the CMake target arenart::static) are read from the link command Bazel used for
+# //numa:libarenart.so, so they follow third_party/BUILD. They are Libs.private and not
+# Requires.private on purpose: Requires.private hwloc would add hwloc's own static
+# dependencies (libudev) to every `pkg-config --static`, which breaks static programs that
+# never call the NUMA API, on a system (Debian) without a static libudev. A static
 # program that calls the NUMA API (arenart/numa.h) also needs hwloc's own static dependencies
 # (pkg-config --static hwloc); one that does not pulls no hwloc code in.
 set -euo pipefail
@@ -49,7 +57,9 @@ version_field() {
 }
 VERSION="$(version_field AR_VERSION_STRING | tr -d '"')"
 MAJOR="$(version_field AR_VERSION_MAJOR)"
-if [[ ! "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || [[ "${VERSION%%.*}" != "$MAJOR" ]]; then
+MINOR="$(version_field AR_VERSION_MINOR)"
+PATCH="$(version_field AR_VERSION_PATCH)"
+if [[ ! "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || [[ "$VERSION" != "$MAJOR.$MINOR.$PATCH" ]]; then
   echo "install: cannot read a consistent version from include/arenart/common.h" \
     "(AR_VERSION_STRING='$VERSION', AR_VERSION_MAJOR='$MAJOR')" >&2
   exit 1
@@ -145,11 +155,34 @@ Libs: -L\${libdir} -larenart
 Libs.private: ${LIBS_PRIVATE[*]-}
 EOF
 
+# ---- CMake package files -----------------------------------------------------------------
+# arenart::static's link interface: the same libraries as Libs.private, pthread as CMake's
+# Threads::Threads (the config file finds Threads first).
+STATIC_DEPS=()
+for lib in "${LIBS_PRIVATE[@]-}"; do
+  case "$lib" in
+    -lpthread) STATIC_DEPS+=("Threads::Threads") ;;
+    -l*) STATIC_DEPS+=("${lib#-l}") ;;
+  esac
+done
+STATIC_DEPS_CMAKE="$(IFS=';'; echo "${STATIC_DEPS[*]-}")"
+for f in arenartConfig arenartConfigVersion; do
+  sed -e "s|@AR_VERSION@|$VERSION|g" -e "s|@AR_MAJOR@|$MAJOR|g" -e "s|@AR_MINOR@|$MINOR|g" \
+    -e "s|@AR_PATCH@|$PATCH|g" -e "s|@AR_STATIC_DEPS@|$STATIC_DEPS_CMAKE|g" \
+    -e "s|@AR_STATIC_DEPS_TEXT@|${LIBS_PRIVATE[*]-}|g" \
+    "tools/cmake/$f.cmake.in" >"$WORK/$f.cmake"
+  if grep -q '@AR_[A-Z_]*@' "$WORK/$f.cmake"; then
+    echo "install: tools/cmake/$f.cmake.in has a field install.sh does not fill" >&2
+    exit 1
+  fi
+done
+
 # ---- install -----------------------------------------------------------------------------
 D_LIB="$DESTDIR$LIBDIR"
 D_INC="$DESTDIR$INCLUDEDIR"
 D_PC="$DESTDIR$PCDIR"
-install -d -m 0755 "$D_LIB" "$D_INC/arenart" "$D_PC"
+D_CMAKE="$D_LIB/cmake/arenart"
+install -d -m 0755 "$D_LIB" "$D_INC/arenart" "$D_PC" "$D_CMAKE"
 
 install -m 0644 "$WORK/libarenart.a" "$D_LIB/libarenart.a"
 install -m 0755 "$SO" "$D_LIB/$REALNAME"
@@ -157,12 +190,13 @@ ln -sfn "$REALNAME" "$D_LIB/$SONAME"
 ln -sfn "$SONAME" "$D_LIB/libarenart.so"
 
 install -m 0644 include/arenart.h "$D_INC/arenart.h"
-install -m 0644 include/arenart/*.h "$D_INC/arenart/"
-for h in "$D_INC"/arenart/*.h; do
-  [[ -e "include/arenart/$(basename "$h")" ]] || rm -f "$h"
+install -m 0644 include/arenart/*.h include/arenart/*.hpp "$D_INC/arenart/"
+for h in "$D_INC"/arenart/*.h "$D_INC"/arenart/*.hpp; do
+  [[ ! -e "$h" || -e "include/arenart/$(basename "$h")" ]] || rm -f "$h"
 done
 
 install -m 0644 "$WORK/arenart.pc" "$D_PC/arenart.pc"
+install -m 0644 "$WORK/arenartConfig.cmake" "$WORK/arenartConfigVersion.cmake" "$D_CMAKE/"
 
 if [[ -z "$DESTDIR" && "$(id -u)" -eq 0 && ("$PREFIX" == /usr || "$PREFIX" == /usr/local) ]]; then
   ldconfig || true
@@ -171,3 +205,5 @@ fi
 echo "install: arenart $VERSION installed into ${DESTDIR}${PREFIX:-/}" >&2
 echo "install:   cc prog.c \$(pkg-config --cflags --libs arenart)" \
   "# with PKG_CONFIG_PATH=$PCDIR if pkg-config does not search it" >&2
+echo "install:   CMake: find_package(arenart) and link arenart::arenart" \
+  "# with CMAKE_PREFIX_PATH=$PREFIX if CMake does not search it" >&2

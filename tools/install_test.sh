@@ -12,6 +12,15 @@
 # program calling into hwloc needs hwloc's static dependencies (libudev), which Debian does not
 # ship as static libraries.
 #
+# Then the CMake package (PREFIX/lib/cmake/arenart): a small project with a C program (the same
+# prog.c, NUMA included) and a C++17 program using arenart/arenart.hpp is configured with
+# find_package(arenart 0.1 REQUIRED) and built twice, linking arenart::arenart as the shared
+# library and, with -Darenart_USE_STATIC_LIBS=ON, as the static one (the program must then
+# not need libarenart.so); both programs are run and their output checked. A request for a
+# version of another major number must be refused. If cmake is missing, the script installs
+# it with apt-get (as root or through sudo -n); only if that fails does it skip this part,
+# saying so ("install_test: SKIP cmake ...") before the PASS line.
+#
 # Prints "install_test: PASS" or "install_test: FAIL (...)" as its last line; the exit status
 # is 0 only on PASS. Extra arguments go to `bazel build` (e.g. --jobs=1). Keeps the prefix
 # and build directory when KEEP=1. Bazel's cache makes a repeated run take a few seconds.
@@ -36,7 +45,9 @@ echo "\$ PREFIX=$PREFIX tools/install.sh $*"
 PREFIX="$PREFIX" tools/install.sh "$@" || fail "tools/install.sh exited with $?"
 
 for f in lib/libarenart.a lib/libarenart.so.0.1.0 lib/libarenart.so.0 lib/libarenart.so \
-  lib/pkgconfig/arenart.pc include/arenart.h include/arenart/arena.h; do
+  lib/pkgconfig/arenart.pc include/arenart.h include/arenart/arena.h \
+  include/arenart/arenart.hpp lib/cmake/arenart/arenartConfig.cmake \
+  lib/cmake/arenart/arenartConfigVersion.cmake; do
   [[ -e "$PREFIX/$f" ]] || fail "missing $PREFIX/$f"
 done
 # Version-independent checks of the links: libarenart.so -> soname -> real file.
@@ -225,5 +236,113 @@ if readelf -d "$WORK/prog-static" 2>/dev/null | grep -q NEEDED; then
   fail "static: the program still has dynamic dependencies"
 fi
 run_case static "$WORK/prog-static" "$WORK/expected-static"
+
+# ---- CMake: find_package(arenart) ------------------------------------------------------
+cmake_skipped=""
+if ! command -v cmake >/dev/null 2>&1; then
+  if [[ "$(id -u)" -eq 0 ]]; then
+    apt_get=(apt-get)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt_get=(sudo -n apt-get)
+  else
+    apt_get=()
+  fi
+  if ((${#apt_get[@]} > 0)); then
+    echo "\$ ${apt_get[*]} install -y cmake"
+    "${apt_get[@]}" install -y -qq cmake >/dev/null 2>&1 ||
+      { "${apt_get[@]}" update -qq >/dev/null 2>&1 &&
+        "${apt_get[@]}" install -y -qq cmake >/dev/null 2>&1; } || true
+  fi
+  command -v cmake >/dev/null 2>&1 ||
+    cmake_skipped="cmake is not installed and apt-get could not install it"
+fi
+
+if [[ -z "$cmake_skipped" ]]; then
+  mkdir -p "$WORK/cmake-src"
+  cp "$WORK/prog.c" "$WORK/cmake-src/prog.c"
+  cat >"$WORK/cmake-src/prog.cc" <<'EOF_CC'
+// Built by CMake against an installed arenart (tools/install_test.sh): the C++ wrapper.
+#include <arenart/arenart.hpp>
+
+#include <cstdio>
+#include <memory_resource>
+#include <string>
+#include <vector>
+
+int main() {
+  arenart::arena arena("cmake-cpp");
+  size_t total = 0;
+  {
+    arenart::arena_resource mr(arena);
+    std::pmr::vector<std::pmr::string> words(&mr);
+    for (int i = 0; i < 100; i++) words.emplace_back("a string longer than the small buffer");
+    for (const auto &w : words) total += w.size();
+    if (!arena.owns(words.data()) || !arena.owns(words[99].data())) return 1;
+  }
+  arena.reset();
+  arenart::scope s;
+  arenart::thread_resource tr;
+  std::pmr::string line("in a scope on the thread arena", &tr);
+  std::printf("cpp: %zu bytes in pmr strings; %s\n", total, line.c_str());
+  return 0;
+}
+EOF_CC
+  cat >"$WORK/cmake-src/CMakeLists.txt" <<'EOF_CMAKE'
+cmake_minimum_required(VERSION 3.13)
+project(arenart_consumer C CXX)
+set(CMAKE_CXX_STANDARD 17)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+if(NOT DEFINED WANT_VERSION)
+  set(WANT_VERSION 0.1)
+endif()
+find_package(arenart ${WANT_VERSION} REQUIRED)
+message(STATUS "arenart ${arenart_VERSION}: ${arenart_LIBRARY}")
+add_executable(prog prog.c)
+target_compile_definitions(prog PRIVATE WITH_NUMA)
+target_compile_options(prog PRIVATE -Wall -Wextra -Werror)
+set_property(TARGET prog PROPERTY C_STANDARD 11)
+target_link_libraries(prog PRIVATE arenart::arenart)
+add_executable(prog_cpp prog.cc)
+target_compile_options(prog_cpp PRIVATE -Wall -Wextra -Werror)
+target_link_libraries(prog_cpp PRIVATE arenart::arenart)
+EOF_CMAKE
+  echo "cpp: 3700 bytes in pmr strings; in a scope on the thread arena" >"$WORK/expected-cpp"
+
+  for flavor in shared static; do
+    bdir="$WORK/cmake-$flavor"
+    use_static=OFF
+    [[ "$flavor" == static ]] && use_static=ON
+    echo "\$ cmake -S cmake-src -B cmake-$flavor -DCMAKE_PREFIX_PATH=$PREFIX -Darenart_USE_STATIC_LIBS=$use_static"
+    if ! cmake -S "$WORK/cmake-src" -B "$bdir" -DCMAKE_PREFIX_PATH="$PREFIX" \
+      -Darenart_USE_STATIC_LIBS="$use_static" >"$WORK/cmake-$flavor.log" 2>&1; then
+      cat "$WORK/cmake-$flavor.log"
+      fail "cmake $flavor: configure failed"
+    fi
+    if ! cmake --build "$bdir" >>"$WORK/cmake-$flavor.log" 2>&1; then
+      cat "$WORK/cmake-$flavor.log"
+      fail "cmake $flavor: build failed"
+    fi
+    needed="$(readelf -d "$bdir/prog" | sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
+    if [[ "$flavor" == shared && "$needed" != "$soname" ]]; then
+      fail "cmake shared: the program needs '$needed', expected '$soname'"
+    fi
+    if [[ "$flavor" == static && -n "$needed" ]]; then
+      fail "cmake static: the program still needs '$needed'"
+    fi
+    run_case "cmake-$flavor" "$bdir/prog" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
+    run_case "cmake-$flavor-cpp" "$bdir/prog_cpp" "$WORK/expected-cpp" LD_LIBRARY_PATH="$PREFIX/lib"
+  done
+
+  # Another major version must be refused by arenartConfigVersion.cmake.
+  if cmake -S "$WORK/cmake-src" -B "$WORK/cmake-v99" -DCMAKE_PREFIX_PATH="$PREFIX" \
+    -DWANT_VERSION=99.0 >"$WORK/cmake-v99.log" 2>&1; then
+    fail "cmake: find_package(arenart 99.0) succeeded against $pc_version"
+  fi
+  grep -q "compatible with requested version" "$WORK/cmake-v99.log" ||
+    { cat "$WORK/cmake-v99.log"; fail "cmake: find_package(arenart 99.0) failed for another reason"; }
+  echo "install_test: cmake version check ok"
+else
+  echo "install_test: SKIP cmake part ($cmake_skipped; install the Debian package cmake)"
+fi
 
 echo "install_test: PASS"

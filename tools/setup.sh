@@ -41,9 +41,11 @@ PACKAGES=(
   gnuplot-nox
   wrk
   hyperfine
+  libprotobuf-c-dev protobuf-c-compiler # //integrations/protobuf-c (library, protoc-c)
 )
 OPTIONAL_PACKAGES=(
   doxygen
+  cmake # tools/install_test.sh's find_package(arenart) check; skipped if it cannot be had
 )
 
 is_installed() {
