@@ -39,6 +39,7 @@ typedef enum {
   W_LARSON,     /* 4. batches built on one thread, freed on another; threads replaced */
   W_BIMODAL,    /* 5. mostly small requests, a rare huge one; RSS kept between requests */
   W_CONTAINERS, /* 6. append-heavy growable arrays; peak RSS over live bytes */
+  W_LARGE,      /* 7. requests of 64 KiB..16 MiB of 256 B..64 KiB blocks, reset each time */
   W_COUNT
 } workload_t;
 

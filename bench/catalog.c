@@ -21,6 +21,9 @@ const peer_t peers[] = {
      "one ConcurrentArena shared by all threads (public API); reset between rounds"},
     {"bump", NULL, "bump", "bump", NULL,
      "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks"},
+    {"ar-keep16", NULL, "arkeep", "arkeep", NULL,
+     "a serial arena with retain_bytes = 16 MiB; scaling: one per thread, reset once per "
+     "round (the ConcurrentArena's lifetimes); large requests: reset per request (tuned)"},
     {"glibc", NULL, "malloc", "libc", "libc.so",
      "glibc malloc/free (Debian libc6), in the bench binary itself; hot path: "
      "M_TRIM_THRESHOLD INT_MAX, M_MMAP_THRESHOLD 32 MiB (keeps freed memory)"},
@@ -50,7 +53,7 @@ _Static_assert(sizeof peers / sizeof peers[0] == NPEERS, "NPEERS counts the peer
 
 /* One color per allocator in every panel of the plot (gnuplot's own cycle has 8). */
 const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f",
-                                           "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
+                                           "#ff9896", "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
                                            "#e377c2", "#bcbd22", "#000000", "#aec7e8"};
 
 
@@ -61,8 +64,8 @@ int peer_index(const char *name) {
 }
 
 
-const char *const wnames[W_COUNT] = {"hot",    "request", "scaling",
-                                            "larson", "bimodal", "containers"};
+const char *const wnames[W_COUNT] = {"hot",     "request",    "scaling", "larson",
+                                     "bimodal", "containers", "large"};
 const char *const wtitles[W_COUNT] = {
     "1. Hot path: ns per allocation, each object touched; size / region the batch fills "
     "(L1, L2, L3: half the cache; DRAM: twice L3); freeing not timed",
@@ -77,4 +80,7 @@ const char *const wtitles[W_COUNT] = {
     "6. Append-heavy containers: 64 byte vectors grown by doubling (realloc, or copy where "
     "the allocator has none) to 16 MiB stored (full: 64); ns/op; peak/live = peak RSS "
     "growth / bytes stored",
+    "7. Large requests: per request 64 KiB..16 MiB of 256 B..64 KiB blocks, every page "
+    "touched, then free-all; 1 and 2 threads (one request per thread and round, as in 3); "
+    "ns/alloc",
 };
