@@ -23,7 +23,8 @@ const peer_t peers[] = {
      "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks"},
     {"ar-keep16", NULL, "arkeep", "arkeep", NULL,
      "a serial arena with retain_bytes = 16 MiB; scaling: one per thread, reset once per "
-     "round (the ConcurrentArena's lifetimes); large requests: reset per request (tuned)"},
+     "round (the ConcurrentArena's lifetimes); large requests: reset per request, 1 MiB "
+     "chunks (the tuned reference)"},
     {"glibc", NULL, "malloc", "libc", "libc.so",
      "glibc malloc/free (Debian libc6), in the bench binary itself; hot path: "
      "M_TRIM_THRESHOLD INT_MAX, M_MMAP_THRESHOLD 32 MiB (keeps freed memory)"},

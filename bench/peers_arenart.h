@@ -186,15 +186,18 @@ static inline void arconcur_lend(lbatch_t *b) { (void)b; }
 /* ---- arkeep: a serial arena that keeps 16 MiB across resets --------------------------- */
 
 #define ARKEEP_RETAIN ((size_t)16 << 20)
+#define ARKEEP_LARGE_CHUNK ((size_t)1 << 20)
 typedef arenart_t arkeep_t;
 enum { arkeep_frees_each = 0 };
+static int arkeep_large; /* the large-request workload: 1 MiB chunks as well */
 
 static inline const char *arkeep_na(workload_t w) {
   if (w == W_SCALING || w == W_LARGE) return NULL;
   return "-the reference of the scaling and large-request goals only";
 }
 static inline int arkeep_global_init(workload_t w, int threads) {
-  (void)w, (void)threads;
+  (void)threads;
+  arkeep_large = w == W_LARGE;
   return 0;
 }
 static inline void arkeep_global_fini(void) {}
@@ -203,6 +206,7 @@ static inline int arkeep_init(arkeep_t *c, const ctx_opt_t *o) {
   ar_options_t ao;
   ar_options_init(&ao);
   ao.retain_bytes = ARKEEP_RETAIN;
+  if (arkeep_large) ao.chunk_size = ARKEEP_LARGE_CHUNK;
   c->a = ar_arena_create(&ao);
   return c->a != NULL ? 0 : -1;
 }

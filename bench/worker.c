@@ -311,10 +311,11 @@ static int large_count(size_t foot, size_t *bytes) {
   return n;
 }
 
-/* About 32 MiB (quick) or 128 MiB of requests per case, within [6, 48] or [12, 160] rounds. */
+/* About 16 MiB (quick) or 128 MiB of requests per case, within [3, 24] or [8, 160] rounds:
+ * an arena that maps and faults in every request spends most of the workload's time here. */
 static int large_rounds(const bench_params_t *prm, size_t foot) {
-  size_t want = (prm->quick ? (size_t)32 << 20 : (size_t)128 << 20) / foot;
-  int lo = prm->quick ? 6 : 12, hi = prm->quick ? 48 : LARGE_MAX_ROUNDS;
+  size_t want = (prm->quick ? (size_t)16 << 20 : (size_t)128 << 20) / foot;
+  int lo = prm->quick ? 3 : 8, hi = prm->quick ? 24 : LARGE_MAX_ROUNDS;
   return want < (size_t)lo ? lo : want > (size_t)hi ? hi : (int)want;
 }
 
