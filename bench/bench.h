@@ -11,7 +11,8 @@
  * allocator its own peak RSS (wait4's ru_maxrss), untouched by the others.
  *
  * Protocol, one record per line on the worker's stdout (the driver parses nothing else):
- *   V <case> <value>         a timed figure (ns per allocation or per operation); the driver
+ *   V <case> <value>         a timed figure (ns per allocation or per operation; <case> has
+ *                            no spaces: "16M/t=2", not "16M t=2"); the driver
  *                            takes the median over repeats and the ratio to arenart's
  *   X <case> <value>         any other figure (bytes, ratios); median over repeats, no ratio
  *   S <series> <x> <y>       one point of a series for the plot (only with --series)

@@ -146,7 +146,7 @@ void callgrind_report(void) {
            CG_N, 2 * CG_N);
     for (int pi = 0; pi < NPEERS; pi++)
       if (cg_instr[pi] >= 0)
-        printf(" %s %.1f%s", peers[pi].name, cg_instr[pi], cg_slow[pi] ? " (checked mode)" : "");
+        printf(" %s %.2f%s", peers[pi].name, cg_instr[pi], cg_slow[pi] ? " (checked mode)" : "");
     printf("\n");
     if (cg_instr[P_ARENART] >= 0 && cg_slow[P_ARENART]) {
       /* runtime/arena.c turns an arena into a checked Valgrind mempool only under memcheck

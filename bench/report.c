@@ -143,7 +143,7 @@ static void goal_large(const char *id, const char *what, int t) {
   const char *at = "";
   for (int i = 0; i < NLARGE; i++) {
     char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s t=%d", large_sizes_printed[i], t);
+    snprintf(key, sizeof key, "%s/t=%d", large_sizes_printed[i], t);
     double q = paired_ratio(W_LARGE, key, P_ARENART, P_KEEP16);
     if (!isnan(q) && (isnan(worst) || q > worst)) worst = q, at = large_sizes_printed[i];
   }
@@ -225,7 +225,7 @@ void compute_goals(void) {
  * price of longer lifetimes and the price of sharing, and the large-request ratio per size. */
 static void print_breakdowns(void) {
   double a = fig(W_SCALING, "t=2", P_ARENART), k = fig(W_SCALING, "t=2", P_KEEP16);
-  double c = fig(W_SCALING, "t=2", P_CONCUR), r = fig(W_SCALING, "reset t=2", P_CONCUR);
+  double c = fig(W_SCALING, "t=2", P_CONCUR), r = fig(W_SCALING, "reset/t=2", P_CONCUR);
   if (!isnan(c) && !isnan(k)) {
     printf("\nScaling at t=2, ns per allocation of one thread (medians):\n");
     if (!isnan(a))
@@ -244,7 +244,7 @@ static void print_breakdowns(void) {
     bool got = false;
     for (int i = 0; i < NLARGE; i++) {
       char key[KEY_LEN];
-      snprintf(key, sizeof key, "%s t=%d", large_sizes_printed[i], t);
+      snprintf(key, sizeof key, "%s/t=%d", large_sizes_printed[i], t);
       double q = paired_ratio(W_LARGE, key, P_ARENART, P_KEEP16);
       double qc = paired_ratio(W_LARGE, key, P_CONCUR, P_KEEP16);
       if (isnan(q)) continue;
