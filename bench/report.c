@@ -249,16 +249,17 @@ static void print_breakdowns(void) {
       double qc = paired_ratio(W_LARGE, key, P_CONCUR, P_KEEP16);
       if (isnan(q)) continue;
       got = true;
-      len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.2fx", large_sizes_printed[i],
-                      q);
+      len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.*fx", large_sizes_printed[i],
+                      q < 10 ? 2 : 0, q);
       if (!isnan(qc) && len < (int)sizeof line)
-        len += snprintf(line + len, sizeof line - (size_t)len, " (concur %.2fx)", qc);
+        len += snprintf(line + len, sizeof line - (size_t)len, " (%.*fx)", qc < 10 ? 2 : 0, qc);
       if (len >= (int)sizeof line) len = (int)sizeof line - 1;
     }
     if (!got) continue;
     if (!any)
-      printf("\nLarge requests, default options / retain_bytes 16 MiB (ar-keep16), by "
-             "footprint (ConcurrentArena / ar-keep16 in brackets):\n");
+      printf("\nLarge requests by footprint: arenart with default options / ar-keep16 "
+             "(retain_bytes 16 MiB, 1 MiB chunks);\nin brackets the ConcurrentArena / "
+             "ar-keep16 (medians of per-repeat pairs):\n");
     any = true;
     printf("%s\n", line);
   }
@@ -280,6 +281,6 @@ void print_goals(void) {
       snprintf(val, sizeof val, "%.*f%s", GOAL_DECIMALS, goal_printed(g), g->unit);
     snprintf(tgt, sizeof tgt, "%s %g%s", g->cmp, g->target, g->unit);
     printf("  %-62s %8s  %-8s %-13s %s\n", g->what, val, tgt,
-           met < 0 ? "not measured" : met ? "met" : "NOT met", g->ref);
+           met < 0 ? "not measured" : met ? "met" : "NOT met", met < 0 ? "" : g->ref);
   }
 }
