@@ -49,13 +49,17 @@ const peer_t peers[] = {
     {"obstack", NULL, "obstack", "obs", NULL,
      "glibc obstack_alloc, 64 KiB chunks from glibc malloc; obstack_free back to a mark; hot "
      "path: glibc settings as above"},
+    {"pmr", NULL, "pmr", "pmr", NULL,
+     "std::pmr::monotonic_buffer_resource (C++17, libstdc++; operator new upstream), "
+     "release() per request, through an extern \"C\" shim; large requests only"},
 };
 _Static_assert(sizeof peers / sizeof peers[0] == NPEERS, "NPEERS counts the peers");
 
 /* One color per allocator in every panel of the plot (gnuplot's own cycle has 8). */
 const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f",
                                            "#ff9896", "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
-                                           "#e377c2", "#bcbd22", "#000000", "#aec7e8"};
+                                           "#e377c2", "#bcbd22", "#000000", "#aec7e8",
+                                           "#98df8a"};
 
 
 int peer_index(const char *name) {

@@ -8,6 +8,7 @@
  *   BENCH_WITH_ARENART   arenart, arthread, arconcur (links //runtime)
  *   BENCH_WITH_POOLS     APR, talloc, obstack
  *   BENCH_WITH_MIHEAP    mimalloc heaps (the binary links mimalloc)
+ *   BENCH_WITH_PMR       std::pmr::monotonic_buffer_resource (links pmr_shim.cc)
  * plus, always, the bump pointer and "malloc": plain malloc/free, which is whatever library the
  * binary was linked with (glibc, jemalloc, tcmalloc or mimalloc). The worker reports which
  * library really provides malloc (INFO malloc ...), so a link-order mistake cannot pass one
@@ -36,6 +37,9 @@
 #endif
 #if defined(BENCH_WITH_MIHEAP)
 #include "bench/peers_mimalloc.h"
+#endif
+#if defined(BENCH_WITH_PMR)
+#include "bench/peers_pmr.h"
 #endif
 
 int bench_worker_main(int argc, char **argv);
@@ -393,6 +397,11 @@ typedef struct peer_entry {
 #include "bench/workloads.inc"
 #undef P
 #endif
+#if defined(BENCH_WITH_PMR)
+#define P pmr
+#include "bench/workloads.inc"
+#undef P
+#endif
 
 static const peer_entry_t peers[] = {
     PEER_ENTRY(libc, "malloc"),
@@ -410,6 +419,9 @@ static const peer_entry_t peers[] = {
 #endif
 #if defined(BENCH_WITH_MIHEAP)
     PEER_ENTRY(miheap, "miheap"),
+#endif
+#if defined(BENCH_WITH_PMR)
+    PEER_ENTRY(pmr, "pmr"),
 #endif
 };
 enum { NPEERS = sizeof peers / sizeof peers[0] };
