@@ -77,7 +77,9 @@ const char *const wtitles[W_COUNT] = {
     "2. Per-request: 1000 allocations of 16..271 B, touched, then free-all; ns/alloc with "
     "the free-all",
     "3. Thread scaling: the per-request loop in t threads at once; ns per allocation of one "
-    "thread = (slowest thread's busy time + serial reset) per round (flat = scales)",
+    "thread = (slowest thread's busy time + serial reset) per round (flat = scales); "
+    "ar-keep16 resets once per round (the ConcurrentArena's lifetimes); reset/t=N: the "
+    "ConcurrentArena's serial reset, included",
     "4. Larson for arenas: each thread builds a 1000-object batch, hands it to the next "
     "thread, which reads and frees it; all threads replaced every 24 batches; ns/alloc",
     "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "

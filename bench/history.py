@@ -149,7 +149,12 @@ def main(argv):
     if len(pair) < 2:
         print("history: no earlier run in %s to compare with" % a.dir)
         return 0
-    regressed = compare(pair[0], pair[1], a.threshold)
+    try:
+        regressed = compare(pair[0], pair[1], a.threshold)
+    except (OSError, ValueError) as e:
+        print("history.py: cannot compare %s with %s: %s" % (pair[0], pair[1], e),
+              file=sys.stderr)
+        return 2
     return 3 if regressed and a.exit_code else 0
 
 

@@ -149,7 +149,7 @@ static void goal_large(const char *id, const char *what, int t) {
   }
   goal_t *g = add_goal(id, what, worst, "x", "<=", 1.2);
   if (g != NULL && !isnan(worst))
-    snprintf(g->ref, sizeof g->ref, "ar-keep16 (retain_bytes 16 MiB); worst at %s", at);
+    snprintf(g->ref, sizeof g->ref, "ar-keep16 (16 MiB kept, 1 MiB chunks); worst at %s", at);
 }
 
 void compute_goals(void) {
