@@ -100,6 +100,9 @@ def compare(new_path, old_path, threshold):
     print("goal ratios: %s (commit %s) against %s (commit %s)" %
           (os.path.basename(new_path), new.get("commit", "?"), os.path.basename(old_path),
            old.get("commit", "?")))
+    print("  load average at the start: %s (before: %s); repeats: %s (before: %s)" %
+          (new.get("loadavg_at_start", "?"), old.get("loadavg_at_start", "?"),
+           new.get("repeats", "?"), old.get("repeats", "?")))
     for key in ("mode", "machine", "threads"):
         if new.get(key) != old.get(key):
             print("  note: %s differs (%s, was %s): compare with care" %
@@ -116,7 +119,7 @@ def compare(new_path, old_path, threshold):
             flag = "" if value is not None else "not measured"
             change = ""
         else:
-            change = "%+.1f%%" % (-w)  # positive: better
+            change = "%+.1f%%" % (-w) if abs(w) >= 0.05 else "0.0%"  # positive: better
             flag = "REGRESSED" if w > threshold else "better" if -w > threshold else ""
             regressed += w > threshold
         rows.append((text, fmt(before), fmt(value), change, flag))
