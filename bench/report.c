@@ -216,9 +216,15 @@ void compute_goals(void) {
   goal_large("large_t2_default_vs_tuned", "large requests t=2: default / tuned, worst size", 2);
   g = add_goal("request_apr_vs_arenart", "per-request ns/alloc: APR pools / arenart",
                paired_ratio(W_REQUEST, "ns/alloc", apr, P_ARENART), "x", ">=", 1.8);
+  if (g != NULL)
+    snprintf(g->ref, sizeof g->ref, "arenart %.2f ns, apr %.2f ns",
+             fig(W_REQUEST, "ns/alloc", P_ARENART), fig(W_REQUEST, "ns/alloc", apr));
+  int mh = peer_index("mi-heap");
   g = add_goal("request_miheap_vs_arenart", "per-request ns/alloc: mimalloc heaps / arenart",
-               paired_ratio(W_REQUEST, "ns/alloc", peer_index("mi-heap"), P_ARENART), "x",
-               ">=", 4.0);
+               paired_ratio(W_REQUEST, "ns/alloc", mh, P_ARENART), "x", ">=", 4.0);
+  if (g != NULL)
+    snprintf(g->ref, sizeof g->ref, "arenart %.2f ns, mi-heap %.2f ns",
+             fig(W_REQUEST, "ns/alloc", P_ARENART), fig(W_REQUEST, "ns/alloc", mh));
 }
 
 /* What the two ratio goals above summarize, spelled out: the scaling figure split into the
