@@ -11,7 +11,8 @@
  * allocator its own peak RSS (wait4's ru_maxrss), untouched by the others.
  *
  * Protocol, one record per line on the worker's stdout (the driver parses nothing else):
- *   V <case> <value>         a timed figure (ns per allocation or per operation); the driver
+ *   V <case> <value>         a timed figure (ns per allocation or per operation; <case> has
+ *                            no spaces: "16M/t=2", not "16M t=2"); the driver
  *                            takes the median over repeats and the ratio to arenart's
  *   X <case> <value>         any other figure (bytes, ratios); median over repeats, no ratio
  *   S <series> <x> <y>       one point of a series for the plot (only with --series)
@@ -39,6 +40,7 @@ typedef enum {
   W_LARSON,     /* 4. batches built on one thread, freed on another; threads replaced */
   W_BIMODAL,    /* 5. mostly small requests, a rare huge one; RSS kept between requests */
   W_CONTAINERS, /* 6. append-heavy growable arrays; peak RSS over live bytes */
+  W_LARGE,      /* 7. requests of 64 KiB..16 MiB of 256 B..64 KiB blocks, reset each time */
   W_COUNT
 } workload_t;
 

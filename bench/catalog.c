@@ -21,6 +21,10 @@ const peer_t peers[] = {
      "one ConcurrentArena shared by all threads (public API); reset between rounds"},
     {"bump", NULL, "bump", "bump", NULL,
      "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks"},
+    {"ar-keep16", NULL, "arkeep", "arkeep", NULL,
+     "a serial arena with retain_bytes = 16 MiB; scaling: one per thread, reset once per "
+     "round (the ConcurrentArena's lifetimes); large requests: reset per request, 1 MiB "
+     "chunks (the tuned reference)"},
     {"glibc", NULL, "malloc", "libc", "libc.so",
      "glibc malloc/free (Debian libc6), in the bench binary itself; hot path: "
      "M_TRIM_THRESHOLD INT_MAX, M_MMAP_THRESHOLD 32 MiB (keeps freed memory)"},
@@ -45,13 +49,17 @@ const peer_t peers[] = {
     {"obstack", NULL, "obstack", "obs", NULL,
      "glibc obstack_alloc, 64 KiB chunks from glibc malloc; obstack_free back to a mark; hot "
      "path: glibc settings as above"},
+    {"pmr", NULL, "pmr", "pmr", NULL,
+     "std::pmr::monotonic_buffer_resource (C++17, libstdc++; operator new upstream), "
+     "release() per request, through an extern \"C\" shim; large requests only"},
 };
 _Static_assert(sizeof peers / sizeof peers[0] == NPEERS, "NPEERS counts the peers");
 
 /* One color per allocator in every panel of the plot (gnuplot's own cycle has 8). */
 const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f",
-                                           "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
-                                           "#e377c2", "#bcbd22", "#000000", "#aec7e8"};
+                                           "#ff9896", "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
+                                           "#e377c2", "#bcbd22", "#000000", "#aec7e8",
+                                           "#98df8a"};
 
 
 int peer_index(const char *name) {
@@ -61,15 +69,17 @@ int peer_index(const char *name) {
 }
 
 
-const char *const wnames[W_COUNT] = {"hot",    "request", "scaling",
-                                            "larson", "bimodal", "containers"};
+const char *const wnames[W_COUNT] = {"hot",     "request",    "scaling", "larson",
+                                     "bimodal", "containers", "large"};
 const char *const wtitles[W_COUNT] = {
     "1. Hot path: ns per allocation, each object touched; size / region the batch fills "
     "(L1, L2, L3: half the cache; DRAM: twice L3); freeing not timed",
     "2. Per-request: 1000 allocations of 16..271 B, touched, then free-all; ns/alloc with "
     "the free-all",
     "3. Thread scaling: the per-request loop in t threads at once; ns per allocation of one "
-    "thread = (slowest thread's busy time + serial reset) per round (flat = scales)",
+    "thread = (slowest thread's busy time + serial reset) per round (flat = scales); "
+    "ar-keep16 resets once per round (the ConcurrentArena's lifetimes); reset/t=N: the "
+    "ConcurrentArena's serial reset, included",
     "4. Larson for arenas: each thread builds a 1000-object batch, hands it to the next "
     "thread, which reads and frees it; all threads replaced every 24 batches; ns/alloc",
     "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "
@@ -77,4 +87,7 @@ const char *const wtitles[W_COUNT] = {
     "6. Append-heavy containers: 64 byte vectors grown by doubling (realloc, or copy where "
     "the allocator has none) to 16 MiB stored (full: 64); ns/op; peak/live = peak RSS "
     "growth / bytes stored",
+    "7. Large requests: per request 64 KiB..16 MiB of 256 B..64 KiB blocks, every page "
+    "touched, then free-all; 1 and 2 threads (one request per thread and round, as in 3); "
+    "ns/alloc",
 };

@@ -44,7 +44,7 @@ typedef struct peer {
   const char *how;    /* how the peer is reached, for the report */
 } peer_t;
 
-enum { NPEERS = 12, P_ARENART = 0, P_ARTHREAD = 1, P_CONCUR = 2, P_BUMP = 3 };
+enum { NPEERS = 14, P_ARENART = 0, P_ARTHREAD = 1, P_CONCUR = 2, P_BUMP = 3, P_KEEP16 = 4 };
 
 extern const peer_t peers[NPEERS];
 extern const char *const colors[NPEERS]; /* one per allocator in every panel of the plot */
@@ -110,6 +110,9 @@ void series_add(series_t *s, double x, double y);
 double fig(int w, const char *key, int pi);         /* a median by workload and key; NaN: none */
 double paired_ratio(int w, const char *key, int pa, int pb);
 double summary_ratio(const wres_t *r, int pi);      /* geometric mean of pi/arenart, timed */
+/* Paired against the fastest of `set` per repeat; invert: best/a rather than a/best. */
+double paired_ratio_best(int w, const char *key, int pa, const int *set, int nset,
+                         bool invert);
 
 /* ---- spawn.c: child processes -------------------------------------------------------------- */
 
@@ -135,20 +138,27 @@ void callgrind_report(void);
 
 /* ---- report.c: the tables and the goals (goals written by compute_goals) ------------------ */
 
+/* A goal row: the measured value, what it was measured against, the bar. "met" is decided on
+ * the value as printed (GOAL_DECIMALS places), so a printed 12.01 never passes "<= 12". */
+enum { MAX_GOALS = 24, GOAL_DECIMALS = 2 };
 typedef struct goal {
-  const char *what;
-  double value;
-  const char *cmp; /* "<=" or ">=" */
+  const char *id;   /* stable key: the history script matches runs on it */
+  const char *what; /* the row, as printed */
+  double value;     /* NaN or negative: not measured */
+  const char *unit; /* "x" for ratios, "" for counts */
+  char ref[96];     /* the reference measured in the same run, in words */
+  const char *cmp;  /* "<=" or ">=" */
   double target;
-  const char *unit;
 } goal_t;
 
-extern goal_t goals[8];
+extern goal_t goals[MAX_GOALS];
 extern int ngoals;
 
 void print_workload(int w);
 void compute_goals(void); /* after callgrind_report: two goals are its figures */
 void print_goals(void);
+/* The value rounded to the printed precision; NaN if not measured. */
+double goal_printed(const goal_t *g);
 int goal_met(const goal_t *g); /* 1 met, 0 not, -1 not measured */
 
 /* ---- machine.c: where it ran (written by describe_*, before the repeats) ---------------- */

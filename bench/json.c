@@ -4,7 +4,8 @@
  * The printed table keeps medians; the JSON keeps every sample too, with the medians, the
  * ratios to arenart, the peak RSS, the reasons a peer could not run, the callgrind figures
  * and the goals, plus enough about the run (mode, repeats, machine, commit, load) to compare
- * two files later. It is written by hand rather than through a library: the structure is
+ * two files later. Each goal carries a stable "id", its value both raw and as printed, and the
+ * verdict taken on the printed one: bench/history.py matches goals of two runs by id. It is written by hand rather than through a library: the structure is
  * fixed and flat, and the bench binary should depend on nothing a worker does not need.
  * NaN and infinities, which JSON cannot hold, are written as null.
  */
@@ -128,12 +129,18 @@ int write_json(const char *path, double elapsed) {
   fprintf(f, "},\n  \"goals\": [\n");
   for (int i = 0; i < ngoals; i++) {
     const goal_t *g = &goals[i];
-    fprintf(f, "    {\"goal\": ");
+    fprintf(f, "    {\"id\": \"%s\", \"goal\": ", g->id);
     json_str(f, g->what);
     fprintf(f, ", \"value\": ");
     json_num(f, g->value < 0 ? NAN : g->value);
+    fprintf(f, ", \"printed\": ");
+    json_num(f, goal_printed(g));
+    fprintf(f, ", \"unit\": ");
+    json_str(f, g->unit);
+    fprintf(f, ", \"reference\": ");
+    json_str(f, g->ref);
     int met = goal_met(g);
-    fprintf(f, ", \"target\": \"%s %g\", \"met\": %s}%s\n", g->cmp, g->target,
+    fprintf(f, ", \"cmp\": \"%s\", \"target\": %g, \"met\": %s}%s\n", g->cmp, g->target,
             met < 0 ? "null" : met ? "true" : "false", i + 1 < ngoals ? "," : "");
   }
   fprintf(f, "  ]\n}\n");

@@ -23,7 +23,7 @@ options_t opt;
 static void usage(FILE *to) {
   fprintf(to,
           "usage: bench [--quick] [--repeats N] [--threads N] [--json FILE] [--out DIR]\n"
-          "             [--workloads hot,request,scaling,larson,bimodal,containers]\n"
+          "             [--workloads hot,request,scaling,larson,bimodal,containers,large]\n"
           "             [--no-callgrind] [--no-plot]\n"
           "  --quick         short runs, 5 repeats, stops early to stay under a minute\n"
           "  --repeats N     runs per figure (median reported; default 5 quick, 9 full)\n"

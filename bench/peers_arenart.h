@@ -8,6 +8,13 @@
  *   arconcur  one ConcurrentArena shared by every thread (public API only, so the bench
  *             follows whatever the runtime's fast path is); reset between scaling rounds,
  *             when every thread is parked at a barrier, as its contract requires.
+ *   arkeep    a serial arena tuned to keep what it had: retain_bytes = 16 MiB, the size of
+ *             the ConcurrentArena's process-wide chunk pool. It is the reference of two
+ *             goals: in the scaling workload, one per thread, reset once per round rather than
+ *             per request (worker.c stamps it with P_ROUND_LIFETIMES), so its objects live as
+ *             long as the shared ConcurrentArena's and the ratio between the two is the cost
+ *             of sharing alone; in the large-requests workload, reset per request, it is what
+ *             the default options should come close to. Hidden everywhere else.
  */
 #ifndef AR_BENCH_PEERS_ARENART_H
 #define AR_BENCH_PEERS_ARENART_H
@@ -137,7 +144,7 @@ static inline const char *arconcur_na(workload_t w) {
 }
 static inline int arconcur_global_init(workload_t w, int threads) {
   (void)threads;
-  arconcur_threaded = w == W_SCALING;
+  arconcur_threaded = w == W_SCALING || w == W_LARGE;
   arconcur_shared = ar_concurrent_create(NULL);
   return arconcur_shared != NULL ? 0 : -1;
 }
@@ -175,5 +182,52 @@ static inline void *arconcur_lalloc(lbatch_t *b, size_t n) {
   return NULL;
 }
 static inline void arconcur_lend(lbatch_t *b) { (void)b; }
+
+/* ---- arkeep: a serial arena that keeps 16 MiB across resets --------------------------- */
+
+#define ARKEEP_RETAIN ((size_t)16 << 20)
+#define ARKEEP_LARGE_CHUNK ((size_t)1 << 20)
+typedef arenart_t arkeep_t;
+enum { arkeep_frees_each = 0 };
+static int arkeep_large; /* the large-request workload: 1 MiB chunks as well */
+
+static inline const char *arkeep_na(workload_t w) {
+  if (w == W_SCALING || w == W_LARGE) return NULL;
+  return "-the reference of the scaling and large-request goals only";
+}
+static inline int arkeep_global_init(workload_t w, int threads) {
+  (void)threads;
+  arkeep_large = w == W_LARGE;
+  return 0;
+}
+static inline void arkeep_global_fini(void) {}
+static inline int arkeep_init(arkeep_t *c, const ctx_opt_t *o) {
+  (void)o;
+  ar_options_t ao;
+  ar_options_init(&ao);
+  ao.retain_bytes = ARKEEP_RETAIN;
+  if (arkeep_large) ao.chunk_size = ARKEEP_LARGE_CHUNK;
+  c->a = ar_arena_create(&ao);
+  return c->a != NULL ? 0 : -1;
+}
+static inline void arkeep_fini(arkeep_t *c) { ar_arena_destroy(c->a); }
+static inline void *arkeep_alloc(arkeep_t *c, size_t n) { return ar_alloc(c->a, n); }
+static inline void arkeep_reset(arkeep_t *c, void *last) {
+  (void)last;
+  ar_reset(c->a);
+}
+static inline void arkeep_round_reset(void) {}
+static inline void *arkeep_grow(arkeep_t *c, void *p, size_t old, size_t n) {
+  return ar_realloc(c->a, p, old, n);
+}
+static inline int arkeep_lbegin(lbatch_t *b) {
+  (void)b;
+  return -1;
+}
+static inline void *arkeep_lalloc(lbatch_t *b, size_t n) {
+  (void)b, (void)n;
+  return NULL;
+}
+static inline void arkeep_lend(lbatch_t *b) { (void)b; }
 
 #endif /* AR_BENCH_PEERS_ARENART_H */

@@ -82,6 +82,39 @@ double paired_ratio(int w, const char *key, int pa, int pb) {
   return NAN;
 }
 
+/* Like paired_ratio, against the fastest of `set` in each repeat (a repeat counts only if
+ * every peer of the set that has samples has one from it, so "the best" is never a peer that
+ * happened to be missing). `invert`: the median of best/a instead of a/best. */
+double paired_ratio_best(int w, const char *key, int pa, const int *set, int nset,
+                         bool invert) {
+  const wres_t *r = &res[w];
+  for (int k = 0; k < r->nkeys; k++) {
+    if (strcmp(r->keys[k], key) != 0) continue;
+    cell_t q;
+    q.n = 0;
+    const cell_t *a = &r->fig[k][pa];
+    for (int i = 0; i < a->n; i++) {
+      double best = INFINITY;
+      bool whole = true;
+      for (int s = 0; s < nset; s++) {
+        const cell_t *b = &r->fig[k][set[s]];
+        if (b->n == 0) continue;
+        bool found = false;
+        for (int j = 0; j < b->n; j++)
+          if (b->rep[j] == a->rep[i] && b->v[j] > 0) {
+            found = true;
+            if (b->v[j] < best) best = b->v[j];
+          }
+        if (!found) whole = false;
+      }
+      if (whole && best < INFINITY && a->v[i] > 0)
+        q.v[q.n++] = invert ? best / a->v[i] : a->v[i] / best;
+    }
+    return median(&q);
+  }
+  return NAN;
+}
+
 /* Geometric mean over the timed columns of (allocator / arenart). */
 double summary_ratio(const wres_t *r, int pi) {
   double logsum = 0;

@@ -8,6 +8,7 @@
  *   BENCH_WITH_ARENART   arenart, arthread, arconcur (links //runtime)
  *   BENCH_WITH_POOLS     APR, talloc, obstack
  *   BENCH_WITH_MIHEAP    mimalloc heaps (the binary links mimalloc)
+ *   BENCH_WITH_PMR       std::pmr::monotonic_buffer_resource (links pmr_shim.cc)
  * plus, always, the bump pointer and "malloc": plain malloc/free, which is whatever library the
  * binary was linked with (glibc, jemalloc, tcmalloc or mimalloc). The worker reports which
  * library really provides malloc (INFO malloc ...), so a link-order mistake cannot pass one
@@ -36,6 +37,9 @@
 #endif
 #if defined(BENCH_WITH_MIHEAP)
 #include "bench/peers_mimalloc.h"
+#endif
+#if defined(BENCH_WITH_PMR)
+#include "bench/peers_pmr.h"
 #endif
 
 int bench_worker_main(int argc, char **argv);
@@ -278,6 +282,64 @@ __attribute__((noinline)) static void cg_base_loop(void **out, int n) {
   }
 }
 
+/* ---- 7. large requests ------------------------------------------------------------------ */
+
+/* A request that allocates a lot: a footprint of 64 KiB to 16 MiB made of blocks of 256 B to
+ * 64 KiB (a size class picked uniformly among 256 B, 512 B, ... 64 KiB, then a random size up
+ * to twice it, capped at 64 KiB), every page of each block touched, everything freed at the
+ * end of the request. An arena that gives chunks back at each reset pays munmap, mmap and a
+ * page fault per page on every request; one that keeps them reuses warm memory. The sweep
+ * over footprints shows where a retention policy stops covering the request. */
+enum { LARGE_NFOOT = 5, LARGE_SEQ = 4096, LARGE_MAX_ROUNDS = 160 };
+static const size_t large_foot[LARGE_NFOOT] = {(size_t)64 << 10, (size_t)256 << 10,
+                                               (size_t)1 << 20, (size_t)4 << 20,
+                                               (size_t)16 << 20};
+static const char *const large_label[LARGE_NFOOT] = {"64K", "256K", "1M", "4M", "16M"};
+static size_t large_sizes[LARGE_SEQ];
+
+static void large_fill_sizes(void) {
+  uint64_t s = 0xD1B54A32D192ED03u;
+  for (int i = 0; i < LARGE_SEQ; i++) {
+    uint64_t r = bench_rng(&s);
+    size_t base = (size_t)256 << (r % 9), size = base + (size_t)((r >> 8) % base);
+    large_sizes[i] = size > ((size_t)64 << 10) ? (size_t)64 << 10 : size;
+  }
+}
+
+/* How many blocks of the sequence make up `foot` bytes, and how many bytes they are. */
+static int large_count(size_t foot, size_t *bytes) {
+  size_t sum = 0;
+  int n = 0;
+  while (sum < foot && n < LARGE_SEQ) sum += large_sizes[n++];
+  *bytes = sum;
+  return n;
+}
+
+/* About 8 MiB (quick) or 128 MiB of requests per case, within [2, 16] or [8, 160] rounds
+ * after one of warm-up: an arena that maps and faults in every request spends most of the
+ * workload's time in the 16 MiB case (quick: three requests per thread count, about a fifth
+ * of a second on the build machine), and quick mode must stay quick. */
+static int large_rounds(const bench_params_t *prm, size_t foot) {
+  size_t want = (prm->quick ? (size_t)8 << 20 : (size_t)128 << 20) / foot;
+  int lo = prm->quick ? 2 : 8, hi = prm->quick ? 16 : LARGE_MAX_ROUNDS;
+  return want < (size_t)lo ? lo : want > (size_t)hi ? hi : (int)want;
+}
+
+/* Writes the chain link, one byte per page and the last byte: every page is faulted in. */
+static inline void touch_pages(void *p, size_t size, void *prev) {
+  *(void **)p = prev;
+  for (size_t off = 4096; off < size; off += 4096) ((char *)p)[off] = (char)off;
+  ((char *)p)[size - 1] = (char)size;
+  bench_escape(p);
+}
+
+typedef struct large_arg {
+  pthread_barrier_t *bar;
+  int id, rounds, n;
+  size_t cap;
+  double busy[LARGE_MAX_ROUNDS], reset[LARGE_MAX_ROUNDS];
+} large_arg_t;
+
 /* ---- every allocator's workloads ------------------------------------------------------ */
 
 typedef int (*workload_fn)(const bench_params_t *);
@@ -293,7 +355,7 @@ typedef struct peer_entry {
   {                                                                                    \
     name, p##_na, p##_global_init, p##_global_fini, {                                  \
       p##_w_hot, p##_w_request, p##_w_scaling, p##_w_larson, p##_w_bimodal,            \
-          p##_w_containers, p##_w_callgrind                                            \
+          p##_w_containers, p##_w_large, p##_w_callgrind                               \
     }                                                                                  \
   }
 
@@ -311,7 +373,14 @@ typedef struct peer_entry {
 #include "bench/workloads.inc"
 #undef P
 #define P arconcur
+#define P_SHARED_RESET /* one arena for all threads: reset between rounds, timed apart */
 #include "bench/workloads.inc"
+#undef P_SHARED_RESET
+#undef P
+#define P arkeep
+#define P_ROUND_LIFETIMES /* scaling: reset once per round, as the shared ConcurrentArena */
+#include "bench/workloads.inc"
+#undef P_ROUND_LIFETIMES
 #undef P
 #endif
 #if defined(BENCH_WITH_POOLS)
@@ -330,6 +399,11 @@ typedef struct peer_entry {
 #include "bench/workloads.inc"
 #undef P
 #endif
+#if defined(BENCH_WITH_PMR)
+#define P pmr
+#include "bench/workloads.inc"
+#undef P
+#endif
 
 static const peer_entry_t peers[] = {
     PEER_ENTRY(libc, "malloc"),
@@ -338,6 +412,7 @@ static const peer_entry_t peers[] = {
     PEER_ENTRY(arenart, "arenart"),
     PEER_ENTRY(arthread, "arthread"),
     PEER_ENTRY(arconcur, "arconcur"),
+    PEER_ENTRY(arkeep, "arkeep"),
 #endif
 #if defined(BENCH_WITH_POOLS)
     PEER_ENTRY(aprp, "apr"),
@@ -347,11 +422,14 @@ static const peer_entry_t peers[] = {
 #if defined(BENCH_WITH_MIHEAP)
     PEER_ENTRY(miheap, "miheap"),
 #endif
+#if defined(BENCH_WITH_PMR)
+    PEER_ENTRY(pmr, "pmr"),
+#endif
 };
 enum { NPEERS = sizeof peers / sizeof peers[0] };
 
 static const char *const workload_names[W_COUNT + 1] = {
-    "hot", "request", "scaling", "larson", "bimodal", "containers", "callgrind"};
+    "hot", "request", "scaling", "larson", "bimodal", "containers", "large", "callgrind"};
 
 static void calibrate_clock(void) {
   double v[257];
@@ -465,6 +543,7 @@ int bench_worker_main(int argc, char **argv) {
   }
   calibrate_clock();
   bench_fill_sizes(request_sizes, 8 * REQUEST_K, 0x9E3779B97F4A7C15u);
+  large_fill_sizes();
 
   int rc = 0, found = 0;
   for (int i = 0; i < NPEERS; i++) {

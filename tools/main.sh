@@ -41,6 +41,17 @@ bench() {
   echo "plot: build/bench/bench.png   figures: build/bench/bench.json"
 }
 
+# Step: keep this run's figures under build/bench/history/ and compare its goal ratios with
+# the previous saved run (ratios, not times: see bench/history.py). Flags, never fails.
+bench_history() {
+  step "goal ratios against the previous run (bench/history.py)"
+  if ! command -v python3 >/dev/null; then
+    echo "skipped: python3 not found"
+    return 0
+  fi
+  python3 bench/history.py --dir build/bench/history --save build/bench/bench.json
+}
+
 # Step: the example HTTP server under wrk on loopback, arena flavor vs malloc flavors.
 server_load() {
   step "example server under load (bazel run --config=opt //examples/server:load -- ${MODE:-(full)})"
@@ -53,6 +64,7 @@ server_load() {
 
 STEPS=(
   bench
+  bench_history
   server_load
 )
 
