@@ -70,10 +70,52 @@ static inline void ar_spin_unlock(ar_spinlock_t *l) {
 #define ar_rcu_assign(p, v) ar_store_release((p), (v))
 #define ar_rcu_deref(p) ar_load_acquire(p)
 
-/* RCU (urcu-qsbr), implemented in registry.c. Sections do not nest: ar_rcu_read_end takes the
- * thread offline. Never call ar_rcu_synchronize inside a section. */
+/* RCU (urcu-qsbr), implemented in registry.c.
+ *
+ * Read sections nest: a thread keeps a depth, only the outermost begin brings it online and
+ * only the outermost end takes it offline (and releases the TSan token). So any read-only
+ * function may be called inside a section, including from an ar_registry_foreach callback.
+ * Never blocks: begin (the first one on a thread registers it with liburcu, which takes
+ * liburcu's registry mutex once, held only briefly by others) and end.
+ *
+ * ar_rcu_synchronize waits for every section that began before it, so it blocks for as long
+ * as the longest of them runs. Called inside a section it would wait for itself (urcu-qsbr
+ * would instead end the caller's section behind its back): that is a fatal error with a
+ * message, as is ar_rcu_barrier inside a section. Callers that can be reached from inside a
+ * section (an admin call made from a foreach callback) may test ar_rcu_in_read_section_()
+ * first and fail with an error instead. Today's callers: numa/topology.c (ar_numa_reload,
+ * ar_numa_shutdown) and the reclaimer thread below. */
 AR_INTERNAL void ar_rcu_read_begin(void);
 AR_INTERNAL void ar_rcu_read_end(void);
+AR_INTERNAL bool ar_rcu_in_read_section_(void);
 AR_INTERNAL void ar_rcu_synchronize(void);
+
+/* Deferred reclamation, for writers that must not wait for readers. Embed an ar_rcu_head_t in
+ * the unlinked object and call ar_rcu_defer_(&obj->head, fn): it returns at once (it takes a
+ * mutex held only for list operations, and starts the reclaimer thread on first use); a
+ * reclaimer thread calls fn(head) after a grace period, i.e. once no read section that could
+ * have seen the object is still open. fn runs on that thread, after ar_rcu_synchronize (whose
+ * TSan acquire covers every reader's end), with nothing locked; it must not block on readers
+ * or call ar_rcu_barrier. May be called anywhere, inside a read section too and from a
+ * thread-exit destructor. Objects still waiting at process exit stay reachable from a static
+ * list (LeakSanitizer does not report them).
+ *
+ * fork(): the child starts its own reclaimer on first need, so the objects waiting in the
+ * list are freed there too; a batch the parent's reclaimer had taken is not. If the fork
+ * happened during a grace period in another thread, liburcu's lock stays held in the child
+ * and no grace period completes there: deferred objects are then never freed in that child,
+ * and ar_rcu_synchronize / ar_rcu_barrier in it never return.
+ *
+ * ar_rcu_barrier waits until everything deferred before the call has been freed: it blocks
+ * for a grace period, i.e. on readers (fatal inside a section). ar_rcu_pending_ counts the
+ * objects deferred and not yet freed. Both are for tests and shutdown paths. */
+typedef struct ar_rcu_head {
+  struct ar_rcu_head *next;                 /* guarded by the reclaimer's mutex */
+  void (*free_fn)(struct ar_rcu_head *head); /* set by ar_rcu_defer_ */
+} ar_rcu_head_t;
+
+AR_INTERNAL void ar_rcu_defer_(ar_rcu_head_t *head, void (*free_fn)(ar_rcu_head_t *head));
+AR_INTERNAL void ar_rcu_barrier(void);
+AR_INTERNAL uint64_t ar_rcu_pending_(void);
 
 #endif /* ARENART_SYNC_H */
