@@ -7,17 +7,28 @@
  * arenart goes through the wrappers below, which tell TSan what the primitive guarantees:
  *   - ar_spinlock_*: ck_spinlock_fas bracketed by the __tsan_mutex_* hooks, so TSan models it
  *     as a mutex (and ignores the lock word's own accesses);
- *   - ar_rcu_read_begin/end and ar_rcu_synchronize: urcu-qsbr. A reader's end is a release
- *     on one token and a grace period's end is an acquire on it, which is the RCU guarantee:
- *     everything a pre-existing reader did happens before the code after synchronize_rcu
- *     (typically the free of an unlinked node).
+ *   - ar_rcu_read_begin/end and ar_rcu_synchronize: urcu-qsbr. A reader's (outermost) end is
+ *     a release on one token and a grace period's end is an acquire on it, which is the RCU
+ *     guarantee: everything a pre-existing reader did happens before the code after
+ *     synchronize_rcu (typically the free of an unlinked node);
+ *   - ar_rcu_defer_: the writer hands the unlinked object to the reclaimer thread under a
+ *     pthread mutex (TSan sees that edge itself) and the reclaimer frees it after its own
+ *     ar_rcu_synchronize, so it needs no annotation of its own (unlike liburcu's call_rcu,
+ *     whose queue and worker TSan cannot see).
  * Data published through RCU lists is published with our own C11 atomics (release store of
  * the pointer, acquire load by readers), which TSan sees directly.
  *
  * Why QSBR: its read side costs nothing (no barriers, no counters). Library users should not
- * have to announce quiescent states, so each read section brings the thread online and takes
- * it offline again (an extended quiescent state); an offline thread never delays a grace
- * period, and registration is automatic and undone at thread exit.
+ * have to announce quiescent states, so each outermost read section brings the thread online
+ * and takes it offline again (an extended quiescent state); an offline thread never delays a
+ * grace period, and registration is automatic and undone at thread exit.
+ *
+ * What blocks and what never does:
+ *   never: ar_rcu_read_begin/end, ar_rcu_defer_ (a short mutex; the first call starts the
+ *          reclaimer thread), and so no registry writer (add, remove, retag) waits for readers;
+ *   waits for readers (all sections open when it starts): ar_rcu_synchronize, ar_rcu_barrier,
+ *          and fork() while the reclaimer is in a grace period (registry.c, fork handlers).
+ *          The first two are fatal errors inside a read section.
  */
 #ifndef ARENART_SYNC_H
 #define ARENART_SYNC_H
@@ -75,8 +86,9 @@ static inline void ar_spin_unlock(ar_spinlock_t *l) {
  * Read sections nest: a thread keeps a depth, only the outermost begin brings it online and
  * only the outermost end takes it offline (and releases the TSan token). So any read-only
  * function may be called inside a section, including from an ar_registry_foreach callback.
- * Never blocks: begin (the first one on a thread registers it with liburcu, which takes
- * liburcu's registry mutex once, held only briefly by others) and end.
+ * Neither begin nor end blocks: the first begin on a thread registers it with liburcu, whose
+ * registry mutex a grace period in progress does not hold while it waits for readers (checked
+ * against liburcu 0.13: registration during a 2 s reader returns at once).
  *
  * ar_rcu_synchronize waits for every section that began before it, so it blocks for as long
  * as the longest of them runs. Called inside a section it would wait for itself (urcu-qsbr
@@ -100,11 +112,15 @@ AR_INTERNAL void ar_rcu_synchronize(void);
  * thread-exit destructor. Objects still waiting at process exit stay reachable from a static
  * list (LeakSanitizer does not report them).
  *
- * fork(): the child starts its own reclaimer on first need, so the objects waiting in the
- * list are freed there too; a batch the parent's reclaimer had taken is not. If the fork
- * happened during a grace period in another thread, liburcu's lock stays held in the child
- * and no grace period completes there: deferred objects are then never freed in that child,
- * and ar_rcu_synchronize / ar_rcu_barrier in it never return.
+ * fork(): the fork waits for a grace period the reclaimer has in progress (unless the forking
+ * thread is inside a read section), so the child does not inherit liburcu's grace-period
+ * locks held by a thread it does not have. The child starts its own reclaimer on first need,
+ * which frees the objects waiting in the list; a batch the parent's reclaimer had taken is
+ * not freed there. Grace periods can still be impossible in a child: when another thread was
+ * inside a read section at the fork (liburcu's copy of it stays online forever) or inside
+ * ar_rcu_synchronize, or the forking thread was in a section during the reclaimer's grace
+ * period. Deferred objects are then never freed in that child and ar_rcu_synchronize /
+ * ar_rcu_barrier there never return; defers (and so destroys) still return at once.
  *
  * ar_rcu_barrier waits until everything deferred before the call has been freed: it blocks
  * for a grace period, i.e. on readers (fatal inside a section). ar_rcu_pending_ counts the
