@@ -154,23 +154,22 @@ static ar_rcu_head_t *defer_list;       /* newest first; guarded by defer_mu */
 static uint64_t defer_deferred;         /* ever deferred; guarded by defer_mu */
 static uint64_t defer_freed;            /* ever freed; guarded by defer_mu */
 static bool reclaimer_running;          /* guarded by defer_mu */
-/* Held by the reclaimer for the length of its grace period; see the fork handlers. */
-static pthread_mutex_t defer_gp_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool reclaimer_stop;             /* guarded by defer_mu: exit after the current batch */
+static pthread_t reclaimer_tid;         /* guarded by defer_mu; valid while running */
 static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
 
 static void *reclaimer_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&defer_mu);
   for (;;) {
-    while (defer_list == NULL) pthread_cond_wait(&defer_work, &defer_mu);
+    while (defer_list == NULL && !reclaimer_stop) pthread_cond_wait(&defer_work, &defer_mu);
+    if (reclaimer_stop) break; /* what is still listed waits for the next reclaimer */
     ar_rcu_head_t *batch = defer_list;
     defer_list = NULL;
     pthread_mutex_unlock(&defer_mu);
     /* Every reader that could reach an object of the batch began before it was unlinked,
      * hence before this grace period starts; after it, none is left. */
-    pthread_mutex_lock(&defer_gp_mu);
     ar_rcu_synchronize();
-    pthread_mutex_unlock(&defer_gp_mu);
     uint64_t n = 0;
     while (batch != NULL) {
       ar_rcu_head_t *next = batch->next;
@@ -182,67 +181,74 @@ static void *reclaimer_main(void *arg) {
     defer_freed += n;
     pthread_cond_broadcast(&defer_done);
   }
+  pthread_mutex_unlock(&defer_mu);
   return NULL;
 }
 
-/* Starts the reclaimer if it is not running; with defer_mu held. It is detached (nothing
- * joins it; it sleeps on defer_work while there is nothing to free) and starts with every
- * signal blocked, so no application signal handler ever runs on it. On failure (EAGAIN) the
- * objects wait in the list and the next defer or barrier tries again. */
+/* Starts the reclaimer if it is not running; with defer_mu held. It is joined only by the
+ * fork handlers (it sleeps on defer_work while there is nothing to free) and starts with
+ * every signal blocked, so no application signal handler ever runs on it. On failure
+ * (EAGAIN) the objects wait in the list and the next defer or barrier tries again. */
 static bool reclaimer_start_locked(void) {
   if (reclaimer_running) return true;
-  pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0) return false;
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t t;
-  reclaimer_running = pthread_create(&t, &attr, reclaimer_main, NULL) == 0;
+  reclaimer_running = pthread_create(&reclaimer_tid, NULL, reclaimer_main, NULL) == 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
   return reclaimer_running;
 }
 
-/* fork(): the child has only the forking thread, and inherits every lock as it was.
- *   - The registry's own locks (reg_lock, defer_mu) are taken around the fork, so the child
- *     never inherits one held by a thread that does not exist there.
- *   - liburcu's locks we cannot reach, and synchronize_rcu holds them for its whole grace
- *     period: a child forked while the reclaimer is in one could never register a reader or
- *     complete a grace period. So the fork waits for a grace period the reclaimer has in
- *     progress (defer_gp_mu), i.e. for the readers that were open when it began; this is the
- *     one place where a reader can delay another thread. Not when the forking thread is itself
- *     inside a read section: that grace period may be waiting for it (the child then
- *     inherits whatever state liburcu was in).
- *   - The child has no reclaimer: its first defer or barrier starts one, which frees what was
- *     waiting in the list. A batch the parent's reclaimer had taken is that thread's and is
- *     not freed in the child (one batch, once per fork). */
-static _Thread_local bool prefork_waited_gp;
-
+/* fork(): the child has only the forking thread, and inherits every lock as it was. So the
+ * prepare handler stops the reclaimer: it lets it finish the batch it is on (its grace period
+ * included) and joins it, then holds the registry's own locks (defer_mu, reg_lock) across
+ * the fork. Hence:
+ *   - the child inherits no lock held by a thread it does not have: neither ours nor
+ *     liburcu's, which synchronize_rcu holds for a whole grace period (a child forked during
+ *     one could never register a reader or complete a grace period);
+ *   - if nothing else runs, the process is single-threaded at the fork, as it was before the
+ *     first destroy: a child may start threads (ThreadSanitizer forbids that after a
+ *     multithreaded fork) and pays for no thread it does not use;
+ *   - the cost: fork waits for a grace period the reclaimer has in progress, i.e. for the
+ *     readers open when it began; this is the one place where readers can delay another
+ *     thread.
+ * Not when the forking thread is itself inside a read section: the reclaimer's grace period
+ * may be waiting for it. Then the reclaimer is left running and the child inherits whatever
+ * state liburcu and the reclaimer were in (a batch the reclaimer had taken is never freed in
+ * the child). After the fork the parent restarts the reclaimer if objects are waiting; the
+ * child starts one on its first defer or barrier, which also frees what was waiting. */
 static void defer_prefork(void) {
-  prefork_waited_gp = !ar_rcu_in_read_section_();
-  if (prefork_waited_gp) pthread_mutex_lock(&defer_gp_mu);
-  ar_spin_lock(&reg_lock);
   pthread_mutex_lock(&defer_mu);
+  if (!ar_rcu_in_read_section_()) {
+    while (reclaimer_running) { /* once: holding defer_mu, nobody else can start one */
+      pthread_t t = reclaimer_tid;
+      reclaimer_stop = true;
+      pthread_cond_signal(&defer_work);
+      pthread_mutex_unlock(&defer_mu);
+      pthread_join(t, NULL);
+      pthread_mutex_lock(&defer_mu);
+      reclaimer_running = false;
+      reclaimer_stop = false;
+    }
+  }
+  /* Order defer_mu -> reg_lock: no holder of reg_lock ever waits for defer_mu. */
+  ar_spin_lock(&reg_lock);
 }
 
 static void defer_postfork_parent(void) {
-  pthread_mutex_unlock(&defer_mu);
   ar_spin_unlock(&reg_lock);
-  if (prefork_waited_gp) pthread_mutex_unlock(&defer_gp_mu);
+  if (defer_list != NULL) (void)reclaimer_start_locked();
+  pthread_mutex_unlock(&defer_mu);
 }
 
 static void defer_postfork_child(void) {
+  ar_spin_unlock(&reg_lock);
   reclaimer_running = false;
+  reclaimer_stop = false;
   /* A condition variable may remember waiters that exist only in the parent. */
   pthread_cond_init(&defer_work, NULL);
   pthread_cond_init(&defer_done, NULL);
   pthread_mutex_unlock(&defer_mu);
-  ar_spin_unlock(&reg_lock);
-  if (prefork_waited_gp)
-    pthread_mutex_unlock(&defer_gp_mu);
-  else
-    pthread_mutex_init(&defer_gp_mu, NULL); /* the parent's reclaimer may hold it */
 }
 
 static void defer_setup(void) {

@@ -27,7 +27,7 @@
  *   never: ar_rcu_read_begin/end, ar_rcu_defer_ (a short mutex; the first call starts the
  *          reclaimer thread), and so no registry writer (add, remove, retag) waits for readers;
  *   waits for readers (all sections open when it starts): ar_rcu_synchronize, ar_rcu_barrier,
- *          and fork() while the reclaimer is in a grace period (registry.c, fork handlers).
+ *          and fork() while the reclaimer is in a grace period (it joins the reclaimer).
  *          The first two are fatal errors inside a read section.
  */
 #ifndef ARENART_SYNC_H
@@ -112,15 +112,17 @@ AR_INTERNAL void ar_rcu_synchronize(void);
  * thread-exit destructor. Objects still waiting at process exit stay reachable from a static
  * list (LeakSanitizer does not report them).
  *
- * fork(): the fork waits for a grace period the reclaimer has in progress (unless the forking
- * thread is inside a read section), so the child does not inherit liburcu's grace-period
- * locks held by a thread it does not have. The child starts its own reclaimer on first need,
- * which frees the objects waiting in the list; a batch the parent's reclaimer had taken is
- * not freed there. Grace periods can still be impossible in a child: when another thread was
- * inside a read section at the fork (liburcu's copy of it stays online forever) or inside
- * ar_rcu_synchronize, or the forking thread was in a section during the reclaimer's grace
- * period. Deferred objects are then never freed in that child and ar_rcu_synchronize /
- * ar_rcu_barrier there never return; defers (and so destroys) still return at once.
+ * fork(): the prepare handler stops and joins the reclaimer (after the batch it is on, whose
+ * grace period fork therefore waits for), unless the forking thread is inside a read section.
+ * So the child inherits neither a lock held by the reclaimer nor liburcu's grace-period locks,
+ * and a process with no other threads forks single-threaded (a child may start threads, which
+ * TSan forbids after a multithreaded fork). The parent restarts the reclaimer if objects are
+ * waiting; the child starts one on its first defer or barrier. Grace periods can still be
+ * impossible in a child: when another thread was inside a read section at the fork
+ * (liburcu's copy of it stays online forever) or inside ar_rcu_synchronize, or the forking
+ * thread was in a section while the reclaimer was in a grace period. Deferred objects are
+ * then never freed in that child and ar_rcu_synchronize / ar_rcu_barrier there never return;
+ * defers (and so destroys) still return at once.
  *
  * ar_rcu_barrier waits until everything deferred before the call has been freed: it blocks
  * for a grace period, i.e. on readers (fatal inside a section). ar_rcu_pending_ counts the

@@ -28,7 +28,8 @@
  *     free a topology snapshot after a grace period, holding the NUMA admin mutex), and so
  *     also ar_numa_init and the first ar_node_arena call for a node while one of those two
  *     runs (they take that mutex); and fork() while the background thread is in a grace
- *     period (so that the child inherits no lock held by it).
+ *     period (fork stops that thread and restarts it afterwards, so that the child inherits
+ *     no lock held by it and a process with no threads of its own forks single-threaded).
  *
  * Callbacks: a foreach callback may call every read-only public function (ar_stats_global, a
  * nested foreach, the ar_numa_* queries, the *_stats calls) and allocate, also from a node
