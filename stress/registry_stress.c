@@ -10,7 +10,9 @@
  * memory (ASan/TSan would say).
  *
  * The readers' callbacks also make nested queries, as stats.h allows: ar_stats_global for
- * every entry and a nested ar_registry_foreach for some, then look at the entry again. A
+ * every entry and a nested ar_registry_foreach for some, then look at the entry again; some
+ * create and destroy an arena from inside the walk (which must neither deadlock nor free
+ * anything the walk still holds). A
  * nested read section must not end the outer one; when it did, a writer freed the entry under
  * the walk (ASan: heap-use-after-free in the walk; release builds: garbage or a crash).
  */
@@ -57,6 +59,14 @@ static int visit(const ar_arena_info_t *info, void *ctx) {
   if (w->n % 4 == 0) {
     long nested = 0;
     CHECK(ar_registry_foreach(count_entry, &nested) == 0, "nested foreach");
+  }
+  if (w->n % 16 == 0) {
+    /* Readers may write too: create and destroy an arena from inside the walk. */
+    ar_options_t o = AR_OPTIONS_INIT;
+    o.name = "in-walk";
+    ar_concurrent_t *c = ar_concurrent_create(&o);
+    CHECK(c != NULL, "create in walk");
+    ar_concurrent_destroy(c);
   }
   CHECK(strcmp(name, info->name) == 0, "entry changed under the walk: '%s' -> '%.31s'", name,
         info->name);
