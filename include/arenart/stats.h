@@ -16,8 +16,8 @@
  *   | ar_registry_foreach   | anything, from any thread, inside a foreach callback too    |
  *
  * What blocks and what never does:
- *   - ar_stats_global and ar_registry_foreach never wait for writers (the walk itself takes
- *     no lock; a foreach lasts as long as its callbacks).
+ *   - ar_stats_global and ar_registry_foreach never wait for writers or other readers (the
+ *     walk takes no lock; a foreach lasts as long as its callbacks).
  *   - Readers never make a writer wait: destroying a listed arena (ar_concurrent_destroy,
  *     ar_arena_destroy of a pooled arena, ar_arena_pool_trim/give/destroy, a thread's exit
  *     with its thread arena) unlinks the entry and returns; the entry's memory is freed
@@ -64,7 +64,7 @@ typedef struct ar_global_stats {
 } ar_global_stats_t;
 
 /** Fills *out with the process-wide counters; any thread, any time, inside a foreach
- * callback too; never blocks. Returns AR_OK.
+ * callback too; never waits for writers or other readers. Returns AR_OK.
  * Errors: AR_EINVAL (NULL out). */
 AR_API int ar_stats_global(ar_global_stats_t *out);
 
