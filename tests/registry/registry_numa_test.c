@@ -19,10 +19,16 @@
 
 #include <cmocka.h>
 
+#include <urcu-qsbr.h>
+
 #include <arenart.h>
 #include <arenart/numa.h>
 
 #include "tests/child.h"
+
+/* registry.c internals (runtime/sync.h); the test links the runtime statically. */
+bool ar_rcu_in_read_section_(void);
+uint64_t ar_rcu_pending_(void);
 
 #define WAIT_S 30
 #define TWO_NODES "pack:2 numa:1 core:2 pu:1"
@@ -62,7 +68,7 @@ static int init_two_nodes(void) {
 
 typedef struct numa_walk {
   ar_concurrent_t *node0;
-  bool parked, timed_out, queries_ok;
+  bool parked, timed_out, queries_ok, still_reading;
   char seen[32];
 } numa_walk_t;
 
@@ -81,6 +87,8 @@ static int numa_cb(const ar_arena_info_t *info, void *ctx) {
   ar_global_stats_t g;
   ok = ok && ar_stats_global(&g) == AR_OK;
   w->queries_ok = ok;
+  /* Still inside the walk's section, and liburcu still counts this thread as a reader. */
+  w->still_reading = ar_rcu_in_read_section_() && rcu_read_ongoing();
   stage_set(1);
   if (!stage_wait(2)) w->timed_out = true;
   snprintf(w->seen, sizeof w->seen, "%s", info->name);
@@ -116,7 +124,10 @@ static void test_numa_calls_in_callback(void **state) {
   pthread_t r;
   assert_int_equal(pthread_create(&r, NULL, numa_reader, &w), 0);
   bool parked = stage_wait(1);
+  uint64_t pending = ar_rcu_pending_();
   ar_concurrent_destroy(victim);
+  /* Give a wrongly finished grace period time to free the entry (up to 0.5 s). */
+  for (int i = 0; i < 50 && ar_rcu_pending_() > pending; i++) usleep(10000);
   ar_concurrent_t *fresh[8];
   for (int i = 0; i < 8; i++) fresh[i] = named("numa-overwrite");
   stage_set(2);
@@ -126,6 +137,7 @@ static void test_numa_calls_in_callback(void **state) {
   ar_numa_shutdown();
   assert_true(parked);
   assert_true(w.queries_ok);
+  assert_true(w.still_reading);
   assert_false(w.timed_out);
   assert_string_equal(w.seen, "numa-victim");
 }

@@ -17,6 +17,10 @@
  *   - a callback may create and destroy arenas itself, including the one it is visiting;
  *   - waiting for a grace period inside a read section is a fatal error, not a deadlock;
  *   - unlinked entries are reclaimed (no leak), also in a child created by fork().
+ * Whether the walk's section survived nested ones is also checked directly (the thread is
+ * still a reader for liburcu), so a release build catches that too: there, an entry freed by
+ * the reclaimer thread goes to that thread's malloc cache and is rarely reused in time to show
+ * up as a wrong name.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -30,6 +34,8 @@
 
 #include <cmocka.h>
 
+#include <urcu-qsbr.h>
+
 #include <arenart.h>
 
 #include "tests/child.h"
@@ -39,6 +45,7 @@
 void ar_rcu_read_begin(void);
 void ar_rcu_read_end(void);
 void ar_rcu_synchronize(void);
+bool ar_rcu_in_read_section_(void);
 void ar_rcu_barrier(void);
 uint64_t ar_rcu_pending_(void);
 
@@ -109,6 +116,7 @@ typedef struct nested {
   const char *victim;  /* the entry the reader parks on */
   bool parked;         /* the callback met the victim (set by the reader) */
   bool timed_out;      /* the reader's wait ran out */
+  bool still_reading;  /* the walk's section outlived the nested ones */
   int nested_count;    /* entries the nested foreach saw */
   char seen[32];       /* the victim's name, read after the destroy */
   int after;           /* entries the outer walk visited after the victim */
@@ -126,6 +134,8 @@ static int nested_cb(const ar_arena_info_t *info, void *ctx) {
   if (ar_stats_global(&g) != AR_OK) n->nested_count = -1;
   int c = 0;
   if (ar_registry_foreach(count_entries, &c) == 0) n->nested_count = c;
+  /* Still inside the walk's section, and liburcu still counts this thread as a reader. */
+  n->still_reading = ar_rcu_in_read_section_() && rcu_read_ongoing();
   stage_set(&n->st, 1);
   if (!stage_wait(&n->st, 2)) n->timed_out = true;
   /* The arena is gone; its entry must not be: read it again, then walk on past it. */
@@ -155,7 +165,11 @@ static void test_nested_queries_keep_entry_alive(void **state) {
   pthread_t r;
   assert_int_equal(pthread_create(&r, NULL, nested_reader, &n), 0);
   bool parked = stage_wait(&n.st, 1);
+  uint64_t pending = ar_rcu_pending_();
   ar_concurrent_destroy(victim);
+  /* Give a wrongly finished grace period time to free the entry (up to 0.5 s; with the
+   * reader still in its section the entry stays pending and this runs the whole time). */
+  for (int i = 0; i < 50 && ar_rcu_pending_() > pending; i++) usleep(10000);
   ar_concurrent_t *fresh[8];
   for (int i = 0; i < 8; i++) fresh[i] = named_concurrent("nested-overwrite");
   stage_set(&n.st, 2);
@@ -164,6 +178,7 @@ static void test_nested_queries_keep_entry_alive(void **state) {
   ar_concurrent_destroy(other);
   stage_fini(&n.st);
   assert_true(parked);
+  assert_true(n.still_reading);
   assert_false(n.timed_out); /* the destroy did not wait for the parked reader */
   assert_true(n.nested_count >= 2);
   assert_string_equal(n.seen, "nested-victim");
