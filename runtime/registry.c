@@ -4,16 +4,30 @@
  *
  * The registry is a singly linked list of nodes, newest first. Writers (arena creation and
  * destruction: rare) serialize on a ck spinlock, publish a node with a release store of the
- * pointer that links it, unlink with a release store that skips it, wait for a grace period,
- * then free it. Readers (stats, foreach) run inside an RCU read section, load each link with
- * acquire, and read only the node's immutable fields and its relaxed atomic mirrors. A reader
- * that sits on an unlinked node still sees a valid `next` (unlinking never changes the
- * unlinked node's own link) and the node is not freed until it has left its read section.
+ * pointer that links it, unlink with a release store that skips it, and hand the unlinked
+ * node to the deferred reclaimer, which frees it after a grace period. Readers (stats,
+ * foreach) run inside an RCU read section, load each link with acquire, and read only the
+ * node's immutable fields and its relaxed atomic mirrors. A reader that sits on an unlinked
+ * node still sees a valid `next` (unlinking never changes the unlinked node's own link) and
+ * the node is not freed until it has left its read section.
+ *
+ * Two properties the read side promises (stats.h) shape the RCU layer below:
+ *   - Read sections nest. A foreach callback may call ar_stats_global, a nested foreach, or a
+ *     NUMA query, each of which opens its own section. urcu-qsbr's online/offline does not
+ *     nest (the inner end would take the thread offline and let a writer free the node the
+ *     outer walk stands on), so a per-thread depth makes only the outermost begin/end count.
+ *   - Readers never make a writer wait. The writer does not wait for the grace period itself:
+ *     a reclaimer thread does (deferred reclamation, below). So a slow callback delays when
+ *     memory is returned, never when destroy, thread exit or pool trim return, and a callback
+ *     may destroy arenas, even the one whose entry it is looking at.
+ * Waiting for a grace period inside a read section would wait for itself; it is a fatal error
+ * (ar_rcu_synchronize, ar_rcu_barrier), never a silent deadlock or a silently ended section.
  *
  * Counters are relaxed atomics: each is an independent statistic, nothing is published through
  * them, and a snapshot that is a few operations stale is all a stats reader is promised.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +40,7 @@
 #include "runtime/sync.h"
 
 typedef struct ar_reg_node {
+  ar_rcu_head_t rcu; /* first: a node waiting for reclamation is reachable through its start */
   ar_atomic(struct ar_reg_node *) next;
   ar_atomic(int) kind; /* atomic: ar_registry_set_kind_ may change it while readers look */
   ar_atomic(int) node;
@@ -57,11 +72,15 @@ static char rcu_gp_token;
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
 static _Thread_local int rcu_registered;
+/* Open read sections on this thread. Only the outermost begin brings the thread online and
+ * only the outermost end takes it offline, so a query called inside a section (a foreach
+ * callback calling ar_stats_global) leaves the outer section intact. */
+static _Thread_local unsigned rcu_depth;
 
 static void rcu_thread_exit(void *arg) {
   (void)arg;
   if (rcu_registered) {
-    rcu_unregister_thread();
+    rcu_unregister_thread(); /* takes the thread offline first if a section was left open */
     rcu_registered = 0;
   }
 }
@@ -72,6 +91,7 @@ static void rcu_make_key(void) {
 }
 
 void ar_rcu_read_begin(void) {
+  if (rcu_depth++ != 0) return; /* nested: the outermost section already holds the thread */
   if (AR_UNLIKELY(!rcu_registered)) {
     pthread_once(&rcu_once, rcu_make_key);
     rcu_register_thread(); /* registers online */
@@ -85,17 +105,192 @@ void ar_rcu_read_begin(void) {
 }
 
 void ar_rcu_read_end(void) {
+  if (AR_UNLIKELY(rcu_depth == 0)) ar_fatal_("RCU read section ended that was never begun");
+  if (--rcu_depth != 0) return; /* an inner section: the outer one goes on */
   ar_tsan_release_(&rcu_gp_token);
   rcu_read_unlock();
   rcu_thread_offline(); /* extended quiescent state: never delays a grace period */
 }
 
+bool ar_rcu_in_read_section_(void) { return rcu_depth != 0; }
+
+/* A grace period waited for inside a read section would wait for this very section, which
+ * cannot end while we wait: urcu-qsbr would instead take the thread offline for the wait and
+ * so silently end the caller's section (whatever it holds may be freed under it). Neither is
+ * acceptable, so it is a fatal error, with the caller named. */
+static void rcu_forbid_in_section(const char *what) {
+  if (AR_UNLIKELY(rcu_depth != 0))
+    ar_fatal_("%s called inside an RCU read section (depth %u): a grace period would wait for "
+              "the caller's own section; e.g. ar_numa_reload or ar_numa_shutdown called from "
+              "an ar_registry_foreach callback",
+              what, rcu_depth);
+}
+
 void ar_rcu_synchronize(void) {
+  rcu_forbid_in_section("ar_rcu_synchronize");
   synchronize_rcu();
   ar_tsan_acquire_(&rcu_gp_token);
 }
 
+/* ---- deferred reclamation ------------------------------------------------------------- */
+
+/* Writers that unlink an object hand it to ar_rcu_defer_ and return at once; a reclaimer
+ * thread of ours waits for the grace period and calls the object's free function. Why not
+ * liburcu's call_rcu: it wants the caller online (a thread arena is removed from a TLS
+ * destructor, where our registration may already be gone), its worker needs one more TSan
+ * annotation, and across fork() it needs the application to call its before/after-fork hooks,
+ * whose "before" waits for a grace period, i.e. for readers. Here everything the reclaimer
+ * shares with writers is under one pthread mutex (which TSan sees), the grace period is
+ * ar_rcu_synchronize (already annotated), and fork is handled by our own atfork handlers.
+ *
+ * The reclaimer takes the whole list at once, so the objects deferred before any moment are
+ * freed in batches that form a prefix of the defer order: `freed` reaching what `deferred`
+ * was at that moment means they are all gone (ar_rcu_barrier relies on it). It never holds
+ * the mutex during a grace period, so a writer waits at most for a list swap or a count. */
+static pthread_mutex_t defer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t defer_work = PTHREAD_COND_INITIALIZER; /* list non-empty: reclaimer */
+static pthread_cond_t defer_done = PTHREAD_COND_INITIALIZER; /* a batch freed: barriers */
+static ar_rcu_head_t *defer_list;       /* newest first; guarded by defer_mu */
+static uint64_t defer_deferred;         /* ever deferred; guarded by defer_mu */
+static uint64_t defer_freed;            /* ever freed; guarded by defer_mu */
+static bool reclaimer_running;          /* guarded by defer_mu */
+static bool reclaimer_stop;             /* guarded by defer_mu: exit after the current batch */
+static pthread_t reclaimer_tid;         /* guarded by defer_mu; valid while running */
+static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
+
+static void *reclaimer_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&defer_mu);
+  for (;;) {
+    while (defer_list == NULL && !reclaimer_stop) pthread_cond_wait(&defer_work, &defer_mu);
+    if (reclaimer_stop) break; /* what is still listed waits for the next reclaimer */
+    ar_rcu_head_t *batch = defer_list;
+    defer_list = NULL;
+    pthread_mutex_unlock(&defer_mu);
+    /* Every reader that could reach an object of the batch began before it was unlinked,
+     * hence before this grace period starts; after it, none is left. */
+    ar_rcu_synchronize();
+    uint64_t n = 0;
+    while (batch != NULL) {
+      ar_rcu_head_t *next = batch->next;
+      batch->free_fn(batch);
+      batch = next;
+      n++;
+    }
+    pthread_mutex_lock(&defer_mu);
+    defer_freed += n;
+    pthread_cond_broadcast(&defer_done);
+  }
+  pthread_mutex_unlock(&defer_mu);
+  return NULL;
+}
+
+/* Starts the reclaimer if it is not running; with defer_mu held. It is joined only by the
+ * fork handlers (it sleeps on defer_work while there is nothing to free) and starts with
+ * every signal blocked, so no application signal handler ever runs on it. On failure
+ * (EAGAIN) the objects wait in the list and the next defer or barrier tries again. */
+static bool reclaimer_start_locked(void) {
+  if (reclaimer_running) return true;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  reclaimer_running = pthread_create(&reclaimer_tid, NULL, reclaimer_main, NULL) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return reclaimer_running;
+}
+
+/* fork(): the child has only the forking thread, and inherits every lock as it was. So the
+ * prepare handler stops the reclaimer: it lets it finish the batch it is on (its grace period
+ * included) and joins it, then holds the registry's own locks (defer_mu, reg_lock) across
+ * the fork. Hence:
+ *   - the child inherits no lock held by a thread it does not have: neither ours nor
+ *     liburcu's, which synchronize_rcu holds for a whole grace period (a child forked during
+ *     one could never register a reader or complete a grace period);
+ *   - if nothing else runs, the process is single-threaded at the fork, as it was before the
+ *     first destroy: a child may start threads (ThreadSanitizer forbids that after a
+ *     multithreaded fork) and pays for no thread it does not use;
+ *   - the cost: fork waits for a grace period the reclaimer has in progress, i.e. for the
+ *     readers open when it began; this is the one place where readers can delay another
+ *     thread.
+ * Not when the forking thread is itself inside a read section: the reclaimer's grace period
+ * may be waiting for it. Then the reclaimer is left running and the child inherits whatever
+ * state liburcu and the reclaimer were in (a batch the reclaimer had taken is never freed in
+ * the child). After the fork the parent restarts the reclaimer if objects are waiting; the
+ * child starts one on its first defer or barrier, which also frees what was waiting. */
+static void defer_prefork(void) {
+  pthread_mutex_lock(&defer_mu);
+  if (!ar_rcu_in_read_section_()) {
+    while (reclaimer_running) { /* once: holding defer_mu, nobody else can start one */
+      pthread_t t = reclaimer_tid;
+      reclaimer_stop = true;
+      pthread_cond_signal(&defer_work);
+      pthread_mutex_unlock(&defer_mu);
+      pthread_join(t, NULL);
+      pthread_mutex_lock(&defer_mu);
+      reclaimer_running = false;
+      reclaimer_stop = false;
+    }
+  }
+  /* Order defer_mu -> reg_lock: no holder of reg_lock ever waits for defer_mu. */
+  ar_spin_lock(&reg_lock);
+}
+
+static void defer_postfork_parent(void) {
+  ar_spin_unlock(&reg_lock);
+  if (defer_list != NULL) (void)reclaimer_start_locked();
+  pthread_mutex_unlock(&defer_mu);
+}
+
+static void defer_postfork_child(void) {
+  ar_spin_unlock(&reg_lock);
+  reclaimer_running = false;
+  reclaimer_stop = false;
+  /* A condition variable may remember waiters that exist only in the parent. */
+  pthread_cond_init(&defer_work, NULL);
+  pthread_cond_init(&defer_done, NULL);
+  pthread_mutex_unlock(&defer_mu);
+}
+
+static void defer_setup(void) {
+  if (pthread_atfork(defer_prefork, defer_postfork_parent, defer_postfork_child) != 0)
+    ar_fatal_("cannot install the registry's fork handlers");
+}
+
+void ar_rcu_defer_(ar_rcu_head_t *h, void (*free_fn)(ar_rcu_head_t *h)) {
+  pthread_once(&defer_once, defer_setup);
+  h->free_fn = free_fn;
+  pthread_mutex_lock(&defer_mu);
+  h->next = defer_list;
+  defer_list = h;
+  defer_deferred++;
+  if (reclaimer_running)
+    pthread_cond_signal(&defer_work);
+  else
+    (void)reclaimer_start_locked(); /* it finds the list non-empty and starts on it */
+  pthread_mutex_unlock(&defer_mu);
+}
+
+void ar_rcu_barrier(void) {
+  rcu_forbid_in_section("ar_rcu_barrier");
+  pthread_once(&defer_once, defer_setup);
+  pthread_mutex_lock(&defer_mu);
+  uint64_t target = defer_deferred;
+  if (defer_freed < target && !reclaimer_start_locked())
+    ar_fatal_("ar_rcu_barrier: cannot start the RCU reclaimer thread");
+  while (defer_freed < target) pthread_cond_wait(&defer_done, &defer_mu);
+  pthread_mutex_unlock(&defer_mu);
+}
+
+uint64_t ar_rcu_pending_(void) {
+  pthread_mutex_lock(&defer_mu);
+  uint64_t n = defer_deferred - defer_freed;
+  pthread_mutex_unlock(&defer_mu);
+  return n;
+}
+
 /* ---- registry ------------------------------------------------------------------------ */
+
+static void reg_node_free(ar_rcu_head_t *h) { free((ar_reg_node_t *)h); }
 
 ar_reg_node_t *ar_registry_add_(int kind, const void *arena, const char *name, int node) {
   ar_reg_node_t *r = (ar_reg_node_t *)calloc(1, sizeof *r);
@@ -109,6 +304,7 @@ ar_reg_node_t *ar_registry_add_(int kind, const void *arena, const char *name, i
   r->id = ar_fetch_add_relaxed(&next_id, 1); /* relaxed: uniqueness is all we need */
   r->created_ns = ar_now_ns_();
   if (name != NULL) strncpy(r->name, name, sizeof r->name - 1);
+  pthread_once(&defer_once, defer_setup); /* fork handlers guard reg_lock from now on */
   ar_spin_lock(&reg_lock);
   ar_store_relaxed(&r->next, ar_load_relaxed(&reg_head)); /* the lock orders writers */
   AR_STRESS_POINT();
@@ -133,8 +329,10 @@ void ar_registry_remove_(ar_reg_node_t *r) {
   ar_spin_unlock(&reg_lock);
   if (cur != r) ar_fatal_("registry node %p not found on removal", (void *)r);
   ar_fetch_sub_relaxed(&reg_count, 1);
-  ar_rcu_synchronize(); /* readers that may hold r have left their read sections */
-  free(r);
+  /* Readers may still hold r. It is freed after a grace period by the reclaimer, never here:
+   * waiting here would make every destroy (and thread exit, and pool trim) wait for the
+   * slowest reader, and deadlock a destroy called from a foreach callback. */
+  ar_rcu_defer_(&r->rcu, reg_node_free);
 }
 
 void ar_registry_set_kind_(const void *arena, int kind, int node) {

@@ -3,10 +3,18 @@
  *
  * Reader threads walk the registry (ar_registry_foreach and ar_stats_global) in a loop while
  * writer threads create and destroy ConcurrentArenas (each allocating a little so its entry's
- * capacity mirror moves) and short-lived threads create and drop thread arenas. Readers check
- * what they see is sane (known kinds, unique ids in one walk, a name, bounded capacity). At
- * the end the registry holds exactly what it held before. Writers free unlinked entries only
- * after an RCU grace period, so readers never touch freed memory (ASan/TSan would say).
+ * capacity mirror moves) and pooled serial arenas, and short-lived threads create and drop
+ * thread arenas. Readers check what they see is sane (known kinds, unique ids in one walk, a
+ * name, bounded capacity). At the end the registry holds exactly what it held before.
+ * Unlinked entries are freed only after an RCU grace period, so readers never touch freed
+ * memory (ASan/TSan would say).
+ *
+ * The readers' callbacks also make nested queries, as stats.h allows: ar_stats_global for
+ * every entry and a nested ar_registry_foreach for some, then look at the entry again; some
+ * create and destroy an arena from inside the walk (which must neither deadlock nor free
+ * anything the walk still holds). A
+ * nested read section must not end the outer one; when it did, a writer freed the entry under
+ * the walk (ASan: heap-use-after-free in the walk; release builds: garbage or a crash).
  */
 #include <arenart.h>
 
@@ -32,11 +40,36 @@ typedef struct walk {
   size_t n;
 } walk_t;
 
+static int count_entry(const ar_arena_info_t *info, void *ctx) {
+  CHECK(info->name != NULL && strnlen(info->name, 32) < 32, "nested walk: name");
+  (*(long *)ctx)++;
+  return 0;
+}
+
 static int visit(const ar_arena_info_t *info, void *ctx) {
   walk_t *w = (walk_t *)ctx;
   CHECK(info->kind >= AR_KIND_THREAD && info->kind <= AR_KIND_NODE, "kind %d", info->kind);
   CHECK(info->name != NULL, "name");
   CHECK(info->capacity < ((size_t)1 << 40), "capacity %zu", info->capacity);
+  char name[32];
+  snprintf(name, sizeof name, "%s", info->name);
+  /* Nested read sections, then the same entry again: it must not have been freed meanwhile. */
+  ar_global_stats_t g;
+  CHECK(ar_stats_global(&g) == AR_OK, "nested stats");
+  if (w->n % 4 == 0) {
+    long nested = 0;
+    CHECK(ar_registry_foreach(count_entry, &nested) == 0, "nested foreach");
+  }
+  if (w->n % 16 == 0) {
+    /* Readers may write too: create and destroy an arena from inside the walk. */
+    ar_options_t o = AR_OPTIONS_INIT;
+    o.name = "in-walk";
+    ar_concurrent_t *c = ar_concurrent_create(&o);
+    CHECK(c != NULL, "create in walk");
+    ar_concurrent_destroy(c);
+  }
+  CHECK(strcmp(name, info->name) == 0, "entry changed under the walk: '%s' -> '%.31s'", name,
+        info->name);
   for (size_t i = 0; i < w->n; i++) CHECK(w->ids[i] != info->id, "id seen twice in one walk");
   if (w->n < 4096) w->ids[w->n++] = info->id;
   return 0;
@@ -65,6 +98,8 @@ static void *thread_user(void *arg) {
 
 static void *writer(void *arg) {
   long *made = (long *)arg;
+  ar_arena_pool_t *pool = ar_arena_pool_create(NULL);
+  CHECK(pool != NULL, "arena pool");
   for (long i = 0; (i < stress_iters(300) && stress_time_left()) || !readers_walked(); i++) {
     ar_options_t o = AR_OPTIONS_INIT;
     o.name = "writer";
@@ -76,9 +111,13 @@ static void *writer(void *arg) {
       pthread_create(&t, NULL, thread_user, NULL);
       pthread_join(t, NULL);
     }
+    ar_arena_t *a = ar_arena_pool_take(pool); /* a listed serial arena */
+    CHECK(a != NULL && ar_alloc(a, 64) != NULL, "pooled arena");
     ar_concurrent_destroy(c);
+    ar_arena_destroy(a);
     (*made)++;
   }
+  ar_arena_pool_destroy(pool);
   return NULL;
 }
 
@@ -98,7 +137,7 @@ int main(int argc, char **argv) {
         (unsigned long long)before.registered, (unsigned long long)after.registered);
   CHECK(after.arenas_live == before.arenas_live, "live %llu -> %llu",
         (unsigned long long)before.arenas_live, (unsigned long long)after.arenas_live);
-  CHECK(after.arenas_created >= before.arenas_created + (uint64_t)(made[0] + made[1]),
+  CHECK(after.arenas_created >= before.arenas_created + 2 * (uint64_t)(made[0] + made[1]),
         "created count");
   long w0 = atomic_load(&walks[0]), w1 = atomic_load(&walks[1]);
   CHECK(w0 > 0 && w1 > 0, "readers made progress");

@@ -12,8 +12,34 @@
  * Synchronization:
  *   | call                  | may run concurrently with                                   |
  *   |-----------------------|-------------------------------------------------------------|
- *   | ar_stats_global       | anything, from any thread                                   |
- *   | ar_registry_foreach   | anything; the callback must not create or destroy arenas    |
+ *   | ar_stats_global       | anything, from any thread, inside a foreach callback too    |
+ *   | ar_registry_foreach   | anything, from any thread, inside a foreach callback too    |
+ *
+ * What blocks and what never does:
+ *   - ar_stats_global and ar_registry_foreach never wait for writers or other readers (the
+ *     walk takes no lock; a foreach lasts as long as its callbacks).
+ *   - Readers never make a writer wait: destroying a listed arena (ar_concurrent_destroy,
+ *     ar_arena_destroy of a pooled arena, ar_arena_pool_trim/give/destroy, a thread's exit
+ *     with its thread arena) unlinks the entry and returns; the entry's memory is freed
+ *     later, once no walk that could have seen it is still running, by a background thread
+ *     that the first such destroy starts (one per process, every signal blocked). Entries
+ *     still waiting at exit stay reachable (LeakSanitizer does not report them).
+ *   - What does wait for every walk in progress: ar_numa_reload and ar_numa_shutdown (they
+ *     free a topology snapshot after a grace period, holding the NUMA admin mutex), and so
+ *     also ar_numa_init and the first ar_node_arena call for a node while one of those two
+ *     runs (they take that mutex); and fork() while the background thread is in a grace
+ *     period (fork stops that thread and restarts it afterwards, so that the child inherits
+ *     no lock held by it and a process with no threads of its own forks single-threaded).
+ *
+ * Callbacks: a foreach callback may call every read-only public function (ar_stats_global, a
+ * nested foreach, the ar_numa_* queries, the *_stats calls) and allocate, also from a node
+ * arena that refills; it may create and destroy arenas, the one whose entry it is looking at
+ * included: `info` and info->name stay valid for the rest of the call, and the walk goes on
+ * to the remaining entries. Arenas created after a walk began are not visited by it (new
+ * entries go in front). Not from a callback: ar_numa_reload and ar_numa_shutdown, which would
+ * wait for this very walk (a fatal error, with a message); nor, while another thread may be
+ * in one of those two, ar_numa_init or a first ar_node_arena call for a node (they would wait
+ * for the admin mutex that the other thread holds while it waits for this walk: a deadlock).
  */
 #ifndef ARENART_STATS_H
 #define ARENART_STATS_H
@@ -37,8 +63,9 @@ typedef struct ar_global_stats {
   uint64_t registered_bytes; /**< chunk bytes held by registered arenas */
 } ar_global_stats_t;
 
-/** Fills *out with the process-wide counters; any thread, any time. Returns AR_OK, or
- * AR_EINVAL for NULL. */
+/** Fills *out with the process-wide counters; any thread, any time, inside a foreach
+ * callback too; never waits for writers or other readers. Returns AR_OK.
+ * Errors: AR_EINVAL (NULL out). */
 AR_API int ar_stats_global(ar_global_stats_t *out);
 
 /** What kind of arena a registry entry is. */
@@ -59,9 +86,12 @@ typedef struct ar_arena_info {
   int node;              /**< NUMA node, or -1 */
 } ar_arena_info_t;
 
-/** Calls fn(info, ctx) for each registered arena; stops early if fn returns non-zero and
- * returns that value, else 0. AR_EINVAL (as a negative value) for NULL fn. Any thread, without
- * locks; `fn` must not create or destroy arenas, and `info` is valid during the call only. */
+/** Calls fn(info, ctx) for each registered arena, newest first; stops early if fn returns
+ * non-zero and returns that value, else 0. Any thread, without locks, nested in another
+ * foreach's callback too. `info` and info->name are valid during the call, even if the
+ * arena is destroyed meanwhile. What fn may call: see "Callbacks" above (every read-only
+ * function, allocation, arena creation and destruction; not ar_numa_reload/shutdown).
+ * Errors: AR_EINVAL, returned as -AR_EINVAL (NULL fn). */
 AR_API int ar_registry_foreach(int (*fn)(const ar_arena_info_t *info, void *ctx), void *ctx);
 
 #ifdef __cplusplus
