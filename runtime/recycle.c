@@ -138,11 +138,15 @@ void *ar_recycle_take_(ar_arena_t *a, size_t size) {
   return p;
 }
 
-/* True if p starts the most recent allocation of the current chunk (non-slow mode only: in
- * slow-only modes allocations carry red zones or records that un-bumping would orphan). */
+/* True if p starts the most recent allocation of the current chunk and no live mark was taken
+ * after it (non-slow mode only: in slow-only modes allocations carry red zones or records that
+ * un-bumping would orphan). The cursor may then move between p and the block's end: a block
+ * from before the newest mark must not give its bytes back to the cursor (a rewind to the mark
+ * would find the cursor below it) nor grow over it (the rewind would take the new bytes back
+ * from a live block), so it is treated like any other block. */
 static bool is_top(const ar_arena_t *a, const char *p, size_t fp) {
   return !a->slow_only && a->chunks != NULL && p >= a->chunks->data &&
-         (size_t)(a->hot.cur_ - p) == fp && p < a->hot.cur_;
+         (size_t)(a->hot.cur_ - p) == fp && p < a->hot.cur_ && ar_above_floor_(a, p);
 }
 
 /* The large chunk holding p, with the link that points at it; NULL if p is not in one. */
@@ -173,7 +177,8 @@ static void release_large(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
   a->source.release(a->source.ctx, base, bytes);
 }
 
-static void quarantine(const ar_arena_t *a, char *p, size_t size) {
+static void quarantine(ar_arena_t *a, char *p, size_t size) {
+  ar_block_freed_(a, p);
   if (a->checked) memset(p, AR_CHECKED_JUNK, size);
   ar_poison_(p, footprint_of(size));
 }
@@ -200,16 +205,10 @@ static void free_block(ar_arena_t *a, char *p, size_t size) {
   push_block(a, p, fp);
 }
 
-/* Debug builds: both ends of the block must lie in memory the arena handed out. */
+/* What this build can check of a block handed to ar_free/ar_realloc (arena.h, ar_free). */
 static bool plausible(const ar_arena_t *a, const char *p, size_t size) {
   if (((uintptr_t)p & (AR_ALIGN_DEFAULT - 1)) != 0) return false;
-#if AR_DEBUG >= 1
-  if (!ar_owns(a, p) || !ar_owns(a, p + (size == 0 ? 0 : size - 1))) return false;
-#else
-  (void)a;
-  (void)size;
-#endif
-  return true;
+  return ar_block_ok_(a, p, size);
 }
 
 int ar_free(ar_arena_t *a, void *p, size_t size) {

@@ -249,9 +249,9 @@ AR_API void *ar_realloc(ar_arena_t *arena, void *p, size_t old_size, size_t new_
 typedef struct ar_mark {
   void *chunk_;
   char *cur_;
-  uint64_t chunk_seq_;
+  uint64_t depth_;
   uint64_t seq_;
-  uint64_t epoch_;
+  uint64_t stamp_;
   size_t ncleanup_;
 } ar_mark_t;
 
