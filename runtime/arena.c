@@ -10,8 +10,10 @@
  *           tail of the current chunk;
  *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse.
  * Every chunk that enters `chunks` or `large` takes the next value of one sequence counter, so
- * both lists are in allocation order and a mark is just (current chunk, cursor, counter):
- * rewinding pops what is newer on each list.
+ * both lists are in allocation order and a mark's position is just (current chunk, cursor,
+ * counter): rewinding pops what is newer on each list. Whether a mark may still be rewound to
+ * is a separate question, answered by a stack of save points (see "Marks" below), because a
+ * position can exist again after a rewind with other allocations in it.
  *
  * The fast path is inline in arena.h and touches only `hot` (cursor, bound, count): no
  * atomics, no call. Everything else (new chunks, alignment above 16, accounting that must be
@@ -797,6 +799,8 @@ static bool running_on_memcheck(void) {
 }
 #endif
 
+static void init_marks(ar_arena_t *a);
+
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o = AR_OPTIONS_INIT;
   if (opts != NULL) o = *opts;
@@ -832,6 +836,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
 #endif
   a->slow_only = a->checked || a->vg || AR_ASAN || AR_DEBUG >= 2 || AR_HEAP;
   a->owner = pthread_self();
+  init_marks(a);
   a->created_ns = ar_now_ns_();
   ar_global_arena_created_();
   if (o.name != NULL) {
@@ -852,16 +857,24 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   return a;
 }
 
+/* The save-point record starts inline (the first few depths never need malloc, so ar_mark on
+ * a new or reset arena cannot run out of memory), and its stamps start at a value no other
+ * arena's do, so a mark from another arena does not match by accident. */
+static void init_marks(ar_arena_t *a) {
+  static uint64_t arenas_seen;
+  if (a->stamps != NULL && a->stamps != a->stamps_inline) free(a->stamps);
+  a->stamps = a->stamps_inline;
+  a->stamps_cap = sizeof a->stamps_inline / sizeof a->stamps_inline[0];
+  if (a->stamp_clock == 0)
+    a->stamp_clock = __atomic_add_fetch(&arenas_seen, 1, __ATOMIC_RELAXED) << 32;
+}
+
 /* Reset, release and destroy invalidate every mark; release and destroy free the record. */
 static void forget_marks(ar_arena_t *a, bool free_record) {
   a->ndepth = 0;
   a->floor_chunk = NULL;
   a->floor_cur = NULL;
-  if (free_record) {
-    free(a->stamps);
-    a->stamps = NULL;
-    a->stamps_cap = 0;
-  }
+  if (free_record) init_marks(a);
 }
 
 static void run_cleanups(ar_arena_t *a, size_t keep) {
@@ -1030,9 +1043,15 @@ void ar_arena_adopt(ar_arena_t *a) {
  * point. The stack is thus never deeper than the number of distinct positions marked, and
  * typical code keeps it as deep as its nesting of scopes.
  *
- * The stack needs memory (malloc, doubling). If it cannot grow, ar_mark sets AR_ENOMEM and
- * returns a mark for the top save point with its own position: rewinding to it works, but a
- * rewind to the top save point does not invalidate it (arena.h says so).
+ * The stack needs memory: four depths inline in the arena, then malloc, doubling. If it cannot
+ * grow, ar_mark sets AR_ENOMEM and returns a mark with the top save point's stamp and its own
+ * position: rewinding to it works, but a rewind to that top save point does not invalidate it
+ * (arena.h says so).
+ *
+ * A chunk that a mark names may be given back while it is empty (drop_idle_head, under a
+ * limit). Such a mark named the same place as the top of the chunk below, so the rewind pops
+ * chunks by sequence number (everything newer than the mark) rather than up to the mark's
+ * chunk, and leaves the cursor where the chunk it finds on top ends.
  *
  * The newest save point's position is also the floor below which no give-back may move the
  * cursor (recycle.c): save points' positions then grow with their depth, and a rewind to any
@@ -1040,9 +1059,11 @@ void ar_arena_adopt(ar_arena_t *a) {
  */
 static bool push_save_point(ar_arena_t *a) {
   if (a->ndepth == a->stamps_cap) {
-    size_t cap = a->stamps_cap ? a->stamps_cap * 2 : 16;
-    uint64_t *ns = (uint64_t *)realloc(a->stamps, cap * sizeof *ns);
+    size_t cap = a->stamps_cap * 2;
+    uint64_t *ns = (uint64_t *)malloc(cap * sizeof *ns);
     if (ns == NULL) return false;
+    memcpy(ns, a->stamps, a->ndepth * sizeof *ns);
+    if (a->stamps != a->stamps_inline) free(a->stamps);
     a->stamps = ns;
     a->stamps_cap = cap;
   }

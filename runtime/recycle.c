@@ -3,10 +3,16 @@
  *
  * An arena is a bump allocator; this file adds the one kind of reuse that keeps it one.
  * A freed block is dealt with in the cheapest way that is still exact:
- *   1. the arena's most recent allocation (it ends at the cursor of the current chunk): the
- *      cursor moves back, so the bytes are not merely reusable but no longer `used`;
+ *   1. the arena's most recent allocation (it ends at the cursor of the current chunk), if no
+ *      mark has been taken since: the cursor moves back, so the bytes are not merely reusable
+ *      but no longer `used`. A block from before the newest mark is never given back to the
+ *      cursor (nor grown in place by ar_realloc): a mark is a position, and a cursor below it
+ *      would make the rewind fail, or a block spanning it would be cut in two by the rewind.
+ *      Such a block goes on a list (3) like any other;
  *   2. the only allocation of a dedicated large chunk: the chunk goes back to the source at
- *      once (a large chunk never holds anything else, so nothing can still point into it);
+ *      once (a large chunk never holds anything else, so nothing can still point into it).
+ *      The pointer must be that allocation's start: the chunk records it, so an interior
+ *      pointer is refused in every build;
  *   3. anything else: the block goes on a size-class free list, threaded through the freed
  *      memory itself ({next, size} in its first 16 bytes, which every block has because
  *      footprints are multiples of 16 and at least 16).
@@ -35,6 +41,14 @@
  * Slow-only arenas (checked mode, ASan builds, AR_DEBUG >= 2) exist to catch misuse, so they
  * never reuse: a freed block is quarantined (ASan-poisoned, or junk-filled with 0xDD in checked
  * mode) and stays dead until rewind/reset; ar_realloc always allocates, copies and frees.
+ *
+ * Checking the pointer. Whether p is the start of a live block can only be answered where
+ * the arena records block starts (arena.c, ar_block_ok_): checked mode walks its records
+ * (and marks a freed one, so a second free is refused), ASan builds read the shadow (a block's
+ * first byte is addressable, the byte before it is red zone or padding), the heap flavor
+ * looks in its table. Elsewhere the inline path leaves no trace of where blocks start, so
+ * AR_DEBUG >= 1 checks only that the bytes lie in live arena memory, and release builds check
+ * alignment and dedicated chunks only. Every check runs before anything changes.
  *
  * Thread contract: like every call on a serial arena, owner thread only, nothing concurrent.
  * Calls made from a cleanup callback: ar_free does nothing (the memory is going away anyway,
