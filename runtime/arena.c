@@ -1038,9 +1038,10 @@ void ar_arena_adopt(ar_arena_t *a) {
  *
  * A loop that marks and rewinds (every request scope) would push a new depth on every pass,
  * since the mark it rewound to stays valid. So ar_mark reuses the top save point when
- * nothing has happened since it was taken or rewound to (same allocation count, cursor and
- * cleanup count): rewinding to either mark then does the same thing, and they are one save
- * point. The stack is thus never deeper than the number of distinct positions marked, and
+ * nothing has happened since it was taken or rewound to (same allocation count, count of
+ * ar_free/ar_realloc calls, cursor and cleanup count; the inline path bumps the allocation
+ * count, so this costs it nothing): rewinding to either mark then does the same thing, and
+ * they are one save point. The stack is thus never deeper than the number of distinct positions marked, and
  * typical code keeps it as deep as its nesting of scopes.
  *
  * The stack needs memory: four depths inline in the arena, then malloc, doubling. If it cannot
@@ -1074,6 +1075,7 @@ static bool push_save_point(ar_arena_t *a) {
 /* The arena's state is now that of the top save point (it was just pushed or rewound to). */
 static void note_top(ar_arena_t *a) {
   a->top_nalloc = a->hot.nalloc_;
+  a->top_mutations = a->mutations;
   a->top_cur = a->hot.cur_;
   a->top_ncleanups = a->ncleanups;
   a->floor_chunk = a->chunks;
@@ -1089,7 +1091,8 @@ ar_mark_t ar_mark(ar_arena_t *a) {
     return m;
   }
   check_owner(a);
-  bool same = a->ndepth > 0 && a->top_nalloc == a->hot.nalloc_ && a->top_cur == a->hot.cur_ &&
+  bool same = a->ndepth > 0 && a->top_nalloc == a->hot.nalloc_ &&
+              a->top_mutations == a->mutations && a->top_cur == a->hot.cur_ &&
               a->top_ncleanups == a->ncleanups;
   if (!same) {
     if (push_save_point(a)) {

@@ -83,13 +83,16 @@ struct ar_arena {
   size_t nchunks, nlarge, nspare;
   uint64_t seq;
   /* Save points (arena.c, "Marks"): stamps[d] names the live save point at depth d < ndepth;
-   * the top one was taken (or rewound to) when nalloc/cur/ncleanups were top_*; no give-back
+   * the top one was taken (or rewound to) when nalloc/mutations/cur/ncleanups were top_*; no
+   * give-back
    * moves the cursor below floor_cur while floor_chunk is current. */
   uint64_t *stamps; /* stamps_inline until more are needed, then malloc'd */
   uint64_t stamps_inline[4];
   size_t ndepth, stamps_cap;
   uint64_t stamp_clock;
   uint64_t top_nalloc;
+  uint64_t top_mutations;
+  uint64_t mutations; /* successful ar_free/ar_realloc calls (recycle.c) */
   char *top_cur;
   size_t top_ncleanups;
   ar_chunk_t *floor_chunk;

@@ -233,6 +233,7 @@ int ar_free(ar_arena_t *a, void *p, size_t size) {
     return ar_set_error_(AR_EINVAL);
   if (a->in_cleanup) return AR_OK;
   free_block(a, (char *)p, size);
+  a->mutations++; /* a mark after this is a new save point (arena.c, "Marks") */
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
   return AR_OK;
 }
@@ -242,9 +243,18 @@ static void *fail_null(ar_error_t err) {
   return NULL;
 }
 
+static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size);
+
 void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   if (a == NULL) return fail_null(AR_EINVAL);
   if (p == NULL) return ar_alloc(a, new_size);
+  void *q = realloc_block(a, p, old_size, new_size);
+  if (q != NULL) a->mutations++; /* a mark after this is a new save point */
+  return q;
+}
+
+/* ar_realloc of a non-NULL block. */
+static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   check_owner(a);
   if (a->in_cleanup) return fail_null(AR_EBUSY);
   if (new_size > AR_MAX_ALLOC_SIZE) return fail_null(AR_EOVERFLOW);

@@ -273,12 +273,12 @@ typedef struct ar_mark {
 
 /** The current position. ar_mark(NULL) records AR_EINVAL and gives a mark that every rewind
  * rejects with AR_ESTALE.
- * Marks taken with nothing allocated, freed to the cursor or registered with ar_defer between
- * them name one save point: a rewind to either leaves the other valid.
- * The arena keeps a small record of its live save points (8 bytes each, malloc'd); if it
- * cannot grow, the mark is still returned and works, with AR_ENOMEM recorded as the last
- * error, but is then checked by position only: a rewind to the save point before it does not
- * invalidate it. */
+ * Two marks with no successful allocation, ar_defer, ar_free or ar_realloc on the arena
+ * between them (and no rewind or reset) name one save point: a rewind to either does the
+ * same and leaves the other valid.
+ * The arena keeps a record of its live save points (8 bytes each; four inline, beyond that
+ * malloc'd). If it cannot grow, the mark is still returned and works, with AR_ENOMEM recorded
+ * as the last error, but a rewind to the save point before it does not invalidate it. */
 AR_API ar_mark_t ar_mark(ar_arena_t *arena);
 
 /**
@@ -287,7 +287,8 @@ AR_API ar_mark_t ar_mark(ar_arena_t *arena);
  * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
  * Errors: AR_EINVAL (NULL arena or mark), AR_EBUSY (called from a cleanup), AR_ESTALE (the
  * mark is from before a reset or release, or was taken after the save point of an earlier
- * rewind, whatever has been allocated since); the arena is then unchanged. Detection is exact in every build (see ar_mark for the one exception).
+ * rewind, whatever has been allocated since); the arena is then unchanged. Detection is
+ * exact in every build (see ar_mark for the one exception).
  * Limits: a block given back with ar_free (before or after the mark) and reused by an
  * allocation after it may lie below the mark: the rewind does not take it back; reset does.
  */

@@ -271,6 +271,27 @@ static void test_marks_without_allocation_between_are_one(void **state) {
   ar_arena_destroy(a);
 }
 
+/* Any ar_free or ar_realloc between two marks makes them two save points, even one that
+ * leaves the cursor where it was (the block goes on a list). */
+static void test_free_between_marks_separates_them(void **state) {
+  (void)state;
+  ar_arena_t *a = make_arena(0);
+  char *p = (char *)ar_alloc(a, 64);
+  char *q = (char *)ar_alloc(a, 64);
+  assert_non_null(p);
+  assert_non_null(q);
+  ar_mark_t m1 = ar_mark(a);
+  assert_int_equal(ar_free(a, p, 64), AR_OK);
+  ar_mark_t m2 = ar_mark(a);
+  assert_ptr_equal(ar_realloc(a, q, 64, 32), q);
+  ar_mark_t m3 = ar_mark(a);
+  assert_int_equal(ar_rewind(a, &m2), AR_OK);
+  assert_int_equal(ar_rewind(a, &m3), AR_ESTALE);
+  assert_int_equal(ar_rewind(a, &m1), AR_OK);
+  assert_int_equal(ar_rewind(a, &m2), AR_ESTALE);
+  ar_arena_destroy(a);
+}
+
 /* A mark/rewind loop (every request scope) keeps the save-point stack one deep, so marks cost
  * no memory however long the loop runs. White-box: ndepth is private. */
 static void test_mark_loop_does_not_grow(void **state) {
@@ -313,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_stale_mark_after_cleanup),
       cmocka_unit_test(test_nested_marks_exact),
       cmocka_unit_test(test_marks_without_allocation_between_are_one),
+      cmocka_unit_test(test_free_between_marks_separates_them),
       cmocka_unit_test(test_mark_loop_does_not_grow),
       cmocka_unit_test(test_stale_mark_checked),
   };
