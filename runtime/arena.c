@@ -10,8 +10,10 @@
  *           tail of the current chunk;
  *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse.
  * Every chunk that enters `chunks` or `large` takes the next value of one sequence counter, so
- * both lists are in allocation order and a mark is just (current chunk, cursor, counter):
- * rewinding pops what is newer on each list.
+ * both lists are in allocation order and a mark's position is just (current chunk, cursor,
+ * counter): rewinding pops what is newer on each list. Whether a mark may still be rewound to
+ * is a separate question, answered by a stack of save points (see "Marks" below), because a
+ * position can exist again after a rewind with other allocations in it.
  *
  * The fast path is inline in arena.h and touches only `hot` (cursor, bound, count): no
  * atomics, no call. Everything else (new chunks, alignment above 16, accounting that must be
@@ -117,6 +119,9 @@
 /* Checked-mode record headers. */
 #define AR_REC_ALLOC UINT64_C(0xA110CA7EDA110CA7)
 #define AR_REC_SKIP UINT64_C(0x5C1B5C1B5C1B5C1B)
+/* An allocation given back with ar_free: walked and guard-checked like AR_REC_ALLOC, but no
+ * longer a block that ar_free or ar_realloc accepts. */
+#define AR_REC_FREED UINT64_C(0xF4EEDF4EEDF4EED0)
 #define AR_GUARD_BYTE 0xAB
 #define AR_JUNK_BYTE 0xDD
 /* The last bytes of a checked allocation's guard hold its site (a return address). The guard
@@ -151,6 +156,7 @@ static ar_chunk_t *chunk_acquire(ar_arena_t *a, size_t bytes) {
   c->limit = (char *)base + bytes;
   c->top = c->data;
   c->seq = 0;
+  c->start = NULL;
   ar_assert(c->data < c->limit);
   ar_poison_(c->data, (size_t)(c->limit - c->data));
   vg_noaccess(a, c->data, (size_t)(c->limit - c->data));
@@ -260,7 +266,7 @@ static bool verify_records(const ar_arena_t *a, char *from, char *to, bool loud)
       q += rec.size;
       continue;
     }
-    if (rec.magic != AR_REC_ALLOC) {
+    if (rec.magic != AR_REC_ALLOC && rec.magic != AR_REC_FREED) {
       if (loud) report_corruption(a, "damaged allocation header", q, NULL, 0, NULL);
       return false;
     }
@@ -382,20 +388,56 @@ static void *bump_current(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
-/* Releases spare chunks until `need` more bytes fit under the limit. */
-static bool make_room(ar_arena_t *a, size_t need) {
+/*
+ * Limits. Chunks that hold nothing can be given back to make room under `limit_bytes`: the
+ * spares, and a current chunk with nothing in it (reset keeps one current; a rewind can empty
+ * one). A request that needs a new chunk first checks that giving all of them back would be
+ * enough (else AR_ELIMIT), then acquires the chunk, and only then gives back what the limit
+ * requires: a source that fails (AR_ENOMEM) leaves the arena exactly as it was. The price is
+ * that the source holds the new chunk and the idle ones at the same time, for the length of
+ * the call.
+ */
+static bool head_idle(const ar_arena_t *a) {
+  return a->chunks != NULL && a->hot.cur_ == a->chunks->data;
+}
+
+static bool room_possible(const ar_arena_t *a, size_t need) {
   if (a->limit_bytes == 0) return true;
-  /* Give nothing back unless it is enough: a request that fails leaves the arena unchanged. */
-  if (need > a->limit_bytes || a->capacity - a->nspare * a->chunk_size > a->limit_bytes - need)
-    return false;
-  while (a->capacity + need > a->limit_bytes || a->capacity + need < need) {
-    ar_chunk_t *c = a->spare;
-    if (c == NULL) return false;
-    a->spare = c->next;
-    a->nspare--;
-    chunk_release(a, c);
+  size_t idle = a->nspare * a->chunk_size + (head_idle(a) ? a->chunks->size : 0);
+  return need <= a->limit_bytes && a->capacity - idle <= a->limit_bytes - need;
+}
+
+/* Gives back the empty current chunk; the chunk below it (if any) becomes current. A mark
+ * that names the dropped chunk names the same place as the top of the one below (nothing lay
+ * in it), which is what ar_rewind finds when it no longer sees the chunk. */
+static void drop_idle_head(ar_arena_t *a) {
+  ar_chunk_t *c = a->chunks;
+  a->chunks = c->next;
+  a->nchunks--;
+  activate_head(a);
+  sync_hot_end(a);
+  if (a->floor_chunk == c) {
+    a->floor_chunk = a->chunks;
+    a->floor_cur = a->hot.cur_;
   }
-  return true;
+  chunk_release(a, c);
+}
+
+/* After a new chunk was acquired (counted in capacity): idle chunks go back until the arena
+ * is under its limit again; room_possible promised that they suffice. */
+static void shed_to_limit(ar_arena_t *a) {
+  if (a->limit_bytes == 0) return;
+  while (a->capacity > a->limit_bytes) {
+    if (a->spare != NULL) {
+      ar_chunk_t *c = a->spare;
+      a->spare = c->next;
+      a->nspare--;
+      chunk_release(a, c);
+    } else {
+      ar_assert(head_idle(a));
+      drop_idle_head(a);
+    }
+  }
 }
 
 static ar_error_t push_new_chunk(ar_arena_t *a) {
@@ -404,9 +446,10 @@ static ar_error_t push_new_chunk(ar_arena_t *a) {
     a->spare = c->next;
     a->nspare--;
   } else {
-    if (!make_room(a, a->chunk_size)) return AR_ELIMIT;
+    if (!room_possible(a, a->chunk_size)) return AR_ELIMIT;
     c = chunk_acquire(a, a->chunk_size);
     if (c == NULL) return AR_ENOMEM;
+    shed_to_limit(a);
   }
   if (a->chunks != NULL) retire_current(a);
   c->seq = ++a->seq;
@@ -424,12 +467,14 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   size_t fp = footprint(a, size, align);
   size_t bytes = fp + AR_CHUNK_OVERHEAD + (align > 64 ? align : 0);
   if (bytes < fp) return fail(AR_EOVERFLOW);
-  if (!make_room(a, bytes)) return fail(AR_ELIMIT);
+  if (!room_possible(a, bytes)) return fail(AR_ELIMIT);
   ar_chunk_t *c = chunk_acquire(a, bytes);
   if (c == NULL) return fail(AR_ENOMEM);
+  shed_to_limit(a);
   char *end;
   char *p = place(a, c->data, c->limit, size, align, &end);
   ar_assert(p != NULL);
+  c->start = p;
   c->top = end;
   c->seq = ++a->seq;
   c->next = a->large;
@@ -438,6 +483,117 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   a->used_retired += (size_t)(end - c->data);
   a->hot.nalloc_++;
   return p;
+}
+
+/* ---- blocks given back (recycle.c) ---------------------------------------------------- */
+
+/* The live region holding p: an ordinary chunk up to its top (the cursor for the current
+ * one) or a dedicated chunk; *to is the region's end. NULL if p is in none. */
+static ar_chunk_t *region_of(const ar_arena_t *a, const char *p, char **to) {
+  for (ar_chunk_t *c = a->chunks; c != NULL; c = c->next) {
+    char *top = c == a->chunks ? a->hot.cur_ : c->top;
+    if (p >= c->data && p < top) {
+      *to = top;
+      return c;
+    }
+  }
+  for (ar_chunk_t *c = a->large; c != NULL; c = c->next) {
+    if (p >= c->data && p < c->top) {
+      *to = c->top;
+      return c;
+    }
+  }
+  return NULL;
+}
+
+/* Checked mode: the header of the record whose allocation starts at p in [from, to), or NULL
+ * (p is inside an allocation, in padding, or past the last one). */
+static char *record_at(const ar_arena_t *a, char *from, char *to, const char *p) {
+  vg_quiet(a); /* headers are NOACCESS to the program */
+  char *q = from, *found = NULL;
+  while (q + sizeof(ar_record_t) <= to) {
+    ar_record_t rec;
+    memcpy(&rec, q, sizeof rec);
+    if (rec.magic == AR_REC_SKIP) {
+      if (rec.size < sizeof rec) break;
+      q += rec.size;
+      continue;
+    }
+    char *data = q + sizeof rec;
+    if (data >= p) {
+      if (data == p) found = q;
+      break;
+    }
+    q = data + ar_align_up_((size_t)rec.size, AR_ALIGN_DEFAULT) + AR_REDZONE;
+  }
+  vg_loud(a);
+  return found;
+}
+
+static ar_hblock_t *hblock_at(const ar_arena_t *a, const char *p) {
+  for (size_t i = a->nhblocks; i-- > 0;)
+    if (a->hblocks[i].p == p) return &a->hblocks[i];
+  return NULL;
+}
+
+/*
+ * Is p, with `size`, a live block that ar_free/ar_realloc may take? Exact where the arena
+ * knows where its blocks start: the heap flavor (its table), checked mode (its records) and
+ * ASan builds (a block's first byte is addressable and the byte before it is not: red zones
+ * and padding stay poisoned, freed blocks are poisoned again). Elsewhere, at AR_DEBUG >= 1,
+ * the block must lie within memory handed out and live; in every build, a pointer into a
+ * dedicated chunk must be the start of its one allocation (cheap: recycle.c walks that list
+ * anyway).
+ */
+bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size) {
+  size_t n = size == 0 ? 1 : size;
+  if (AR_HEAP) {
+    const ar_hblock_t *b = hblock_at(a, p);
+    return b != NULL && !b->freed && n <= b->size;
+  }
+  if (!a->checked && !AR_ASAN && AR_DEBUG < 1) {
+    for (const ar_chunk_t *c = a->large; c != NULL; c = c->next)
+      if (p >= c->data && p < c->top) return p == c->start && n <= (size_t)(c->top - p);
+    return true;
+  }
+  char *to;
+  ar_chunk_t *c = region_of(a, p, &to);
+  if (c == NULL || n > (size_t)(to - p)) return false;
+  if (c->start != NULL && p != c->start) return false;
+  if (a->checked) {
+    char *h = record_at(a, c->data, to, p);
+    if (h == NULL) return false;
+    ar_record_t rec;
+    vg_quiet(a);
+    memcpy(&rec, h, sizeof rec);
+    vg_loud(a);
+    return rec.magic == AR_REC_ALLOC && n <= rec.size;
+  }
+#if AR_ASAN
+  if (__asan_address_is_poisoned(p)) return false;
+  if (p != c->data && !__asan_address_is_poisoned(p - 1)) return false;
+  if (__asan_region_is_poisoned((void *)(uintptr_t)p, n) != NULL) return false;
+#endif
+  return true;
+}
+
+/* A block that ar_block_ok_ accepted is being quarantined: checked mode and the heap flavor
+ * remember it, so that giving it back again is refused. */
+void ar_block_freed_(ar_arena_t *a, const char *p) {
+  if (AR_HEAP) {
+    ar_hblock_t *b = hblock_at(a, p);
+    if (b != NULL) b->freed = true;
+    return;
+  }
+  if (!a->checked) return;
+  char *to;
+  ar_chunk_t *c = region_of(a, p, &to);
+  char *h = c != NULL ? record_at(a, c->data, to, p) : NULL;
+  if (h == NULL) return;
+  uint64_t freed = AR_REC_FREED;
+  vg_quiet(a);
+  memcpy(h, &freed, sizeof freed);
+  vg_loud(a);
 }
 
 /* ---- heap flavor --------------------------------------------------------------------- */
@@ -482,6 +638,7 @@ static void *heap_alloc(ar_arena_t *a, size_t size, size_t align) {
   b->bytes = bytes;
   b->seq = ++a->seq;
   b->site = a->site;
+  b->freed = false;
   a->capacity += bytes;
   a->used_retired += bytes;
   a->nchunks++;
@@ -508,17 +665,16 @@ static void heap_free_from(ar_arena_t *a, size_t keep) {
   }
 }
 
-/* The number of allocations a mark saw: entries are in seq order, so a binary search for the
- * seq of its newest one. SIZE_MAX if that entry is gone (a rewind removed it). */
-static size_t heap_mark_count(const ar_arena_t *a, uint64_t last_seq) {
-  if (last_seq == 0) return 0;
+/* The number of allocations a valid mark saw: those with a seq up to the arena's seq when it
+ * was taken (entries are in seq order; a valid mark's allocations are all still there). */
+static size_t heap_mark_count(const ar_arena_t *a, uint64_t mark_seq) {
   size_t lo = 0, hi = a->nhblocks;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (a->hblocks[mid].seq < last_seq) lo = mid + 1;
+    if (a->hblocks[mid].seq <= mark_seq) lo = mid + 1;
     else hi = mid;
   }
-  return lo < a->nhblocks && a->hblocks[lo].seq == last_seq ? lo + 1 : SIZE_MAX;
+  return lo;
 }
 
 /* ---- allocation ---------------------------------------------------------------------- */
@@ -643,6 +799,8 @@ static bool running_on_memcheck(void) {
 }
 #endif
 
+static void init_marks(ar_arena_t *a);
+
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o;
   ar_error_t bad = ar_options_validate_(opts, &o); /* options.c: shared with pools, threads */
@@ -672,6 +830,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
 #endif
   a->slow_only = a->checked || a->vg || AR_ASAN || AR_DEBUG >= 2 || AR_HEAP;
   a->owner = pthread_self();
+  init_marks(a);
   a->created_ns = ar_now_ns_();
   ar_global_arena_created_();
   if (o.name != NULL) {
@@ -690,6 +849,26 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
     a->nspare++;
   }
   return a;
+}
+
+/* The save-point record starts inline (the first few depths never need malloc, so ar_mark on
+ * a new or reset arena cannot run out of memory), and its stamps start at a value no other
+ * arena's do, so a mark from another arena does not match by accident. */
+static void init_marks(ar_arena_t *a) {
+  static uint64_t arenas_seen;
+  if (a->stamps != NULL && a->stamps != a->stamps_inline) free(a->stamps);
+  a->stamps = a->stamps_inline;
+  a->stamps_cap = sizeof a->stamps_inline / sizeof a->stamps_inline[0];
+  if (a->stamp_clock == 0)
+    a->stamp_clock = __atomic_add_fetch(&arenas_seen, 1, __ATOMIC_RELAXED) << 32;
+}
+
+/* Reset, release and destroy invalidate every mark; release and destroy free the record. */
+static void forget_marks(ar_arena_t *a, bool free_record) {
+  a->ndepth = 0;
+  a->floor_chunk = NULL;
+  a->floor_cur = NULL;
+  if (free_record) init_marks(a);
 }
 
 static void run_cleanups(ar_arena_t *a, size_t keep) {
@@ -746,7 +925,7 @@ static void clear(ar_arena_t *a, size_t keep) {
   a->used_retired = 0;
   a->hot.cur_ = NULL;
   a->limit = NULL;
-  a->epoch++;
+  forget_marks(a, keep == 0);
   sync_hot_end(a);
   /* Reset (keep > 0): a kept spare becomes the current chunk at once, so the first
    * allocation of the next request is an inline bump, not a trip out of line. That trip
@@ -841,84 +1020,159 @@ void ar_arena_adopt(ar_arena_t *a) {
 
 /* ---- marks --------------------------------------------------------------------------- */
 
+/*
+ * Marks. A mark names a save point, and a rewind must accept exactly the marks whose save
+ * point still exists. Positions cannot tell: after a rewind the cursor grows back over the
+ * same addresses, and a mark taken before the rewind then names a position that exists again
+ * with other allocations in it. So the arena keeps the live save points as a stack of stamps
+ * (`stamps[0 .. ndepth)`, each a unique value of `stamp_clock`, never reused, not even across
+ * resets): ar_mark pushes one, a rewind to the save point at depth d pops everything above
+ * it, reset empties the stack. A mark carries its depth and stamp; it is valid exactly when
+ * the stack still holds its stamp at its depth. This is O(1) per call and exact.
+ *
+ * A loop that marks and rewinds (every request scope) would push a new depth on every pass,
+ * since the mark it rewound to stays valid. So ar_mark reuses the top save point when
+ * nothing has happened since it was taken or rewound to (same allocation count, count of
+ * ar_free/ar_realloc calls, cursor and cleanup count; the inline path bumps the allocation
+ * count, so this costs it nothing): rewinding to either mark then does the same thing, and
+ * they are one save point. The stack is thus never deeper than the number of distinct positions marked, and
+ * typical code keeps it as deep as its nesting of scopes.
+ *
+ * The stack needs memory: four depths inline in the arena, then malloc, doubling. If it cannot
+ * grow, ar_mark sets AR_ENOMEM and returns a mark with the top save point's stamp and its own
+ * position: rewinding to it works, but a rewind to that top save point does not invalidate it
+ * (arena.h says so).
+ *
+ * A chunk that a mark names may be given back while it is empty (drop_idle_head, under a
+ * limit). Such a mark named the same place as the top of the chunk below, so the rewind pops
+ * chunks by sequence number (everything newer than the mark) rather than up to the mark's
+ * chunk, and leaves the cursor where the chunk it finds on top ends.
+ *
+ * The newest save point's position is also the floor below which no give-back may move the
+ * cursor (recycle.c): save points' positions then grow with their depth, and a rewind to any
+ * of them finds its position intact.
+ */
+static bool push_save_point(ar_arena_t *a) {
+  if (a->ndepth == a->stamps_cap) {
+    size_t cap = a->stamps_cap * 2;
+    uint64_t *ns = (uint64_t *)malloc(cap * sizeof *ns);
+    if (ns == NULL) return false;
+    memcpy(ns, a->stamps, a->ndepth * sizeof *ns);
+    if (a->stamps != a->stamps_inline) free(a->stamps);
+    a->stamps = ns;
+    a->stamps_cap = cap;
+  }
+  a->stamps[a->ndepth++] = ++a->stamp_clock;
+  return true;
+}
+
+/* The arena's state is now that of the top save point (it was just pushed or rewound to). */
+static void note_top(ar_arena_t *a) {
+  a->top_nalloc = a->hot.nalloc_;
+  a->top_mutations = a->mutations;
+  a->top_cur = a->hot.cur_;
+  a->top_ncleanups = a->ncleanups;
+  a->floor_chunk = a->chunks;
+  a->floor_cur = a->hot.cur_;
+}
+
 ar_mark_t ar_mark(ar_arena_t *a) {
   ar_mark_t m;
   memset(&m, 0, sizeof m);
   if (a == NULL) {
-    m.epoch_ = UINT64_MAX; /* no arena's epoch reaches this: every rewind rejects it */
+    m.depth_ = UINT64_MAX; /* no arena's stack is this deep: every rewind rejects it */
     ar_set_error_(AR_EINVAL);
     return m;
   }
   check_owner(a);
-  if (AR_HEAP) {
-    /* The newest allocation's seq names the position; chunk_/cur_ stay NULL. */
-    m.chunk_seq_ = a->nhblocks ? a->hblocks[a->nhblocks - 1].seq : 0;
-  } else {
+  bool same = a->ndepth > 0 && a->top_nalloc == a->hot.nalloc_ &&
+              a->top_mutations == a->mutations && a->top_cur == a->hot.cur_ &&
+              a->top_ncleanups == a->ncleanups;
+  if (!same) {
+    if (push_save_point(a)) {
+      note_top(a);
+    } else {
+      ar_set_error_(AR_ENOMEM);
+      if (a->ndepth == 0) {
+        m.depth_ = UINT64_MAX;
+        return m;
+      }
+      /* The top save point's stamp with this position; the floor moves up to it. */
+      a->floor_chunk = a->chunks;
+      a->floor_cur = a->hot.cur_;
+    }
+  }
+  m.depth_ = a->ndepth - 1;
+  m.stamp_ = a->stamps[m.depth_];
+  if (!AR_HEAP) {
     m.chunk_ = a->chunks;
-    m.chunk_seq_ = a->chunks ? a->chunks->seq : 0;
     m.cur_ = a->hot.cur_;
   }
   m.seq_ = a->seq;
-  m.epoch_ = a->epoch;
   m.ncleanup_ = a->ncleanups;
   return m;
+}
+
+/* A valid mark: its save point is still on the stack (and, belt and braces, what it names is
+ * still there). */
+static bool mark_valid(const ar_arena_t *a, const ar_mark_t *m) {
+  if (m->depth_ >= a->ndepth || a->stamps[m->depth_] != m->stamp_) return false;
+  if (m->ncleanup_ > a->ncleanups || m->seq_ > a->seq) return false;
+  if (!AR_HEAP && m->chunk_ != NULL) {
+    /* Its chunk may be gone only if it was given back empty (drop_idle_head). */
+    for (ar_chunk_t *c = a->chunks; c != NULL; c = c->next) {
+      if (c == m->chunk_ && c->seq <= m->seq_) {
+        char *top = c == a->chunks ? a->hot.cur_ : c->top;
+        return m->cur_ >= c->data && m->cur_ <= top;
+      }
+    }
+  }
+  return true;
 }
 
 int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
   if (a == NULL || m == NULL) return ar_set_error_(AR_EINVAL);
   check_owner(a);
   if (a->in_cleanup) return ar_set_error_(AR_EBUSY);
-  if (m->epoch_ != a->epoch || m->ncleanup_ > a->ncleanups || m->seq_ > a->seq)
-    return ar_set_error_(AR_ESTALE);
-  if (AR_HEAP) {
-    if (m->chunk_ != NULL || m->cur_ != NULL) return ar_set_error_(AR_ESTALE);
-    size_t count = heap_mark_count(a, m->chunk_seq_);
-    if (count == SIZE_MAX) return ar_set_error_(AR_ESTALE);
-    update_peak(a);
-    run_cleanups(a, m->ncleanup_);
-    ar_recycle_forget_(a);
-    heap_free_from(a, count);
-    sync_hot_end(a);
-    ar_assert_expensive(ar_arena_check(a) == AR_OK);
-    return AR_OK;
-  }
   /* Validate before touching anything, so a stale mark leaves the arena as it was. */
-  if (m->chunk_ != NULL) {
-    ar_chunk_t *c = a->chunks;
-    while (c != NULL && c != m->chunk_) c = c->next;
-    if (c == NULL || c->seq != m->chunk_seq_) return ar_set_error_(AR_ESTALE);
-    char *top = c == a->chunks ? a->hot.cur_ : c->top;
-    if (m->cur_ < c->data || m->cur_ > top) return ar_set_error_(AR_ESTALE);
-  }
-
+  if (!mark_valid(a, m)) return ar_set_error_(AR_ESTALE);
   update_peak(a);
   run_cleanups(a, m->ncleanup_);
   ar_recycle_forget_(a);
-  if (a->chunks != NULL) retire_current(a);
-  while (a->chunks != m->chunk_) {
-    ar_chunk_t *c = a->chunks;
-    a->chunks = c->next;
-    a->nchunks--;
-    a->used_retired -= (size_t)(c->top - c->data);
-    verify_or_die(a, c->data, c->top);
-    scrub(a, c->data, c->top);
-    stash_or_release(a, c, a->retain_bytes);
-  }
-  activate_head(a);
-  if (a->chunks != NULL) {
-    verify_or_die(a, m->cur_, a->hot.cur_);
-    scrub(a, m->cur_, a->hot.cur_);
-    a->hot.cur_ = m->cur_;
-  }
-  while (a->large != NULL && a->large->seq > m->seq_) {
-    ar_chunk_t *c = a->large;
-    a->large = c->next;
-    a->nlarge--;
-    a->used_retired -= (size_t)(c->top - c->data);
-    verify_or_die(a, c->data, c->top);
-    chunk_release(a, c);
+  if (AR_HEAP) {
+    heap_free_from(a, heap_mark_count(a, m->seq_));
+  } else {
+    if (a->chunks != NULL) retire_current(a);
+    /* Every ordinary chunk pushed since the mark has a larger seq. */
+    while (a->chunks != NULL && a->chunks->seq > m->seq_) {
+      ar_chunk_t *c = a->chunks;
+      a->chunks = c->next;
+      a->nchunks--;
+      a->used_retired -= (size_t)(c->top - c->data);
+      verify_or_die(a, c->data, c->top);
+      scrub(a, c->data, c->top);
+      stash_or_release(a, c, a->retain_bytes);
+    }
+    activate_head(a);
+    /* If the mark's chunk is gone (given back while empty), the mark named the top of the
+     * chunk now current, which is where activate_head left the cursor. */
+    if (a->chunks != NULL && a->chunks == m->chunk_) {
+      verify_or_die(a, m->cur_, a->hot.cur_);
+      scrub(a, m->cur_, a->hot.cur_);
+      a->hot.cur_ = m->cur_;
+    }
+    while (a->large != NULL && a->large->seq > m->seq_) {
+      ar_chunk_t *c = a->large;
+      a->large = c->next;
+      a->nlarge--;
+      a->used_retired -= (size_t)(c->top - c->data);
+      verify_or_die(a, c->data, c->top);
+      chunk_release(a, c);
+    }
   }
   sync_hot_end(a);
+  a->ndepth = (size_t)m->depth_ + 1;
+  note_top(a);
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
   return AR_OK;
 }
@@ -1053,6 +1307,9 @@ int ar_arena_check(ar_arena_t *a) {
     cap += c->size;
   }
   if (n != a->nspare) return corrupt(a, "spare count");
+  if (a->ndepth > 0 && a->floor_chunk == a->chunks && a->chunks != NULL &&
+      a->hot.cur_ < a->floor_cur)
+    return corrupt(a, "cursor below the newest mark");
   if (cap != a->capacity) return corrupt(a, "capacity");
   if (used != a->used_retired) return corrupt(a, "used bytes");
   if (a->limit_bytes != 0 && a->capacity > a->limit_bytes) return corrupt(a, "limit");

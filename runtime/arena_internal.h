@@ -12,7 +12,9 @@
  *   - seq strictly decreases along `chunks` and along `large`;
  *   - capacity == sum of chunk sizes over chunks, large and spare;
  *   - used_retired == sum over non-current ordinary chunks of (top - data) plus, over large
- *     chunks, (top - data).
+ *     chunks, (top - data);
+ *   - with live marks (ndepth > 0) the cursor is at or above floor_cur while floor_chunk is
+ *     the current chunk.
  */
 #ifndef ARENART_ARENA_INTERNAL_H
 #define ARENART_ARENA_INTERNAL_H
@@ -42,6 +44,7 @@ typedef struct ar_chunk {
   char *limit;   /* one past the last usable byte */
   char *top;     /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
   uint64_t seq;  /* position in allocation order (0 while spare) */
+  char *start;   /* dedicated chunks: the first byte of their one allocation */
 } ar_chunk_t;
 
 /* Heap flavor: one tracked allocation. `bytes` is what malloc was asked for (the size, plus
@@ -52,6 +55,7 @@ typedef struct ar_hblock {
   size_t bytes;
   uint64_t seq;
   const void *site; /* return address of the allocating call, for checked-mode messages */
+  bool freed;       /* given back with ar_free (quarantined until rewind/reset) */
 } ar_hblock_t;
 
 typedef struct ar_cleanup {
@@ -78,7 +82,21 @@ struct ar_arena {
   size_t peak;
   size_t nchunks, nlarge, nspare;
   uint64_t seq;
-  uint64_t epoch;
+  /* Save points (arena.c, "Marks"): stamps[d] names the live save point at depth d < ndepth;
+   * the top one was taken (or rewound to) when nalloc/mutations/cur/ncleanups were top_*; no
+   * give-back
+   * moves the cursor below floor_cur while floor_chunk is current. */
+  uint64_t *stamps; /* stamps_inline until more are needed, then malloc'd */
+  uint64_t stamps_inline[4];
+  size_t ndepth, stamps_cap;
+  uint64_t stamp_clock;
+  uint64_t top_nalloc;
+  uint64_t top_mutations;
+  uint64_t mutations; /* successful ar_free/ar_realloc calls (recycle.c) */
+  char *top_cur;
+  size_t top_ncleanups;
+  ar_chunk_t *floor_chunk;
+  char *floor_cur;
   void *recycle[AR_RECYCLE_CLASSES]; /* owned by recycle.c */
   size_t recycled_bytes;
   bool slow_only;
@@ -132,6 +150,17 @@ static inline void update_peak(ar_arena_t *a) {
  * AR_ENOMEM if the registry entry cannot be made (the arena is destroyed again). */
 AR_INTERNAL ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind,
                                                 const char *name);
+/* arena.c: true if no live mark lies above p in the current chunk, so that memory from p up
+ * may be given back to the cursor without crossing a save point. */
+static inline bool ar_above_floor_(const ar_arena_t *a, const char *p) {
+  return a->ndepth == 0 || a->floor_chunk != a->chunks || p >= a->floor_cur;
+}
+
+/* arena.c: whether p (with `size`) is a live block that ar_free/ar_realloc may take, as far as
+ * this build and mode can tell (see arena.h, ar_free). */
+AR_INTERNAL bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size);
+/* arena.c: the accepted block p is quarantined; modes that know block starts remember it. */
+AR_INTERNAL void ar_block_freed_(ar_arena_t *a, const char *p);
 /* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
 AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
 /* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */

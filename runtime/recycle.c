@@ -3,10 +3,16 @@
  *
  * An arena is a bump allocator; this file adds the one kind of reuse that keeps it one.
  * A freed block is dealt with in the cheapest way that is still exact:
- *   1. the arena's most recent allocation (it ends at the cursor of the current chunk): the
- *      cursor moves back, so the bytes are not merely reusable but no longer `used`;
+ *   1. the arena's most recent allocation (it ends at the cursor of the current chunk), if no
+ *      mark has been taken since: the cursor moves back, so the bytes are not merely reusable
+ *      but no longer `used`. A block from before the newest mark is never given back to the
+ *      cursor (nor grown in place by ar_realloc): a mark is a position, and a cursor below it
+ *      would make the rewind fail, or a block spanning it would be cut in two by the rewind.
+ *      Such a block goes on a list (3) like any other;
  *   2. the only allocation of a dedicated large chunk: the chunk goes back to the source at
- *      once (a large chunk never holds anything else, so nothing can still point into it);
+ *      once (a large chunk never holds anything else, so nothing can still point into it).
+ *      The pointer must be that allocation's start: the chunk records it, so an interior
+ *      pointer is refused in every build;
  *   3. anything else: the block goes on a size-class free list, threaded through the freed
  *      memory itself ({next, size} in its first 16 bytes, which every block has because
  *      footprints are multiples of 16 and at least 16).
@@ -35,6 +41,14 @@
  * Slow-only arenas (checked mode, ASan builds, AR_DEBUG >= 2) exist to catch misuse, so they
  * never reuse: a freed block is quarantined (ASan-poisoned, or junk-filled with 0xDD in checked
  * mode) and stays dead until rewind/reset; ar_realloc always allocates, copies and frees.
+ *
+ * Checking the pointer. Whether p is the start of a live block can only be answered where
+ * the arena records block starts (arena.c, ar_block_ok_): checked mode walks its records
+ * (and marks a freed one, so a second free is refused), ASan builds read the shadow (a block's
+ * first byte is addressable, the byte before it is red zone or padding), the heap flavor
+ * looks in its table. Elsewhere the inline path leaves no trace of where blocks start, so
+ * AR_DEBUG >= 1 checks only that the bytes lie in live arena memory, and release builds check
+ * alignment and dedicated chunks only. Every check runs before anything changes.
  *
  * Thread contract: like every call on a serial arena, owner thread only, nothing concurrent.
  * Calls made from a cleanup callback: ar_free does nothing (the memory is going away anyway,
@@ -138,11 +152,15 @@ void *ar_recycle_take_(ar_arena_t *a, size_t size) {
   return p;
 }
 
-/* True if p starts the most recent allocation of the current chunk (non-slow mode only: in
- * slow-only modes allocations carry red zones or records that un-bumping would orphan). */
+/* True if p starts the most recent allocation of the current chunk and no live mark was taken
+ * after it (non-slow mode only: in slow-only modes allocations carry red zones or records that
+ * un-bumping would orphan). The cursor may then move between p and the block's end: a block
+ * from before the newest mark must not give its bytes back to the cursor (a rewind to the mark
+ * would find the cursor below it) nor grow over it (the rewind would take the new bytes back
+ * from a live block), so it is treated like any other block. */
 static bool is_top(const ar_arena_t *a, const char *p, size_t fp) {
   return !a->slow_only && a->chunks != NULL && p >= a->chunks->data &&
-         (size_t)(a->hot.cur_ - p) == fp && p < a->hot.cur_;
+         (size_t)(a->hot.cur_ - p) == fp && p < a->hot.cur_ && ar_above_floor_(a, p);
 }
 
 /* The large chunk holding p, with the link that points at it; NULL if p is not in one. */
@@ -173,7 +191,8 @@ static void release_large(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
   a->source.release(a->source.ctx, base, bytes);
 }
 
-static void quarantine(const ar_arena_t *a, char *p, size_t size) {
+static void quarantine(ar_arena_t *a, char *p, size_t size) {
+  ar_block_freed_(a, p);
   if (a->checked) memset(p, AR_CHECKED_JUNK, size);
   ar_poison_(p, footprint_of(size));
 }
@@ -200,16 +219,10 @@ static void free_block(ar_arena_t *a, char *p, size_t size) {
   push_block(a, p, fp);
 }
 
-/* Debug builds: both ends of the block must lie in memory the arena handed out. */
+/* What this build can check of a block handed to ar_free/ar_realloc (arena.h, ar_free). */
 static bool plausible(const ar_arena_t *a, const char *p, size_t size) {
   if (((uintptr_t)p & (AR_ALIGN_DEFAULT - 1)) != 0) return false;
-#if AR_DEBUG >= 1
-  if (!ar_owns(a, p) || !ar_owns(a, p + (size == 0 ? 0 : size - 1))) return false;
-#else
-  (void)a;
-  (void)size;
-#endif
-  return true;
+  return ar_block_ok_(a, p, size);
 }
 
 int ar_free(ar_arena_t *a, void *p, size_t size) {
@@ -220,6 +233,7 @@ int ar_free(ar_arena_t *a, void *p, size_t size) {
     return ar_set_error_(AR_EINVAL);
   if (a->in_cleanup) return AR_OK;
   free_block(a, (char *)p, size);
+  a->mutations++; /* a mark after this is a new save point (arena.c, "Marks") */
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
   return AR_OK;
 }
@@ -229,9 +243,18 @@ static void *fail_null(ar_error_t err) {
   return NULL;
 }
 
+static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size);
+
 void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   if (a == NULL) return fail_null(AR_EINVAL);
   if (p == NULL) return ar_alloc(a, new_size);
+  void *q = realloc_block(a, p, old_size, new_size);
+  if (q != NULL) a->mutations++; /* a mark after this is a new save point */
+  return q;
+}
+
+/* ar_realloc of a non-NULL block. */
+static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   check_owner(a);
   if (a->in_cleanup) return fail_null(AR_EBUSY);
   if (new_size > AR_MAX_ALLOC_SIZE) return fail_null(AR_EOVERFLOW);

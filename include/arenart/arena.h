@@ -131,9 +131,13 @@ AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MAL
 /**
  * Allocates `size` bytes aligned to `align` (a power of two; any size: alignments above the
  * page size get a dedicated chunk). Uninitialized memory.
+ * Under `limit_bytes`, chunks that hold nothing (spares, an empty current chunk) are given
+ * back to make room; a request is refused with AR_ELIMIT only if that would not be enough.
+ * Room is made after the new chunk has been acquired, so for the length of the call the
+ * source may hold up to those idle chunks' bytes above the limit.
  * Errors (returns NULL): AR_EINVAL (NULL arena), AR_EALIGN, AR_EOVERFLOW (size above
  * AR_MAX_ALLOC_SIZE), AR_ELIMIT, AR_ENOMEM, AR_EBUSY (called from a cleanup callback).
- * On failure the arena is unchanged.
+ * On failure the arena is unchanged (stats, chunks held and given back, marks).
  */
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
 ar_alloc_aligned(ar_arena_t *arena, size_t size, size_t align) {
@@ -224,22 +228,34 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
 /* ---- giving single blocks back ------------------------------------------------------ */
 
 /**
- * Gives back the block `p` of `size` bytes (the size it was allocated with). If it is the
- * arena's most recent allocation the cursor simply moves back; otherwise the block joins a
- * per-size-class list and is reused by a later out-of-line allocation (ar_realloc, a refill)
- * of that class. The inline fast path never looks at those lists: it stays a pure bump.
+ * Gives back the block `p` of `size` bytes (the size it was allocated with, or less). If it
+ * is the arena's most recent allocation and no mark has been taken since, the cursor simply
+ * moves back; otherwise the block joins a per-size-class list and is reused by a later
+ * out-of-line allocation (ar_realloc, a refill) of that class, so a mark's position is never
+ * given back. The inline fast path never looks at those lists: it stays a pure bump.
  * In checked mode and sanitizer builds freed blocks are quarantined (poisoned or junk-filled,
  * never reused) so that a use after free is caught. NULL p is a no-op.
- * Errors: AR_EINVAL (NULL arena; p not owned by the arena, in debug builds).
+ * Errors: AR_EINVAL, and nothing changes, for a NULL arena, a p that is not 16-byte aligned,
+ * or a p inside a dedicated chunk (large or over-aligned request) that is not the start of
+ * its allocation, in every build. What else is caught depends on what the arena records:
+ *   - checked arenas (AR_ARENA_CHECKED, every arena at AR_DEBUG >= 2), ASan builds and the
+ *     heap flavor know where every block starts: any p that is not the start of a live block
+ *     of at least `size` bytes (inside one, given back already, not from this arena) fails;
+ *   - other arenas at AR_DEBUG >= 1 check only that [p, p + size) lies in memory the arena has
+ *     handed out and not taken back: a 16-aligned pointer inside a live block, or a block
+ *     given back twice, is not detected;
+ *   - release builds (AR_DEBUG 0) trust the caller beyond the checks made in every build.
  */
 AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
 
 /**
  * Resizes the block `p` (allocated with `old_size` bytes, default alignment) to `new_size`,
- * in place when `p` is the most recent allocation and the current chunk has room, otherwise
- * by allocating a new block (recycled if one of that class is free), copying, and giving the
- * old one back with ar_free. p == NULL behaves as ar_alloc. Shrinking keeps p.
- * Errors (returns NULL, the old block untouched and still valid): those of ar_alloc.
+ * in place when `p` is the most recent allocation, no mark has been taken since, and the
+ * current chunk has room; otherwise by allocating a new block (recycled if one of that class
+ * is free), copying, and giving the old one back with ar_free. p == NULL behaves as ar_alloc.
+ * Shrinking keeps p.
+ * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those
+ * of ar_alloc, and AR_EINVAL for a p that ar_free would refuse (the same checks per build).
  */
 AR_API void *ar_realloc(ar_arena_t *arena, void *p, size_t old_size, size_t new_size);
 
@@ -249,32 +265,40 @@ AR_API void *ar_realloc(ar_arena_t *arena, void *p, size_t old_size, size_t new_
 typedef struct ar_mark {
   void *chunk_;
   char *cur_;
-  uint64_t chunk_seq_;
+  uint64_t depth_;
   uint64_t seq_;
-  uint64_t epoch_;
+  uint64_t stamp_;
   size_t ncleanup_;
 } ar_mark_t;
 
-/** The current position. A NULL arena gives a mark that every rewind rejects. */
+/** The current position. ar_mark(NULL) records AR_EINVAL and gives a mark that every rewind
+ * rejects with AR_ESTALE.
+ * Two marks with no successful allocation, ar_defer, ar_free or ar_realloc on the arena
+ * between them (and no rewind or reset) name one save point: a rewind to either does the
+ * same and leaves the other valid.
+ * The arena keeps a record of its live save points (8 bytes each; four inline, beyond that
+ * malloc'd). If it cannot grow, the mark is still returned and works, with AR_ENOMEM recorded
+ * as the last error, but a rewind to the save point before it does not invalidate it. */
 AR_API ar_mark_t ar_mark(ar_arena_t *arena);
 
 /**
  * Frees everything allocated since `mark` (running the cleanups registered since, newest
  * first). The mark stays valid, so a loop may rewind to it repeatedly; marks taken after it
  * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
- * Errors: AR_EINVAL (NULL arena or mark), AR_ESTALE (the mark is from before a reset or
- * release, or names a position that an earlier rewind removed); the arena is then unchanged.
- * Limits: marks are validated by position, so a stale mark whose position still exists (for
- * example one taken when only dedicated large chunks had been allocated) is not reported. A
- * block given back with ar_free before the mark and reused by an allocation after it lies
- * below the mark: the rewind does not take it back; reset does.
+ * Errors: AR_EINVAL (NULL arena or mark), AR_EBUSY (called from a cleanup), AR_ESTALE (the
+ * mark is from before a reset or release, or was taken after the save point of an earlier
+ * rewind, whatever has been allocated since); the arena is then unchanged. Detection is
+ * exact in every build (see ar_mark for the one exception).
+ * Limits: a block given back with ar_free (before or after the mark) and reused by an
+ * allocation after it may lie below the mark: the rewind does not take it back; reset does.
  */
 AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
 
 /** Runs all cleanups (newest first), frees every allocation, keeps up to `retain_bytes` of
  * ordinary chunks for reuse (dedicated large chunks always go back) and returns the rest.
  * One kept chunk is made current at once, so the next allocation is an inline bump; the
- * stats count it as a spare while it is empty. Invalidates all marks. NULL is a no-op. */
+ * stats count it as a spare while it is empty, and like a spare it is given back when a
+ * request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op. */
 AR_API void ar_reset(ar_arena_t *arena);
 
 /** Like ar_reset but returns every chunk to the source. The arena stays usable. */

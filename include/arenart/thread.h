@@ -78,10 +78,8 @@ typedef struct ar_scope {
 AR_API ar_scope_t ar_scope_begin(void);
 
 /** Frees everything allocated in the scope and runs its cleanups. Ending an outer scope ends
- * the inner ones too; ending one of those afterwards is a caller error, reported as
- * AR_ESTALE when the position it names no longer exists (detection is by position, so it is
- * not reported if the arena has since grown past that point again). Errors: those of
- * ar_rewind. */
+ * the inner ones too; ending one of those afterwards is a caller error, always reported as
+ * AR_ESTALE (nothing is freed and no cleanup runs). Errors: those of ar_rewind. */
 AR_API int ar_scope_end(ar_scope_t *scope);
 
 /** Scopes open on the calling thread: ar_scope_begin adds one (unless the thread arena could

@@ -252,7 +252,7 @@ static void test_bad_options(void **state) {
   EXPECT_NULL_WITH(ar_chunk_pool_create(100, 4, NULL), AR_EINVAL);
 }
 
-/* 10. A mark from before a reset, or of a position a rewind removed. */
+/* 10. A mark from before a reset, or taken after the mark a rewind went back to. */
 static void test_stale_marks(void **state) {
   (void)state;
   ar_arena_t *a = arena(0, NULL);
@@ -270,6 +270,19 @@ static void test_stale_marks(void **state) {
   assert_int_equal(ar_last_error(), AR_ESTALE);
   assert_int_equal(stats_of(a).used, s.used); /* unchanged by the rejected rewind */
   assert_int_equal(ar_rewind(a, &m1), AR_OK); /* the surviving mark stays valid */
+  /* Stale even once the cursor has grown back past its position in the same chunk. */
+  ar_mark_t m3 = ar_mark(a);
+  assert_non_null(ar_alloc(a, 16));
+  ar_mark_t m4 = ar_mark(a);
+  assert_int_equal(ar_rewind(a, &m3), AR_OK);
+  char *live = (char *)ar_alloc(a, 64);
+  assert_non_null(live);
+  s = stats_of(a);
+  ar_clear_error();
+  assert_int_equal(ar_rewind(a, &m4), AR_ESTALE);
+  assert_int_equal(ar_last_error(), AR_ESTALE);
+  assert_int_equal(stats_of(a).used, s.used);
+  assert_true(ar_owns(a, live));
   ar_arena_destroy(a);
 }
 
@@ -326,11 +339,46 @@ static void test_null_pointer_arguments(void **state) {
   ar_arena_destroy(a);
 }
 
-/* 14. Giving back a block the arena does not own (debug builds check). */
+/* 14. Giving back what is not the start of a live block. Every build: misaligned pointers and
+ * pointers inside a dedicated chunk's allocation. Checked arenas (every build): pointers
+ * inside a block and blocks given back twice. AR_DEBUG >= 1: memory the arena does not hold. */
+static void expect_free_refused(ar_arena_t *a, char *p, size_t size) {
+  ar_stats_t s = stats_of(a);
+  ar_clear_error();
+  assert_int_equal(ar_free(a, p, size), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  EXPECT_NULL_WITH(ar_realloc(a, p, size, size * 2), AR_EINVAL);
+  ar_stats_t t = stats_of(a);
+  assert_int_equal(t.used, s.used);
+  assert_int_equal(t.large_chunks, s.large_chunks);
+  assert_int_equal(t.recycled, s.recycled);
+}
+
 static void test_free_foreign_block(void **state) {
   (void)state;
+  ar_arena_t *c = arena(0, NULL);
+  char *big = (char *)ar_alloc(c, 5000); /* a dedicated chunk */
+  assert_non_null(big);
+  expect_free_refused(c, big + 1024, 64);
+  expect_free_refused(c, big + 8, 8);
+  assert_int_equal(ar_free(c, big, 5000), AR_OK);
+  ar_arena_destroy(c);
+
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = 4096;
+  o.flags = AR_ARENA_CHECKED;
+  ar_arena_t *k = ar_arena_create(&o);
+  assert_non_null(k);
+  char *blk = (char *)ar_alloc(k, 64);
+  assert_non_null(blk);
+  assert_non_null(ar_alloc(k, 16));
+  expect_free_refused(k, blk + 16, 16); /* inside a live block */
+  assert_int_equal(ar_free(k, blk, 64), AR_OK);
+  expect_free_refused(k, blk, 64); /* given back already */
+  ar_arena_destroy(k);
+
   if (AR_DEBUG < 1) {
-    skip(); /* release builds trust the caller here */
+    skip(); /* release builds check no more than the above */
     return;
   }
   ar_arena_t *a = arena(0, NULL);

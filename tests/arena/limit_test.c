@@ -1,0 +1,220 @@
+/*
+ * tests/arena/limit_test.c - limit_bytes and failing sources on a serial arena.
+ *
+ *   - After ar_reset, chunks that hold nothing (the spares, and the chunk reset keeps current)
+ *     are given back to make room for a request that fits the limit; it is not refused.
+ *   - A request that fails (AR_ELIMIT, or AR_ENOMEM from the source) leaves the arena exactly
+ *     as it was: same stats, same chunks held, nothing given back on the way.
+ * The counting source checks that what the arena reports is what the source holds.
+ *
+ * Heap flavor (AR_HEAP): there are no chunks; reset frees everything and the source is never
+ * called, so neither situation can arise there and the tests skip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "arenart.h"
+#include "runtime/arena_internal.h"
+#include "tests/test_sources.h"
+
+#define CHUNK ((size_t)4096)
+/* A dedicated chunk of between one and two ordinary chunks' bytes. */
+#define BIG ((size_t)6000)
+
+static test_source_t src;
+
+static ar_arena_t *make_arena(size_t retain, size_t limit) {
+  ar_options_t o;
+  ar_options_init(&o);
+  o.chunk_size = CHUNK;
+  o.retain_bytes = retain;
+  o.limit_bytes = limit;
+  o.source = test_source_init(&src);
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  return a;
+}
+
+static ar_stats_t stats_of(ar_arena_t *a) {
+  ar_stats_t s;
+  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
+  return s;
+}
+
+#define assert_stats_equal(x, y)                          \
+  do {                                                    \
+    assert_int_equal((x).used, (y).used);                 \
+    assert_int_equal((x).capacity, (y).capacity);         \
+    assert_int_equal((x).peak, (y).peak);                 \
+    assert_int_equal((x).chunks, (y).chunks);             \
+    assert_int_equal((x).large_chunks, (y).large_chunks); \
+    assert_int_equal((x).spare_chunks, (y).spare_chunks); \
+    assert_int_equal((x).allocs, (y).allocs);             \
+    assert_int_equal((x).cleanups, (y).cleanups);         \
+    assert_int_equal((x).recycled, (y).recycled);         \
+  } while (0)
+
+/* Small allocations until `n` ordinary chunks hold some. */
+static void fill_chunks(ar_arena_t *a, size_t n) {
+  while (stats_of(a).chunks < n) assert_non_null(ar_alloc(a, 500));
+}
+
+static size_t opaque(size_t n) {
+  volatile size_t v = n;
+  return v;
+}
+
+/* Item 6: the chunk reset keeps current counted against the limit but never given back. */
+static void test_reset_then_request_that_fits(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* no chunks: reset keeps nothing */
+    return;
+  }
+  ar_arena_t *a = make_arena(CHUNK, 2 * CHUNK);
+  fill_chunks(a, 1);
+  ar_reset(a);
+  assert_int_equal(stats_of(a).capacity, CHUNK); /* kept, and current */
+  char *p = (char *)ar_alloc(a, opaque(BIG));
+  assert_non_null(p);
+  memset(p, 1, BIG);
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.large_chunks, 1);
+  assert_true(s.capacity <= 2 * CHUNK);
+  assert_int_equal(s.capacity, src.live_bytes);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  /* The arena goes on working: an ordinary chunk comes back when it fits. */
+  ar_reset(a);
+  assert_non_null(ar_alloc(a, 64));
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&src));
+}
+
+/* Item 6 with a spare as well as the kept current chunk: both go. */
+static void test_reset_spare_and_current_both_released(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* no chunks: reset keeps nothing */
+    return;
+  }
+  ar_arena_t *a = make_arena(2 * CHUNK, 2 * CHUNK);
+  fill_chunks(a, 2);
+  ar_reset(a);
+  assert_int_equal(stats_of(a).capacity, 2 * CHUNK);
+  assert_int_equal(stats_of(a).spare_chunks, 2);
+  assert_non_null(ar_alloc(a, opaque(BIG)));
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.spare_chunks, 0);
+  assert_int_equal(s.chunks, 0);
+  assert_int_equal(s.capacity, src.live_bytes);
+  assert_true(s.capacity <= 2 * CHUNK);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&src));
+}
+
+/* A mark taken on the empty current chunk survives that chunk being given back. */
+static void test_mark_on_released_current_chunk(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* no chunks: reset keeps nothing */
+    return;
+  }
+  ar_arena_t *a = make_arena(CHUNK, 2 * CHUNK);
+  fill_chunks(a, 1);
+  ar_reset(a);
+  ar_mark_t m = ar_mark(a);
+  assert_non_null(ar_alloc(a, opaque(BIG))); /* gives the empty current chunk back */
+  assert_int_equal(ar_rewind(a, &m), AR_OK);
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.used, 0);
+  assert_int_equal(s.large_chunks, 0);
+  assert_non_null(ar_alloc(a, 64));
+  assert_int_equal(ar_rewind(a, &m), AR_OK);
+  assert_int_equal(stats_of(a).used, 0);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&src));
+}
+
+/* Item 7: a request that would have to give spares back, and whose source then fails, used to
+ * come back AR_ENOMEM with the spares gone. */
+static void test_failing_source_after_making_room(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* the source is never called */
+    return;
+  }
+  ar_arena_t *a = make_arena(2 * CHUNK, 3 * CHUNK);
+  fill_chunks(a, 2);
+  ar_reset(a);
+  ar_stats_t before = stats_of(a);
+  assert_int_equal(before.capacity, 2 * CHUNK);
+  size_t live = src.live_blocks;
+  src.fail_from = src.attempts + 1;
+  ar_clear_error();
+  assert_null(ar_alloc(a, opaque(BIG)));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  ar_stats_t after = stats_of(a);
+  assert_stats_equal(after, before);
+  assert_int_equal(src.live_blocks, live);
+  assert_int_equal(src.releases, 0);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  /* A large ar_realloc fails the same way, the old block kept. */
+  char *p = (char *)ar_alloc(a, 64);
+  assert_non_null(p);
+  before = stats_of(a);
+  ar_clear_error();
+  assert_null(ar_realloc(a, p, 64, opaque(BIG)));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  after = stats_of(a);
+  assert_stats_equal(after, before);
+  /* With the source healthy again the same request succeeds, within the limit. */
+  src.fail_from = 0;
+  assert_non_null(ar_alloc(a, opaque(BIG)));
+  assert_true(stats_of(a).capacity <= 3 * CHUNK);
+  assert_int_equal(stats_of(a).capacity, src.live_bytes);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&src));
+}
+
+/* AR_ELIMIT leaves the arena unchanged too: nothing is given back when giving back all that
+ * could go would not be enough. */
+static void test_limit_refusal_changes_nothing(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* no spares to keep */
+    return;
+  }
+  ar_arena_t *a = make_arena(2 * CHUNK, 3 * CHUNK);
+  fill_chunks(a, 2);
+  ar_reset(a);
+  ar_stats_t before = stats_of(a);
+  ar_clear_error();
+  assert_null(ar_alloc(a, opaque(4 * CHUNK)));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  ar_stats_t after = stats_of(a);
+  assert_stats_equal(after, before);
+  assert_int_equal(src.releases, 0);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&src));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_reset_then_request_that_fits),
+      cmocka_unit_test(test_reset_spare_and_current_both_released),
+      cmocka_unit_test(test_mark_on_released_current_chunk),
+      cmocka_unit_test(test_failing_source_after_making_room),
+      cmocka_unit_test(test_limit_refusal_changes_nothing),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
