@@ -5,7 +5,8 @@
  * and off a pthread key whose destructor destroys it at thread exit, so its chunks go back to
  * the process-wide chunk pool instead of leaking. Thread arenas are listed in the registry.
  *
- * Scopes are marks: beginning one reads four fields of the thread's own arena, ending one is
+ * Scopes are marks: beginning one records a save point on the thread's own arena (a few
+ * loads and, unless nothing happened since the last one, one 8-byte push), ending one is
  * a rewind, which pops only the chunks the scope used (to the arena's spares within its retain
  * cap, the rest to the pool). No locks, no atomics, no syscalls on either side.
  *

@@ -6,7 +6,8 @@
  * ar_thread_arena() gives the calling thread its own serial arena, created on first use from
  * the process-wide chunk pool and destroyed when the thread exits (its chunks go back to the
  * pool). A thread-pool worker brackets each request with ar_scope_begin()/ar_scope_end():
- * a scope is a mark on the thread's arena, so beginning one costs a few loads and ending one
+ * a scope is a mark on the thread's arena, so beginning one costs a few loads and a store or
+ * two (the save point, see ar_mark) and ending one
  * frees the request's memory (chunks past the first go back to the arena's spares or the pool;
  * no syscall).
  *
