@@ -86,6 +86,8 @@ static ar_arena_t *collect_stale(ar_arena_pool_t *p, uint64_t now, bool all) {
   size_t kept = 0;
   while (*link != NULL) {
     ar_arena_t *a = *link;
+    /* `now` is read under the lock, after every idle_since already on the list was written
+     * (each under this lock too), so it is never older than one of them: no wrap. */
     bool old = now - a->idle_since > p->opts.idle_ns;
     if (all || old || kept >= p->opts.max_idle) {
       *link = a->pool_next;
@@ -162,9 +164,12 @@ int ar_arena_pool_give(ar_arena_pool_t *p, ar_arena_t *a) {
   ar_spin_unlock(&p->lock);
   ar_reset(a);
 
+  ar_spin_lock(&p->lock);
+  /* The clock is read inside the critical section: read before it, a giver that lost the race
+   * for the lock would push a time older than its predecessor's, and collect_stale's
+   * unsigned `now - idle_since` would wrap and reclaim an arena idle for microseconds. */
   uint64_t now = ar_now_ns_();
   a->idle_since = now;
-  ar_spin_lock(&p->lock);
   a->pool_next = p->idle;
   p->idle = a;
   p->nidle++;
@@ -178,7 +183,7 @@ int ar_arena_pool_give(ar_arena_pool_t *p, ar_arena_t *a) {
 size_t ar_arena_pool_trim(ar_arena_pool_t *p, bool all) {
   if (p == NULL) return 0;
   ar_spin_lock(&p->lock);
-  ar_arena_t *stale = collect_stale(p, ar_now_ns_(), all);
+  ar_arena_t *stale = collect_stale(p, ar_now_ns_(), all); /* clock under the lock: see give */
   ar_spin_unlock(&p->lock);
   return destroy_list(stale);
 }

@@ -57,8 +57,15 @@ typedef struct scope_state {
   uint64_t base_allocs;    /* hot.nalloc_ when no scope was last open and counted */
   uint64_t outside_allocs; /* allocations made with no scope open, up to base_allocs */
   size_t held_below;       /* used bytes when the outermost open scope began */
+  uint64_t open[AR_SCOPES_TRACKED_]; /* serial of the open scope at each level (1 = [0]) */
 } scope_state_t;
 static __thread scope_state_t tls_scope __attribute__((tls_model("initial-exec")));
+/* Scope identities. A mark cannot tell two scopes apart: marks taken with nothing in between
+ * name one save point, so a stale inner scope whose mark equals a live newer scope's would
+ * pass ar_rewind and free the newer scope's memory. Each scope therefore carries a serial,
+ * and the thread remembers which serial is open at each level. Never reset (not even with a
+ * new thread arena), so a serial is never reused on a thread. */
+static __thread uint64_t tls_scope_serial __attribute__((tls_model("initial-exec")));
 
 static ar_spinlock_t opts_lock = AR_SPINLOCK_INIT;
 static ar_options_t thread_opts = AR_OPTIONS_INIT;
@@ -158,6 +165,7 @@ ar_scope_t ar_scope_begin(void) {
   s.arena = a;
   s.mark = ar_mark(a);
   s.level_ = 0;
+  s.serial_ = 0;
   if (AR_UNLIKELY(a == NULL)) return s;
   if (tls_scope.depth == 0) { /* the outermost scope: count what was allocated outside */
     uint64_t n = a->hot.nalloc_;
@@ -167,15 +175,28 @@ ar_scope_t ar_scope_begin(void) {
     maybe_report(a, "seen when a scope began");
   }
   s.level_ = ++tls_scope.depth;
+  s.serial_ = ++tls_scope_serial;
+  if (s.level_ <= AR_SCOPES_TRACKED_) tls_scope.open[s.level_ - 1] = s.serial_;
   return s;
+}
+
+/* Whether `s`, a scope of this thread's arena, is still open: its level is open and, where
+ * levels are tracked, holds this very scope. */
+static bool scope_open(const ar_scope_t *s) {
+  if (s->level_ > tls_scope.depth) return false;
+  return s->level_ > AR_SCOPES_TRACKED_ || tls_scope.open[s->level_ - 1] == s->serial_;
 }
 
 int ar_scope_end(ar_scope_t *s) {
   if (s == NULL || s->arena == NULL) return ar_set_error_(AR_EINVAL);
+  bool mine = s->arena == tls_arena && s->level_ != 0;
+  /* Closed already (by an outer end, or ended before): no rewind, which could free a newer
+   * scope's memory if both marks name one save point. */
+  if (mine && !scope_open(s)) return ar_set_error_(AR_ESTALE);
   int err = ar_rewind(s->arena, &s->mark);
-  /* The scope is over whatever the rewind said (a stale scope is gone already). Scopes from
-   * another thread's arena, or already closed by an outer end, leave the depth alone. */
-  if (s->arena == tls_arena && s->level_ != 0 && s->level_ - 1 < tls_scope.depth) {
+  /* The scope is over whatever the rewind said (a reset may have made its mark stale). Scopes
+   * from another thread's arena leave the depth alone. */
+  if (mine) {
     tls_scope.depth = s->level_ - 1;
     if (tls_scope.depth == 0) tls_scope.base_allocs = s->arena->hot.nalloc_;
   }

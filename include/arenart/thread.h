@@ -71,7 +71,11 @@ typedef struct ar_scope {
   ar_arena_t *arena; /**< the thread arena to allocate from (NULL if it could not be created) */
   ar_mark_t mark;    /**< where the scope began; ar_scope_end rewinds to it */
   unsigned level_;   /**< private: the depth with this scope open (1 = outermost; 0 = none) */
+  uint64_t serial_;  /**< private: this scope's identity on its thread */
 } ar_scope_t;
+
+/* Private: how many scope levels, from the outermost, ar_scope_end tells apart by identity. */
+#define AR_SCOPES_TRACKED_ 32
 
 /** Begins a scope on the calling thread's arena. If the thread arena cannot be created,
  * scope.arena is NULL (allocations from it fail with AR_EINVAL) and ar_scope_end reports
@@ -79,8 +83,12 @@ typedef struct ar_scope {
 AR_API ar_scope_t ar_scope_begin(void);
 
 /** Frees everything allocated in the scope and runs its cleanups. Ending an outer scope ends
- * the inner ones too; ending one of those afterwards is a caller error, always reported as
- * AR_ESTALE (nothing is freed and no cleanup runs). Errors: those of ar_rewind. */
+ * the inner ones too; ending one of those afterwards, or ending a scope twice, is a caller
+ * error, reported as AR_ESTALE (nothing is freed, no cleanup runs, the depth is unchanged),
+ * even when a newer scope has begun at the same position and level since: scopes are told
+ * apart by identity, not by position, for the AR_SCOPES_TRACKED_ (32) outermost levels;
+ * deeper ones by level and mark. Errors: AR_EINVAL (NULL scope or arena), AR_ESTALE, and
+ * those of ar_rewind (for example after the caller reset the thread arena). */
 AR_API int ar_scope_end(ar_scope_t *scope);
 
 /** Scopes open on the calling thread: ar_scope_begin adds one (unless the thread arena could
@@ -112,7 +120,9 @@ AR_API int ar_scope_stats(ar_scope_stats_t *out);
 
 /** Sets the process-wide report threshold and returns the previous one. When a thread
  * arena's outside_bytes (see ar_scope_stats_t) are at least `bytes` at an outermost
- * ar_scope_begin or at thread exit, one line starting "arenart: thread arena '" and naming the
+ * ar_scope_begin or at thread exit (a thread that returns from its start routine or calls
+ * pthread_exit; the main thread's arena is not destroyed when main returns or exit() is
+ * called, so a main thread reports only at a scope begin), one line starting "arenart: thread arena '" and naming the
  * bytes, the allocations and "outside any scope" goes to stderr, at most once per thread arena.
  * 0 turns reporting off. Default: AR_SCOPE_REPORT_DEFAULT_BYTES in builds with AR_DEBUG >= 1,
  * 0 (off) in release builds (NDEBUG), which report too once a threshold is set. Any thread.

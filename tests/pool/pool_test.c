@@ -249,8 +249,52 @@ static void test_stats_during_take(void **state) {
   pthread_mutex_destroy(&g.m);
 }
 
+/* Givers race for the pool's lock. An arena is reclaimed for age only when it has been idle
+ * longer than idle_ns (an hour here), so however the givers interleave, nothing may be
+ * reclaimed, and no more arenas may ever exist than threads hold at once. (The clock used to
+ * be read before the lock: a giver that lost the race pushed an older time than the arena
+ * above it, the unsigned age wrapped, and arenas idle for microseconds were destroyed and
+ * created again, hundreds of times a second.) */
+enum { CHURN_THREADS = 4, CHURN_ROUNDS = 100000 };
+
+static void *churn(void *arg) {
+  ar_arena_pool_t *pool = (ar_arena_pool_t *)arg;
+  for (int i = 0; i < CHURN_ROUNDS; i++) {
+    ar_arena_t *a = ar_arena_pool_take(pool);
+    if (a == NULL || ar_alloc(a, 64) == NULL || ar_arena_pool_give(pool, a) != AR_OK)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void test_give_never_reclaims_young_arenas(void **state) {
+  (void)state;
+  ar_arena_pool_options_t po;
+  ar_arena_pool_options_init(&po);
+  po.idle_ns = 3600ull * 1000000000ull;
+  assert_true(po.max_idle >= CHURN_THREADS);
+  ar_arena_pool_t *pool = ar_arena_pool_create(&po);
+  assert_non_null(pool);
+  pthread_t t[CHURN_THREADS];
+  for (int i = 0; i < CHURN_THREADS; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, churn, pool), 0);
+  for (int i = 0; i < CHURN_THREADS; i++) {
+    void *rc;
+    assert_int_equal(pthread_join(t[i], &rc), 0);
+    assert_null(rc);
+  }
+  ar_arena_pool_stats_t st;
+  assert_int_equal(ar_arena_pool_stats(pool, &st), AR_OK);
+  assert_int_equal(st.reclaimed, 0);
+  assert_true(st.created <= CHURN_THREADS);
+  assert_int_equal(st.taken, 0);
+  assert_int_equal(st.idle, st.created);
+  ar_arena_pool_destroy(pool);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_give_never_reclaims_young_arenas),
       cmocka_unit_test(test_create_refuses_what_arena_create_refuses),
       cmocka_unit_test(test_create_copies_source),
       cmocka_unit_test(test_stats_during_take),

@@ -200,8 +200,8 @@ static void *depth_body(void *arg) {
   size_t held2 = used_now();
   expect_stats(0, 5, held2);
 
-  /* Ending the outer scope closes the inner one; a late end of the inner one (stale) and a
-   * second end of the outer one leave the depth at 0. */
+  /* Ending the outer scope closes the inner one; a late end of the inner one and a second
+   * end of the outer one are stale and leave the depth at 0. */
   outer = ar_scope_begin();
   assert_non_null(ar_alloc(a, 10));
   inner = ar_scope_begin();
@@ -211,7 +211,7 @@ static void *depth_body(void *arg) {
   expect_stats(0, 5, held2);
   assert_int_equal(ar_scope_end(&inner), AR_ESTALE);
   expect_stats(0, 5, held2);
-  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  assert_int_equal(ar_scope_end(&outer), AR_ESTALE); /* ended twice */
   expect_stats(0, 5, held2);
   assert_int_equal(ar_scope_end(NULL), AR_EINVAL);
   expect_stats(0, 5, held2);
@@ -297,12 +297,44 @@ static void test_report(void **state) {
   assert_int_equal(ar_scope_report_threshold(old), 123);
 }
 
+/* A scope closed by its outer scope's end must stay closed: ending it late is AR_ESTALE and
+ * frees nothing, even when a newer scope has begun since at the same level and (with nothing
+ * allocated in between) at the same position, so that the two marks name one save point. */
+static void test_late_end_of_a_closed_scope(void **state) {
+  (void)state;
+  ar_scope_t s1 = ar_scope_begin();
+  ar_scope_t s2 = ar_scope_begin();
+  assert_non_null(s1.arena);
+  assert_int_equal(ar_scope_end(&s1), AR_OK); /* closes s2 too */
+  assert_int_equal(ar_scope_depth(), 0);
+  ar_scope_t s3 = ar_scope_begin();
+  ar_scope_t s4 = ar_scope_begin();
+  char *msg = (char *)ar_alloc(s4.arena, 64);
+  assert_non_null(msg);
+  strcpy(msg, "s4 data");
+  assert_int_equal(ar_scope_end(&s2), AR_ESTALE);
+  assert_int_equal(ar_last_error(), AR_ESTALE);
+  assert_int_equal(ar_scope_depth(), 2);
+  assert_true(ar_owns(s4.arena, msg));
+  char *other = (char *)ar_alloc(s4.arena, 64);
+  assert_non_null(other);
+  assert_ptr_not_equal(other, msg);
+  assert_string_equal(msg, "s4 data");
+  assert_int_equal(ar_scope_end(&s4), AR_OK);
+  assert_int_equal(ar_scope_end(&s4), AR_ESTALE); /* twice */
+  assert_int_equal(ar_scope_depth(), 1);
+  assert_int_equal(ar_scope_end(&s3), AR_OK);
+  assert_int_equal(ar_scope_end(&s1), AR_ESTALE); /* a closed outermost scope, too */
+  assert_int_equal(ar_scope_depth(), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_configure_validates),
       cmocka_unit_test(test_thread_arena_enomem),
       cmocka_unit_test(test_scope_depth_and_outside_stats),
       cmocka_unit_test(test_report),
+      cmocka_unit_test(test_late_end_of_a_closed_scope),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
