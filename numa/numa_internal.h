@@ -67,6 +67,7 @@ typedef struct ar_numa_node {
   ar_atomic(ar_numa_retired_t *) retired; /* pushed under the mutex; nodes immutable */
   /* Counters: relaxed, statistics only (see ar_numa_node_stats_t); zeroed by each init. */
   ar_atomic(uint64_t) local, remote, fallback, refused, unbound, mapped, hits, misses, trimmed;
+  ar_atomic(uint64_t) located_bytes, spilled_bytes, redirected;
   ar_atomic(uint64_t) last_get_ns; /* idle decay: when the pool last served a chunk */
   ar_atomic(ar_concurrent_t *) arena; /* per-node arena, created on demand */
   /* The chunks the per-node arena holds, for ar_numa_node_arena_pages. Touched once per chunk

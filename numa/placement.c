@@ -247,7 +247,9 @@ ar_numa_node_t *ar_numa_node_prepare_(int node, size_t pool_chunks, bool reset) 
     /* A new runtime's figures start at zero (relaxed: statistics). */
     ar_atomic(uint64_t) *counters[] = {&nd->local,   &nd->remote,  &nd->fallback,
                                        &nd->refused, &nd->unbound, &nd->mapped,
-                                       &nd->hits,    &nd->misses,  &nd->trimmed};
+                                       &nd->hits,    &nd->misses,  &nd->trimmed,
+                                       &nd->located_bytes, &nd->spilled_bytes,
+                                       &nd->redirected};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
       ar_store_relaxed(counters[i], 0);
     ar_store_relaxed(&nd->last_get_ns, ar_numa_now_()); /* relaxed: a heuristic timestamp */
@@ -528,6 +530,9 @@ int ar_numa_stats(int node, ar_numa_node_stats_t *out) {
   out->pool_hits = ar_load_relaxed(&nd->hits);
   out->pool_misses = ar_load_relaxed(&nd->misses);
   out->trimmed = ar_load_relaxed(&nd->trimmed);
+  out->located_bytes = ar_load_relaxed(&nd->located_bytes);
+  out->spilled_bytes = ar_load_relaxed(&nd->spilled_bytes);
+  out->redirected = ar_load_relaxed(&nd->redirected);
   ar_chunk_pool_stats_t ps;
   if (ar_chunk_pool_stats(ar_load_acquire(&nd->pool), &ps) == AR_OK) {
     out->pooled = ps.pooled;

@@ -166,6 +166,10 @@ typedef struct ar_numa_node_stats {
   uint64_t pool_hits;    /**< chunks served from the node's pool */
   uint64_t pool_misses;  /**< default-size acquisitions the pool could not serve */
   uint64_t trimmed;      /**< pooled chunks given back to the OS (ar_trim, decay) */
+  uint64_t located_bytes; /**< bytes mapped for this node whose pages were populated and
+                               located at acquisition (PREFERRED and STRICT; 0 under NONE) */
+  uint64_t spilled_bytes; /**< of located_bytes, those found on another node (PREFERRED) */
+  uint64_t redirected;   /**< requests for this memory-less node served by another node */
   size_t pooled;         /**< free chunks in the node's pool now */
   size_t max_pooled;     /**< the pool's bound (ar_numa_options_t.pool_chunks) */
 } ar_numa_node_stats_t;
