@@ -135,7 +135,9 @@ topology_args() {
     echo "-m 1024 -smp 3 $(mem 0 256M) $(mem 1 256M) $(mem 2 256M) $(mem 3 256M)" \
       "-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1" \
       "-numa node,nodeid=2,cpus=2,memdev=m2 -numa node,nodeid=3,memdev=m3" \
-      "-numa dist,src=0,dst=3,val=15" ;;
+      "-numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=20" \
+      "-numa dist,src=0,dst=3,val=15 -numa dist,src=1,dst=2,val=20" \
+      "-numa dist,src=1,dst=3,val=20 -numa dist,src=2,dst=3,val=20" ;;
   2nmemless) # node 1 has CPUs and no memory (legacy mem= syntax: memdev must be all or none)
     echo "-M pc-i440fx-5.0 -m 1024 -smp 4" \
       "-numa node,nodeid=0,cpus=0-1,mem=1024M -numa node,nodeid=1,cpus=2-3,mem=0" ;;

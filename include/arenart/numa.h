@@ -131,6 +131,19 @@ AR_API int ar_numa_nodes(int *nodes, int max);
  * CPU is unknown or NUMA is not initialised. */
 AR_API int ar_numa_node_of_cpu(int cpu);
 
+/**
+ * The node whose memory serves `node`: `node` itself if it has memory; for a node with CPUs
+ * and no memory, the nearest node with memory by the topology's distance matrix (the lowest
+ * numbered one when there is no matrix), which is also where the kernel takes such a node's
+ * memory from. Its threads keep `node` as their node (its pool, its counters), but under
+ * PREFERRED and STRICT their chunks, and those of ar_node_arena(node) and ar_numa_source(node),
+ * are bound to the memory node, and each one counts in ar_numa_node_stats_t.redirected.
+ * Synthetic and XML topologies: every node is taken to have memory.
+ * Errors: -1 with AR_EINVAL if NUMA is not initialised, `node` is not in the current topology,
+ * or no node has memory.
+ */
+AR_API int ar_numa_memory_node(int node);
+
 /** The node the calling thread runs on now (what its next chunk refill will use), or -1 with
  * AR_EINVAL if NUMA is not initialised. Refreshes the thread's cached node. */
 AR_API int ar_numa_current_node(void);
