@@ -162,7 +162,7 @@ for t in "${TOPOS[@]}"; do
   start=$SECONDS
   # shellcheck disable=SC2086 # the topology's arguments are words
   timeout "$TIMEOUT" "${qemu_base[@]}" "${CPU[@]}" $args \
-    -append "console=ttyS0 quiet panic=-1 numa_vm=$t $(topology_cmdline "$t")" \
+    -append "console=ttyS0 quiet panic=-1 numa_balancing=disable numa_vm=$t $(topology_cmdline "$t")" \
     >"$OUT/$t.log" 2>&1 || echo "QEMU-EXIT rc=$?" >>"$OUT/$t.log"
   log "$t: $((SECONDS - start)) s"
 done

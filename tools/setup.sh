@@ -41,6 +41,11 @@ PACKAGES=(
   gnuplot-nox
   wrk
   hyperfine
+  # tools/numa-vm.sh: guests with real NUMA topologies
+  qemu-system-x86
+  busybox-static
+  cpio
+  numactl
 )
 OPTIONAL_PACKAGES=(
   doxygen
