@@ -5,14 +5,25 @@
  * Every node has a chunk pool (runtime/chunkpool.c: a lock-free LIFO of free chunks whose
  * head carries a generation tag, so it is ABA-safe; hot chunks are reused first). A chunk
  * request for node N is served from N's pool with one CAS; on a miss we map fresh pages and,
- * before anything touches them, bind them to N with hwloc_set_area_membind() under the
- * runtime's mode: NONE skips binding, PREFERRED asks for N but keeps the memory when binding
- * fails (counted as a fallback; the pages then follow the default first-touch policy, which
- * for memory its requester touches first is usually N anyway), STRICT binds strictly and
- * fails the request if binding fails, so the arena reports AR_ENOMEM instead of holding
- * memory that may be remote. We map and unmap ourselves (mmap/munmap) rather than use
- * hwloc_alloc_membind/hwloc_free, so that freeing never depends on which topology (possibly
- * a since-replaced one) allocated.
+ * before anything touches them, bind them under the runtime's mode. NONE skips binding.
+ * PREFERRED and STRICT bind to N (or, for a node without memory, to the node that serves it)
+ * with hwloc_set_area_membind() without HWLOC_MEMBIND_STRICT, which is MPOL_PREFERRED, then
+ * populate every page and ask move_pages(2) where each one landed.
+ *
+ * Why populate at acquisition: a binding is only a request that the kernel honours at fault
+ * time, long after we could react. Measured on Linux 6.1 guests (tools/numa-vm.sh): pages
+ * faulted in under MPOL_PREFERRED on a full node quietly land elsewhere (half of them, in the
+ * exhaustion test), and under MPOL_BIND the fault on a full node invokes the OOM killer, which
+ * kills the process instead of letting us return AR_ENOMEM. Faulting the pages in ourselves,
+ * under MPOL_PREFERRED (which falls back instead of killing), turns both into facts we can
+ * count or refuse: PREFERRED adds the misplaced bytes to spilled_bytes and keeps the chunk;
+ * STRICT unmaps the chunk and fails the request unless every page is on the node, and then
+ * re-binds it with MPOL_BIND (hwloc's STRICT flag adds MPOL_MF_STRICT, so the kernel checks it
+ * once more). The faults are the ones the arena's first writes would have taken anyway.
+ * When binding itself fails, PREFERRED keeps the memory unbound and counts a fallback, STRICT
+ * refuses. We map and unmap ourselves (mmap/munmap) rather than use hwloc_alloc_membind/
+ * hwloc_free, so that freeing never depends on which topology (possibly a since-replaced one)
+ * allocated.
  *
  * Where a chunk goes back: to the pool of the node it was placed for, whichever thread
  * releases it (threads migrate; per-node arenas are shared). The node is looked up in a
@@ -21,7 +32,7 @@
  * while NUMA is off hands it to the default pool or the OS. An entry therefore always
  * describes memory we mapped and still own, never a stale block whose address the kernel has
  * since reused: trusting a stale entry would file a foreign chunk under an old node and, worse,
- * let its old "bound" bit make unbound memory look bound to STRICT mode. A chunk with no entry
+ * let its old "strict" bit make unverified memory look verified to STRICT mode. A chunk with no entry
  * (not ours: the default pool's, the OS source's, or one whose entry could not be recorded) is
  * simply unmapped, and counts as unbound. Blocks of at least 64 KiB (chunks, dedicated blocks)
  * have entries; smaller ones (an arena with a small chunk_size on ar_numa_source) cannot, since
