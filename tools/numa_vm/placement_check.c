@@ -212,6 +212,12 @@ static void placement_run(ar_numa_bind_t mode) {
         fails += w[j].fail_theirs;
       }
     }
+    /* The kernel's policy on the first page of the node's memory (MPOL_DEFAULT 0, PREFERRED 1,
+     * BIND 2): what the library really asked for. */
+    int policy = -1;
+    if (all.n > 0 && syscall(SYS_get_mempolicy, &policy, NULL, 0UL, (void *)all.v[0],
+                             (unsigned long)MPOL_F_ADDR_) != 0)
+      policy = -1;
     count_t mp, gm;
     count_move_pages(&all, &mp);
     count_get_mempolicy(&all, &gm);
@@ -231,13 +237,13 @@ static void placement_run(ar_numa_bind_t mode) {
     printf("RESULT topo=%s mode=%s node=%d cpus=%d threads_here=%d pages=%zu resident=%zu "
            "mp_pct=%.2f gm_pct=%.2f lib_pct=%s located_bytes=%llu spilled_bytes=%llu "
            "mp_remote_bytes=%zu fallback=%llu refused=%llu alloc_fail=%zu local=%llu "
-           "remote=%llu unbound=%llu redirected=%llu\n",
+           "remote=%llu unbound=%llu redirected=%llu policy=%d\n",
            topo_name, mode_name(mode), node, s.cpus, here, mp.pages, resident,
            pct(mp.on[node], resident), pct(gm.on[node], gm.pages - gm.absent), lib,
            (unsigned long long)s.located_bytes, (unsigned long long)s.spilled_bytes,
            remote_bytes, (unsigned long long)s.fallback, (unsigned long long)s.refused, fails,
            (unsigned long long)s.local, (unsigned long long)s.remote,
-           (unsigned long long)s.unbound, (unsigned long long)s.redirected);
+           (unsigned long long)s.unbound, (unsigned long long)s.redirected, policy);
     fflush(stdout);
     free(all.v);
   }

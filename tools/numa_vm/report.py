@@ -101,6 +101,11 @@ def main():
                      mp is not None and mp >= 99.0, f"{mp}%")
                 gate(f"{topo}/{mode}: no allocation failed while the nodes have memory",
                      row["alloc_fail"] == 0, f"{row['alloc_fail']} failed")
+            if mode == "strict":
+                bad = [r for r in placed if r.get("policy") != "2"]
+                gate(f"{topo}/strict: pages handed out are bound MPOL_BIND (get_mempolicy)",
+                     not bad, "; ".join(f"node {r['node']}: policy {r.get('policy')}"
+                                        for r in bad) or "")
             if mode == "preferred":
                 bad = [r for r in placed if num(r["lib_pct"]) is None or
                        abs(num(r["lib_pct"]) - num(r["mp_pct"])) > 1.0]
