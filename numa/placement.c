@@ -247,9 +247,12 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
         why = buf;
       } else {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        if (target != nd->node) ar_fetch_add_relaxed(&nd->redirected, 1);
-        ar_fetch_add_relaxed(&nd->located_bytes, size);
-        ar_fetch_add_relaxed(&nd->spilled_bytes, (uint64_t)off * page);
+        /* Counted for the memory we keep; a block STRICT refuses is given back uncounted. */
+        if (mode == AR_NUMA_BIND_PREFERRED || off == 0) {
+          if (target != nd->node) ar_fetch_add_relaxed(&nd->redirected, 1);
+          ar_fetch_add_relaxed(&nd->located_bytes, size);
+          ar_fetch_add_relaxed(&nd->spilled_bytes, (uint64_t)off * page);
+        }
         if (mode == AR_NUMA_BIND_STRICT) {
           if (off > 0) {
             err = ENOMEM;

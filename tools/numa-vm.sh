@@ -145,7 +145,7 @@ topology_args() {
 }
 topology_cmdline() {
   case "$1" in
-  2nsmall) echo "numa_vm_exhaust=1:384" ;;
+  2nsmall) echo "numa_vm_exhaust=1:160" ;;
   *) echo "" ;;
   esac
 }

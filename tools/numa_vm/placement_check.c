@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -289,70 +290,121 @@ static void exhaust_run(int node, size_t mib) {
   ar_options_init(&ao);
   ao.source = ar_numa_source(node);
   ar_arena_t *pa = ao.source != NULL ? ar_arena_create(&ao) : NULL;
-  if (pa == NULL) {
+  ar_arena_t *sa = ao.source != NULL ? ar_arena_create(&ao) : NULL;
+  ar_arena_t *pb = ao.source != NULL ? ar_arena_create(&ao) : NULL;
+  if (pa == NULL || sa == NULL || pb == NULL) {
     printf("ERROR topo=%s exhaust: no arena on node %d: %s\n", topo_name, node,
            ar_numa_last_failure());
     return;
   }
-  pages_t pp = {0};
-  int err;
-  size_t got = fill_source(pa, mib, &pp, &err);
+  /* 1. PREFERRED takes most of the node; 2. STRICT takes what is left, until the node cannot
+   * supply a chunk (held: the node stays full); 3. PREFERRED asks for more, which must spill,
+   * and the library's spilled_bytes is compared with move_pages over all PREFERRED pages. */
+  pages_t pp = {0}, sp = {0};
+  int err, serr;
+  size_t got1 = fill_source(pa, mib, &pp, &err);
+  ar_numa_node_stats_t s0, s1;
+  ar_numa_stats(node, &s0);
+  ar_numa_set_bind(AR_NUMA_BIND_STRICT);
+  size_t sgot = fill_source(sa, 1024, &sp, &serr);
+  char why[256];
+  snprintf(why, sizeof why, "%s", ar_numa_last_failure());
+  ar_numa_stats(node, &s1);
+  uint64_t refused = s1.refused;
+  count_t smp;
+  count_move_pages(&sp, &smp);
+  size_t sres = smp.pages - smp.absent;
+  ar_numa_set_bind(AR_NUMA_BIND_PREFERRED);
+  size_t got2 = fill_source(pb, 128, &pp, &err);
   count_t mp;
   count_move_pages(&pp, &mp);
   ar_numa_node_stats_t s;
   ar_numa_stats(node, &s);
   size_t resident = mp.pages - mp.absent;
+  /* The library's PREFERRED figures: what it located and found spilled during the two
+   * PREFERRED fills (the STRICT fill between them is left out; refused blocks are not counted
+   * by the library at all). */
+  uint64_t located = s0.located_bytes + (s.located_bytes - s1.located_bytes);
+  uint64_t spilled = s0.spilled_bytes + (s.spilled_bytes - s1.spilled_bytes);
   double mp_remote = 100.0 - pct(mp.on[node], resident);
-  double lib_spill = s.located_bytes ? 100.0 * (double)s.spilled_bytes / (double)s.located_bytes
-                                     : 0.0;
+  double lib_spill = located ? 100.0 * (double)spilled / (double)located : 0.0;
   printf("EXHAUST_PREFERRED topo=%s node=%d asked_mib=%zu got_mib=%zu mp_remote_pct=%.2f "
          "lib_spill_pct=%.2f mp_remote_bytes=%zu spilled_bytes=%llu located_bytes=%llu "
          "fallback=%llu\n",
-         topo_name, node, mib, got, mp_remote, lib_spill, (resident - mp.on[node]) * PAGE,
-         (unsigned long long)s.spilled_bytes, (unsigned long long)s.located_bytes,
-         (unsigned long long)s.fallback);
-  fflush(stdout);
-
-  /* The node is full (the PREFERRED memory is still held): now STRICT. */
-  ar_numa_set_bind(AR_NUMA_BIND_STRICT);
-  ar_arena_t *sa = ar_arena_create(&ao);
-  pages_t sp = {0};
-  size_t sgot = sa != NULL ? fill_source(sa, 128, &sp, &err) : 0;
-  if (sa == NULL) err = ar_last_error();
-  count_t smp;
-  count_move_pages(&sp, &smp);
-  size_t sres = smp.pages - smp.absent;
-  ar_numa_stats(node, &s);
-  printf("EXHAUST topo=%s node=%d strict_got_mib=%zu outcome=%s strict_pct=%.2f refused=%llu "
-         "failure=\"%s\"\n",
+         topo_name, node, mib + 128, got1 + got2, mp_remote, lib_spill,
+         (resident - mp.on[node]) * PAGE, (unsigned long long)spilled,
+         (unsigned long long)located, (unsigned long long)s.fallback);
+  printf("EXHAUST topo=%s node=%d strict_got_mib=%zu outcome=%s strict_pct=%.2f "
+         "strict_resident=%zu refused=%llu failure=\"%s\"\n",
          topo_name, node, sgot,
-         err == AR_ENOMEM ? "ENOMEM" : err == AR_OK ? "no-failure" : "other-error",
-         pct(smp.on[node], sres), (unsigned long long)s.refused, ar_numa_last_failure());
+         serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "no-failure" : "other-error",
+         pct(smp.on[node], sres), sres, (unsigned long long)refused, why);
   fflush(stdout);
-  if (sa != NULL) ar_arena_destroy(sa);
+  ar_arena_destroy(pb);
+  ar_arena_destroy(sa);
   ar_arena_destroy(pa);
   free(pp.v);
   free(sp.v);
   ar_numa_shutdown();
 }
 
+/* ---- the alternative that was measured and rejected ------------------------------------------ */
+
+/* Fills `node` through the library (PREFERRED), then maps 64 MiB, binds it MPOL_BIND to the
+ * full node and populates it with MADV_POPULATE_WRITE: does the kernel return an error, or
+ * does the OOM killer end the process? Prints PROBE lines; a kill shows as a missing
+ * "PROBE ... result" line and exit status 137 in the harness's log. */
+static void probe_bind_populate(int node) {
+  ar_numa_options_t o;
+  ar_numa_options_init(&o);
+  ar_numa_init(&o);
+  ar_options_t ao;
+  ar_options_init(&ao);
+  ao.source = ar_numa_source(node);
+  ar_arena_t *a = ao.source != NULL ? ar_arena_create(&ao) : NULL;
+  pages_t pg = {0};
+  int err;
+  size_t got = a != NULL ? fill_source(a, 384, &pg, &err) : 0;
+  printf("PROBE topo=%s node=%d filled_mib=%zu (preferred)\n", topo_name, node, got);
+  fflush(stdout);
+  size_t len = (size_t)64 << 20;
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  unsigned long mask = 1UL << node;
+  long rc = syscall(SYS_mbind, p, len, 2 /* MPOL_BIND */, &mask, 64UL, 0U);
+  int rc2 = rc == 0 ? madvise(p, len, 23 /* MADV_POPULATE_WRITE */) : -1;
+  printf("PROBE topo=%s node=%d mbind=%ld populate_write=%d errno=%s result\n", topo_name, node,
+         rc, rc2, rc2 != 0 ? strerror(errno) : "-");
+  fflush(stdout);
+  munmap(p, len);
+  if (a != NULL) ar_arena_destroy(a);
+  free(pg.v);
+  ar_numa_shutdown();
+}
+
 int main(int argc, char **argv) {
-  int exhaust_node = -1;
+  int exhaust_node = -1, probe_node = -1;
   size_t exhaust_mib = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--topo") == 0 && i + 1 < argc) {
       topo_name = argv[++i];
     } else if (strcmp(argv[i], "--fill") == 0 && i + 1 < argc) {
       fill_mib = strtoul(argv[++i], NULL, 10);
+    } else if (strcmp(argv[i], "--probe-bind-populate") == 0 && i + 1 < argc) {
+      probe_node = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--exhaust") == 0 && i + 2 < argc) {
       exhaust_node = atoi(argv[++i]);
       exhaust_mib = strtoul(argv[++i], NULL, 10);
     } else {
-      fprintf(stderr, "usage: %s [--topo NAME] [--fill MIB] [--exhaust NODE MIB]\n", argv[0]);
+      fprintf(stderr,
+              "usage: %s [--topo NAME] [--fill MIB] [--exhaust NODE MIB] "
+              "[--probe-bind-populate NODE]\n",
+              argv[0]);
       return 2;
     }
   }
-  if (exhaust_node >= 0) {
+  if (probe_node >= 0) {
+    probe_bind_populate(probe_node);
+  } else if (exhaust_node >= 0) {
     exhaust_run(exhaust_node, exhaust_mib);
   } else {
     placement_run(AR_NUMA_BIND_NONE);

@@ -29,7 +29,7 @@ def num(v):
 
 
 def parse_log(path):
-    t = {"nodes": {}, "rc": {}, "rows": [], "exhaust": None, "exhaust_preferred": None,
+    t = {"nodes": {}, "rc": {}, "rows": [], "exhaust": None, "exhaust_preferred": None, "probe": None,
          "reached_init": False, "done": False, "errors": []}
     if not os.path.exists(path):
         return t
@@ -49,6 +49,8 @@ def parse_log(path):
                 t["rc"][kv["name"]] = int(kv["rc"])
             elif line.startswith("RESULT "):
                 t["rows"].append(parse_kv(line))
+            elif line.startswith("PROBE ") and line.endswith(" result"):
+                t["probe"] = parse_kv(line)
             elif line.startswith("EXHAUST_PREFERRED "):
                 t["exhaust_preferred"] = parse_kv(line)
             elif line.startswith("EXHAUST "):
@@ -131,14 +133,27 @@ def main():
             gate(f"{topo}: STRICT on an exhausted node returns AR_ENOMEM and the process lives",
                  ex is not None and ex["outcome"] == "ENOMEM" and t["rc"].get("exhaust") == 0,
                  f"outcome={outcome} rc={t['rc'].get('exhaust')}")
-            gate(f"{topo}: STRICT memory on an exhausted node stays >= 99% on it",
-                 ex is not None and num(ex["strict_pct"]) >= 99.0,
-                 f"{ex['strict_pct'] if ex else None}%")
+            gate(f"{topo}: STRICT served the node's remaining memory, >= 99% on it, before "
+                 "refusing",
+                 ex is not None and int(ex["strict_resident"]) > 0 and
+                 num(ex["strict_pct"]) >= 99.0,
+                 f"{ex['strict_got_mib']} MiB, {ex['strict_pct']}%" if ex else "missing")
+            gate(f"{topo}: PREFERRED spilled once the node was full (the test really exhausted it)",
+                 ep is not None and num(ep["mp_remote_pct"]) > 1.0,
+                 f"move_pages {ep['mp_remote_pct']}%" if ep else "missing")
             ok = ep is not None and abs(num(ep["lib_spill_pct"]) - num(ep["mp_remote_pct"])) <= 1.0
             gate(f"{topo}: PREFERRED spill counted within 1 point of move_pages", ok,
                  f"library {ep['lib_spill_pct']}% move_pages {ep['mp_remote_pct']}%"
                  if ep else "missing")
 
+    for topo in topos:
+        t = data["topologies"][topo]
+        if "probe" in t["rc"]:
+            pr = t.get("probe")
+            print(f"measured alternative ({topo}): MPOL_BIND + MADV_POPULATE_WRITE on the full "
+                  f"node: " + (f"populate returned {pr['populate_write']} ({pr['errno']})" if pr
+                               else f"no result; the process ended with status "
+                                    f"{t['rc']['probe']} (137: killed, by the OOM killer)"))
     data["gates"] = [{"gate": g, "pass": ok, "detail": d} for g, ok, d in gates]
     with open(os.path.join(out, "placement.json"), "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
@@ -157,11 +172,11 @@ def main():
             print(f"| {r['topology']:<10} | {r['mode']:<9} | (no result)")
         elif r["mode"] == "exhaust":
             ep, ex = r["preferred"] or {}, r["strict"] or {}
-            print(f"| {r['topology']:<10} | exhaust   | PREFERRED {ep.get('got_mib', '?')} MiB "
-                  f"asked {ep.get('asked_mib', '?')}: spilled {ep.get('lib_spill_pct', '?')}% "
-                  f"(move_pages {ep.get('mp_remote_pct', '?')}%); then STRICT: "
-                  f"{r['outcome']} after {ex.get('strict_got_mib', '?')} MiB, "
-                  f"{ex.get('strict_pct', '?')}% on node |")
+            print(f"| {r['topology']:<10} | exhaust   | STRICT after PREFERRED filled the node: "
+                  f"{r['outcome']} after {ex.get('strict_got_mib', '?')} MiB "
+                  f"({ex.get('strict_pct', '?')}% on the node); PREFERRED "
+                  f"{ep.get('got_mib', '?')} MiB in all: spilled {ep.get('lib_spill_pct', '?')}% "
+                  f"by the library, {ep.get('mp_remote_pct', '?')}% by move_pages |")
         else:
             print(f"| {r['topology']:<10} | {r['mode']:<9} | {fmt(r['lib_pct_min']):>9} | "
                   f"{fmt(r['mp_pct_min']):>12} | {r['spilled_bytes']:>10} | "
