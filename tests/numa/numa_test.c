@@ -133,12 +133,13 @@ static void print_stats(int node) {
   ar_numa_node_stats_t s = node_stats(node);
   printf("stats: node %d: cpus=%d local=%llu remote=%llu fallback=%llu refused=%llu "
          "unbound=%llu mapped=%llu pool_hits=%llu pool_misses=%llu pooled=%zu/%zu "
-         "trimmed=%llu\n",
+         "trimmed=%llu located=%llu spilled=%llu redirected=%llu\n",
          s.node, s.cpus, (unsigned long long)s.local, (unsigned long long)s.remote,
          (unsigned long long)s.fallback, (unsigned long long)s.refused,
          (unsigned long long)s.unbound, (unsigned long long)s.mapped,
          (unsigned long long)s.pool_hits, (unsigned long long)s.pool_misses, s.pooled,
-         s.max_pooled, (unsigned long long)s.trimmed);
+         s.max_pooled, (unsigned long long)s.trimmed, (unsigned long long)s.located_bytes,
+         (unsigned long long)s.spilled_bytes, (unsigned long long)s.redirected);
 }
 
 /* A worker thread fills 4 MiB of its thread arena and asks where the pages are. */
