@@ -7,8 +7,10 @@
  * request for node N is served from N's pool with one CAS; on a miss we map fresh pages and,
  * before anything touches them, bind them under the runtime's mode. NONE skips binding.
  * PREFERRED and STRICT bind to N (or, for a node without memory, to the node that serves it)
- * with hwloc_set_area_membind() without HWLOC_MEMBIND_STRICT, which is MPOL_PREFERRED, then
- * populate every page and ask move_pages(2) where each one landed.
+ * with hwloc_set_area_membind() without HWLOC_MEMBIND_STRICT, which is a preferred policy
+ * (hwloc 2.9 on Linux 6.1 sets MPOL_PREFERRED_MANY, get_mempolicy shows; with one node it acts
+ * as MPOL_PREFERRED; "MPOL_PREFERRED" below means either), then populate every page and ask
+ * move_pages(2) where each one landed.
  *
  * Why populate at acquisition: a binding is only a request that the kernel honours at fault
  * time, long after we could react. Measured on Linux 6.1 guests (tools/numa-vm.sh): pages
@@ -232,7 +234,7 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
       err = ENODEV;
     } else if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[target], HWLOC_MEMBIND_BIND,
                                       HWLOC_MEMBIND_BYNODESET) != 0) {
-      /* BIND without HWLOC_MEMBIND_STRICT is MPOL_PREFERRED: a fault never fails or kills
+      /* BIND without HWLOC_MEMBIND_STRICT is MPOL_PREFERRED(_MANY): a fault never fails or kills
        * for want of memory on the node, it takes a page elsewhere. */
       err = errno;
       why = strerror(err);

@@ -20,11 +20,12 @@
  * Binding modes (ar_numa_bind_t), applied when a chunk (or a dedicated block) is mapped:
  *   - `NONE` maps without a policy; the kernel places each page where it is first touched.
  *     Nothing is populated or located, and hand-outs count neither as local nor as remote.
- *   - `PREFERRED` binds to the node with MPOL_PREFERRED, populates every page at once
- *     (MADV_POPULATE_WRITE, or a write per page on kernels before 5.14), then asks the kernel
- *     where the pages are (move_pages(2)): pages that landed on another node because the node
- *     was short of memory are counted in ar_numa_node_stats_t.spilled_bytes. When binding
- *     itself fails the memory is kept unbound and counted as a fallback.
+ *   - `PREFERRED` binds to the node with a preferred policy (MPOL_PREFERRED, or
+ *     MPOL_PREFERRED_MANY with the one node where hwloc and the kernel use it), populates every
+ *     page at once (MADV_POPULATE_WRITE, or a write per page on kernels before 5.14), then asks
+ *     the kernel where the pages are (move_pages(2)): pages that landed on another node because
+ *     the node was short of memory are counted in ar_numa_node_stats_t.spilled_bytes. When
+ *     binding itself fails the memory is kept unbound and counted as a fallback.
  *   - `STRICT` does the same, and if any page landed elsewhere it unmaps the block and fails
  *     the acquisition: the arena returns NULL with AR_ENOMEM, `refused` counts it and
  *     ar_numa_last_failure() says "could not supply". Otherwise it re-binds the block with
