@@ -16,6 +16,14 @@
  * RCU section, when the CPU's slot carries the current generation; so a migrated thread's
  * next chunk comes from its new node and a reload is noticed at the next refill.
  *
+ * Nodes are taken as the kernel shows them, including the uneven ones. A node with memory and
+ * no CPUs is an ordinary node that no thread maps to. A node with CPUs and no memory keeps
+ * its threads (they map to it, so their counters and pool are its own), but binding to it
+ * fails with EINVAL, so the snapshot also records which node serves its memory: the nearest
+ * node with memory in hwloc's distance matrix, which is where the kernel's own allocations
+ * for those CPUs go. The choice is made once per snapshot, so a reload that brings memory to
+ * the node (hot-plug) changes it.
+ *
  * Thread contract: init, reload and shutdown serialize on `admin`; everything else is
  * lock-free and may run concurrently with them (see numa_internal.h for lifetimes).
  */
