@@ -20,8 +20,8 @@
  * under MPOL_PREFERRED (which falls back instead of killing), turns both into facts we can
  * count or refuse: PREFERRED adds the misplaced bytes to spilled_bytes and keeps the chunk;
  * STRICT unmaps the chunk and fails the request unless every page is on the node, and then
- * re-binds it with MPOL_BIND (hwloc's STRICT flag adds MPOL_MF_STRICT, so the kernel checks it
- * once more). The faults are the ones the arena's first writes would have taken anyway.
+ * re-binds it with MPOL_BIND (with MPOL_MF_MOVE | MPOL_MF_STRICT, so the kernel checks it once
+ * more). The faults are the ones the arena's first writes would have taken anyway.
  * When binding itself fails, PREFERRED keeps the memory unbound and counts a fallback, STRICT
  * refuses. We map and unmap ourselves (mmap/munmap) rather than use hwloc_alloc_membind/
  * hwloc_free, so that freeing never depends on which topology (possibly a since-replaced one)
@@ -263,8 +263,11 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
             why = buf;
           } else if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[target],
                                             HWLOC_MEMBIND_BIND,
-                                            HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_STRICT) != 0) {
-            /* MPOL_BIND from now on, and MPOL_MF_STRICT checks that no page is elsewhere. */
+                                            HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_STRICT |
+                                                HWLOC_MEMBIND_MIGRATE) != 0) {
+            /* MPOL_BIND from now on. hwloc passes MPOL_MF_STRICT only with MIGRATE (as
+             * MPOL_MF_MOVE | MPOL_MF_STRICT): every page is on the node already, so nothing
+             * moves, and the kernel fails the call (EIO) if one were not. */
             err = errno;
             why = strerror(err);
           } else {

@@ -29,9 +29,9 @@
  *   - `STRICT` does the same, and if any page landed elsewhere it unmaps the block and fails
  *     the acquisition: the arena returns NULL with AR_ENOMEM, `refused` counts it and
  *     ar_numa_last_failure() says "could not supply". Otherwise it re-binds the block with
- *     MPOL_BIND (the kernel's strict check confirms no page is elsewhere). STRICT only ever
- *     hands out blocks mapped that way: a pooled chunk mapped under NONE or PREFERRED is
- *     unmapped instead of reused. Because pages are allocated under MPOL_PREFERRED, which falls
+ *     MPOL_BIND (with MPOL_MF_STRICT, so the kernel checks once more that no page is
+ *     elsewhere). STRICT only ever hands out blocks mapped that way: a pooled chunk mapped
+ *     under NONE or PREFERRED is unmapped instead of reused. Because pages are allocated under MPOL_PREFERRED, which falls
  *     back to other nodes rather than invoking the OOM killer, an exhausted node yields
  *     AR_ENOMEM and the process lives (measured on Linux 6.1 by tools/numa-vm.sh). Limits:
  *     when the whole machine (every node) is out of memory, populating can still invoke the
