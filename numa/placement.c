@@ -162,6 +162,7 @@ static const char *mode_name(int mode) {
  * (Linux 5.14) does it in one call; older kernels reject it with EINVAL and we touch each page
  * (an anonymous private page is allocated by its first write). 0 or an errno. */
 static int populate(void *p, size_t size) {
+  if (ar_numa_fault_(AR_NUMA_FAULT_POPULATE)) return ENOMEM;
   for (;;) {
     if (madvise(p, size, AR_MADV_POPULATE_WRITE) == 0) return 0;
     if (errno == EINTR || errno == EAGAIN) continue;
@@ -179,7 +180,7 @@ static int populate(void *p, size_t size) {
 static long pages_elsewhere(void *p, size_t size, int node) {
   enum { BATCH = 256 };
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t n = size / page;
+  size_t n = (size + page - 1) / page;
   long off = 0;
   void *addr[BATCH];
   int status[BATCH];
@@ -217,6 +218,7 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     const char *why = NULL;
     char buf[160];
     int err = 0;
+    bool unpopulated = false; /* populating failed: no memory anywhere */
     ar_rcu_read_begin();
     ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
     int target = t != NULL ? ar_numa_memory_node_(t, nd->node) : -1;
@@ -242,6 +244,7 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
       ar_fetch_add_relaxed(&bind_calls, 1);
       int perr = populate(p, size);
       long off = perr == 0 ? pages_elsewhere(p, size, target) : -1;
+      unpopulated = perr != 0;
       if (perr != 0 || off < 0) {
         err = perr != 0 ? perr : errno;
         snprintf(buf, sizeof buf, "%s the pages failed: %s", perr != 0 ? "populating" : "locating",
@@ -280,6 +283,15 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
       }
     }
     ar_rcu_read_end();
+    if (unpopulated) {
+      /* Not even MPOL_PREFERRED found the pages: the machine is out of memory, and memory we
+       * could not fault in now would fail its user later. */
+      munmap(p, size); /* never recorded */
+      if (mode == AR_NUMA_BIND_STRICT) ar_fetch_add_relaxed(&nd->refused, 1);
+      ar_numa_fail_("%s NUMA placement of %zu bytes for node %d failed: %s", mode_name(mode),
+                    size, nd->node, why);
+      return NULL;
+    }
     if (err != 0) {
       if (mode == AR_NUMA_BIND_STRICT) {
         munmap(p, size); /* never recorded */

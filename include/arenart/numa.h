@@ -25,7 +25,9 @@
  *     page at once (MADV_POPULATE_WRITE, or a write per page on kernels before 5.14), then asks
  *     the kernel where the pages are (move_pages(2)): pages that landed on another node because
  *     the node was short of memory are counted in ar_numa_node_stats_t.spilled_bytes. When
- *     binding itself fails the memory is kept unbound and counted as a fallback.
+ *     binding itself fails the memory is kept unbound and counted as a fallback. If populating
+ *     fails (madvise reports no memory on any node), the block is unmapped and the acquisition
+ *     fails with AR_ENOMEM, in both modes.
  *   - `STRICT` does the same, and if any page landed elsewhere it unmaps the block and fails
  *     the acquisition: the arena returns NULL with AR_ENOMEM, `refused` counts it and
  *     ar_numa_last_failure() says "could not supply". Otherwise it re-binds the block with
@@ -202,7 +204,8 @@ typedef struct ar_numa_node_stats {
   uint64_t local;        /**< chunks handed to a thread running on this node (PREFERRED and
                               STRICT; under NONE nothing is placed and nothing is counted) */
   uint64_t remote;       /**< chunks of this node handed to a thread on another node (idem) */
-  uint64_t fallback;     /**< chunks mapped unbound because binding failed (PREFERRED) */
+  uint64_t fallback;     /**< chunks kept although binding, or locating their pages, failed
+                              (PREFERRED) */
   uint64_t refused;      /**< acquisitions failed because binding failed (STRICT) */
   uint64_t unbound;      /**< chunks mapped without binding because the mode was NONE */
   uint64_t mapped;       /**< chunks mapped from the OS for this node (all modes) */

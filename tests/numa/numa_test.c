@@ -317,6 +317,17 @@ static void test_spill_counted_strict_refused(void **state) {
   assert_int_equal(s.fallback, 0); /* binding worked; the node was short of memory */
   assert_true(strstr(ar_numa_last_failure(), "spilled_bytes") != NULL);
 
+  /* No memory anywhere (populating fails): the block is given back, AR_ENOMEM, even under
+   * PREFERRED, and nothing is counted as a fallback. */
+  size_t before_fail = ar_numa_test_mapped_bytes_();
+  ar_numa_test_fault_(AR_NUMA_FAULT_POPULATE, 1);
+  assert_null(ar_alloc(a, 1 << 20));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  assert_true(strstr(ar_numa_last_failure(), "populating") != NULL);
+  ar_numa_test_fault_(0, 0);
+  assert_int_equal(node_stats(node).fallback, 0);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), before_fail);
+
   assert_int_equal(ar_numa_set_bind(AR_NUMA_BIND_STRICT), AR_OK);
   ar_arena_t *b = arena_on(node);
   assert_non_null(b);
