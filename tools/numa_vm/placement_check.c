@@ -278,6 +278,20 @@ static size_t fill_source(ar_arena_t *a, size_t mib, pages_t *pg, int *err) {
   return got >> 20;
 }
 
+/* MemFree of `node` in MiB, from sysfs (0 if unreadable). */
+static size_t node_free_mib(int node) {
+  char path[96], line[256];
+  snprintf(path, sizeof path, "/sys/devices/system/node/node%d/meminfo", node);
+  FILE *f = fopen(path, "r");
+  size_t kb = 0;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    char *m = strstr(line, "MemFree:");
+    if (m != NULL) kb = strtoul(m + 8, NULL, 10);
+  }
+  if (f != NULL) fclose(f);
+  return kb >> 10;
+}
+
 static void exhaust_run(int node, size_t mib) {
   ar_numa_options_t o;
   ar_numa_options_init(&o);
@@ -302,6 +316,10 @@ static void exhaust_run(int node, size_t mib) {
    * and the library's spilled_bytes is compared with move_pages over all PREFERRED pages. */
   pages_t pp = {0}, sp = {0};
   int err, serr;
+  /* The node's size as the guest kernel sees it varies from boot to boot: take at most half of
+   * what is free, so that STRICT has something left to serve before it must refuse. */
+  size_t free_mib = node_free_mib(node);
+  if (free_mib > 0 && mib > free_mib / 2) mib = free_mib / 2;
   size_t got1 = fill_source(pa, mib, &pp, &err);
   ar_numa_node_stats_t s0, s1;
   ar_numa_stats(node, &s0);
@@ -328,10 +346,11 @@ static void exhaust_run(int node, size_t mib) {
   uint64_t spilled = s0.spilled_bytes + (s.spilled_bytes - s1.spilled_bytes);
   double mp_remote = 100.0 - pct(mp.on[node], resident);
   double lib_spill = located ? 100.0 * (double)spilled / (double)located : 0.0;
-  printf("EXHAUST_PREFERRED topo=%s node=%d asked_mib=%zu got_mib=%zu mp_remote_pct=%.2f "
+  printf("EXHAUST_PREFERRED topo=%s node=%d free_mib=%zu asked_mib=%zu got_mib=%zu "
+         "mp_remote_pct=%.2f "
          "lib_spill_pct=%.2f mp_remote_bytes=%zu spilled_bytes=%llu located_bytes=%llu "
          "fallback=%llu\n",
-         topo_name, node, mib + 128, got1 + got2, mp_remote, lib_spill,
+         topo_name, node, free_mib, mib + 128, got1 + got2, mp_remote, lib_spill,
          (resident - mp.on[node]) * PAGE, (unsigned long long)spilled,
          (unsigned long long)located, (unsigned long long)s.fallback);
   printf("EXHAUST topo=%s node=%d strict_got_mib=%zu outcome=%s strict_pct=%.2f "
@@ -340,11 +359,33 @@ static void exhaust_run(int node, size_t mib) {
          serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "no-failure" : "other-error",
          pct(smp.on[node], sres), sres, (unsigned long long)refused, why);
   fflush(stdout);
+
+  /* 4. The spilled PREFERRED chunks go back to the node's pool; a STRICT arena must not be
+   * served from them (the 0.44% case of issue 15): it gets fresh, verified chunks or none. */
   ar_arena_destroy(pb);
+  ar_numa_node_stats_t s2;
+  ar_numa_stats(node, &s2);
+  ar_numa_set_bind(AR_NUMA_BIND_STRICT);
+  ar_arena_t *sb = ar_arena_create(&ao);
+  pages_t rp = {0};
+  size_t rgot = sb != NULL ? fill_source(sb, 8, &rp, &serr) : 0;
+  count_t rmp;
+  count_move_pages(&rp, &rmp);
+  size_t rres = rmp.pages - rmp.absent;
+  ar_numa_node_stats_t s3;
+  ar_numa_stats(node, &s3);
+  printf("EXHAUST_REUSE topo=%s node=%d pooled_before=%zu strict_got_mib=%zu strict_pct=%.2f "
+         "strict_resident=%zu pool_hits=%llu outcome=%s\n",
+         topo_name, node, s2.pooled, rgot, pct(rmp.on[node], rres), rres,
+         (unsigned long long)(s3.pool_hits - s2.pool_hits),
+         serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "served" : "other-error");
+  fflush(stdout);
+  if (sb != NULL) ar_arena_destroy(sb);
   ar_arena_destroy(sa);
   ar_arena_destroy(pa);
   free(pp.v);
   free(sp.v);
+  free(rp.v);
   ar_numa_shutdown();
 }
 

@@ -30,6 +30,7 @@ def num(v):
 
 def parse_log(path):
     t = {"nodes": {}, "rc": {}, "rows": [], "exhaust": None, "exhaust_preferred": None, "probe": None,
+         "exhaust_reuse": None,
          "reached_init": False, "done": False, "errors": []}
     if not os.path.exists(path):
         return t
@@ -51,6 +52,8 @@ def parse_log(path):
                 t["rows"].append(parse_kv(line))
             elif line.startswith("PROBE ") and line.endswith(" result"):
                 t["probe"] = parse_kv(line)
+            elif line.startswith("EXHAUST_REUSE "):
+                t["exhaust_reuse"] = parse_kv(line)
             elif line.startswith("EXHAUST_PREFERRED "):
                 t["exhaust_preferred"] = parse_kv(line)
             elif line.startswith("EXHAUST "):
@@ -141,6 +144,14 @@ def main():
             gate(f"{topo}: PREFERRED spilled once the node was full (the test really exhausted it)",
                  ep is not None and num(ep["mp_remote_pct"]) > 1.0,
                  f"move_pages {ep['mp_remote_pct']}%" if ep else "missing")
+            ru = t["exhaust_reuse"]
+            gate(f"{topo}: STRICT after the spilled PREFERRED chunks went back to the pool: none "
+                 "reused, >= 99% on the node",
+                 ru is not None and int(ru["pool_hits"]) == 0 and int(ru["pooled_before"]) > 0
+                 and num(ru["strict_pct"]) >= 99.0,
+                 f"pooled {ru['pooled_before']}, pool hits {ru['pool_hits']}, "
+                 f"{ru['strict_got_mib']} MiB {ru['outcome']}, {ru['strict_pct']}% on the node"
+                 if ru else "missing")
             ok = ep is not None and abs(num(ep["lib_spill_pct"]) - num(ep["mp_remote_pct"])) <= 1.0
             gate(f"{topo}: PREFERRED spill counted within 1 point of move_pages", ok,
                  f"library {ep['lib_spill_pct']}% move_pages {ep['mp_remote_pct']}%"
