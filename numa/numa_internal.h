@@ -44,6 +44,9 @@ typedef struct ar_numa_topo {
   int nodes[AR_NUMA_MAX_NODES];                       /* node numbers, ascending */
   hwloc_const_nodeset_t nodeset[AR_NUMA_MAX_NODES];   /* by node number; NULL if absent */
   int node_cpus[AR_NUMA_MAX_NODES];                   /* by node number */
+  bool has_memory[AR_NUMA_MAX_NODES];                 /* by node number */
+  int mem_node[AR_NUMA_MAX_NODES]; /* whose memory serves the node: itself, or for a memory-less
+                                      node the nearest node with memory; -1: none */
   int ncpus;                 /* entries in cpu_node */
   int *cpu_node;             /* OS CPU number -> node number, -1 if none */
 } ar_numa_topo_t;
@@ -67,6 +70,7 @@ typedef struct ar_numa_node {
   ar_atomic(ar_numa_retired_t *) retired; /* pushed under the mutex; nodes immutable */
   /* Counters: relaxed, statistics only (see ar_numa_node_stats_t); zeroed by each init. */
   ar_atomic(uint64_t) local, remote, fallback, refused, unbound, mapped, hits, misses, trimmed;
+  ar_atomic(uint64_t) located_bytes, spilled_bytes, redirected;
   ar_atomic(uint64_t) last_get_ns; /* idle decay: when the pool last served a chunk */
   ar_atomic(ar_concurrent_t *) arena; /* per-node arena, created on demand */
   /* The chunks the per-node arena holds, for ar_numa_node_arena_pages. Touched once per chunk
@@ -115,6 +119,13 @@ AR_INTERNAL int ar_numa_thread_node_in_(ar_numa_topo_t *t);
 /* Records a failure description for ar_numa_last_failure(). */
 AR_INTERNAL void ar_numa_fail_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 AR_INTERNAL uint64_t ar_numa_now_(void);
+
+/* The node whose memory serves `node` in snapshot `t` (itself unless it has no memory), or -1
+ * if `node` is not in `t` or no node has memory. */
+static inline int ar_numa_memory_node_(const ar_numa_topo_t *t, int node) {
+  return node >= 0 && node < AR_NUMA_MAX_NODES && t->nodeset[node] != NULL ? t->mem_node[node]
+                                                                          : -1;
+}
 
 /* placement.c */
 /* Creates node `node`'s state, or makes sure an existing one has a pool bounded by

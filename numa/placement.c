@@ -5,14 +5,27 @@
  * Every node has a chunk pool (runtime/chunkpool.c: a lock-free LIFO of free chunks whose
  * head carries a generation tag, so it is ABA-safe; hot chunks are reused first). A chunk
  * request for node N is served from N's pool with one CAS; on a miss we map fresh pages and,
- * before anything touches them, bind them to N with hwloc_set_area_membind() under the
- * runtime's mode: NONE skips binding, PREFERRED asks for N but keeps the memory when binding
- * fails (counted as a fallback; the pages then follow the default first-touch policy, which
- * for memory its requester touches first is usually N anyway), STRICT binds strictly and
- * fails the request if binding fails, so the arena reports AR_ENOMEM instead of holding
- * memory that may be remote. We map and unmap ourselves (mmap/munmap) rather than use
- * hwloc_alloc_membind/hwloc_free, so that freeing never depends on which topology (possibly
- * a since-replaced one) allocated.
+ * before anything touches them, bind them under the runtime's mode. NONE skips binding.
+ * PREFERRED and STRICT bind to N (or, for a node without memory, to the node that serves it)
+ * with hwloc_set_area_membind() without HWLOC_MEMBIND_STRICT, which is a preferred policy
+ * (hwloc 2.9 on Linux 6.1 sets MPOL_PREFERRED_MANY, get_mempolicy shows; with one node it acts
+ * as MPOL_PREFERRED; "MPOL_PREFERRED" below means either), then populate every page and ask
+ * move_pages(2) where each one landed.
+ *
+ * Why populate at acquisition: a binding is only a request that the kernel honours at fault
+ * time, long after we could react. Measured on Linux 6.1 guests (tools/numa-vm.sh): pages
+ * faulted in under MPOL_PREFERRED on a full node quietly land elsewhere (half of them, in the
+ * exhaustion test), and under MPOL_BIND the fault on a full node invokes the OOM killer, which
+ * kills the process instead of letting us return AR_ENOMEM. Faulting the pages in ourselves,
+ * under MPOL_PREFERRED (which falls back instead of killing), turns both into facts we can
+ * count or refuse: PREFERRED adds the misplaced bytes to spilled_bytes and keeps the chunk;
+ * STRICT unmaps the chunk and fails the request unless every page is on the node, and then
+ * re-binds it with MPOL_BIND (with MPOL_MF_MOVE | MPOL_MF_STRICT, so the kernel checks it once
+ * more). The faults are the ones the arena's first writes would have taken anyway.
+ * When binding itself fails, PREFERRED keeps the memory unbound and counts a fallback, STRICT
+ * refuses. We map and unmap ourselves (mmap/munmap) rather than use hwloc_alloc_membind/
+ * hwloc_free, so that freeing never depends on which topology (possibly a since-replaced one)
+ * allocated.
  *
  * Where a chunk goes back: to the pool of the node it was placed for, whichever thread
  * releases it (threads migrate; per-node arenas are shared). The node is looked up in a
@@ -21,7 +34,7 @@
  * while NUMA is off hands it to the default pool or the OS. An entry therefore always
  * describes memory we mapped and still own, never a stale block whose address the kernel has
  * since reused: trusting a stale entry would file a foreign chunk under an old node and, worse,
- * let its old "bound" bit make unbound memory look bound to STRICT mode. A chunk with no entry
+ * let its old "strict" bit make unverified memory look verified to STRICT mode. A chunk with no entry
  * (not ours: the default pool's, the OS source's, or one whose entry could not be recorded) is
  * simply unmapped, and counts as unbound. Blocks of at least 64 KiB (chunks, dedicated blocks)
  * have entries; smaller ones (an arena with a small chunk_size on ar_numa_source) cannot, since
@@ -45,6 +58,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "arenart/stats.h"
 #include "numa/numa_internal.h"
@@ -82,35 +97,37 @@ static ar_atomic(uint8_t) *pm_slot(const void *p, bool create) {
   return &leaf[idx & (((uintptr_t)1 << AR_PM_LEAF_BITS) - 1)];
 }
 
-/* An entry is node + 1 (0: unknown), plus PM_UNBOUND if the chunk was mapped without a
- * binding (mode NONE, or a PREFERRED fallback), which STRICT mode must not reuse. Only blocks
+/* An entry is node + 1 (0: unknown), plus PM_WEAK unless the chunk was mapped under STRICT
+ * (populated, every page verified on the node, then bound with MPOL_BIND): a chunk mapped
+ * under NONE, a PREFERRED fallback, and any PREFERRED chunk too, since its pages may have
+ * spilled and are bound only preferably; STRICT mode never hands such a chunk out. Only blocks
  * of at least PM_MIN bytes have entries: two of them never share an index.
  * Entries are relaxed: an entry is written before its chunk is handed out and read when the
  * chunk comes back, and every hand-off of a chunk between threads already synchronizes (the
  * pool's release/acquire CAS, or the arena's own hand-off rules). */
-#define PM_UNBOUND 0x80
+#define PM_WEAK 0x80
 #define PM_MIN ((size_t)1 << AR_PM_SHIFT)
 
 /* Records a block we just mapped; false if its leaf could not be allocated (the block then
  * stays unknown: released, it is unmapped, and STRICT never reuses it). */
-static bool pm_set(const void *p, int node, bool unbound) {
+static bool pm_set(const void *p, int node, bool weak) {
   ar_atomic(uint8_t) *s = pm_slot(p, true);
-  if (s != NULL) ar_store_relaxed(s, (uint8_t)((node + 1) | (unbound ? PM_UNBOUND : 0)));
+  if (s != NULL) ar_store_relaxed(s, (uint8_t)((node + 1) | (weak ? PM_WEAK : 0)));
   return s != NULL;
 }
 
 /* The node chunk `p` was placed for, or -1. */
 static int pm_get(const void *p) {
   ar_atomic(uint8_t) *s = pm_slot(p, false);
-  return s != NULL ? (int)(ar_load_relaxed(s) & ~PM_UNBOUND) - 1 : -1;
+  return s != NULL ? (int)(ar_load_relaxed(s) & ~PM_WEAK) - 1 : -1;
 }
 
-/* Whether chunk `p` may not be handed out in STRICT mode: only a chunk we mapped with a
- * successful binding (an entry without PM_UNBOUND) is known to be bound. */
-static bool pm_unbound(const void *p) {
+/* Whether chunk `p` may not be handed out in STRICT mode: only a chunk we mapped under STRICT
+ * (an entry without PM_WEAK) is known to have all its pages on its node. */
+static bool pm_weak(const void *p) {
   ar_atomic(uint8_t) *s = pm_slot(p, false);
   uint8_t e = s != NULL ? ar_load_relaxed(s) : 0;
-  return e == 0 || (e & PM_UNBOUND) != 0;
+  return e == 0 || (e & PM_WEAK) != 0;
 }
 
 int ar_numa_test_chunk_node_(const void *chunk) { return pm_get(chunk); }
@@ -138,8 +155,52 @@ static const char *mode_name(int mode) {
                                                                                  : "none";
 }
 
-/* Maps `size` bytes for node `nd` under the runtime's binding mode. NULL on failure, with a
- * failure message and the node's counters updated. The snapshot is read under RCU. */
+/* madvise(2)'s MADV_POPULATE_WRITE (Linux 5.14), for C libraries whose headers predate it. */
+#define AR_MADV_POPULATE_WRITE 23
+
+/* Faults in every page of [p, p + size) for writing, under the area's policy. MADV_POPULATE_WRITE
+ * (Linux 5.14) does it in one call; older kernels reject it with EINVAL and we touch each page
+ * (an anonymous private page is allocated by its first write). 0 or an errno. */
+static int populate(void *p, size_t size) {
+  if (ar_numa_fault_(AR_NUMA_FAULT_POPULATE)) return ENOMEM;
+  for (;;) {
+    if (madvise(p, size, AR_MADV_POPULATE_WRITE) == 0) return 0;
+    if (errno == EINTR || errno == EAGAIN) continue;
+    if (errno != EINVAL) return errno;
+    break;
+  }
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  for (size_t off = 0; off < size; off += page) ((volatile char *)p)[off] = 0;
+  return 0;
+}
+
+/* How many pages of the populated [p, p + size) sit on a node other than `node`, asked of the
+ * kernel with move_pages(2) in query mode (nodes NULL), in batches; a page the kernel cannot
+ * place (status < 0) counts as elsewhere. -1 (errno set) if the call itself fails. */
+static long pages_elsewhere(void *p, size_t size, int node) {
+  enum { BATCH = 256 };
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t n = (size + page - 1) / page;
+  long off = 0;
+  void *addr[BATCH];
+  int status[BATCH];
+  for (size_t i = 0; i < n; i += BATCH) {
+    size_t k = n - i < BATCH ? n - i : BATCH;
+    for (size_t j = 0; j < k; j++) addr[j] = (char *)p + (i + j) * page;
+    if (ar_numa_fault_(AR_NUMA_FAULT_LOCATE)) {
+      errno = EIO;
+      return -1;
+    }
+    if (syscall(SYS_move_pages, 0, (unsigned long)k, addr, NULL, status, 0) != 0) return -1;
+    bool spill = ar_numa_fault_(AR_NUMA_FAULT_SPILL);
+    for (size_t j = 0; j < k; j++) off += spill || status[j] != node;
+  }
+  return off;
+}
+
+/* Maps `size` bytes for node `nd` under the runtime's binding mode (see the essay above). NULL
+ * on failure, with a failure message and the node's counters updated. The snapshot is read
+ * under RCU. */
 static void *map_for_node(ar_numa_node_t *nd, size_t size) {
   ar_numa_rt_t *rt = &ar_numa_rt_;
   void *p = MAP_FAILED;
@@ -150,14 +211,17 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     return NULL;
   }
   int mode = ar_load_relaxed(&rt->bind); /* relaxed: see ar_numa_set_bind */
-  bool bound = false;
+  bool strict_grade = false; /* populated, every page verified on the node, bound MPOL_BIND */
   if (mode == AR_NUMA_BIND_NONE) {
     ar_fetch_add_relaxed(&nd->unbound, 1);
   } else {
     const char *why = NULL;
+    char buf[160];
     int err = 0;
+    bool unpopulated = false; /* populating failed: no memory anywhere */
     ar_rcu_read_begin();
     ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+    int target = t != NULL ? ar_numa_memory_node_(t, nd->node) : -1;
     if (ar_numa_fault_(AR_NUMA_FAULT_BIND)) {
       why = "injected fault";
       err = EIO;
@@ -167,21 +231,67 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     } else if (!t->thissystem) {
       why = "the topology is synthetic, binding is not possible";
       err = ENOSYS;
-    } else if (t->nodeset[nd->node] == NULL) {
-      why = "the node is no longer in the topology";
+    } else if (target < 0) {
+      why = "the node is no longer in the topology, or no node has memory";
       err = ENODEV;
+    } else if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[target], HWLOC_MEMBIND_BIND,
+                                      HWLOC_MEMBIND_BYNODESET) != 0) {
+      /* BIND without HWLOC_MEMBIND_STRICT is MPOL_PREFERRED(_MANY): a fault never fails or kills
+       * for want of memory on the node, it takes a page elsewhere. */
+      err = errno;
+      why = strerror(err);
     } else {
-      int flags = HWLOC_MEMBIND_BYNODESET | (mode == AR_NUMA_BIND_STRICT ? HWLOC_MEMBIND_STRICT : 0);
-      if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[nd->node], HWLOC_MEMBIND_BIND,
-                                 flags) != 0) {
-        err = errno;
-        why = strerror(err);
+      ar_fetch_add_relaxed(&bind_calls, 1);
+      int perr = populate(p, size);
+      long off = perr == 0 ? pages_elsewhere(p, size, target) : -1;
+      unpopulated = perr != 0;
+      if (perr != 0 || off < 0) {
+        err = perr != 0 ? perr : errno;
+        snprintf(buf, sizeof buf, "%s the pages failed: %s", perr != 0 ? "populating" : "locating",
+                 strerror(err));
+        why = buf;
       } else {
-        ar_fetch_add_relaxed(&bind_calls, 1);
-        bound = true;
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        /* Counted for the memory we keep; a block STRICT refuses is given back uncounted. */
+        if (mode == AR_NUMA_BIND_PREFERRED || off == 0) {
+          if (target != nd->node) ar_fetch_add_relaxed(&nd->redirected, 1);
+          ar_fetch_add_relaxed(&nd->located_bytes, size);
+          ar_fetch_add_relaxed(&nd->spilled_bytes, (uint64_t)off * page);
+        }
+        if (mode == AR_NUMA_BIND_STRICT) {
+          if (off > 0) {
+            err = ENOMEM;
+            snprintf(buf, sizeof buf, "node %d could not supply the memory (%ld of %zu pages "
+                     "landed elsewhere)", target, off, size / page);
+            why = buf;
+          } else if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[target],
+                                            HWLOC_MEMBIND_BIND,
+                                            HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_STRICT |
+                                                HWLOC_MEMBIND_MIGRATE) != 0) {
+            /* MPOL_BIND from now on. hwloc passes MPOL_MF_STRICT only with MIGRATE (as
+             * MPOL_MF_MOVE | MPOL_MF_STRICT): every page is on the node already, so nothing
+             * moves, and the kernel fails the call (EIO) if one were not. */
+            err = errno;
+            why = strerror(err);
+          } else {
+            strict_grade = true;
+          }
+        } else if (off > 0) {
+          ar_numa_fail_("%ld of %zu pages for node %d landed on other nodes (the node is short "
+                        "of memory); counted in spilled_bytes", off, size / page, target);
+        }
       }
     }
     ar_rcu_read_end();
+    if (unpopulated) {
+      /* Not even MPOL_PREFERRED found the pages: the machine is out of memory, and memory we
+       * could not fault in now would fail its user later. */
+      munmap(p, size); /* never recorded */
+      if (mode == AR_NUMA_BIND_STRICT) ar_fetch_add_relaxed(&nd->refused, 1);
+      ar_numa_fail_("%s NUMA placement of %zu bytes for node %d failed: %s", mode_name(mode),
+                    size, nd->node, why);
+      return NULL;
+    }
     if (err != 0) {
       if (mode == AR_NUMA_BIND_STRICT) {
         munmap(p, size); /* never recorded */
@@ -197,7 +307,8 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
   }
   ar_fetch_add_relaxed(&nd->mapped, 1);
   /* The entry is 0 here: whoever last had this address cleared it when the block left us. */
-  if (size >= PM_MIN && pm_set(p, nd->node, !bound)) ar_fetch_add_relaxed(&mapped_bytes, size);
+  if (size >= PM_MIN && pm_set(p, nd->node, !strict_grade))
+    ar_fetch_add_relaxed(&mapped_bytes, size);
   return p;
 }
 
@@ -247,7 +358,9 @@ ar_numa_node_t *ar_numa_node_prepare_(int node, size_t pool_chunks, bool reset) 
     /* A new runtime's figures start at zero (relaxed: statistics). */
     ar_atomic(uint64_t) *counters[] = {&nd->local,   &nd->remote,  &nd->fallback,
                                        &nd->refused, &nd->unbound, &nd->mapped,
-                                       &nd->hits,    &nd->misses,  &nd->trimmed};
+                                       &nd->hits,    &nd->misses,  &nd->trimmed,
+                                       &nd->located_bytes, &nd->spilled_bytes,
+                                       &nd->redirected};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
       ar_store_relaxed(counters[i], 0);
     ar_store_relaxed(&nd->last_get_ns, ar_numa_now_()); /* relaxed: a heuristic timestamp */
@@ -290,7 +403,7 @@ static void *node_acquire(ar_numa_node_t *nd, size_t size, int requester) {
     p = ar_chunk_pool_get(pool);
     /* STRICT never hands out a chunk that was mapped unbound under a laxer mode (the mode is
      * read relaxed: see ar_numa_set_bind). */
-    while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_unbound(p)) {
+    while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_weak(p)) {
       unmap(p, size);
       p = ar_chunk_pool_get(pool);
     }
@@ -303,7 +416,11 @@ static void *node_acquire(ar_numa_node_t *nd, size_t size, int requester) {
     }
   }
   if (p == NULL) p = map_for_node(nd, size);
-  if (p != NULL) ar_fetch_add_relaxed(requester == nd->node ? &nd->local : &nd->remote, 1);
+  /* Under NONE nothing is placed (the pages go wherever the user first touches them, normally
+   * its own node), so a hand-out is neither local nor remote memory of this node. The mode is
+   * read relaxed: see ar_numa_set_bind. */
+  if (p != NULL && ar_load_relaxed(&rt->bind) != AR_NUMA_BIND_NONE)
+    ar_fetch_add_relaxed(requester == nd->node ? &nd->local : &nd->remote, 1);
   maybe_decay();
   return p;
 }
@@ -528,6 +645,9 @@ int ar_numa_stats(int node, ar_numa_node_stats_t *out) {
   out->pool_hits = ar_load_relaxed(&nd->hits);
   out->pool_misses = ar_load_relaxed(&nd->misses);
   out->trimmed = ar_load_relaxed(&nd->trimmed);
+  out->located_bytes = ar_load_relaxed(&nd->located_bytes);
+  out->spilled_bytes = ar_load_relaxed(&nd->spilled_bytes);
+  out->redirected = ar_load_relaxed(&nd->redirected);
   ar_chunk_pool_stats_t ps;
   if (ar_chunk_pool_stats(ar_load_acquire(&nd->pool), &ps) == AR_OK) {
     out->pooled = ps.pooled;

@@ -16,6 +16,14 @@
  * RCU section, when the CPU's slot carries the current generation; so a migrated thread's
  * next chunk comes from its new node and a reload is noticed at the next refill.
  *
+ * Nodes are taken as the kernel shows them, including the uneven ones. A node with memory and
+ * no CPUs is an ordinary node that no thread maps to. A node with CPUs and no memory keeps
+ * its threads (they map to it, so their counters and pool are its own), but binding to it
+ * fails with EINVAL, so the snapshot also records which node serves its memory: the nearest
+ * node with memory in hwloc's distance matrix, which is where the kernel's own allocations
+ * for those CPUs go. The choice is made once per snapshot, so a reload that brings memory to
+ * the node (hot-plug) changes it.
+ *
  * Thread contract: init, reload and shutdown serialize on `admin`; everything else is
  * lock-free and may run concurrently with them (see numa_internal.h for lifetimes).
  */
@@ -92,6 +100,45 @@ static void topo_free(ar_numa_topo_t *t) {
 
 /* Loads a topology from this machine, a synthetic description or an XML file, and builds a
  * snapshot of it. NULL (with a failure message and *err) if hwloc refuses it. */
+
+/* The node whose memory serves each node: itself if it has memory; for a node with CPUs and no
+ * memory, the nearest node with memory by hwloc's distance matrix (the kernel's own choice for
+ * such a node's allocations), ties to the lower number; with no matrix, the lowest-numbered
+ * node with memory. -1 if no node has memory. */
+static void redirect_memoryless(ar_numa_topo_t *t) {
+  struct hwloc_distances_s *d = NULL;
+  unsigned nr = 1;
+  if (hwloc_distances_get_by_type(t->topo, HWLOC_OBJ_NUMANODE, &nr, &d, 0, 0) != 0 || nr == 0)
+    d = NULL;
+  for (int i = 0; i < t->nnodes; i++) {
+    int node = t->nodes[i];
+    t->mem_node[node] = -1;
+    if (t->has_memory[node]) {
+      t->mem_node[node] = node;
+      continue;
+    }
+    hwloc_uint64_t best = 0;
+    for (int j = 0; j < t->nnodes; j++) {
+      int cand = t->nodes[j];
+      if (!t->has_memory[cand]) continue;
+      hwloc_uint64_t dist = 0;
+      if (d != NULL) {
+        int a = -1, b = -1;
+        for (unsigned k = 0; k < d->nbobjs; k++) {
+          if ((int)d->objs[k]->os_index == node) a = (int)k;
+          if ((int)d->objs[k]->os_index == cand) b = (int)k;
+        }
+        if (a >= 0 && b >= 0) dist = d->values[(unsigned)a * d->nbobjs + (unsigned)b];
+      }
+      if (t->mem_node[node] < 0 || dist < best) {
+        t->mem_node[node] = cand;
+        best = dist;
+      }
+    }
+  }
+  if (d != NULL) hwloc_distances_release(t->topo, d);
+}
+
 static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_error_t *err) {
   *err = AR_ENOMEM;
   ar_numa_topo_t *t = (ar_numa_topo_t *)calloc(1, sizeof *t);
@@ -157,6 +204,8 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
     }
     int node = (int)o->os_index;
     t->nodeset[node] = o->nodeset;
+    /* A synthetic or XML topology describes another machine: take its nodes as they are. */
+    t->has_memory[node] = !t->thissystem || o->attr->numanode.local_memory > 0;
     int cpu;
     hwloc_bitmap_foreach_begin(cpu, o->cpuset) {
       if (cpu < t->ncpus && t->cpu_node[cpu] < 0) t->cpu_node[cpu] = node;
@@ -166,6 +215,7 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   }
   for (int node = 0; node < AR_NUMA_MAX_NODES; node++)
     if (t->nodeset[node] != NULL) t->nodes[t->nnodes++] = node;
+  redirect_memoryless(t);
   t->gen = ar_fetch_add_relaxed(&next_gen, 1); /* relaxed: uniqueness only */
   *err = AR_OK;
   return t;
@@ -387,6 +437,16 @@ int ar_numa_node_of_cpu(int cpu) {
   ar_rcu_read_end();
   if (node < 0) ar_set_error_(AR_EINVAL);
   return node;
+}
+
+int ar_numa_memory_node(int node) {
+  int mem = -1;
+  ar_rcu_read_begin();
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  if (t != NULL) mem = ar_numa_memory_node_(t, node);
+  ar_rcu_read_end();
+  if (mem < 0) ar_set_error_(AR_EINVAL);
+  return mem;
 }
 
 /* The calling thread's cached placement: a few slots, one per CPU it ran on recently (a

@@ -42,6 +42,11 @@ PACKAGES=(
   wrk
   hyperfine
   libprotobuf-c-dev protobuf-c-compiler # //integrations/protobuf-c (library, protoc-c)
+  # tools/numa-vm.sh: guests with real NUMA topologies
+  qemu-system-x86
+  busybox-static
+  cpio
+  numactl
 )
 OPTIONAL_PACKAGES=(
   doxygen

@@ -271,6 +271,26 @@ else
   echo "-- docs: doxygen is not installed (tools/setup.sh could not install it); skipped"
 fi
 
+# ---- 9. NUMA on real multi-node kernels ----------------------------------------------
+# Boots Debian's kernel under QEMU with five NUMA topologies (tools/numa-vm.sh); every gate it
+# prints (PASS/FAIL lines) counts as one result.
+header "numa-vm: tools/numa-vm.sh (NUMA tests, stress and placement in QEMU guests)"
+echo "\$ tools/numa-vm.sh"
+tools/numa-vm.sh 2>&1 | tee "$LOGDIR/numa-vm.log"
+numa_vm_rc=${PIPESTATUS[0]}
+numa_vm_pass="$(grep -c '^PASS  ' "$LOGDIR/numa-vm.log" || true)"
+numa_vm_fail="$(grep -c '^FAIL  ' "$LOGDIR/numa-vm.log" || true)"
+PASSED=$((PASSED + numa_vm_pass))
+FAILED=$((FAILED + numa_vm_fail))
+while IFS= read -r line; do
+  FAILURES+=("[numa-vm] ${line#FAIL  }")
+done < <(grep '^FAIL  ' "$LOGDIR/numa-vm.log" || true)
+if ((numa_vm_rc != 0 && numa_vm_fail == 0)); then
+  FAILED=$((FAILED + 1))
+  FAILURES+=("[numa-vm] FAILED tools/numa-vm.sh (exit status $numa_vm_rc before its gates)")
+fi
+echo "-- numa-vm: $numa_vm_pass gates passed, $numa_vm_fail failed (exit status $numa_vm_rc)"
+
 # ---- summary --------------------------------------------------------------------------
 header "summary"
 if ((${#FAILURES[@]} > 0)); then

@@ -17,10 +17,38 @@
  * node and re-checks it only when one of its arenas needs a new chunk (one sched_getcpu() per
  * chunk), never per allocation; a pooled chunk costs no lock and no RCU section.
  *
- * Binding modes (ar_numa_bind_t): `NONE` maps chunks without a policy (the kernel places each
- * page on first touch), `PREFERRED` binds and, when binding fails, keeps the unbound memory and
- * counts a fallback, `STRICT` binds and fails the acquisition (the arena reports AR_ENOMEM,
- * ar_numa_last_failure() says why) rather than hand out memory that may be remote.
+ * Binding modes (ar_numa_bind_t), applied when a chunk (or a dedicated block) is mapped:
+ *   - `NONE` maps without a policy; the kernel places each page where it is first touched.
+ *     Nothing is populated or located, and hand-outs count neither as local nor as remote.
+ *   - `PREFERRED` binds to the node with a preferred policy (MPOL_PREFERRED, or
+ *     MPOL_PREFERRED_MANY with the one node where hwloc and the kernel use it), populates every
+ *     page at once (MADV_POPULATE_WRITE, or a write per page on kernels before 5.14), then asks
+ *     the kernel where the pages are (move_pages(2)): pages that landed on another node because
+ *     the node was short of memory are counted in ar_numa_node_stats_t.spilled_bytes. When
+ *     binding itself fails the memory is kept unbound and counted as a fallback. If populating
+ *     fails (madvise reports no memory on any node), the block is unmapped and the acquisition
+ *     fails with AR_ENOMEM, in both modes.
+ *   - `STRICT` does the same, and if any page landed elsewhere it unmaps the block and fails
+ *     the acquisition: the arena returns NULL with AR_ENOMEM, `refused` counts it and
+ *     ar_numa_last_failure() says "could not supply". Otherwise it re-binds the block with
+ *     MPOL_BIND (with MPOL_MF_STRICT, so the kernel checks once more that no page is
+ *     elsewhere). STRICT only ever hands out blocks mapped that way: a pooled chunk mapped
+ *     under NONE or PREFERRED is unmapped instead of reused. Because pages are allocated under MPOL_PREFERRED, which falls
+ *     back to other nodes rather than invoking the OOM killer, an exhausted node yields
+ *     AR_ENOMEM and the process lives (measured on Linux 6.1 by tools/numa-vm.sh). Limits:
+ *     when the whole machine (every node) is out of memory, populating can still invoke the
+ *     OOM killer, as any page fault can; the kernel keeps a reserve on each node, so STRICT
+ *     refuses somewhat before the node's last free page; the check holds at acquisition, so
+ *     pages that something later moves (migrate_pages(2), or swapped out and faulted back in
+ *     under MPOL_BIND) are not re-checked.
+ * Populating costs the page faults that the first writes would have caused anyway, all at
+ * once, plus one move_pages call per 256 pages; a large dedicated block becomes resident at
+ * once, in full, under PREFERRED and STRICT.
+ *
+ * A node with CPUs and no memory (ar_numa_memory_node) keeps its own pool and counters, and its
+ * threads and per-node arena work as on any node, but its memory is bound to the nearest node
+ * with memory; ar_numa_node_stats_t.redirected counts it. A node with memory and no CPUs
+ * serves ar_node_arena() and ar_numa_source() like any node.
  *
  * Node numbers are the operating system's (the N of /sys/devices/system/node/nodeN), below
  * AR_NUMA_MAX_NODES.
@@ -36,7 +64,8 @@
  *   | ar_numa_init, ar_numa_shutdown      | anything (serialized internally); shutdown     |
  *   |                                     | needs quiescence on the per-node arenas        |
  *   | ar_numa_reload, ar_numa_set_bind    | anything (allocating threads keep running)     |
- *   | node queries, ar_numa_stats, ar_trim| anything                                       |
+ *   | node queries, ar_numa_memory_node,  | anything                                       |
+ *   | ar_numa_stats, ar_trim              |                                                |
  *   | ar_node_arena, ar_numa_source       | anything                                       |
  *   | ar_numa_arena_pages                 | nothing on that arena (call it from its owner) |
  *   | ar_numa_concurrent_pages            | nothing that allocates from, resets or         |
@@ -65,8 +94,10 @@ extern "C" {
 /** How new chunks are bound to their node. */
 typedef enum ar_numa_bind {
   AR_NUMA_BIND_NONE = 0,      /**< no policy: the kernel places pages on first touch */
-  AR_NUMA_BIND_PREFERRED = 1, /**< bind; if binding fails keep unbound memory, count a fallback */
-  AR_NUMA_BIND_STRICT = 2,    /**< bind; if binding fails the acquisition fails (AR_ENOMEM) */
+  AR_NUMA_BIND_PREFERRED = 1, /**< bind preferably, populate, count spilled bytes; if binding
+                                   fails keep unbound memory and count a fallback */
+  AR_NUMA_BIND_STRICT = 2,    /**< bind, populate, verify every page: if the node cannot supply
+                                   them (or binding fails) the acquisition fails (AR_ENOMEM) */
 } ar_numa_bind_t;
 
 /** How to initialise NUMA placement; start from ar_numa_options_init(). */
@@ -131,6 +162,19 @@ AR_API int ar_numa_nodes(int *nodes, int max);
  * CPU is unknown or NUMA is not initialised. */
 AR_API int ar_numa_node_of_cpu(int cpu);
 
+/**
+ * The node whose memory serves `node`: `node` itself if it has memory; for a node with CPUs
+ * and no memory, the nearest node with memory by the topology's distance matrix (the lowest
+ * numbered one when there is no matrix), which is also where the kernel takes such a node's
+ * memory from. Its threads keep `node` as their node (its pool, its counters), but under
+ * PREFERRED and STRICT their chunks, and those of ar_node_arena(node) and ar_numa_source(node),
+ * are bound to the memory node, and each one counts in ar_numa_node_stats_t.redirected.
+ * Synthetic and XML topologies: every node is taken to have memory.
+ * Errors: -1 with AR_EINVAL if NUMA is not initialised, `node` is not in the current topology,
+ * or no node has memory.
+ */
+AR_API int ar_numa_memory_node(int node);
+
 /** The node the calling thread runs on now (what its next chunk refill will use), or -1 with
  * AR_EINVAL if NUMA is not initialised. Refreshes the thread's cached node. */
 AR_API int ar_numa_current_node(void);
@@ -157,15 +201,22 @@ AR_API ar_concurrent_t *ar_node_arena(int node);
 typedef struct ar_numa_node_stats {
   int node;              /**< the node these figures are for */
   int cpus;              /**< CPUs of the node in the current topology (0 if it disappeared) */
-  uint64_t local;        /**< chunks handed to a thread running on this node */
-  uint64_t remote;       /**< chunks of this node handed to a thread on another node */
-  uint64_t fallback;     /**< chunks mapped unbound because binding failed (PREFERRED) */
+  uint64_t local;        /**< chunks handed to a thread running on this node (PREFERRED and
+                              STRICT; under NONE nothing is placed and nothing is counted) */
+  uint64_t remote;       /**< chunks of this node handed to a thread on another node (idem) */
+  uint64_t fallback;     /**< chunks kept although binding, or locating their pages, failed
+                              (PREFERRED) */
   uint64_t refused;      /**< acquisitions failed because binding failed (STRICT) */
   uint64_t unbound;      /**< chunks mapped without binding because the mode was NONE */
   uint64_t mapped;       /**< chunks mapped from the OS for this node (all modes) */
   uint64_t pool_hits;    /**< chunks served from the node's pool */
   uint64_t pool_misses;  /**< default-size acquisitions the pool could not serve */
   uint64_t trimmed;      /**< pooled chunks given back to the OS (ar_trim, decay) */
+  uint64_t located_bytes; /**< bytes mapped for this node whose pages were populated and
+                               located at acquisition (PREFERRED and STRICT; 0 under NONE) */
+  uint64_t spilled_bytes; /**< of located_bytes, those found on another node (PREFERRED) */
+  uint64_t redirected;   /**< blocks mapped for this memory-less node on the node that
+                               ar_numa_memory_node() names (PREFERRED and STRICT) */
   size_t pooled;         /**< free chunks in the node's pool now */
   size_t max_pooled;     /**< the pool's bound (ar_numa_options_t.pool_chunks) */
 } ar_numa_node_stats_t;

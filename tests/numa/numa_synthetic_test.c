@@ -108,12 +108,12 @@ static void fill_thread_arena(void *arg) {
 
 static void test_pool_selection(void **state) {
   (void)state;
-  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_NONE), AR_OK);
+  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_PREFERRED), AR_OK);
   run_on_cpu(3, fill_thread_arena, NULL); /* a thread on node 1 */
   ar_numa_node_stats_t n0 = node_stats(0), n1 = node_stats(1);
   assert_true(n1.local >= 16);
   assert_int_equal(n1.local, n1.mapped); /* a fresh pool: every chunk mapped for node 1 */
-  assert_int_equal(n1.unbound, n1.mapped);
+  assert_int_equal(n1.fallback, n1.mapped); /* synthetic: binding "fails", PREFERRED falls back */
   assert_int_equal(n0.local + n0.mapped + n0.remote, 0);
   assert_int_equal(n1.pooled, n1.mapped); /* the thread exited; its chunks went home */
 
@@ -148,7 +148,7 @@ static void give_back(void *arg) {
 
 static void test_chunks_go_home(void **state) {
   (void)state;
-  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_NONE), AR_OK);
+  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_PREFERRED), AR_OK);
   handoff_t h = {NULL};
   run_on_cpu(0, take_from_node1, &h); /* a node-0 thread takes node-1 memory: remote */
   assert_non_null(h.chunk);
@@ -175,7 +175,7 @@ static void node1_arena_alloc(void *arg) {
 
 static void test_node_arena_remote_and_local(void **state) {
   (void)state;
-  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_NONE), AR_OK);
+  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_PREFERRED), AR_OK);
   int ok = 0;
   run_on_cpu(0, node1_arena_alloc, &ok); /* node 0 refills node 1's arena: remote chunks */
   assert_int_equal(ok, 64);
@@ -188,6 +188,24 @@ static void test_node_arena_remote_and_local(void **state) {
   assert_int_equal(node_stats(0).mapped, 0); /* node 0's pool never served node 1's arena */
   ar_numa_pages_t pg;
   assert_int_equal(ar_numa_node_arena_pages(1, &pg), AR_EINVAL); /* synthetic: not locatable */
+}
+
+/* Under NONE nothing is placed: chunks of node 1's arena handed to a node-0 thread land where
+ * that thread touches them, so they are counted neither remote nor local for node 1 (they used
+ * to be counted remote). */
+static void test_none_counts_nothing_remote(void **state) {
+  (void)state;
+  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_NONE), AR_OK);
+  int ok = 0;
+  run_on_cpu(0, node1_arena_alloc, &ok);
+  assert_int_equal(ok, 64);
+  ar_numa_node_stats_t s = node_stats(1);
+  assert_true(s.unbound >= 4); /* the chunks were mapped, without a policy */
+  assert_int_equal(s.remote, 0);
+  assert_int_equal(s.local, 0);
+  run_on_cpu(2, fill_thread_arena, NULL); /* a node-1 thread arena: not counted either */
+  assert_int_equal(node_stats(1).local, 0);
+  assert_int_equal(node_stats(1).located_bytes, 0); /* NONE locates nothing */
 }
 
 /* ---- fallback counting and strict refusal ------------------------------------------------------ */
@@ -234,7 +252,7 @@ static void test_fallback_and_strict(void **state) {
 
 static void test_reload(void **state) {
   (void)state;
-  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_NONE), AR_OK);
+  assert_int_equal(init_synthetic(TWO_NODES, NULL, AR_NUMA_BIND_PREFERRED), AR_OK);
   ar_numa_test_set_cpu_(3);
   assert_int_equal(ar_numa_current_node(), 1);
   /* A chunk placed for node 1 under the 2-node map... */
@@ -288,6 +306,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_pool_selection, teardown),
       cmocka_unit_test_teardown(test_chunks_go_home, teardown),
       cmocka_unit_test_teardown(test_node_arena_remote_and_local, teardown),
+      cmocka_unit_test_teardown(test_none_counts_nothing_remote, teardown),
       cmocka_unit_test_teardown(test_fallback_and_strict, teardown),
       cmocka_unit_test_teardown(test_reload, teardown),
   };
