@@ -16,6 +16,9 @@
 #                    allocators of the example server's comparison
 #   gnuplot-nox      benchmark plots (PNG)
 #   wrk hyperfine    load generator for the example server, whole-command timing
+#   libprotobuf-c-dev protobuf-c-compiler   //integrations/protobuf-c (library, protoc-c)
+#   qemu-system-x86 busybox-static cpio numactl   tools/numa-vm.sh: guests with real NUMA
+#                    topologies (the kernel comes from Debian's linux-image package, unpacked)
 #   doxygen          API reference (tools/docs.sh); optional: if it cannot be installed,
 #                    setup warns and succeeds, and tools/test.sh skips its docs step
 set -euo pipefail
@@ -41,8 +44,8 @@ PACKAGES=(
   gnuplot-nox
   wrk
   hyperfine
-  libprotobuf-c-dev protobuf-c-compiler # //integrations/protobuf-c (library, protoc-c)
-  # tools/numa-vm.sh: guests with real NUMA topologies
+  libprotobuf-c-dev
+  protobuf-c-compiler
   qemu-system-x86
   busybox-static
   cpio
