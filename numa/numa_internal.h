@@ -49,6 +49,7 @@ typedef struct ar_numa_topo {
                                       node the nearest node with memory; -1: none */
   int ncpus;                 /* entries in cpu_node */
   int *cpu_node;             /* OS CPU number -> node number, -1 if none */
+  ar_rcu_head_t rcu;         /* a replaced snapshot is freed through ar_rcu_defer_ */
 } ar_numa_topo_t;
 
 typedef struct ar_numa_span {

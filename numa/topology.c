@@ -28,6 +28,7 @@
  * lock-free and may run concurrently with them (see numa_internal.h for lifetimes).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,6 +97,18 @@ static void topo_free(ar_numa_topo_t *t) {
   if (t->topo != NULL) hwloc_topology_destroy(t->topo);
   free(t->cpu_node);
   free(t);
+}
+
+static void topo_free_deferred(ar_rcu_head_t *head) {
+  topo_free((ar_numa_topo_t *)(void *)((char *)head - offsetof(ar_numa_topo_t, rcu)));
+}
+
+/* A snapshot that publish() replaced: readers may still hold it, so it is freed after a grace
+ * period by the reclaimer thread (sync.h), and the writer never waits for readers. Waiting
+ * here instead would make reload/shutdown wait for every registry walk in progress, hold the
+ * admin mutex meanwhile, and deadlock a walk's callback that calls either (or ar_numa_init). */
+static void topo_retire(ar_numa_topo_t *old) {
+  if (old != NULL) ar_rcu_defer_(&old->rcu, topo_free_deferred);
 }
 
 /* Loads a topology from this machine, a synthetic description or an XML file, and builds a
@@ -352,11 +365,7 @@ int ar_numa_reload(const char *synthetic, const char *xml) {
     rt->synthetic = new_syn;
     rt->xml = new_xml;
   }
-  ar_numa_topo_t *old = publish(t);
-  /* Readers may still hold `old`; after the grace period none can. Holding the mutex while
-   * waiting is fine: no reader ever takes it inside a read section. */
-  ar_rcu_synchronize();
-  topo_free(old);
+  topo_retire(publish(t));
   pthread_mutex_unlock(&admin);
   return AR_OK;
 }
@@ -380,9 +389,7 @@ void ar_numa_shutdown(void) {
   }
   ar_set_default_source_override_(NULL);
   ar_store_release(&rt->active, false);
-  ar_numa_topo_t *old = publish(NULL);
-  ar_rcu_synchronize(); /* no reader holds `old` any more */
-  topo_free(old);
+  topo_retire(publish(NULL));
   /* Everything pooled goes back to the OS. A thread that saw `active` just before the store
    * above may still put a chunk into a pool; ar_trim() returns it later. */
   (void)ar_trim(0);

@@ -24,22 +24,20 @@
  *     later, once no walk that could have seen it is still running, by a background thread
  *     that the first such destroy starts (one per process, every signal blocked). Entries
  *     still waiting at exit stay reachable (LeakSanitizer does not report them).
- *   - What does wait for every walk in progress: ar_numa_reload and ar_numa_shutdown (they
- *     free a topology snapshot after a grace period, holding the NUMA admin mutex), and so
- *     also ar_numa_init and the first ar_node_arena call for a node while one of those two
- *     runs (they take that mutex); and fork() while the background thread is in a grace
- *     period (fork stops that thread and restarts it afterwards, so that the child inherits
- *     no lock held by it and a process with no threads of its own forks single-threaded).
+ *     ar_numa_reload and ar_numa_shutdown likewise hand the replaced topology snapshot to
+ *     that thread instead of waiting for walks.
+ *   - What does wait for every walk in progress: fork() while the background thread is in a
+ *     grace period (fork stops that thread and restarts it afterwards, so that the child
+ *     inherits no lock held by it and a process with no threads of its own forks
+ *     single-threaded).
  *
  * Callbacks: a foreach callback may call every read-only public function (ar_stats_global, a
  * nested foreach, the ar_numa_* queries, the *_stats calls) and allocate, also from a node
  * arena that refills; it may create and destroy arenas, the one whose entry it is looking at
  * included: `info` and info->name stay valid for the rest of the call, and the walk goes on
  * to the remaining entries. Arenas created after a walk began are not visited by it (new
- * entries go in front). Not from a callback: ar_numa_reload and ar_numa_shutdown, which would
- * wait for this very walk (a fatal error, with a message); nor, while another thread may be
- * in one of those two, ar_numa_init or a first ar_node_arena call for a node (they would wait
- * for the admin mutex that the other thread holds while it waits for this walk: a deadlock).
+ * entries go in front). ar_numa_init, ar_numa_reload and ar_numa_shutdown may be called from
+ * a callback too (shutdown's own contract still holds: no thread may be using a node arena).
  */
 #ifndef ARENART_STATS_H
 #define ARENART_STATS_H
@@ -90,7 +88,7 @@ typedef struct ar_arena_info {
  * non-zero and returns that value, else 0. Any thread, without locks, nested in another
  * foreach's callback too. `info` and info->name are valid during the call, even if the
  * arena is destroyed meanwhile. What fn may call: see "Callbacks" above (every read-only
- * function, allocation, arena creation and destruction; not ar_numa_reload/shutdown).
+ * function, allocation, arena creation and destruction, the ar_numa_* life-cycle calls).
  * Errors: AR_EINVAL, returned as -AR_EINVAL (NULL fn). */
 AR_API int ar_registry_foreach(int (*fn)(const ar_arena_info_t *info, void *ctx), void *ctx);
 
