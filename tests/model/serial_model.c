@@ -131,6 +131,14 @@ typedef struct mar {
 } mar_t;
 
 static mar_t ars[NARENA];
+
+/* How often each kind of outcome was seen: printed at the end, so a run that stopped
+ * exercising something (every allocation succeeding, no stale mark ever checked) shows it. */
+enum { H_ENOMEM, H_ELIMIT, H_REWIND, H_STALE, H_FREE, H_DOUBLE, H_BADPTR, H_CFAIL, H_PRESSURE, H_N };
+static const char *const hname[H_N] = {"enomem", "elimit", "rewinds", "stale-marks", "frees",
+                                       "double-frees", "bad-pointers", "container-failures",
+                                       "limit-pressure"};
+static uint64_t hist[H_N];
 static mar_t *cur; /* whose cleanups are running */
 static uint32_t next_tag = 1;
 static int ran[MAXC * 4];
@@ -281,6 +289,7 @@ static void judge_failure(mar_t *m, const before_t *b, int err, size_t size, siz
                           bool large) {
   MCHECK(ar_last_error() == (ar_error_t)err);
   bool src_failed = m->src.failures != b->failures;
+  hist[err == AR_ENOMEM ? H_ENOMEM : H_ELIMIT]++;
   if (err == AR_ENOMEM) {
     if (!src_failed) MFAIL("AR_ENOMEM but the source did not fail");
   } else if (err == AR_ELIMIT) {
@@ -444,6 +453,7 @@ static void op_free(mar_t *m, rng_t *r) {
   if (rc != AR_OK) MFAIL("ar_free of a live block: %s", ar_strerror((ar_error_t)rc));
   MCHECK(ar_last_error() == AR_OK);
   drop(m, i);
+  hist[H_FREE]++;
   m->frees++;
   m->listed_free = true;
   m->exact = false;
@@ -456,6 +466,7 @@ static void op_free(mar_t *m, rng_t *r) {
   if (AR_DEBUG >= 1 && !MODEL_ASAN && !m->checked && (NEW_ON(A) || !ar_owns(m->a, b.p))) {
     before_t bb = snap(m);
     int rc2 = ar_free(m->a, b.p, b.size);
+    hist[H_DOUBLE]++;
     if (rc2 != AR_EINVAL) MFAIL("double ar_free of %p (%zu bytes) returned %d", (void *)b.p, b.size, rc2);
     ar_stats_t now = stats(m->a);
     MCHECK(stats_equal(&bb.st, &now, true));
@@ -496,6 +507,29 @@ static void op_realloc(mar_t *m, rng_t *r) {
   verify_arena(m);
 }
 
+/* A large request sized so that it fits the limit only if the spare chunks are given up:
+ * with a failing source this is where a failed request must still leave the arena as it
+ * was (item 7: today the spares are already gone when the source fails). */
+static void op_pressure(mar_t *m, rng_t *r) {
+  if (m->o.limit_bytes == 0 || m->nlive == MAXL) return;
+  ar_stats_t st = stats(m->a);
+  size_t spare = st.spare_chunks * m->o.chunk_size;
+  if (spare == 0 || st.capacity >= m->o.limit_bytes) return;
+  size_t head = m->o.limit_bytes - st.capacity; /* room without releasing anything */
+  size_t size = head + below(r, spare / 2 + 1);
+  if (size < 400) return;
+  size -= 400;
+  model_op = "limit-pressure";
+  hist[H_PRESSURE]++;
+  before_t b = snap(m);
+  void *p = ar_alloc(m->a, size);
+  if (p == NULL) {
+    judge_failure(m, &b, ar_last_error(), size, 16, is_large(m, size, 16));
+    return;
+  }
+  fill(push(m, p, size, 16));
+}
+
 static void op_mark(mar_t *m) {
   if (m->nmarks == MAXM) return;
   model_op = "mark";
@@ -528,6 +562,7 @@ static void op_rewind(mar_t *m, rng_t *r) {
   cur = m;
   nran = 0;
   ar_clear_error();
+  hist[H_REWIND]++;
   int rc = ar_rewind(m->a, &mk.m);
   if (rc != AR_OK) MFAIL("ar_rewind to a live mark: %s", ar_strerror((ar_error_t)rc));
   MCHECK(ar_last_error() == AR_OK);
@@ -564,6 +599,7 @@ static void op_rewind(mar_t *m, rng_t *r) {
     ar_stats_t now = stats(m->a);
     MCHECK(stats_equal(&b.st, &now, true));
     MCHECK(nran == 0);
+    hist[H_STALE]++;
     break;
   }
   m->nmarks = k + 1; /* the mark itself stays valid */
@@ -708,6 +744,7 @@ static void op_bad_pointer(mar_t *m, rng_t *r) {
   if (ar_owns(m->a, p) && how == 0) return; /* cannot happen; keeps the check honest */
   before_t b = snap(m);
   ar_clear_error();
+  hist[H_BADPTR]++;
   if (chance(r, 50)) {
     int rc = ar_free(m->a, p, size);
     if (rc != AR_EINVAL) MFAIL("ar_free of a pointer it did not hand out (kind %u): %d", how, rc);
@@ -833,6 +870,7 @@ static uint64_t mval[NKEYS];
 /* A container call that failed: only the arena's documented errors, explained by the source
  * or the limit, the container unchanged (the caller compares it with the model next). */
 static void container_failed(int rc, uint64_t failures_before) {
+  hist[H_CFAIL]++;
   if (rc == AR_ENOMEM) MCHECK(ca_src.failures != failures_before);
   else if (rc != AR_ELIMIT) MFAIL("container call failed with %s", ar_strerror((ar_error_t)rc));
   MCHECK(ar_last_error() == (ar_error_t)rc);
@@ -1356,7 +1394,8 @@ static void walk(uint64_t seed, uint64_t steps) {
     else if (op < 84) op_vec(&r);
     else if (op < 89) op_buf(&r);
     else if (op < 94) op_map(&r);
-    else if (op < 97) op_pool(&r);
+    else if (op < 96) op_pool(&r);
+    else if (op < 97) op_pressure(m, &r);
     else {
       model_op = "verify";
       for (size_t i = 0; i < NARENA; i++) verify_arena(&ars[i]);
@@ -1402,6 +1441,8 @@ int main(int argc, char **argv) {
   model_parse(&a, argc, argv);
   double t0 = now_s();
   for (uint64_t w = 0; w < a.walks; w++) walk(a.seed + w, a.steps);
+  for (int i = 0; i < H_N; i++) printf("%s%s %llu", i ? ", " : "outcomes: ", hname[i], (unsigned long long)hist[i]);
+  printf("\n");
   printf("serial_model: %llu walks of %llu steps (seeds %llu..%llu), AR_DEBUG %d, asan %d: "
          "no differences in %.2f s\n",
          (unsigned long long)a.walks, (unsigned long long)a.steps, (unsigned long long)a.seed,
