@@ -109,7 +109,7 @@ static inline bool chance(rng_t *r, unsigned pct) { return below(r, 100) < pct; 
 extern const char *model_prog;
 extern uint64_t model_seed;
 extern uint64_t model_step;
-extern const char *model_op;
+extern __thread const char *model_op; /* per thread: workers name their own step */
 
 #define MFAIL(...)                                                                             \
   do {                                                                                       \
@@ -125,6 +125,26 @@ extern const char *model_op;
   do {                                                       \
     if (!(cond)) MFAIL("model check failed: %s", #cond);     \
   } while (0)
+
+/* A crash (SIGSEGV, SIGBUS) says which walk it was in, too. Sanitizer builds keep their own
+ * handlers, which print more. */
+#include <signal.h>
+#include <unistd.h>
+static inline void model_crash_handler(int sig) {
+  char msg[160];
+  int n = snprintf(msg, sizeof msg, "%s: crashed with signal %d in seed %llu step %llu\n",
+                   model_prog, sig, (unsigned long long)model_seed,
+                   (unsigned long long)model_step);
+  if (n > 0) (void)!write(2, msg, (size_t)n);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+static inline void model_on_crash(void) {
+#if !MODEL_ASAN && !MODEL_TSAN
+  signal(SIGSEGV, model_crash_handler);
+  signal(SIGBUS, model_crash_handler);
+#endif
+}
 
 /* Run length: --seed=N (first seed), --steps=N (per walk), --walks=N, or the environment
  * variables AR_MODEL_SEED, AR_MODEL_STEPS, AR_MODEL_WALKS. Arguments win. */
@@ -148,6 +168,7 @@ static inline void model_parse(model_args_t *a, int argc, char **argv) {
       exit(2);
     }
   }
+  model_on_crash();
 }
 
 #endif /* ARENART_TESTS_MODEL_MODEL_H */

@@ -21,6 +21,7 @@
  * barriers and one mutex-protected hand-off queue, so any report is about the library.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@
 
 const char *model_prog = "mt_model";
 uint64_t model_seed, model_step;
-const char *model_op = "setup";
+__thread const char *model_op = "setup";
 
 #define NTHREADS 4
 #define NSHARED 8 /* shared ConcurrentArenas; with the private ones a thread uses < 16 */
@@ -153,6 +154,7 @@ static int visit(const ar_arena_info_t *info, void *ctx) {
 
 static void *walker(void *arg) {
   (void)arg;
+  model_op = "registry-walker";
   uint64_t walks = 0, seen = 0;
   while (!__atomic_load_n(&walker_stop, __ATOMIC_ACQUIRE)) {
     MCHECK(ar_registry_foreach(visit, &seen) == 0);
@@ -163,6 +165,7 @@ static void *walker(void *arg) {
       MFAIL("pool snapshot: idle %zu + taken %zu + reclaimed %llu != created %llu", ps.idle,
             ps.taken, (unsigned long long)ps.reclaimed, (unsigned long long)ps.created);
     walks++;
+    sched_yield(); /* two cores are shared with the workers: let them run */
   }
   MCHECK(ar_registry_foreach(NULL, NULL) < 0); /* AR_EINVAL as a negative value */
   return NULL;
@@ -173,6 +176,7 @@ static void *walker(void *arg) {
 static uint32_t tag_of(int id, size_t n) { return (uint32_t)(id + 1) * 1000003u + (uint32_t)n; }
 
 static void private_arenas(worker_t *w) {
+  model_op = "private-arenas";
   /* Create, use, check and destroy a few private ConcurrentArenas, interleaved with each
    * other and with the shared ones: a thread with many instances. */
   ar_concurrent_t *pc[NPRIV];
@@ -233,6 +237,7 @@ static void private_arenas(worker_t *w) {
 }
 
 static void pool_step(worker_t *w) {
+  model_op = "pool-handoff";
   if (below(&w->r, 2) == 0) {
     ar_arena_t *a = ar_arena_pool_take(pool);
     MCHECK(a != NULL);
@@ -270,13 +275,15 @@ static void pool_step(worker_t *w) {
 
 static void *work(void *arg) {
   worker_t *w = (worker_t *)arg;
+  model_op = "worker";
   for (;;) {
     pthread_barrier_wait(&bar); /* round start (or the end, when steps_per_round is 0) */
     if (steps_per_round == 0) break;
     for (uint64_t k = 0; k < steps_per_round; k++) {
       unsigned op = (unsigned)below(&w->r, 100);
       if (op < 80) {
-        /* A burst on one shared arena, then another: alternating arenas. */
+        /* Shared arenas in random alternation. */
+        model_op = "shared-alloc";
         int s = (int)below(&w->r, NSHARED);
         size_t n;
         unsigned char *p = calloc_judged(sh[s].c, sh[s].limit, &w->r, &n, &w->elimit);
@@ -461,10 +468,10 @@ static void walk(uint64_t seed, uint64_t rounds) {
 }
 
 int main(int argc, char **argv) {
-  /* steps = rounds per walk; each round is 1500 operations per thread. */
-  model_args_t a = {1, MODEL_TSAN ? 4 : 8, MODEL_TSAN ? 2 : 6};
+  /* steps = rounds per walk; each round is 600 operations per thread. */
+  model_args_t a = {1, MODEL_TSAN ? 3 : 5, MODEL_TSAN ? 1 : 3};
   model_parse(&a, argc, argv);
-  steps_per_round = 1500;
+  steps_per_round = 600;
   double t0 = now_s();
   for (uint64_t w = 0; w < a.walks; w++) walk(a.seed + w, a.steps);
   uint64_t el = 0;

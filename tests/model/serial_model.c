@@ -43,7 +43,7 @@
 
 const char *model_prog = "serial_model";
 uint64_t model_seed, model_step;
-const char *model_op = "setup";
+__thread const char *model_op = "setup";
 
 /* ---- a counting source that fails every Nth acquire ------------------------------------- */
 
