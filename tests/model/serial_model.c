@@ -129,6 +129,9 @@ typedef struct mar {
   uint64_t frees;
   bool listed_free; /* an ar_free since the free lists were last forgotten (rewind/reset) */
   bool exact;       /* `used` is exactly predictable: no free, realloc or over-alignment */
+  void *newest;     /* the arena's most recent allocation, if it is a live model block */
+  size_t max_used;  /* the highest `used` the model has seen: peak may not be below it */
+  size_t last_peak;
 } mar_t;
 
 static mar_t ars[NARENA];
@@ -206,6 +209,10 @@ static void check_arena(mar_t *m) {
   ar_stats_t st = stats(m->a);
   MCHECK(st.used <= st.capacity);
   MCHECK(st.peak >= st.used);
+  if (st.used > m->max_used) m->max_used = st.used;
+  if (st.peak < m->max_used || st.peak < m->last_peak)
+    MFAIL("peak %zu is below a used (%zu) or peak (%zu) seen before", st.peak, m->max_used, m->last_peak);
+  m->last_peak = st.peak;
   MCHECK(st.cleanups == m->ncleanups);
   MCHECK(st.capacity == m->src.live_bytes); /* capacity = bytes of chunks held */
   size_t sum = 0;
@@ -236,6 +243,26 @@ static void check_arena(mar_t *m) {
     MCHECK(ar_owns(m->a, b->p));
     if (b->size > 0) MCHECK(ar_owns(m->a, b->p + b->size - 1));
     MCHECK(((uintptr_t)b->p & (b->align - 1)) == 0);
+  }
+}
+
+/* No two live blocks of any arena overlap; zero-size blocks count as one byte (they are
+ * unique pointers, arena.h). */
+static int cmp_blk(const void *x, const void *y) {
+  const blk_t *a = *(const blk_t *const *)x, *b = *(const blk_t *const *)y;
+  return a->p < b->p ? -1 : a->p > b->p;
+}
+static void check_disjoint(void) {
+  static const blk_t *all[NARENA * MAXL];
+  size_t n = 0;
+  for (size_t i = 0; i < NARENA; i++)
+    for (size_t k = 0; k < ars[i].nlive; k++) all[n++] = &ars[i].live[k];
+  qsort(all, n, sizeof all[0], cmp_blk);
+  for (size_t i = 1; i < n; i++) {
+    size_t len = all[i - 1]->size ? all[i - 1]->size : 1;
+    if (all[i - 1]->p + len > all[i]->p)
+      MFAIL("live blocks overlap: %p (%zu bytes) and %p (%zu bytes)", (void *)all[i - 1]->p,
+            all[i - 1]->size, (void *)all[i]->p, all[i]->size);
   }
 }
 
@@ -336,6 +363,7 @@ static blk_t *push(mar_t *m, void *p, size_t size, size_t align) {
   b->tag = next_tag++;
   b->birth = m->births++;
   b->maybe_recycled = m->listed_free;
+  m->newest = p;
   return b;
 }
 
@@ -454,10 +482,29 @@ static void op_free(mar_t *m, rng_t *r) {
   model_op = "free";
   blk_t b = m->live[i];
   verify(&b);
+  ar_stats_t st0 = stats(m->a);
+  bool newest = m->newest == b.p;
   ar_clear_error();
   int rc = ar_free(m->a, b.p, b.size);
   if (rc != AR_OK) MFAIL("ar_free of a live block: %s", ar_strerror((ar_error_t)rc));
   MCHECK(ar_last_error() == AR_OK);
+  /* arena.h: the most recent allocation moves the cursor back (release builds: slow-only
+   * builds quarantine instead); any other block of an ordinary chunk waits in `recycled`. */
+  ar_stats_t st1 = stats(m->a);
+  bool slow = m->checked || MODEL_ASAN || AR_DEBUG >= 2;
+  bool large = is_large(m, b.size, 16);
+  if (!slow && newest && !large && !b.maybe_recycled &&
+      st1.used != st0.used - footprint(m, b.size))
+    MFAIL("ar_free of the newest block: used %zu -> %zu, expected -%zu", st0.used, st1.used,
+          footprint(m, b.size));
+  /* A block that is not the newest may still end at the cursor (the blocks after it were
+   * given back first): then it is un-bumped too. Either way the bytes are accounted once. */
+  bool unbumped = st1.used == st0.used - footprint(m, b.size) && st1.recycled == st0.recycled;
+  bool listed = st1.used == st0.used && st1.recycled == st0.recycled + footprint(m, b.size);
+  if (!slow && !large && !unbumped && !listed)
+    MFAIL("ar_free of a %zu-byte block: used %zu -> %zu, recycled %zu -> %zu", b.size, st0.used,
+          st1.used, st0.recycled, st1.recycled);
+  m->newest = NULL;
   drop(m, i);
   hist[H_FREE]++;
   m->frees++;
@@ -506,6 +553,7 @@ static void op_realloc(mar_t *m, rng_t *r) {
   blk_t *n = push(m, q, ns, 16);
   n->tag = nb.tag; /* same contents; refilled below anyway */
   n->maybe_recycled = true;
+  m->newest = NULL; /* in place, moved or recycled: the model does not say */
   fill(n);
   m->frees++;
   m->listed_free = true;
@@ -609,6 +657,7 @@ static void op_rewind(mar_t *m, rng_t *r) {
     break;
   }
   m->nmarks = k + 1; /* the mark itself stays valid */
+  m->newest = NULL;
   m->listed_free = false;
   if (mk.exact && m->frees == mk.frees) m->exact = true;
   /* A mark from before any reset is still rejected. */
@@ -637,6 +686,7 @@ static void op_reset(mar_t *m, rng_t *r) {
   m->nmarks = 0;
   m->listed_free = false;
   m->exact = true;
+  m->newest = NULL;
   ar_stats_t st = stats(m->a);
   MCHECK(st.used == 0 && st.chunks == 0 && st.large_chunks == 0 && st.cleanups == 0);
   MCHECK(st.recycled == 0);
@@ -663,6 +713,7 @@ static void op_defer(mar_t *m) {
   }
   m->cleanups[m->ncleanups++] = id;
   m->births++; /* the record is an allocation */
+  m->newest = NULL;
 }
 
 /* docs/bad_input.md, the rows a serial arena can be asked: each returns its code, records it
@@ -1412,6 +1463,7 @@ static void walk(uint64_t seed, uint64_t steps) {
       MFAIL("a successful call changed the last error from %d to %d", planted, ar_last_error());
     model_op = "invariants";
     check_arena(m);
+    check_disjoint();
     if (below(&r, 8) == 0) containers_verify();
   }
 
