@@ -1378,6 +1378,144 @@ static void op_pool(rng_t *r) {
   pool_check();
 }
 
+static int count_entry(const ar_arena_info_t *info, void *ctx) {
+  MCHECK(info->name != NULL && info->kind >= AR_KIND_THREAD && info->kind <= AR_KIND_NODE);
+  (*(uint64_t *)ctx)++;
+  return 0;
+}
+static int stop_at_first(const ar_arena_info_t *info, void *ctx) {
+  (void)info;
+  (*(uint64_t *)ctx)++;
+  return 42;
+}
+
+/* ---- creation, chunk pools, process-wide figures ---------------------------------------- */
+
+/* ar_arena_create's documented rejections (arena.h, bad_input rows 8 and 9), and a failed
+ * creation gives back every chunk it got. */
+static void op_create(rng_t *r) {
+  model_op = "create";
+  ar_options_t o = AR_OPTIONS_INIT;
+  ar_source_t broken = {msrc_acquire, NULL, NULL, "no-release"};
+  msrc_t fs;
+  switch (below(r, 6)) {
+    case 0: o.chunk_size = AR_MIN_CHUNK_SIZE - 1 - below(r, 200); break;
+    case 1: o.chunk_size = ((size_t)1 << 30) + 1 + below(r, 4096); break;
+    case 2: o.source = &broken; break;
+    case 3:
+      o.chunk_size = 4096;
+      o.limit_bytes = 4096 * (1 + below(r, 4));
+      o.prealloc_chunks = o.limit_bytes / 4096 + 1 + below(r, 3);
+      MCHECK(ar_arena_create(&o) == NULL && ar_last_error() == AR_ELIMIT);
+      return;
+    case 4: { /* the source fails during prealloc: AR_ENOMEM, nothing kept */
+      o.chunk_size = 1024;
+      o.prealloc_chunks = 2 + below(r, 4);
+      o.source = msrc_init(&fs, (unsigned)(2 + below(r, o.prealloc_chunks - 1)));
+      MCHECK(ar_arena_create(&o) == NULL && ar_last_error() == AR_ENOMEM);
+      if (fs.live_bytes != 0 || fs.live_blocks != 0)
+        MFAIL("a failed creation kept %zu bytes of its source", fs.live_bytes);
+      return;
+    }
+    default: { /* a good one, created and destroyed: the process-wide counters follow */
+      ar_global_stats_t g0, g1, g2;
+      MCHECK(ar_stats_global(&g0) == AR_OK);
+      o.chunk_size = 512;
+      o.prealloc_chunks = below(r, 3);
+      o.source = msrc_init(&fs, 0);
+      ar_arena_t *a = ar_arena_create(&o);
+      MCHECK(a != NULL);
+      MCHECK(ar_stats_global(&g1) == AR_OK);
+      MCHECK(g1.arenas_created == g0.arenas_created + 1 && g1.arenas_live == g0.arenas_live + 1);
+      MCHECK(g1.bytes_acquired - g0.bytes_acquired == fs.live_bytes);
+      MCHECK(g1.registered == g0.registered); /* plain arenas are counted, not listed */
+      void *p = ar_alloc(a, 100);
+      MCHECK(p != NULL);
+      ar_arena_destroy(a);
+      MCHECK(ar_stats_global(&g2) == AR_OK);
+      MCHECK(g2.arenas_live == g0.arenas_live);
+      MCHECK(g2.bytes_released - g0.bytes_released == g2.bytes_acquired - g0.bytes_acquired);
+      MCHECK(fs.live_bytes == 0);
+      return;
+    }
+  }
+  MCHECK(ar_arena_create(&o) == NULL);
+  if (ar_last_error() != AR_EINVAL) MFAIL("bad options: %d, not AR_EINVAL", (int)ar_last_error());
+  MCHECK(ar_strerror((ar_error_t)999) != NULL && ar_strerror(AR_OK) != NULL);
+  MCHECK(strcmp(ar_version(), AR_VERSION_STRING) == 0);
+}
+
+/* A chunk pool over a counting source, an arena on top (pool.h). */
+static ar_chunk_pool_t *cpool;
+static msrc_t cp_src;
+static ar_arena_t *cp_arena;
+
+static void op_chunk_pool(rng_t *r) {
+  model_op = "chunk-pool";
+  ar_chunk_pool_stats_t s0, s1;
+  MCHECK(ar_chunk_pool_stats(cpool, &s0) == AR_OK);
+  MCHECK(s0.chunk_size == 4096 && s0.max_chunks == 4 && s0.pooled <= 4);
+  uint64_t calls = cp_src.calls;
+  switch (below(r, 6)) {
+    case 0: {
+      void *c = ar_chunk_pool_get(cpool);
+      MCHECK(cp_src.calls == calls); /* get never calls the backing source */
+      MCHECK(ar_chunk_pool_stats(cpool, &s1) == AR_OK);
+      if (s0.pooled == 0) {
+        MCHECK(c == NULL && s1.pooled == 0);
+      } else {
+        MCHECK(c != NULL && s1.pooled == s0.pooled - 1);
+        memset(c, 0x77, 4096); /* it is ours now, all of it */
+        bool back = ar_chunk_pool_put(cpool, c);
+        MCHECK(back);
+        MCHECK(ar_chunk_pool_stats(cpool, &s1) == AR_OK && s1.pooled == s0.pooled);
+      }
+      break;
+    }
+    case 1: {
+      size_t keep = below(r, 5);
+      size_t n = ar_chunk_pool_trim(cpool, keep);
+      MCHECK(ar_chunk_pool_stats(cpool, &s1) == AR_OK);
+      MCHECK(n == (s0.pooled > keep ? s0.pooled - keep : 0));
+      MCHECK(s1.pooled == s0.pooled - n && s1.trimmed == s0.trimmed + n);
+      break;
+    }
+    case 2: case 3: { /* an arena on the pool's source: chunks come from and go to the pool */
+      for (int k = 0; k < 6; k++) {
+        unsigned char *p = (unsigned char *)ar_alloc(cp_arena, 200 + below(r, 3000));
+        MCHECK(p != NULL);
+        p[0] = 1;
+      }
+      if (chance(r, 50)) ar_release(cp_arena);
+      MCHECK(ar_chunk_pool_stats(cpool, &s1) == AR_OK && s1.pooled <= 4);
+      break;
+    }
+    case 4:
+      MCHECK(ar_chunk_pool_create(100, 4, NULL) == NULL && ar_last_error() == AR_EINVAL);
+      MCHECK(ar_chunk_pool_create(4096, 0, NULL) == NULL && ar_last_error() == AR_EINVAL);
+      MCHECK(ar_chunk_pool_create(4096, ((size_t)1 << 24) + 1, NULL) == NULL &&
+             ar_last_error() == AR_EINVAL);
+      MCHECK(ar_chunk_pool_get(NULL) == NULL && !ar_chunk_pool_put(NULL, &cp_src));
+      MCHECK(!ar_chunk_pool_put(cpool, NULL));
+      MCHECK(ar_chunk_pool_trim(NULL, 0) == 0 && ar_chunk_pool_source(NULL) == NULL);
+      MCHECK(ar_chunk_pool_stats(NULL, &s1) == AR_EINVAL && ar_chunk_pool_stats(cpool, NULL) == AR_EINVAL);
+      break;
+    default: { /* the registry, walked from this (the only) thread: every listed arena seen */
+      ar_global_stats_t g;
+      MCHECK(ar_stats_global(&g) == AR_OK);
+      uint64_t n = 0;
+      MCHECK(ar_registry_foreach(count_entry, &n) == 0);
+      if (n != g.registered) MFAIL("registry walk saw %llu arenas, stats say %llu registered",
+                                   (unsigned long long)n, (unsigned long long)g.registered);
+      uint64_t one = 0;
+      int stop = ar_registry_foreach(stop_at_first, &one);
+      MCHECK(n == 0 ? stop == 0 : (stop == 42 && one == 1)); /* an early stop returns fn's value */
+      MCHECK(g.arenas_live <= g.arenas_created && g.bytes_released <= g.bytes_acquired);
+      break;
+    }
+  }
+}
+
 /* ---- the walk -------------------------------------------------------------------------- */
 
 static void walk(uint64_t seed, uint64_t steps) {
@@ -1428,6 +1566,14 @@ static void walk(uint64_t seed, uint64_t steps) {
   nptaken = 0;
   plast_given = NULL;
   nscopes = nslive = nscleanups = 0;
+  cpool = ar_chunk_pool_create(4096, 4, msrc_init(&cp_src, 0));
+  MCHECK(cpool != NULL);
+  ar_options_t cpo = AR_OPTIONS_INIT;
+  cpo.chunk_size = 4096;
+  cpo.retain_bytes = 0;
+  cpo.source = ar_chunk_pool_source(cpool);
+  cp_arena = ar_arena_create(&cpo);
+  MCHECK(cp_arena != NULL);
 
   for (model_step = 0; model_step < steps; model_step++) {
     mar_t *m = &ars[below(&r, NARENA)];
@@ -1438,6 +1584,12 @@ static void walk(uint64_t seed, uint64_t steps) {
     ar_error_t planted = plant ? AR_EINVAL : AR_OK;
     unsigned op = (unsigned)below(&r, 100);
     bool may_fail = true;
+    /* Ops on m alone: the process-wide byte counters move exactly as m's capacity does
+     * (stats.h: bytes arenas took from and gave back to their sources). */
+    bool solo = op < 68 || (op >= 95 && op < 96);
+    ar_global_stats_t g0;
+    MCHECK(ar_stats_global(&g0) == AR_OK);
+    size_t cap0 = m->src.live_bytes;
     if (op < 28) op_alloc(m, &r);
     else if (op < 36) op_free(m, &r);
     else if (op < 43) op_realloc(m, &r);
@@ -1451,8 +1603,9 @@ static void walk(uint64_t seed, uint64_t steps) {
     else if (op < 84) op_vec(&r);
     else if (op < 89) op_buf(&r);
     else if (op < 94) op_map(&r);
-    else if (op < 96) op_pool(&r);
-    else if (op < 97) op_pressure(m, &r);
+    else if (op < 95) op_pool(&r);
+    else if (op < 96) op_pressure(m, &r);
+    else if (op < 97) op_chunk_pool(&r), op_create(&r);
     else {
       model_op = "verify";
       for (size_t i = 0; i < NARENA; i++) verify_arena(&ars[i]);
@@ -1464,6 +1617,17 @@ static void walk(uint64_t seed, uint64_t steps) {
     model_op = "invariants";
     check_arena(m);
     check_disjoint();
+    if (solo) {
+      ar_global_stats_t g1;
+      MCHECK(ar_stats_global(&g1) == AR_OK);
+      int64_t dg = (int64_t)(g1.bytes_acquired - g0.bytes_acquired) -
+                   (int64_t)(g1.bytes_released - g0.bytes_released);
+      int64_t dc = (int64_t)m->src.live_bytes - (int64_t)cap0;
+      if (dg != dc)
+        MFAIL("process-wide bytes moved by %lld, the arena's capacity by %lld", (long long)dg,
+              (long long)dc);
+      MCHECK(g1.arenas_live == g0.arenas_live);
+    }
     if (below(&r, 8) == 0) containers_verify();
   }
 
@@ -1475,6 +1639,9 @@ static void walk(uint64_t seed, uint64_t steps) {
   }
   for (size_t i = 0; i < nptaken; i++) MCHECK(ar_arena_pool_give(pool, ptaken[i]) == AR_OK);
   ar_arena_pool_destroy(pool);
+  ar_arena_destroy(cp_arena);
+  ar_chunk_pool_destroy(cpool);
+  if (cp_src.live_bytes != 0) MFAIL("the chunk pool kept %zu bytes of its source", cp_src.live_bytes);
   ar_arena_destroy(ca);
   MCHECK(ca_src.live_bytes == 0 && ca_src.live_blocks == 0);
   for (size_t i = 0; i < NARENA; i++) {
