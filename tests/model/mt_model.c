@@ -407,6 +407,110 @@ static void check_round(rng_t *r) {
   }
 }
 
+/* ---- one thread, one ConcurrentArena: the error contract exactly ----------------------- */
+
+typedef struct csrc {
+  ar_source_t s;
+  uint64_t calls, failures;
+  unsigned fail_every;
+  size_t live_bytes;
+} csrc_t; /* used from the main thread only */
+
+static void *csrc_acquire(void *ctx, size_t size) {
+  csrc_t *m = (csrc_t *)ctx;
+  if (++m->calls % m->fail_every == 0) {
+    m->failures++;
+    return NULL;
+  }
+  void *p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  MCHECK(p != NULL);
+  m->live_bytes += size;
+  return p;
+}
+static void csrc_release(void *ctx, void *p, size_t size) {
+  csrc_t *m = (csrc_t *)ctx;
+  MCHECK(m->live_bytes >= size);
+  m->live_bytes -= size;
+  free(p);
+}
+
+static bool cstats_equal(const ar_stats_t *a, const ar_stats_t *b) {
+  return a->used == b->used && a->capacity == b->capacity && a->chunks == b->chunks &&
+         a->large_chunks == b->large_chunks;
+}
+
+/* bad_input rows 1, 5, 6, 7, 8, 9 for ConcurrentArena: each failure returns NULL with its code
+ * as the last error and leaves the arena unchanged; a limited arena is usable again after a
+ * reset; a failing source is AR_ENOMEM exactly when the source failed. */
+static void concurrent_solo(rng_t *r) {
+  model_op = "concurrent-solo";
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = 1023 - below(r, 700);
+  MCHECK(ar_concurrent_create(&o) == NULL && ar_last_error() == AR_EINVAL);
+  MCHECK(ar_concurrent_alloc(NULL, 8) == NULL && ar_last_error() == AR_EINVAL);
+  MCHECK(ar_concurrent_calloc(NULL, 1, 8) == NULL && ar_last_error() == AR_EINVAL);
+  ar_concurrent_reset(NULL);
+  ar_concurrent_destroy(NULL);
+
+  csrc_t src = {{csrc_acquire, csrc_release, NULL, "model"}, 0, 0, 2 + (unsigned)below(r, 5), 0};
+  src.s.ctx = &src;
+  o.chunk_size = 4096;
+  o.limit_bytes = 4096 * (4 + below(r, 8));
+  o.source = &src.s;
+  ar_concurrent_t *c = ar_concurrent_create(&o);
+  MCHECK(c != NULL);
+  for (int round = 0; round < 3; round++) {
+    size_t sum = 0;
+    bool limited = false;
+    for (int k = 0; k < 400; k++) {
+      ar_stats_t b0, b1;
+      MCHECK(ar_concurrent_stats(c, &b0) == AR_OK);
+      uint64_t f0 = src.failures;
+      size_t n = pick_size(r) % 9000;
+      void *p;
+      int want = 0;
+      switch (below(r, 8)) {
+        case 0: p = ar_concurrent_alloc_aligned(c, 8, below(r, 2) ? 0 : 48); want = AR_EALIGN; break;
+        case 1: p = ar_concurrent_calloc(c, SIZE_MAX / 4, 8); want = AR_EOVERFLOW; break;
+        case 2: p = ar_concurrent_alloc(c, AR_MAX_ALLOC_SIZE + 1); want = AR_EOVERFLOW; break;
+        default: p = ar_concurrent_alloc(c, n); break;
+      }
+      MCHECK(ar_concurrent_stats(c, &b1) == AR_OK);
+      MCHECK(b1.capacity == src.live_bytes && b1.used <= b1.capacity);
+      MCHECK(b1.capacity <= o.limit_bytes);
+      if (p != NULL) {
+        MCHECK(want == 0 && src.failures == f0);
+        MCHECK(ar_concurrent_owns(c, p));
+        memset(p, 0x3C, n);
+        sum += round16(n);
+        MCHECK(b1.used >= sum);
+        continue;
+      }
+      ar_error_t e = ar_last_error();
+      if (want != 0) MCHECK(e == (ar_error_t)want);
+      else if (src.failures != f0) MCHECK(e == AR_ENOMEM);
+      else if (e == AR_ELIMIT) limited = true;
+      else MFAIL("concurrent allocation of %zu failed with %s", n, ar_strerror(e));
+      if (!cstats_equal(&b0, &b1))
+        MFAIL("a failed concurrent allocation (%s) changed the arena: used %zu->%zu capacity "
+              "%zu->%zu", ar_strerror(e), b0.used, b1.used, b0.capacity, b1.capacity);
+    }
+    (void)limited;
+    ar_concurrent_reset(c);
+    ar_stats_t st;
+    MCHECK(ar_concurrent_stats(c, &st) == AR_OK);
+    MCHECK(st.used == 0 && st.chunks == 0 && st.large_chunks == 0);
+    MCHECK(st.capacity == src.live_bytes);
+    /* Usable again at once (a reset makes room): a small request succeeds unless the
+     * source refuses it. */
+    uint64_t f0 = src.failures;
+    void *p = ar_concurrent_alloc(c, 64);
+    MCHECK(p != NULL || (src.failures != f0 && ar_last_error() == AR_ENOMEM));
+  }
+  ar_concurrent_destroy(c);
+  MCHECK(src.live_bytes == 0);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -428,6 +532,7 @@ static void walk(uint64_t seed, uint64_t rounds) {
     sh[s].chunk_size = o.chunk_size;
     sh[s].limit = o.limit_bytes;
   }
+  concurrent_solo(&r);
   ar_arena_pool_options_t po;
   ar_arena_pool_options_init(&po);
   po.arena.chunk_size = 8192;
