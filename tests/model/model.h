@@ -28,6 +28,7 @@
  * branch; set it to 1 once the item's fix is merged. Items that have no line here are not
  * modelled (see tests/model/README.md for why).                                               */
 #define MODEL_CHECK_ITEM_1 0  /* registry walk with nested queries vs concurrent destroy (mt) */
+#define MODEL_CHECK_ITEM_2 0  /* destroy of a registered arena waits for registry readers (mt) */
 #define MODEL_CHECK_ITEM_3 0  /* ConcurrentArenas used alternately evict each other's span (mt) */
 #define MODEL_CHECK_ITEM_4 0  /* ConcurrentArena memory poisoned after reset (ASan, mt) */
 #define MODEL_CHECK_ITEM_5 0  /* free/shrink of the newest block from before a mark (release) */

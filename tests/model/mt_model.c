@@ -171,6 +171,49 @@ static void *walker(void *arg) {
   return NULL;
 }
 
+/* Item 2: "readers walk it without locks and without blocking writers" (stats.h). A reader
+ * parks inside its callback until the main thread has destroyed a registered arena; if
+ * destroy waits for readers, the two wait for each other. The reader gives up after an
+ * iteration count so large that only a writer that waits for it can exhaust it, and then
+ * reports the wait (a count, not a clock: no timing is asserted). */
+static int reader_state; /* 0 walking, 1 parked in the callback, 2 the destroy returned */
+
+static int park(const ar_arena_info_t *info, void *ctx) {
+  (void)info;
+  (void)ctx;
+  int st = 1;
+  __atomic_store_n(&reader_state, st, __ATOMIC_RELEASE);
+  for (uint64_t i = 0; __atomic_load_n(&reader_state, __ATOMIC_ACQUIRE) != 2; i++) {
+    if (i == UINT64_C(200000000)) MFAIL("destroy of a registered arena waited for a registry reader");
+    sched_yield();
+  }
+  return 1; /* one entry is enough */
+}
+
+static void *parked_reader(void *arg) {
+  (void)arg;
+  model_op = "parked-reader";
+  MCHECK(ar_registry_foreach(park, NULL) == 1);
+  return NULL;
+}
+
+static void destroy_vs_reader(void) {
+  model_op = "destroy-vs-reader";
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.name = "model-victim";
+  ar_concurrent_t *c = ar_concurrent_create(&o);
+  MCHECK(c != NULL);
+  void *p = ar_concurrent_alloc(c, 100);
+  MCHECK(p != NULL);
+  __atomic_store_n(&reader_state, 0, __ATOMIC_RELEASE);
+  pthread_t t;
+  MCHECK(pthread_create(&t, NULL, parked_reader, NULL) == 0);
+  while (__atomic_load_n(&reader_state, __ATOMIC_ACQUIRE) != 1) sched_yield();
+  ar_concurrent_destroy(c); /* must not wait for the parked reader */
+  __atomic_store_n(&reader_state, 2, __ATOMIC_RELEASE);
+  MCHECK(pthread_join(t, NULL) == 0);
+}
+
 /* ---- workers ------------------------------------------------------------------------------ */
 
 static uint32_t tag_of(int id, size_t n) { return (uint32_t)(id + 1) * 1000003u + (uint32_t)n; }
@@ -533,6 +576,7 @@ static void walk(uint64_t seed, uint64_t rounds) {
     sh[s].limit = o.limit_bytes;
   }
   concurrent_solo(&r);
+  if (ITEM_ON(2)) destroy_vs_reader();
   ar_arena_pool_options_t po;
   ar_arena_pool_options_init(&po);
   po.arena.chunk_size = 8192;

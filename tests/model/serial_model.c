@@ -102,6 +102,7 @@ typedef struct blk {
   uint32_t tag;
   uint64_t birth;  /* the arena's allocation count when it was made */
   bool maybe_recycled; /* may sit below a mark (reused block, or a realloc result) */
+  bool large;          /* may live in a dedicated chunk (a shrunk large block stays there) */
 } blk_t;
 
 typedef struct mmark {
@@ -344,9 +345,14 @@ static void judge_failure(mar_t *m, const before_t *b, int err, size_t size, siz
   bool with_cap = ITEM_ON(7) || !(large && m->o.limit_bytes && err == AR_ENOMEM);
   if (!stats_equal(&b->st, &now, with_cap) ||
       (with_cap && m->src.live_bytes != b->src_bytes))
-    MFAIL("a failed call changed the arena (used %zu->%zu, capacity %zu->%zu, allocs %llu->%llu)",
-          b->st.used, now.used, b->st.capacity, now.capacity,
-          (unsigned long long)b->st.allocs, (unsigned long long)now.allocs);
+    MFAIL("a failed call (%s, %zu bytes, align %zu) changed the arena: used %zu->%zu, capacity "
+          "%zu->%zu, spares %zu->%zu, chunks %zu->%zu, large %zu->%zu, allocs %llu->%llu "
+          "(chunk %zu, limit %zu, retain %zu, checked %d)",
+          ar_strerror((ar_error_t)err), size, align, b->st.used, now.used, b->st.capacity,
+          now.capacity, b->st.spare_chunks, now.spare_chunks, b->st.chunks, now.chunks,
+          b->st.large_chunks, now.large_chunks, (unsigned long long)b->st.allocs,
+          (unsigned long long)now.allocs, m->o.chunk_size, m->o.limit_bytes, m->o.retain_bytes,
+          m->checked);
 }
 
 static bool is_large(const mar_t *m, size_t size, size_t align) {
@@ -363,6 +369,7 @@ static blk_t *push(mar_t *m, void *p, size_t size, size_t align) {
   b->tag = next_tag++;
   b->birth = m->births++;
   b->maybe_recycled = m->listed_free;
+  b->large = is_large(m, size, align < 16 ? 16 : align);
   m->newest = p;
   return b;
 }
@@ -492,7 +499,7 @@ static void op_free(mar_t *m, rng_t *r) {
    * builds quarantine instead); any other block of an ordinary chunk waits in `recycled`. */
   ar_stats_t st1 = stats(m->a);
   bool slow = m->checked || MODEL_ASAN || AR_DEBUG >= 2;
-  bool large = is_large(m, b.size, 16);
+  bool large = b.large || is_large(m, b.size, 16);
   if (!slow && newest && !large && !b.maybe_recycled &&
       st1.used != st0.used - footprint(m, b.size))
     MFAIL("ar_free of the newest block: used %zu -> %zu, expected -%zu", st0.used, st1.used,
@@ -502,8 +509,9 @@ static void op_free(mar_t *m, rng_t *r) {
   bool unbumped = st1.used == st0.used - footprint(m, b.size) && st1.recycled == st0.recycled;
   bool listed = st1.used == st0.used && st1.recycled == st0.recycled + footprint(m, b.size);
   if (!slow && !large && !unbumped && !listed)
-    MFAIL("ar_free of a %zu-byte block: used %zu -> %zu, recycled %zu -> %zu", b.size, st0.used,
-          st1.used, st0.recycled, st1.recycled);
+    MFAIL("ar_free of a %zu-byte block (chunk %zu, newest %d, maybe recycled %d, %zu marks): "
+          "used %zu -> %zu, recycled %zu -> %zu", b.size, m->o.chunk_size, newest,
+          b.maybe_recycled, m->nmarks, st0.used, st1.used, st0.recycled, st1.recycled);
   m->newest = NULL;
   drop(m, i);
   hist[H_FREE]++;
@@ -552,6 +560,7 @@ static void op_realloc(mar_t *m, rng_t *r) {
   drop(m, i);
   blk_t *n = push(m, q, ns, 16);
   n->tag = nb.tag; /* same contents; refilled below anyway */
+  if (q == nb.p) n->large = n->large || nb.large; /* kept in place, in the same chunk */
   n->maybe_recycled = true;
   m->newest = NULL; /* in place, moved or recycled: the model does not say */
   fill(n);
@@ -708,7 +717,7 @@ static void op_defer(mar_t *m) {
   before_t b = snap(m);
   int rc = ar_defer(m->a, on_cleanup, (void *)(intptr_t)id);
   if (rc != AR_OK) {
-    judge_failure(m, &b, rc, 3 * sizeof(void *), 16, false);
+    judge_failure(m, &b, rc, 3 * sizeof(void *), 16, is_large(m, 3 * sizeof(void *), 16));
     return;
   }
   m->cleanups[m->ncleanups++] = id;
