@@ -111,6 +111,7 @@ typedef struct mmark {
   size_t ncleanups;
   uint64_t frees;     /* frees made before it */
   bool exact;         /* the arena's used was exactly known when it was taken */
+  bool lists_empty;   /* no block was waiting on a free list when it was taken */
 } mmark_t;
 
 typedef struct mar {
@@ -602,13 +603,16 @@ static void op_mark(mar_t *m) {
   k->ncleanups = m->ncleanups;
   k->frees = m->frees;
   k->exact = m->exact;
+  k->lists_empty = !m->listed_free;
 }
 
 /* Did the allocations between two marks surely move the cursor (small ones, nothing given
  * back since): then the later mark's position is gone after a rewind to the earlier. */
 static bool moved_between(const mar_t *m, const mmark_t *a, const mmark_t *b,
                           const blk_t *gone, size_t ngone) {
-  if (m->frees != a->frees) return false;
+  /* A block from a free list does not move the cursor: only without any, the position of
+   * the later mark is surely gone (arena.h: marks are validated by position). */
+  if (m->frees != a->frees || !a->lists_empty) return false;
   for (size_t i = 0; i < ngone; i++)
     if (gone[i].birth >= a->birth && gone[i].birth < b->birth &&
         !is_large(m, gone[i].size, gone[i].align < 16 ? 16 : gone[i].align))
@@ -970,6 +974,9 @@ static void containers_verify(void) {
     }
   }
   MCHECK(ar_map_len(&map) == n);
+  size_t cap = ar_map_capacity(&map);
+  MCHECK((cap & (cap - 1)) == 0);          /* 0 or a power of two */
+  MCHECK(n * 8 <= cap * 7);                /* load factor at most 7/8 */
   size_t pos = 0, seen = 0;
   ar_map_entry_t e;
   while (ar_map_next(&map, &pos, &e)) seen++;
@@ -1087,7 +1094,8 @@ static void op_vec(rng_t *r) {
       if (chance(r, 50)) {
         rc = ar_vec_shrink_to_fit(&vec);
         if (rc != AR_OK) container_failed(rc, f);
-        else MCHECK(ar_vec_capacity(&vec) >= vlen);
+        else if (ar_vec_capacity(&vec) != vlen) /* "gives back the capacity beyond len" */
+          MFAIL("ar_vec_shrink_to_fit left capacity %zu for %zu elements", ar_vec_capacity(&vec), vlen);
       } else {
         size_t n = below(r, vlen + 1);
         MCHECK(ar_vec_truncate(&vec, n) == AR_OK);
@@ -1099,8 +1107,23 @@ static void op_vec(rng_t *r) {
         ar_vec_destroy(&vec);
         MCHECK(ar_vec_len(&vec) == 0 && ar_vec_elem_size(&vec) == 4);
       } else {
-        rc = ar_vec_reserve(&vec, vlen + below(r, 300));
-        if (rc != AR_OK) container_failed(rc, f);
+        size_t cap0 = ar_vec_capacity(&vec), want = vlen + below(r, 300);
+        rc = ar_vec_reserve(&vec, want);
+        if (rc != AR_OK) {
+          container_failed(rc, f);
+          MCHECK(ar_vec_capacity(&vec) == cap0);
+          break;
+        }
+        /* Room for `want` in total, never shrinking; pushes up to it do not move the storage. */
+        MCHECK(ar_vec_capacity(&vec) >= want && ar_vec_capacity(&vec) >= cap0);
+        void *data = ar_vec_data(&vec);
+        while (vlen < want && vlen < 2000) {
+          uint32_t x = (uint32_t)rnd(r);
+          MCHECK(ar_vec_push(&vec, &x) == AR_OK);
+          vm[vlen++] = x;
+        }
+        if (want > 0 && vlen == want && data != NULL) MCHECK(ar_vec_data(&vec) == data);
+        MCHECK(AR_VEC_PUSH(&vec, uint64_t, 1) == AR_EINVAL); /* wrong element size */
         break;
       }
       vlen = 0;
@@ -1117,6 +1140,21 @@ static void op_buf(rng_t *r) {
       char tmp[300];
       size_t n = below(r, sizeof tmp);
       if (blen + n >= 5000) break;
+      if (chance(r, 30)) { /* reserve: n more bytes fit without growth (the storage stays) */
+        rc = ar_buf_reserve(&buf, n);
+        if (rc != AR_OK) {
+          container_failed(rc, f);
+          break;
+        }
+        MCHECK(ar_buf_capacity(&buf) - ar_buf_len(&buf) >= n);
+        char *data = ar_buf_data(&buf);
+        for (size_t i = 0; i < n; i++) tmp[i] = (char)('A' + i % 26);
+        MCHECK(ar_buf_append(&buf, tmp, n) == AR_OK);
+        if (data != NULL) MCHECK(ar_buf_data(&buf) == data);
+        memcpy(bm + blen, tmp, n);
+        blen += n;
+        break;
+      }
       for (size_t i = 0; i < n; i++) tmp[i] = (char)('a' + (i + blen) % 26);
       rc = ar_buf_append(&buf, tmp, n);
       if (rc == AR_OK) {
@@ -1269,12 +1307,35 @@ static void op_map(rng_t *r) {
       mhas[k] = false;
       break;
     }
-    case 4:
-      rc = ar_map_reserve(&map, below(r, 100));
-      if (rc != AR_OK) container_failed(rc, f);
+    case 4: {
+      size_t want = below(r, NKEYS + 1);
+      rc = ar_map_reserve(&map, want);
+      if (rc != AR_OK) {
+        container_failed(rc, f);
+      } else {
+        /* n entries fit without the table growing (map.h) */
+        size_t cap = ar_map_capacity(&map);
+        for (unsigned q = 0; q < NKEYS && ar_map_len(&map) < want; q++) {
+          if (mhas[q]) continue;
+          char kq[32];
+          size_t lq;
+          key_of(q, kq, &lq);
+          uint64_t vq = rnd(r);
+          int rq = ar_map_put(&map, kq, lq, &vq); /* the key copy may still fail to allocate */
+          if (rq != AR_OK) {
+            container_failed(rq, f);
+            break;
+          }
+          mhas[q] = true;
+          mval[q] = vq;
+        }
+        if (ar_map_capacity(&map) != cap)
+          MFAIL("map grew from %zu to %zu slots within a reserve of %zu", cap, ar_map_capacity(&map), want);
+      }
       MCHECK(ar_map_put_u64(&map, 1, &v) == AR_EINVAL); /* wrong key kind */
       MCHECK(ar_map_get(&map, NULL, 3) == NULL && ar_last_error() == AR_EINVAL);
       break;
+    }
     default:
       if (chance(r, 70)) break;
       if (chance(r, 50)) ar_map_clear(&map);
