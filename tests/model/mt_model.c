@@ -532,7 +532,13 @@ static void concurrent_solo(rng_t *r) {
       ar_error_t e = ar_last_error();
       if (want != 0) MCHECK(e == (ar_error_t)want);
       else if (src.failures != f0) MCHECK(e == AR_ENOMEM);
-      else if (e == AR_ELIMIT) limited = true;
+      else if (e == AR_ELIMIT) {
+        /* Only a request that cannot fit: a fresh chunk, or a dedicated one for it. */
+        size_t need = n + 256 > o.chunk_size ? n + 256 : o.chunk_size;
+        if (b0.capacity + need <= o.limit_bytes)
+          MFAIL("AR_ELIMIT for %zu bytes with %zu of %zu held", n, b0.capacity, o.limit_bytes);
+        limited = true;
+      }
       else MFAIL("concurrent allocation of %zu failed with %s", n, ar_strerror(e));
       if (!cstats_equal(&b0, &b1))
         MFAIL("a failed concurrent allocation (%s) changed the arena: used %zu->%zu capacity "

@@ -712,6 +712,13 @@ static void op_reset(mar_t *m, rng_t *r) {
   /* Every mark from before is stale, and rejecting it changes nothing. */
   MCHECK(ar_rewind(m->a, &m->dead[below(r, m->ndead)]) == AR_ESTALE);
   MCHECK(ar_last_error() == AR_ESTALE);
+  /* A kept chunk serves the next small request: no trip to the source (arena.h). */
+  if (!rel && st.spare_chunks > 0) {
+    uint64_t calls = m->src.calls;
+    void *p = ar_alloc(m->a, 16);
+    MCHECK(p != NULL && m->src.calls == calls);
+    fill(push(m, p, 16, 16));
+  }
 }
 
 static void op_defer(mar_t *m) {
@@ -736,7 +743,7 @@ static void op_bad(mar_t *m, rng_t *r) {
   before_t b = snap(m);
   int want = AR_EINVAL, got;
   void *p = (void *)1;
-  switch (below(r, 16)) {
+  switch (below(r, 18)) {
     case 0: p = ar_alloc(NULL, 8); break;                         /* row 1 */
     case 1: p = ar_strdup(NULL, "x"); break;
     case 2: p = ar_sprintf(NULL, "%d", 1); break;
@@ -751,6 +758,27 @@ static void op_bad(mar_t *m, rng_t *r) {
     case 11: p = ar_memdup(m->a, NULL, 4); break;
     case 12: p = ar_sprintf(m->a, NULL); break;
     case 13: got = ar_defer(m->a, NULL, NULL); p = NULL; MCHECK(got == AR_EINVAL); break;
+    case 16: want = AR_EOVERFLOW; p = AR_NEW_ARRAY(m->a, uint64_t, SIZE_MAX / 4); break;
+    case 17: { /* row 18: containers refuse bad arguments and stay as they were */
+      ar_vec_t v;
+      ar_buf_t bb;
+      MCHECK(ar_vec_init(&v, m->a, 0) == AR_EINVAL);
+      MCHECK(ar_vec_init(&v, NULL, 4) == AR_EINVAL);
+      MCHECK(ar_buf_init(&bb, m->a) == AR_OK);
+      MCHECK(ar_buf_append(&bb, NULL, 5) == AR_EINVAL && ar_buf_len(&bb) == 0);
+      MCHECK(ar_buf_consume(&bb, 1) == AR_EINVAL);
+      char tmp[4];
+      MCHECK(ar_buf_read(&bb, NULL, 3) == 0);
+      MCHECK(ar_buf_peek(&bb, tmp, 3) == 0);
+      ar_map_options_t mo;
+      ar_map_options_init(&mo);
+      mo.value_size = AR_MAP_MAX_VALUE + 1;
+      ar_map_t mm;
+      MCHECK(ar_map_init(&mm, m->a, &mo) == AR_EINVAL);
+      p = NULL;
+      (void)ar_vec_init(NULL, m->a, 4);
+      break;
+    }
     case 14: { /* row 3: a mark of NULL is rejected by every arena */
       ar_mark_t nm = ar_mark(NULL);
       MCHECK(ar_last_error() == AR_EINVAL);
@@ -1352,6 +1380,7 @@ static ar_arena_t *ptaken[4];
 static size_t nptaken;
 static ar_arena_t *plast_given;
 static int pool_cleanup_ran;
+static size_t plast_target; /* retain_target right after the last give */
 
 static void on_pool_cleanup(void *arg) { pool_cleanup_ran += (int)(intptr_t)arg; }
 
@@ -1385,6 +1414,9 @@ static void op_pool(rng_t *r) {
     plast_given = NULL;
     ar_stats_t st = stats(a);
     MCHECK(st.used == 0 && st.cleanups == 0 && st.chunks == 0 && st.large_chunks == 0);
+    /* An idle arena keeps at most the retain target the pool set when it was given back. */
+    if (ps.idle > 0 && a == plast_given && st.capacity > plast_target)
+      MFAIL("pooled arena kept %zu bytes, retain target was %zu", st.capacity, plast_target);
     ptaken[nptaken++] = a;
   } else if (what < 4 && nptaken > 0) {
     size_t i = below(r, nptaken);
@@ -1401,6 +1433,10 @@ static void op_pool(rng_t *r) {
     MCHECK(pool_cleanup_ran == 3); /* give resets: the cleanups ran */
     ptaken[i] = ptaken[--nptaken];
     plast_given = a;
+    ar_arena_pool_stats_t after;
+    MCHECK(ar_arena_pool_stats(pool, &after) == AR_OK);
+    plast_target = after.retain_target;
+    MCHECK(after.idle <= 3); /* max_idle */
   } else if (what == 4) {
     size_t n = ar_arena_pool_trim(pool, true);
     MCHECK(n == ps.idle);
