@@ -624,7 +624,7 @@ static void walk(uint64_t seed, uint64_t rounds) {
 
 int main(int argc, char **argv) {
   /* steps = rounds per walk; each round is 600 operations per thread. */
-  model_args_t a = {1, MODEL_TSAN ? 3 : 5, MODEL_TSAN ? 1 : 3};
+  model_args_t a = {1, MODEL_TSAN ? 3 : 5, MODEL_TSAN ? 2 : 4};
   model_parse(&a, argc, argv);
   steps_per_round = 600;
   double t0 = now_s();

@@ -1768,7 +1768,7 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-  model_args_t a = {1, 3000, 40};
+  model_args_t a = {1, 3000, 80};
   model_parse(&a, argc, argv);
   double t0 = now_s();
   for (uint64_t w = 0; w < a.walks; w++) walk(a.seed + w, a.steps);
