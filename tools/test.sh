@@ -23,8 +23,9 @@
 #                 so ASan sees exact object boundaries: containers, the API walk, the
 #                 detection/checked tests, the fault sweeps and the bad-input table.
 #   6a. model     The reference-model walks (tests/model) in the two configs steps 1-3 do not
-#                 cover: --config=opt (release: -O2 -DNDEBUG, AR_DEBUG 0) for both walks, and
-#                 --config=tsan for the multithreaded one. (Default and asan run them in 1-2.)
+#                 cover: --config=opt (release: -O2 -DNDEBUG, AR_DEBUG 0) for both walks and
+#                 the API-walk replay, and --config=tsan for the multithreaded walk. (Default
+#                 and asan run them in 1-2.)
 #   6b. fuzz      //tests/fuzz:api_fuzzer built with --config=fuzz (clang libFuzzer + ASan +
 #                 UBSan), deterministic: every checked-in corpus file replayed once, then a
 #                 fixed-seed, fixed-length run (-seed=FUZZ_SEED -runs=FUZZ_RUNS) over a scratch
@@ -212,8 +213,8 @@ header "heap flavor under ASan (--config=asan --config=heap)"
 run_bazel_test heap --config=asan --config=heap -- "${HEAP_TARGETS[@]}"
 
 # ---- 6a. the model walks in release and under TSan -------------------------------------
-header "model: //tests/model in --config=opt, and the multithreaded walk in --config=tsan"
-run_bazel_test model-opt --config=opt -- //tests/model/...
+header "model: //tests/model and the API-walk replay in --config=opt; the multithreaded walk in --config=tsan"
+run_bazel_test model-opt --config=opt -- //tests/model/... //tests/fuzz:api_fuzz_test
 run_bazel_test model-tsan --config=tsan -- //tests/model:mt_model_test
 
 # ---- 6b. a deterministic libFuzzer pass --------------------------------------------------
