@@ -103,6 +103,7 @@ typedef struct blk {
   uint64_t birth;  /* the arena's allocation count when it was made */
   bool maybe_recycled; /* may sit below a mark (reused block, or a realloc result) */
   bool large;          /* may live in a dedicated chunk (a shrunk large block stays there) */
+  size_t shrunk_from;  /* a realloc shrank it in place from this size (0: never) */
 } blk_t;
 
 typedef struct mmark {
@@ -371,6 +372,7 @@ static blk_t *push(mar_t *m, void *p, size_t size, size_t align) {
   b->birth = m->births++;
   b->maybe_recycled = m->listed_free;
   b->large = is_large(m, size, align < 16 ? 16 : align);
+  b->shrunk_from = 0;
   m->newest = p;
   return b;
 }
@@ -513,6 +515,11 @@ static void op_free(mar_t *m, rng_t *r) {
     MFAIL("ar_free of a %zu-byte block (chunk %zu, newest %d, maybe recycled %d, %zu marks): "
           "used %zu -> %zu, recycled %zu -> %zu", b.size, m->o.chunk_size, newest,
           b.maybe_recycled, m->nmarks, st0.used, st1.used, st0.recycled, st1.recycled);
+  /* Checked mode: "freed memory is filled with 0xDD junk" (arena.h); it stays quarantined
+   * in its chunk, so looking is safe. */
+  if (m->checked && !MODEL_ASAN)
+    for (size_t k = 0; k < b.size; k++)
+      if (b.p[k] != 0xDD) MFAIL("freed block %p byte %zu is %#x, not junk", (void *)b.p, k, b.p[k]);
   m->newest = NULL;
   drop(m, i);
   hist[H_FREE]++;
@@ -562,6 +569,8 @@ static void op_realloc(mar_t *m, rng_t *r) {
   blk_t *n = push(m, q, ns, 16);
   n->tag = nb.tag; /* same contents; refilled below anyway */
   if (q == nb.p) n->large = n->large || nb.large; /* kept in place, in the same chunk */
+  if (q == nb.p) /* the library's record keeps the largest size the block ever had */
+    n->shrunk_from = ns < nb.size && nb.shrunk_from == 0 ? nb.size : nb.shrunk_from;
   n->maybe_recycled = true;
   m->newest = NULL; /* in place, moved or recycled: the model does not say */
   fill(n);
@@ -810,6 +819,27 @@ static void op_bad(mar_t *m, rng_t *r) {
     MFAIL("bad input: last error %d, expected %d", (int)ar_last_error(), want);
   ar_stats_t now = stats(m->a);
   MCHECK(stats_equal(&b.st, &now, true) && m->src.live_bytes == b.src_bytes);
+}
+
+/* Row 17: a write past the end of an allocation in a checked arena makes ar_arena_check
+ * report AR_ECORRUPT. The byte is put back at once, so the arena stays healthy. */
+static void op_guard(mar_t *m, rng_t *r) {
+  if (!m->checked || MODEL_ASAN || m->nlive == 0) return;
+  blk_t *b = &m->live[below(r, m->nlive)];
+  if (b->shrunk_from && !NEW_ON(B)) return; /* finding B: the guard stays after the old size */
+  model_op = "guard";
+  size_t at = b->size ? b->size : 1; /* a zero-byte request is served as one byte */
+  unsigned char saved = b->p[at];
+  b->p[at] = (unsigned char)~saved;
+  int rc = ar_arena_check(m->a);
+  b->p[at] = saved;
+  if (rc != AR_ECORRUPT)
+    MFAIL("a damaged guard after %zu bytes at %p (align %zu, large %d, shrunk by ar_realloc "
+          "from %zu, born %llu of %llu, %zu marks): ar_arena_check gave %d", b->size,
+          (void *)b->p, b->align, b->large, b->shrunk_from, (unsigned long long)b->birth,
+          (unsigned long long)m->births, m->nmarks, rc);
+  MCHECK(ar_last_error() == AR_ECORRUPT);
+  MCHECK(ar_arena_check(m->a) == AR_OK);
 }
 
 /* Pointers the arena did not hand out, at AR_DEBUG >= 1 (docs/bad_input.md row 14):
@@ -1704,7 +1734,10 @@ static void walk(uint64_t seed, uint64_t steps) {
     else if (op < 58) op_reset(m, &r);
     else if (op < 62) op_defer(m);
     else if (op < 65) op_bad(m, &r);
-    else if (op < 68) op_bad_pointer(m, &r);
+    else if (op < 68) {
+      if (below(&r, 8) == 0) op_guard(m, &r);
+      else op_bad_pointer(m, &r);
+    }
     else if (op < 78) op_scope(&r);
     else if (op < 84) op_vec(&r);
     else if (op < 89) op_buf(&r);
