@@ -1060,6 +1060,14 @@ static void op_vec(rng_t *r) {
     case 0: case 1: case 2: {
       if (vlen >= 2000) break;
       uint32_t x = (uint32_t)rnd(r);
+      if (vlen > 0 && chance(r, 20)) { /* push of one of its own elements (append of one) */
+        size_t at = below(r, vlen);
+        x = vm[at];
+        rc = ar_vec_push(&vec, ar_vec_at(&vec, at));
+        if (rc == AR_OK) vm[vlen++] = x;
+        else container_failed(rc, f);
+        break;
+      }
       rc = ar_vec_push(&vec, &x);
       if (rc == AR_OK) vm[vlen++] = x;
       else container_failed(rc, f);
@@ -1193,7 +1201,7 @@ static void op_buf(rng_t *r) {
   model_op = "buf";
   uint64_t f = ca_src.failures;
   int rc;
-  switch (below(r, 10)) {
+  switch (below(r, 11)) {
     case 0: case 1: {
       char tmp[300];
       size_t n = below(r, sizeof tmp);
@@ -1258,6 +1266,17 @@ static void op_buf(rng_t *r) {
         memcpy(bm + blen + 1, want, blen);
         bm[2 * blen + 1] = ']';
         blen = 2 * blen + 2;
+      } else {
+        container_failed(rc, f);
+      }
+      break;
+    }
+    case 10: { /* append_str of its own string (ar_buf_append allows aliasing) */
+      if (2 * blen + 1 >= 5000 || blen == 0 || memchr(bm, 0, blen) != NULL) break;
+      rc = ar_buf_append_str(&buf, ar_buf_cstr(&buf));
+      if (rc == AR_OK) {
+        memcpy(bm + blen, bm, blen);
+        blen *= 2;
       } else {
         container_failed(rc, f);
       }
