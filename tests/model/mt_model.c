@@ -316,6 +316,8 @@ static void pool_step(worker_t *w) {
   }
 }
 
+static void count_cleanup(void *arg) { (*(int *)arg)++; }
+
 static void *work(void *arg) {
   worker_t *w = (worker_t *)arg;
   model_op = "worker";
@@ -341,8 +343,30 @@ static void *work(void *arg) {
         w->sum16[s] += round16(n);
       } else if (op < 83) {
         private_arenas(w);
-      } else if (op < 93) {
+      } else if (op < 90) {
         pool_step(w);
+      } else if (op < 93) {
+        /* A request scope on this thread's own arena, nested once, with a cleanup; and the
+         * thread-arena configuration changed meanwhile (any thread, any time: thread.h). */
+        model_op = "scope";
+        MCHECK(ar_thread_arena_configure(NULL) == AR_OK);
+        ar_scope_t outer = ar_scope_begin();
+        MCHECK(outer.arena != NULL && outer.arena == ar_thread_arena());
+        size_t n1 = pick_size(&w->r), n2 = pick_size(&w->r);
+        unsigned char *p1 = (unsigned char *)ar_alloc(outer.arena, n1);
+        MCHECK(p1 != NULL);
+        fill(p1, n1, tag_of(w->id, 800001));
+        ar_scope_t inner = ar_scope_begin();
+        unsigned char *p2 = (unsigned char *)ar_alloc(inner.arena, n2);
+        MCHECK(p2 != NULL);
+        fill(p2, n2, tag_of(w->id, 800002));
+        int ran = 0;
+        MCHECK(ar_defer(inner.arena, count_cleanup, &ran) == AR_OK);
+        verify(p1, n1, tag_of(w->id, 800001));
+        MCHECK(ar_scope_end(&inner) == AR_OK && ran == 1);
+        verify(p1, n1, tag_of(w->id, 800001));
+        MCHECK(ar_scope_end(&outer) == AR_OK);
+        MCHECK(ar_arena_check(outer.arena) == AR_OK);
       } else if (w->nrec > 0) {
         const rec_t *rc = &w->recs[below(&w->r, w->nrec)];
         verify(rc->p, rc->size, rc->tag);
