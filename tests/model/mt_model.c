@@ -318,6 +318,11 @@ static void pool_step(worker_t *w) {
 
 static void count_cleanup(void *arg) { (*(int *)arg)++; }
 
+static int count_kind(const ar_arena_info_t *info, void *ctx) {
+  ((uint64_t *)ctx)[info->kind]++;
+  return 0;
+}
+
 static void *work(void *arg) {
   worker_t *w = (worker_t *)arg;
   model_op = "worker";
@@ -641,6 +646,19 @@ static void walk(uint64_t seed, uint64_t rounds) {
   MCHECK(pthread_join(wk, NULL) == 0);
   pthread_barrier_destroy(&bar);
   steps_per_round = spr;
+  /* At rest, the registry lists exactly what lives: no thread arena of an exited worker
+   * (thread.h: destroyed when the thread exits), the shared ConcurrentArenas, the pool's
+   * idle arenas (nothing else in this process creates listed arenas). */
+  model_op = "registry-at-rest";
+  uint64_t kinds[5] = {0};
+  MCHECK(ar_registry_foreach(count_kind, kinds) == 0);
+  ar_arena_pool_stats_t ps;
+  MCHECK(ar_arena_pool_stats(pool, &ps) == AR_OK);
+  if (kinds[AR_KIND_THREAD] != 0 || kinds[AR_KIND_CONCURRENT] != NSHARED ||
+      kinds[AR_KIND_POOLED] != ps.idle)
+    MFAIL("registry at rest: %llu thread, %llu concurrent (want %d), %llu pooled (want %zu)",
+          (unsigned long long)kinds[AR_KIND_THREAD], (unsigned long long)kinds[AR_KIND_CONCURRENT],
+          NSHARED, (unsigned long long)kinds[AR_KIND_POOLED], ps.idle);
   model_op = "teardown";
   for (int s = 0; s < NSHARED; s++) ar_concurrent_destroy(sh[s].c);
   ar_arena_pool_destroy(pool);
