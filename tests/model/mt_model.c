@@ -214,6 +214,47 @@ static void destroy_vs_reader(void) {
   MCHECK(pthread_join(t, NULL) == 0);
 }
 
+/* thread.h: ar_thread_arena_configure sets the options of thread arenas created afterwards
+ * (chunk_size, retain_bytes, limit_bytes, flags). A thread started after it gets an arena
+ * that honours the limit and the flags. */
+static size_t cfg_limit;
+
+static void *configured_thread(void *arg) {
+  (void)arg;
+  model_op = "configured-thread";
+  ar_arena_t *t = ar_thread_arena();
+  MCHECK(t != NULL && strncmp(ar_arena_name(t), "thread-", 7) == 0);
+  size_t got = 0;
+  for (int k = 0; k < 10000; k++) {
+    void *p = ar_alloc(t, 700);
+    if (p == NULL) {
+      if (ar_last_error() != AR_ELIMIT) MFAIL("thread arena: %s, not AR_ELIMIT", ar_strerror(ar_last_error()));
+      break;
+    }
+    got += 700;
+  }
+  ar_stats_t st;
+  MCHECK(ar_arena_stats(t, &st) == AR_OK);
+  if (st.capacity > cfg_limit) MFAIL("thread arena holds %zu bytes over its limit %zu", st.capacity, cfg_limit);
+  if (got >= 10000 * 700) MFAIL("thread arena never reached its configured limit %zu", cfg_limit);
+  ar_reset(t);
+  return NULL;
+}
+
+static void configured_thread_arena(rng_t *r) {
+  model_op = "configure";
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = 4096;
+  o.limit_bytes = 4096 * (4 + below(r, 8));
+  o.retain_bytes = 4096;
+  cfg_limit = o.limit_bytes;
+  MCHECK(ar_thread_arena_configure(&o) == AR_OK);
+  pthread_t t;
+  MCHECK(pthread_create(&t, NULL, configured_thread, NULL) == 0);
+  MCHECK(pthread_join(t, NULL) == 0);
+  MCHECK(ar_thread_arena_configure(NULL) == AR_OK);
+}
+
 /* ---- workers ------------------------------------------------------------------------------ */
 
 static uint32_t tag_of(int id, size_t n) { return (uint32_t)(id + 1) * 1000003u + (uint32_t)n; }
@@ -611,6 +652,7 @@ static void walk(uint64_t seed, uint64_t rounds) {
     sh[s].limit = o.limit_bytes;
   }
   concurrent_solo(&r);
+  configured_thread_arena(&r);
   if (ITEM_ON(2)) destroy_vs_reader();
   ar_arena_pool_options_t po;
   ar_arena_pool_options_init(&po);
