@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/fuzz.sh - open-ended fuzzing of the API walk, by hand, outside CI.
 #
-# CI (tools/test.sh step 6) must be deterministic: it replays the checked-in corpus and runs a
+# CI (tools/test.sh step 6b) must be deterministic: it replays the checked-in corpus and runs a
 # fixed-seed, fixed-length libFuzzer pass, so a red CI run is always caused by the change under
 # test. Exploration - a random seed, as long as you like - lives here instead, and what it
 # finds comes back into CI as a corpus file.
@@ -12,7 +12,7 @@
 #   --seed=N      libFuzzer's -seed (default: random, printed so the run can be repeated)
 #   --jobs=N      parallel libFuzzer processes (default 1)
 #   --out=DIR     where new inputs and crashers go (default build/fuzz/<target name>/):
-#                   DIR/corpus/   inputs that found new coverage (starts from the checked-in seeds)
+#                   DIR/corpus/   inputs that found new coverage (tests/fuzz/corpus is read, never written)
 #                   DIR/crashes/  crash-*, leak-*, timeout-*, oom-* files, one per finding
 #                   DIR/fuzz.log  libFuzzer's output
 #   --target=LABEL  default //tests/fuzz:api_fuzzer (its seeds: tests/fuzz/corpus)
@@ -23,7 +23,7 @@
 #   3. copy it into the corpus under a name that says what it is:
 #        cp DIR/crashes/crash-... tests/fuzz/corpus/regress-<short-name>
 #      From then on //tests/fuzz:api_fuzz_test replays it in every config (default, asan, heap,
-#      opt, ...) and tools/test.sh step 6 replays it under libFuzzer. Keep corpus files small
+#      opt, ...) and tools/test.sh step 6b replays it under libFuzzer. Keep corpus files small
 #      (minimize first: api_fuzzer -minimize_crash=1 -runs=10000 DIR/crashes/crash-...).
 #
 # Exit status: 0 if libFuzzer found nothing, 1 if it found something (listed at the end),
