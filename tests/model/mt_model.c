@@ -413,6 +413,13 @@ static void *work(void *arg) {
         verify(p1, n1, tag_of(w->id, 800001));
         MCHECK(ar_scope_end(&outer) == AR_OK);
         MCHECK(ar_arena_check(outer.arena) == AR_OK);
+      } else if (op < 95) {
+        /* Stats may run concurrently with allocation (concurrent.h): a snapshot, so only its
+         * presence is checked here; ThreadSanitizer checks the rest. */
+        model_op = "concurrent-stats";
+        ar_stats_t st;
+        MCHECK(ar_concurrent_stats(sh[below(&w->r, NSHARED)].c, &st) == AR_OK);
+        MCHECK(ar_concurrent_stats(sh[0].c, NULL) == AR_EINVAL);
       } else if (w->nrec > 0) {
         const rec_t *rc = &w->recs[below(&w->r, w->nrec)];
         verify(rc->p, rc->size, rc->tag);
