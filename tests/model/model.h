@@ -42,6 +42,7 @@
 /* New findings of this model (not among the 13 items; see the report in README.md): */
 #define MODEL_CHECK_NEW_A 0   /* double ar_free of a recycled block is accepted (AR_DEBUG>=1) */
 #define MODEL_CHECK_NEW_B 0   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
+#define MODEL_CHECK_NEW_C 0   /* ConcurrentArena: aligned beyond 64 is served from the span (mt) */
 /* ============================================================================================ */
 
 /* The table, plus the AR_MODEL_ITEMS override ("all" or a comma list like "3,5,13,A"). */

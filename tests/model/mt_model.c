@@ -589,17 +589,28 @@ static void concurrent_solo(rng_t *r) {
       size_t n = pick_size(r) % 9000;
       void *p;
       int want = 0;
-      switch (below(r, 8)) {
+      unsigned kind = (unsigned)below(r, 8);
+      switch (kind) {
         case 0: p = ar_concurrent_alloc_aligned(c, 8, below(r, 2) ? 0 : 48); want = AR_EALIGN; break;
         case 1: p = ar_concurrent_calloc(c, SIZE_MAX / 4, 8); want = AR_EOVERFLOW; break;
         case 2: p = ar_concurrent_alloc(c, AR_MAX_ALLOC_SIZE + 1); want = AR_EOVERFLOW; break;
+        case 3: p = ar_concurrent_alloc_aligned(c, n, 128); break; /* aligned beyond 64 */
         default: p = ar_concurrent_alloc(c, n); break;
       }
+
       MCHECK(ar_concurrent_stats(c, &b1) == AR_OK);
       MCHECK(b1.capacity == src.live_bytes && b1.used <= b1.capacity);
       MCHECK(b1.capacity <= o.limit_bytes);
       if (p != NULL) {
         MCHECK(want == 0 && src.failures == f0);
+        /* concurrent.h: over a quarter of a chunk, or aligned beyond 64 bytes, gets a
+         * dedicated chunk. */
+        if ((kind == 3 && NEW_ON(C)) || n > o.chunk_size / 4) {
+          if (b1.large_chunks != b0.large_chunks + 1)
+            MFAIL("%zu bytes aligned %d: large chunks %zu -> %zu, expected one more", n,
+                  kind == 3 ? 128 : 16, b0.large_chunks, b1.large_chunks);
+        }
+        if (kind == 3) MCHECK(((uintptr_t)p & 127) == 0);
         MCHECK(ar_concurrent_owns(c, p));
         memset(p, 0x3C, n);
         sum += round16(n);
