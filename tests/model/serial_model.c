@@ -1640,6 +1640,21 @@ static void op_chunk_pool(rng_t *r) {
       break;
     }
     case 1: {
+      /* Puts succeed until the pool holds max_chunks, then are refused (the caller keeps
+       * the chunk). The chunks come from the backing source, where destroy will send them. */
+      for (int k = 0; k < 6; k++) {
+        void *c = msrc_acquire(&cp_src, 4096);
+        ar_chunk_pool_stats_t sp;
+        MCHECK(ar_chunk_pool_stats(cpool, &sp) == AR_OK);
+        bool ok = ar_chunk_pool_put(cpool, c);
+        if (ok != (sp.pooled < 4))
+          MFAIL("chunk pool put with %zu of 4 pooled returned %d", sp.pooled, ok);
+        if (!ok) {
+          msrc_release(&cp_src, c, 4096);
+          break;
+        }
+      }
+      MCHECK(ar_chunk_pool_stats(cpool, &s0) == AR_OK && s0.pooled == 4);
       size_t keep = below(r, 5);
       size_t n = ar_chunk_pool_trim(cpool, keep);
       MCHECK(ar_chunk_pool_stats(cpool, &s1) == AR_OK);
