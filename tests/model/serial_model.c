@@ -208,6 +208,22 @@ static void poisoned(const void *p) {
 #endif
 }
 
+/* ASan builds: "each allocation is unpoisoned for exactly its size and followed by a
+ * poisoned 16-byte red zone" (docs/debugging.md). */
+static void exact_unpoisoned(const blk_t *b, bool shrunk) {
+#if MODEL_ASAN
+  if (b->size > 0 && __asan_region_is_poisoned(b->p, b->size) != NULL)
+    MFAIL("a live %zu-byte block at %p is poisoned inside", b->size, (void *)b->p);
+  if (shrunk && !NEW_ON(B)) return; /* the same gap as finding B, in ASan's terms */
+  size_t at = b->size ? b->size : 1;
+  if (!__asan_address_is_poisoned(b->p + at))
+    MFAIL("the byte after a %zu-byte block at %p is not poisoned", b->size, (void *)b->p);
+#else
+  (void)b;
+  (void)shrunk;
+#endif
+}
+
 /* The invariants every arena keeps after every step. */
 static void check_arena(mar_t *m) {
   MCHECK(ar_arena_check(m->a) == AR_OK);
@@ -470,8 +486,8 @@ static void op_alloc(mar_t *m, rng_t *r) {
   if (align > 4096) MCHECK(st.large_chunks == b.st.large_chunks + 1); /* arena.h */
   if (align > 16) m->exact = false;
   blk_t *bl = push(m, p, size, align);
-  /* A new block may be handed from a free list only when one is non-empty. */
   fill(bl);
+  exact_unpoisoned(bl, false);
 }
 
 /* May the walk give back block i? Freeing or shrinking the newest block from before a mark is
@@ -576,6 +592,7 @@ static void op_realloc(mar_t *m, rng_t *r) {
   n->maybe_recycled = true;
   m->newest = NULL; /* in place, moved or recycled: the model does not say */
   fill(n);
+  exact_unpoisoned(n, n->shrunk_from != 0);
   m->frees++;
   m->listed_free = true;
   m->exact = false;
