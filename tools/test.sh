@@ -22,9 +22,15 @@
 #                 The heap flavor (every arena allocation its own malloc) under ASan,
 #                 so ASan sees exact object boundaries: containers, the API walk, the
 #                 detection/checked tests, the fault sweeps and the bad-input table.
-#   6. fuzz       //tests/fuzz:api_fuzzer built with --config=fuzz (clang libFuzzer + ASan +
-#                 UBSan) and run for FUZZ_SECONDS (default 45) over a scratch copy of the seed
-#                 corpus. One result: passes if libFuzzer finds nothing.
+#   6a. model     The reference-model walks (tests/model) in the two configs steps 1-3 do not
+#                 cover: --config=opt (release: -O2 -DNDEBUG, AR_DEBUG 0) for both walks and
+#                 the API-walk replay, and --config=tsan for the multithreaded walk. (Default
+#                 and asan run them in 1-2.)
+#   6b. fuzz      //tests/fuzz:api_fuzzer built with --config=fuzz (clang libFuzzer + ASan +
+#                 UBSan), deterministic: every checked-in corpus file replayed once, then a
+#                 fixed-seed, fixed-length run (-seed=FUZZ_SEED -runs=FUZZ_RUNS) over a scratch
+#                 copy of the corpus. No clock and no random seed, so the result depends on the
+#                 commit alone. One result. Open-ended fuzzing is tools/fuzz.sh, not CI.
 #   7. install    tools/install_test.sh: install into a temporary prefix, build a program with
 #                 plain cc + pkg-config (shared and static) and check its output. One result.
 #   8. docs       tools/docs.sh: the Doxygen API reference must build without a warning. One
@@ -36,7 +42,8 @@
 # line of output is always "N passed, N failed"; the exit status is non-zero if N failed > 0.
 #
 # Extra arguments are passed to every `bazel test` / `bazel build` (e.g. --jobs=1).
-# FUZZ_SECONDS (environment) sets the libFuzzer pass's length.
+# FUZZ_SEED and FUZZ_RUNS (environment) set the libFuzzer pass's seed (default 1) and number
+# of inputs (default 30000); AR_MODEL_SEED/STEPS/WALKS lengthen the model walks (tests/model).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -207,32 +214,54 @@ HEAP_TARGETS=(
 header "heap flavor under ASan (--config=asan --config=heap)"
 run_bazel_test heap --config=asan --config=heap -- "${HEAP_TARGETS[@]}"
 
-# ---- 6. a bounded libFuzzer pass --------------------------------------------------------
-FUZZ_SECONDS="${FUZZ_SECONDS:-45}"
-header "fuzz: //tests/fuzz:api_fuzzer (libFuzzer + ASan + UBSan) for ${FUZZ_SECONDS} s"
+# ---- 6a. the model walks in release and under TSan -------------------------------------
+header "model: //tests/model and the API-walk replay in --config=opt; the multithreaded walk in --config=tsan"
+run_bazel_test model-opt --config=opt -- //tests/model/... //tests/fuzz:api_fuzz_test
+run_bazel_test model-tsan --config=tsan -- //tests/model:mt_model_test
+
+# ---- 6b. a deterministic libFuzzer pass --------------------------------------------------
+# Replay every corpus file, then a fixed-seed run of fixed length: the same commit always runs
+# the same inputs. (FUZZ_RUNS was sized to about a minute on the 2-core CI machine.)
+FUZZ_SEED="${FUZZ_SEED:-1}"
+FUZZ_RUNS="${FUZZ_RUNS:-30000}"
+header "fuzz: //tests/fuzz:api_fuzzer (libFuzzer + ASan + UBSan): corpus replay + -seed=$FUZZ_SEED -runs=$FUZZ_RUNS"
 echo "\$ bazel build --config=fuzz //tests/fuzz:api_fuzzer"
 if bazel build "${COMMON[@]}" --config=fuzz "${EXTRA[@]}" //tests/fuzz:api_fuzzer; then
   fuzz_bin="$(bazel info "${COMMON[@]}" --config=fuzz bazel-bin 2>/dev/null)/tests/fuzz/api_fuzzer"
   fuzz_dir="$LOGDIR/fuzz-corpus"
   mkdir -p "$fuzz_dir"
-  # New inputs go to the scratch directory (first); the checked-in seeds are only read.
-  echo "\$ $fuzz_bin -max_total_time=$FUZZ_SECONDS $fuzz_dir tests/fuzz/corpus"
+  cp tests/fuzz/corpus/* "$fuzz_dir"/
   # A crashing input is kept outside the log directory, which is removed on exit.
   fuzz_artifacts="${TMPDIR:-/tmp}/arenart-fuzz-artifacts"
   mkdir -p "$fuzz_artifacts"
-  timeout $((FUZZ_SECONDS + 120)) "$fuzz_bin" -max_total_time="$FUZZ_SECONDS" -timeout=30 \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$fuzz_artifacts/" \
-    "$fuzz_dir" tests/fuzz/corpus >"$LOGDIR/fuzz.log" 2>&1
-  fuzz_rc=$?
-  tail -n 12 "$LOGDIR/fuzz.log"
-  if ((fuzz_rc == 0)); then
+  fuzz_flags=(-timeout=30 -rss_limit_mb=2048 -artifact_prefix="$fuzz_artifacts/")
+  # Fewer moving parts between runs of the same commit: no address randomization where setarch
+  # allows it (some library paths depend on addresses, and coverage feedback sees them), and no
+  # timed corpus reloads. Seed and run count fix the rest.
+  norand=()
+  if setarch "$(uname -m)" -R true >/dev/null 2>&1; then norand=(setarch "$(uname -m)" -R); fi
+  echo "\$ $fuzz_bin tests/fuzz/corpus/*"
+  timeout 600 "$fuzz_bin" "${fuzz_flags[@]}" tests/fuzz/corpus/* >"$LOGDIR/fuzz-replay.log" 2>&1
+  replay_rc=$?
+  tail -n 3 "$LOGDIR/fuzz-replay.log"
+  fuzz_rc=1
+  if ((replay_rc == 0)); then
+    echo "\$ ${norand[*]} $fuzz_bin -seed=$FUZZ_SEED -runs=$FUZZ_RUNS -max_len=4096 -reload=0 <scratch copy of tests/fuzz/corpus>"
+    timeout 900 "${norand[@]}" "$fuzz_bin" "${fuzz_flags[@]}" -seed="$FUZZ_SEED" \
+      -runs="$FUZZ_RUNS" -max_len=4096 -reload=0 -print_final_stats=1 "$fuzz_dir" \
+      >"$LOGDIR/fuzz.log" 2>&1
+    fuzz_rc=$?
+    tail -n 12 "$LOGDIR/fuzz.log"
+  fi
+  if ((replay_rc == 0 && fuzz_rc == 0)); then
     PASSED=$((PASSED + 1))
     echo "-- fuzz: PASSED"
   else
-    tail -n 60 "$LOGDIR/fuzz.log"
+    if ((replay_rc != 0)); then tail -n 60 "$LOGDIR/fuzz-replay.log"; else tail -n 60 "$LOGDIR/fuzz.log"; fi
     echo "   reproduce with: $fuzz_bin <input>; crashing inputs are kept in $fuzz_artifacts"
+    echo "   (the same seed and runs reproduce the whole pass: FUZZ_SEED=$FUZZ_SEED FUZZ_RUNS=$FUZZ_RUNS)"
     FAILED=$((FAILED + 1))
-    FAILURES+=("[fuzz] FAILED //tests/fuzz:api_fuzzer (exit status $fuzz_rc; see the log above)")
+    FAILURES+=("[fuzz] FAILED //tests/fuzz:api_fuzzer (replay exit $replay_rc, fixed-seed exit $fuzz_rc; see the log above)")
     echo "-- fuzz: FAILED"
   fi
 else

@@ -1,10 +1,8 @@
 /*
- * tests/fuzz/api_fuzzer.c - the libFuzzer entry point for the API walk (clang only):
- *   bazel build --config=fuzz //tests/fuzz:api_fuzzer
- *   mkdir -p /tmp/api-corpus
- *   $(bazel info --config=fuzz bazel-bin)/tests/fuzz/api_fuzzer -max_total_time=60 \
- *       /tmp/api-corpus tests/fuzz/corpus
- * (new inputs go to the first directory; the checked-in corpus is only read).
+ * tests/fuzz/api_fuzzer.c - the libFuzzer entry point for the API walk (clang only). CI runs
+ * it deterministically (tools/test.sh: corpus replay, then a fixed -seed and -runs); for
+ * open-ended fuzzing, with crashers collected and the way back into the corpus explained:
+ *   tools/fuzz.sh --seconds=600
  */
 #include <stddef.h>
 #include <stdint.h>
