@@ -9,7 +9,7 @@
 #                 children and bad-input table (tests/fault); the API-walk replay
 #                 (tests/fuzz: seed corpus + fixed-seed walks); the stress suite and the
 #                 quick soak (stress/soak) without sanitizers.
-#   2. asan       bazel test --config=asan //tests/... //runtime/... //examples/...
+#   2. asan       bazel test --config=asan //tests/... //runtime/... //examples/... //integrations/...
 #                 ASan+UBSan+LSan: unit tests, the ASan detection tests (tests/sanitizer:
 #                 the victim must die with a use-after-poison / heap-use-after-free report
 #                 naming the faulting function and line), the fault sweeps under
@@ -135,9 +135,9 @@ header "default configuration: every test target"
 run_bazel_test default -- //...
 
 # ---- 2. AddressSanitizer + UBSan ------------------------------------------------------
-header "asan config (ASan + UBSan): //tests/... //runtime/... //examples/..."
+header "asan config (ASan + UBSan): //tests/... //runtime/... //examples/... //integrations/..."
 ASAN_PATTERNS=()
-for dir in tests runtime examples; do
+for dir in tests runtime examples integrations; do
   if has_tests "$dir"; then ASAN_PATTERNS+=("//$dir/..."); else echo "(no test targets under //$dir)"; fi
 done
 if ((${#ASAN_PATTERNS[@]} > 0)); then
@@ -210,6 +210,10 @@ HEAP_TARGETS=(
   //tests/sanitizer:checked_test
   //tests/fault:fault_test
   //tests/fault:bad_input_test
+  //tests/arena/...
+  //tests/concurrent:concurrent_test
+  //tests/thread:thread_test
+  //tests/pool:pool_test
 )
 header "heap flavor under ASan (--config=asan --config=heap)"
 run_bazel_test heap --config=asan --config=heap -- "${HEAP_TARGETS[@]}"
