@@ -1,0 +1,328 @@
+/*
+ * integrations/jansson/arenart_hooks.c - the word before each block, and the per-thread stack
+ * of live scopes it is checked against.
+ *
+ * The word (64 bits, stored XORed with addr_key(p)):
+ *   bits  0..23  size asked for (arena blocks); SIZE_BIG means "the size is the word before"
+ *   bits 24..28  slot: index of the scope on this thread's stack (0..30); 31 = malloc block
+ *   bits 29..63  generation: low 35 bits of the scope's process-wide number; for malloc blocks
+ *                the constant MALLOC_GEN, with size 0
+ * An arena block of under 16 MiB is base + 8 (base from ar_alloc, 16-aligned, so the block is
+ * 8 mod 16, like glibc's); a bigger one is base + 16 with its size in the word at base. A
+ * malloc block is malloc(n + 8) + 8.
+ *
+ * Generations come from one process-wide counter (one relaxed fetch-and-add per scope in which
+ * the hooks allocate, never per block), so two threads never share a live generation and a
+ * block freed on the wrong thread cannot match the freeing thread's stack. The stack holds
+ * the full 64-bit numbers, in increasing order (a scope is pushed only when no deeper one of
+ * ours is live, and the counter only grows); the cleanup registered for generation g pops g
+ * and anything above it, which covers "ending an outer scope ends the inner ones" too.
+ *
+ * The fast paths are a few loads and compares on top of ar_alloc's inline bump: the scope
+ * depth (one call), the top of the stack, the word. No atomics, no locks.
+ */
+#include "integrations/jansson/arenart_hooks.h"
+
+#include <arenart.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(NDEBUG) || (defined(AR_DEBUG) && AR_DEBUG >= 1)
+#define HK_REPORT 1
+#else
+#define HK_REPORT 0
+#endif
+
+#define SIZE_BITS 24
+#define SIZE_MASK ((UINT64_C(1) << SIZE_BITS) - 1)
+#define SIZE_BIG SIZE_MASK /* the size lives in the word before */
+#define SLOT_SHIFT 24
+#define SLOT_MASK UINT64_C(31)
+#define SLOT_MALLOC 31u
+#define GEN_SHIFT 29
+#define GEN_MASK ((UINT64_C(1) << 35) - 1)
+#define MALLOC_GEN UINT64_C(0x5A3C96E1B) /* any fixed 35-bit value */
+#define WORD 8u
+
+_Static_assert(AR_HOOKS_MAX_SCOPES == SLOT_MALLOC, "slots 0..30 are scopes, 31 is malloc");
+
+static atomic_uint_fast64_t g_next_gen = 1;
+
+typedef struct ended {
+  uint64_t gen; /* full generation of a scope that ended (0: empty slot) */
+  bool reported;
+} ended_t;
+
+typedef struct hk_tls {
+  unsigned nlive;                         /* live scopes with hook blocks */
+  unsigned depth_at[AR_HOOKS_MAX_SCOPES]; /* ar_scope_depth() when each was pushed */
+  uint64_t gen[AR_HOOKS_MAX_SCOPES];      /* their full generations, increasing */
+  ar_arena_t *arena;                      /* the thread arena (set at the first push) */
+  ended_t ended[AR_HOOKS_ENDED_RING];     /* recently ended scopes, for late-free reports */
+  unsigned ended_pos;
+  ar_hooks_stats_t st;
+} hk_tls_t;
+
+static __thread hk_tls_t tls;
+
+static inline uint64_t addr_key(const void *p) {
+  uint64_t x = (uint64_t)(uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15);
+  return (x ^ (x >> 31)) ^ UINT64_C(0xC2B2AE3D27D4EB4F);
+}
+
+static inline uint64_t pack(uint64_t gen, unsigned slot, uint64_t size) {
+  return ((gen & GEN_MASK) << GEN_SHIFT) | ((uint64_t)slot << SLOT_SHIFT) | size;
+}
+
+static inline void put_word(char *p, uint64_t w) {
+  w ^= addr_key(p);
+  memcpy(p - WORD, &w, sizeof w);
+}
+
+static inline uint64_t get_word(const char *p) {
+  uint64_t w;
+  memcpy(&w, p - WORD, sizeof w);
+  return w ^ addr_key(p);
+}
+
+static inline unsigned w_slot(uint64_t w) { return (unsigned)((w >> SLOT_SHIFT) & SLOT_MASK); }
+static inline uint64_t w_gen(uint64_t w) { return w >> GEN_SHIFT; }
+
+/* The size asked for, and the start of the arena allocation, of an arena block. */
+static inline size_t arena_size(const char *p, uint64_t w) {
+  if ((w & SIZE_MASK) != SIZE_BIG) return (size_t)(w & SIZE_MASK);
+  size_t n;
+  memcpy(&n, p - 2 * WORD, sizeof n);
+  return n;
+}
+static inline size_t head_of(size_t n) { return n < SIZE_BIG ? WORD : 2 * WORD; }
+
+/* ---- the scope stack ------------------------------------------------------------------- */
+
+static void remember_ended(uint64_t gen) {
+  tls.ended[tls.ended_pos].gen = gen;
+  tls.ended[tls.ended_pos].reported = false;
+  tls.ended_pos = (tls.ended_pos + 1) % AR_HOOKS_ENDED_RING;
+}
+
+static void pop_from(uint64_t gen) {
+  while (tls.nlive > 0 && tls.gen[tls.nlive - 1] >= gen) {
+    tls.nlive--;
+    remember_ended(tls.gen[tls.nlive]);
+  }
+  /* With no scope of ours live, look the arena up afresh next time (a thread arena destroyed
+   * at thread exit may be created again by a later call). */
+  if (tls.nlive == 0) tls.arena = NULL;
+}
+
+/* The cleanup: runs when the scope's memory is taken back (scope end, or any rewind past it,
+ * reset, release, thread exit). */
+static void on_scope_end(void *arg) { pop_from((uint64_t)(uintptr_t)arg); }
+
+/* The slot to allocate from at depth d (> 0), pushing a new scope if needed; -1: use malloc;
+ * -2: the arena failed. */
+static int current_slot(unsigned d) {
+  /* A scope whose depth is gone but whose cleanup did not run (its end was refused): treat it
+   * as ended, so nothing of it is given back. */
+  while (tls.nlive > 0 && tls.depth_at[tls.nlive - 1] > d) pop_from(tls.gen[tls.nlive - 1]);
+  if (tls.nlive > 0 && tls.depth_at[tls.nlive - 1] == d) return (int)tls.nlive - 1;
+  if (tls.nlive == AR_HOOKS_MAX_SCOPES) return -1;
+  ar_arena_t *a = tls.arena != NULL ? tls.arena : ar_thread_arena();
+  if (a == NULL) return -2;
+  tls.arena = a;
+  uint64_t g = atomic_fetch_add_explicit(&g_next_gen, 1, memory_order_relaxed);
+  if ((g & GEN_MASK) == 0) g = atomic_fetch_add_explicit(&g_next_gen, 1, memory_order_relaxed);
+  if (ar_defer(a, on_scope_end, (void *)(uintptr_t)g) != AR_OK) return -2;
+  tls.depth_at[tls.nlive] = d;
+  tls.gen[tls.nlive] = g;
+  return (int)tls.nlive++;
+}
+
+/* ---- blocks ------------------------------------------------------------------------------ */
+
+static void *malloc_block(size_t n) {
+  if (n > SIZE_MAX - 2 * WORD) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  char *base = malloc(n + WORD);
+  if (base == NULL) return NULL;
+  char *p = base + WORD;
+  put_word(p, pack(MALLOC_GEN, SLOT_MALLOC, 0));
+  tls.st.malloc_allocs++;
+  return p;
+}
+
+/* Writes the word(s) of an arena block whose allocation starts at base. */
+static char *tag_arena(char *base, unsigned slot, size_t n) {
+  char *p;
+  if (n < SIZE_BIG) {
+    p = base + WORD;
+    put_word(p, pack(tls.gen[slot], slot, n));
+  } else {
+    p = base + 2 * WORD;
+    memcpy(base, &n, sizeof n);
+    put_word(p, pack(tls.gen[slot], slot, SIZE_BIG));
+  }
+  return p;
+}
+
+static void *arena_block(unsigned slot, size_t n) {
+  if (n > SIZE_MAX - 2 * WORD) return NULL;
+  char *base = ar_alloc(tls.arena, n + head_of(n));
+  if (base == NULL) return NULL;
+  tls.st.arena_allocs++;
+  return tag_arena(base, slot, n);
+}
+
+void *ar_hooks_malloc(size_t n) {
+  unsigned d = ar_scope_depth();
+  if (d == 0) return malloc_block(n);
+  int s = current_slot(d);
+  if (s == -1) return malloc_block(n);
+  if (s < 0) return NULL;
+  return arena_block((unsigned)s, n);
+}
+
+char *ar_hooks_strdup(const char *s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s) + 1;
+  char *p = ar_hooks_malloc(n);
+  if (p != NULL) memcpy(p, s, n);
+  return p;
+}
+
+/* ---- classifying a block ---------------------------------------------------------------- */
+
+typedef enum { K_MALLOC, K_CURRENT, K_OUTER, K_FOREIGN, K_LATE, K_UNKNOWN } kind_t;
+
+static bool is_malloc_word(uint64_t w) {
+  return w_slot(w) == SLOT_MALLOC && w_gen(w) == MALLOC_GEN && (w & SIZE_MASK) == 0;
+}
+
+static kind_t classify(uint64_t w, unsigned d) {
+  unsigned slot = w_slot(w);
+  uint64_t gen = w_gen(w);
+  if (slot == SLOT_MALLOC) return is_malloc_word(w) ? K_MALLOC : K_UNKNOWN;
+  if (slot < tls.nlive && (tls.gen[slot] & GEN_MASK) == gen) {
+    if (slot == tls.nlive - 1 && tls.depth_at[slot] == d) return K_CURRENT;
+    return K_OUTER;
+  }
+  for (unsigned i = 0; i < AR_HOOKS_ENDED_RING; i++)
+    if (tls.ended[i].gen != 0 && (tls.ended[i].gen & GEN_MASK) == gen) return K_LATE;
+  uint64_t next = atomic_load_explicit(&g_next_gen, memory_order_relaxed);
+  /* Issued generations are 1..next-1 (mod 2^35 once the counter wraps). */
+  if (gen != 0 && (next > GEN_MASK || gen < next)) return K_FOREIGN;
+  return K_UNKNOWN;
+}
+
+#if HK_REPORT
+static void report_late(uint64_t gen, size_t n) {
+  for (unsigned i = 0; i < AR_HOOKS_ENDED_RING; i++) {
+    ended_t *e = &tls.ended[i];
+    if (e->gen != 0 && (e->gen & GEN_MASK) == gen) {
+      if (e->reported) return;
+      e->reported = true;
+      fprintf(stderr,
+              AR_HOOKS_LATE_PREFIX ": a block of %zu bytes allocated in scope #%llu was freed "
+              "after that scope ended; ignored (further late frees from this scope are "
+              "counted, not printed)\n",
+              n, (unsigned long long)e->gen);
+      return;
+    }
+  }
+}
+static void report_unknown(const void *p) {
+  fprintf(stderr, AR_HOOKS_UNKNOWN_PREFIX ": %p was not allocated by these hooks, or its "
+                  "header was overwritten; ignored\n", p);
+}
+#else
+static void report_late(uint64_t gen, size_t n) {
+  (void)gen;
+  (void)n;
+}
+static void report_unknown(const void *p) { (void)p; }
+#endif
+
+/* Counts (and reports) a block that is left alone. */
+static void leave_alone(kind_t k, const char *p, uint64_t w) {
+  switch (k) {
+    case K_OUTER: tls.st.abandoned++; break;
+    case K_FOREIGN: tls.st.foreign++; break;
+    case K_LATE:
+      tls.st.late++;
+      report_late(w_gen(w), (w & SIZE_MASK) == SIZE_BIG ? 0 : (size_t)(w & SIZE_MASK));
+      break;
+    default:
+      tls.st.unknown++;
+      report_unknown(p);
+      break;
+  }
+}
+
+void ar_hooks_free(void *ptr) {
+  if (ptr == NULL) return;
+  char *p = ptr;
+  uint64_t w = get_word(p);
+  if (is_malloc_word(w)) {
+    tls.st.malloc_frees++;
+    free(p - WORD);
+    return;
+  }
+  kind_t k = classify(w, ar_scope_depth());
+  if (k == K_CURRENT) {
+    size_t n = arena_size(p, w);
+    size_t h = head_of(n);
+    if (ar_free(tls.arena, p - h, n + h) == AR_OK) tls.st.arena_frees++;
+    return;
+  }
+  leave_alone(k, p, w);
+}
+
+void *ar_hooks_realloc(void *ptr, size_t n) {
+  if (ptr == NULL) return ar_hooks_malloc(n);
+  char *p = ptr;
+  uint64_t w = get_word(p);
+  if (is_malloc_word(w)) {
+    if (n > SIZE_MAX - 2 * WORD) return NULL;
+    char *base = realloc(p - WORD, n + WORD);
+    if (base == NULL) return NULL;
+    char *q = base + WORD;
+    put_word(q, pack(MALLOC_GEN, SLOT_MALLOC, 0));
+    return q;
+  }
+  unsigned d = ar_scope_depth();
+  kind_t k = classify(w, d);
+  if (k == K_LATE || k == K_UNKNOWN) {
+    leave_alone(k, p, w);
+    return NULL;
+  }
+  size_t old = arena_size(p, w);
+  if (k == K_CURRENT && head_of(old) == head_of(n) && n <= SIZE_MAX - 2 * WORD) {
+    size_t h = head_of(n);
+    unsigned slot = w_slot(w);
+    char *base = ar_realloc(tls.arena, p - h, old + h, n + h);
+    if (base == NULL) return NULL;
+    if (base + h == p) tls.st.in_place++;
+    else tls.st.arena_allocs++, tls.st.arena_frees++;
+    return tag_arena(base, slot, n);
+  }
+  /* Another scope's block, or a change of header size: a fresh block, then the old one goes
+   * wherever ar_hooks_free sends it. */
+  char *q = ar_hooks_malloc(n);
+  if (q == NULL) return NULL;
+  memcpy(q, p, old < n ? old : n);
+  ar_hooks_free(p);
+  return q;
+}
+
+int ar_hooks_thread_stats(ar_hooks_stats_t *out) {
+  if (out == NULL) return -1;
+  *out = tls.st;
+  out->live_scopes = tls.nlive;
+  return 0;
+}

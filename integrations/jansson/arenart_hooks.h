@@ -1,0 +1,131 @@
+/*
+ * integrations/jansson/arenart_hooks.h - malloc-shaped allocation hooks backed by the calling
+ * thread's arena while a scope is open, and by malloc otherwise.
+ *
+ * Why this exists. Libraries such as jansson (json_set_alloc_funcs) and libxml2 (xmlMemSetup)
+ * take one process-wide pair of malloc/free functions. A free hook gets a bare pointer, with
+ * no size and no arena, so a naive arena hook must make free a no-op: nothing is recycled,
+ * and whatever the library allocates outside a scope piles up in the thread arena until the
+ * thread exits. These hooks fix both by writing one 8-byte word before every block. The word
+ * says whether the block came from malloc or from an arena scope, which scope (a generation
+ * number and the scope's slot on this thread's stack of scopes) and how many bytes were asked
+ * for; it is XORed with a hash of the block's own address, so a word copied elsewhere, or
+ * random bytes, does not read as valid. One word is also what glibc's malloc spends per
+ * block, which is why the hooks cost no more memory than malloc does.
+ *
+ * Scopes are seen without any change to arenart: the first time the hooks allocate inside a
+ * scope they register a cleanup with ar_defer() on the thread arena. ar_scope_end() (any
+ * rewind past the scope's start) runs it, and it marks that scope's generation ended. So the
+ * hooks always know which of their scopes are live, exactly, and a free can tell a live block
+ * of the current scope (given back with ar_free, where the arena recycles it) from everything
+ * else, which it leaves alone.
+ *
+ * What a free does, by the block's word:
+ *   - malloc block: free().
+ *   - block of the innermost live scope on this thread, with no deeper scope open: ar_free()
+ *     (the newest block moves the cursor back; others join the arena's size-class lists).
+ *   - block of an outer scope that is still live (a deeper scope is open now): left alone
+ *     ("abandoned"); the outer scope's end takes it back. Giving it back could move the
+ *     cursor below the deeper scope's start, which that scope's end would reject.
+ *   - block of a live scope of another thread: left alone; that thread's scope end takes it
+ *     back. The hooks never touch another thread's arena.
+ *   - block of a scope that has ended (a "late free"): left alone, so the memory, which may
+ *     be reused already, is never given back twice. Builds with AR_DEBUG >= 1 (all but
+ *     --config=opt) print one line per ended scope on stderr (see AR_HOOKS_LATE_PREFIX).
+ *   - anything else (a pointer not from these hooks, or whose word was overwritten): left
+ *     alone, counted as unknown, reported on stderr in AR_DEBUG builds.
+ *
+ * What cannot be detected. A late free reads the word in memory the scope gave back: under
+ * ASan (--config=asan) that read is reported as a use of poisoned memory, at the free; in
+ * other builds the read works as long as the chunk is still mapped (the chunk pool keeps
+ * chunks mapped unless ar_trim or its decay returns them to the OS, in which case the read
+ * faults, as the library's own walk of the dead objects would). A late free is recognised as
+ * late only if its word is intact and its scope is one of the last AR_HOOKS_ENDED_RING scopes
+ * that ended on the calling thread; an older one, or one freed on another thread, is counted
+ * as foreign. If the address was handed out again by the hooks, the late free is
+ * indistinguishable from a free of the new block and frees it (as with malloc). A stale word
+ * is taken as live only if it matches a live scope's 35-bit generation after the address
+ * hash, which random bytes do with probability 2^-35.
+ *
+ * Limits: blocks are 8-byte aligned (enough for every type jansson and libxml2 store, not
+ * for max_align_t); scopes nested deeper than AR_HOOKS_MAX_SCOPES on one thread get malloc
+ * blocks; an arena failure inside a scope (limit_bytes, AR_ENOMEM) makes the hook return
+ * NULL, with no fallback to malloc, so a thread arena's cap bounds what a library can take.
+ *
+ * Synchronization:
+ *   | call                         | may run concurrently with                            |
+ *   |------------------------------|------------------------------------------------------|
+ *   | ar_hooks_malloc, _free,      | anything: each call touches only the calling thread's |
+ *   | _realloc, _strdup            | arena and thread-local state (a foreign block's word |
+ *   |                              | is only read; its publication to this thread must    |
+ *   |                              | have made it visible, as for any pointer)            |
+ *   | ar_hooks_thread_stats        | anything (calling thread's counters)                 |
+ */
+#ifndef ARENART_HOOKS_H
+#define ARENART_HOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Scopes one thread can have open with hook blocks at once; deeper ones get malloc blocks. */
+#define AR_HOOKS_MAX_SCOPES 31
+/** Ended scopes per thread that a late free is recognised against (debug report). */
+#define AR_HOOKS_ENDED_RING 64
+/** How every late-free line on stderr begins. */
+#define AR_HOOKS_LATE_PREFIX "arenart hooks: late free"
+/** How every unknown-pointer line on stderr begins. */
+#define AR_HOOKS_UNKNOWN_PREFIX "arenart hooks: unknown pointer"
+
+/** Allocates n bytes (8-byte aligned): from the calling thread's innermost scope when
+ * ar_scope_depth() > 0, from malloc otherwise. n == 0 gives a unique block.
+ * Errors (NULL): n + 16 overflows; malloc failed (errno ENOMEM); inside a scope, the thread
+ * arena could not be had or refused (ar_last_error() says why: AR_ENOMEM, AR_ELIMIT). */
+void *ar_hooks_malloc(size_t n);
+
+/** Gives a block from these hooks back, as described in the essay above. NULL is a no-op.
+ * Errors: none reported to the caller (a bad pointer is left alone and counted). */
+void ar_hooks_free(void *p);
+
+/** Resizes a block. A malloc block stays a malloc block (realloc). A block of the innermost
+ * live scope is resized with ar_realloc (in place when it is the newest block and the chunk
+ * has room). Any other hook block (outer scope, another thread's) is copied into a new block
+ * chosen as ar_hooks_malloc would, and the old one is left to its scope. Shrinking a block of
+ * the innermost scope keeps the pointer, unless the size crosses 16 MiB (blocks that big have
+ * a second header word, so the block is copied). p NULL acts as ar_hooks_malloc; n == 0 keeps
+ * a block of size 0 (never frees).
+ * Errors (NULL, the old block untouched and valid): those of ar_hooks_malloc; p is a late
+ * (ended-scope) or unknown block (reported on stderr in AR_DEBUG builds). */
+void *ar_hooks_realloc(void *p, size_t n);
+
+/** strlen(s) + 1 bytes from ar_hooks_malloc, copied from s. Errors (NULL): s NULL, or those of
+ * ar_hooks_malloc. */
+char *ar_hooks_strdup(const char *s);
+
+/** The calling thread's counters (since the thread's first hook call). */
+typedef struct ar_hooks_stats {
+  uint64_t arena_allocs;  /**< blocks served by a scope (realloc moves included) */
+  uint64_t malloc_allocs; /**< blocks served by malloc */
+  uint64_t arena_frees;   /**< blocks given back to the arena with ar_free */
+  uint64_t malloc_frees;  /**< malloc blocks freed */
+  uint64_t in_place;      /**< reallocs of arena blocks that kept the pointer */
+  uint64_t abandoned;     /**< frees of a live outer-scope block, left to that scope */
+  uint64_t foreign;       /**< frees of another thread's block (or of an ended scope this
+                               thread no longer remembers), left alone */
+  uint64_t late;          /**< frees/reallocs recognised as late (their scope ended) */
+  uint64_t unknown;       /**< frees/reallocs of pointers whose word is not valid */
+  unsigned live_scopes;   /**< scopes with hook blocks open now on this thread */
+} ar_hooks_stats_t;
+
+/** Copies the calling thread's counters into *out. Returns 0, or -1 for a NULL out.
+ * Errors: -1 (NULL out). */
+int ar_hooks_thread_stats(ar_hooks_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENART_HOOKS_H */

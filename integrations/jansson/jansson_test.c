@@ -1,0 +1,503 @@
+/*
+ * integrations/jansson/jansson_test.c - jansson through the arenart hooks.
+ *
+ * Each test runs real jansson work (parse, build, modify, dump, arrays and strings that grow)
+ * and checks two things: the JSON that comes out is right, and the memory went where the
+ * hooks promise (malloc outside scopes, the thread arena inside, recycled on json_decref,
+ * gone at scope end, left alone when freed on another thread or too late). The counters of
+ * ar_hooks_thread_stats and the thread arena's own ar_stats_t are the witnesses. The late
+ * free runs in a forked child whose stderr must carry the report (the debug line, or ASan's
+ * report under --config=asan).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arenart.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "integrations/jansson/arenart_jansson.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+static const char *k_doc =
+    "{\"id\": 42, \"name\": \"widget\", \"tags\": [\"a\", \"bb\", \"ccc\"],"
+    " \"price\": 12.5, \"dims\": {\"w\": 3, \"h\": 4}, \"ok\": true, \"none\": null}";
+
+static ar_hooks_stats_t stats(void) {
+  ar_hooks_stats_t s;
+  assert_int_equal(ar_hooks_thread_stats(&s), 0);
+  return s;
+}
+
+static size_t arena_used(void) {
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(ar_thread_arena(), &st), AR_OK);
+  return st.used;
+}
+
+static json_t *parse(const char *text) {
+  json_error_t err;
+  json_t *j = json_loads(text, 0, &err);
+  if (j == NULL) fprintf(stderr, "parse error: %s (line %d)\n", err.text, err.line);
+  assert_non_null(j);
+  return j;
+}
+
+static void assert_dump(const json_t *j, const char *want) {
+  char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+  assert_non_null(s);
+  assert_string_equal(s, want);
+  ar_hooks_free(s); /* json_dumps memory comes from the hooks too: free it through them */
+}
+
+static int setup(void **state) {
+  (void)state;
+  assert_int_equal(ar_jansson_install(), 0);
+  return 0;
+}
+
+/* ---- outside any scope: malloc ---------------------------------------------------------- */
+
+static void test_outside_scope_uses_malloc(void **state) {
+  (void)state;
+  assert_int_equal(ar_scope_depth(), 0u);
+  assert_non_null(ar_thread_arena()); /* exists, so allocations on it would be counted */
+  ar_scope_stats_t before_scope;
+  assert_int_equal(ar_scope_stats(&before_scope), AR_OK);
+  ar_hooks_stats_t s0 = stats();
+  json_t *j = parse(k_doc);
+  json_object_set_new(j, "extra", json_string("outside"));
+  ar_hooks_stats_t s1 = stats();
+  assert_true(s1.malloc_allocs > s0.malloc_allocs);
+  assert_int_equal(s1.arena_allocs, s0.arena_allocs);
+  json_decref(j);
+  ar_hooks_stats_t s2 = stats();
+  /* every malloc block went back to malloc */
+  assert_int_equal(s2.malloc_frees - s0.malloc_frees, s2.malloc_allocs - s0.malloc_allocs);
+  ar_scope_stats_t after_scope;
+  assert_int_equal(ar_scope_stats(&after_scope), AR_OK);
+  assert_int_equal(after_scope.outside_allocs, before_scope.outside_allocs);
+}
+
+/* ---- inside a scope: parse, build, modify, dump ------------------------------------------ */
+
+static void test_scope_parse_build_modify_dump(void **state) {
+  (void)state;
+  size_t used0 = arena_used();
+  ar_hooks_stats_t s0 = stats();
+  ar_scope_t sc = ar_scope_begin();
+  json_t *j = parse(k_doc);
+  json_object_set_new(j, "id", json_integer(43));
+  json_array_append_new(json_object_get(j, "tags"), json_string("dddd"));
+  json_object_del(j, "none");
+  json_t *dims = json_object_get(j, "dims");
+  json_object_set_new(dims, "d", json_real(0.25));
+  json_t *reply = json_pack("{s:O, s:i}", "item", j, "count", 1);
+  assert_non_null(reply);
+  assert_dump(reply,
+              "{\"count\":1,\"item\":{\"dims\":{\"d\":0.25,\"h\":4,\"w\":3},\"id\":43,"
+              "\"name\":\"widget\",\"ok\":true,\"price\":12.5,"
+              "\"tags\":[\"a\",\"bb\",\"ccc\",\"dddd\"]}}");
+  ar_hooks_stats_t s1 = stats();
+  assert_int_equal(s1.malloc_allocs, s0.malloc_allocs); /* nothing from malloc in a scope */
+  assert_true(s1.arena_allocs > s0.arena_allocs);
+  assert_true(s1.arena_frees > s0.arena_frees); /* json_object_del, replaced id, dumps */
+  assert_int_equal(s1.live_scopes, 1u);
+  assert_true(arena_used() > used0);
+  json_decref(reply);
+  json_decref(j);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+  assert_int_equal(arena_used(), used0);
+  assert_int_equal(stats().live_scopes, 0u);
+  assert_int_equal(stats().unknown, s0.unknown);
+  assert_int_equal(stats().late, s0.late);
+}
+
+/* Scope end frees the document without json_decref. */
+static void test_scope_end_frees_without_decref(void **state) {
+  (void)state;
+  size_t used0 = arena_used();
+  ar_scope_t sc = ar_scope_begin();
+  for (int i = 0; i < 20; i++) parse(k_doc); /* never decref'd */
+  assert_true(arena_used() > used0);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+  assert_int_equal(arena_used(), used0);
+}
+
+/* Growing arrays and strings: jansson grows by malloc + copy + free, so the old blocks must
+ * come back (recycled), and the content must survive every move. */
+static void test_growth_paths(void **state) {
+  (void)state;
+  ar_scope_t sc = ar_scope_begin();
+  ar_hooks_stats_t s0 = stats();
+  json_t *arr = json_array();
+  for (int i = 0; i < 5000; i++) assert_int_equal(json_array_append_new(arr, json_integer(i)), 0);
+  assert_int_equal(json_array_size(arr), 5000u);
+  long long sum = 0;
+  for (size_t i = 0; i < json_array_size(arr); i++) sum += json_integer_value(json_array_get(arr, i));
+  assert_int_equal(sum, 4999LL * 5000 / 2);
+  /* A long string through the lexer's growing buffer. */
+  size_t n = 20000;
+  char *text = malloc(n + 8);
+  assert_non_null(text);
+  text[0] = '"';
+  for (size_t i = 1; i <= n; i++) text[i] = (char)('a' + i % 26);
+  text[n + 1] = '"';
+  text[n + 2] = '\0';
+  json_t *str = json_loads(text, JSON_DECODE_ANY, NULL);
+  assert_non_null(str);
+  assert_int_equal(json_string_length(str), n);
+  assert_memory_equal(json_string_value(str), text + 1, n);
+  char *dumped = json_dumps(arr, JSON_COMPACT);
+  assert_non_null(dumped);
+  assert_int_equal(strncmp(dumped, "[0,1,2,3,", 9), 0);
+  ar_hooks_stats_t s1 = stats();
+  /* the array's table was moved several times; each old table came back to the arena */
+  assert_true(s1.arena_frees - s0.arena_frees >= 8);
+  assert_int_equal(s1.malloc_allocs, s0.malloc_allocs);
+  free(text);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+}
+
+/* json_decref inside the scope recycles: 500 parse/decref rounds use at most one chunk more
+ * than one round, where abandoning the blocks would take 501 rounds' worth (the arena reuses
+ * freed blocks once its current chunk is full). Sanitizer builds quarantine freed blocks
+ * instead, so there only the counts are checked. */
+static void test_decref_recycles(void **state) {
+  (void)state;
+  ar_scope_t sc = ar_scope_begin();
+  size_t used0 = arena_used();
+  json_decref(parse(k_doc));
+  size_t one = arena_used() - used0;
+  ar_hooks_stats_t s0 = stats();
+  for (int i = 0; i < 500; i++) json_decref(parse(k_doc));
+  ar_hooks_stats_t s1 = stats();
+  assert_int_equal(s1.arena_frees - s0.arena_frees, s1.arena_allocs - s0.arena_allocs);
+  size_t grown = arena_used() - used0;
+  if (!UNDER_ASAN) {
+    assert_true(grown <= AR_DEFAULT_CHUNK_SIZE + 4 * one);
+    assert_true(grown < 501 * one / 4);
+  }
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+}
+
+/* ---- nested scopes ------------------------------------------------------------------------ */
+
+static void test_nested_scopes(void **state) {
+  (void)state;
+  size_t used0 = arena_used();
+  ar_scope_t outer = ar_scope_begin();
+  json_t *doc = parse(k_doc);
+  ar_hooks_stats_t s0 = stats();
+  ar_scope_t inner = ar_scope_begin();
+  json_t *tmp = parse(k_doc);
+  assert_int_equal(stats().live_scopes, 2u);
+  json_decref(tmp); /* the inner scope's own blocks: recycled */
+  ar_hooks_stats_t s1 = stats();
+  assert_true(s1.arena_frees > s0.arena_frees);
+  /* An outer object freed while the inner scope is open: left to the outer scope. */
+  json_object_del(doc, "tags");
+  ar_hooks_stats_t s2 = stats();
+  assert_true(s2.abandoned > s1.abandoned);
+  assert_int_equal(s2.arena_frees, s1.arena_frees);
+  assert_int_equal(ar_scope_end(&inner), AR_OK);
+  assert_int_equal(stats().live_scopes, 1u);
+  /* The outer document is intact after the inner scope ended. */
+  assert_dump(doc, "{\"dims\":{\"h\":4,\"w\":3},\"id\":42,\"name\":\"widget\",\"none\":null,"
+                   "\"ok\":true,\"price\":12.5}");
+  json_decref(doc);
+  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  assert_int_equal(arena_used(), used0);
+  assert_int_equal(stats().live_scopes, 0u);
+}
+
+/* Ending the outer scope ends the inner one too; the hooks follow. */
+static void test_outer_end_closes_inner(void **state) {
+  (void)state;
+  ar_scope_t outer = ar_scope_begin();
+  parse(k_doc);
+  ar_scope_t inner = ar_scope_begin();
+  parse(k_doc);
+  assert_int_equal(stats().live_scopes, 2u);
+  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  assert_int_equal(stats().live_scopes, 0u);
+  (void)inner;
+  /* A new scope afterwards works as usual. */
+  ar_scope_t again = ar_scope_begin();
+  json_t *j = parse(k_doc);
+  assert_int_equal(json_integer_value(json_object_get(j, "id")), 42);
+  assert_int_equal(stats().live_scopes, 1u);
+  assert_int_equal(ar_scope_end(&again), AR_OK);
+}
+
+/* ---- another thread frees ------------------------------------------------------------------ */
+
+typedef struct {
+  json_t *obj;
+  ar_hooks_stats_t st;
+  char *dump;
+} handoff_t;
+
+static void *decref_on_thread(void *arg) {
+  handoff_t *h = arg;
+  h->dump = json_dumps(h->obj, JSON_COMPACT | JSON_SORT_KEYS); /* malloc: no scope here */
+  json_decref(h->obj);
+  ar_hooks_thread_stats(&h->st);
+  return NULL;
+}
+
+static void test_foreign_thread_free(void **state) {
+  (void)state;
+  size_t used0 = arena_used();
+  ar_scope_t sc = ar_scope_begin();
+  handoff_t h = {parse(k_doc), {0}, NULL};
+  size_t used1 = arena_used();
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, decref_on_thread, &h), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  /* the other thread gave nothing to any arena and left ours alone */
+  assert_true(h.st.foreign > 0);
+  assert_int_equal(h.st.arena_frees, 0u);
+  assert_int_equal(h.st.unknown, 0u);
+  assert_int_equal(h.st.late, 0u);
+  assert_int_equal(arena_used(), used1);
+  assert_non_null(h.dump);
+  assert_int_equal(strncmp(h.dump, "{\"dims\":", 8), 0);
+  assert_int_equal(ar_scope_end(&sc), AR_OK); /* takes the abandoned blocks back */
+  assert_int_equal(arena_used(), used0);
+  ar_hooks_free(h.dump); /* a malloc block from the other thread, freed here */
+
+  /* A malloc object (made outside any scope) freed on another thread goes back to malloc. */
+  handoff_t m = {parse(k_doc), {0}, NULL};
+  assert_int_equal(pthread_create(&t, NULL, decref_on_thread, &m), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_true(m.st.malloc_frees > 0);
+  assert_int_equal(m.st.foreign, 0u);
+  ar_hooks_free(m.dump);
+}
+
+/* ---- the hooks' realloc, directly (jansson itself has no realloc hook) -------------------- */
+
+static void test_hooks_realloc(void **state) {
+  (void)state;
+  ar_scope_t sc = ar_scope_begin();
+  ar_hooks_stats_t s0 = stats();
+  char *p = ar_hooks_malloc(10);
+  assert_non_null(p);
+  assert_int_equal((uintptr_t)p % 8, 0u);
+  memcpy(p, "abcdefghij", 10);
+  char *q = ar_hooks_realloc(p, 4000); /* the newest block: grows in place */
+  assert_non_null(q);
+  ar_hooks_stats_t s1 = stats();
+  if (!UNDER_ASAN) {
+    assert_ptr_equal(q, p);
+    assert_int_equal(s1.in_place - s0.in_place, 1u);
+  }
+  assert_memory_equal(q, "abcdefghij", 10);
+  char *other = ar_hooks_malloc(32); /* now q is not the newest: it moves */
+  assert_non_null(other);
+  char *r = ar_hooks_realloc(q, 9000);
+  assert_non_null(r);
+  assert_memory_equal(r, "abcdefghij", 10);
+  /* an outer block resized inside an inner scope: copied into the inner scope, old one
+   * left to the outer scope */
+  ar_scope_t inner = ar_scope_begin();
+  char *moved = ar_hooks_realloc(other, 64);
+  assert_non_null(moved);
+  assert_true(moved != other);
+  assert_true(stats().abandoned > s1.abandoned);
+  ar_hooks_free(moved);
+  assert_int_equal(ar_scope_end(&inner), AR_OK);
+  ar_hooks_free(r);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+
+  /* a malloc block stays a malloc block */
+  ar_hooks_stats_t s2 = stats();
+  char *m = ar_hooks_malloc(5);
+  memcpy(m, "hello", 5);
+  m = ar_hooks_realloc(m, 100000);
+  assert_non_null(m);
+  assert_memory_equal(m, "hello", 5);
+  ar_hooks_free(m);
+  ar_hooks_stats_t s3 = stats();
+  assert_int_equal(s3.malloc_allocs - s2.malloc_allocs, 1u);
+  assert_int_equal(s3.malloc_frees - s2.malloc_frees, 1u);
+  /* strdup */
+  char *d = ar_hooks_strdup("copy me");
+  assert_string_equal(d, "copy me");
+  ar_hooks_free(d);
+  assert_null(ar_hooks_strdup(NULL));
+}
+
+/* A block of 16 MiB or more keeps its size in a second word; it still lives in the scope. */
+static void test_big_block(void **state) {
+  (void)state;
+  size_t used0 = arena_used();
+  ar_hooks_stats_t s0 = stats();
+  ar_scope_t sc = ar_scope_begin();
+  size_t n = (size_t)17 << 20;
+  char *p = ar_hooks_malloc(n);
+  assert_non_null(p);
+  p[0] = 1;
+  p[n - 1] = 2;
+  char *q = ar_hooks_realloc(p, n + 100);
+  assert_non_null(q);
+  assert_int_equal(q[0], 1);
+  assert_int_equal(q[n - 1], 2);
+  char *same = ar_hooks_realloc(q, n); /* shrinking within the big size keeps the pointer */
+  assert_ptr_equal(same, q);
+  char *small = ar_hooks_realloc(same, 100); /* under 16 MiB: a new block, content kept */
+  assert_non_null(small);
+  assert_int_equal(small[0], 1);
+  assert_int_equal(stats().malloc_allocs, s0.malloc_allocs); /* all of it from the scope */
+  assert_true(arena_used() >= used0 + n);
+  ar_hooks_free(small);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+  assert_int_equal(arena_used(), used0);
+}
+
+/* ---- late free: reported ---------------------------------------------------------------- */
+
+/* Runs fn in a forked child with stderr captured into buf; returns the wait status. */
+static int run_child(void (*fn)(void), char *buf, size_t size) {
+  int fd[2];
+  assert_int_equal(pipe(fd), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fd[0]);
+    dup2(fd[1], 2);
+    fn();
+    fflush(NULL);
+    _exit(0);
+  }
+  close(fd[1]);
+  size_t len = 0;
+  ssize_t r;
+  while ((r = read(fd[0], buf + len, size - 1 - len)) > 0) {
+    len += (size_t)r;
+    if (len == size - 1) break;
+  }
+  buf[len] = '\0';
+  close(fd[0]);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
+static void late_decref(void) {
+  ar_scope_t sc = ar_scope_begin();
+  json_t *j = json_loads(k_doc, 0, NULL);
+  if (j == NULL) _exit(3);
+  ar_scope_end(&sc);
+  json_decref(j); /* every block of j belongs to a scope that has ended */
+  ar_hooks_stats_t s;
+  ar_hooks_thread_stats(&s);
+  fprintf(stderr, "late=%llu arena_frees_after=%llu\n", (unsigned long long)s.late,
+          (unsigned long long)s.arena_frees);
+}
+
+static void test_late_free_reported(void **state) {
+  (void)state;
+  char buf[16384];
+  int status = run_child(late_decref, buf, sizeof buf);
+  if (UNDER_ASAN) {
+    /* ASan sees the read of the block's word in memory the scope gave back */
+    assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
+    assert_non_null(strstr(buf, "AddressSanitizer"));
+    assert_non_null(strstr(buf, "ar_hooks_free"));
+    return;
+  }
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  unsigned long long late = 0, frees = 0;
+  const char *line = strstr(buf, "late=");
+  assert_non_null(line);
+  assert_int_equal(sscanf(line, "late=%llu arena_frees_after=%llu", &late, &frees), 2);
+  assert_true(late > 0);
+#ifndef NDEBUG
+  assert_non_null(strstr(buf, AR_HOOKS_LATE_PREFIX));
+  /* one line per ended scope, not one per block */
+  const char *first = strstr(buf, AR_HOOKS_LATE_PREFIX);
+  assert_null(strstr(first + 1, AR_HOOKS_LATE_PREFIX));
+#endif
+}
+
+/* A pointer that never came from the hooks is left alone (and reported in debug builds). */
+static void bogus_free(void) {
+  char *raw = malloc(64);
+  memset(raw, 0x5A, 64);
+  ar_hooks_free(raw + 16);
+  ar_hooks_stats_t s;
+  ar_hooks_thread_stats(&s);
+  fprintf(stderr, "unknown=%llu\n", (unsigned long long)s.unknown);
+  free(raw);
+}
+
+static void test_unknown_pointer(void **state) {
+  (void)state;
+  char buf[4096];
+  int status = run_child(bogus_free, buf, sizeof buf);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_non_null(strstr(buf, "unknown=1"));
+#ifndef NDEBUG
+  assert_non_null(strstr(buf, AR_HOOKS_UNKNOWN_PREFIX));
+#endif
+}
+
+static void test_install_rules(void **state) {
+  (void)state;
+  assert_true(ar_jansson_installed());
+  assert_int_equal(ar_jansson_install(), 0); /* again: no change */
+  json_malloc_t m;
+  json_free_t f;
+  json_get_alloc_funcs(&m, &f);
+  assert_ptr_equal(m, ar_hooks_malloc);
+  assert_ptr_equal(f, ar_hooks_free);
+  ar_scope_t sc = ar_scope_begin();
+  assert_int_equal(ar_jansson_install(), -1); /* refused in a scope */
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+  ar_jansson_uninstall();
+  assert_false(ar_jansson_installed());
+  json_get_alloc_funcs(&m, &f);
+  assert_ptr_equal(m, malloc);
+  assert_ptr_equal(f, free);
+  assert_int_equal(ar_jansson_install(), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_outside_scope_uses_malloc),
+      cmocka_unit_test(test_scope_parse_build_modify_dump),
+      cmocka_unit_test(test_scope_end_frees_without_decref),
+      cmocka_unit_test(test_growth_paths),
+      cmocka_unit_test(test_decref_recycles),
+      cmocka_unit_test(test_nested_scopes),
+      cmocka_unit_test(test_outer_end_closes_inner),
+      cmocka_unit_test(test_foreign_thread_free),
+      cmocka_unit_test(test_hooks_realloc),
+      cmocka_unit_test(test_big_block),
+      cmocka_unit_test(test_late_free_reported),
+      cmocka_unit_test(test_unknown_pointer),
+      cmocka_unit_test(test_install_rules),
+  };
+  return cmocka_run_group_tests(tests, setup, NULL);
+}
