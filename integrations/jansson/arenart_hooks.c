@@ -119,9 +119,35 @@ static void pop_from(uint64_t gen) {
   if (tls.nlive == 0) tls.arena = NULL;
 }
 
+static _Atomic(ar_hooks_scope_end_fn) g_end_fns[AR_HOOKS_MAX_SCOPE_END_FNS];
+
+int ar_hooks_add_scope_end_fn(ar_hooks_scope_end_fn fn) {
+  if (fn == NULL) return -1;
+  for (unsigned i = 0; i < AR_HOOKS_MAX_SCOPE_END_FNS; i++) {
+    ar_hooks_scope_end_fn cur = atomic_load_explicit(&g_end_fns[i], memory_order_acquire);
+    if (cur == fn) return 0;
+    if (cur == NULL) {
+      ar_hooks_scope_end_fn expected = NULL;
+      if (atomic_compare_exchange_strong_explicit(&g_end_fns[i], &expected, fn,
+                                                  memory_order_acq_rel, memory_order_acquire))
+        return 0;
+      if (expected == fn) return 0;
+    }
+  }
+  return -1;
+}
+
 /* The cleanup: runs when the scope's memory is taken back (scope end, or any rewind past it,
- * reset, release, thread exit). */
-static void on_scope_end(void *arg) { pop_from((uint64_t)(uintptr_t)arg); }
+ * reset, release, thread exit). The adapters' functions run first, while the scope is still
+ * on the stack, so what they free is recognised as the scope's own. */
+static void on_scope_end(void *arg) {
+  for (unsigned i = 0; i < AR_HOOKS_MAX_SCOPE_END_FNS; i++) {
+    ar_hooks_scope_end_fn fn = atomic_load_explicit(&g_end_fns[i], memory_order_acquire);
+    if (fn == NULL) break;
+    fn();
+  }
+  pop_from((uint64_t)(uintptr_t)arg);
+}
 
 /* The slot to allocate from at depth d (> 0), pushing a new scope if needed; -1: use malloc;
  * -2: the arena failed. */

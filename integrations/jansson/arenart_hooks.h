@@ -60,6 +60,7 @@
  *   |                              | is only read; its publication to this thread must    |
  *   |                              | have made it visible, as for any pointer)            |
  *   | ar_hooks_thread_stats        | anything (calling thread's counters)                 |
+ *   | ar_hooks_add_scope_end_fn    | anything (a lock-free table, filled once)            |
  */
 #ifndef ARENART_HOOKS_H
 #define ARENART_HOOKS_H
@@ -104,6 +105,22 @@ void *ar_hooks_realloc(void *p, size_t n);
 /** strlen(s) + 1 bytes from ar_hooks_malloc, copied from s. Errors (NULL): s NULL, or those of
  * ar_hooks_malloc. */
 char *ar_hooks_strdup(const char *s);
+
+/** A function the hooks call when a scope in which they allocated ends, on the thread whose
+ * scope it is, while the scope's memory is still intact (from the arena cleanup that marks
+ * the scope ended; it may free hook blocks, which then do nothing, and must not allocate
+ * from the thread arena). Adapters use it to drop library state that would otherwise point
+ * into the scope (libxml2's per-thread last error). */
+typedef void (*ar_hooks_scope_end_fn)(void);
+
+/** Most scope-end functions that can be registered. */
+#define AR_HOOKS_MAX_SCOPE_END_FNS 4
+
+/** Registers fn to run at the end of every scope in which the hooks allocated, after those
+ * registered before it. Registering the same fn again changes nothing and returns 0. Any
+ * thread; a scope ending at the same time may or may not see it. Returns 0, or -1.
+ * Errors: -1 for a NULL fn, or when AR_HOOKS_MAX_SCOPE_END_FNS are registered already. */
+int ar_hooks_add_scope_end_fn(ar_hooks_scope_end_fn fn);
 
 /** The calling thread's counters (since the thread's first hook call). */
 typedef struct ar_hooks_stats {

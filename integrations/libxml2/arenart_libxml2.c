@@ -10,15 +10,25 @@
 
 #include <arenart.h>
 #include <libxml/parser.h>
+#include <libxml/xmlerror.h>
 #include <libxml/xmlmemory.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool g_installed;
+static atomic_bool g_installed;
 static xmlFreeFunc g_prev_free;
 static xmlMallocFunc g_prev_malloc;
 static xmlReallocFunc g_prev_realloc;
 static xmlStrdupFunc g_prev_strdup;
+
+/* libxml2 keeps a copy of the last error per thread (xmlGetLastError), its strings allocated
+ * through the hooks. Raised in a scope, they would outlive it and be freed, late, by the next
+ * error; so a scope's end clears it. */
+static void clear_last_error(void) {
+  if (atomic_load_explicit(&g_installed, memory_order_relaxed) && xmlGetLastError() != NULL)
+    xmlResetLastError();
+}
 
 int ar_libxml2_install(void) {
   if (ar_scope_depth() > 0) return -1;
@@ -26,7 +36,8 @@ int ar_libxml2_install(void) {
   pthread_mutex_lock(&g_lock);
   if (!g_installed) {
     xmlMemGet(&g_prev_free, &g_prev_malloc, &g_prev_realloc, &g_prev_strdup);
-    if (xmlMemSetup(ar_hooks_free, ar_hooks_malloc, ar_hooks_realloc, ar_hooks_strdup) != 0) {
+    if (ar_hooks_add_scope_end_fn(clear_last_error) != 0 ||
+        xmlMemSetup(ar_hooks_free, ar_hooks_malloc, ar_hooks_realloc, ar_hooks_strdup) != 0) {
       rc = -1;
     } else {
       g_installed = true;

@@ -20,6 +20,11 @@
  *   - A node or string made in a scope dies at that scope's end: do not link it into a
  *     document made outside or in an outer scope (xmlAddChild of a scope node into a kept
  *     document); copy it out instead (xmlDocCopyNode outside the scope, or serialize it).
+ *   - libxml2 keeps a copy of each thread's last error (xmlGetLastError), its strings
+ *     allocated through the hooks. While installed, the end of any scope in which the hooks
+ *     allocated clears it (xmlResetLastError, on that thread), so that it never points into a
+ *     dead scope and is never freed late by the next error: read the error before the scope
+ *     ends.
  *   - Documents may move between threads: an xmlFreeDoc on another thread leaves arena
  *     blocks to the scope that holds them.
  *   - Uninstall at shutdown: it runs xmlCleanupParser (which frees the global tables through

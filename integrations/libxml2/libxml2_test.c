@@ -179,6 +179,28 @@ static void test_big_document(void **state) {
   free(src);
 }
 
+/* libxml2's per-thread last error holds strings from the scope: the scope's end clears it, so
+ * the next error does not free them late (the debug report would count it; ASan would abort). */
+static void test_last_error_cleared_at_scope_end(void **state) {
+  (void)state;
+  static const char bad[] = "<a><b></a>";
+  xmlSetGenericErrorFunc(NULL, NULL); /* keep the test log quiet */
+  ar_hooks_stats_t s0 = stats();
+  for (int i = 0; i < 3; i++) {
+    ar_scope_t sc = ar_scope_begin();
+    assert_null(xmlReadMemory(bad, (int)strlen(bad), "bad.xml", NULL, XML_PARSE_NOERROR));
+    xmlErrorPtr e = xmlGetLastError();
+    assert_non_null(e);
+    assert_non_null(e->message);
+    assert_int_equal(ar_scope_end(&sc), AR_OK);
+    assert_null(xmlGetLastError());
+  }
+  ar_hooks_stats_t s1 = stats();
+  assert_int_equal(s1.late, s0.late);
+  assert_int_equal(s1.unknown, s0.unknown);
+  xmlSetGenericErrorFunc(NULL, NULL);
+}
+
 /* ---- threads ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -331,6 +353,7 @@ int main(void) {
       cmocka_unit_test(test_scope_parse_modify_dump),
       cmocka_unit_test(test_scope_end_frees_without_free_doc),
       cmocka_unit_test(test_big_document),
+      cmocka_unit_test(test_last_error_cleared_at_scope_end),
       cmocka_unit_test(test_foreign_thread_free),
       cmocka_unit_test(test_worker_thread_scope),
       cmocka_unit_test(test_late_free_reported),
