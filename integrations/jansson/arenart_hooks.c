@@ -3,13 +3,19 @@
  * of live scopes it is checked against.
  *
  * The word (64 bits, stored XORed with addr_key(p)):
- *   bits  0..23  size asked for (arena blocks); SIZE_BIG means "the size is the word before"
+ *   bits  0..23  size asked for (arena blocks); SIZE_BIG for a big block (size in its header)
  *   bits 24..28  slot: index of the scope on this thread's stack (0..30); 31 = malloc block
  *   bits 29..63  generation: low 35 bits of the scope's process-wide number; for malloc blocks
  *                the constant MALLOC_GEN, with size 0
- * An arena block of under 16 MiB is base + 8 (base from ar_alloc, 16-aligned, so the block is
- * 8 mod 16, like glibc's); a bigger one is base + 16 with its size in the word at base. A
- * malloc block is malloc(n + 8) + 8.
+ * Three layouts:
+ *   arena block (under AR_HOOKS_BIG_BYTES, in a scope): base from ar_alloc (16-aligned),
+ *     p = base + 8, so p is 8 mod 16 like glibc's and costs what glibc's header costs;
+ *   big block (AR_HOOKS_BIG_BYTES or more, in a scope): malloc(n + 32) holding
+ *     {prev, next, size, word}, p = base + 32, on its scope's list; the scope's end frees
+ *     whatever is still listed. The arena would give each such block a dedicated chunk,
+ *     mapped and unmapped on every use; malloc keeps and reuses that memory, so the growing
+ *     buffers of a parser or a serializer fault no new pages after the first request;
+ *   malloc block (no scope): malloc(n + 8), p = base + 8.
  *
  * Generations come from one process-wide counter (one relaxed fetch-and-add per scope in which
  * the hooks allocate, never per block), so two threads never share a live generation and a
@@ -39,7 +45,7 @@
 
 #define SIZE_BITS 24
 #define SIZE_MASK ((UINT64_C(1) << SIZE_BITS) - 1)
-#define SIZE_BIG SIZE_MASK /* the size lives in the word before */
+#define SIZE_BIG SIZE_MASK /* a big block: the size lives in its header */
 #define SLOT_SHIFT 24
 #define SLOT_MASK UINT64_C(31)
 #define SLOT_MALLOC 31u
@@ -49,6 +55,15 @@
 #define WORD 8u
 
 _Static_assert(AR_HOOKS_MAX_SCOPES == SLOT_MALLOC, "slots 0..30 are scopes, 31 is malloc");
+_Static_assert(AR_HOOKS_BIG_BYTES < SIZE_BIG, "arena block sizes fit the size field");
+
+/* The header of a big block, just below it; `word` is the usual word (at p - 8). */
+typedef struct big {
+  struct big *prev, *next; /* the scope's list */
+  size_t size;
+  uint64_t word;
+} big_t;
+_Static_assert(sizeof(big_t) == 32, "big blocks stay 16-aligned");
 
 static atomic_uint_fast64_t g_next_gen = 1;
 
@@ -61,6 +76,7 @@ typedef struct hk_tls {
   unsigned nlive;                         /* live scopes with hook blocks */
   unsigned depth_at[AR_HOOKS_MAX_SCOPES]; /* ar_scope_depth() when each was pushed */
   uint64_t gen[AR_HOOKS_MAX_SCOPES];      /* their full generations, increasing */
+  big_t *big[AR_HOOKS_MAX_SCOPES];        /* each scope's big blocks not yet freed */
   ar_arena_t *arena;                      /* the thread arena (set at the first push) */
   ended_t ended[AR_HOOKS_ENDED_RING];     /* recently ended scopes, for late-free reports */
   unsigned ended_pos;
@@ -92,14 +108,26 @@ static inline uint64_t get_word(const char *p) {
 static inline unsigned w_slot(uint64_t w) { return (unsigned)((w >> SLOT_SHIFT) & SLOT_MASK); }
 static inline uint64_t w_gen(uint64_t w) { return w >> GEN_SHIFT; }
 
-/* The size asked for, and the start of the arena allocation, of an arena block. */
-static inline size_t arena_size(const char *p, uint64_t w) {
-  if ((w & SIZE_MASK) != SIZE_BIG) return (size_t)(w & SIZE_MASK);
-  size_t n;
-  memcpy(&n, p - 2 * WORD, sizeof n);
-  return n;
+static inline bool w_big(uint64_t w) { return (w & SIZE_MASK) == SIZE_BIG; }
+static inline big_t *big_of(char *p) { return (big_t *)(void *)(p - sizeof(big_t)); }
+
+/* The size asked for, of a scope block (arena or big). */
+static inline size_t block_size(char *p, uint64_t w) {
+  return w_big(w) ? big_of(p)->size : (size_t)(w & SIZE_MASK);
 }
-static inline size_t head_of(size_t n) { return n < SIZE_BIG ? WORD : 2 * WORD; }
+
+static void big_link(unsigned slot, big_t *b) {
+  b->prev = NULL;
+  b->next = tls.big[slot];
+  if (b->next != NULL) b->next->prev = b;
+  tls.big[slot] = b;
+}
+
+static void big_unlink(unsigned slot, big_t *b) {
+  if (b->prev != NULL) b->prev->next = b->next;
+  else tls.big[slot] = b->next;
+  if (b->next != NULL) b->next->prev = b->prev;
+}
 
 /* ---- the scope stack ------------------------------------------------------------------- */
 
@@ -113,6 +141,12 @@ static void pop_from(uint64_t gen) {
   while (tls.nlive > 0 && tls.gen[tls.nlive - 1] >= gen) {
     tls.nlive--;
     remember_ended(tls.gen[tls.nlive]);
+    for (big_t *b = tls.big[tls.nlive], *next; b != NULL; b = next) {
+      next = b->next;
+      free(b);
+      tls.st.big_frees++;
+    }
+    tls.big[tls.nlive] = NULL;
   }
   /* With no scope of ours live, look the arena up afresh next time (a thread arena destroyed
    * at thread exit may be created again by a later call). */
@@ -165,6 +199,7 @@ static int current_slot(unsigned d) {
   if (ar_defer(a, on_scope_end, (void *)(uintptr_t)g) != AR_OK) return -2;
   tls.depth_at[tls.nlive] = d;
   tls.gen[tls.nlive] = g;
+  tls.big[tls.nlive] = NULL;
   return (int)tls.nlive++;
 }
 
@@ -183,23 +218,34 @@ static void *malloc_block(size_t n) {
   return p;
 }
 
-/* Writes the word(s) of an arena block whose allocation starts at base. */
+/* Writes the word of an arena block whose allocation starts at base. */
 static char *tag_arena(char *base, unsigned slot, size_t n) {
-  char *p;
-  if (n < SIZE_BIG) {
-    p = base + WORD;
-    put_word(p, pack(tls.gen[slot], slot, n));
-  } else {
-    p = base + 2 * WORD;
-    memcpy(base, &n, sizeof n);
-    put_word(p, pack(tls.gen[slot], slot, SIZE_BIG));
-  }
+  char *p = base + WORD;
+  put_word(p, pack(tls.gen[slot], slot, n));
   return p;
 }
 
-static void *arena_block(unsigned slot, size_t n) {
-  if (n > SIZE_MAX - 2 * WORD) return NULL;
-  char *base = ar_alloc(tls.arena, n + head_of(n));
+/* Fills in, links and tags a big block at b (already sized for n). */
+static char *tag_big(big_t *b, unsigned slot, size_t n) {
+  char *p = (char *)(b + 1);
+  b->size = n;
+  big_link(slot, b);
+  put_word(p, pack(tls.gen[slot], slot, SIZE_BIG));
+  return p;
+}
+
+static void *scope_block(unsigned slot, size_t n) {
+  if (n >= AR_HOOKS_BIG_BYTES) {
+    if (n > SIZE_MAX - sizeof(big_t)) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    big_t *b = malloc(sizeof(big_t) + n);
+    if (b == NULL) return NULL;
+    tls.st.big_allocs++;
+    return tag_big(b, slot, n);
+  }
+  char *base = ar_alloc(tls.arena, n + WORD);
   if (base == NULL) return NULL;
   tls.st.arena_allocs++;
   return tag_arena(base, slot, n);
@@ -211,7 +257,7 @@ void *ar_hooks_malloc(size_t n) {
   int s = current_slot(d);
   if (s == -1) return malloc_block(n);
   if (s < 0) return NULL;
-  return arena_block((unsigned)s, n);
+  return scope_block((unsigned)s, n);
 }
 
 char *ar_hooks_strdup(const char *s) {
@@ -281,7 +327,7 @@ static void leave_alone(kind_t k, const char *p, uint64_t w) {
     case K_FOREIGN: tls.st.foreign++; break;
     case K_LATE:
       tls.st.late++;
-      report_late(w_gen(w), (w & SIZE_MASK) == SIZE_BIG ? 0 : (size_t)(w & SIZE_MASK));
+      report_late(w_gen(w), w_big(w) ? 0 : (size_t)(w & SIZE_MASK));
       break;
     default:
       tls.st.unknown++;
@@ -300,10 +346,16 @@ void ar_hooks_free(void *ptr) {
     return;
   }
   kind_t k = classify(w, ar_scope_depth());
+  if (w_big(w) && (k == K_CURRENT || k == K_OUTER)) { /* this thread's list: free it now */
+    big_t *b = big_of(p);
+    big_unlink(w_slot(w), b);
+    free(b);
+    tls.st.big_frees++;
+    return;
+  }
   if (k == K_CURRENT) {
-    size_t n = arena_size(p, w);
-    size_t h = head_of(n);
-    if (ar_free(tls.arena, p - h, n + h) == AR_OK) tls.st.arena_frees++;
+    size_t n = (size_t)(w & SIZE_MASK);
+    if (ar_free(tls.arena, p - WORD, n + WORD) == AR_OK) tls.st.arena_frees++;
     return;
   }
   leave_alone(k, p, w);
@@ -327,13 +379,24 @@ void *ar_hooks_realloc(void *ptr, size_t n) {
     leave_alone(k, p, w);
     return NULL;
   }
-  size_t old = arena_size(p, w);
-  if (k == K_CURRENT && head_of(old) == head_of(n) && n <= SIZE_MAX - 2 * WORD) {
-    size_t h = head_of(n);
-    unsigned slot = w_slot(w);
-    char *base = ar_realloc(tls.arena, p - h, old + h, n + h);
+  size_t old = block_size(p, w);
+  unsigned slot = w_slot(w);
+  if (w_big(w) && (k == K_CURRENT || k == K_OUTER)) { /* stays big, in its own scope */
+    if (n > SIZE_MAX - sizeof(big_t)) return NULL;
+    big_t *b = big_of(p);
+    big_unlink(slot, b);
+    big_t *nb = realloc(b, sizeof(big_t) + n);
+    if (nb == NULL) {
+      big_link(slot, b);
+      return NULL;
+    }
+    if (nb == b) tls.st.in_place++;
+    return tag_big(nb, slot, n);
+  }
+  if (k == K_CURRENT && n < AR_HOOKS_BIG_BYTES) {
+    char *base = ar_realloc(tls.arena, p - WORD, old + WORD, n + WORD);
     if (base == NULL) return NULL;
-    if (base + h == p) tls.st.in_place++;
+    if (base + WORD == p) tls.st.in_place++;
     else tls.st.arena_allocs++, tls.st.arena_frees++;
     return tag_arena(base, slot, n);
   }

@@ -20,10 +20,18 @@
  * of the current scope (given back with ar_free, where the arena recycles it) from everything
  * else, which it leaves alone.
  *
+ * Big blocks. A block of AR_HOOKS_BIG_BYTES or more asked for in a scope comes from malloc,
+ * with a 32-byte header that links it into its scope's list; the scope's end frees every big
+ * block still listed, so to the caller it behaves like the scope's other blocks. Why: the
+ * arena gives such blocks dedicated chunks, mapped and unmapped each time, and the buffers a
+ * parser or serializer grows by doubling would fault fresh pages on every request; malloc
+ * keeps and reuses that memory.
+ *
  * What a free does, by the block's word:
  *   - malloc block: free().
  *   - block of the innermost live scope on this thread, with no deeper scope open: ar_free()
  *     (the newest block moves the cursor back; others join the arena's size-class lists).
+ *   - big block of a live scope of this thread: unlinked and freed.
  *   - block of an outer scope that is still live (a deeper scope is open now): left alone
  *     ("abandoned"); the outer scope's end takes it back. Giving it back could move the
  *     cursor below the deeper scope's start, which that scope's end would reject.
@@ -74,6 +82,9 @@ extern "C" {
 
 /** Scopes one thread can have open with hook blocks at once; deeper ones get malloc blocks. */
 #define AR_HOOKS_MAX_SCOPES 31
+/** Blocks of this many bytes or more, asked for in a scope, come from malloc and are listed
+ * with their scope, which frees them at its end if nothing did before (see "Big blocks"). */
+#define AR_HOOKS_BIG_BYTES ((size_t)16384)
 /** Ended scopes per thread that a late free is recognised against (debug report). */
 #define AR_HOOKS_ENDED_RING 64
 /** How every late-free line on stderr begins. */
@@ -82,7 +93,8 @@ extern "C" {
 #define AR_HOOKS_UNKNOWN_PREFIX "arenart hooks: unknown pointer"
 
 /** Allocates n bytes (8-byte aligned): from the calling thread's innermost scope when
- * ar_scope_depth() > 0, from malloc otherwise. n == 0 gives a unique block.
+ * ar_scope_depth() > 0 (big ones from malloc, freed at the scope's end at the latest), from
+ * malloc otherwise. n == 0 gives a unique block.
  * Errors (NULL): n + 16 overflows; malloc failed (errno ENOMEM); inside a scope, the thread
  * arena could not be had or refused (ar_last_error() says why: AR_ENOMEM, AR_ELIMIT). */
 void *ar_hooks_malloc(size_t n);
@@ -91,13 +103,13 @@ void *ar_hooks_malloc(size_t n);
  * Errors: none reported to the caller (a bad pointer is left alone and counted). */
 void ar_hooks_free(void *p);
 
-/** Resizes a block. A malloc block stays a malloc block (realloc). A block of the innermost
- * live scope is resized with ar_realloc (in place when it is the newest block and the chunk
- * has room). Any other hook block (outer scope, another thread's) is copied into a new block
- * chosen as ar_hooks_malloc would, and the old one is left to its scope. Shrinking a block of
- * the innermost scope keeps the pointer, unless the size crosses 16 MiB (blocks that big have
- * a second header word, so the block is copied). p NULL acts as ar_hooks_malloc; n == 0 keeps
- * a block of size 0 (never frees).
+/** Resizes a block. A malloc block stays a malloc block (realloc). A big block of a live
+ * scope of this thread stays a big block of that scope (realloc, whatever n). A block of the
+ * innermost live scope that stays under AR_HOOKS_BIG_BYTES is resized with ar_realloc (in
+ * place when it is the newest block and the chunk has room; shrinking keeps the pointer). Any
+ * other block (growing past AR_HOOKS_BIG_BYTES, an outer scope's, another thread's) is copied
+ * into a new block chosen as ar_hooks_malloc would, and the old one goes where ar_hooks_free
+ * sends it. p NULL acts as ar_hooks_malloc; n == 0 keeps a block of size 0 (never frees).
  * Errors (NULL, the old block untouched and valid): those of ar_hooks_malloc; p is a late
  * (ended-scope) or unknown block (reported on stderr in AR_DEBUG builds). */
 void *ar_hooks_realloc(void *p, size_t n);
@@ -124,7 +136,9 @@ int ar_hooks_add_scope_end_fn(ar_hooks_scope_end_fn fn);
 
 /** The calling thread's counters (since the thread's first hook call). */
 typedef struct ar_hooks_stats {
-  uint64_t arena_allocs;  /**< blocks served by a scope (realloc moves included) */
+  uint64_t arena_allocs;  /**< blocks served by a scope's arena (realloc moves included) */
+  uint64_t big_allocs;    /**< big blocks served in a scope (from malloc, listed) */
+  uint64_t big_frees;     /**< big blocks freed (by a free, or by their scope's end) */
   uint64_t malloc_allocs; /**< blocks served by malloc */
   uint64_t arena_frees;   /**< blocks given back to the arena with ar_free */
   uint64_t malloc_frees;  /**< malloc blocks freed */

@@ -347,30 +347,49 @@ static void test_hooks_realloc(void **state) {
   assert_null(ar_hooks_strdup(NULL));
 }
 
-/* A block of 16 MiB or more keeps its size in a second word; it still lives in the scope. */
-static void test_big_block(void **state) {
+/* Blocks of AR_HOOKS_BIG_BYTES or more come from malloc, listed with their scope: freed by
+ * ar_hooks_free (from any scope of this thread that is still live), or at the latest by the
+ * scope's end (LeakSanitizer, under --config=asan, would report one that is not). */
+static void test_big_blocks(void **state) {
   (void)state;
   size_t used0 = arena_used();
   ar_hooks_stats_t s0 = stats();
   ar_scope_t sc = ar_scope_begin();
-  size_t n = (size_t)17 << 20;
+  size_t n = 100000;
   char *p = ar_hooks_malloc(n);
   assert_non_null(p);
-  assert_true(arena_used() >= used0 + n); /* in the thread arena, not malloc */
-  p[0] = 1;
-  p[n - 1] = 2;
-  char *q = ar_hooks_realloc(p, n + 100);
+  assert_int_equal((uintptr_t)p % 16, 0u);
+  memset(p, 7, n);
+  char *kept = ar_hooks_malloc(AR_HOOKS_BIG_BYTES); /* never freed by hand */
+  assert_non_null(kept);
+  ar_hooks_stats_t s1 = stats();
+  assert_int_equal(s1.big_allocs - s0.big_allocs, 2u);
+  assert_int_equal(s1.malloc_allocs, s0.malloc_allocs);
+  assert_true(arena_used() < used0 + 1024); /* not in the arena (only the scope's record) */
+  char *q = ar_hooks_realloc(p, 3 * n); /* stays a big block of this scope */
   assert_non_null(q);
-  assert_int_equal(q[0], 1);
-  assert_int_equal(q[n - 1], 2);
-  char *same = ar_hooks_realloc(q, n); /* shrinking within the big size keeps the pointer */
-  assert_ptr_equal(same, q);
-  char *small = ar_hooks_realloc(same, 100); /* under 16 MiB: a new block, content kept */
-  assert_non_null(small);
-  assert_int_equal(small[0], 1);
-  assert_int_equal(stats().malloc_allocs, s0.malloc_allocs); /* all of it from the scope */
-  ar_hooks_free(small);
-  assert_int_equal(ar_scope_end(&sc), AR_OK);
+  assert_int_equal(q[0], 7);
+  assert_int_equal(q[n - 1], 7);
+  char *r = ar_hooks_realloc(q, 100); /* shrinking: still big, content kept */
+  assert_non_null(r);
+  assert_int_equal(r[99], 7);
+  /* an outer scope's big block freed in an inner scope is freed at once */
+  ar_scope_t inner = ar_scope_begin();
+  ar_hooks_free(r);
+  assert_int_equal(stats().big_frees - s0.big_frees, 1u);
+  assert_int_equal(stats().abandoned, s0.abandoned);
+  assert_int_equal(ar_scope_end(&inner), AR_OK);
+  /* an arena block growing past the threshold becomes a big block */
+  char *g = ar_hooks_malloc(64);
+  assert_non_null(g);
+  memcpy(g, "grow", 4);
+  g = ar_hooks_realloc(g, 2 * AR_HOOKS_BIG_BYTES);
+  assert_non_null(g);
+  assert_memory_equal(g, "grow", 4);
+  assert_int_equal(stats().big_allocs - s0.big_allocs, 3u);
+  assert_int_equal(ar_scope_end(&sc), AR_OK); /* frees `kept` and `g` */
+  ar_hooks_stats_t s2 = stats();
+  assert_int_equal(s2.big_frees - s0.big_frees, 3u);
   assert_int_equal(arena_used(), used0);
 }
 
@@ -519,7 +538,7 @@ int main(void) {
       cmocka_unit_test(test_outer_end_closes_inner),
       cmocka_unit_test(test_foreign_thread_free),
       cmocka_unit_test(test_hooks_realloc),
-      cmocka_unit_test(test_big_block),
+      cmocka_unit_test(test_big_blocks),
       cmocka_unit_test(test_late_free_reported),
       cmocka_unit_test(test_unknown_pointer),
       cmocka_unit_test(test_install_rules),
