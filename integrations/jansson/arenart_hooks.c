@@ -12,9 +12,7 @@
  *     p = base + 8, so p is 8 mod 16 like glibc's and costs what glibc's header costs;
  *   big block (AR_HOOKS_BIG_BYTES or more, in a scope): malloc(n + 32) holding
  *     {prev, next, size, word}, p = base + 32, on its scope's list; the scope's end frees
- *     whatever is still listed. The arena would give each such block a dedicated chunk,
- *     mapped and unmapped on every use; malloc keeps and reuses that memory, so the growing
- *     buffers of a parser or a serializer fault no new pages after the first request;
+ *     whatever is still listed (why malloc: see "Big blocks" in the header);
  *   malloc block (no scope): malloc(n + 8), p = base + 8.
  *
  * Generations come from one process-wide counter (one relaxed fetch-and-add per scope in which
