@@ -51,6 +51,20 @@
 #define GEN_MASK ((UINT64_C(1) << 35) - 1)
 #define MALLOC_GEN UINT64_C(0x5A3C96E1B) /* any fixed 35-bit value */
 #define WORD 8u
+/* Small-block cache (see "Recycling" in the header): footprints 16..512 by 16. Off under ASan,
+ * where every freed block goes to ar_free, which poisons it until the scope ends. */
+#define CACHE_CLASSES 32
+#define CACHE_MAX_FP 512
+#if defined(__SANITIZE_ADDRESS__)
+#define HK_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HK_CACHE 0
+#endif
+#endif
+#ifndef HK_CACHE
+#define HK_CACHE 1
+#endif
 
 _Static_assert(AR_HOOKS_MAX_SCOPES == SLOT_MALLOC, "slots 0..30 are scopes, 31 is malloc");
 _Static_assert(AR_HOOKS_BIG_BYTES < SIZE_BIG, "arena block sizes fit the size field");
@@ -77,6 +91,9 @@ typedef struct hk_tls {
   big_t *big[AR_HOOKS_MAX_SCOPES];        /* each scope's big blocks not yet freed */
   ar_arena_t *arena;                      /* the thread arena (set at the first push) */
   ended_t ended[AR_HOOKS_ENDED_RING];     /* recently ended scopes, for late-free reports */
+  void *cache[CACHE_CLASSES];             /* freed small blocks of scope cache_slot, by size */
+  unsigned cache_slot;                    /* the slot they belong to (valid if cache_live) */
+  bool cache_live;
   unsigned ended_pos;
   ar_hooks_stats_t st;
 } hk_tls_t;
@@ -135,6 +152,11 @@ static void remember_ended(uint64_t gen) {
   tls.ended_pos = (tls.ended_pos + 1) % AR_HOOKS_ENDED_RING;
 }
 
+static void cache_drop(void) {
+  memset(tls.cache, 0, sizeof tls.cache);
+  tls.cache_live = false;
+}
+
 static void pop_from(uint64_t gen) {
   while (tls.nlive > 0 && tls.gen[tls.nlive - 1] >= gen) {
     tls.nlive--;
@@ -145,6 +167,7 @@ static void pop_from(uint64_t gen) {
       tls.st.big_frees++;
     }
     tls.big[tls.nlive] = NULL;
+    if (tls.cache_live && tls.cache_slot >= tls.nlive) cache_drop();
   }
   /* With no scope of ours live, look the arena up afresh next time (a thread arena destroyed
    * at thread exit may be created again by a later call). */
@@ -198,6 +221,11 @@ static int current_slot(unsigned d) {
   tls.depth_at[tls.nlive] = d;
   tls.gen[tls.nlive] = g;
   tls.big[tls.nlive] = NULL;
+  /* The outer scope's cached blocks stay allocated in it (until it ends); the cache now
+   * serves the new scope only, so no block of one scope is handed out in another. */
+  cache_drop();
+  tls.cache_slot = tls.nlive;
+  tls.cache_live = true;
   return (int)tls.nlive++;
 }
 
@@ -243,7 +271,16 @@ static void *scope_block(unsigned slot, size_t n) {
     tls.st.big_allocs++;
     return tag_big(b, slot, n);
   }
-  char *base = ar_alloc(tls.arena, n + WORD);
+  char *base;
+  size_t fp = (n + WORD + 15) & ~(size_t)15;
+  if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache_live && tls.cache_slot == slot &&
+      tls.cache[fp / 16 - 1] != NULL) {
+    base = tls.cache[fp / 16 - 1];
+    memcpy(&tls.cache[fp / 16 - 1], base, sizeof(void *));
+    tls.st.arena_allocs++;
+    return tag_arena(base, slot, n);
+  }
+  base = ar_alloc(tls.arena, n + WORD);
   if (base == NULL) return NULL;
   tls.st.arena_allocs++;
   return tag_arena(base, slot, n);
@@ -353,6 +390,14 @@ void ar_hooks_free(void *ptr) {
   }
   if (k == K_CURRENT) {
     size_t n = (size_t)(w & SIZE_MASK);
+    size_t fp = (n + WORD + 15) & ~(size_t)15;
+    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache_live && tls.cache_slot == w_slot(w)) {
+      char *base = p - WORD;
+      memcpy(base, &tls.cache[fp / 16 - 1], sizeof(void *));
+      tls.cache[fp / 16 - 1] = base;
+      tls.st.arena_frees++;
+      return;
+    }
     if (ar_free(tls.arena, p - WORD, n + WORD) == AR_OK) tls.st.arena_frees++;
     return;
   }

@@ -29,10 +29,22 @@
  * smaller ones leave their old copies behind until the chunk fills and waste up to their size
  * at a chunk's end; malloc reuses that memory at once.
  *
+ * Recycling. A freed block of the innermost scope whose footprint (size + 8, rounded up to 16)
+ * is at most 512 bytes goes on the hooks' own per-footprint list for that scope, and the next
+ * request of that footprint in the same scope takes it back: libraries free small blocks
+ * right after allocating them (jansson frees every object key the lexer made once the key is
+ * copied), and the arena's own lists are consulted only when its current chunk is full, so
+ * those blocks would sit unused until then (about 10% of a parsed jansson document). The
+ * list is dropped when that scope ends or a deeper scope takes its first block (its blocks
+ * then stay allocated until their scope ends). Larger blocks go to ar_free (the newest block
+ * moves the cursor back; others join the arena's size-class lists). Under ASan every freed
+ * block goes to ar_free instead, which keeps it poisoned until the scope ends, so a use after
+ * free inside a scope is reported.
+ *
  * What a free does, by the block's word:
  *   - malloc block: free().
- *   - block of the innermost live scope on this thread, with no deeper scope open: ar_free()
- *     (the newest block moves the cursor back; others join the arena's size-class lists).
+ *   - block of the innermost live scope on this thread, with no deeper scope open: recycled
+ *     (see "Recycling").
  *   - big block of a live scope of this thread: unlinked and freed.
  *   - block of an outer scope that is still live (a deeper scope is open now): left alone
  *     ("abandoned"); the outer scope's end takes it back. Giving it back could move the
@@ -55,7 +67,8 @@
  * as foreign. If the address was handed out again by the hooks, the late free is
  * indistinguishable from a free of the new block and frees it (as with malloc). A stale word
  * is taken as live only if it matches a live scope's 35-bit generation after the address
- * hash, which random bytes do with probability 2^-35.
+ * hash, which random bytes do with probability 2^-35. A block freed twice while its scope is
+ * live is not detected (as with malloc, it may then be handed out twice).
  *
  * Limits: blocks are 8-byte aligned (enough for every type jansson and libxml2 store, not
  * for max_align_t); scopes nested deeper than AR_HOOKS_MAX_SCOPES on one thread get malloc
@@ -142,7 +155,7 @@ typedef struct ar_hooks_stats {
   uint64_t big_allocs;    /**< big blocks served in a scope (from malloc, listed) */
   uint64_t big_frees;     /**< big blocks freed (by a free, or by their scope's end) */
   uint64_t malloc_allocs; /**< blocks served by malloc */
-  uint64_t arena_frees;   /**< blocks given back to the arena with ar_free */
+  uint64_t arena_frees;   /**< scope blocks recycled (the hooks' lists, or ar_free) */
   uint64_t malloc_frees;  /**< malloc blocks freed */
   uint64_t in_place;      /**< reallocs of arena blocks that kept the pointer */
   uint64_t abandoned;     /**< frees of a live outer-scope block, left to that scope */

@@ -13,7 +13,10 @@
  *
  * Worker protocol: `<exe> --worker FLAVOR --kib K --iters N` prints one line
  *   RESULT <ns per document> <peak RSS growth in KiB> <malloc provider>
- * where the growth is ru_maxrss minus the resident size measured after the input document was
+ * where the time is the worker's CPU time (CLOCK_PROCESS_CPUTIME_ID: time spent waiting for
+ * a CPU on a shared machine is not counted; the page faults' kernel time is) over N documents
+ * after two warm-up ones
+ * and the growth is ru_maxrss minus the resident size measured after the input document was
  * generated, before the first iteration.
  *
  * The including file defines:
@@ -168,7 +171,7 @@ static int bd_driver(const char *self, const char *const *arena_flavors, const c
     if (strcmp(fl[i].wflavor, arena) == 0) ia = i;
   printf("\n%s, %zu KiB document, %d documents per process, %d rounds (medians)\n",
          bench_name, kib, iters, rounds);
-  printf("%-14s %12s %10s %14s  %s\n", "flavor", "us/document", "x arena", "peak RSS KiB",
+  printf("%-14s %12s %10s %14s  %s\n", "flavor", "CPU us/doc", "x arena", "peak RSS KiB",
          "malloc from");
   double arena_ns = ia >= 0 && fl[ia].ok ? bd_median(fl[ia].ns, rounds) : 0;
   for (int i = 0; i < nf; i++) {
