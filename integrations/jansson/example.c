@@ -51,8 +51,8 @@ static int handle(const char *body, char *out, size_t outsize) {
 int main(void) {
   if (ar_jansson_install() != 0) return 1;
   static const char *bodies[] = {
-      "{\"order\": 1, \"lines\": [{\"sku\": \"A-1\", \"qty\": 2, \"price\": 1.5},"
-      " {\"sku\": \"B-7\", \"qty\": 1, \"price\": 10}]}",
+      ("{\"order\": 1, \"lines\": [{\"sku\": \"A-1\", \"qty\": 2, \"price\": 1.5},"
+       " {\"sku\": \"B-7\", \"qty\": 1, \"price\": 10}]}"),
       "{\"order\": 2, \"lines\": []}",
       "{\"order\": 3}",
       "{\"order\": 4, \"lines\": [",
