@@ -391,7 +391,11 @@ void ar_hooks_free(void *ptr) {
   if (k == K_CURRENT) {
     size_t n = (size_t)(w & SIZE_MASK);
     size_t fp = (n + WORD + 15) & ~(size_t)15;
-    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache_live && tls.cache_slot == w_slot(w)) {
+    if (HK_CACHE && fp <= CACHE_MAX_FP && !tls.cache_live) { /* after a deeper scope ended */
+      tls.cache_live = true;
+      tls.cache_slot = w_slot(w); /* the innermost live scope: k == K_CURRENT */
+    }
+    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache_slot == w_slot(w)) {
       char *base = p - WORD;
       memcpy(base, &tls.cache[fp / 16 - 1], sizeof(void *));
       tls.cache[fp / 16 - 1] = base;

@@ -10,8 +10,8 @@
  * says whether the block came from malloc or from an arena scope, which scope (a generation
  * number and the scope's slot on this thread's stack of scopes) and how many bytes were asked
  * for; it is XORed with a hash of the block's own address, so a word copied elsewhere, or
- * random bytes, does not read as valid. One word is also what glibc's malloc spends per
- * block, which is why the hooks cost no more memory than malloc does.
+ * random bytes, does not read as valid. One word per block is also what glibc's malloc spends
+ * on its own header.
  *
  * Scopes are seen without any change to arenart: the first time the hooks allocate inside a
  * scope they register a cleanup with ar_defer() on the thread arena. ar_scope_end() (any
@@ -35,8 +35,9 @@
  * right after allocating them (jansson frees every object key the lexer made once the key is
  * copied), and the arena's own lists are consulted only when its current chunk is full, so
  * those blocks would sit unused until then (about 10% of a parsed jansson document). The
- * list is dropped when that scope ends or a deeper scope takes its first block (its blocks
- * then stay allocated until their scope ends). Larger blocks go to ar_free (the newest block
+ * list is dropped when that scope ends or a deeper scope takes its first block (the blocks on
+ * it then stay allocated until their scope ends); the list starts again with the next free of
+ * a block of the innermost scope. Larger blocks go to ar_free (the newest block
  * moves the cursor back; others join the arena's size-class lists). Under ASan every freed
  * block goes to ar_free instead, which keeps it poisoned until the scope ends, so a use after
  * free inside a scope is reported.

@@ -209,6 +209,29 @@ static void test_decref_recycles(void **state) {
   assert_int_equal(ar_scope_end(&sc), AR_OK);
 }
 
+/* A freed small block serves the next request of the same footprint in the same scope, also
+ * after a deeper scope came and went (not under ASan, where freed blocks stay poisoned). */
+static void test_small_block_reuse(void **state) {
+  (void)state;
+  ar_scope_t sc = ar_scope_begin();
+  char *a = ar_hooks_malloc(40);
+  char *b = ar_hooks_malloc(40); /* a is no longer the newest block */
+  assert_non_null(a);
+  assert_non_null(b);
+  ar_hooks_free(a);
+  char *c = ar_hooks_malloc(36); /* same footprint: 48 bytes with the word */
+  if (!UNDER_ASAN) assert_ptr_equal(c, a);
+  ar_scope_t inner = ar_scope_begin();
+  char *d = ar_hooks_malloc(40); /* the inner scope's first block */
+  assert_non_null(d);
+  assert_true(d != b);
+  assert_int_equal(ar_scope_end(&inner), AR_OK);
+  ar_hooks_free(b); /* the outer scope is innermost again */
+  char *e = ar_hooks_malloc(40);
+  if (!UNDER_ASAN) assert_ptr_equal(e, b);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+}
+
 /* ---- nested scopes ------------------------------------------------------------------------ */
 
 static void test_nested_scopes(void **state) {
@@ -551,6 +574,7 @@ int main(void) {
       cmocka_unit_test(test_scope_end_frees_without_decref),
       cmocka_unit_test(test_growth_paths),
       cmocka_unit_test(test_decref_recycles),
+      cmocka_unit_test(test_small_block_reuse),
       cmocka_unit_test(test_nested_scopes),
       cmocka_unit_test(test_outer_end_closes_inner),
       cmocka_unit_test(test_foreign_thread_free),
