@@ -17,8 +17,7 @@
  * scope they register a cleanup with ar_defer() on the thread arena. ar_scope_end() (any
  * rewind past the scope's start) runs it, and it marks that scope's generation ended. So the
  * hooks always know which of their scopes are live, exactly, and a free can tell a live block
- * of the current scope (given back with ar_free, where the arena recycles it) from everything
- * else, which it leaves alone.
+ * of the current scope (recycled) from everything else, which it leaves alone.
  *
  * Big blocks. A block of AR_HOOKS_BIG_BYTES (4 KiB) or more asked for in a scope comes from
  * malloc, with a 32-byte header that links it into its scope's list; the scope's end frees
@@ -58,9 +57,11 @@
  *   - anything else (a pointer not from these hooks, or whose word was overwritten): left
  *     alone, counted as unknown, reported on stderr in AR_DEBUG builds.
  *
- * What cannot be detected. A late free reads the word in memory the scope gave back: under
- * ASan (--config=asan) that read is reported as a use of poisoned memory, at the free; in
- * other builds the read works as long as the chunk is still mapped (the chunk pool keeps
+ * What cannot be detected. A late free reads the word in memory the scope gave back. Under
+ * ASan (--config=asan) the scope's arena memory is poisoned and its big blocks are freed, so
+ * ASan reports the first instrumented touch: the caller's (jansson's inline json_decref) or
+ * this read, in ar_hooks_free. In other builds the read works as long as the chunk is still
+ * mapped (the chunk pool keeps
  * chunks mapped unless ar_trim or its decay returns them to the OS, in which case the read
  * faults, as the library's own walk of the dead objects would). A late free is recognised as
  * late only if its word is intact and its scope is one of the last AR_HOOKS_ENDED_RING scopes
@@ -74,7 +75,8 @@
  * Limits: blocks are 8-byte aligned (enough for every type jansson and libxml2 store, not
  * for max_align_t); scopes nested deeper than AR_HOOKS_MAX_SCOPES on one thread get malloc
  * blocks; an arena failure inside a scope (limit_bytes, AR_ENOMEM) makes the hook return
- * NULL, with no fallback to malloc, so a thread arena's cap bounds what a library can take.
+ * NULL, with no fallback to malloc, so a thread arena's limit_bytes bounds the small blocks a
+ * library takes in a scope; big blocks come from malloc and are not counted against it.
  *
  * Synchronization:
  *   | call                         | may run concurrently with                            |

@@ -327,6 +327,53 @@ static void test_foreign_thread_free(void **state) {
   ar_hooks_free(m.dump);
 }
 
+/* Inside a scope an arena refusal is a NULL from the hook (no fallback to malloc); big blocks
+ * come from malloc and are not counted against limit_bytes. Runs on a new thread, whose arena
+ * takes the configured limit. */
+typedef struct {
+  int small_null;
+  ar_error_t err;
+  int big_ok;
+  ar_hooks_stats_t st, after;
+} limit_result_t;
+
+static void *fill_to_limit(void *arg) {
+  limit_result_t *r = arg;
+  ar_scope_t sc = ar_scope_begin();
+  for (int i = 0; i < 100000 && !r->small_null; i++) {
+    if (ar_hooks_malloc(200) == NULL) {
+      r->small_null = 1;
+      r->err = ar_last_error();
+    }
+  }
+  char *big = ar_hooks_malloc(64 * 1024);
+  r->big_ok = big != NULL;
+  ar_hooks_thread_stats(&r->st);
+  ar_scope_end(&sc); /* frees the big block too */
+  ar_hooks_thread_stats(&r->after);
+  return NULL;
+}
+
+static void test_limit_returns_null(void **state) {
+  (void)state;
+  ar_options_t o;
+  ar_options_init(&o);
+  o.limit_bytes = 256 * 1024;
+  assert_int_equal(ar_thread_arena_configure(&o), AR_OK);
+  limit_result_t r = {0};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, fill_to_limit, &r), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(ar_thread_arena_configure(NULL), AR_OK);
+  assert_true(r.small_null);
+  assert_int_equal(r.err, AR_ELIMIT);
+  assert_int_equal(r.st.malloc_allocs, 0u);
+  assert_true(r.big_ok);
+  assert_int_equal(r.st.big_allocs, 1u);
+  assert_int_equal(r.st.big_frees, 0u);
+  assert_int_equal(r.after.big_frees, 1u);
+}
+
 /* ---- the hooks' realloc, directly (jansson itself has no realloc hook) -------------------- */
 
 static void test_hooks_realloc(void **state) {
@@ -578,6 +625,7 @@ int main(void) {
       cmocka_unit_test(test_nested_scopes),
       cmocka_unit_test(test_outer_end_closes_inner),
       cmocka_unit_test(test_foreign_thread_free),
+      cmocka_unit_test(test_limit_returns_null),
       cmocka_unit_test(test_hooks_realloc),
       cmocka_unit_test(test_big_blocks),
       cmocka_unit_test(test_late_free_reported),
