@@ -16,8 +16,9 @@
  *   malloc block (no scope): malloc(n + 8), p = base + 8.
  *
  * Generations come from one process-wide counter (one relaxed fetch-and-add per scope in which
- * the hooks allocate, never per block), so two threads never share a live generation and a
- * block freed on the wrong thread cannot match the freeing thread's stack. The stack holds
+ * the hooks allocate, never per block), so two threads do not share a live generation (short
+ * of 2^35 scopes passing while one stays open; see the header) and a block freed on the wrong
+ * thread does not match the freeing thread's stack. The stack holds
  * the full 64-bit numbers, in increasing order (a scope is pushed only when no deeper one of
  * ours is live, and the counter only grows); the cleanup registered for generation g pops g
  * and anything above it, which covers "ending an outer scope ends the inner ones" too.

@@ -69,8 +69,11 @@
  * as foreign. If the address was handed out again by the hooks, the late free is
  * indistinguishable from a free of the new block and frees it (as with malloc). A stale word
  * is taken as live only if it matches a live scope's 35-bit generation after the address
- * hash, which random bytes do with probability 2^-35. A block freed twice while its scope is
- * live is not detected (as with malloc, it may then be handed out twice).
+ * hash, which random bytes do with probability 2^-35. Generations are unique process-wide
+ * only modulo 2^35: if a scope stays open while 2^35 other scopes take hook blocks, a block of
+ * it freed on another thread whose live scope at the same slot has the same low 35 bits
+ * would be taken as that thread's own. A block freed twice while its scope is live is not
+ * detected (as with malloc, it may then be handed out twice).
  *
  * Limits: blocks are 8-byte aligned (enough for every type jansson and libxml2 store, not
  * for max_align_t); scopes nested deeper than AR_HOOKS_MAX_SCOPES on one thread get malloc
