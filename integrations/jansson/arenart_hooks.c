@@ -95,6 +95,8 @@ typedef struct hk_tls {
   void *cache[CACHE_CLASSES];             /* freed small blocks of scope cache_slot, by size */
   unsigned cache_slot;                    /* the slot they belong to (valid if cache_live) */
   bool cache_live;
+  ar_arena_t *probed;                     /* the arena `fast` was measured on */
+  bool fast;                              /* it packs blocks back to back (see probe_fast) */
   unsigned ended_pos;
   ar_hooks_stats_t st;
 } hk_tls_t;
@@ -205,6 +207,22 @@ static void on_scope_end(void *arg) {
   pop_from((uint64_t)(uintptr_t)arg);
 }
 
+/* Whether arena a hands out blocks back to back, with no red zone, guard bytes or record in
+ * between: then a freed block's whole footprint is the caller's to reuse, and the small-block
+ * lists may hand it out again for any request of that footprint. Arenas that check (ASan,
+ * checked mode, AR_DEBUG >= 2, the heap flavor) do not: their guards sit right after the size
+ * asked for, and they never reuse freed blocks themselves. Two 1-byte allocations tell: 16
+ * bytes apart, or not. Measured once per arena (again while the answer is no, which also
+ * covers an inconclusive probe at the end of a chunk); the probes go straight back. */
+static void probe_fast(ar_arena_t *a) {
+  if (tls.probed == a && tls.fast) return;
+  tls.probed = a;
+  char *p1 = ar_alloc(a, 1), *p2 = ar_alloc(a, 1);
+  tls.fast = p1 != NULL && p2 == p1 + 16;
+  if (p2 != NULL) ar_free(a, p2, 1);
+  if (p1 != NULL) ar_free(a, p1, 1);
+}
+
 /* The slot to allocate from at depth d (> 0), pushing a new scope if needed; -1: use malloc;
  * -2: the arena failed. */
 static int current_slot(unsigned d) {
@@ -219,6 +237,7 @@ static int current_slot(unsigned d) {
   uint64_t g = atomic_fetch_add_explicit(&g_next_gen, 1, memory_order_relaxed);
   if ((g & GEN_MASK) == 0) g = atomic_fetch_add_explicit(&g_next_gen, 1, memory_order_relaxed);
   if (ar_defer(a, on_scope_end, (void *)(uintptr_t)g) != AR_OK) return -2;
+  if (HK_CACHE) probe_fast(a);
   tls.depth_at[tls.nlive] = d;
   tls.gen[tls.nlive] = g;
   tls.big[tls.nlive] = NULL;
@@ -274,7 +293,7 @@ static void *scope_block(unsigned slot, size_t n) {
   }
   char *base;
   size_t fp = (n + WORD + 15) & ~(size_t)15;
-  if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache_live && tls.cache_slot == slot &&
+  if (HK_CACHE && tls.fast && fp <= CACHE_MAX_FP && tls.cache_live && tls.cache_slot == slot &&
       tls.cache[fp / 16 - 1] != NULL) {
     base = tls.cache[fp / 16 - 1];
     memcpy(&tls.cache[fp / 16 - 1], base, sizeof(void *));
@@ -392,11 +411,12 @@ void ar_hooks_free(void *ptr) {
   if (k == K_CURRENT) {
     size_t n = (size_t)(w & SIZE_MASK);
     size_t fp = (n + WORD + 15) & ~(size_t)15;
-    if (HK_CACHE && fp <= CACHE_MAX_FP && !tls.cache_live) { /* after a deeper scope ended */
+    if (HK_CACHE && tls.fast && fp <= CACHE_MAX_FP && !tls.cache_live) { /* after a deeper scope ended */
       tls.cache_live = true;
       tls.cache_slot = w_slot(w); /* the innermost live scope: k == K_CURRENT */
     }
-    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache_slot == w_slot(w)) {
+    if (HK_CACHE && tls.fast && tls.cache_live && fp <= CACHE_MAX_FP &&
+        tls.cache_slot == w_slot(w)) {
       char *base = p - WORD;
       memcpy(base, &tls.cache[fp / 16 - 1], sizeof(void *));
       tls.cache[fp / 16 - 1] = base;
@@ -461,5 +481,6 @@ int ar_hooks_thread_stats(ar_hooks_stats_t *out) {
   if (out == NULL) return -1;
   *out = tls.st;
   out->live_scopes = tls.nlive;
+  out->small_lists = HK_CACHE && tls.fast;
   return 0;
 }

@@ -37,9 +37,11 @@
  * list is dropped when that scope ends or a deeper scope takes its first block (the blocks on
  * it then stay allocated until their scope ends); the list starts again with the next free of
  * a block of the innermost scope. Larger blocks go to ar_free (the newest block
- * moves the cursor back; others join the arena's size-class lists). Under ASan every freed
- * block goes to ar_free instead, which keeps it poisoned until the scope ends, so a use after
- * free inside a scope is reported.
+ * moves the cursor back; others join the arena's size-class lists). Arenas that check (ASan,
+ * checked mode, AR_DEBUG >= 2, the heap flavor; the hooks tell by two probe allocations when
+ * they first allocate in a scope) get every freed block through ar_free instead, which keeps
+ * it poisoned or junk-filled until the scope ends, so a use after free inside a scope is
+ * caught there.
  *
  * What a free does, by the block's word:
  *   - malloc block: free().
@@ -65,7 +67,8 @@
  * chunks mapped unless ar_trim or its decay returns them to the OS, in which case the read
  * faults, as the library's own walk of the dead objects would). A late free is recognised as
  * late only if its word is intact and its scope is one of the last AR_HOOKS_ENDED_RING scopes
- * that ended on the calling thread; an older one, or one freed on another thread, is counted
+ * that ended on the calling thread (checked mode junk-fills a scope's memory when it ends, so
+ * there a late free is reported as an unknown pointer); an older one, or one freed on another thread, is counted
  * as foreign. If the address was handed out again by the hooks, the late free is
  * indistinguishable from a free of the new block and frees it (as with malloc). A stale word
  * is taken as live only if it matches a live scope's 35-bit generation after the address
@@ -170,6 +173,10 @@ typedef struct ar_hooks_stats {
   uint64_t late;          /**< frees/reallocs recognised as late (their scope ended) */
   uint64_t unknown;       /**< frees/reallocs of pointers whose word is not valid */
   unsigned live_scopes;   /**< scopes with hook blocks open now on this thread */
+  unsigned small_lists;   /**< 1 if the small-block lists are in use on this thread: its
+                               arena was seen packing blocks back to back (not ASan, checked
+                               mode, AR_DEBUG >= 2 or the heap flavor, where the arena itself
+                               never reuses a freed block); 0 otherwise or not yet known */
 } ar_hooks_stats_t;
 
 /** Copies the calling thread's counters into *out. Returns 0, or -1 for a NULL out.

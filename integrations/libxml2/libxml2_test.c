@@ -142,7 +142,7 @@ static void test_scope_parse_modify_dump(void **state) {
   assert_int_equal(s1.malloc_allocs, s0.malloc_allocs);
   assert_true(s1.arena_allocs > s0.arena_allocs);
   assert_true(s1.arena_frees > s0.arena_frees);
-  if (!UNDER_ASAN) assert_true(s1.in_place > s0.in_place); /* realloc of the newest block */
+  if (s1.small_lists) assert_true(s1.in_place > s0.in_place); /* the newest block grew */
   xmlFree(text);
   xmlFreeDoc(d);
   assert_int_equal(ar_scope_end(&sc), AR_OK);
@@ -303,11 +303,29 @@ static void late_free_doc(void) {
   xmlFreeDoc(d); /* the document's scope has ended */
   ar_hooks_stats_t s;
   ar_hooks_thread_stats(&s);
-  fprintf(stderr, "late=%llu\n", (unsigned long long)s.late);
+  fprintf(stderr, "late=%llu unknown=%llu lists=%u\n", (unsigned long long)s.late,
+          (unsigned long long)s.unknown, s.small_lists);
+}
+
+/* Whether this thread's arena packs blocks back to back (not a checking arena: ASan, checked
+ * mode, AR_DEBUG >= 2, the heap flavor); the hooks find out at their first block in a scope. */
+static int arena_packs(void) {
+  ar_scope_t sc = ar_scope_begin();
+  ar_hooks_free(ar_hooks_malloc(8));
+  ar_hooks_stats_t s;
+  ar_hooks_thread_stats(&s);
+  assert_int_equal(ar_scope_end(&sc), AR_OK);
+  return s.small_lists != 0;
 }
 
 static void test_late_free_reported(void **state) {
   (void)state;
+  if (!arena_packs() && !UNDER_ASAN) {
+    /* checked mode junk-fills the scope's memory at its end: libxml2's own walk of the dead
+     * document then follows junk pointers and crashes before any free; the hooks' side of a
+     * late free in such an arena is checked by jansson_test */
+    skip();
+  }
   char buf[16384];
   int status = run_child(late_free_doc, buf, sizeof buf);
   if (UNDER_ASAN) {
@@ -330,15 +348,26 @@ static void test_late_free_reported(void **state) {
   }
   if (strstr(buf, "late=") == NULL) fprintf(stderr, "child's stderr:\n%s\n", buf);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  unsigned long long late = 0;
+  unsigned long long late = 0, unknown = 0;
+  unsigned lists = 0;
   const char *line = strstr(buf, "late=");
   assert_non_null(line);
-  assert_int_equal(sscanf(line, "late=%llu", &late), 1);
+  assert_int_equal(sscanf(line, "late=%llu unknown=%llu lists=%u", &late, &unknown, &lists), 3);
+  if (lists == 0) {
+    /* a checking arena (checked mode, the heap flavor): the scope's memory was junk-filled
+     * or freed at its end, so the words read as unknown, or as late where they survived */
+    assert_true(late + unknown > 0);
+#ifndef NDEBUG
+    assert_true(strstr(buf, AR_HOOKS_LATE_PREFIX) != NULL ||
+                strstr(buf, AR_HOOKS_UNKNOWN_PREFIX) != NULL);
+#endif
+    return;
+  }
   assert_true(late > 0);
 #ifndef NDEBUG
   const char *first = strstr(buf, AR_HOOKS_LATE_PREFIX);
   assert_non_null(first);
-  assert_null(strstr(first + 1, AR_HOOKS_LATE_PREFIX));
+  assert_null(strstr(first + 1, AR_HOOKS_LATE_PREFIX)); /* one line per scope, not per block */
 #endif
 }
 
