@@ -76,7 +76,11 @@
  * only modulo 2^35: if a scope stays open while 2^35 other scopes take hook blocks, a block of
  * it freed on another thread whose live scope at the same slot has the same low 35 bits
  * would be taken as that thread's own. A block freed twice while its scope is live is not
- * detected (as with malloc, it may then be handed out twice).
+ * detected (as with malloc, it may then be handed out twice). The hooks follow scopes, not
+ * raw marks: an ar_rewind of the thread arena to a caller's own mark taken inside a scope
+ * takes back the hook blocks allocated after it without the hooks knowing, and a later free
+ * of one of them is taken as a free of a live block (its memory may then be handed out
+ * twice); use a nested scope instead of a raw mark.
  *
  * Limits: blocks are 8-byte aligned (enough for every type jansson and libxml2 store, not
  * for max_align_t); scopes nested deeper than AR_HOOKS_MAX_SCOPES on one thread get malloc
