@@ -1,0 +1,3 @@
+#!/bin/sh
+# Runs an example program, which checks its own output and exits non-zero on a mismatch.
+exec "$1"
