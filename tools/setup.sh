@@ -17,6 +17,7 @@
 #   gnuplot-nox      benchmark plots (PNG)
 #   wrk hyperfine    load generator for the example server, whole-command timing
 #   libprotobuf-c-dev protobuf-c-compiler   //integrations/protobuf-c (library, protoc-c)
+#   libjansson-dev libxml2-dev               //integrations/jansson, //integrations/libxml2
 #   qemu-system-x86 busybox-static cpio numactl   tools/numa-vm.sh: guests with real NUMA
 #                    topologies (the kernel comes from Debian's linux-image package, unpacked)
 #   doxygen          API reference (tools/docs.sh); optional: if it cannot be installed,
@@ -46,6 +47,8 @@ PACKAGES=(
   hyperfine
   libprotobuf-c-dev
   protobuf-c-compiler
+  libjansson-dev
+  libxml2-dev
   qemu-system-x86
   busybox-static
   cpio
