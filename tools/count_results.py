@@ -13,9 +13,9 @@ breaks silently when a status word or the column layout changes. `bazel test
                     -> a test target that could not be built, so it has no summary.
 
 PASSED counts as passed; every other status (FLAKY included: a test that needed a retry is
-not a pass) as failed. A test target that was configured but has no summary and did not
-complete (the build failed before it, or the run was interrupted) counts as failed with
-NO_STATUS. If Bazel exited non-zero and nothing above names a failure (a bad flag, a loading
+not a pass) as failed. A test target with no summary counts as failed (FAILED_TO_BUILD) when
+its build failed or was aborted, and not at all when it was built and not run (a test that
+--test_tag_filters leaves out, such as the no_asan ones). If Bazel exited non-zero and nothing above names a failure (a bad flag, a loading
 error), the run counts as one failure, so a broken invocation can never look green.
 
 Usage: count_results.py BEP_JSON_FILE EXIT_CODE
@@ -68,7 +68,10 @@ def count(events, exit_code):
     passed = 0
     failures = []
     for label in sorted(tests):
-        s = status.get(label, "NO_STATUS")
+        if label not in status:
+            # Built and not run: filtered out by --test_tag_filters (no_asan, manual, ...).
+            continue
+        s = status[label]
         if s == "PASSED":
             passed += 1
         else:
