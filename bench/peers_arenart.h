@@ -7,7 +7,8 @@
  *   arthread  the calling thread's arena (ar_thread_arena), one ar_scope per request.
  *   arconcur  one ConcurrentArena shared by every thread (public API only, so the bench
  *             follows whatever the runtime's fast path is); reset between scaling rounds,
- *             when every thread is parked at a barrier, as its contract requires.
+ *             when every thread is parked at a barrier, as its contract requires. The hot-path
+ *             workload alone gives it its own arena with retain_bytes = its region, as arenart.
  *   arkeep    a serial arena tuned to keep what it had: retain_bytes = 16 MiB, the size of
  *             the ConcurrentArena's process-wide chunk pool. It is the reference of two
  *             goals: in the scaling workload, one per thread, reset once per round rather than
@@ -131,6 +132,7 @@ static inline void arthread_lend(lbatch_t *b) { (void)b; }
 
 typedef struct arconcur_t {
   ar_concurrent_t *ca;
+  int own; /* hot path: an arena of its own, keeping the region as arenart does */
 } arconcur_t;
 enum { arconcur_frees_each = 0 };
 static ar_concurrent_t *arconcur_shared;
@@ -153,11 +155,20 @@ static inline void arconcur_global_fini(void) {
   arconcur_shared = NULL;
 }
 static inline int arconcur_init(arconcur_t *c, const ctx_opt_t *o) {
-  (void)o;
-  c->ca = arconcur_shared;
-  return 0;
+  ar_options_t ao;
+  ar_options_init(&ao);
+  c->own = !arconcur_threaded && o->keep > ao.retain_bytes;
+  if (!c->own) {
+    c->ca = arconcur_shared;
+    return 0;
+  }
+  ao.retain_bytes = o->keep;
+  c->ca = ar_concurrent_create(&ao);
+  return c->ca != NULL ? 0 : -1;
 }
-static inline void arconcur_fini(arconcur_t *c) { (void)c; }
+static inline void arconcur_fini(arconcur_t *c) {
+  if (c->own) ar_concurrent_destroy(c->ca);
+}
 static inline void *arconcur_alloc(arconcur_t *c, size_t n) {
   return ar_concurrent_alloc(c->ca, n);
 }
