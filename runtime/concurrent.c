@@ -370,8 +370,10 @@ static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
   size_t bytes = n + AR_CHUNK_HEADER + 64 + (align > 64 ? align : 0);
   if (bytes < n) return fail(AR_EOVERFLOW);
   ar_cchunk_t *c = chunk_new(ca, bytes);
-  /* Over the limit while kept chunks wait: they are what gives way, as in the serial arena */
-  while (c == NULL && ar_last_error() == AR_ELIMIT && kept_give_back(ca))
+  /* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena
+   * (not for a request that no give-back can fit) */
+  while (c == NULL && ar_last_error() == AR_ELIMIT && bytes <= ca->limit_bytes &&
+         kept_give_back(ca))
     c = chunk_new(ca, bytes);
   if (c == NULL) return NULL;
   c->dedicated = true;
