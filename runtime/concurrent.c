@@ -10,12 +10,36 @@
  *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
  *      add straddles the end keeps the partial tail if it is big enough, so a chunk loses at
  *      most one small tail.
- *   3. When the chunk is spent, threads race to install a new one: each acquires a chunk from
+ *   3. When the chunk is spent, threads race to install a new one. If the last reset kept
+ *      chunks, the new one is the next kept chunk (below). Otherwise each acquires a chunk from
  *      the source and tries one strong CAS on `current` from the exhausted chunk it saw. The
  *      winner's chunk is published by that CAS (release: its header fields are visible to any
  *      thread that loads `current` with acquire) and pushed on the arena's list of all chunks;
  *      every loser hands its chunk straight back to the source and carves from the winner's.
  *      Nothing leaks, whoever wins.
+ *
+ * Kept chunks. Reset keeps up to retain_bytes of ordinary chunks, as the serial arena does, so
+ * that an arena reset every round allocates from memory it already has instead of faulting in
+ * fresh pages (with the default source a 64 MiB round overflowed the 16 MiB process-wide pool
+ * and went back to munmap every time). Reset is quiescent, so it simply builds a chain of them,
+ * each header holding its successor and its place; the chain is read-only until the next
+ * reset. The chunk to install in place of an exhausted `seen` is always seen's successor (the
+ * first kept chunk in place of NULL), so every refiller that saw the same chunk proposes the
+ * same one: one CAS wins, a loser holds nothing to give back, and a stale `seen` just fails.
+ * There is no ABA: a kept chunk is installed only in place of its predecessor, `current` moves
+ * forward along the chain, and no installed chunk is freed before the next reset, so `current`
+ * never holds the same chunk twice between resets (and nothing is ever pushed on the chain
+ * between them). One word, kept_state = (installed, available), orders installations against
+ * give-backs: a refiller claims kept chunk k by moving `installed` from k to k + 1 (if it is
+ * already past k, another thread claimed it and this one only helps with the CAS on
+ * `current`), and a dedicated request over the limit gives back the last waiting chunk by
+ * moving `available` down, then finds it by walking the chain (chunks below `available` are
+ * never given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
+ * installed only if claimed below `available` and given back only at or above it, never both.
+ * Relaxed is enough for that word: it decides ownership, and what the chunks hold was written
+ * by the reset, which quiescence orders before every refill. When the chain is used up, or its
+ * rest was given back, refills go to the source as above. Kept chunks stay in capacity and in
+ * the registry's figures (the arena holds them), never on the list of all chunks.
  *
  * Where a thread's span lives. Each arena owns one 64-byte slot per thread that has allocated
  * from it, so arenas never compete for a thread's cache of spans: a thread may interleave any
@@ -35,14 +59,17 @@
  * slower, never unbounded. Reset empties every slot (the table keeps pointing at them);
  * destroy frees the blocks. Builds that must see every call never write the table.
  *
- * Tools. The arena marks nothing itself: while it holds a chunk, all of the chunk is usable
- * (ASan builds send every call here anyway, and the heap flavor mallocs each allocation). What
- * makes a read after reset or destroy visible is where the chunk goes: reset and destroy give
- * every chunk back to the source at once, and a chunk pool, the default source, poisons (ASan)
- * or marks NOACCESS (memcheck) each chunk it keeps until it hands it out again (chunkpool.c).
- * The arena cannot do that itself, because it does not know what the source does next: a
- * source may unmap the chunk (shadow left poisoned would then fault whatever is mapped there
- * later) or hand it to a consumer that does not unpoison.
+ * Tools. While a chunk is in use, all of it is usable (ASan builds send every call here
+ * anyway, and the heap flavor mallocs each allocation). What makes a read after reset or
+ * destroy visible is that the chunk is hidden. A chunk reset keeps, the arena hides itself:
+ * poisoned (ASan) and NOACCESS (memcheck) from the reset until a carve shows the piece it
+ * takes (each carved piece is exclusively its carver's, so showing it races with nobody; a
+ * whole-chunk show at installation could mark data another thread already wrote undefined).
+ * Every other chunk goes back to the source, and a chunk pool, the default source, hides each
+ * chunk it keeps until it hands it out again (chunkpool.c). The arena does not hide what it
+ * gives back, because it does not know what the source does next: a source may unmap the
+ * chunk (shadow left poisoned would then fault whatever is mapped there later) or hand it to a
+ * consumer that does not unpoison; so a kept chunk is shown again before it goes back.
  *
  * Reset and destroy need quiescence (see concurrent.h). At AR_DEBUG >= 1 the out-of-line path
  * counts itself in and out of `inflight`, and reset aborts if it finds anyone inside or if
