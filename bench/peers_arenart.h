@@ -8,7 +8,8 @@
  *   arconcur  one ConcurrentArena shared by every thread (public API only, so the bench
  *             follows whatever the runtime's fast path is); reset between scaling rounds,
  *             when every thread is parked at a barrier, as its contract requires. The hot-path
- *             workload alone gives it its own arena with retain_bytes = its region, as arenart.
+ *             workload alone gives it its own arena with retain_bytes = its region, as arenart;
+ *             the scaling workload gives the shared arena retain_bytes = 16 MiB, as ar-keep16.
  *   arkeep    a serial arena tuned to keep what it had: retain_bytes = 16 MiB, the size of
  *             the ConcurrentArena's process-wide chunk pool. It is the reference of two
  *             goals: in the scaling workload, one per thread, reset once per round rather than
@@ -147,7 +148,11 @@ static inline const char *arconcur_na(workload_t w) {
 static inline int arconcur_global_init(workload_t w, int threads) {
   (void)threads;
   arconcur_threaded = w == W_SCALING || w == W_LARGE;
-  arconcur_shared = ar_concurrent_create(NULL);
+  ar_options_t ao;
+  ar_options_init(&ao);
+  /* scaling: keep what ar-keep16, its reference, keeps (a round is a few MiB) */
+  if (w == W_SCALING) ao.retain_bytes = (size_t)16 << 20;
+  arconcur_shared = ar_concurrent_create(&ao);
   return arconcur_shared != NULL ? 0 : -1;
 }
 static inline void arconcur_global_fini(void) {
