@@ -18,7 +18,8 @@ const peer_t peers[] = {
     {"ar-thread", NULL, "arthread", "arthread", NULL,
      "ar_thread_arena() with one ar_scope_begin/ar_scope_end per request"},
     {"ar-concur", NULL, "arconcur", "arconcur", NULL,
-     "one ConcurrentArena shared by all threads (public API); reset between rounds"},
+     "one ConcurrentArena shared by all threads (public API); reset between rounds; hot path: "
+     "retain_bytes = 2x the region; scaling: retain_bytes = 16 MiB, as ar-keep16"},
     {"bump", NULL, "bump", "bump", NULL,
      "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks"},
     {"ar-keep16", NULL, "arkeep", "arkeep", NULL,

@@ -7,7 +7,9 @@
  *   arthread  the calling thread's arena (ar_thread_arena), one ar_scope per request.
  *   arconcur  one ConcurrentArena shared by every thread (public API only, so the bench
  *             follows whatever the runtime's fast path is); reset between scaling rounds,
- *             when every thread is parked at a barrier, as its contract requires.
+ *             when every thread is parked at a barrier, as its contract requires. The hot-path
+ *             workload alone gives it its own arena with retain_bytes = its region, as arenart;
+ *             the scaling workload gives the shared arena retain_bytes = 16 MiB, as ar-keep16.
  *   arkeep    a serial arena tuned to keep what it had: retain_bytes = 16 MiB, the size of
  *             the ConcurrentArena's process-wide chunk pool. It is the reference of two
  *             goals: in the scaling workload, one per thread, reset once per round rather than
@@ -131,6 +133,7 @@ static inline void arthread_lend(lbatch_t *b) { (void)b; }
 
 typedef struct arconcur_t {
   ar_concurrent_t *ca;
+  int own; /* hot path: an arena of its own, keeping the region as arenart does */
 } arconcur_t;
 enum { arconcur_frees_each = 0 };
 static ar_concurrent_t *arconcur_shared;
@@ -145,7 +148,11 @@ static inline const char *arconcur_na(workload_t w) {
 static inline int arconcur_global_init(workload_t w, int threads) {
   (void)threads;
   arconcur_threaded = w == W_SCALING || w == W_LARGE;
-  arconcur_shared = ar_concurrent_create(NULL);
+  ar_options_t ao;
+  ar_options_init(&ao);
+  /* scaling: keep what ar-keep16, its reference, keeps (a round is a few MiB) */
+  if (w == W_SCALING) ao.retain_bytes = (size_t)16 << 20;
+  arconcur_shared = ar_concurrent_create(&ao);
   return arconcur_shared != NULL ? 0 : -1;
 }
 static inline void arconcur_global_fini(void) {
@@ -153,11 +160,20 @@ static inline void arconcur_global_fini(void) {
   arconcur_shared = NULL;
 }
 static inline int arconcur_init(arconcur_t *c, const ctx_opt_t *o) {
-  (void)o;
-  c->ca = arconcur_shared;
-  return 0;
+  ar_options_t ao;
+  ar_options_init(&ao);
+  c->own = !arconcur_threaded && o->keep > ao.retain_bytes;
+  if (!c->own) {
+    c->ca = arconcur_shared;
+    return 0;
+  }
+  ao.retain_bytes = o->keep;
+  c->ca = ar_concurrent_create(&ao);
+  return c->ca != NULL ? 0 : -1;
 }
-static inline void arconcur_fini(arconcur_t *c) { (void)c; }
+static inline void arconcur_fini(arconcur_t *c) {
+  if (c->own) ar_concurrent_destroy(c->ca);
+}
 static inline void *arconcur_alloc(arconcur_t *c, size_t n) {
   return ar_concurrent_alloc(c->ca, n);
 }

@@ -10,12 +10,36 @@
  *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
  *      add straddles the end keeps the partial tail if it is big enough, so a chunk loses at
  *      most one small tail.
- *   3. When the chunk is spent, threads race to install a new one: each acquires a chunk from
+ *   3. When the chunk is spent, threads race to install a new one. If the last reset kept
+ *      chunks, the new one is the next kept chunk (below). Otherwise each acquires a chunk from
  *      the source and tries one strong CAS on `current` from the exhausted chunk it saw. The
  *      winner's chunk is published by that CAS (release: its header fields are visible to any
  *      thread that loads `current` with acquire) and pushed on the arena's list of all chunks;
  *      every loser hands its chunk straight back to the source and carves from the winner's.
  *      Nothing leaks, whoever wins.
+ *
+ * Kept chunks. Reset keeps up to retain_bytes of ordinary chunks, as the serial arena does, so
+ * that an arena reset every round allocates from memory it already has instead of faulting in
+ * fresh pages (with the default source a 64 MiB round overflowed the 16 MiB process-wide pool
+ * and went back to munmap every time). Reset is quiescent, so it simply builds a chain of them,
+ * each header holding its successor and its place; the chain is read-only until the next
+ * reset. The chunk to install in place of an exhausted `seen` is always seen's successor (the
+ * first kept chunk in place of NULL), so every refiller that saw the same chunk proposes the
+ * same one: one CAS wins, a loser holds nothing to give back, and a stale `seen` just fails.
+ * There is no ABA: a kept chunk is installed only in place of its predecessor, `current` moves
+ * forward along the chain, and no installed chunk is freed before the next reset, so `current`
+ * never holds the same chunk twice between resets (and nothing is ever pushed on the chain
+ * between them). One word, kept_state = (installed, available), orders installations against
+ * give-backs: a refiller claims kept chunk k by moving `installed` from k to k + 1 (if it is
+ * already past k, another thread claimed it and this one only helps with the CAS on
+ * `current`), and a dedicated request over the limit gives back the last waiting chunk by
+ * moving `available` down, then finds it by walking the chain (chunks below `available` are
+ * never given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
+ * installed only if claimed below `available` and given back only at or above it, never both.
+ * Relaxed is enough for that word: it decides ownership, and what the chunks hold was written
+ * by the reset, which quiescence orders before every refill. When the chain is used up, or its
+ * rest was given back, refills go to the source as above. Kept chunks stay in capacity and in
+ * the registry's figures (the arena holds them), never on the list of all chunks.
  *
  * Where a thread's span lives. Each arena owns one 64-byte slot per thread that has allocated
  * from it, so arenas never compete for a thread's cache of spans: a thread may interleave any
@@ -35,14 +59,17 @@
  * slower, never unbounded. Reset empties every slot (the table keeps pointing at them);
  * destroy frees the blocks. Builds that must see every call never write the table.
  *
- * Tools. The arena marks nothing itself: while it holds a chunk, all of the chunk is usable
- * (ASan builds send every call here anyway, and the heap flavor mallocs each allocation). What
- * makes a read after reset or destroy visible is where the chunk goes: reset and destroy give
- * every chunk back to the source at once, and a chunk pool, the default source, poisons (ASan)
- * or marks NOACCESS (memcheck) each chunk it keeps until it hands it out again (chunkpool.c).
- * The arena cannot do that itself, because it does not know what the source does next: a
- * source may unmap the chunk (shadow left poisoned would then fault whatever is mapped there
- * later) or hand it to a consumer that does not unpoison.
+ * Tools. While a chunk is in use, all of it is usable (ASan builds send every call here
+ * anyway, and the heap flavor mallocs each allocation). What makes a read after reset or
+ * destroy visible is that the chunk is hidden. A chunk reset keeps, the arena hides itself:
+ * poisoned (ASan) and NOACCESS (memcheck) from the reset until a carve shows the piece it
+ * takes (each carved piece is exclusively its carver's, so showing it races with nobody; a
+ * whole-chunk show at installation could mark data another thread already wrote undefined).
+ * Every other chunk goes back to the source, and a chunk pool, the default source, hides each
+ * chunk it keeps until it hands it out again (chunkpool.c). The arena does not hide what it
+ * gives back, because it does not know what the source does next: a source may unmap the
+ * chunk (shadow left poisoned would then fault whatever is mapped there later) or hand it to a
+ * consumer that does not unpoison; so a kept chunk is shown again before it goes back.
  *
  * Reset and destroy need quiescence (see concurrent.h). At AR_DEBUG >= 1 the out-of-line path
  * counts itself in and out of `inflight`, and reset aborts if it finds anyone inside or if
@@ -57,6 +84,20 @@
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
 
+/* Kept chunks are hidden from the program between reset and reuse, as the chunk pool hides
+ * the chunks it holds (chunkpool.c); each carved piece is shown again. */
+#if !AR_ASAN && !AR_TSAN && defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define kept_vg_hide(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#define kept_vg_show(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#endif
+#endif
+#ifndef kept_vg_hide
+#define kept_vg_hide(p, n) ((void)(p), (void)(n))
+#define kept_vg_show(p, n) ((void)(p), (void)(n))
+#endif
+
 #define AR_SLOT_BLOCK 16 /* slots per lazily allocated block: 1 KiB */
 #define AR_SLOT_BLOCKS (AR_CTHREADS_ / AR_SLOT_BLOCK)
 #define AR_CHUNK_HEADER 128 /* header rounded so data starts 64-byte aligned */
@@ -70,6 +111,10 @@ typedef struct ar_cchunk {
   size_t size;   /* bytes from the source */
   char *data;
   size_t usable; /* bytes in data */
+  /* Kept chunks (level 3, kept): written only at reset, read-only until the next one. */
+  struct ar_cchunk *next_kept; /* the kept chunk installed after this one; NULL: none */
+  uint32_t kept_idx;           /* this chunk's place in the kept chain */
+  bool dedicated;              /* a dedicated chunk: never kept */
 } ar_cchunk_t;
 
 struct ar_concurrent {
@@ -77,7 +122,11 @@ struct ar_concurrent {
   _Alignas(64) ar_atomic(ar_cchunk_t *) current;
   char pad[64 - sizeof(void *)]; /* read by every refill: away from the counters below */
   ar_atomic(struct ar_cslot_ *) blocks[AR_SLOT_BLOCKS]; /* slots of indices 16k .. 16k+15 */
-  ar_atomic(ar_cchunk_t *) all;
+  ar_atomic(ar_cchunk_t *) all; /* chunks from the source this round (kept ones are not here) */
+  ar_cchunk_t *kept;             /* chain of kept chunks, built by reset; NULL: none */
+  /* (installed << 32) | available: kept chunks [0, installed) were installed as current, and
+   * [installed, available) wait; a dedicated request under the limit gives back the last. */
+  ar_atomic(uint64_t) kept_state;
   ar_atomic(struct ar_hnode *) heap; /* heap flavor: every live allocation */
   ar_atomic(size_t) capacity;
   ar_atomic(size_t) carved;
@@ -90,6 +139,7 @@ struct ar_concurrent {
   size_t chunk_size;
   size_t span_size;
   size_t limit_bytes;
+  size_t retain_bytes;
   struct ar_reg_node *reg;
   uint64_t created_ns;
   char name[32];
@@ -233,13 +283,55 @@ static ar_cchunk_t *chunk_new(ar_concurrent_t *ca, size_t bytes) {
   c->size = bytes;
   c->data = (char *)c + AR_CHUNK_HEADER;
   c->usable = (size_t)((char *)base + bytes - c->data);
+  c->next_kept = NULL;
+  c->kept_idx = 0;
+  c->dedicated = false;
   ar_unpoison_(c->data, c->usable);
   return c;
 }
 
 static void chunk_free(ar_concurrent_t *ca, ar_cchunk_t *c) {
-  unreserve(ca, c->size);
-  ca->source.release(ca->source.ctx, c->base, c->size);
+  void *base = c->base;
+  size_t size = c->size;
+  unreserve(ca, size);
+  /* A kept chunk is hidden: give it back as it came (the source may unmap it, or write in it) */
+  ar_unpoison_(base, size);
+  kept_vg_show(base, size);
+  ca->source.release(ca->source.ctx, base, size);
+}
+
+/* Gives the last waiting kept chunk back to the source, if one waits; any thread. */
+static bool kept_give_back(ar_concurrent_t *ca) {
+  /* relaxed: the chain was written at reset, which quiescence orders before us */
+  uint64_t st = ar_load_relaxed(&ca->kept_state);
+  do {
+    if ((uint32_t)(st >> 32) >= (uint32_t)st) return false;
+    /* relaxed: the CAS only decides who owns the chunk; it publishes nothing */
+  } while (!ar_cas_weak_relaxed(&ca->kept_state, &st, st - 1));
+  uint32_t last = (uint32_t)st - 1;
+  ar_cchunk_t *c = ca->kept; /* chunks before `last` are never given back this round */
+  while (c->kept_idx != last) c = c->next_kept;
+  ar_global_chunk_released_(ca->reg, c->size);
+  chunk_free(ca, c);
+  return true;
+}
+
+/* Claims kept chunk k, the successor of the current chunk a refiller saw, for installation.
+ * True also when another thread claimed it first (the caller then helps install it); false
+ * when k was given back or does not exist. */
+static bool kept_claim(ar_concurrent_t *ca, uint32_t k, bool *mine) {
+  *mine = false;
+  uint64_t st = ar_load_relaxed(&ca->kept_state);
+  for (;;) {
+    uint32_t installed = (uint32_t)(st >> 32), avail = (uint32_t)st;
+    if (installed > k) return true;
+    if (k >= avail) return false;
+    /* relaxed: the CAS only orders claims against give-backs; it publishes nothing */
+    if (ar_cas_weak_relaxed(&ca->kept_state, &st, st + ((uint64_t)1 << 32))) {
+      *mine = true;
+      return true;
+    }
+  }
 }
 
 static void push_all(ar_concurrent_t *ca, ar_cchunk_t *c) {
@@ -252,6 +344,17 @@ static void push_all(ar_concurrent_t *ca, ar_cchunk_t *c) {
 
 /* Installs a new current chunk in place of `seen` (NULL or exhausted). */
 static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
+  /* A kept chunk first: the successor of `seen` in the chain (the first one after a reset).
+   * Plain reads: `seen` stays alive until reset, and its link was written at the last one. */
+  ar_cchunk_t *k = seen != NULL ? seen->next_kept : ca->kept;
+  bool mine;
+  if (k != NULL && kept_claim(ca, seen != NULL ? seen->kept_idx + 1 : 0, &mine)) {
+    ar_cchunk_t *expected = seen;
+    /* Fails only when another thread installed k first (or `seen` is stale): k is in. */
+    (void)ar_cas_strong_acq_rel(&ca->current, &expected, k);
+    if (mine) ar_fetch_add_relaxed(&ca->nchunks, 1);
+    return AR_OK;
+  }
   ar_cchunk_t *c = chunk_new(ca, ca->chunk_size);
   if (c == NULL) {
     /* Out of memory or limit, but someone else may have refilled meanwhile. */
@@ -277,12 +380,11 @@ static char *carve(ar_concurrent_t *ca, size_t need, size_t want, size_t *got) {
     ar_cchunk_t *c = ar_load_acquire(&ca->current);
     if (c != NULL) {
       size_t off = ar_fetch_add_relaxed(&c->cursor, want);
-      if (off + want <= c->usable) {
-        *got = want;
-        return c->data + off;
-      }
-      if (off < c->usable && c->usable - off >= need) { /* we straddle the end: keep the tail */
-        *got = c->usable - off;
+      size_t n = off + want <= c->usable ? want : off < c->usable ? c->usable - off : 0;
+      if (n >= need) { /* n < want: we straddle the end and keep the tail */
+        *got = n;
+        ar_unpoison_(c->data + off, n); /* a kept chunk is hidden until carved */
+        kept_vg_show(c->data + off, n);
         return c->data + off;
       }
     }
@@ -295,7 +397,13 @@ static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
   size_t bytes = n + AR_CHUNK_HEADER + 64 + (align > 64 ? align : 0);
   if (bytes < n) return fail(AR_EOVERFLOW);
   ar_cchunk_t *c = chunk_new(ca, bytes);
+  /* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena
+   * (not for a request that no give-back can fit) */
+  while (c == NULL && ar_last_error() == AR_ELIMIT && bytes <= ca->limit_bytes &&
+         kept_give_back(ca))
+    c = chunk_new(ca, bytes);
   if (c == NULL) return NULL;
+  c->dedicated = true;
   char *p = (char *)ar_align_up_((uintptr_t)c->data, align);
   ar_store_relaxed(&c->cursor, c->usable); /* nothing else carves from a dedicated chunk */
   push_all(ca, c);
@@ -441,6 +549,7 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   size_t span = ar_align_up_(o.chunk_size / 4, 64);
   ca->span_size = span < 256 ? 256 : span > 16384 ? 16384 : span;
   ca->limit_bytes = o.limit_bytes;
+  ca->retain_bytes = AR_HEAP ? 0 : o.retain_bytes;
   ca->created_ns = ar_now_ns_();
   if (o.name != NULL) strncpy(ca->name, o.name, sizeof ca->name - 1);
   ca->reg = ar_registry_add_(AR_KIND_CONCURRENT, ca, ca->name, -1);
@@ -452,15 +561,44 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   return ca;
 }
 
-static void release_all(ar_concurrent_t *ca) {
-  heap_free_all(ca);
-  ar_cchunk_t *c = ar_load_acquire(&ca->all);
-  while (c != NULL) {
-    ar_cchunk_t *next = c->next_all;
-    ar_global_chunk_released_(ca->reg, c->size);
-    chunk_free(ca, c);
-    c = next;
+/* Quiescent: appends x to the new kept chain if `keep` bytes of ordinary chunks allow, else
+ * gives it back to the source. */
+static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t keep, uint32_t *nkept,
+                         ar_cchunk_t ***tail) {
+  if (!x->dedicated && *nkept < UINT32_MAX && keep / ca->chunk_size > *nkept) {
+    ar_store_relaxed(&x->cursor, 0); /* relaxed: quiescence orders it before the next carve */
+    x->next_kept = NULL;
+    x->kept_idx = (*nkept)++;
+    **tail = x;
+    *tail = &x->next_kept;
+    ar_poison_(x->data, x->usable); /* hidden until carved again (see Tools above) */
+    kept_vg_hide(x->data, x->usable);
+  } else {
+    ar_global_chunk_released_(ca->reg, x->size);
+    chunk_free(ca, x);
   }
+}
+
+/* Quiescent: keeps up to `keep` bytes of ordinary chunks as the new kept chain (the chunks
+ * kept before first, then this round's from the source) and gives every other chunk back. */
+static void release_all(ar_concurrent_t *ca, size_t keep) {
+  heap_free_all(ca);
+  uint32_t nold = (uint32_t)ar_load_relaxed(&ca->kept_state); /* given back ones lie past it */
+  uint32_t nkept = 0;
+  ar_cchunk_t *head = NULL, **tail = &head;
+  ar_cchunk_t *x = ca->kept;
+  for (uint32_t i = 0; i < nold; i++) {
+    ar_cchunk_t *next = x->next_kept;
+    keep_or_free(ca, x, keep, &nkept, &tail);
+    x = next;
+  }
+  for (x = ar_load_acquire(&ca->all); x != NULL;) {
+    ar_cchunk_t *next = x->next_all;
+    keep_or_free(ca, x, keep, &nkept, &tail);
+    x = next;
+  }
+  ca->kept = head;
+  ar_store_relaxed(&ca->kept_state, (uint64_t)nkept);
   ar_store_relaxed(&ca->all, NULL);
   ar_store_relaxed(&ca->current, NULL);
   ar_store_relaxed(&ca->carved, 0);
@@ -492,7 +630,7 @@ static void end_exclusive(ar_concurrent_t *ca) {
 void ar_concurrent_reset(ar_concurrent_t *ca) {
   if (ca == NULL) return;
   begin_exclusive(ca, "reset");
-  release_all(ca);
+  release_all(ca, ca->retain_bytes);
   /* Every span pointed into a chunk just given back: empty the slots (the table keeps
    * pointing at them). Relaxed: quiescence orders this before any later allocation. */
   for (unsigned k = 0; k < AR_SLOT_BLOCKS; k++) {
@@ -505,7 +643,7 @@ void ar_concurrent_reset(ar_concurrent_t *ca) {
 void ar_concurrent_destroy(ar_concurrent_t *ca) {
   if (ca == NULL) return;
   begin_exclusive(ca, "destroy");
-  release_all(ca);
+  release_all(ca, 0);
   for (unsigned k = 0; k < AR_SLOT_BLOCKS; k++) free(ar_load_relaxed(&ca->blocks[k]));
   ar_registry_remove_(ca->reg);
   ar_global_arena_destroyed_(ca->created_ns);
@@ -520,6 +658,9 @@ int ar_concurrent_stats(ar_concurrent_t *ca, ar_stats_t *out) {
   out->peak = out->used;
   out->chunks = ar_load_relaxed(&ca->nchunks);
   out->large_chunks = ar_load_relaxed(&ca->nlarge);
+  uint64_t st = ar_load_relaxed(&ca->kept_state);
+  uint32_t installed = (uint32_t)(st >> 32), avail = (uint32_t)st;
+  out->spare_chunks = avail > installed ? avail - installed : 0;
   out->allocs = ar_load_relaxed(&ca->nalloc_slow);
   return AR_OK;
 }
@@ -528,6 +669,10 @@ bool ar_concurrent_owns(ar_concurrent_t *ca, const void *p) {
   if (ca == NULL || p == NULL) return false;
   const char *q = (const char *)p;
   for (ar_cchunk_t *c = ar_load_acquire(&ca->all); c != NULL; c = c->next_all)
+    if (q >= c->data && q < c->data + c->usable) return true;
+  uint32_t n = (uint32_t)ar_load_relaxed(&ca->kept_state);
+  ar_cchunk_t *c = ca->kept;
+  for (uint32_t i = 0; i < n; i++, c = c->next_kept)
     if (q >= c->data && q < c->data + c->usable) return true;
   for (ar_hnode_t *h = ar_load_acquire(&ca->heap); h != NULL; h = h->next)
     if (q >= (const char *)h->p && q < (const char *)h->p + h->size) return true;
@@ -539,5 +684,8 @@ void ar_concurrent_foreach_chunk_(ar_concurrent_t *ca, void (*fn)(void *, size_t
   if (ca == NULL || fn == NULL) return;
   for (ar_cchunk_t *c = ar_load_acquire(&ca->all); c != NULL; c = c->next_all)
     fn(c->base, c->size, ctx);
+  uint32_t n = (uint32_t)ar_load_relaxed(&ca->kept_state);
+  ar_cchunk_t *c = ca->kept;
+  for (uint32_t i = 0; i < n; i++, c = c->next_kept) fn(c->base, c->size, ctx);
   for (ar_hnode_t *h = ar_load_acquire(&ca->heap); h != NULL; h = h->next) fn(h->p, h->size, ctx);
 }

@@ -24,7 +24,10 @@
  * (ar_rcu_synchronize, ar_rcu_barrier), never a silent deadlock or a silently ended section.
  *
  * Counters are relaxed atomics: each is an independent statistic, nothing is published through
- * them, and a snapshot that is a few operations stale is all a stats reader is promised.
+ * them, and a snapshot that is a few operations stale is all a stats reader is promised. The
+ * chunk counters move at every chunk acquire and release, from every thread (a ConcurrentArena
+ * refills from all of its threads at once), so they are sharded: each thread adds to one of
+ * AR_COUNTER_SHARDS cache lines, picked round-robin at its first chunk, and a reader sums them.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -57,7 +60,14 @@ static ar_atomic(uint64_t) reg_count;
 static ar_atomic(uint64_t) next_id = 1;
 
 static ar_atomic(uint64_t) g_created, g_destroyed, g_lifetime_sum;
-static ar_atomic(uint64_t) g_bytes_acq, g_bytes_rel, g_chunks_acq, g_chunks_rel;
+#define AR_COUNTER_SHARDS 16
+typedef struct __attribute__((aligned(64))) ar_chunk_counters {
+  ar_atomic(uint64_t) bytes_acq, bytes_rel, chunks_acq, chunks_rel;
+} ar_chunk_counters_t;
+static ar_chunk_counters_t g_chunk[AR_COUNTER_SHARDS];
+static ar_atomic(unsigned) g_next_shard;
+/* This thread's shard + 1 (0: none yet). Initial-exec: no __tls_get_addr call per chunk. */
+static __thread unsigned my_shard __attribute__((tls_model("initial-exec")));
 
 uint64_t ar_now_ns_(void) {
   struct timespec ts;
@@ -381,15 +391,23 @@ void ar_global_arena_destroyed_(uint64_t created_ns) {
   ar_fetch_add_relaxed(&g_destroyed, 1);
 }
 
+static ar_chunk_counters_t *my_counters(void) {
+  if (AR_UNLIKELY(my_shard == 0)) /* relaxed: any spread will do, nothing is published */
+    my_shard = ar_fetch_add_relaxed(&g_next_shard, 1) % AR_COUNTER_SHARDS + 1;
+  return &g_chunk[my_shard - 1];
+}
+
 void ar_global_chunk_acquired_(ar_reg_node_t *reg, size_t bytes) {
-  ar_fetch_add_relaxed(&g_bytes_acq, bytes);
-  ar_fetch_add_relaxed(&g_chunks_acq, 1);
+  ar_chunk_counters_t *g = my_counters();
+  ar_fetch_add_relaxed(&g->bytes_acq, bytes);
+  ar_fetch_add_relaxed(&g->chunks_acq, 1);
   if (reg != NULL) ar_fetch_add_relaxed(&reg->capacity, bytes);
 }
 
 void ar_global_chunk_released_(ar_reg_node_t *reg, size_t bytes) {
-  ar_fetch_add_relaxed(&g_bytes_rel, bytes);
-  ar_fetch_add_relaxed(&g_chunks_rel, 1);
+  ar_chunk_counters_t *g = my_counters();
+  ar_fetch_add_relaxed(&g->bytes_rel, bytes);
+  ar_fetch_add_relaxed(&g->chunks_rel, 1);
   if (reg != NULL) ar_fetch_sub_relaxed(&reg->capacity, bytes);
 }
 
@@ -402,10 +420,18 @@ int ar_stats_global(ar_global_stats_t *out) {
   out->arenas_created = ar_load_relaxed(&g_created);
   out->arenas_live = out->arenas_created > destroyed ? out->arenas_created - destroyed : 0;
   out->avg_lifetime_ns = destroyed ? lifetime / destroyed : 0;
-  uint64_t rel = ar_load_relaxed(&g_bytes_rel), crel = ar_load_relaxed(&g_chunks_rel);
+  /* Releases before acquires, as destroyed before created above. */
+  uint64_t rel = 0, crel = 0, acq = 0, cacq = 0;
+  for (unsigned i = 0; i < AR_COUNTER_SHARDS; i++) {
+    rel += ar_load_relaxed(&g_chunk[i].bytes_rel);
+    crel += ar_load_relaxed(&g_chunk[i].chunks_rel);
+  }
+  for (unsigned i = 0; i < AR_COUNTER_SHARDS; i++) {
+    acq += ar_load_relaxed(&g_chunk[i].bytes_acq);
+    cacq += ar_load_relaxed(&g_chunk[i].chunks_acq);
+  }
   out->bytes_released = rel;
-  out->bytes_acquired = ar_load_relaxed(&g_bytes_acq);
-  uint64_t cacq = ar_load_relaxed(&g_chunks_acq);
+  out->bytes_acquired = acq;
   out->chunks_in_use = cacq > crel ? cacq - crel : 0;
   ar_chunk_pool_stats_t ps;
   if (ar_chunk_pool_stats(ar_chunk_pool_default(), &ps) == AR_OK) out->chunks_pooled = ps.pooled;

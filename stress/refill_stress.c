@@ -6,8 +6,11 @@
  * paths: in-span bumps, exact medium pieces and dedicated chunks. Every allocation is filled
  * with a pattern unique to it; afterwards every pattern must be intact (no two allocations
  * overlapped), the ranges sorted must be disjoint, and the arena's capacity must equal, to the
- * byte, what a counting source says is outstanding. After destroy the source must be back to
- * zero: losers of refill races returned their chunks. With --yield=N (the yield_stress target)
+ * byte, what a counting source says is outstanding. The arena lives several rounds, reset in
+ * between, and keeps 16 chunks (retain_bytes): every round after the first races its first
+ * refills over the kept chain, then goes on to fresh chunks. After reset the source holds
+ * exactly the kept chunks; after destroy it must be back to zero: losers of refill races
+ * returned their chunks. With --yield=N (the yield_stress target)
  * the runtime yields at its CAS and publish points with probability N/1000.
  */
 #include <arenart.h>
@@ -61,13 +64,17 @@ int main(int argc, char **argv) {
   counting_source_init(&cs);
   ar_options_t o = AR_OPTIONS_INIT;
   o.chunk_size = 1024;
+  o.retain_bytes = 16 * 1024 + 1000; /* 16 chunks: the rest of a round goes back */
   o.source = &cs.source;
   o.name = "refill";
   static rec_t all[THREADS * PER_THREAD];
   long rounds = 0;
+  bool more;
   do {
-    arena = ar_concurrent_create(&o);
-    CHECK(arena != NULL, "create: %s", ar_strerror(ar_last_error()));
+    if (rounds % 4 == 0) {
+      arena = ar_concurrent_create(&o);
+      CHECK(arena != NULL, "create: %s", ar_strerror(ar_last_error()));
+    }
     pthread_barrier_init(&start, NULL, THREADS);
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
@@ -94,16 +101,26 @@ int main(int argc, char **argv) {
           st.capacity, atomic_load(&cs.bytes));
     CHECK(st.used >= bytes, "used %zu < requested %zu", st.used, bytes);
     CHECK(st.used <= st.capacity, "used %zu > capacity %zu", st.used, st.capacity);
-    /* reset returns everything and the arena works again */
+    /* reset keeps 16 ordinary chunks, returns everything else, and the arena works again */
     ar_concurrent_reset(arena);
-    CHECK(atomic_load(&cs.bytes) == 0, "reset leaked %zu bytes", atomic_load(&cs.bytes));
+    CHECK(ar_concurrent_stats(arena, &st) == AR_OK, "stats");
+    CHECK(st.used == 0 && st.chunks == 0 && st.spare_chunks == 16, "after reset: used %zu, "
+          "chunks %zu, kept %zu", st.used, st.chunks, st.spare_chunks);
+    CHECK(st.capacity == 16 * 1024 && atomic_load(&cs.bytes) == st.capacity,
+          "after reset: capacity %zu, outstanding %zu", st.capacity, atomic_load(&cs.bytes));
+    size_t acquires = atomic_load(&cs.acquires);
     CHECK(ar_concurrent_alloc(arena, 10) != NULL, "alloc after reset");
-    ar_concurrent_destroy(arena);
-    CHECK(atomic_load(&cs.bytes) == 0 && atomic_load(&cs.blocks) == 0,
-          "destroy leaked %zu bytes in %zu blocks", atomic_load(&cs.bytes),
-          atomic_load(&cs.blocks));
+    CHECK(atomic_load(&cs.acquires) == acquires, "a kept chunk was not reused");
+    ar_concurrent_reset(arena);
     rounds++;
-  } while (rounds < stress_iters(3) && stress_time_left());
+    more = rounds < stress_iters(3) && stress_time_left();
+    if (rounds % 4 == 0 || !more) {
+      ar_concurrent_destroy(arena);
+      CHECK(atomic_load(&cs.bytes) == 0 && atomic_load(&cs.blocks) == 0,
+            "destroy leaked %zu bytes in %zu blocks", atomic_load(&cs.bytes),
+            atomic_load(&cs.blocks));
+    }
+  } while (more);
   printf("refill: %ld rounds x %d threads x %d allocations, %zu source acquires, no overlap, "
          "exact accounting\n",
          rounds, THREADS, PER_THREAD, atomic_load(&cs.acquires));

@@ -21,7 +21,11 @@
  * than that request plus its alignment; none when every request has the same rounded size).
  * Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at most
  * one tail that nobody could use (smaller than the request, rounded up to 64, that did not
- * fit), and per dedicated chunk its header and alignment slack. An exited thread's spans stay
+ * fit), and per dedicated chunk its header and alignment slack. After a reset, capacity also
+ * holds the chunks the reset kept (retain_bytes rounded down to whole chunks, see
+ * ar_concurrent_create) until allocation reuses them, which it does before it asks the source
+ * for more: so it exceeds the bound above by at most those kept chunks not yet reused (stats
+ * `spare_chunks`). An exited thread's spans stay
  * in the arena until reset, and serve the next thread given its index. Per arena: a table of
  * AR_CTHREADS_ pointers (8 KiB), and 1 KiB of slots for every block of 16 thread indices that
  * allocated from it. Time: the inline path is a dozen instructions (bench/ counts 13.3 per
@@ -40,9 +44,10 @@
  * indices is not supported.
  *
  * Tools. After reset or destroy, a read of memory the arena handed out is reported by ASan
- * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk sits in a chunk
+ * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk is kept by the
+ * arena (a reset keeps chunks hidden until allocation carves them again) or sits in a chunk
  * pool, which hides what it holds (see arenart/pool.h; the default source for the default
- * chunk size is the process-wide pool); once another arena has taken the chunk, nothing can
+ * chunk size is the process-wide pool); once the memory is handed out again, nothing can
  * tell. A dedicated chunk is not of the pool's size: the pool passes it to its backing source,
  * by default the OS, which unmaps it, so a read of it faults. With ar_source_malloc() a read
  * after reset or destroy is a read of freed memory, which both tools report too. In the heap
@@ -80,9 +85,14 @@ extern "C" {
 typedef struct ar_concurrent ar_concurrent_t;
 
 /**
- * Creates a ConcurrentArena. Uses chunk_size, limit_bytes, source (NULL = the process-wide
- * chunk pool when chunk_size is the default, else OS pages), name; retain_bytes, prealloc and
- * flags are ignored (reset returns chunks to the source, which pools them).
+ * Creates a ConcurrentArena. Uses chunk_size, retain_bytes, limit_bytes, source (NULL = the
+ * process-wide chunk pool when chunk_size is the default, else OS pages), name; prealloc and
+ * flags are ignored. Reset keeps up to retain_bytes of ordinary chunks (whole chunks; dedicated
+ * ones always go back) and later refills take them, in order, before calling the source; a
+ * kept chunk counts in capacity and against limit_bytes, and kept chunks not yet reused are
+ * given back one by one, while a dedicated chunk would pass the limit, until it fits (not for
+ * a request over the limit itself). retain_bytes 0 keeps nothing: reset returns every chunk to
+ * the source, which may pool them. The heap flavor keeps nothing.
  * Errors (NULL): AR_EINVAL (chunk size out of range, source without callbacks), AR_ENOMEM.
  */
 AR_API ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts);
@@ -159,14 +169,18 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc(ar_concu
 AR_API void *ar_concurrent_calloc(ar_concurrent_t *arena, size_t count,
                                   size_t size) AR_MALLOC_LIKE;
 
-/** Frees everything at once, returning chunks to the source. Quiescence required. */
+/** Frees everything at once: keeps up to retain_bytes of ordinary chunks for reuse (see
+ * ar_concurrent_create) and returns the others to the source. Quiescence required. */
 AR_API void ar_concurrent_reset(ar_concurrent_t *arena);
 
-/** Snapshot: used = bytes carved into spans and exact pieces (span tails included), capacity,
- * chunks, large_chunks, allocs = out-of-line allocations. AR_EINVAL for NULL. */
+/** Snapshot: used = bytes carved into spans and exact pieces (span tails included), capacity
+ * (kept chunks included), chunks = ordinary chunks in use since the last reset, spare_chunks =
+ * chunks the last reset kept that are not in use yet, large_chunks, allocs = out-of-line
+ * allocations. AR_EINVAL for NULL. */
 AR_API int ar_concurrent_stats(ar_concurrent_t *arena, ar_stats_t *out);
 
-/** True if p lies in a chunk of this arena. Must not race with allocation on the arena. */
+/** True if p lies in a chunk of this arena (kept chunks included). Must not race with
+ * allocation on the arena. */
 AR_API bool ar_concurrent_owns(ar_concurrent_t *arena, const void *p);
 
 #ifdef __cplusplus

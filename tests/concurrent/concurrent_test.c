@@ -22,11 +22,19 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arenart.h"
+#include "tests/test_sources.h"
+
+#if defined(AR_HEAP) && AR_HEAP
+#define HEAP 1
+#else
+#define HEAP 0
+#endif
 
 enum {
   CHUNK = 64 * 1024, /* AR_DEFAULT_CHUNK_SIZE */
@@ -286,6 +294,229 @@ static void test_more_threads_than_indices(void **state) {
   ar_concurrent_destroy(crowd.ca);
 }
 
+/* ---- retain_bytes: what reset keeps ------------------------------------------------------ */
+
+enum { SMALL_CHUNK = 4096, KEEP = 5 };
+
+static test_source_t tsrc; /* one thread at a time: the source is not thread-safe */
+
+static ar_concurrent_t *make_kept(size_t retain, size_t limit) {
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = SMALL_CHUNK;
+  o.retain_bytes = retain;
+  o.limit_bytes = limit;
+  o.source = test_source_init(&tsrc);
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  return ca;
+}
+
+static ar_stats_t stats_of(ar_concurrent_t *ca) {
+  ar_stats_t st;
+  assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
+  return st;
+}
+
+/* Allocates 16-byte blocks until the arena holds `chunks` ordinary chunks; returns one. */
+static char *fill_chunks(ar_concurrent_t *ca, size_t chunks) {
+  char *p = NULL;
+  while (stats_of(ca).chunks < chunks) p = (char *)alloc_ok(ca);
+  return p;
+}
+
+/* Reset keeps exactly the whole chunks retain_bytes allows, reuses them with no source call,
+ * gives every other chunk back (dedicated ones always), and destroy returns them all. */
+static void test_reset_keeps_retain_bytes(void **state) {
+  (void)state;
+  ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK + SMALL_CHUNK / 2, 0); /* 5.5 chunks */
+  for (int round = 0; round < 3; round++) {
+    (void)fill_chunks(ca, 2 * KEEP);
+    assert_non_null(ar_concurrent_alloc(ca, 3000)); /* dedicated: over a quarter chunk */
+    ar_stats_t st = stats_of(ca);
+    if (!HEAP) {
+      assert_int_equal(st.large_chunks, 1);
+      assert_int_equal(st.spare_chunks, 0); /* every kept chunk was used first */
+      assert_int_equal(st.capacity, tsrc.live_bytes);
+    }
+    size_t releases = tsrc.releases;
+    ar_concurrent_reset(ca);
+    st = stats_of(ca);
+    assert_int_equal(st.used, 0);
+    assert_int_equal(st.chunks, 0);
+    assert_int_equal(st.large_chunks, 0);
+    if (HEAP) {
+      assert_int_equal(st.capacity, 0);
+      assert_int_equal(tsrc.attempts, 0); /* the heap flavor never calls the source */
+      continue;
+    }
+    assert_int_equal(st.spare_chunks, KEEP);
+    assert_int_equal(st.capacity, KEEP * SMALL_CHUNK);
+    assert_int_equal(tsrc.live_bytes, KEEP * SMALL_CHUNK);
+    assert_int_equal(tsrc.releases - releases, KEEP + 1); /* 10 - 5 ordinary, 1 dedicated */
+    /* The next round's first KEEP chunks are the kept ones: no source call. */
+    size_t attempts = tsrc.attempts;
+    char *p = (char *)alloc_ok(ca);
+    assert_true(ar_concurrent_owns(ca, p));
+    (void)fill_chunks(ca, KEEP);
+    assert_int_equal(tsrc.attempts, attempts);
+    st = stats_of(ca);
+    assert_int_equal(st.capacity, KEEP * SMALL_CHUNK);
+    assert_int_equal(st.spare_chunks, 0);
+    /* one chunk more comes from the source */
+    (void)fill_chunks(ca, KEEP + 1);
+    assert_int_equal(tsrc.attempts, attempts + 1);
+  }
+  ar_concurrent_destroy(ca);
+  assert_int_equal(tsrc.live_blocks, 0);
+  assert_true(test_source_balanced(&tsrc));
+}
+
+/* retain_bytes 0 (and under one chunk): reset gives every chunk back, as before. */
+static void test_reset_keeps_nothing(void **state) {
+  (void)state;
+  size_t retains[] = {0, SMALL_CHUNK - 1};
+  for (size_t i = 0; i < sizeof retains / sizeof retains[0]; i++) {
+    ar_concurrent_t *ca = make_kept(retains[i], 0);
+    (void)fill_chunks(ca, 3);
+    ar_concurrent_reset(ca);
+    assert_int_equal(tsrc.live_bytes, 0);
+    assert_int_equal(stats_of(ca).capacity, 0);
+    assert_int_equal(stats_of(ca).spare_chunks, 0);
+    (void)fill_chunks(ca, 1);
+    ar_concurrent_destroy(ca);
+    assert_true(test_source_balanced(&tsrc));
+  }
+}
+
+/* A failing source after a reset: the kept chunks still serve, then AR_ENOMEM with the arena
+ * unchanged; once the source recovers, allocation goes on. */
+static void test_kept_then_failing_source(void **state) {
+  (void)state;
+  if (HEAP) return; /* the heap flavor never calls the source */
+  ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK, 0);
+  (void)fill_chunks(ca, KEEP + 2);
+  ar_concurrent_reset(ca);
+  tsrc.fail_from = tsrc.attempts + 1;
+  (void)fill_chunks(ca, KEEP); /* no source call */
+  ar_stats_t before = stats_of(ca);
+  void *p;
+  do {
+    p = ar_concurrent_alloc(ca, BLOCK);
+  } while (p != NULL);
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  ar_stats_t after = stats_of(ca);
+  assert_int_equal(after.capacity, before.capacity);
+  assert_int_equal(after.chunks, KEEP);
+  assert_null(ar_concurrent_alloc(ca, 3000)); /* a dedicated chunk fails the same way */
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  tsrc.fail_from = 0;
+  assert_non_null(ar_concurrent_alloc(ca, BLOCK));
+  ar_concurrent_reset(ca);
+  assert_int_equal(stats_of(ca).spare_chunks, KEEP);
+  ar_concurrent_destroy(ca);
+  assert_true(test_source_balanced(&tsrc));
+}
+
+/* The limit counts kept chunks (they are held), and they give way to a dedicated request that
+ * would otherwise not fit, one at a time; a request no give-back can fit leaves them. */
+static void test_kept_under_limit(void **state) {
+  (void)state;
+  if (HEAP) return;
+  ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK, (KEEP + 1) * SMALL_CHUNK);
+  (void)fill_chunks(ca, KEEP + 1);
+  ar_concurrent_reset(ca);
+  assert_int_equal(stats_of(ca).spare_chunks, KEEP);
+  /* over the limit itself: AR_ELIMIT, nothing given back */
+  assert_null(ar_concurrent_alloc(ca, (KEEP + 1) * SMALL_CHUNK));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  assert_int_equal(stats_of(ca).spare_chunks, KEEP);
+  /* 6000 bytes need a dedicated chunk of 6192 (header and alignment slack): one kept chunk
+   * goes back (5 * 4096 + 6192 > 6 * 4096 >= 4 * 4096 + 6192) */
+  char *big = (char *)ar_concurrent_alloc(ca, 6000);
+  assert_non_null(big);
+  memset(big, 1, 6000);
+  ar_stats_t st = stats_of(ca);
+  assert_int_equal(st.spare_chunks, KEEP - 1);
+  assert_true(st.capacity <= (KEEP + 1) * SMALL_CHUNK);
+  assert_int_equal(st.capacity, tsrc.live_bytes);
+  /* ordinary allocation uses the remaining kept chunks, then hits the limit */
+  void *p;
+  size_t n = 0;
+  while ((p = ar_concurrent_alloc(ca, BLOCK)) != NULL) n++;
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  assert_true(n >= (KEEP - 1) * (SMALL_CHUNK - 256) / BLOCK);
+  assert_true(stats_of(ca).capacity <= (KEEP + 1) * SMALL_CHUNK);
+  ar_concurrent_reset(ca);
+  ar_concurrent_destroy(ca);
+  assert_true(test_source_balanced(&tsrc));
+}
+
+/* Threads refill from the kept chain at once: each kept chunk is installed once, none is
+ * lost, and no source call is made while they last. */
+typedef struct kept_job {
+  ar_concurrent_t *ca;
+  pthread_barrier_t *go;
+  int n;
+} kept_job_t;
+
+static void *kept_thread(void *arg) {
+  kept_job_t *j = (kept_job_t *)arg;
+  pthread_barrier_wait(j->go);
+  for (int i = 0; i < j->n; i++) {
+    char *p = (char *)ar_concurrent_alloc(j->ca, 64);
+    if (p == NULL) return (void *)1;
+    memset(p, i, 64);
+  }
+  return NULL;
+}
+
+static _Atomic(size_t) mt_acquires;
+static void *mt_acquire(void *ctx, size_t n) {
+  (void)ctx;
+  atomic_fetch_add(&mt_acquires, 1);
+  return ar_source_malloc()->acquire(NULL, n);
+}
+static void mt_release(void *ctx, void *p, size_t n) {
+  (void)ctx;
+  ar_source_malloc()->release(NULL, p, n);
+}
+
+static void test_threads_share_kept(void **state) {
+  (void)state;
+  enum { T = 4, KEPT = 64 };
+  ar_source_t src = {mt_acquire, mt_release, NULL, "mt-counting"};
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = SMALL_CHUNK;
+  o.retain_bytes = KEPT * SMALL_CHUNK;
+  o.source = &src;
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  pthread_barrier_t go;
+  /* Each thread asks for a quarter of the kept bytes, less the slack of its spans. */
+  kept_job_t job = {ca, &go, (KEPT / T - 3) * (SMALL_CHUNK - 256) / 64};
+  for (int round = 0; round < 20; round++) {
+    if (round == 1) (void)fill_chunks(ca, KEPT);
+    if (round >= 1) ar_concurrent_reset(ca);
+    size_t acquires = atomic_load(&mt_acquires);
+    assert_int_equal(pthread_barrier_init(&go, NULL, T), 0);
+    pthread_t t[T];
+    for (int i = 0; i < T; i++) assert_int_equal(pthread_create(&t[i], NULL, kept_thread, &job), 0);
+    for (int i = 0; i < T; i++) {
+      void *rc;
+      assert_int_equal(pthread_join(t[i], &rc), 0);
+      assert_null(rc);
+    }
+    pthread_barrier_destroy(&go);
+    if (round >= 2 && !HEAP) {
+      assert_int_equal(atomic_load(&mt_acquires), acquires);
+      ar_stats_t st = stats_of(ca);
+      assert_int_equal(st.capacity, KEPT * SMALL_CHUNK);
+      assert_int_equal(st.chunks + st.spare_chunks, KEPT);
+    }
+  }
+  ar_concurrent_destroy(ca);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pairs),          cmocka_unit_test(test_round_robin_2),
@@ -293,6 +524,9 @@ int main(void) {
       cmocka_unit_test(test_limit_not_hit),  cmocka_unit_test(test_threads_2),
       cmocka_unit_test(test_threads_17),     cmocka_unit_test(test_threads_64),
       cmocka_unit_test(test_sequential_threads), cmocka_unit_test(test_more_threads_than_indices),
+      cmocka_unit_test(test_reset_keeps_retain_bytes), cmocka_unit_test(test_reset_keeps_nothing),
+      cmocka_unit_test(test_kept_then_failing_source), cmocka_unit_test(test_kept_under_limit),
+      cmocka_unit_test(test_threads_share_kept),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
