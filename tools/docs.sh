@@ -46,7 +46,7 @@ for page in docs/*.md; do
   mkdir -p "$OUT/examples"
   awk '/^```c$/ { on = 1; next } /^```$/ { on = 0 } on' "$page" >"$src"
   [[ -s "$src" ]] || { rm -f "$src"; continue; }
-  if ! "${CC:-cc}" -std=c11 -Wall -Wextra -Werror -fsyntax-only -Iinclude "$src"; then
+  if ! "${CC:-cc}" -std=c11 -Wall -Wextra -Werror -fsyntax-only -Iinclude -I. "$src"; then
     echo "docs: FAIL (the C examples in $page do not compile; extracted to $src)" >&2
     exit 1
   fi
