@@ -58,6 +58,8 @@ typedef struct msrc {
   size_t live_blocks;
 } msrc_t;
 
+#define MSRC_ALIGN ((size_t)8192)
+
 static void *msrc_acquire(void *ctx, size_t size) {
   msrc_t *m = (msrc_t *)ctx;
   m->calls++;
@@ -65,8 +67,15 @@ static void *msrc_acquire(void *ctx, size_t size) {
     m->failures++;
     return NULL;
   }
-  void *p = aligned_alloc(64, (size + 63) & ~(size_t)63);
-  if (p == NULL) MFAIL("the test's own malloc failed");
+  /* Where a chunk starts decides how much padding an over-aligned request needs, so whether
+   * it fits the chunk, so how many chunks the walk acquires, so which acquire fails: the walk
+   * would depend on malloc's addresses (heap layout, ASLR, frees made by the library's
+   * background threads). Every chunk therefore starts at a fixed offset from an
+   * MSRC_ALIGN-aligned address (the walk asks for at most 8 KiB alignment); the offset is a
+   * multiple of 64 taken from the call count, so chunk starts still vary, reproducibly. */
+  unsigned char *base = aligned_alloc(MSRC_ALIGN, ((size + 63) & ~(size_t)63) + MSRC_ALIGN);
+  if (base == NULL) MFAIL("the test's own malloc failed");
+  void *p = base + 64 * ((m->calls * 37) % (MSRC_ALIGN / 64));
   m->live_bytes += size;
   m->live_blocks++;
   return p;
@@ -77,7 +86,7 @@ static void msrc_release(void *ctx, void *p, size_t size) {
   MCHECK(m->live_blocks > 0 && m->live_bytes >= size);
   m->live_bytes -= size;
   m->live_blocks--;
-  free(p);
+  free((void *)((uintptr_t)p & ~(uintptr_t)(MSRC_ALIGN - 1)));
 }
 
 static const ar_source_t *msrc_init(msrc_t *m, unsigned fail_every) {
@@ -115,6 +124,8 @@ typedef struct mmark {
   uint64_t frees;     /* frees made before it */
   bool exact;         /* the arena's used was exactly known when it was taken */
   bool lists_empty;   /* no block was waiting on a free list when it was taken */
+  uint64_t sp;        /* the save point it names (arena.h, ar_mark: marks with nothing
+                         between them name one) */
 } mmark_t;
 
 typedef struct mar {
@@ -134,7 +145,11 @@ typedef struct mar {
   uint64_t frees;
   bool listed_free; /* an ar_free since the free lists were last forgotten (rewind/reset) */
   bool exact;       /* `used` is exactly predictable: no free, realloc or over-alignment */
-  void *newest;     /* the arena's most recent allocation, if it is a live model block */
+  void *newest;     /* the arena's most recent allocation, if it is a live model block and
+                       no mark was taken after it */
+  bool moved;       /* something happened since the newest save point was taken or rewound
+                       to (an allocation, ar_defer, a successful ar_free/ar_realloc) */
+  uint64_t next_sp;
   size_t max_used;  /* the highest `used` the model has seen: peak may not be below it */
   size_t last_peak;
 } mar_t;
@@ -177,6 +192,12 @@ static size_t footprint(const mar_t *m, size_t size) {
   if (MODEL_ASAN) return n + 16;
   if (m->checked) return n + 32;
   return n;
+}
+
+/* Does the arena know where every block starts (arena.h, ar_free: "checked arenas
+ * (AR_ARENA_CHECKED, every arena at AR_DEBUG >= 2), ASan builds and the heap flavor")? */
+static bool exact_pointers(const mar_t *m) {
+  return m->checked || MODEL_ASAN || MODEL_HEAP || AR_DEBUG >= 2;
 }
 
 static ar_stats_t stats(ar_arena_t *a) {
@@ -392,6 +413,7 @@ static blk_t *push(mar_t *m, void *p, size_t size, size_t align) {
   b->large = is_large(m, size, align < 16 ? 16 : align);
   b->shrunk_from = 0;
   m->newest = p;
+  m->moved = true;
   return b;
 }
 
@@ -529,6 +551,14 @@ static void op_free(mar_t *m, rng_t *r) {
    * given back first): then it is un-bumped too. Either way the bytes are accounted once. */
   bool unbumped = st1.used == st0.used - footprint(m, b.size) && st1.recycled == st0.recycled;
   bool listed = st1.used == st0.used && st1.recycled == st0.recycled + footprint(m, b.size);
+  /* arena.h, ar_free: "...otherwise the block joins a per-size-class list ... so a mark's
+   * position is never given back". A block that was live when the newest live mark was taken
+   * lies below that mark's position: it must be listed, never un-bumped (item 5). */
+  bool before_mark = m->nmarks > 0 && b.birth < m->marks[m->nmarks - 1].birth;
+  if (ITEM_ON(5) && !slow && !large && before_mark && !listed)
+    MFAIL("ar_free of a %zu-byte block from before the newest mark (%zu marks): used %zu -> %zu, "
+          "recycled %zu -> %zu; it must go to a free list", b.size, m->nmarks, st0.used,
+          st1.used, st0.recycled, st1.recycled);
   if (!slow && !large && !unbumped && !listed)
     MFAIL("ar_free of a %zu-byte block (chunk %zu, newest %d, maybe recycled %d, %zu marks): "
           "used %zu -> %zu, recycled %zu -> %zu", b.size, m->o.chunk_size, newest,
@@ -539,6 +569,7 @@ static void op_free(mar_t *m, rng_t *r) {
     for (size_t k = 0; k < b.size; k++)
       if (b.p[k] != 0xDD) MFAIL("freed block %p byte %zu is %#x, not junk", (void *)b.p, k, b.p[k]);
   m->newest = NULL;
+  m->moved = true;
   drop(m, i);
   hist[H_FREE]++;
   m->frees++;
@@ -546,11 +577,14 @@ static void op_free(mar_t *m, rng_t *r) {
   m->exact = false;
   if (MODEL_ASAN) poisoned(b.p);
   verify_arena(m);
-  /* Double free of the same block (AR_DEBUG >= 1: the arena no longer owns it). Once freed,
-   * a block that went to a free list is still inside the chunk's handed-out range, which the
-   * library checks by position; whether the docs' "a block the arena does not own" covers it
-   * is finding NEW_A. */
-  if (AR_DEBUG >= 1 && !MODEL_ASAN && !m->checked && (NEW_ON(A) || !ar_owns(m->a, b.p))) {
+  /* Double free of the same block. arena.h, ar_free: where the arena knows where blocks
+   * start, "any p that is not the start of a live block of at least `size` bytes (inside
+   * one, given back already, not from this arena) fails" (finding A); other arenas at
+   * AR_DEBUG >= 1 check only that the bytes lie in memory handed out and not taken back, so
+   * a block on a free list is accepted again ("a block given back twice, is not detected"),
+   * but one whose bytes went back to the cursor or the source is refused. */
+  bool exact = exact_pointers(m);
+  if ((exact && NEW_ON(A)) || (!exact && AR_DEBUG >= 1 && !ar_owns(m->a, b.p))) {
     before_t bb = snap(m);
     int rc2 = ar_free(m->a, b.p, b.size);
     hist[H_DOUBLE]++;
@@ -593,6 +627,7 @@ static void op_realloc(mar_t *m, rng_t *r) {
   m->newest = NULL; /* in place, moved or recycled: the model does not say */
   fill(n);
   exact_unpoisoned(n, n->shrunk_from != 0);
+  m->moved = true;
   m->frees++;
   m->listed_free = true;
   m->exact = false;
@@ -632,6 +667,14 @@ static void op_mark(mar_t *m) {
   k->frees = m->frees;
   k->exact = m->exact;
   k->lists_empty = !m->listed_free;
+  /* arena.h, ar_mark: "Two marks with no successful allocation, ar_defer, ar_free or
+   * ar_realloc on the arena between them (and no rewind or reset) name one save point". The
+   * library applies this from the save point the arena is at: a mark taken right after a
+   * rewind to mark M, with nothing since, names M's save point (runtime/arena.c, "Marks": a
+   * mark/rewind loop must not grow the stack). See README.md, "Item 13". */
+  k->sp = m->nmarks > 1 && !m->moved ? m->marks[m->nmarks - 2].sp : ++m->next_sp;
+  m->moved = false;
+  m->newest = NULL; /* arena.h, ar_free: the cursor moves back only if no mark was taken since */
 }
 
 /* Did the allocations between two marks surely move the cursor (small ones, nothing given
@@ -680,16 +723,34 @@ static void op_rewind(mar_t *m, rng_t *r) {
     if (MODEL_ASAN && gone[i].size > 0) poisoned(gone[i].p);
   }
   verify_arena(m);
-  /* Later marks are invalid now. Item 13: always reported; today, only when their position is
-   * surely gone. A stale rewind changes nothing. */
-  for (size_t j = k + 1; j < m->nmarks; j++) {
+  /* Later marks are invalid now, except those that name the same save point (arena.h,
+   * ar_mark): they come right after it, and a rewind to one of them does nothing more. Item
+   * 13: every other one is AR_ESTALE (before the fix: only when its position was surely
+   * gone). A stale rewind changes nothing. */
+  size_t same = k + 1;
+  while (same < m->nmarks && m->marks[same].sp == mk.sp) same++;
+  if (ITEM_ON(13) && same > k + 1) {
+    mmark_t *l = &m->marks[k + 1 + below(r, same - k - 1)];
+    before_t b = snap(m);
+    ar_clear_error();
+    int rc2 = ar_rewind(m->a, &l->m);
+    if (rc2 != AR_OK)
+      MFAIL("rewind to a mark that names the save point just rewound to: %d, not AR_OK", rc2);
+    ar_stats_t now = stats(m->a);
+    MCHECK(stats_equal(&b.st, &now, true) && nran == 0);
+  }
+  for (size_t j = same; j < m->nmarks; j++) {
     mmark_t *l = &m->marks[j];
-    bool must = l->birth > mk.birth && (ITEM_ON(13) || moved_between(m, &mk, l, gone, ngone));
+    bool must = ITEM_ON(13) ? l->sp != mk.sp
+                            : l->birth > mk.birth && moved_between(m, &mk, l, gone, ngone);
     if (!must) continue;
     before_t b = snap(m);
     ar_clear_error();
     int rc2 = ar_rewind(m->a, &l->m);
-    if (rc2 != AR_ESTALE) MFAIL("rewind to mark %zu after a rewind to mark %zu: %d, not AR_ESTALE", j, k, rc2);
+    if (rc2 != AR_ESTALE)
+      MFAIL("rewind to mark %zu (taken after %llu allocations) after a rewind to mark %zu (after "
+            "%llu): %d, not AR_ESTALE", j, (unsigned long long)l->birth, k,
+            (unsigned long long)mk.birth, rc2);
     MCHECK(ar_last_error() == AR_ESTALE);
     ar_stats_t now = stats(m->a);
     MCHECK(stats_equal(&b.st, &now, true));
@@ -697,8 +758,9 @@ static void op_rewind(mar_t *m, rng_t *r) {
     hist[H_STALE]++;
     break;
   }
-  m->nmarks = k + 1; /* the mark itself stays valid */
+  m->nmarks = ITEM_ON(13) ? same : k + 1; /* the mark itself stays valid, and its twins */
   m->newest = NULL;
+  m->moved = false;
   m->listed_free = false;
   if (mk.exact && m->frees == mk.frees) m->exact = true;
   /* A mark from before any reset is still rejected. */
@@ -762,6 +824,7 @@ static void op_defer(mar_t *m) {
   m->cleanups[m->ncleanups++] = id;
   m->births++; /* the record is an allocation */
   m->newest = NULL;
+  m->moved = true;
 }
 
 /* docs/bad_input.md, the rows a serial arena can be asked: each returns its code, records it
@@ -872,14 +935,16 @@ static void op_guard(mar_t *m, rng_t *r) {
 /* Pointers the arena did not hand out, at AR_DEBUG >= 1 (docs/bad_input.md row 14):
  * AR_EINVAL (NULL from realloc), nothing changed. Release builds trust the caller. */
 static void op_bad_pointer(mar_t *m, rng_t *r) {
-  if (AR_DEBUG < 1) return;
+  /* Release builds check alignment and dedicated chunks only; checked arenas check exactly
+   * in every build (arena.h, ar_free). */
+  bool exact = exact_pointers(m);
   model_op = "bad-pointer";
   mar_t *other = &ars[(size_t)(m - ars + 1) % NARENA];
   unsigned char *p = NULL;
   size_t size = 0;
   unsigned how = (unsigned)below(r, 3);
   if (how == 0) { /* a live block of another arena */
-    if (other->nlive == 0) return;
+    if (other->nlive == 0 || (AR_DEBUG < 1 && !exact)) return;
     blk_t *b = &other->live[below(r, other->nlive)];
     p = b->p;
     size = b->size;
@@ -893,6 +958,12 @@ static void op_bad_pointer(mar_t *m, rng_t *r) {
     if (!ITEM_ON(8) || m->nlive == 0) return;
     blk_t *b = &m->live[below(r, m->nlive)];
     if (b->size <= 32) return;
+    /* arena.h, ar_free: exact only where the arena knows where blocks start ("checked
+     * arenas ..., ASan builds and the heap flavor"), or in a dedicated chunk (over-aligned
+     * beyond the page size, "in every build"); "other arenas at AR_DEBUG >= 1 check only that
+     * [p, p + size) lies in memory the arena has handed out ...: a 16-aligned pointer inside
+     * a live block ... is not detected". */
+    if (!exact && b->align <= 4096) return;
     p = b->p + 16;
     size = b->size - 16;
   }
@@ -988,13 +1059,25 @@ static void op_scope(rng_t *r) {
     model_op = "scope-end";
     if (nscopes >= 2 && chance(r, 30)) {
       /* Ending an outer scope ends the inner ones too; ending an inner one afterwards is
-       * AR_ESTALE while its position does not exist again (thread.h). */
+       * AR_ESTALE (thread.h: "ending one of those afterwards, or ending a scope twice, is a
+       * caller error, reported as AR_ESTALE (nothing is freed, no cleanup runs, the depth is
+       * unchanged), even when a newer scope has begun at the same position and level"). */
       size_t outer = nscopes - 2;
-      ar_scope_t inner = scopes[nscopes - 1].s;
-      bool gone = scopes[nscopes - 2].small || scopes[nscopes - 1].small;
+      ar_scope_t inner = scopes[nscopes - 1].s, outer_s = scopes[outer].s;
       scope_end_to(outer);
-      if (gone && ITEM_ON(13)) {
-        MCHECK(ar_scope_end(&inner) == AR_ESTALE);
+      if (ITEM_ON(13)) {
+        /* A newer scope at the same position and level, then the late ends. */
+        bool again = chance(r, 50);
+        ar_scope_t fresh;
+        if (again) fresh = ar_scope_begin();
+        unsigned depth = ar_scope_depth();
+        nsran = 0;
+        ar_clear_error();
+        MCHECK(ar_scope_end(&inner) == AR_ESTALE && ar_last_error() == AR_ESTALE);
+        MCHECK(ar_scope_end(&outer_s) == AR_ESTALE && ar_last_error() == AR_ESTALE);
+        MCHECK(nsran == 0 && ar_scope_depth() == depth);
+        for (size_t i = 0; i < nslive; i++) verify(&slive[i]);
+        if (again) MCHECK(ar_scope_end(&fresh) == AR_OK);
       } else if (scopes[nscopes - 2].small) {
         MCHECK(ar_scope_end(&inner) == AR_ESTALE);
         MCHECK(ar_last_error() == AR_ESTALE);
@@ -1006,6 +1089,7 @@ static void op_scope(rng_t *r) {
     }
   }
   MCHECK(ar_scope_end(NULL) == AR_EINVAL);
+  MCHECK(ar_scope_depth() == nscopes); /* thread.h: begin adds one, ending level L sets L - 1 */
   MCHECK(ar_arena_check(ar_thread_arena()) == AR_OK);
 }
 
@@ -1717,6 +1801,8 @@ static void op_chunk_pool(rng_t *r) {
 
 /* ---- the walk -------------------------------------------------------------------------- */
 
+static bool model_trace;
+
 static void walk(uint64_t seed, uint64_t steps) {
   rng_t r = {seed};
   model_seed = seed;
@@ -1814,6 +1900,10 @@ static void walk(uint64_t seed, uint64_t steps) {
       containers_verify();
       may_fail = false;
     }
+    if (model_trace)
+      fprintf(stderr, "trace: step %llu arena %zu op %s nlive %zu nmarks %zu births %llu\n",
+              (unsigned long long)model_step, (size_t)(m - ars), model_op, m->nlive, m->nmarks,
+              (unsigned long long)m->births);
     if (!may_fail && ar_last_error() != planted)
       MFAIL("a successful call changed the last error from %d to %d", planted, ar_last_error());
     model_op = "invariants";
@@ -1866,6 +1956,7 @@ static double now_s(void) {
 int main(int argc, char **argv) {
   model_args_t a = {1, 3000, 80};
   model_parse(&a, argc, argv);
+  model_trace = getenv("AR_MODEL_TRACE") != NULL;
   double t0 = now_s();
   for (uint64_t w = 0; w < a.walks; w++) walk(a.seed + w, a.steps);
   for (int i = 0; i < H_N; i++) printf("%s%s %llu", i ? ", " : "outcomes: ", hname[i], (unsigned long long)hist[i]);
