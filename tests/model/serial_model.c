@@ -1901,9 +1901,10 @@ static void walk(uint64_t seed, uint64_t steps) {
       may_fail = false;
     }
     if (model_trace)
-      fprintf(stderr, "trace: step %llu arena %zu op %s nlive %zu nmarks %zu births %llu\n",
-              (unsigned long long)model_step, (size_t)(m - ars), model_op, m->nlive, m->nmarks,
-              (unsigned long long)m->births);
+      fprintf(stderr, "trace: step %llu arena %zu op %s nlive %zu nmarks %zu births %llu used %zu "
+              "capacity %zu\n", (unsigned long long)model_step, (size_t)(m - ars), model_op,
+              m->nlive, m->nmarks, (unsigned long long)m->births, stats(m->a).used,
+              stats(m->a).capacity);
     if (!may_fail && ar_last_error() != planted)
       MFAIL("a successful call changed the last error from %d to %d", planted, ar_last_error());
     model_op = "invariants";
