@@ -73,7 +73,8 @@ static void *msrc_acquire(void *ctx, size_t size) {
    * background threads). Every chunk therefore starts at a fixed offset from an
    * MSRC_ALIGN-aligned address (the walk asks for at most 8 KiB alignment); the offset is a
    * multiple of 64 taken from the call count, so chunk starts still vary, reproducibly. */
-  unsigned char *base = aligned_alloc(MSRC_ALIGN, ((size + 63) & ~(size_t)63) + MSRC_ALIGN);
+  size_t total = ((size + MSRC_ALIGN - 1) & ~(MSRC_ALIGN - 1)) + MSRC_ALIGN; /* C11: a multiple */
+  unsigned char *base = aligned_alloc(MSRC_ALIGN, total);
   if (base == NULL) MFAIL("the test's own malloc failed");
   void *p = base + 64 * ((m->calls * 37) % (MSRC_ALIGN / 64));
   m->live_bytes += size;
