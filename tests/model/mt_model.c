@@ -34,12 +34,14 @@
 #include "arenart.h"
 #include "tests/model/model.h"
 
+#if MODEL_ASAN
 /* Whether the page holding p is mapped (mincore fails with ENOMEM on an unmapped range). */
 static bool mapped(const void *p) {
   long page = sysconf(_SC_PAGESIZE);
   unsigned char v;
   return mincore((void *)((uintptr_t)p & ~(uintptr_t)(page - 1)), 1, &v) == 0;
 }
+#endif
 
 const char *model_prog = "mt_model";
 uint64_t model_seed, model_step;
