@@ -40,7 +40,7 @@
 #define MODEL_CHECK_ITEM_11 1 /* ar_buf_appendf(&b, "%s", ar_buf_cstr(&b)) that grows */
 #define MODEL_CHECK_ITEM_13 1 /* stale marks: a later mark after a rewind must be AR_ESTALE */
 /* New findings of this model (not among the 13 items; see the report in README.md): */
-#define MODEL_CHECK_NEW_A 0   /* double ar_free of a recycled block is accepted (AR_DEBUG>=1) */
+#define MODEL_CHECK_NEW_A 1   /* double ar_free of a recycled block is accepted (AR_DEBUG>=1) */
 #define MODEL_CHECK_NEW_B 0   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
 #define MODEL_CHECK_NEW_C 0   /* ConcurrentArena: aligned beyond 64 is served from the span (mt) */
 /* ============================================================================================ */
