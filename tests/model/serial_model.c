@@ -554,7 +554,7 @@ static void op_free(mar_t *m, rng_t *r) {
   /* arena.h: the most recent allocation moves the cursor back (release builds: slow-only
    * builds quarantine instead); any other block of an ordinary chunk waits in `recycled`. */
   ar_stats_t st1 = stats(m->a);
-  bool slow = m->checked || MODEL_ASAN || AR_DEBUG >= 2;
+  bool slow = m->checked || MODEL_ASAN || MODEL_HEAP || AR_DEBUG >= 2; /* quarantine */
   bool large = b.large || is_large(m, b.size, 16);
   if (!slow && newest && !large && !b.maybe_recycled &&
       st1.used != st0.used - footprint(m, b.size))
