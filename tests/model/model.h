@@ -11,8 +11,13 @@
  * line to 1 (or, to try a fix before editing the table, running with AR_MODEL_ITEMS=all or
  * AR_MODEL_ITEMS=3,5). Nothing else in the model is switched off.
  *
- * Why seeds and steps. A walk is a pure function of (seed, steps): the same pair replays the
- * same operations, so the two numbers printed with a failure are a complete reproducer.
+ * Why seeds and steps. A serial walk is a pure function of (seed, steps): the same pair replays
+ * the same operations with the same outcomes, so the two numbers printed with a failure are a
+ * complete reproducer. Nothing in it may depend on an address: the test's memory sources hand
+ * out chunks at a fixed offset from an 8 KiB boundary (padding for over-aligned requests, and
+ * so which acquire fails, would otherwise follow malloc's layout), and no draw of the
+ * generator may depend on an outcome that could. AR_MODEL_TRACE=1 prints one line per step
+ * (arena, op, live blocks, marks, used, capacity): two runs of a seed give the same lines.
  */
 #ifndef ARENART_TESTS_MODEL_MODEL_H
 #define ARENART_TESTS_MODEL_MODEL_H
@@ -40,8 +45,15 @@
 #define MODEL_CHECK_ITEM_11 1 /* ar_buf_appendf(&b, "%s", ar_buf_cstr(&b)) that grows */
 #define MODEL_CHECK_ITEM_13 1 /* stale marks: a later mark after a rewind must be AR_ESTALE */
 /* New findings of this model (not among the 13 items; see the report in README.md): */
-#define MODEL_CHECK_NEW_A 1   /* double ar_free of a recycled block is accepted (AR_DEBUG>=1) */
+#define MODEL_CHECK_NEW_A 1   /* exact builds (checked, ASan, heap, AR_DEBUG 2) refuse a double free */
+/* NEW_B: a real bug in runtime/recycle.c (realloc_block's slow-only shrink junk-fills and
+ * poisons from the new size rounded up to 16, but the checked record, its guard and the heap
+ * block keep the old size). The fix (ar_block_shrunk_ in arena.c) is tests/model/finding_b.diff;
+ * set this to 1 once it is merged. */
 #define MODEL_CHECK_NEW_B 0   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
+/* NEW_C: concurrent.h says requests "aligned beyond 64 bytes, get a dedicated chunk"; the code
+ * (concurrent.c, out-of-line path) serves them from the live span. Either the sentence or the
+ * code changes (owner: ConcurrentArena); set this to 1 if the code does. */
 #define MODEL_CHECK_NEW_C 0   /* ConcurrentArena: aligned beyond 64 is served from the span (mt) */
 /* ============================================================================================ */
 
