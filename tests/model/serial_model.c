@@ -626,6 +626,20 @@ static void op_realloc(mar_t *m, rng_t *r) {
     return;
   }
   if (ns <= b->size) MCHECK(q == b->p); /* shrinking keeps p */
+  /* Item 5, for ar_realloc: a block that was live when the newest live mark was taken lies
+   * below the mark; shrinking it must not move the cursor back (arena.h, ar_free: "a mark's
+   * position is never given back"), and growing it past its footprint is not in place
+   * (arena.h, ar_realloc: in place only when "no mark has been taken since"). */
+  if (ITEM_ON(5) && !(m->checked || MODEL_ASAN || MODEL_HEAP || AR_DEBUG >= 2) && !b->large &&
+      !is_large(m, ns, 16) && m->nmarks > 0 && b->birth < m->marks[m->nmarks - 1].birth) {
+    ar_stats_t st = stats(m->a);
+    if (ns < b->size && st.used < bf.st.used)
+      MFAIL("ar_realloc shrank a block from before the newest mark (%zu -> %zu bytes) and used "
+            "fell %zu -> %zu", b->size, ns, bf.st.used, st.used);
+    if (footprint(m, ns) > footprint(m, b->size) && q == b->p)
+      MFAIL("ar_realloc grew a block from before the newest mark in place (%zu -> %zu bytes)",
+            b->size, ns);
+  }
   size_t keep = ns < b->size ? ns : b->size;
   for (size_t k = 0; k < keep; k++)
     if (q[k] != pat(b->tag, k)) MFAIL("ar_realloc lost byte %zu of %zu", k, keep);
