@@ -39,11 +39,11 @@
 #define MODEL_CHECK_ITEM_5 1  /* free/shrink of the newest block from before a mark (release) */
 #define MODEL_CHECK_ITEM_6 1  /* after ar_reset a limited arena refuses a request that fits */
 #define MODEL_CHECK_ITEM_7 1  /* a failed large request on a limited arena released spares */
-#define MODEL_CHECK_ITEM_8 1  /* AR_DEBUG>=1: interior 16-aligned pointer to free/realloc */
+#define MODEL_CHECK_ITEM_8 1  /* interior 16-aligned pointer refused where ar_free is exact */
 #define MODEL_CHECK_ITEM_9 1  /* arena pool stats snapshot: taken counted before created (mt) */
 #define MODEL_CHECK_ITEM_10 1 /* pool create / thread configure accept options create rejects */
 #define MODEL_CHECK_ITEM_11 1 /* ar_buf_appendf(&b, "%s", ar_buf_cstr(&b)) that grows */
-#define MODEL_CHECK_ITEM_13 1 /* stale marks: a later mark after a rewind must be AR_ESTALE */
+#define MODEL_CHECK_ITEM_13 1 /* stale marks exact (by save point); late scope ends AR_ESTALE */
 /* New findings of this model (not among the 13 items; see the report in README.md): */
 #define MODEL_CHECK_NEW_A 1   /* exact builds (checked, ASan, heap, AR_DEBUG 2) refuse a double free */
 /* NEW_B: a real bug in runtime/recycle.c (realloc_block's slow-only shrink junk-fills and
