@@ -87,10 +87,50 @@ static _Thread_local int rcu_registered;
  * callback calling ar_stats_global) leaves the outer section intact. */
 static _Thread_local unsigned rcu_depth;
 
+/* Which threads are inside a read section at a fork. liburcu's copy of such a thread stays
+ * online in the child forever, so no grace period can complete there, and a reclaimer started
+ * in that child would hang (and with it the child's next fork, which joins the reclaimer).
+ * Each registered reader lists a word that mirrors whether it is in a section; the child,
+ * single-threaded, reads the list as the fork left it. The mirror is a relaxed atomic: its
+ * owner writes it, and only a forked child ever reads another thread's. It is written before
+ * the thread goes online and cleared after it goes offline, so a thread online at the fork
+ * always shows as inside. */
+typedef struct reader_rec {
+  struct reader_rec *next, *prev; /* guarded by readers_mu */
+  ar_atomic(unsigned) *inside;
+} reader_rec_t;
+static _Thread_local ar_atomic(unsigned) rcu_inside;
+static _Thread_local reader_rec_t rcu_me;
+static pthread_mutex_t readers_mu = PTHREAD_MUTEX_INITIALIZER;
+static reader_rec_t *readers; /* guarded by readers_mu */
+/* Set in a child forked while grace periods could not complete there; inherited by its own
+ * children. Then nothing deferred is ever freed and no reclaimer is started (defer_mu). */
+static bool no_grace;
+
+static void readers_add(void) {
+  rcu_me.inside = &rcu_inside;
+  pthread_mutex_lock(&readers_mu);
+  rcu_me.prev = NULL;
+  rcu_me.next = readers;
+  if (readers != NULL) readers->prev = &rcu_me;
+  readers = &rcu_me;
+  pthread_mutex_unlock(&readers_mu);
+}
+
+static void readers_remove(void) {
+  pthread_mutex_lock(&readers_mu);
+  if (rcu_me.prev != NULL) rcu_me.prev->next = rcu_me.next;
+  else readers = rcu_me.next;
+  if (rcu_me.next != NULL) rcu_me.next->prev = rcu_me.prev;
+  pthread_mutex_unlock(&readers_mu);
+}
+
 static void rcu_thread_exit(void *arg) {
   (void)arg;
   if (rcu_registered) {
     rcu_unregister_thread(); /* takes the thread offline first if a section was left open */
+    ar_store_relaxed(&rcu_inside, 0);
+    readers_remove();
     rcu_registered = 0;
   }
 }
@@ -102,8 +142,10 @@ static void rcu_make_key(void) {
 
 void ar_rcu_read_begin(void) {
   if (rcu_depth++ != 0) return; /* nested: the outermost section already holds the thread */
+  ar_store_relaxed(&rcu_inside, 1); /* relaxed: see reader_rec_t; before going online */
   if (AR_UNLIKELY(!rcu_registered)) {
     pthread_once(&rcu_once, rcu_make_key);
+    readers_add();
     rcu_register_thread(); /* registers online */
     rcu_registered = 1;
     /* Non-NULL value so the destructor runs at thread exit and unregisters. */
@@ -120,6 +162,7 @@ void ar_rcu_read_end(void) {
   ar_tsan_release_(&rcu_gp_token);
   rcu_read_unlock();
   rcu_thread_offline(); /* extended quiescent state: never delays a grace period */
+  ar_store_relaxed(&rcu_inside, 0); /* relaxed: see reader_rec_t; after going offline */
 }
 
 bool ar_rcu_in_read_section_(void) { return rcu_depth != 0; }
@@ -138,6 +181,10 @@ static void rcu_forbid_in_section(const char *what) {
 
 void ar_rcu_synchronize(void) {
   rcu_forbid_in_section("ar_rcu_synchronize");
+  /* no_grace is written only by a fork child's handler, before it could start a thread. */
+  if (AR_UNLIKELY(no_grace))
+    ar_fatal_("ar_rcu_synchronize: grace periods cannot complete in this process (forked while "
+              "another thread was inside an RCU read section)");
   synchronize_rcu();
   ar_tsan_acquire_(&rcu_gp_token);
 }
@@ -167,6 +214,7 @@ static bool reclaimer_running;          /* guarded by defer_mu */
 static bool reclaimer_stop;             /* guarded by defer_mu: exit after the current batch */
 static pthread_t reclaimer_tid;         /* guarded by defer_mu; valid while running */
 static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
+static bool fork_gp_maybe_held; /* guarded by defer_mu, across the fork */
 
 static void *reclaimer_main(void *arg) {
   (void)arg;
@@ -201,6 +249,7 @@ static void *reclaimer_main(void *arg) {
  * (EAGAIN) the objects wait in the list and the next defer or barrier tries again. */
 static bool reclaimer_start_locked(void) {
   if (reclaimer_running) return true;
+  if (no_grace) return false; /* it could never finish a grace period (see reader_rec_t) */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -229,6 +278,9 @@ static bool reclaimer_start_locked(void) {
  * child starts one on its first defer or barrier, which also frees what was waiting. */
 static void defer_prefork(void) {
   pthread_mutex_lock(&defer_mu);
+  /* In a section with the reclaimer running: its grace period may be under way, holding
+   * liburcu's grace-period lock, which the child would inherit held. */
+  fork_gp_maybe_held = ar_rcu_in_read_section_() && reclaimer_running;
   if (!ar_rcu_in_read_section_()) {
     while (reclaimer_running) { /* once: holding defer_mu, nobody else can start one */
       pthread_t t = reclaimer_tid;
@@ -241,18 +293,32 @@ static void defer_prefork(void) {
       reclaimer_stop = false;
     }
   }
-  /* Order defer_mu -> reg_lock: no holder of reg_lock ever waits for defer_mu. */
+  /* Order defer_mu -> readers_mu -> reg_lock: no holder of a later one waits for an earlier. */
+  pthread_mutex_lock(&readers_mu);
   ar_spin_lock(&reg_lock);
 }
 
 static void defer_postfork_parent(void) {
   ar_spin_unlock(&reg_lock);
+  pthread_mutex_unlock(&readers_mu);
   if (defer_list != NULL) (void)reclaimer_start_locked();
   pthread_mutex_unlock(&defer_mu);
 }
 
 static void defer_postfork_child(void) {
   ar_spin_unlock(&reg_lock);
+  /* The other threads are gone; if one was inside a section, liburcu's copy of it is online
+   * for good. Only this thread stays listed. */
+  bool others_inside = false;
+  for (reader_rec_t *r = readers; r != NULL; r = r->next)
+    if (r != &rcu_me && ar_load_relaxed(r->inside) != 0) others_inside = true;
+  readers = NULL;
+  if (rcu_registered) {
+    rcu_me.prev = rcu_me.next = NULL;
+    readers = &rcu_me;
+  }
+  pthread_mutex_unlock(&readers_mu); /* this thread took it in the prepare handler */
+  if (others_inside || fork_gp_maybe_held) no_grace = true;
   reclaimer_running = false;
   reclaimer_stop = false;
   /* A condition variable may remember waiters that exist only in the parent. */
@@ -287,6 +353,9 @@ void ar_rcu_barrier(void) {
   uint64_t target = defer_deferred;
   if (defer_freed < target && !reclaimer_start_locked())
     ar_fatal_("ar_rcu_barrier: cannot start the RCU reclaimer thread");
+  if (defer_freed < target && no_grace)
+    ar_fatal_("ar_rcu_barrier: grace periods cannot complete in this process (forked while "
+              "another thread was inside an RCU read section)");
   while (defer_freed < target) pthread_cond_wait(&defer_done, &defer_mu);
   pthread_mutex_unlock(&defer_mu);
 }

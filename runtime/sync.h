@@ -119,10 +119,13 @@ AR_INTERNAL void ar_rcu_synchronize(void);
  * TSan forbids after a multithreaded fork). The parent restarts the reclaimer if objects are
  * waiting; the child starts one on its first defer or barrier. Grace periods can still be
  * impossible in a child: when another thread was inside a read section at the fork
- * (liburcu's copy of it stays online forever) or inside ar_rcu_synchronize, or the forking
- * thread was in a section while the reclaimer was in a grace period. Deferred objects are
- * then never freed in that child and ar_rcu_synchronize / ar_rcu_barrier there never return;
- * defers (and so destroys) still return at once.
+ * (liburcu's copy of it stays online forever), or the forking thread was in a section while
+ * the reclaimer was running (its grace-period lock may be held). The child's fork handler
+ * detects both (every reader lists a mirror of whether it is in a section) and marks the
+ * process, and its own children, as one where no grace period completes: no reclaimer is
+ * started there, deferred objects are never freed (they stay reachable), defers (and so
+ * destroys) and later forks return at once, and ar_rcu_synchronize / ar_rcu_barrier are
+ * fatal errors with a message instead of waiting forever.
  *
  * ar_rcu_barrier waits until everything deferred before the call has been freed: it blocks
  * for a grace period, i.e. on readers (fatal inside a section). ar_rcu_pending_ counts the

@@ -30,6 +30,10 @@
  *     grace period (fork stops that thread and restarts it afterwards, so that the child
  *     inherits no lock held by it and a process with no threads of its own forks
  *     single-threaded).
+ *   - A child forked while another thread was inside a walk (or while the forking thread
+ *     was, with the background thread busy) can never tell that walk has ended: there,
+ *     destroyed arenas' entries are never freed (a few dozen bytes each); destroys, walks
+ *     and further forks still return at once.
  *
  * Callbacks: a foreach callback may call every read-only public function (ar_stats_global, a
  * nested foreach, the ar_numa_* queries, the *_stats calls) and allocate, also from a node

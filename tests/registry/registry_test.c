@@ -23,6 +23,7 @@
  * up as a wrong name.
  */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,6 +403,44 @@ static void test_reclaim_after_fork(void **state) {
   ar_rcu_barrier();
 }
 
+/* A child forked while another thread is inside a walk can never complete a grace period
+ * (liburcu's copy of that reader stays online). Its destroys must still return, and so must
+ * its own forks: the child must not start a reclaimer that would wait forever and that its
+ * next fork would then join. */
+static void destroy_and_fork_in_child(void *arg) {
+  alarm(WAIT_S); /* a hang ends the child (SIGALRM) instead of the test */
+  ar_concurrent_destroy((ar_concurrent_t *)arg);
+  /* Time for a reclaimer, had one been started, to take the entry and enter its endless grace
+   * period (it is not an assertion: nothing here may depend on it). */
+  usleep(200 * 1000);
+  pid_t g = fork();
+  if (g < 0) _exit(4);
+  if (g == 0) _exit(0);
+  int st;
+  if (waitpid(g, &st, 0) != g || !WIFEXITED(st) || WEXITSTATUS(st) != 0) _exit(5);
+  if (ar_rcu_pending_() == 0) _exit(6); /* nothing can have been freed here */
+  _exit(0);
+}
+
+static void test_fork_during_walk(void **state) {
+  (void)state;
+  ar_concurrent_t *victim = named_concurrent("fork-victim");
+  parked_t p;
+  memset(&p, 0, sizeof p);
+  stage_init(&p.st);
+  pthread_t r;
+  assert_int_equal(pthread_create(&r, NULL, park_reader, &p), 0);
+  bool parked = stage_wait(&p.st, 1);
+  char err[4096];
+  int status = parked ? child_run(destroy_and_fork_in_child, victim, err, sizeof err) : -1;
+  stage_set(&p.st, 2);
+  pthread_join(r, NULL);
+  stage_fini(&p.st);
+  ar_concurrent_destroy(victim); /* the parent's copy: the child destroyed its own */
+  assert_true(parked);
+  if (!child_exited(status, 0)) fail_msg("child status %d: %s", status, err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nested_queries_keep_entry_alive),
@@ -410,6 +449,7 @@ int main(void) {
       cmocka_unit_test(test_grace_period_inside_section_is_fatal),
       cmocka_unit_test(test_unlinked_entries_are_reclaimed),
       cmocka_unit_test(test_reclaim_after_fork),
+      cmocka_unit_test(test_fork_during_walk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
