@@ -163,10 +163,13 @@ ar_scope_t ar_scope_begin(void) {
   ar_scope_t s;
   ar_arena_t *a = ar_thread_arena();
   s.arena = a;
-  s.mark = ar_mark(a);
   s.level_ = 0;
   s.serial_ = 0;
-  if (AR_UNLIKELY(a == NULL)) return s;
+  if (AR_UNLIKELY(a == NULL)) { /* the last error stays the creation's (AR_ENOMEM) */
+    memset(&s.mark, 0, sizeof s.mark);
+    return s;
+  }
+  s.mark = ar_mark(a);
   if (tls_scope.depth == 0) { /* the outermost scope: count what was allocated outside */
     uint64_t n = a->hot.nalloc_;
     tls_scope.outside_allocs += n - tls_scope.base_allocs;

@@ -78,7 +78,8 @@ typedef struct ar_scope {
 #define AR_SCOPES_TRACKED_ 32
 
 /** Begins a scope on the calling thread's arena. If the thread arena cannot be created,
- * scope.arena is NULL (allocations from it fail with AR_EINVAL) and ar_scope_end reports
+ * scope.arena is NULL (allocations from it fail with AR_EINVAL), the depth is unchanged,
+ * ar_last_error() says why (AR_ENOMEM, as for ar_thread_arena) and ar_scope_end reports
  * AR_EINVAL. Nested scopes are fine. The scope must be ended on the thread that began it. */
 AR_API ar_scope_t ar_scope_begin(void);
 

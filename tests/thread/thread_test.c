@@ -40,6 +40,8 @@ typedef struct probe {
   ar_error_t err;
   size_t chunk_size; /* the thread arena's (white-box: the heap flavor holds no chunks) */
   unsigned depth;
+  ar_scope_t scope;      /* what ar_scope_begin returned */
+  ar_error_t scope_err;  /* the last error right after it */
 } probe_t;
 
 static void *probe_body(void *arg) {
@@ -48,7 +50,10 @@ static void *probe_body(void *arg) {
   pr->arena = ar_thread_arena();
   pr->err = ar_last_error();
   if (pr->arena != NULL) pr->chunk_size = pr->arena->chunk_size;
+  ar_clear_error();
   ar_scope_t s = ar_scope_begin();
+  pr->scope = s;
+  pr->scope_err = ar_last_error();
   pr->depth = ar_scope_depth();
   if (s.arena != NULL) ar_scope_end(&s);
   return NULL;
@@ -148,6 +153,10 @@ static void test_thread_arena_enomem(void **state) {
   assert_null(pr.arena);
   assert_int_equal(pr.err, AR_ENOMEM);
   assert_int_equal(pr.depth, 0);
+  /* thread.h: the scope's arena is NULL, and the reason stays the creation's. */
+  assert_null(pr.scope.arena);
+  assert_int_equal(pr.scope_err, AR_ENOMEM);
+  assert_int_equal(ar_scope_end(&pr.scope), AR_EINVAL);
 }
 
 /* ---- scope depth and the outside-scope counters --------------------------------------- */
