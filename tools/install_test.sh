@@ -54,6 +54,10 @@ done
 soname="$(readlink "$PREFIX/lib/libarenart.so")"
 [[ "$soname" =~ ^libarenart\.so\.[0-9]+$ ]] || fail "libarenart.so points at '$soname'"
 [[ -f "$PREFIX/lib/$(readlink "$PREFIX/lib/$soname")" ]] || fail "$soname is a dangling link"
+# The export list (runtime/libarenart.lds): ar_ names only, and no test hook.
+exports="$(nm -D --defined-only "$PREFIX/lib/$soname" | awk '{print $3}')"
+[[ -z "$(grep -v '^ar_' <<<"$exports")" ]] || fail "exports beyond ar_: $(grep -v '^ar_' <<<"$exports" | head -3)"
+! grep -q '^ar_stress_' <<<"$exports" || fail "the stress-test hook is exported"
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 pc_version="$(pkg-config --modversion arenart)" || fail "pkg-config cannot find arenart"
