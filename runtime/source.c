@@ -4,11 +4,20 @@
  * Both are stateless and thread-safe (mmap/munmap and posix_memalign/free are), so a single
  * static instance of each is shared by every arena. Sizes are passed back on release, which
  * munmap needs and which lets a user source keep no per-block bookkeeping.
+ *
+ * Growing in place. A dedicated chunk of the OS source can grow with mremap(MREMAP_MAYMOVE):
+ * the kernel moves page table entries instead of the arena copying the bytes, which is what
+ * ar_realloc of a big vector wants. It is not part of ar_source_t: a new callback there would
+ * change the struct's size, and a source built against the old header (or one whose fields
+ * are assigned one by one on the stack) would hand the arena garbage for it. So the arena
+ * asks ar_source_resize_, which recognises this file's OS source by its callbacks and says
+ * no for every other source.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
 
 #include "arenart/source.h"
+#include "runtime/arena_internal.h"
 #include "runtime/internal.h"
 
 static void *os_acquire(void *ctx, size_t size) {
@@ -20,6 +29,14 @@ static void *os_acquire(void *ctx, size_t size) {
 static void os_release(void *ctx, void *p, size_t size) {
   (void)ctx;
   munmap(p, size);
+}
+
+void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_size, size_t new_size) {
+  if (src->acquire != os_acquire || src->release != os_release) return NULL;
+  /* MAYMOVE keeps the offset in the page (zero: mmap gave page-aligned blocks), and the
+   * contents, which is all the arena's chunk header needs. */
+  void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+  return q == MAP_FAILED ? NULL : q;
 }
 
 static void *heap_acquire(void *ctx, size_t size) {
