@@ -233,7 +233,12 @@ static unsigned kept_class(size_t bytes) {
   return k < AR_KEPT_CLASSES ? k : AR_KEPT_CLASSES - 1;
 }
 
-static void kept_push(ar_arena_t *a, ar_chunk_t *c) {
+/* False (c untouched) if the list heads cannot be had. */
+static bool kept_push(ar_arena_t *a, ar_chunk_t *c) {
+  if (a->kept == NULL) {
+    a->kept = (ar_chunk_t **)calloc(AR_KEPT_CLASSES, sizeof *a->kept);
+    if (a->kept == NULL) return false;
+  }
   unsigned k = kept_class(c->size);
   c->seq = 0;
   c->top = c->data;
@@ -242,6 +247,7 @@ static void kept_push(ar_arena_t *a, ar_chunk_t *c) {
   a->kept[k] = c;
   a->kept_bytes += c->size;
   a->nkept++;
+  return true;
 }
 
 static ar_chunk_t *kept_unlink(ar_arena_t *a, ar_chunk_t **link) {
@@ -255,7 +261,7 @@ static ar_chunk_t *kept_unlink(ar_arena_t *a, ar_chunk_t **link) {
 
 /* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
 static ar_chunk_t *kept_take(ar_arena_t *a, size_t bytes) {
-  if (a->kept_bytes < bytes) return NULL;
+  if (a->nkept == 0 || a->kept_bytes < bytes) return NULL;
   unsigned k = kept_class(bytes), probes = 0;
   for (ar_chunk_t **link = &a->kept[k]; *link != NULL && probes < 4;
        link = &(*link)->next, probes++)
@@ -275,7 +281,7 @@ static bool drop_one_idle(ar_arena_t *a) {
     chunk_release(a, c);
     return true;
   }
-  for (unsigned k = AR_KEPT_CLASSES; k-- > 0;) {
+  for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
     if (a->kept[k] != NULL) {
       chunk_release(a, kept_unlink(a, &a->kept[k]));
       return true;
@@ -309,10 +315,9 @@ static size_t keep_target(ar_arena_t *a) {
 static void keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep) {
   if (retain_auto(a) && c->size <= AR_RETAIN_AUTO_MAX && idle_bytes(a) + c->size <= keep) {
     scrub(a, c->data, c->top);
-    kept_push(a, c);
-  } else {
-    chunk_release(a, c);
+    if (kept_push(a, c)) return;
   }
+  chunk_release(a, c);
 }
 
 /* Keeps an emptied ordinary chunk as a spare if `keep_bytes` allows, else returns it. */
@@ -1147,6 +1152,8 @@ void ar_arena_destroy(ar_arena_t *a) {
 #if AR_VALGRIND
   if (a->vg) VALGRIND_DESTROY_MEMPOOL(a);
 #endif
+  free(a->kept); /* clear(a, 0) emptied it */
+  a->kept = NULL;
   ar_registry_remove_(a->reg);
   a->reg = NULL;
   ar_global_arena_destroyed_(a->created_ns);
@@ -1481,7 +1488,7 @@ int ar_arena_check(ar_arena_t *a) {
   if (n != a->nspare) return corrupt(a, "spare count");
   size_t kept = 0;
   n = 0;
-  for (unsigned k = 0; k < AR_KEPT_CLASSES; k++) {
+  for (unsigned k = 0; a->kept != NULL && k < AR_KEPT_CLASSES; k++) {
     for (ar_chunk_t *c = a->kept[k]; c != NULL; c = c->next, n++) {
       if (kept_class(c->size) != k || c->seq != 0 || c->top != c->data)
         return corrupt(a, "kept chunk");

@@ -86,12 +86,6 @@ struct ar_arena {
   size_t peak;
   size_t nchunks, nlarge, nspare;
   uint64_t seq;
-  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; arena.c, "Keeping memory"). */
-  ar_chunk_t *kept[AR_KEPT_CLASSES]; /* emptied dedicated chunks by size class, newest first */
-  size_t kept_bytes, nkept;
-  size_t keep_peak;     /* decaying peak of the chunk bytes in use at resets and rewinds */
-  uint64_t keep_ns;     /* when keep_peak last rose or decayed */
-  unsigned keep_ticks;  /* resets below the peak since the clock was last read */
   /* Save points (arena.c, "Marks"): stamps[d] names the live save point at depth d < ndepth;
    * the top one was taken (or rewound to) when nalloc/mutations/cur/ncleanups were top_*; no
    * give-back
@@ -123,6 +117,14 @@ struct ar_arena {
   struct ar_arena *pool_next; /* arenapool.c: link while idle in a pool */
   uint64_t idle_since;        /* arenapool.c: when it was given back */
   char name[32];
+  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; arena.c, "Keeping memory"). */
+  /* Emptied dedicated chunks by size class, newest first: AR_KEPT_CLASSES list heads, malloc'd
+   * when the first is kept (most arenas never keep one, and the arena header stays small). */
+  ar_chunk_t **kept;
+  size_t kept_bytes, nkept;
+  size_t keep_peak;     /* decaying peak of the chunk bytes in use at resets and rewinds */
+  uint64_t keep_ns;     /* when keep_peak last rose or decayed */
+  unsigned keep_ticks;  /* resets below the peak since the clock was last read */
 };
 
 /* arena.c: aborts with a message naming the destroyed arena. */
