@@ -196,18 +196,19 @@ static void scrub(const ar_arena_t *a, char *from, char *to) {
  * default, AR_RETAIN_AUTO, sizes it from use:
  *   - the need is the chunk bytes in use when a reset or rewind begins (capacity minus what
  *     sits idle: spares and kept dedicated chunks);
- *   - keep_peak follows the need up at once and decays towards it: every AR_KEEP_HALF_LIFE_NS
- *     the excess halves. Time, not a count of resets, because "one request in fifty needs
+ *   - keep_peak follows the need (capped at AR_RETAIN_AUTO_MAX) up at once and decays
+ *     towards it: the excess halves for every AR_KEEP_HALF_LIFE_NS elapsed, and goes once it
+ *     is a page or less. Time, not a count of resets, because "one request in fifty needs
  *     8 MiB" must keep its 8 MiB while "a burst of big requests an hour ago" must not. The
- *     clock is read only when the need is below the peak, and then at every
+ *     clock is read when the need rises above the peak, and when it is below, at every
  *     AR_KEEP_CLOCK_EVERY-th such event, so a steady arena (need == peak) never reads it and a
  *     per-request reset stays a handful of stores;
- *   - a reset keeps at most min(keep_peak, AR_RETAIN_AUTO_MAX) bytes, ordinary chunks and
- *     dedicated chunks alike. Idle chunks from earlier resets go back first, down to what
+ *   - a reset keeps at most keep_peak bytes, ordinary chunks and dedicated chunks alike. Idle chunks from earlier resets go back first, down to what
  *     leaves room for the chunks this cycle used: recent use is the better guess;
  *   - an emptied dedicated chunk goes on a list by size class (four per power of two), and a
  *     dedicated request takes one that fits from its class, or the head of one of the next
- *     three classes (whose every chunk fits and is at most twice the request), before asking
+ *     three classes (whose every chunk fits and is at most twice the chunk the request would
+ *     get; below 4 KiB, where class 0 mixes sizes, at most 7 KiB), before asking
  *     the source. Its header moves nowhere: the chunk is reused as it is.
  * Kept chunks count in `capacity` and as spares in the stats, and under `limit_bytes` they
  * are idle like spares: given back when a request needs their room.
@@ -294,20 +295,25 @@ static bool drop_one_idle(ar_arena_t *a) {
  * kept now. */
 static size_t keep_target(ar_arena_t *a) {
   size_t need = a->capacity - idle_bytes(a);
+  /* The peak never exceeds what may be kept, so an excess is at most AR_RETAIN_AUTO_MAX and
+   * fourteen halvings (1.8 s) end it. */
+  if (need > AR_RETAIN_AUTO_MAX) need = AR_RETAIN_AUTO_MAX;
   if (need > a->keep_peak) {
     a->keep_peak = need;
     a->keep_ns = ar_now_ns_();
     a->keep_ticks = 0;
   } else if (need < a->keep_peak && ++a->keep_ticks >= AR_KEEP_CLOCK_EVERY) {
     a->keep_ticks = 0;
-    uint64_t now = ar_now_ns_();
-    if (now - a->keep_ns >= AR_KEEP_HALF_LIFE_NS) {
-      size_t excess = (a->keep_peak - need) / 2;
-      a->keep_peak = need + (excess < AR_PAGE_ALIGN ? 0 : excess);
-      a->keep_ns = now;
+    /* One halving per half-life elapsed, however few resets came in between. */
+    uint64_t halvings = (ar_now_ns_() - a->keep_ns) / AR_KEEP_HALF_LIFE_NS;
+    if (halvings > 0) {
+      size_t excess = a->keep_peak - need;
+      excess = halvings >= 63 ? 0 : excess >> halvings;
+      a->keep_peak = need + (excess <= AR_PAGE_ALIGN ? 0 : excess);
+      a->keep_ns += halvings * AR_KEEP_HALF_LIFE_NS;
     }
   }
-  return a->keep_peak < AR_RETAIN_AUTO_MAX ? a->keep_peak : AR_RETAIN_AUTO_MAX;
+  return a->keep_peak;
 }
 
 /* An emptied dedicated chunk (already verified): kept when the arena adapts and `keep`

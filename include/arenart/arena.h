@@ -259,7 +259,9 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * in place when `p` is the most recent allocation, no mark has been taken since, and the
  * current chunk has room, or when `p` has a dedicated chunk (a large request) that has room
  * or whose source can resize it (the OS source, ar_source_os(), does: mremap, which may move
- * the block without copying it, so the result may differ from p and p is then invalid);
+ * the block without copying it, so the result may differ from p and p is then invalid; arenas
+ * that see every allocation, AR_ARENA_CHECKED ones and all arenas in sanitizer builds or at
+ * AR_DEBUG >= 2, always copy);
  * otherwise by allocating a new block (recycled if one of that class is free), copying, and
  * giving the old one back with ar_free. p == NULL behaves as ar_alloc.
  * Shrinking keeps p.
@@ -311,13 +313,16 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
  *     over-aligned requests) always go back;
  *   - AR_RETAIN_AUTO (the default): up to a decaying peak of the chunk bytes the arena had in
  *     use at its recent resets and rewinds (ordinary and dedicated chunks alike), never more
- *     than AR_RETAIN_AUTO_MAX. The peak rises at once; when the need falls, the excess halves
- *     about every 128 ms, judged at resets and rewinds (the clock is read at every fourth reset or
- *     rewind below the peak), so an arena whose need shrank keeps its steady need again
- *     within about a second of resets. Nothing decays between resets: an arena that is not
- *     reset keeps what its last reset kept. Emptied dedicated chunks are kept by size and
- *     reused by a later request they fit (at most about twice its size); a chunk above
- *     AR_RETAIN_AUTO_MAX is never kept. Old kept chunks go back before this reset's.
+ *     than AR_RETAIN_AUTO_MAX. The peak rises with the need at once. Above the need it
+ *     decays: the excess halves for every 128 ms elapsed, and is dropped at 4 KiB or less;
+ *     the decay is applied at every fourth reset or rewind that finds the need below the
+ *     peak (the clock is read then, and when the need rises above the peak, never
+ *     otherwise). So any excess is gone at the first such fourth reset or rewind that comes
+ *     1.8 s or more after the need fell; nothing decays between resets, and an arena that is
+ *     not reset keeps what its last reset kept. Emptied dedicated chunks are kept by size
+ *     and reused by a later dedicated request they fit, if at most twice the chunk it would
+ *     get (or 7 KiB, for chunks under 4 KiB); a chunk above AR_RETAIN_AUTO_MAX is never
+ *     kept. Kept chunks from earlier resets go back before this reset's.
  * One kept ordinary chunk is made current at once, so the next allocation is an inline bump;
  * the stats count it as a spare while it is empty, and like every kept chunk it is given back
  * when a request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op.
