@@ -8,7 +8,9 @@
  *   large   dedicated chunks, one per request too big (over a quarter of a chunk) or too
  *           aligned (over a page) to share, newest first, so a big request never wastes the
  *           tail of the current chunk;
- *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse.
+ *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse;
+ *   kept    (AR_RETAIN_AUTO only) emptied dedicated chunks kept for reuse, by size class;
+ *           see "Keeping memory" below.
  * Every chunk that enters `chunks` or `large` takes the next value of one sequence counter, so
  * both lists are in allocation order and a mark's position is just (current chunk, cursor,
  * counter): rewinding pops what is newer on each list. Whether a mark may still be rewound to
@@ -187,9 +189,146 @@ static void scrub(const ar_arena_t *a, char *from, char *to) {
   vg_noaccess(a, from, (size_t)(to - from));
 }
 
-/* Keeps an emptied ordinary chunk as a spare if the retain cap allows, else returns it. */
+/*
+ * Keeping memory. A reset that gives chunks back makes the next request map and fault them
+ * again: for a request that needs megabytes that is most of its cost (a thousand times a bump
+ * through warm memory). With an explicit `retain_bytes` the user has sized what to keep; the
+ * default, AR_RETAIN_AUTO, sizes it from use:
+ *   - the need is the chunk bytes in use when a reset or rewind begins (capacity minus what
+ *     sits idle: spares and kept dedicated chunks);
+ *   - keep_peak follows the need (capped at AR_RETAIN_AUTO_MAX) up at once and decays
+ *     towards it: the excess halves for every AR_KEEP_HALF_LIFE_NS elapsed, and goes once it
+ *     is a page or less. Time, not a count of resets, because "one request in fifty needs
+ *     8 MiB" must keep its 8 MiB while "a burst of big requests an hour ago" must not. The
+ *     clock is read when the need rises above the peak, and when it is below, at every
+ *     AR_KEEP_CLOCK_EVERY-th such event, so a steady arena (need == peak) never reads it and a
+ *     per-request reset stays a handful of stores;
+ *   - a reset keeps at most keep_peak bytes, ordinary chunks and dedicated chunks alike. Idle chunks from earlier resets go back first, down to what
+ *     leaves room for the chunks this cycle used: recent use is the better guess;
+ *   - an emptied dedicated chunk goes on a list by size class (four per power of two), and a
+ *     dedicated request takes one that fits from its class, or the head of one of the next
+ *     three classes (whose every chunk fits and is at most twice the chunk the request would
+ *     get; below 4 KiB, where class 0 mixes sizes, at most 7 KiB), before asking
+ *     the source. Its header moves nowhere: the chunk is reused as it is.
+ * Kept chunks count in `capacity` and as spares in the stats, and under `limit_bytes` they
+ * are idle like spares: given back when a request needs their room.
+ */
+#define AR_KEEP_HALF_LIFE_NS ((uint64_t)128 * 1000 * 1000)
+#define AR_KEEP_CLOCK_EVERY 4u
+
+static bool retain_auto(const ar_arena_t *a) { return a->retain_bytes == AR_RETAIN_AUTO; }
+
+static size_t idle_bytes(const ar_arena_t *a) {
+  return a->nspare * a->chunk_size + a->kept_bytes;
+}
+
+static unsigned floor_log2_(size_t x) {
+  return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
+}
+
+/* Class 0: below 4 KiB; then four classes per power of two. */
+static unsigned kept_class(size_t bytes) {
+  if (bytes < 4096) return 0;
+  unsigned l = floor_log2_(bytes);
+  unsigned k = (l - 12) * 4 + (unsigned)((bytes >> (l - 2)) & 3) + 1;
+  return k < AR_KEPT_CLASSES ? k : AR_KEPT_CLASSES - 1;
+}
+
+/* False (c untouched) if the list heads cannot be had. */
+static bool kept_push(ar_arena_t *a, ar_chunk_t *c) {
+  if (a->kept == NULL) {
+    a->kept = (ar_chunk_t **)calloc(AR_KEPT_CLASSES, sizeof *a->kept);
+    if (a->kept == NULL) return false;
+  }
+  unsigned k = kept_class(c->size);
+  c->seq = 0;
+  c->top = c->data;
+  c->start = NULL;
+  c->next = a->kept[k];
+  a->kept[k] = c;
+  a->kept_bytes += c->size;
+  a->nkept++;
+  return true;
+}
+
+static ar_chunk_t *kept_unlink(ar_arena_t *a, ar_chunk_t **link) {
+  ar_chunk_t *c = *link;
+  *link = c->next;
+  c->next = NULL;
+  a->kept_bytes -= c->size;
+  a->nkept--;
+  return c;
+}
+
+/* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
+static ar_chunk_t *kept_take(ar_arena_t *a, size_t bytes) {
+  if (a->nkept == 0 || a->kept_bytes < bytes) return NULL;
+  unsigned k = kept_class(bytes), probes = 0;
+  for (ar_chunk_t **link = &a->kept[k]; *link != NULL && probes < 4;
+       link = &(*link)->next, probes++)
+    if ((*link)->size >= bytes) return kept_unlink(a, link);
+  for (unsigned j = k + 1; j < AR_KEPT_CLASSES && j <= k + 3; j++)
+    if (a->kept[j] != NULL) return kept_unlink(a, &a->kept[j]);
+  return NULL;
+}
+
+/* Gives back one idle chunk that is not current: a spare, else the largest kept chunk.
+ * Returns false if there is none. */
+static bool drop_one_idle(ar_arena_t *a) {
+  if (a->spare != NULL) {
+    ar_chunk_t *c = a->spare;
+    a->spare = c->next;
+    a->nspare--;
+    chunk_release(a, c);
+    return true;
+  }
+  for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
+    if (a->kept[k] != NULL) {
+      chunk_release(a, kept_unlink(a, &a->kept[k]));
+      return true;
+    }
+  }
+  return false;
+}
+
+/* AR_RETAIN_AUTO: folds the current need into the decaying peak and returns what may be
+ * kept now. */
+static size_t keep_target(ar_arena_t *a) {
+  size_t need = a->capacity - idle_bytes(a);
+  /* The peak never exceeds what may be kept, so an excess is at most AR_RETAIN_AUTO_MAX and
+   * fourteen halvings (1.8 s) end it. */
+  if (need > AR_RETAIN_AUTO_MAX) need = AR_RETAIN_AUTO_MAX;
+  if (need > a->keep_peak) {
+    a->keep_peak = need;
+    a->keep_ns = ar_now_ns_();
+    a->keep_ticks = 0;
+  } else if (need < a->keep_peak && ++a->keep_ticks >= AR_KEEP_CLOCK_EVERY) {
+    a->keep_ticks = 0;
+    /* One halving per half-life elapsed, however few resets came in between. */
+    uint64_t halvings = (ar_now_ns_() - a->keep_ns) / AR_KEEP_HALF_LIFE_NS;
+    if (halvings > 0) {
+      size_t excess = a->keep_peak - need;
+      excess = halvings >= 63 ? 0 : excess >> halvings;
+      a->keep_peak = need + (excess <= AR_PAGE_ALIGN ? 0 : excess);
+      a->keep_ns += halvings * AR_KEEP_HALF_LIFE_NS;
+    }
+  }
+  return a->keep_peak;
+}
+
+/* An emptied dedicated chunk (already verified): kept when the arena adapts and `keep`
+ * allows, else given back. */
+static void keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep) {
+  if (retain_auto(a) && c->size <= AR_RETAIN_AUTO_MAX && idle_bytes(a) + c->size <= keep) {
+    scrub(a, c->data, c->top);
+    if (kept_push(a, c)) return;
+  }
+  chunk_release(a, c);
+}
+
+/* Keeps an emptied ordinary chunk as a spare if `keep_bytes` allows, else returns it. */
 static void stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
-  if ((a->nspare + 1) * a->chunk_size <= keep_bytes) {
+  if (idle_bytes(a) + a->chunk_size <= keep_bytes) {
     c->seq = 0;
     c->top = c->data;
     c->next = a->spare;
@@ -403,7 +542,7 @@ static bool head_idle(const ar_arena_t *a) {
 
 static bool room_possible(const ar_arena_t *a, size_t need) {
   if (a->limit_bytes == 0) return true;
-  size_t idle = a->nspare * a->chunk_size + (head_idle(a) ? a->chunks->size : 0);
+  size_t idle = idle_bytes(a) + (head_idle(a) ? a->chunks->size : 0);
   return need <= a->limit_bytes && a->capacity - idle <= a->limit_bytes - need;
 }
 
@@ -428,12 +567,7 @@ static void drop_idle_head(ar_arena_t *a) {
 static void shed_to_limit(ar_arena_t *a) {
   if (a->limit_bytes == 0) return;
   while (a->capacity > a->limit_bytes) {
-    if (a->spare != NULL) {
-      ar_chunk_t *c = a->spare;
-      a->spare = c->next;
-      a->nspare--;
-      chunk_release(a, c);
-    } else {
+    if (!drop_one_idle(a)) {
       ar_assert(head_idle(a));
       drop_idle_head(a);
     }
@@ -467,10 +601,14 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   size_t fp = footprint(a, size, align);
   size_t bytes = fp + AR_CHUNK_OVERHEAD + (align > 64 ? align : 0);
   if (bytes < fp) return fail(AR_EOVERFLOW);
-  if (!room_possible(a, bytes)) return fail(AR_ELIMIT);
-  ar_chunk_t *c = chunk_acquire(a, bytes);
-  if (c == NULL) return fail(AR_ENOMEM);
-  shed_to_limit(a);
+  /* A kept chunk is already counted in capacity: taking it needs no room. */
+  ar_chunk_t *c = a->nkept != 0 ? kept_take(a, bytes) : NULL;
+  if (c == NULL) {
+    if (!room_possible(a, bytes)) return fail(AR_ELIMIT);
+    c = chunk_acquire(a, bytes);
+    if (c == NULL) return fail(AR_ENOMEM);
+    shed_to_limit(a);
+  }
   char *end;
   char *p = place(a, c->data, c->limit, size, align, &end);
   ar_assert(p != NULL);
@@ -483,6 +621,49 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   a->used_retired += (size_t)(end - c->data);
   a->hot.nalloc_++;
   return p;
+}
+
+/*
+ * Growing a dedicated chunk (ar_realloc of a big block). The chunk holds one allocation,
+ * so it may grow in place: into its own slack if it has some (a kept chunk reused for a
+ * smaller request), else by asking the source to resize the whole block (source.c: mremap
+ * for the OS source), which moves page table entries, not bytes. The chunk header lives at
+ * the front of the block and moves with it; every pointer in it moves by the same offset,
+ * and the link that pointed at it is updated. The global stats see the old size released and
+ * the new one acquired, so their chunk counts stay balanced.
+ */
+void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new_size) {
+  if (a->slow_only || c->start == NULL) return NULL;
+  size_t fp = footprint(a, new_size, AR_ALIGN_DEFAULT);
+  size_t off = (size_t)(c->start - (char *)c->base);
+  size_t bytes = off + fp; /* off < one page plus the header; fp < 2^62: no wrap */
+  if (bytes > c->size) {
+    if (!room_possible(a, bytes - c->size)) return NULL;
+    /* After a move the old header is gone: only the new one may be read. */
+    char *ob = (char *)c->base;
+    size_t osize = c->size;
+    char *nb = (char *)ar_source_resize_(&a->source, ob, osize, bytes);
+    if (nb == NULL) return NULL;
+    ptrdiff_t d = nb - ob;
+    ar_assert(((uintptr_t)nb & 63) == ((uintptr_t)ob & 63));
+    ar_chunk_t *nc = (ar_chunk_t *)(void *)((char *)c + d);
+    ar_global_chunk_released_(a->reg, osize);
+    ar_global_chunk_acquired_(a->reg, bytes);
+    a->capacity += bytes - osize;
+    nc->base = nb;
+    nc->size = bytes;
+    nc->data += d;
+    nc->limit = nb + bytes;
+    nc->top += d;
+    nc->start += d;
+    *link = nc;
+    c = nc;
+    shed_to_limit(a);
+  }
+  char *end = c->start + fp;
+  a->used_retired += (size_t)(end - c->top);
+  c->top = end;
+  return c->start;
 }
 
 /* ---- blocks given back (recycle.c) ---------------------------------------------------- */
@@ -898,6 +1079,12 @@ static void clear(ar_arena_t *a, size_t keep) {
     a->hcap = 0;
   }
   if (a->chunks != NULL) retire_current(a);
+  /* Idle chunks from earlier cycles make way for the ones this cycle used (AR_RETAIN_AUTO
+   * keeps dedicated chunks too, so both kinds compete for `keep`). */
+  if (retain_auto(a)) {
+    size_t need = a->capacity - idle_bytes(a);
+    while (idle_bytes(a) != 0 && idle_bytes(a) + need > keep) (void)drop_one_idle(a);
+  }
   ar_chunk_t *list = a->chunks;
   a->chunks = NULL;
   while (list != NULL) {
@@ -913,15 +1100,10 @@ static void clear(ar_arena_t *a, size_t keep) {
     a->large = c->next;
     verify_or_die(a, c->data, c->top);
     a->nlarge--;
-    chunk_release(a, c);
+    keep_or_release_large(a, c, keep);
   }
-  /* Spares kept from earlier may exceed a smaller `keep` (release). */
-  while (a->nspare * a->chunk_size > keep) {
-    ar_chunk_t *c = a->spare;
-    a->spare = c->next;
-    a->nspare--;
-    chunk_release(a, c);
-  }
+  /* Chunks kept from earlier may exceed a smaller `keep` (release). */
+  while (idle_bytes(a) > keep) (void)drop_one_idle(a);
   a->used_retired = 0;
   a->hot.cur_ = NULL;
   a->limit = NULL;
@@ -945,7 +1127,7 @@ void ar_reset(ar_arena_t *a) {
   if (a == NULL) return;
   check_owner(a);
   forbid_in_cleanup(a);
-  clear(a, a->retain_bytes);
+  clear(a, retain_auto(a) ? keep_target(a) : a->retain_bytes);
 }
 
 void ar_release(ar_arena_t *a) {
@@ -976,6 +1158,8 @@ void ar_arena_destroy(ar_arena_t *a) {
 #if AR_VALGRIND
   if (a->vg) VALGRIND_DESTROY_MEMPOOL(a);
 #endif
+  free(a->kept); /* clear(a, 0) emptied it */
+  a->kept = NULL;
   ar_registry_remove_(a->reg);
   a->reg = NULL;
   ar_global_arena_destroyed_(a->created_ns);
@@ -1142,6 +1326,7 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
   if (AR_HEAP) {
     heap_free_from(a, heap_mark_count(a, m->seq_));
   } else {
+    size_t keep = retain_auto(a) ? keep_target(a) : a->retain_bytes;
     if (a->chunks != NULL) retire_current(a);
     /* Every ordinary chunk pushed since the mark has a larger seq. */
     while (a->chunks != NULL && a->chunks->seq > m->seq_) {
@@ -1151,7 +1336,7 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
       a->used_retired -= (size_t)(c->top - c->data);
       verify_or_die(a, c->data, c->top);
       scrub(a, c->data, c->top);
-      stash_or_release(a, c, a->retain_bytes);
+      stash_or_release(a, c, keep);
     }
     activate_head(a);
     /* If the mark's chunk is gone (given back while empty), the mark named the top of the
@@ -1167,7 +1352,7 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
       a->nlarge--;
       a->used_retired -= (size_t)(c->top - c->data);
       verify_or_die(a, c->data, c->top);
-      chunk_release(a, c);
+      keep_or_release_large(a, c, keep);
     }
   }
   sync_hot_end(a);
@@ -1206,7 +1391,7 @@ int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
   size_t idle = a->chunks != NULL && a->hot.cur_ == a->chunks->data;
   out->chunks = a->nchunks - idle;
   out->large_chunks = a->nlarge;
-  out->spare_chunks = a->nspare + idle;
+  out->spare_chunks = a->nspare + idle + a->nkept;
   out->allocs = a->hot.nalloc_;
   out->cleanups = a->ncleanups;
   out->recycled = a->recycled_bytes;
@@ -1307,6 +1492,17 @@ int ar_arena_check(ar_arena_t *a) {
     cap += c->size;
   }
   if (n != a->nspare) return corrupt(a, "spare count");
+  size_t kept = 0;
+  n = 0;
+  for (unsigned k = 0; a->kept != NULL && k < AR_KEPT_CLASSES; k++) {
+    for (ar_chunk_t *c = a->kept[k]; c != NULL; c = c->next, n++) {
+      if (kept_class(c->size) != k || c->seq != 0 || c->top != c->data)
+        return corrupt(a, "kept chunk");
+      kept += c->size;
+    }
+  }
+  if (n != a->nkept || kept != a->kept_bytes) return corrupt(a, "kept count");
+  cap += kept;
   if (a->ndepth > 0 && a->floor_chunk == a->chunks && a->chunks != NULL &&
       a->hot.cur_ < a->floor_cur)
     return corrupt(a, "cursor below the newest mark");

@@ -10,7 +10,8 @@
  *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
  *     nchunks == nhblocks;
  *   - seq strictly decreases along `chunks` and along `large`;
- *   - capacity == sum of chunk sizes over chunks, large and spare;
+ *   - capacity == sum of chunk sizes over chunks, large, spare and the kept dedicated chunks
+ *     (kept[], kept_bytes of them, nkept in number);
  *   - used_retired == sum over non-current ordinary chunks of (top - data) plus, over large
  *     chunks, (top - data);
  *   - with live marks (ndepth > 0) the cursor is at or above floor_cur while floor_chunk is
@@ -28,6 +29,9 @@
 
 /* Per-size-class lists of blocks given back with ar_free (recycle.c). */
 #define AR_RECYCLE_CLASSES 48
+/* Size classes of the dedicated chunks an adaptive arena keeps for reuse (arena.c, "Keeping
+ * memory"): four per power of two from 4 KiB, class 0 below that. */
+#define AR_KEPT_CLASSES 64
 
 /* AR_HEAP, the heap flavor: see internal.h. */
 
@@ -113,6 +117,14 @@ struct ar_arena {
   struct ar_arena *pool_next; /* arenapool.c: link while idle in a pool */
   uint64_t idle_since;        /* arenapool.c: when it was given back */
   char name[32];
+  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; arena.c, "Keeping memory"). */
+  /* Emptied dedicated chunks by size class, newest first: AR_KEPT_CLASSES list heads, malloc'd
+   * when the first is kept (most arenas never keep one, and the arena header stays small). */
+  ar_chunk_t **kept;
+  size_t kept_bytes, nkept;
+  size_t keep_peak;     /* decaying peak of the chunk bytes in use at resets and rewinds */
+  uint64_t keep_ns;     /* when keep_peak last rose or decayed */
+  unsigned keep_ticks;  /* resets below the peak since the clock was last read */
 };
 
 /* arena.c: aborts with a message naming the destroyed arena. */
@@ -161,6 +173,16 @@ static inline bool ar_above_floor_(const ar_arena_t *a, const char *p) {
 AR_INTERNAL bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size);
 /* arena.c: the accepted block p is quarantined; modes that know block starts remember it. */
 AR_INTERNAL void ar_block_freed_(ar_arena_t *a, const char *p);
+/* source.c: grows (or shrinks) block p of the built-in OS source from old_size to new_size
+ * bytes, keeping its contents and its offset in the page; may move it. NULL (p untouched and
+ * still held) if it cannot, or if src is any other source. */
+AR_INTERNAL void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_size,
+                                    size_t new_size);
+/* arena.c: ar_realloc of the allocation of dedicated chunk c (*link points at it) to
+ * new_size bytes without copying: in the chunk if it has room, else by resizing the chunk
+ * through its source. NULL, with nothing changed and no error set, if neither works. */
+AR_INTERNAL void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c,
+                                 size_t new_size);
 /* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
 AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
 /* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */

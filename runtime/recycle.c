@@ -253,7 +253,10 @@ void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   return q;
 }
 
-/* ar_realloc of a non-NULL block. */
+/* ar_realloc of a non-NULL block. Growing tries, in order: the footprint it already has, the
+ * cursor (the most recent allocation), the block's dedicated chunk (its slack, or a resize
+ * of the chunk by its source: mremap for OS pages, so a big vector doubles without a copy),
+ * a recycled block, and last a new allocation with a copy. */
 static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   check_owner(a);
   if (a->in_cleanup) return fail_null(AR_EBUSY);
@@ -294,6 +297,17 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
       sync_hot_end(a);
       ar_assert_expensive(ar_arena_check(a) == AR_OK);
       return p;
+    }
+  }
+  if (!a->slow_only) {
+    /* The only allocation of a dedicated chunk grows with its chunk, without a copy
+     * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. */
+    ar_chunk_t **link;
+    ar_chunk_t *c = find_large(a, old, &link);
+    void *q = c != NULL ? ar_large_grow_(a, link, c, new_size) : NULL;
+    if (q != NULL) {
+      ar_assert_expensive(ar_arena_check(a) == AR_OK);
+      return q;
     }
   }
   void *q = NULL;

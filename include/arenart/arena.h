@@ -9,7 +9,8 @@
  * Lifetime rules (read these once):
  *   - A pointer from the arena is valid until the arena is rewound past it, reset, released or
  *     destroyed. After that, using it is a use-after-free (ASan builds report it).
- *   - reset() keeps up to `retain_bytes` of chunks for reuse and gives the rest back;
+ *   - reset() keeps chunks for reuse (by default what recent requests needed; see ar_reset)
+ *     and gives the rest back;
  *     release() gives everything back; both run the cleanup callbacks, newest first.
  *   - Marks are nested save points: rewinding to a mark frees everything allocated after it,
  *     runs the cleanups registered after it, and invalidates marks taken after it. reset() and
@@ -55,8 +56,12 @@ typedef struct ar_arena ar_arena_t;
 #define AR_ALIGN_DEFAULT 16
 /** Default ar_options_t.chunk_size: 64 KiB. */
 #define AR_DEFAULT_CHUNK_SIZE ((size_t)64 * 1024)
-/** Default ar_options_t.retain_bytes: 1 MiB. */
-#define AR_DEFAULT_RETAIN_BYTES ((size_t)1024 * 1024)
+/** ar_options_t.retain_bytes: keep what recent requests needed (see ar_reset). */
+#define AR_RETAIN_AUTO ((size_t)-1)
+/** Default ar_options_t.retain_bytes: AR_RETAIN_AUTO. */
+#define AR_DEFAULT_RETAIN_BYTES AR_RETAIN_AUTO
+/** The most an AR_RETAIN_AUTO arena keeps across a reset: 64 MiB. */
+#define AR_RETAIN_AUTO_MAX ((size_t)64 << 20)
 /** Smallest chunk_size ar_arena_create accepts. */
 #define AR_MIN_CHUNK_SIZE ((size_t)256)
 /** Largest single request; larger ones fail with AR_EOVERFLOW. */
@@ -75,7 +80,8 @@ enum {
 typedef struct ar_options {
   size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256 */
   size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
-  size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none */
+  size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
+                                  AR_RETAIN_AUTO (the default) adapts (see ar_reset) */
   size_t limit_bytes;        /**< cap on chunk bytes held at once; 0 = unlimited */
   const ar_source_t *source; /**< NULL = ar_source_os(); copied at creation */
   unsigned flags;            /**< AR_ARENA_* */
@@ -251,8 +257,13 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
 /**
  * Resizes the block `p` (allocated with `old_size` bytes, default alignment) to `new_size`,
  * in place when `p` is the most recent allocation, no mark has been taken since, and the
- * current chunk has room; otherwise by allocating a new block (recycled if one of that class
- * is free), copying, and giving the old one back with ar_free. p == NULL behaves as ar_alloc.
+ * current chunk has room, or when `p` has a dedicated chunk (a large request) that has room
+ * or whose source can resize it (the OS source, ar_source_os(), does: mremap, which may move
+ * the block without copying it, so the result may differ from p and p is then invalid; arenas
+ * that see every allocation, AR_ARENA_CHECKED ones and all arenas in sanitizer builds or at
+ * AR_DEBUG >= 2, always copy);
+ * otherwise by allocating a new block (recycled if one of that class is free), copying, and
+ * giving the old one back with ar_free. p == NULL behaves as ar_alloc.
  * Shrinking keeps p.
  * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those
  * of ar_alloc, and AR_EINVAL for a p that ar_free would refuse (the same checks per build).
@@ -284,7 +295,8 @@ AR_API ar_mark_t ar_mark(ar_arena_t *arena);
 /**
  * Frees everything allocated since `mark` (running the cleanups registered since, newest
  * first). The mark stays valid, so a loop may rewind to it repeatedly; marks taken after it
- * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
+ * become invalid. Chunks freed by the rewind are kept for reuse as by ar_reset (within
+ * `retain_bytes`, or, with AR_RETAIN_AUTO, within the decaying peak, dedicated ones too).
  * Errors: AR_EINVAL (NULL arena or mark), AR_EBUSY (called from a cleanup), AR_ESTALE (the
  * mark is from before a reset or release, or was taken after the save point of an earlier
  * rewind, whatever has been allocated since); the arena is then unchanged. Detection is
@@ -294,11 +306,27 @@ AR_API ar_mark_t ar_mark(ar_arena_t *arena);
  */
 AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
 
-/** Runs all cleanups (newest first), frees every allocation, keeps up to `retain_bytes` of
- * ordinary chunks for reuse (dedicated large chunks always go back) and returns the rest.
- * One kept chunk is made current at once, so the next allocation is an inline bump; the
- * stats count it as a spare while it is empty, and like a spare it is given back when a
- * request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op. */
+/**
+ * Runs all cleanups (newest first), frees every allocation, keeps chunks for reuse and
+ * returns the rest to the source. What is kept depends on `retain_bytes`:
+ *   - a number: up to that many bytes of ordinary chunks; dedicated chunks (large or
+ *     over-aligned requests) always go back;
+ *   - AR_RETAIN_AUTO (the default): up to a decaying peak of the chunk bytes the arena had in
+ *     use at its recent resets and rewinds (ordinary and dedicated chunks alike), never more
+ *     than AR_RETAIN_AUTO_MAX. The peak rises with the need at once. Above the need it
+ *     decays: the excess halves for every 128 ms elapsed, and is dropped at 4 KiB or less;
+ *     the decay is applied at every fourth reset or rewind that finds the need below the
+ *     peak (the clock is read then, and when the need rises above the peak, never
+ *     otherwise). So any excess is gone at the first such fourth reset or rewind that comes
+ *     1.8 s or more after the need fell; nothing decays between resets, and an arena that is
+ *     not reset keeps what its last reset kept. Emptied dedicated chunks are kept by size
+ *     and reused by a later dedicated request they fit, if at most twice the chunk it would
+ *     get (or 7 KiB, for chunks under 4 KiB); a chunk above AR_RETAIN_AUTO_MAX is never
+ *     kept. Kept chunks from earlier resets go back before this reset's.
+ * One kept ordinary chunk is made current at once, so the next allocation is an inline bump;
+ * the stats count it as a spare while it is empty, and like every kept chunk it is given back
+ * when a request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op.
+ */
 AR_API void ar_reset(ar_arena_t *arena);
 
 /** Like ar_reset but returns every chunk to the source. The arena stays usable. */
@@ -328,7 +356,8 @@ typedef struct ar_stats {
   size_t peak;         /**< highest `used` since creation */
   size_t chunks;       /**< ordinary chunks holding allocations */
   size_t large_chunks; /**< dedicated chunks for large or over-aligned requests */
-  size_t spare_chunks; /**< empty chunks kept for reuse (an empty current chunk included) */
+  size_t spare_chunks; /**< empty chunks kept for reuse (an empty current chunk and kept
+                            dedicated chunks included) */
   uint64_t allocs;     /**< successful allocations since creation */
   size_t cleanups;     /**< registered cleanups pending */
   size_t recycled;     /**< bytes given back with ar_free and waiting for reuse */

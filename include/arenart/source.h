@@ -42,8 +42,10 @@ typedef struct ar_source {
   const char *name; /**< for messages and stats; may be NULL */
 } ar_source_t;
 
-/** Anonymous private mmap pages (the default). Blocks are page-aligned and zero when new.
- * Thread-safe; the returned source is static and never NULL. */
+/** Anonymous private mmap pages (the default). Blocks are page-aligned and zero when new;
+ * blocks of 4 MiB or more are advised MADV_HUGEPAGE (transparent huge pages where the system
+ * allows them on request). Serial arenas grow a dedicated chunk of this source in place with
+ * mremap (see ar_realloc). Thread-safe; the returned source is static and never NULL. */
 AR_API const ar_source_t *ar_source_os(void);
 
 /** The C heap (64-byte aligned blocks via posix_memalign). Thread-safe; the returned source

@@ -1,7 +1,8 @@
 /*
  * tests/containers/recycle_test.c - ar_free and ar_realloc: un-bumping, size-class reuse and
- * splitting, large-chunk release, quarantine in slow-only arenas, failure paths, and a random
- * sequence checked against shadow copies with ar_arena_check after every step.
+ * splitting, large-chunk release, growing a dedicated chunk without a copy (mremap of OS
+ * pages, or the slack of a kept chunk), quarantine in slow-only arenas, failure paths, and a
+ * random sequence checked against shadow copies with ar_arena_check after every step.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -342,6 +343,103 @@ static void test_random_sequence(void **state) {
   ar_arena_destroy(a);
 }
 
+static size_t capacity_of(ar_arena_t *a) {
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+  return st.capacity;
+}
+
+/* A big block of OS pages grows by resizing its chunk: contents kept, stats exact, and the
+ * block is still the one allocation of its chunk (ar_free takes it, interior pointers not). */
+static void test_realloc_grows_dedicated_chunk(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0); /* ar_source_os() */
+  assert_non_null(a);
+  size_t n = (size_t)1 << 20;
+  char *p = ar_alloc(a, n);
+  assert_non_null(p);
+  for (size_t i = 0; i < n; i += 4096) p[i] = (char)(i >> 12);
+  p[n - 1] = 0x5A;
+  char *small = ar_alloc(a, 100); /* an ordinary allocation after it, untouched by the growth */
+  assert_non_null(small);
+  memset(small, 0x33, 100);
+  for (int k = 0; k < 4; k++) {
+    size_t m = n * 2;
+    char *q = ar_realloc(a, p, n, m);
+    assert_non_null(q);
+    for (size_t i = 0; i < n; i += 4096) assert_int_equal(q[i], (char)(i >> 12));
+    assert_int_equal(q[n - 1], 0x5A);
+    q[n - 1] = 0x11;
+    for (size_t i = n; i < m; i += 4096) q[i] = (char)(i >> 12);
+    q[m - 1] = 0x5A;
+    p = q;
+    n = m;
+    CHECK_ARENA(a);
+    ar_stats_t st;
+    assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+    if (reuses(a)) assert_int_equal(st.large_chunks, 1); /* slow-only modes copy and quarantine */
+    assert_true(st.capacity >= n);
+    assert_true(st.used >= n);
+    assert_true(ar_owns(a, p + n - 1));
+  }
+  for (size_t i = 0; i < 100; i++) assert_int_equal((unsigned char)small[i], 0x33);
+  if (reuses(a)) assert_int_equal(ar_free(a, p + 4096, 16), AR_EINVAL);
+  assert_int_equal(ar_free(a, p, n), AR_OK);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+/* Under a limit, a growth that would exceed it fails like any allocation: AR_ELIMIT, the old
+ * block intact and still valid, the arena unchanged. */
+static void test_realloc_grow_respects_limit(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, (size_t)4 << 20, 0);
+  assert_non_null(a);
+  size_t n = (size_t)1 << 20;
+  char *p = ar_alloc(a, n);
+  assert_non_null(p);
+  memset(p, 0x44, n);
+  size_t cap = capacity_of(a);
+  assert_null(ar_realloc(a, p, n, (size_t)4 << 20));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  assert_int_equal(capacity_of(a), cap);
+  for (size_t i = 0; i < n; i += 512) assert_int_equal((unsigned char)p[i], 0x44);
+  char *q = ar_realloc(a, p, n, 2 * n); /* within the limit: works */
+  assert_non_null(q);
+  assert_int_equal((unsigned char)q[n - 1], 0x44);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+/* A kept dedicated chunk reused for a smaller request has slack: growing into it needs no
+ * source at all (AR_RETAIN_AUTO keeps the chunk across the reset). */
+static void test_realloc_grows_into_kept_slack(void **state) {
+  (void)state;
+  ar_options_t o;
+  ar_options_init(&o);
+  o.source = ar_source_malloc(); /* cannot resize: only the slack can serve */
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  size_t big = (size_t)300 << 10;
+  char *p = ar_alloc(a, big);
+  assert_non_null(p);
+  ar_reset(a);
+  size_t cap = capacity_of(a);
+  char *q = ar_alloc(a, big * 2 / 3);
+  assert_non_null(q);
+  memset(q, 0x66, big * 2 / 3);
+  char *r = ar_realloc(a, q, big * 2 / 3, big);
+  assert_non_null(r);
+  if (reuses(a)) {
+    assert_ptr_equal(q, p);
+    assert_ptr_equal(r, q);
+    assert_int_equal(capacity_of(a), cap);
+  }
+  assert_int_equal((unsigned char)r[big * 2 / 3 - 1], 0x66);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_free_args),
@@ -354,6 +452,9 @@ int main(void) {
       cmocka_unit_test(test_rewind_forgets),
       cmocka_unit_test(test_checked_quarantine),
       cmocka_unit_test(test_random_sequence),
+      cmocka_unit_test(test_realloc_grows_dedicated_chunk),
+      cmocka_unit_test(test_realloc_grow_respects_limit),
+      cmocka_unit_test(test_realloc_grows_into_kept_slack),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
