@@ -13,7 +13,7 @@
 
 const peer_t peers[] = {
     {"arenart", NULL, "arenart", "arenart", NULL,
-     "ar_alloc on an ar_arena_create arena (defaults: 64 KiB chunks, 1 MiB kept; hot path: "
+     "ar_alloc on an ar_arena_create arena (defaults: 64 KiB chunks, adaptive retention; hot path: "
      "retain_bytes = 2x the region); ar_reset"},
     {"ar-thread", NULL, "arthread", "arthread", NULL,
      "ar_thread_arena() with one ar_scope_begin/ar_scope_end per request"},

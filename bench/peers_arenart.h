@@ -1,8 +1,8 @@
 /*
  * bench/peers_arenart.h - arenart itself, three ways (see peers.h for the interface):
  *   arenart   a serial arena from ar_arena_create (default options: 64 KiB chunks from the
- *             OS, 1 MiB kept across resets; the hot-path workload alone sets retain_bytes to
- *             its region); ar_alloc, ar_reset. Larson: arenas taken from
+ *             OS, adaptive retention across resets (AR_RETAIN_AUTO); the hot-path workload
+ *             alone sets retain_bytes to its region); ar_alloc, ar_reset. Larson: arenas taken from
  *             an ar_arena_pool, handed over, adopted and given back by the consumer.
  *   arthread  the calling thread's arena (ar_thread_arena), one ar_scope per request.
  *   arconcur  one ConcurrentArena shared by every thread (public API only, so the bench
@@ -52,7 +52,7 @@ static inline void arenart_global_fini(void) {
 static inline int arenart_init(arenart_t *c, const ctx_opt_t *o) {
   ar_options_t ao;
   ar_options_init(&ao);
-  if (o->keep > ao.retain_bytes) ao.retain_bytes = o->keep;
+  if (o->keep != 0) ao.retain_bytes = o->keep; /* peers.h: keep is retain_bytes when nonzero */
   c->a = ar_arena_create(&ao);
   return c->a != NULL ? 0 : -1;
 }
@@ -162,7 +162,7 @@ static inline void arconcur_global_fini(void) {
 static inline int arconcur_init(arconcur_t *c, const ctx_opt_t *o) {
   ar_options_t ao;
   ar_options_init(&ao);
-  c->own = !arconcur_threaded && o->keep > ao.retain_bytes;
+  c->own = !arconcur_threaded && o->keep != 0;
   if (!c->own) {
     c->ca = arconcur_shared;
     return 0;
