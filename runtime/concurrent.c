@@ -8,8 +8,11 @@
  *   2. When its span is spent, a thread carves the next one from the shared current chunk with
  *      one relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of
  *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
- *      add straddles the end keeps the partial tail if it is big enough, so a chunk loses at
- *      most one small tail.
+ *      add straddles the end keeps the partial tail if it is big enough, else leaves it in the
+ *      chunk's `tail` word, where a carver that finds the chunk spent looks, before refilling,
+ *      for the bytes it needs (taken with a CAS). So a chunk loses at most one small tail, and
+ *      a call that then fails to refill has used nothing up: a failed call leaves the arena
+ *      as it found it.
  *   3. When the chunk is spent, threads race to install a new one. If the last reset kept
  *      chunks, the new one is the next kept chunk (below). Otherwise each acquires a chunk from
  *      the source and tries one strong CAS on `current` from the exhausted chunk it saw. The
@@ -17,6 +20,21 @@
  *      thread that loads `current` with acquire) and pushed on the arena's list of all chunks;
  *      every loser hands its chunk straight back to the source and carves from the winner's.
  *      Nothing leaks, whoever wins.
+ *
+ * At the limit. Each refiller reserves its chunk's bytes under limit_bytes before it calls the
+ * source, so with room for one chunk only the first of the racers gets a reservation; the
+ * others must not report AR_ELIMIT, because the winner's chunk will serve them. A refiller
+ * whose reservation fails therefore waits (yielding) until `current` moves on from the chunk
+ * it saw, or until no reservation is in flight; then, if nothing was given back meanwhile, the
+ * limit is truly reached. Two words make that exact: `reserving` counts the threads that may
+ * hold a reservation not yet settled (kept as a chunk, or given back), each counted before it
+ * reserves, so a thread that sees its bytes sees it counted; `given_back` counts give-backs,
+ * so a waiter knows whether bytes it was refused were freed while it waited. A thread that
+ * failed is not counted while it waits, so failing threads never wait for one another: a
+ * waiter retries only when someone installed a chunk or gave bytes back. This is the only
+ * wait in allocation, and only at the limit: the alternatives were a spurious AR_ELIMIT, or
+ * racers reserving more than the limit for a moment. Dedicated chunks (and the heap flavor)
+ * reserve the same way, and wait the same way, for a racer that may give its bytes back.
  *
  * Kept chunks. Reset keeps up to retain_bytes of ordinary chunks, as the serial arena does, so
  * that an arena reset every round allocates from memory it already has instead of faulting in
