@@ -29,9 +29,10 @@
  * limit is truly reached. Two words make that exact: `reserving` counts the threads that may
  * hold a reservation not yet settled (kept as a chunk, or given back), each counted before it
  * reserves, so a thread that sees its bytes sees it counted; `given_back` counts give-backs,
- * so a waiter knows whether bytes it was refused were freed while it waited. A thread that
- * failed is not counted while it waits, so failing threads never wait for one another: a
- * waiter retries only when someone installed a chunk or gave bytes back. This is the only
+ * so a waiter knows whether bytes it was refused were freed while it waited. A thread is
+ * counted only while it reserves or holds a reservation, never while it waits, so waiters do
+ * not wait for one another, and a waiter retries only when someone installed a chunk or gave
+ * bytes back. This is the only
  * wait in allocation, and only at the limit: the alternatives were a spurious AR_ELIMIT, or
  * racers reserving more than the limit for a moment. Dedicated chunks (and the heap flavor)
  * reserve the same way, and wait the same way, for a racer that may give its bytes back.
@@ -332,6 +333,8 @@ static void unreserve(ar_concurrent_t *ca, size_t bytes) {
   if (ca->limit_bytes != 0) ar_fetch_add_acq_rel(&ca->given_back, 1);
 }
 
+static ar_cchunk_t *chunk_init(void *base, size_t bytes);
+
 /* A chunk of `bytes` from the source, reserved under the limit: the caller settles it. NULL
  * with *err set: AR_ELIMIT, AR_ENOMEM, or AR_OK when `current` moved on from `seen` (refills
  * only; reserve's MOVED). */
@@ -349,6 +352,11 @@ static ar_cchunk_t *chunk_new(ar_concurrent_t *ca, size_t bytes, bool refilling,
     *err = AR_ENOMEM;
     return NULL;
   }
+  return chunk_init(base, bytes);
+}
+
+/* The header of a chunk of `bytes` at base, fresh from the source. */
+static ar_cchunk_t *chunk_init(void *base, size_t bytes) {
   ar_cchunk_t *c = (ar_cchunk_t *)(void *)ar_align_up_((uintptr_t)base, 64);
   ar_store_relaxed(&c->cursor, 0);
   c->next_all = NULL;
@@ -508,16 +516,33 @@ static bool kept_make_room(ar_concurrent_t *ca, size_t bytes) {
   return rest <= ca->limit_bytes && bytes <= ca->limit_bytes - rest;
 }
 
+/* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena
+ * (arena.c, "Limits"), once the source has given the new chunk, so that a source that fails
+ * leaves them; until then the source holds both. Not called when giving all of them back would
+ * not make room. Returns the chunk reserved (the caller settles it), or NULL with *err. */
+static ar_cchunk_t *chunk_by_give_back(ar_concurrent_t *ca, size_t bytes, ar_error_t *err) {
+  void *base = ca->source.acquire(ca->source.ctx, bytes);
+  if (base == NULL) {
+    *err = AR_ENOMEM;
+    return NULL;
+  }
+  while (reserve(ca, bytes, false, NULL) != RESERVED) {
+    if (!kept_give_back(ca)) { /* others took the room meanwhile */
+      ca->source.release(ca->source.ctx, base, bytes);
+      *err = AR_ELIMIT;
+      return NULL;
+    }
+  }
+  return chunk_init(base, bytes);
+}
+
 static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
   size_t bytes = n + AR_CHUNK_HEADER + 64 + (align > 64 ? align : 0);
   if (bytes < n) return fail(AR_EOVERFLOW);
   ar_error_t err;
   ar_cchunk_t *c = chunk_new(ca, bytes, false, NULL, &err);
-  /* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena;
-   * not when giving back all of them would not make room (a failed request leaves them) */
   if (c == NULL && err == AR_ELIMIT && kept_make_room(ca, bytes))
-    while (c == NULL && err == AR_ELIMIT && kept_give_back(ca))
-      c = chunk_new(ca, bytes, false, NULL, &err);
+    c = chunk_by_give_back(ca, bytes, &err);
   if (c == NULL) return fail(err);
   c->dedicated = true;
   char *p = (char *)ar_align_up_((uintptr_t)c->data, align);

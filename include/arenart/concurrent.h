@@ -2,11 +2,12 @@
  * @file
  * @brief ConcurrentArena: one arena that many threads allocate from at once.
  *
- * Lock-free (but for a wait at the byte limit, see Costs), with no atomic read-modify-write
- * per allocation: each thread carves a span (AR_ALIGN_DEFAULT-aligned start, a multiple of 64
- * bytes long, so two threads never share a cache line) out of the shared current chunk with
- * one fetch-and-add, then bumps inside it privately. When the shared chunk runs out, threads race to install a fresh one with a CAS;
- * a loser hands its chunk straight back to the source. A request that fits in the rest of the
+ * Lock-free (but for a wait at the byte limit, see "At the limit" below), with no atomic
+ * read-modify-write per allocation: each thread carves a span (AR_ALIGN_DEFAULT-aligned start,
+ * a multiple of 64 bytes long, so two threads never share a cache line) out of the shared
+ * current chunk with one fetch-and-add, then bumps inside it privately. When the shared chunk
+ * runs out, threads race to install a fresh one with a CAS; a loser hands its chunk straight
+ * back to the source. A request that fits in the rest of the
  * thread's current span, alignment padding included, is carved there, whatever its size or
  * alignment (so even a 4096-aligned one may be). Otherwise a request over a quarter of a chunk
  * or aligned beyond 64 bytes gets a dedicated chunk, one over half a span is carved exactly
@@ -41,8 +42,8 @@
  * beyond that gets no span, and each of its allocations carves an exact piece from the shared
  * chunk with a fetch-and-add: correct and bounded, but slower.
  *
- * At the limit. A new chunk is reserved against limit_bytes before the source is asked for
- * it, and threads that find the shared chunk spent race to refill it, each with its own
+ * At the limit. A new ordinary chunk is reserved against limit_bytes before the source is
+ * asked for it, and threads that find the shared chunk spent race to refill it, each with its own
  * reservation. A thread whose reservation would pass the limit while another reservation is
  * in flight (a racing refill, whose chunk will serve it too, or a request whose chunk the
  * source may yet fail to give) does not report AR_ELIMIT: it waits, yielding the processor,
@@ -110,7 +111,9 @@ typedef struct ar_concurrent ar_concurrent_t;
  * kept chunk counts in capacity and against limit_bytes, and kept chunks not yet reused are
  * given back one by one, while a dedicated chunk would pass the limit, until it fits (not for
  * a request over the limit itself, nor for one that giving back all of them would not make
- * room for). retain_bytes 0 keeps nothing: reset returns every chunk to the source, which may
+ * room for); they go back only once the source has given the dedicated chunk, so the source
+ * holds both for the length of that call, and a source that fails leaves them all kept.
+ * retain_bytes 0 keeps nothing: reset returns every chunk to the source, which may
  * pool them. The heap flavor keeps nothing.
  * Errors (NULL): AR_EINVAL (chunk_size, unless 0 for the default 64 KiB, below 1024, i.e.
  * 4 * AR_MIN_CHUNK_SIZE, or above 1 GiB; a source without callbacks), AR_ENOMEM.
@@ -154,10 +157,10 @@ AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
  * with other allocations on the same arena. Uninitialized memory. Inline: the common case is a
  * thread-local bump with no call and no atomic read-modify-write.
  * Errors (returns NULL, arena unchanged: its stats, and what later calls get from it, are as if
- * the call had not been made; one exception: a request for a dedicated chunk may first have
- * given kept chunks back to make room under the limit, see ar_concurrent_create, if the source
- * then fails or, concurrently, other allocations take the room): AR_EINVAL (NULL arena),
- * AR_EALIGN (align zero or not a power of two), AR_EOVERFLOW (size or align above
+ * the call had not been made; one exception, only with other threads allocating at once: a
+ * request for a dedicated chunk that gave kept chunks back to make room under the limit, see
+ * ar_concurrent_create, fails with AR_ELIMIT if they take the room first): AR_EINVAL (NULL
+ * arena), AR_EALIGN (align zero or not a power of two), AR_EOVERFLOW (size or align above
  * AR_MAX_ALLOC_SIZE, so an align of 2^62 or 2^63), AR_ELIMIT, AR_ENOMEM (a smaller power of
  * two, however large, is honoured: if the span has no room, by a dedicated chunk of size plus
  * alignment, which a huge one cannot get: AR_ELIMIT or AR_ENOMEM). Size 0 gives a unique

@@ -716,7 +716,8 @@ static void test_failure_leaves_arena(void **state) {
 }
 
 /* A dedicated request that giving back every kept chunk would not make room for fails with
- * AR_ELIMIT and gives none back. */
+ * AR_ELIMIT and gives none back; one that would fit but whose source fails gives none back
+ * either (the chunk is acquired before they go). */
 static void test_failed_dedicated_keeps_kept(void **state) {
   (void)state;
   if (HEAP) return;
@@ -730,7 +731,14 @@ static void test_failed_dedicated_keeps_kept(void **state) {
   assert_null(ar_concurrent_alloc(ca, 4 * SMALL_CHUNK));
   assert_int_equal(ar_last_error(), AR_ELIMIT);
   assert_true(stats_equal(before, stats_of(ca)));
-  /* one that fits once they are all given back still gets its chunk */
+  /* one that fits once they are all given back, but whose chunk the source fails to give:
+   * AR_ENOMEM, and they are all still kept */
+  tsrc.fail_from = tsrc.attempts + 1;
+  assert_null(ar_concurrent_alloc(ca, 3 * SMALL_CHUNK));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  assert_true(stats_equal(before, stats_of(ca)));
+  tsrc.fail_from = 0;
+  /* and with a source that gives it, it gets its chunk */
   assert_non_null(ar_concurrent_alloc(ca, 3 * SMALL_CHUNK));
   assert_true(stats_of(ca).spare_chunks < KEEP - 2);
   ar_concurrent_destroy(ca);
