@@ -32,10 +32,10 @@
  * so a waiter knows whether bytes it was refused were freed while it waited. A thread is
  * counted only while it reserves or holds a reservation, never while it waits, so waiters do
  * not wait for one another, and a waiter retries only when someone installed a chunk or gave
- * bytes back. This is the only
- * wait in allocation, and only at the limit: the alternatives were a spurious AR_ELIMIT, or
- * racers reserving more than the limit for a moment. Dedicated chunks (and the heap flavor)
- * reserve the same way, and wait the same way, for a racer that may give its bytes back.
+ * bytes back. This is the only wait in allocation, and only at the limit: the alternatives
+ * were a spurious AR_ELIMIT, or racers reserving more than the limit for a moment. Dedicated
+ * chunks (and the heap flavor) reserve the same way, and wait the same way, for a racer that
+ * may give its bytes back.
  *
  * Kept chunks. Reset keeps up to retain_bytes of ordinary chunks, as the serial arena does, so
  * that an arena reset every round allocates from memory it already has instead of faulting in
@@ -51,9 +51,10 @@
  * between them). One word, kept_state = (installed, available), orders installations against
  * give-backs: a refiller claims kept chunk k by moving `installed` from k to k + 1 (if it is
  * already past k, another thread claimed it and this one only helps with the CAS on
- * `current`), and a dedicated request over the limit gives back the last waiting chunk by
- * moving `available` down, then finds it by walking the chain (chunks below `available` are
- * never given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
+ * `current`), and a dedicated request over the limit (once the source has given its chunk, so
+ * that a failed request gives nothing back) gives back the last waiting chunk by moving
+ * `available` down, then finds it by walking the chain (chunks below `available` are never
+ * given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
  * installed only if claimed below `available` and given back only at or above it, never both.
  * Relaxed is enough for that word: it decides ownership, and what the chunks hold was written
  * by the reset, which quiescence orders before every refill. When the chain is used up, or its
