@@ -8,8 +8,11 @@
  *   2. When its span is spent, a thread carves the next one from the shared current chunk with
  *      one relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of
  *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
- *      add straddles the end keeps the partial tail if it is big enough, so a chunk loses at
- *      most one small tail.
+ *      add straddles the end keeps the partial tail if it is big enough, else leaves it in the
+ *      chunk's `tail` word, where a carver that finds the chunk spent looks, before refilling,
+ *      for the bytes it needs (taken with a CAS). So a chunk loses at most one small tail, and
+ *      a call that then fails to refill has used nothing up: a failed call leaves the arena
+ *      as it found it.
  *   3. When the chunk is spent, threads race to install a new one. If the last reset kept
  *      chunks, the new one is the next kept chunk (below). Otherwise each acquires a chunk from
  *      the source and tries one strong CAS on `current` from the exhausted chunk it saw. The
@@ -17,6 +20,22 @@
  *      thread that loads `current` with acquire) and pushed on the arena's list of all chunks;
  *      every loser hands its chunk straight back to the source and carves from the winner's.
  *      Nothing leaks, whoever wins.
+ *
+ * At the limit. Each refiller reserves its chunk's bytes under limit_bytes before it calls the
+ * source, so with room for one chunk only the first of the racers gets a reservation; the
+ * others must not report AR_ELIMIT, because the winner's chunk will serve them. A refiller
+ * whose reservation fails therefore waits (yielding) until `current` moves on from the chunk
+ * it saw, or until no reservation is in flight; then, if nothing was given back meanwhile, the
+ * limit is truly reached. Two words make that exact: `reserving` counts the threads that may
+ * hold a reservation not yet settled (kept as a chunk, or given back), each counted before it
+ * reserves, so a thread that sees its bytes sees it counted; `given_back` counts give-backs,
+ * so a waiter knows whether bytes it was refused were freed while it waited. A thread is
+ * counted only while it reserves or holds a reservation, never while it waits, so waiters do
+ * not wait for one another, and a waiter retries only when someone installed a chunk or gave
+ * bytes back. This is the only wait in allocation, and only at the limit: the alternatives
+ * were a spurious AR_ELIMIT, or racers reserving more than the limit for a moment. Dedicated
+ * chunks (and the heap flavor) reserve the same way, and wait the same way, for a racer that
+ * may give its bytes back.
  *
  * Kept chunks. Reset keeps up to retain_bytes of ordinary chunks, as the serial arena does, so
  * that an arena reset every round allocates from memory it already has instead of faulting in
@@ -32,9 +51,10 @@
  * between them). One word, kept_state = (installed, available), orders installations against
  * give-backs: a refiller claims kept chunk k by moving `installed` from k to k + 1 (if it is
  * already past k, another thread claimed it and this one only helps with the CAS on
- * `current`), and a dedicated request over the limit gives back the last waiting chunk by
- * moving `available` down, then finds it by walking the chain (chunks below `available` are
- * never given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
+ * `current`), and a dedicated request over the limit (once the source has given its chunk, so
+ * that a failed request gives nothing back) gives back the last waiting chunk by moving
+ * `available` down, then finds it by walking the chain (chunks below `available` are never
+ * given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
  * installed only if claimed below `available` and given back only at or above it, never both.
  * Relaxed is enough for that word: it decides ownership, and what the chunks hold was written
  * by the reset, which quiescence orders before every refill. When the chain is used up, or its
@@ -76,6 +96,7 @@
  * someone enters while it runs.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +136,11 @@ typedef struct ar_cchunk {
   struct ar_cchunk *next_kept; /* the kept chunk installed after this one; NULL: none */
   uint32_t kept_idx;           /* this chunk's place in the kept chain */
   bool dedicated;              /* a dedicated chunk: never kept */
+  /* Offset of the left tail (level 2): usable until the carve that straddles the end leaves
+   * the tail it could not use here; later carvers take from it with a CAS. */
+  ar_atomic(size_t) tail;
 } ar_cchunk_t;
+_Static_assert(sizeof(ar_cchunk_t) <= AR_CHUNK_HEADER, "the header fits before the data");
 
 struct ar_concurrent {
   struct ar_concurrent_hot_ hot; /* first: the inline fast path reads its table from here */
@@ -135,6 +160,10 @@ struct ar_concurrent {
   ar_atomic(uint64_t) nalloc_slow;
   ar_atomic(int) inflight;
   ar_atomic(int) resetting;
+  /* At the limit (level 3): threads that may hold a reservation not yet settled (kept as a
+   * chunk, or given back), and how many reservations were ever given back. */
+  ar_atomic(size_t) reserving;
+  ar_atomic(uint64_t) given_back;
   ar_source_t source;
   size_t chunk_size;
   size_t span_size;
@@ -251,31 +280,84 @@ static void *fail(ar_error_t err) {
   return NULL;
 }
 
-/* Reserves `bytes` of capacity under the limit. Lock-free: a CAS loop on the counter. */
-static bool reserve(ar_concurrent_t *ca, size_t bytes) {
+/* What reserve() found. */
+typedef enum { RESERVED, MOVED, OVER_LIMIT } reserve_t;
+
+/* Reserves `bytes` of capacity under the limit (see "At the limit" above). RESERVED: the
+ * caller holds the bytes and, under a limit, is counted in `reserving` until it calls
+ * settle(). OVER_LIMIT: the limit would be exceeded with no reservation in flight and nothing
+ * given back meanwhile. MOVED (refills only): `current` moved on from `seen`, so the caller
+ * need not refill. */
+static reserve_t reserve(ar_concurrent_t *ca, size_t bytes, bool refilling, ar_cchunk_t *seen) {
   if (ca->limit_bytes == 0) {
-    ar_fetch_add_relaxed(&ca->capacity, bytes);
-    return true;
+    ar_fetch_add_relaxed(&ca->capacity, bytes); /* relaxed: a quantity, it publishes nothing */
+    return RESERVED;
   }
-  size_t cap = ar_load_relaxed(&ca->capacity);
-  do {
-    if (cap + bytes > ca->limit_bytes || cap + bytes < cap) return false;
-    /* relaxed: the counter guards a quantity, it publishes nothing */
-  } while (!ar_cas_weak_relaxed(&ca->capacity, &cap, cap + bytes));
-  return true;
+  for (;;) {
+    /* acquire: pairs with unreserve's bump, read before the capacity it may have lowered */
+    uint64_t given = ar_load_acquire(&ca->given_back);
+    /* Counted before reserving: a thread that sees our bytes in `capacity` sees us here. */
+    ar_fetch_add_acq_rel(&ca->reserving, 1);
+    /* acquire (and the CAS's): a reserver's count, made before its bytes, becomes visible */
+    size_t cap = ar_load_acquire(&ca->capacity);
+    bool fits;
+    while ((fits = cap + bytes <= ca->limit_bytes && cap + bytes >= cap) &&
+           !ar_cas_weak_acq_rel(&ca->capacity, &cap, cap + bytes)) {
+    }
+    if (fits) return RESERVED;
+    ar_fetch_sub_acq_rel(&ca->reserving, 1);
+    /* Over the limit, but perhaps only because of reservations in flight: a refill racing
+     * ours (its chunk will serve us) or a request that will give its bytes back. Wait until
+     * none is in flight (the waiting is the one place allocation is not lock-free). */
+    for (;;) {
+      /* acquire: a settled reserver's CAS on `current` and its give-back are visible */
+      if (refilling && ar_load_acquire(&ca->current) != seen) return MOVED;
+      if (ar_load_acquire(&ca->reserving) == 0) break;
+      AR_STRESS_POINT();
+      sched_yield();
+    }
+    if (refilling && ar_load_acquire(&ca->current) != seen) return MOVED;
+    if (ar_load_acquire(&ca->given_back) == given) return OVER_LIMIT;
+    /* bytes were given back since we looked: try again */
+  }
+}
+
+/* The caller's reservation is settled: kept as a chunk, or given back. */
+static void settle(ar_concurrent_t *ca) {
+  /* acq_rel: our CAS on `current`, or our give-back, comes before a waiter's zero */
+  if (ca->limit_bytes != 0) ar_fetch_sub_acq_rel(&ca->reserving, 1);
 }
 
 static void unreserve(ar_concurrent_t *ca, size_t bytes) {
   ar_fetch_sub_relaxed(&ca->capacity, bytes);
+  /* acq_rel: after the bytes; a waiter that sees the bump tries again (see reserve) */
+  if (ca->limit_bytes != 0) ar_fetch_add_acq_rel(&ca->given_back, 1);
 }
 
-static ar_cchunk_t *chunk_new(ar_concurrent_t *ca, size_t bytes) {
-  if (!reserve(ca, bytes)) return (ar_cchunk_t *)fail(AR_ELIMIT);
+static ar_cchunk_t *chunk_init(void *base, size_t bytes);
+
+/* A chunk of `bytes` from the source, reserved under the limit: the caller settles it. NULL
+ * with *err set: AR_ELIMIT, AR_ENOMEM, or AR_OK when `current` moved on from `seen` (refills
+ * only; reserve's MOVED). */
+static ar_cchunk_t *chunk_new(ar_concurrent_t *ca, size_t bytes, bool refilling,
+                              ar_cchunk_t *seen, ar_error_t *err) {
+  reserve_t r = reserve(ca, bytes, refilling, seen);
+  if (r != RESERVED) {
+    *err = r == MOVED ? AR_OK : AR_ELIMIT;
+    return NULL;
+  }
   void *base = ca->source.acquire(ca->source.ctx, bytes);
   if (base == NULL) {
     unreserve(ca, bytes);
-    return (ar_cchunk_t *)fail(AR_ENOMEM);
+    settle(ca);
+    *err = AR_ENOMEM;
+    return NULL;
   }
+  return chunk_init(base, bytes);
+}
+
+/* The header of a chunk of `bytes` at base, fresh from the source. */
+static ar_cchunk_t *chunk_init(void *base, size_t bytes) {
   ar_cchunk_t *c = (ar_cchunk_t *)(void *)ar_align_up_((uintptr_t)base, 64);
   ar_store_relaxed(&c->cursor, 0);
   c->next_all = NULL;
@@ -283,6 +365,7 @@ static ar_cchunk_t *chunk_new(ar_concurrent_t *ca, size_t bytes) {
   c->size = bytes;
   c->data = (char *)c + AR_CHUNK_HEADER;
   c->usable = (size_t)((char *)base + bytes - c->data);
+  ar_store_relaxed(&c->tail, c->usable); /* no left tail yet */
   c->next_kept = NULL;
   c->kept_idx = 0;
   c->dedicated = false;
@@ -355,11 +438,12 @@ static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
     if (mine) ar_fetch_add_relaxed(&ca->nchunks, 1);
     return AR_OK;
   }
-  ar_cchunk_t *c = chunk_new(ca, ca->chunk_size);
+  ar_error_t err;
+  ar_cchunk_t *c = chunk_new(ca, ca->chunk_size, true, seen, &err);
   if (c == NULL) {
     /* Out of memory or limit, but someone else may have refilled meanwhile. */
-    if (ar_load_acquire(&ca->current) != seen) return AR_OK;
-    return ar_last_error();
+    if (err == AR_OK || ar_load_acquire(&ca->current) != seen) return AR_OK;
+    return err;
   }
   AR_STRESS_POINT();
   ar_cchunk_t *expected = seen;
@@ -367,10 +451,33 @@ static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
     AR_STRESS_POINT();
     push_all(ca, c);
     ar_fetch_add_relaxed(&ca->nchunks, 1);
-    return AR_OK;
+  } else {
+    chunk_free(ca, c); /* lost the race: the winner's chunk serves us too */
   }
-  chunk_free(ca, c); /* lost the race: the winner's chunk serves us too */
+  settle(ca);
   return AR_OK;
+}
+
+/* Shows a carved piece: a kept chunk is hidden until carved. */
+static char *shown(ar_cchunk_t *c, size_t off, size_t n) {
+  ar_unpoison_(c->data + off, n);
+  kept_vg_show(c->data + off, n);
+  return c->data + off;
+}
+
+/* Takes between `need` and `want` bytes from chunk c's left tail, if it holds `need`. */
+static char *tail_take(ar_cchunk_t *c, size_t need, size_t want, size_t *got) {
+  /* relaxed: the CAS decides who owns which bytes; nothing was written in them to publish */
+  size_t off = ar_load_relaxed(&c->tail);
+  for (;;) {
+    size_t n = c->usable - off;
+    if (n < need) return NULL;
+    if (n > want) n = want;
+    if (ar_cas_weak_relaxed(&c->tail, &off, off + n)) {
+      *got = n;
+      return shown(c, off, n);
+    }
+  }
 }
 
 /* Carves between `need` and `want` bytes (multiples of 64) from the shared chunk. */
@@ -383,9 +490,15 @@ static char *carve(ar_concurrent_t *ca, size_t need, size_t want, size_t *got) {
       size_t n = off + want <= c->usable ? want : off < c->usable ? c->usable - off : 0;
       if (n >= need) { /* n < want: we straddle the end and keep the tail */
         *got = n;
-        ar_unpoison_(c->data + off, n); /* a kept chunk is hidden until carved */
-        kept_vg_show(c->data + off, n);
-        return c->data + off;
+        return shown(c, off, n);
+      }
+      /* The straddler (one per chunk) leaves a tail too small for it; anyone else may find
+       * what it needs there. relaxed: before this store the tail is empty, so no CAS on it
+       * races the store; the CAS decides ownership. */
+      if (n > 0) ar_store_relaxed(&c->tail, off);
+      else {
+        char *p = tail_take(c, need, want, got);
+        if (p != NULL) return p;
       }
     }
     ar_error_t err = refill(ca, c);
@@ -393,20 +506,50 @@ static char *carve(ar_concurrent_t *ca, size_t need, size_t want, size_t *got) {
   }
 }
 
+/* Would giving back every waiting kept chunk make room for `bytes` under the limit? */
+static bool kept_make_room(ar_concurrent_t *ca, size_t bytes) {
+  /* relaxed: an estimate; the reservation after each give-back decides */
+  uint64_t st = ar_load_relaxed(&ca->kept_state);
+  uint32_t installed = (uint32_t)(st >> 32), avail = (uint32_t)st;
+  size_t waiting = avail > installed ? (size_t)(avail - installed) * ca->chunk_size : 0;
+  size_t cap = ar_load_relaxed(&ca->capacity);
+  size_t rest = cap > waiting ? cap - waiting : 0;
+  return rest <= ca->limit_bytes && bytes <= ca->limit_bytes - rest;
+}
+
+/* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena
+ * (arena.c, "Limits"), once the source has given the new chunk, so that a source that fails
+ * leaves them; until then the source holds both. Not called when giving all of them back would
+ * not make room. Returns the chunk reserved (the caller settles it), or NULL with *err. */
+static ar_cchunk_t *chunk_by_give_back(ar_concurrent_t *ca, size_t bytes, ar_error_t *err) {
+  void *base = ca->source.acquire(ca->source.ctx, bytes);
+  if (base == NULL) {
+    *err = AR_ENOMEM;
+    return NULL;
+  }
+  while (reserve(ca, bytes, false, NULL) != RESERVED) {
+    if (!kept_give_back(ca)) { /* others took the room meanwhile */
+      ca->source.release(ca->source.ctx, base, bytes);
+      *err = AR_ELIMIT;
+      return NULL;
+    }
+  }
+  return chunk_init(base, bytes);
+}
+
 static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
   size_t bytes = n + AR_CHUNK_HEADER + 64 + (align > 64 ? align : 0);
   if (bytes < n) return fail(AR_EOVERFLOW);
-  ar_cchunk_t *c = chunk_new(ca, bytes);
-  /* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena
-   * (not for a request that no give-back can fit) */
-  while (c == NULL && ar_last_error() == AR_ELIMIT && bytes <= ca->limit_bytes &&
-         kept_give_back(ca))
-    c = chunk_new(ca, bytes);
-  if (c == NULL) return NULL;
+  ar_error_t err;
+  ar_cchunk_t *c = chunk_new(ca, bytes, false, NULL, &err);
+  if (c == NULL && err == AR_ELIMIT && kept_make_room(ca, bytes))
+    c = chunk_by_give_back(ca, bytes, &err);
+  if (c == NULL) return fail(err);
   c->dedicated = true;
   char *p = (char *)ar_align_up_((uintptr_t)c->data, align);
   ar_store_relaxed(&c->cursor, c->usable); /* nothing else carves from a dedicated chunk */
   push_all(ca, c);
+  settle(ca);
   ar_fetch_add_relaxed(&ca->nlarge, 1);
   ar_fetch_add_relaxed(&ca->carved, n);
   return p;
@@ -418,7 +561,7 @@ static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
  * live allocations, under the same limit; chunks counts them; the source is never called. */
 static void *heap_alloc(ar_concurrent_t *ca, size_t size, size_t align) {
   if (size == 0) size = 1; /* a unique pointer, as in the chunked flavor */
-  if (!reserve(ca, size)) return fail(AR_ELIMIT);
+  if (reserve(ca, size, false, NULL) != RESERVED) return fail(AR_ELIMIT);
   ar_hnode_t *h = (ar_hnode_t *)malloc(sizeof *h);
   void *p = NULL;
   if (h != NULL) {
@@ -428,8 +571,10 @@ static void *heap_alloc(ar_concurrent_t *ca, size_t size, size_t align) {
   if (p == NULL) {
     free(h);
     unreserve(ca, size);
+    settle(ca);
     return fail(AR_ENOMEM);
   }
+  settle(ca);
   h->p = p;
   h->size = size;
   ar_hnode_t *head = ar_load_relaxed(&ca->heap);
@@ -461,7 +606,6 @@ static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
   if (size == 0) size = 1;
   if (align < AR_ALIGN_DEFAULT) align = AR_ALIGN_DEFAULT;
   size_t n = ar_align_up_(size, AR_ALIGN_DEFAULT);
-  ar_fetch_add_relaxed(&ca->nalloc_slow, 1);
   if (AR_HEAP) return heap_alloc(ca, size, align);
 
   unsigned i = ar_cthread_;
@@ -512,6 +656,7 @@ void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) 
               ca->name, (void *)ca);
 #endif
   void *p = alloc_slow(ca, size, align);
+  if (AR_LIKELY(p != NULL)) ar_fetch_add_relaxed(&ca->nalloc_slow, 1); /* successes only */
 #if AR_DEBUG >= 1
   ar_fetch_sub_acq_rel(&ca->inflight, 1);
 #endif
@@ -567,6 +712,7 @@ static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t keep, uint3
                          ar_cchunk_t ***tail) {
   if (!x->dedicated && *nkept < UINT32_MAX && keep / ca->chunk_size > *nkept) {
     ar_store_relaxed(&x->cursor, 0); /* relaxed: quiescence orders it before the next carve */
+    ar_store_relaxed(&x->tail, x->usable);
     x->next_kept = NULL;
     x->kept_idx = (*nkept)++;
     **tail = x;

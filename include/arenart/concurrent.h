@@ -2,23 +2,30 @@
  * @file
  * @brief ConcurrentArena: one arena that many threads allocate from at once.
  *
- * Lock-free, with no atomic read-modify-write per allocation: each thread carves a span
- * (AR_ALIGN_DEFAULT-aligned start, a multiple of 64 bytes long, so two threads never share a
- * cache line) out of the shared current chunk with one fetch-and-add, then bumps inside it
- * privately. When the shared chunk runs out, threads race to install a fresh one with a CAS;
- * a loser hands its chunk straight back to the source. Requests over half a span are carved
- * exactly; requests over a quarter of a chunk, or aligned beyond 64 bytes, get a dedicated
- * chunk.
+ * Lock-free (but for a wait at the byte limit, see "At the limit" below), with no atomic
+ * read-modify-write per allocation: each thread carves a span (AR_ALIGN_DEFAULT-aligned start,
+ * a multiple of 64 bytes long, so two threads never share a cache line) out of the shared
+ * current chunk with one fetch-and-add, then bumps inside it privately. When the shared chunk
+ * runs out, threads race to install a fresh one with a CAS; a loser hands its chunk straight
+ * back to the source. A request that fits in the rest of the
+ * thread's current span, alignment padding included, is carved there, whatever its size or
+ * alignment (so even a 4096-aligned one may be). Otherwise a request over a quarter of a chunk
+ * or aligned beyond 64 bytes gets a dedicated chunk, one over half a span is carved exactly
+ * from the shared chunk (64-byte aligned), and these two leave the span as it is; any other
+ * takes a fresh span, giving up the rest of the old one.
  *
  * Each arena keeps its own span for each thread, so a thread may interleave any number of
  * arenas without one costing another anything.
  *
  * Costs to know. Memory: the bytes carved (stats `used`) are at most the bytes requested, each
  * rounded up to 16 (to 64 for an exact piece: a request over half a span, or any request of a
- * thread that has no span, see below), plus, for each thread that allocated from the arena,
- * the unused tail of its current span there (one span per thread and arena: a quarter of a
- * chunk, 16 KiB at most) and the tails it gave up when a request did not fit (each smaller
- * than that request plus its alignment; none when every request has the same rounded size).
+ * thread that has no span, see below) and, if aligned beyond 16 and carved from a span, plus
+ * the padding that aligns it there (at most its alignment less 16: 16-byte requests aligned
+ * to 64 take 64 bytes each, four times their size), plus, for each thread that allocated from
+ * the arena, the unused tail of its current span there (one span per thread and arena: a
+ * quarter of a chunk, 16 KiB at most) and the tails it gave up when a request did not fit
+ * (each smaller than that request plus its alignment; none when every request has alignment
+ * 16 at most and the same rounded size, one that divides the span).
  * Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at most
  * one tail that nobody could use (smaller than the request, rounded up to 64, that did not
  * fit), and per dedicated chunk its header and alignment slack. After a reset, capacity also
@@ -34,6 +41,18 @@
  * (1023) threads hold an index at once (an index is freed when its thread exits); a thread
  * beyond that gets no span, and each of its allocations carves an exact piece from the shared
  * chunk with a fetch-and-add: correct and bounded, but slower.
+ *
+ * At the limit. A new ordinary chunk is reserved against limit_bytes before the source is
+ * asked for it, and threads that find the shared chunk spent race to refill it, each with its own
+ * reservation. A thread whose reservation would pass the limit while another reservation is
+ * in flight (a racing refill, whose chunk will serve it too, or a request whose chunk the
+ * source may yet fail to give) does not report AR_ELIMIT: it waits, yielding the processor,
+ * until a new chunk is installed (then allocates from it) or no reservation is in flight
+ * (then retries if bytes were given back meanwhile, else reports AR_ELIMIT). So AR_ELIMIT
+ * means that what the arena holds leaves no room, never that threads raced. The price: this
+ * wait is the one place where allocation is not lock-free; at the limit, a thread stalled
+ * inside the source's acquire (or stopped there for good) delays (or blocks) every thread
+ * whose request needs a chunk the limit does not leave room for.
  *
  * Thread indices: limits. A thread's index is given back by a thread-specific-data destructor.
  * A thread that allocates from a ConcurrentArena in its own thread-exit destructors after that
@@ -91,9 +110,13 @@ typedef struct ar_concurrent ar_concurrent_t;
  * ones always go back) and later refills take them, in order, before calling the source; a
  * kept chunk counts in capacity and against limit_bytes, and kept chunks not yet reused are
  * given back one by one, while a dedicated chunk would pass the limit, until it fits (not for
- * a request over the limit itself). retain_bytes 0 keeps nothing: reset returns every chunk to
- * the source, which may pool them. The heap flavor keeps nothing.
- * Errors (NULL): AR_EINVAL (chunk size out of range, source without callbacks), AR_ENOMEM.
+ * a request over the limit itself, nor for one that giving back all of them would not make
+ * room for); they go back only once the source has given the dedicated chunk, so the source
+ * holds both for the length of that call, and a source that fails leaves them all kept.
+ * retain_bytes 0 keeps nothing: reset returns every chunk to the source, which may
+ * pool them. The heap flavor keeps nothing.
+ * Errors (NULL): AR_EINVAL (chunk_size, unless 0 for the default 64 KiB, below 1024, i.e.
+ * 4 * AR_MIN_CHUNK_SIZE, or above 1 GiB; a source without callbacks), AR_ENOMEM.
  */
 AR_API ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts);
 
@@ -133,8 +156,15 @@ AR_API void *ar_concurrent_alloc_slow_(ar_concurrent_t *arena, size_t size,
  * Allocates `size` bytes aligned to `align` (a power of two), from any thread, concurrently
  * with other allocations on the same arena. Uninitialized memory. Inline: the common case is a
  * thread-local bump with no call and no atomic read-modify-write.
- * Errors (returns NULL, arena unchanged): AR_EINVAL (NULL arena), AR_EALIGN, AR_EOVERFLOW,
- * AR_ELIMIT, AR_ENOMEM. Size 0 gives a unique non-NULL pointer.
+ * Errors (returns NULL, arena unchanged: its stats, and what later calls get from it, are as if
+ * the call had not been made; one exception, only with other threads allocating at once: a
+ * request for a dedicated chunk that gave kept chunks back to make room under the limit, see
+ * ar_concurrent_create, fails with AR_ELIMIT if they take the room first): AR_EINVAL (NULL
+ * arena), AR_EALIGN (align zero or not a power of two), AR_EOVERFLOW (size or align above
+ * AR_MAX_ALLOC_SIZE, so an align of 2^62 or 2^63), AR_ELIMIT, AR_ENOMEM (a smaller power of
+ * two, however large, is honoured: if the span has no room, by a dedicated chunk of size plus
+ * alignment, which a huge one cannot get: AR_ELIMIT or AR_ENOMEM). Size 0 gives a unique
+ * non-NULL pointer.
  */
 AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc_aligned(
     ar_concurrent_t *arena, size_t size, size_t align) {
@@ -175,8 +205,9 @@ AR_API void ar_concurrent_reset(ar_concurrent_t *arena);
 
 /** Snapshot: used = bytes carved into spans and exact pieces (span tails included), capacity
  * (kept chunks included), chunks = ordinary chunks in use since the last reset, spare_chunks =
- * chunks the last reset kept that are not in use yet, large_chunks, allocs = out-of-line
- * allocations. AR_EINVAL for NULL. */
+ * chunks the last reset kept that are not in use yet, large_chunks, allocs = successful
+ * out-of-line allocations since creation (inline bumps in a span are not counted; failed calls
+ * are not either). AR_EINVAL for NULL. */
 AR_API int ar_concurrent_stats(ar_concurrent_t *arena, ar_stats_t *out);
 
 /** True if p lies in a chunk of this arena (kept chunks included). Must not race with

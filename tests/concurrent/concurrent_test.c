@@ -22,6 +22,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -517,6 +519,268 @@ static void test_threads_share_kept(void **state) {
   ar_concurrent_destroy(ca);
 }
 
+/* ---- what the header promises: alignment, errors, the limit ----------------------------- */
+
+/* Memory bound with over-aligned requests: each request costs its size rounded up to 16 plus
+ * at most its alignment less 16 of padding in the span. 16-byte requests aligned to 64 take
+ * 64 bytes each (the bound's padding term; without it, used would be ~4x the bound), and
+ * both sizes fill a span exactly, so no span tail is given up: the bound is tight. */
+static void check_aligned_bound(size_t align, size_t count) {
+  ar_concurrent_t *ca = make(0);
+  for (size_t i = 0; i < count; i++) {
+    char *p = (char *)ar_concurrent_alloc_aligned(ca, BLOCK, align);
+    assert_non_null(p);
+    assert_true(((uintptr_t)p & (align - 1)) == 0);
+    p[0] = p[BLOCK - 1] = 1;
+  }
+  ar_stats_t st = stats_of(ca);
+  size_t bound = count * (BLOCK + (align - 16)) + SPAN; /* one span tail: one thread */
+  if (st.used > bound) print_error("align %zu: used %zu, bound %zu\n", align, st.used, bound);
+  assert_true(st.used <= bound);
+  assert_true(st.used >= count * BLOCK);
+  ar_concurrent_destroy(ca);
+}
+
+static void test_aligned_bound(void **state) {
+  (void)state;
+  check_aligned_bound(32, 100000);
+  check_aligned_bound(64, 100000);
+}
+
+/* Aligned beyond 64: carved from the thread's current span when it fits there, padding
+ * included; else a dedicated chunk, and the span stays where it was. */
+static void test_overaligned_from_span(void **state) {
+  (void)state;
+  ar_concurrent_t *ca = make(0);
+  char *first = (char *)ar_concurrent_alloc(ca, BLOCK);
+  assert_non_null(first);
+  size_t used = stats_of(ca).used;
+  char *p = (char *)ar_concurrent_alloc_aligned(ca, 39, 128);
+  assert_non_null(p);
+  assert_true(((uintptr_t)p & 127) == 0);
+  memset(p, 1, 39);
+  if (!HEAP) {
+    assert_int_equal(stats_of(ca).large_chunks, 0); /* from the span, not a dedicated chunk */
+    assert_int_equal(stats_of(ca).used, used);      /* the span was already counted */
+    assert_true(p > first && p < first + SPAN);
+  }
+  /* does not fit in the rest of the span: a dedicated chunk */
+  char *big = (char *)ar_concurrent_alloc_aligned(ca, 16200, 128);
+  assert_non_null(big);
+  assert_true(((uintptr_t)big & 127) == 0);
+  memset(big, 2, 16200);
+  char *next = (char *)ar_concurrent_alloc(ca, BLOCK);
+  assert_non_null(next);
+  if (!HEAP) {
+    assert_int_equal(stats_of(ca).large_chunks, 1);
+    assert_ptr_equal(next, p + 48); /* the span goes on after the 39 bytes, rounded to 16 */
+  }
+  ar_concurrent_destroy(ca);
+}
+
+/* A source that is slow to hand out a chunk, so that threads racing to refill all reach the
+ * limit check while the winner is still inside the source. */
+static void *slow_acquire(void *ctx, size_t n) {
+  (void)ctx;
+  for (int i = 0; i < 50; i++) sched_yield();
+  struct timespec ts = {0, 2 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  return ar_source_malloc()->acquire(NULL, n);
+}
+static void slow_release(void *ctx, void *p, size_t n) {
+  (void)ctx;
+  ar_source_malloc()->release(NULL, p, n);
+}
+
+enum { RACERS = 4, MIB = 1 << 20 };
+typedef struct race_job {
+  ar_concurrent_t *ca;
+  pthread_barrier_t *go;
+  int until_null; /* 0: one allocation; 1: until one fails */
+  int err;        /* first failure's error, or AR_OK */
+  size_t n;
+} race_job_t;
+
+static void *race_thread(void *arg) {
+  race_job_t *j = (race_job_t *)arg;
+  pthread_barrier_wait(j->go);
+  j->err = AR_OK;
+  j->n = 0;
+  do {
+    char *p = (char *)ar_concurrent_alloc(j->ca, 64);
+    if (p == NULL) {
+      j->err = (int)ar_last_error();
+      break;
+    }
+    p[0] = p[63] = 1;
+    j->n++;
+  } while (j->until_null);
+  return NULL;
+}
+
+static ar_concurrent_t *make_limited_race(void) {
+  static ar_source_t src = {slow_acquire, slow_release, NULL, "slow"};
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = MIB;
+  o.limit_bytes = MIB;
+  o.source = &src;
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  return ca;
+}
+
+static void run_race(ar_concurrent_t *ca, int until_null, race_job_t *jobs) {
+  pthread_barrier_t go;
+  assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+  pthread_t t[RACERS];
+  for (int i = 0; i < RACERS; i++) {
+    jobs[i] = (race_job_t){ca, &go, until_null, AR_OK, 0};
+    assert_int_equal(pthread_create(&t[i], NULL, race_thread, &jobs[i]), 0);
+  }
+  for (int i = 0; i < RACERS; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+  pthread_barrier_destroy(&go);
+}
+
+/* Threads racing to install the first chunk under a limit of one chunk: the ones whose
+ * reservation fails while the winner is in the source wait for its chunk, and never report
+ * AR_ELIMIT for 64 bytes. Then, at the real limit, every thread gets AR_ELIMIT (no hang). */
+static void test_limit_refill_race(void **state) {
+  (void)state;
+  for (int round = 0; round < 30; round++) {
+    ar_concurrent_t *ca = make_limited_race();
+    race_job_t jobs[RACERS];
+    run_race(ca, 0, jobs);
+    for (int i = 0; i < RACERS; i++) {
+      if (jobs[i].err != AR_OK) print_error("round %d: %s\n", round, ar_strerror(jobs[i].err));
+      assert_int_equal(jobs[i].err, AR_OK);
+    }
+    if (!HEAP) assert_int_equal(stats_of(ca).capacity, MIB);
+    if (round % 10 == 0) {
+      run_race(ca, 1, jobs);
+      size_t n = 0;
+      for (int i = 0; i < RACERS; i++) {
+        assert_int_equal(jobs[i].err, AR_ELIMIT);
+        n += jobs[i].n;
+      }
+      assert_true(n * 64 >= MIB - 256 - RACERS * SPAN - 64 * 4 * RACERS);
+      assert_true(stats_of(ca).capacity <= MIB);
+    }
+    ar_concurrent_destroy(ca);
+  }
+}
+
+static int stats_equal(ar_stats_t a, ar_stats_t b) {
+  return a.used == b.used && a.capacity == b.capacity && a.chunks == b.chunks &&
+         a.large_chunks == b.large_chunks && a.spare_chunks == b.spare_chunks &&
+         a.allocs == b.allocs;
+}
+
+/* A failed allocation leaves the arena as it was: the tail of the chunk that a failed 9000-byte
+ * request could not use still serves 1000 bytes, stats do not move, and allocs counts
+ * successful (out-of-line) allocations only. Once through the limit, once through a source
+ * that fails after its first chunk. */
+static void check_failure_unchanged(bool by_limit) {
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.limit_bytes = by_limit ? CHUNK : 0;
+  o.source = test_source_init(&tsrc);
+  if (!by_limit) tsrc.fail_from = 2;
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  for (int i = 0; i < 7; i++) assert_non_null(ar_concurrent_alloc(ca, 9000));
+  ar_stats_t before = stats_of(ca);
+  assert_int_equal(before.allocs, 7);
+  if (!(HEAP && !by_limit)) { /* the heap flavor never calls the source */
+    assert_null(ar_concurrent_alloc(ca, 9000));
+    assert_int_equal(ar_last_error(), by_limit ? AR_ELIMIT : AR_ENOMEM);
+    ar_stats_t after = stats_of(ca);
+    if (!stats_equal(before, after))
+      print_error("used %zu/%zu capacity %zu/%zu chunks %zu/%zu allocs %llu/%llu\n",
+                  (size_t)before.used, (size_t)after.used, (size_t)before.capacity,
+                  (size_t)after.capacity, (size_t)before.chunks, (size_t)after.chunks,
+                  (unsigned long long)before.allocs, (unsigned long long)after.allocs);
+    assert_true(stats_equal(before, after));
+  }
+  char *p = (char *)ar_concurrent_alloc(ca, 1000); /* 2240 bytes are left in the chunk */
+  assert_non_null(p);
+  memset(p, 3, 1000);
+  assert_int_equal(stats_of(ca).allocs, 8);
+  if (!HEAP) assert_int_equal(stats_of(ca).chunks, 1);
+  ar_concurrent_destroy(ca);
+  assert_true(test_source_balanced(&tsrc));
+}
+
+static void test_failure_leaves_arena(void **state) {
+  (void)state;
+  check_failure_unchanged(true);
+  check_failure_unchanged(false);
+}
+
+/* A dedicated request that giving back every kept chunk would not make room for fails with
+ * AR_ELIMIT and gives none back; one that would fit but whose source fails gives none back
+ * either (the chunk is acquired before they go). */
+static void test_failed_dedicated_keeps_kept(void **state) {
+  (void)state;
+  if (HEAP) return;
+  ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK, (KEEP + 1) * SMALL_CHUNK);
+  (void)fill_chunks(ca, KEEP + 1);
+  ar_concurrent_reset(ca);
+  (void)fill_chunks(ca, 2); /* two kept chunks in use, three wait */
+  ar_stats_t before = stats_of(ca);
+  assert_int_equal(before.spare_chunks, KEEP - 2);
+  /* needs a dedicated chunk of over 4 * 4096 bytes: 2 * 4096 + that > 6 * 4096 */
+  assert_null(ar_concurrent_alloc(ca, 4 * SMALL_CHUNK));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  assert_true(stats_equal(before, stats_of(ca)));
+  /* one that fits once they are all given back, but whose chunk the source fails to give:
+   * AR_ENOMEM, and they are all still kept */
+  tsrc.fail_from = tsrc.attempts + 1;
+  assert_null(ar_concurrent_alloc(ca, 3 * SMALL_CHUNK));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  assert_true(stats_equal(before, stats_of(ca)));
+  tsrc.fail_from = 0;
+  /* and with a source that gives it, it gets its chunk */
+  assert_non_null(ar_concurrent_alloc(ca, 3 * SMALL_CHUNK));
+  assert_true(stats_of(ca).spare_chunks < KEEP - 2);
+  ar_concurrent_destroy(ca);
+  assert_true(test_source_balanced(&tsrc));
+}
+
+/* The documented ranges: chunk_size 0 or 1024 .. 1 GiB; an alignment above AR_MAX_ALLOC_SIZE
+ * is AR_EOVERFLOW, a smaller huge one asks for a dedicated chunk (here: over the limit). */
+static void test_documented_ranges(void **state) {
+  (void)state;
+  size_t bad[] = {256, 1023, ((size_t)1 << 30) + 1};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ar_options_t o = AR_OPTIONS_INIT;
+    o.chunk_size = bad[i];
+    ar_clear_error();
+    assert_null(ar_concurrent_create(&o));
+    assert_int_equal(ar_last_error(), AR_EINVAL);
+  }
+  size_t good[] = {1024, (size_t)1 << 30};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    ar_options_t o = AR_OPTIONS_INIT;
+    o.chunk_size = good[i];
+    ar_concurrent_t *ca = ar_concurrent_create(&o);
+    assert_non_null(ca);
+    ar_concurrent_destroy(ca);
+  }
+  ar_concurrent_t *ca = make(MIB);
+  assert_null(ar_concurrent_alloc_aligned(ca, 8, (size_t)1 << 63));
+  assert_int_equal(ar_last_error(), AR_EOVERFLOW);
+  assert_null(ar_concurrent_alloc_aligned(ca, 8, (size_t)1 << 62));
+  assert_int_equal(ar_last_error(), AR_EOVERFLOW);
+  assert_null(ar_concurrent_alloc_aligned(ca, 8, 3));
+  assert_int_equal(ar_last_error(), AR_EALIGN);
+  assert_null(ar_concurrent_alloc_aligned(ca, 8, 0));
+  assert_int_equal(ar_last_error(), AR_EALIGN);
+  if (!HEAP) { /* the heap flavor asks posix_memalign, which ASan builds abort in, not fail */
+    assert_null(ar_concurrent_alloc_aligned(ca, 8, (size_t)1 << 61));
+    assert_int_equal(ar_last_error(), AR_ELIMIT);
+  }
+  ar_concurrent_destroy(ca);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pairs),          cmocka_unit_test(test_round_robin_2),
@@ -527,6 +791,10 @@ int main(void) {
       cmocka_unit_test(test_reset_keeps_retain_bytes), cmocka_unit_test(test_reset_keeps_nothing),
       cmocka_unit_test(test_kept_then_failing_source), cmocka_unit_test(test_kept_under_limit),
       cmocka_unit_test(test_threads_share_kept),
+      cmocka_unit_test(test_aligned_bound), cmocka_unit_test(test_overaligned_from_span),
+      cmocka_unit_test(test_limit_refill_race), cmocka_unit_test(test_failure_leaves_arena),
+      cmocka_unit_test(test_failed_dedicated_keeps_kept),
+      cmocka_unit_test(test_documented_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
