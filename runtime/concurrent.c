@@ -694,7 +694,10 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   size_t span = ar_align_up_(o.chunk_size / 4, 64);
   ca->span_size = span < 256 ? 256 : span > 16384 ? 16384 : span;
   ca->limit_bytes = o.limit_bytes;
-  ca->retain_bytes = AR_HEAP ? 0 : o.retain_bytes;
+  /* AR_RETAIN_AUTO (the default): the serial arena's decaying peak is not built here yet, so
+   * a fixed AR_CONCURRENT_AUTO_RETAIN; keeping "everything" would pin a burst's memory. */
+  size_t keep = o.retain_bytes == AR_RETAIN_AUTO ? AR_CONCURRENT_AUTO_RETAIN : o.retain_bytes;
+  ca->retain_bytes = AR_HEAP ? 0 : keep;
   ca->created_ns = ar_now_ns_();
   if (o.name != NULL) strncpy(ca->name, o.name, sizeof ca->name - 1);
   ca->reg = ar_registry_add_(AR_KIND_CONCURRENT, ca, ca->name, -1);
@@ -816,9 +819,13 @@ bool ar_concurrent_owns(ar_concurrent_t *ca, const void *p) {
   const char *q = (const char *)p;
   for (ar_cchunk_t *c = ar_load_acquire(&ca->all); c != NULL; c = c->next_all)
     if (q >= c->data && q < c->data + c->usable) return true;
-  uint32_t n = (uint32_t)ar_load_relaxed(&ca->kept_state);
+  /* Kept chunks count once installed: those not yet reused hold nothing handed out. Relaxed:
+   * the caller orders owns after the allocations it asks about (no race, see the header). */
+  uint64_t ks = ar_load_relaxed(&ca->kept_state);
+  uint32_t installed = (uint32_t)(ks >> 32), available = (uint32_t)ks;
+  uint32_t n = installed < available ? installed : available;
   ar_cchunk_t *c = ca->kept;
-  for (uint32_t i = 0; i < n; i++, c = c->next_kept)
+  for (uint32_t i = 0; i < n && c != NULL; i++, c = c->next_kept)
     if (q >= c->data && q < c->data + c->usable) return true;
   for (ar_hnode_t *h = ar_load_acquire(&ca->heap); h != NULL; h = h->next)
     if (q >= (const char *)h->p && q < (const char *)h->p + h->size) return true;

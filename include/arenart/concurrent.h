@@ -103,6 +103,9 @@ extern "C" {
 /** A ConcurrentArena (opaque). */
 typedef struct ar_concurrent ar_concurrent_t;
 
+/** What a ConcurrentArena keeps across a reset when retain_bytes is AR_RETAIN_AUTO: 1 MiB. */
+#define AR_CONCURRENT_AUTO_RETAIN ((size_t)1 << 20)
+
 /**
  * Creates a ConcurrentArena. Uses chunk_size, retain_bytes, limit_bytes, source (NULL = the
  * process-wide chunk pool when chunk_size is the default, else OS pages), name; prealloc and
@@ -114,7 +117,9 @@ typedef struct ar_concurrent ar_concurrent_t;
  * room for); they go back only once the source has given the dedicated chunk, so the source
  * holds both for the length of that call, and a source that fails leaves them all kept.
  * retain_bytes 0 keeps nothing: reset returns every chunk to the source, which may
- * pool them. The heap flavor keeps nothing.
+ * pool them. AR_RETAIN_AUTO (the default) keeps AR_CONCURRENT_AUTO_RETAIN (1 MiB): a
+ * ConcurrentArena does not follow a decaying peak as the serial arena does. The heap flavor
+ * keeps nothing.
  * Errors (NULL): AR_EINVAL (chunk_size, unless 0 for the default 64 KiB, below 1024, i.e.
  * 4 * AR_MIN_CHUNK_SIZE, or above 1 GiB; a source without callbacks), AR_ENOMEM.
  */
@@ -210,8 +215,9 @@ AR_API void ar_concurrent_reset(ar_concurrent_t *arena);
  * are not either). AR_EINVAL for NULL. */
 AR_API int ar_concurrent_stats(ar_concurrent_t *arena, ar_stats_t *out);
 
-/** True if p lies in a chunk of this arena (kept chunks included). Must not race with
- * allocation on the arena. */
+/** True if p lies in a chunk this arena allocates from (a chunk that a reset kept counts only
+ * once a refill has taken it again: until then nothing in it is handed out). False for NULL
+ * arguments. Must not race with allocation on the arena. */
 AR_API bool ar_concurrent_owns(ar_concurrent_t *arena, const void *p);
 
 #ifdef __cplusplus

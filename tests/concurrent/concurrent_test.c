@@ -390,6 +390,24 @@ static void test_reset_keeps_nothing(void **state) {
   }
 }
 
+/* The default, AR_RETAIN_AUTO, keeps AR_CONCURRENT_AUTO_RETAIN (not everything), and memory a
+ * reset took back is not "owned" while it sits in a kept chunk. */
+static void test_reset_auto_keeps_fixed_amount(void **state) {
+  (void)state;
+  if (HEAP) skip(); /* the heap flavor keeps nothing */
+  ar_concurrent_t *ca = make_kept(AR_RETAIN_AUTO, 0);
+  enum { CHUNKS = 2 * (AR_CONCURRENT_AUTO_RETAIN / SMALL_CHUNK) };
+  char *p = fill_chunks(ca, CHUNKS);
+  assert_true(ar_concurrent_owns(ca, p));
+  ar_concurrent_reset(ca);
+  ar_stats_t st = stats_of(ca);
+  assert_int_equal(st.capacity, AR_CONCURRENT_AUTO_RETAIN);
+  assert_int_equal(tsrc.live_bytes, AR_CONCURRENT_AUTO_RETAIN);
+  assert_false(ar_concurrent_owns(ca, p));
+  ar_concurrent_destroy(ca);
+  assert_true(test_source_balanced(&tsrc));
+}
+
 /* A failing source after a reset: the kept chunks still serve, then AR_ENOMEM with the arena
  * unchanged; once the source recovers, allocation goes on. */
 static void test_kept_then_failing_source(void **state) {
@@ -789,6 +807,7 @@ int main(void) {
       cmocka_unit_test(test_threads_17),     cmocka_unit_test(test_threads_64),
       cmocka_unit_test(test_sequential_threads), cmocka_unit_test(test_more_threads_than_indices),
       cmocka_unit_test(test_reset_keeps_retain_bytes), cmocka_unit_test(test_reset_keeps_nothing),
+      cmocka_unit_test(test_reset_auto_keeps_fixed_amount),
       cmocka_unit_test(test_kept_then_failing_source), cmocka_unit_test(test_kept_under_limit),
       cmocka_unit_test(test_threads_share_kept),
       cmocka_unit_test(test_aligned_bound), cmocka_unit_test(test_overaligned_from_span),
