@@ -858,7 +858,7 @@ static void init_marks(ar_arena_t *a) {
   static uint64_t arenas_seen;
   if (a->stamps != NULL && a->stamps != a->stamps_inline) free(a->stamps);
   a->stamps = a->stamps_inline;
-  a->stamps_cap = sizeof a->stamps_inline / sizeof a->stamps_inline[0];
+  a->stamps_cap = sizeof a->stamps_inline / sizeof a->stamps_inline[0] / 2;
   if (a->stamp_clock == 0)
     a->stamp_clock = __atomic_add_fetch(&arenas_seen, 1, __ATOMIC_RELAXED) << 32;
 }
@@ -1024,24 +1024,32 @@ void ar_arena_adopt(ar_arena_t *a) {
  * Marks. A mark names a save point, and a rewind must accept exactly the marks whose save
  * point still exists. Positions cannot tell: after a rewind the cursor grows back over the
  * same addresses, and a mark taken before the rewind then names a position that exists again
- * with other allocations in it. So the arena keeps the live save points as a stack of stamps
- * (`stamps[0 .. ndepth)`, each a unique value of `stamp_clock`, never reused, not even across
- * resets): ar_mark pushes one, a rewind to the save point at depth d pops everything above
- * it, reset empties the stack. A mark carries its depth and stamp; it is valid exactly when
- * the stack still holds its stamp at its depth. This is O(1) per call and exact.
+ * with other allocations in it. So the arena keeps the live save points as a stack
+ * (`ndepth` of them), and every mark carries its depth and a generation, a value of
+ * `stamp_clock` (never reused, not even across resets). The save point at depth d accepts the
+ * generations [first, limit] (stamps[2d], stamps[2d + 1]): ar_mark pushes a save point with
+ * first = limit = a new generation; a rewind to mark m pops everything above m's depth and
+ * sets that save point's limit to m's generation; reset empties the stack. A mark is valid
+ * exactly when the save point at its depth still accepts its generation. This is O(1) per
+ * call and exact.
  *
  * A loop that marks and rewinds (every request scope) would push a new depth on every pass,
  * since the mark it rewound to stays valid. So ar_mark reuses the top save point when
  * nothing has happened since it was taken or rewound to (same allocation count, count of
  * ar_free/ar_realloc calls, cursor and cleanup count; the inline path bumps the allocation
- * count, so this costs it nothing): rewinding to either mark then does the same thing, and
- * they are one save point. The stack is thus never deeper than the number of distinct positions marked, and
- * typical code keeps it as deep as its nesting of scopes.
+ * count, so this costs it nothing). If the top save point was rewound to since its last mark
+ * (top_rewound), the new mark takes a new generation and becomes the limit: a rewind to the
+ * mark rewound to (or to any earlier one) lowers the limit again and makes the new mark
+ * stale, as arena.h promises for every mark taken after the mark rewound to. Otherwise (marks
+ * in a row, nothing in between) it takes the limit's generation: the two marks are one save
+ * point, and a rewind to either leaves the other valid. The stack is thus never deeper than
+ * the number of distinct positions marked, and typical code keeps it as deep as its nesting
+ * of scopes.
  *
  * The stack needs memory: four depths inline in the arena, then malloc, doubling. If it cannot
- * grow, ar_mark sets AR_ENOMEM and returns a mark with the top save point's stamp and its own
- * position: rewinding to it works, but a rewind to that top save point does not invalidate it
- * (arena.h says so).
+ * grow, ar_mark sets AR_ENOMEM and returns a mark at the top save point's depth with its own
+ * position and a new generation that becomes the limit: rewinding to it works, and a rewind
+ * to an earlier mark makes it stale like any later mark.
  *
  * A chunk that a mark names may be given back while it is empty (drop_idle_head, under a
  * limit). Such a mark named the same place as the top of the chunk below, so the rewind pops
@@ -1055,14 +1063,18 @@ void ar_arena_adopt(ar_arena_t *a) {
 static bool push_save_point(ar_arena_t *a) {
   if (a->ndepth == a->stamps_cap) {
     size_t cap = a->stamps_cap * 2;
-    uint64_t *ns = (uint64_t *)malloc(cap * sizeof *ns);
+    uint64_t *ns = (uint64_t *)malloc(2 * cap * sizeof *ns);
     if (ns == NULL) return false;
-    memcpy(ns, a->stamps, a->ndepth * sizeof *ns);
+    memcpy(ns, a->stamps, 2 * a->ndepth * sizeof *ns);
     if (a->stamps != a->stamps_inline) free(a->stamps);
     a->stamps = ns;
     a->stamps_cap = cap;
   }
-  a->stamps[a->ndepth++] = ++a->stamp_clock;
+  uint64_t gen = ++a->stamp_clock;
+  a->stamps[2 * a->ndepth] = gen; /* first generation */
+  a->stamps[2 * a->ndepth + 1] = gen; /* limit */
+  a->ndepth++;
+  a->top_rewound = false;
   return true;
 }
 
@@ -1097,13 +1109,21 @@ ar_mark_t ar_mark(ar_arena_t *a) {
         m.depth_ = UINT64_MAX;
         return m;
       }
-      /* The top save point's stamp with this position; the floor moves up to it. */
+      /* The top save point with a generation of its own and this position; the floor moves
+       * up to it. */
       a->floor_chunk = a->chunks;
       a->floor_cur = a->hot.cur_;
+      a->stamps[2 * a->ndepth - 1] = ++a->stamp_clock;
+      a->top_rewound = false;
     }
+  } else if (a->top_rewound) {
+    /* The first mark since a rewind to this save point: a later generation, so that the next
+     * rewind to the mark rewound to (or an earlier one) makes this one stale. */
+    a->stamps[2 * a->ndepth - 1] = ++a->stamp_clock;
+    a->top_rewound = false;
   }
   m.depth_ = a->ndepth - 1;
-  m.stamp_ = a->stamps[m.depth_];
+  m.stamp_ = a->stamps[2 * m.depth_ + 1];
   if (!AR_HEAP) {
     m.chunk_ = a->chunks;
     m.cur_ = a->hot.cur_;
@@ -1116,7 +1136,9 @@ ar_mark_t ar_mark(ar_arena_t *a) {
 /* A valid mark: its save point is still on the stack (and, belt and braces, what it names is
  * still there). */
 static bool mark_valid(const ar_arena_t *a, const ar_mark_t *m) {
-  if (m->depth_ >= a->ndepth || a->stamps[m->depth_] != m->stamp_) return false;
+  if (m->depth_ >= a->ndepth || m->stamp_ < a->stamps[2 * m->depth_] ||
+      m->stamp_ > a->stamps[2 * m->depth_ + 1])
+    return false;
   if (m->ncleanup_ > a->ncleanups || m->seq_ > a->seq) return false;
   if (!AR_HEAP && m->chunk_ != NULL) {
     /* Its chunk may be gone only if it was given back empty (drop_idle_head). */
@@ -1172,6 +1194,8 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
   }
   sync_hot_end(a);
   a->ndepth = (size_t)m->depth_ + 1;
+  a->stamps[2 * m->depth_ + 1] = m->stamp_; /* marks taken after m at this point are stale */
+  a->top_rewound = true;
   note_top(a);
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
   return AR_OK;

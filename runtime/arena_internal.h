@@ -82,13 +82,15 @@ struct ar_arena {
   size_t peak;
   size_t nchunks, nlarge, nspare;
   uint64_t seq;
-  /* Save points (arena.c, "Marks"): stamps[d] names the live save point at depth d < ndepth;
-   * the top one was taken (or rewound to) when nalloc/mutations/cur/ncleanups were top_*; no
-   * give-back
+  /* Save points (arena.c, "Marks"): the live save point at depth d < ndepth accepts marks
+   * with a generation in [stamps[2d], stamps[2d + 1]]; the top one was taken (or rewound to)
+   * when nalloc/mutations/cur/ncleanups were top_*, and top_rewound says it was rewound to
+   * since its last mark; no give-back
    * moves the cursor below floor_cur while floor_chunk is current. */
   uint64_t *stamps; /* stamps_inline until more are needed, then malloc'd */
-  uint64_t stamps_inline[4];
-  size_t ndepth, stamps_cap;
+  uint64_t stamps_inline[8];
+  size_t ndepth, stamps_cap; /* stamps_cap: save points (pairs) */
+  bool top_rewound;
   uint64_t stamp_clock;
   uint64_t top_nalloc;
   uint64_t top_mutations;

@@ -273,22 +273,24 @@ typedef struct ar_mark {
 
 /** The current position. ar_mark(NULL) records AR_EINVAL and gives a mark that every rewind
  * rejects with AR_ESTALE.
- * Two marks with no successful allocation, ar_defer, ar_free or ar_realloc on the arena
- * between them (and no rewind or reset) name one save point: a rewind to either does the
- * same and leaves the other valid.
- * The arena keeps a record of its live save points (8 bytes each; four inline, beyond that
+ * Two marks taken one after the other with no successful allocation, ar_defer, ar_free,
+ * ar_realloc, ar_rewind, ar_reset or ar_release on the arena between them name one save
+ * point: a rewind to either does the same and leaves the other valid. Any other mark taken
+ * after a mark m (a mark taken right after a rewind included) is invalidated by a rewind to m.
+ * The arena keeps a record of its live save points (16 bytes each; four inline, beyond that
  * malloc'd). If it cannot grow, the mark is still returned and works, with AR_ENOMEM recorded
- * as the last error, but a rewind to the save point before it does not invalidate it. */
+ * as the last error. */
 AR_API ar_mark_t ar_mark(ar_arena_t *arena);
 
 /**
  * Frees everything allocated since `mark` (running the cleanups registered since, newest
  * first). The mark stays valid, so a loop may rewind to it repeatedly; marks taken after it
- * become invalid. Chunks freed by the rewind are kept for reuse within the retain cap.
+ * become invalid, except those that name its save point (see ar_mark). Chunks freed by the
+ * rewind are kept for reuse within the retain cap.
  * Errors: AR_EINVAL (NULL arena or mark), AR_EBUSY (called from a cleanup), AR_ESTALE (the
- * mark is from before a reset or release, or was taken after the save point of an earlier
- * rewind, whatever has been allocated since); the arena is then unchanged. Detection is
- * exact in every build (see ar_mark for the one exception).
+ * mark is from before a reset or release, or was invalidated by an earlier rewind, whatever
+ * has been allocated since); the arena is then unchanged. Detection is
+ * exact in every build.
  * Limits: a block given back with ar_free (before or after the mark) and reused by an
  * allocation after it may lie below the mark: the rewind does not take it back; reset does.
  */
