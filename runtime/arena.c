@@ -552,8 +552,10 @@ bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size) {
     return b != NULL && !b->freed && n <= b->size;
   }
   if (!a->checked && !AR_ASAN && AR_DEBUG < 1) {
+    /* The whole dedicated chunk, the slack after its allocation included. */
     for (const ar_chunk_t *c = a->large; c != NULL; c = c->next)
-      if (p >= c->data && p < c->top) return p == c->start && n <= (size_t)(c->top - p);
+      if (p >= (const char *)c->base && p < c->limit)
+        return p == c->start && n <= (size_t)(c->top - p);
     return true;
   }
   char *to;
@@ -594,6 +596,52 @@ void ar_block_freed_(ar_arena_t *a, const char *p) {
   vg_quiet(a);
   memcpy(h, &freed, sizeof freed);
   vg_loud(a);
+}
+
+/* The block p, accepted by ar_block_ok_ with old_size, was shrunk in place by ar_realloc in a
+ * slow-only arena: it is a block of new_size bytes now, exactly as if allocated so (arena.h:
+ * a write past its end is caught; docs/debugging.md: unpoisoned for exactly its size). Checked
+ * mode rewrites the record as one of the new size, with its guard and site after the new end,
+ * and covers the rest of the old record with a padding record; ASan poisons from the new end;
+ * the heap flavor records the new size and moves its guard. The caller junk-filled the tail. */
+void ar_block_shrunk_(ar_arena_t *a, char *p, size_t old_size, size_t new_size) {
+  size_t keep = new_size == 0 ? 1 : new_size; /* a zero-byte request is served as one byte */
+  if (keep >= old_size) return;
+  if (AR_HEAP) {
+    ar_hblock_t *b = hblock_at(a, p);
+    if (b == NULL) return;
+    if (a->checked) memset(p + keep, AR_GUARD_BYTE, AR_REDZONE);
+    b->size = keep;
+    ar_poison_(p + keep, b->bytes - keep);
+    return;
+  }
+  if (a->checked) {
+    char *to;
+    ar_chunk_t *c = region_of(a, p, &to);
+    char *h = c != NULL ? record_at(a, c->data, to, p) : NULL;
+    if (h == NULL) return;
+    char *end = p + ar_align_up_(keep, AR_ALIGN_DEFAULT) + AR_REDZONE;
+    char *old_end = p + ar_align_up_(old_size, AR_ALIGN_DEFAULT) + AR_REDZONE;
+    vg_quiet(a);
+    const void *site;
+    memcpy(&site, old_end - AR_SITE_BYTES, sizeof site);
+    ar_record_t rec = {AR_REC_ALLOC, (uint64_t)keep};
+    memcpy(h, &rec, sizeof rec);
+    memset(p + keep, AR_GUARD_BYTE, (size_t)(end - AR_SITE_BYTES - (p + keep)));
+    memcpy(end - AR_SITE_BYTES, &site, AR_SITE_BYTES);
+    if (old_end > end) { /* a multiple of 16, so at least a record header */
+      ar_record_t skip = {AR_REC_SKIP, (uint64_t)(old_end - end)};
+      memcpy(end, &skip, sizeof skip);
+    }
+    vg_loud(a);
+    vg_noaccess(a, p + keep, (size_t)(old_end - (p + keep)));
+#if AR_VALGRIND
+    if (a->vg) VALGRIND_MEMPOOL_CHANGE(a, p, p, keep);
+#endif
+    return;
+  }
+  ar_poison_(p + keep, ar_align_up_(old_size, AR_ALIGN_DEFAULT) - keep);
+  vg_noaccess(a, p + keep, ar_align_up_(old_size, AR_ALIGN_DEFAULT) - keep);
 }
 
 /* ---- heap flavor --------------------------------------------------------------------- */
@@ -1294,7 +1342,8 @@ int ar_arena_check(ar_arena_t *a) {
       const ar_hblock_t *b = &a->hblocks[i];
       if (b->seq <= prev || b->seq > a->seq) return corrupt(a, "block order");
       prev = b->seq;
-      if (b->bytes != b->size + (a->checked ? AR_REDZONE : 0))
+      /* ar_realloc may have shrunk the block in place (ar_block_shrunk_): size only drops. */
+      if (b->bytes < b->size + (a->checked ? AR_REDZONE : 0))
         return corrupt(a, "block size");
       if (!heap_guard_ok(a, b, true)) return corrupt(a, "guards");
       cap += b->bytes;

@@ -163,6 +163,9 @@ static inline bool ar_above_floor_(const ar_arena_t *a, const char *p) {
 AR_INTERNAL bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size);
 /* arena.c: the accepted block p is quarantined; modes that know block starts remember it. */
 AR_INTERNAL void ar_block_freed_(ar_arena_t *a, const char *p);
+/* arena.c: ar_realloc shrank the accepted block p in place in a slow-only arena: from now on
+ * it is a block of new_size bytes (its guard, red zone and record follow the new end). */
+AR_INTERNAL void ar_block_shrunk_(ar_arena_t *a, char *p, size_t old_size, size_t new_size);
 /* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
 AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
 /* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */

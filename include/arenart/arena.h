@@ -228,7 +228,8 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
 /* ---- giving single blocks back ------------------------------------------------------ */
 
 /**
- * Gives back the block `p` of `size` bytes (the size it was allocated with, or less). If it
+ * Gives back the block `p` of `size` bytes (the size it was allocated with, or less; after an
+ * ar_realloc that kept p, the new size or less: a larger size is a caller error). If it
  * is the arena's most recent allocation and no mark has been taken since, the cursor simply
  * moves back; otherwise the block joins a per-size-class list and is reused by a later
  * out-of-line allocation (ar_realloc, a refill) of that class, so a mark's position is never
@@ -236,8 +237,9 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
  * In checked mode and sanitizer builds freed blocks are quarantined (poisoned or junk-filled,
  * never reused) so that a use after free is caught. NULL p is a no-op.
  * Errors: AR_EINVAL, and nothing changes, for a NULL arena, a p that is not 16-byte aligned,
- * or a p inside a dedicated chunk (large or over-aligned request) that is not the start of
- * its allocation, in every build. What else is caught depends on what the arena records:
+ * a p inside a dedicated chunk (large or over-aligned request) that is not the start of
+ * its allocation, or a block in the current chunk that would reach past the end of the memory
+ * handed out there, in every build. What else is caught depends on what the arena records:
  *   - checked arenas (AR_ARENA_CHECKED, every arena at AR_DEBUG >= 2), ASan builds and the
  *     heap flavor know where every block starts: any p that is not the start of a live block
  *     of at least `size` bytes (inside one, given back already, not from this arena) fails;
@@ -253,7 +255,9 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * in place when `p` is the most recent allocation, no mark has been taken since, and the
  * current chunk has room; otherwise by allocating a new block (recycled if one of that class
  * is free), copying, and giving the old one back with ar_free. p == NULL behaves as ar_alloc.
- * Shrinking keeps p.
+ * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
+ * be given at most that; a write past it is caught where overflows are), and the bytes it no
+ * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
  * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those
  * of ar_alloc, and AR_EINVAL for a p that ar_free would refuse (the same checks per build).
  */
