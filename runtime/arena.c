@@ -192,6 +192,7 @@ static void stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
   if ((a->nspare + 1) * a->chunk_size <= keep_bytes) {
     c->seq = 0;
     c->top = c->data;
+    c->limit = (char *)c->base + c->size; /* no longer sealed */
     c->next = a->spare;
     a->spare = c;
     a->nspare++;
@@ -409,12 +410,20 @@ static bool room_possible(const ar_arena_t *a, size_t need) {
 
 /* Gives back the empty current chunk; the chunk below it (if any) becomes current. A mark
  * that names the dropped chunk names the same place as the top of the one below (nothing lay
- * in it), which is what ar_rewind finds when it no longer sees the chunk. */
+ * in it), which is what ar_rewind finds when it no longer sees the chunk. So that this stays
+ * true, the chunk below is sealed at that top (its limit lowered) until it goes back to the
+ * spares or the source, when a live mark may name the dropped one (then it is the newest save
+ * point's chunk): later allocations go to a new chunk, which the rewind pops, instead of into
+ * its tail, which the rewind could not tell from what lay there before the mark. */
 static void drop_idle_head(ar_arena_t *a) {
   ar_chunk_t *c = a->chunks;
   a->chunks = c->next;
   a->nchunks--;
   activate_head(a);
+  if (a->floor_chunk == c && a->ndepth > 0 && a->chunks != NULL) {
+    a->chunks->limit = a->hot.cur_;
+    a->limit = a->hot.cur_;
+  }
   sync_hot_end(a);
   if (a->floor_chunk == c) {
     a->floor_chunk = a->chunks;
@@ -848,6 +857,7 @@ static bool running_on_memcheck(void) {
 #endif
 
 static void init_marks(ar_arena_t *a);
+static void clear(ar_arena_t *a, size_t keep);
 
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o;
@@ -880,7 +890,6 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   a->owner = pthread_self();
   init_marks(a);
   a->created_ns = ar_now_ns_();
-  ar_global_arena_created_();
   if (o.name != NULL) {
     strncpy(a->name, o.name, sizeof a->name - 1);
     a->name[sizeof a->name - 1] = '\0';
@@ -889,13 +898,20 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   for (size_t i = 0; i < (AR_HEAP ? 0 : o.prealloc_chunks); i++) {
     ar_chunk_t *c = chunk_acquire(a, a->chunk_size);
     if (c == NULL) {
-      ar_arena_destroy(a);
+      /* Not ar_arena_destroy: an arena that was never created is not counted as destroyed
+       * (stats.h: "arenas created", the lifetimes). */
+      clear(a, 0);
+#if AR_VALGRIND
+      if (a->vg) VALGRIND_DESTROY_MEMPOOL(a);
+#endif
+      free(a);
       return (ar_arena_t *)fail(AR_ENOMEM);
     }
     c->next = a->spare;
     a->spare = c;
     a->nspare++;
   }
+  ar_global_arena_created_();
   return a;
 }
 
@@ -1356,7 +1372,7 @@ int ar_arena_check(ar_arena_t *a) {
     char *top = c == a->chunks ? a->hot.cur_ : c->top;
     if (c->seq == 0 || c->seq >= prev) return corrupt(a, "chunk order");
     prev = c->seq;
-    if (top < c->data || top > c->limit || c->limit != (char *)c->base + c->size)
+    if (top < c->data || top > c->limit || c->limit > (char *)c->base + c->size)
       return corrupt(a, "chunk bounds");
     if (c != a->chunks) used += (size_t)(c->top - c->data);
     if (a->checked && !records_ok(a, c->data, top)) return corrupt(a, "guards");

@@ -5,7 +5,8 @@
  *
  * Invariants (checked by ar_arena_check):
  *   - chunks != NULL  <=>  limit != NULL; the head of `chunks` is the current chunk and
- *     hot.cur_ lies in [head->data, head->limit];
+ *     hot.cur_ lies in [head->data, head->limit]; a chunk's limit is its end, base + size,
+ *     except while an ordinary chunk is sealed (arena.c, drop_idle_head);
  *   - hot.end_ == (slow_only || in_cleanup ? hot.cur_ : limit);
  *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
  *     nchunks == nhblocks;
@@ -41,7 +42,7 @@ typedef struct ar_chunk {
   void *base;    /* what the source returned */
   size_t size;   /* what was asked of the source */
   char *data;    /* first usable byte, 64-byte aligned */
-  char *limit;   /* one past the last usable byte */
+  char *limit;   /* one past the last usable byte (lowered while sealed: drop_idle_head) */
   char *top;     /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
   uint64_t seq;  /* position in allocation order (0 while spare) */
   char *start;   /* dedicated chunks: the first byte of their one allocation */

@@ -223,7 +223,7 @@ static void free_block(ar_arena_t *a, char *p, size_t size) {
 static bool plausible(const ar_arena_t *a, const char *p, size_t size) {
   if (((uintptr_t)p & (AR_ALIGN_DEFAULT - 1)) != 0) return false;
   /* Every build: a block in the current chunk ends at or below the cursor (O(1)). */
-  if (a->chunks != NULL && p >= a->chunks->data && p < a->limit &&
+  if (a->chunks != NULL && p >= a->chunks->data && p < (char *)a->chunks->base + a->chunks->size &&
       (p >= a->hot.cur_ || footprint_of(size) > (size_t)(a->hot.cur_ - p)))
     return false;
   return ar_block_ok_(a, p, size);
