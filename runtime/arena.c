@@ -306,7 +306,7 @@ static void vg_free_records(const ar_arena_t *a, char *from, char *to) {
       continue;
     }
     char *data = q + sizeof rec;
-    VALGRIND_MEMPOOL_FREE(a, data);
+    if (rec.magic != AR_REC_FREED) VALGRIND_MEMPOOL_FREE(a, data); /* freed: ended already */
     q = data + ar_align_up_((size_t)rec.size, AR_ALIGN_DEFAULT) + AR_REDZONE;
   }
 #else
@@ -605,6 +605,9 @@ void ar_block_freed_(ar_arena_t *a, const char *p) {
   vg_quiet(a);
   memcpy(h, &freed, sizeof freed);
   vg_loud(a);
+#if AR_VALGRIND
+  if (a->vg) VALGRIND_MEMPOOL_FREE(a, (void *)(uintptr_t)p); /* a use of it is reported now */
+#endif
 }
 
 /* The block p, accepted by ar_block_ok_ with old_size, was shrunk in place by ar_realloc in a

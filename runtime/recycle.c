@@ -192,8 +192,8 @@ static void release_large(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
 }
 
 static void quarantine(ar_arena_t *a, char *p, size_t size) {
+  if (a->checked) memset(p, AR_CHECKED_JUNK, size); /* first: under memcheck it ends here */
   ar_block_freed_(a, p);
-  if (a->checked) memset(p, AR_CHECKED_JUNK, size);
   ar_poison_(p, footprint_of(size));
 }
 

@@ -235,9 +235,9 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
  * out-of-line allocation (ar_realloc, a refill) of that class, so a mark's position is never
  * given back. The inline fast path never looks at those lists: it stays a pure bump.
  * In checked mode, ASan builds and the heap flavor freed blocks are quarantined (never reused
- * until a rewind or reset): ASan builds report any use of one; checked mode (the mode of
- * arenas created under Valgrind's memcheck too) fills it with 0xDD junk, so a read of it sees
- * junk but is not reported. NULL p is a no-op.
+ * until a rewind or reset): ASan builds, and arenas created under Valgrind's memcheck (which
+ * run checked), report any use of one; otherwise checked mode fills it with 0xDD junk, so a
+ * read of it sees junk but is not reported. NULL p is a no-op.
  * Errors: AR_EINVAL, and nothing changes, for a NULL arena, a p that is not 16-byte aligned,
  * a p inside a dedicated chunk (large or over-aligned request) that is not the start of
  * its allocation, or a block in the current chunk that would reach past the end of the memory
