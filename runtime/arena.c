@@ -331,6 +331,7 @@ static void stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
   if (idle_bytes(a) + a->chunk_size <= keep_bytes) {
     c->seq = 0;
     c->top = c->data;
+    c->limit = (char *)c->base + c->size; /* no longer sealed */
     c->next = a->spare;
     a->spare = c;
     a->nspare++;
@@ -444,7 +445,7 @@ static void vg_free_records(const ar_arena_t *a, char *from, char *to) {
       continue;
     }
     char *data = q + sizeof rec;
-    VALGRIND_MEMPOOL_FREE(a, data);
+    if (rec.magic != AR_REC_FREED) VALGRIND_MEMPOOL_FREE(a, data); /* freed: ended already */
     q = data + ar_align_up_((size_t)rec.size, AR_ALIGN_DEFAULT) + AR_REDZONE;
   }
 #else
@@ -548,12 +549,20 @@ static bool room_possible(const ar_arena_t *a, size_t need) {
 
 /* Gives back the empty current chunk; the chunk below it (if any) becomes current. A mark
  * that names the dropped chunk names the same place as the top of the one below (nothing lay
- * in it), which is what ar_rewind finds when it no longer sees the chunk. */
+ * in it), which is what ar_rewind finds when it no longer sees the chunk. So that this stays
+ * true, the chunk below is sealed at that top (its limit lowered) until it goes back to the
+ * spares or the source, when a live mark may name the dropped one (then it is the newest save
+ * point's chunk): later allocations go to a new chunk, which the rewind pops, instead of into
+ * its tail, which the rewind could not tell from what lay there before the mark. */
 static void drop_idle_head(ar_arena_t *a) {
   ar_chunk_t *c = a->chunks;
   a->chunks = c->next;
   a->nchunks--;
   activate_head(a);
+  if (a->floor_chunk == c && a->ndepth > 0 && a->chunks != NULL) {
+    a->chunks->limit = a->hot.cur_;
+    a->limit = a->hot.cur_;
+  }
   sync_hot_end(a);
   if (a->floor_chunk == c) {
     a->floor_chunk = a->chunks;
@@ -733,8 +742,10 @@ bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size) {
     return b != NULL && !b->freed && n <= b->size;
   }
   if (!a->checked && !AR_ASAN && AR_DEBUG < 1) {
+    /* The whole dedicated chunk, the slack after its allocation included. */
     for (const ar_chunk_t *c = a->large; c != NULL; c = c->next)
-      if (p >= c->data && p < c->top) return p == c->start && n <= (size_t)(c->top - p);
+      if (p >= (const char *)c->base && p < c->limit)
+        return p == c->start && n <= (size_t)(c->top - p);
     return true;
   }
   char *to;
@@ -775,6 +786,55 @@ void ar_block_freed_(ar_arena_t *a, const char *p) {
   vg_quiet(a);
   memcpy(h, &freed, sizeof freed);
   vg_loud(a);
+#if AR_VALGRIND
+  if (a->vg) VALGRIND_MEMPOOL_FREE(a, (void *)(uintptr_t)p); /* a use of it is reported now */
+#endif
+}
+
+/* The block p, accepted by ar_block_ok_ with old_size, was shrunk in place by ar_realloc in a
+ * slow-only arena: it is a block of new_size bytes now, exactly as if allocated so (arena.h:
+ * a write past its end is caught; docs/debugging.md: unpoisoned for exactly its size). Checked
+ * mode rewrites the record as one of the new size, with its guard and site after the new end,
+ * and covers the rest of the old record with a padding record; ASan poisons from the new end;
+ * the heap flavor records the new size and moves its guard. The caller junk-filled the tail. */
+void ar_block_shrunk_(ar_arena_t *a, char *p, size_t old_size, size_t new_size) {
+  size_t keep = new_size == 0 ? 1 : new_size; /* a zero-byte request is served as one byte */
+  if (keep >= old_size) return;
+  if (AR_HEAP) {
+    ar_hblock_t *b = hblock_at(a, p);
+    if (b == NULL) return;
+    if (a->checked) memset(p + keep, AR_GUARD_BYTE, AR_REDZONE);
+    b->size = keep;
+    ar_poison_(p + keep, b->bytes - keep);
+    return;
+  }
+  if (a->checked) {
+    char *to;
+    ar_chunk_t *c = region_of(a, p, &to);
+    char *h = c != NULL ? record_at(a, c->data, to, p) : NULL;
+    if (h == NULL) return;
+    char *end = p + ar_align_up_(keep, AR_ALIGN_DEFAULT) + AR_REDZONE;
+    char *old_end = p + ar_align_up_(old_size, AR_ALIGN_DEFAULT) + AR_REDZONE;
+    vg_quiet(a);
+    const void *site;
+    memcpy(&site, old_end - AR_SITE_BYTES, sizeof site);
+    ar_record_t rec = {AR_REC_ALLOC, (uint64_t)keep};
+    memcpy(h, &rec, sizeof rec);
+    memset(p + keep, AR_GUARD_BYTE, (size_t)(end - AR_SITE_BYTES - (p + keep)));
+    memcpy(end - AR_SITE_BYTES, &site, AR_SITE_BYTES);
+    if (old_end > end) { /* a multiple of 16, so at least a record header */
+      ar_record_t skip = {AR_REC_SKIP, (uint64_t)(old_end - end)};
+      memcpy(end, &skip, sizeof skip);
+    }
+    vg_loud(a);
+    vg_noaccess(a, p + keep, (size_t)(old_end - (p + keep)));
+#if AR_VALGRIND
+    if (a->vg) VALGRIND_MEMPOOL_CHANGE(a, p, p, keep);
+#endif
+    return;
+  }
+  ar_poison_(p + keep, ar_align_up_(old_size, AR_ALIGN_DEFAULT) - keep);
+  vg_noaccess(a, p + keep, ar_align_up_(old_size, AR_ALIGN_DEFAULT) - keep);
 }
 
 /* ---- heap flavor --------------------------------------------------------------------- */
@@ -981,6 +1041,7 @@ static bool running_on_memcheck(void) {
 #endif
 
 static void init_marks(ar_arena_t *a);
+static void clear(ar_arena_t *a, size_t keep);
 
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o;
@@ -1013,7 +1074,6 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   a->owner = pthread_self();
   init_marks(a);
   a->created_ns = ar_now_ns_();
-  ar_global_arena_created_();
   if (o.name != NULL) {
     strncpy(a->name, o.name, sizeof a->name - 1);
     a->name[sizeof a->name - 1] = '\0';
@@ -1022,13 +1082,20 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   for (size_t i = 0; i < (AR_HEAP ? 0 : o.prealloc_chunks); i++) {
     ar_chunk_t *c = chunk_acquire(a, a->chunk_size);
     if (c == NULL) {
-      ar_arena_destroy(a);
+      /* Not ar_arena_destroy: an arena that was never created is not counted as destroyed
+       * (stats.h: "arenas created", the lifetimes). */
+      clear(a, 0);
+#if AR_VALGRIND
+      if (a->vg) VALGRIND_DESTROY_MEMPOOL(a);
+#endif
+      free(a);
       return (ar_arena_t *)fail(AR_ENOMEM);
     }
     c->next = a->spare;
     a->spare = c;
     a->nspare++;
   }
+  ar_global_arena_created_();
   return a;
 }
 
@@ -1039,7 +1106,7 @@ static void init_marks(ar_arena_t *a) {
   static uint64_t arenas_seen;
   if (a->stamps != NULL && a->stamps != a->stamps_inline) free(a->stamps);
   a->stamps = a->stamps_inline;
-  a->stamps_cap = sizeof a->stamps_inline / sizeof a->stamps_inline[0];
+  a->stamps_cap = sizeof a->stamps_inline / sizeof a->stamps_inline[0] / 2;
   if (a->stamp_clock == 0)
     a->stamp_clock = __atomic_add_fetch(&arenas_seen, 1, __ATOMIC_RELAXED) << 32;
 }
@@ -1208,24 +1275,32 @@ void ar_arena_adopt(ar_arena_t *a) {
  * Marks. A mark names a save point, and a rewind must accept exactly the marks whose save
  * point still exists. Positions cannot tell: after a rewind the cursor grows back over the
  * same addresses, and a mark taken before the rewind then names a position that exists again
- * with other allocations in it. So the arena keeps the live save points as a stack of stamps
- * (`stamps[0 .. ndepth)`, each a unique value of `stamp_clock`, never reused, not even across
- * resets): ar_mark pushes one, a rewind to the save point at depth d pops everything above
- * it, reset empties the stack. A mark carries its depth and stamp; it is valid exactly when
- * the stack still holds its stamp at its depth. This is O(1) per call and exact.
+ * with other allocations in it. So the arena keeps the live save points as a stack
+ * (`ndepth` of them), and every mark carries its depth and a generation, a value of
+ * `stamp_clock` (never reused, not even across resets). The save point at depth d accepts the
+ * generations [first, limit] (stamps[2d], stamps[2d + 1]): ar_mark pushes a save point with
+ * first = limit = a new generation; a rewind to mark m pops everything above m's depth and
+ * sets that save point's limit to m's generation; reset empties the stack. A mark is valid
+ * exactly when the save point at its depth still accepts its generation. This is O(1) per
+ * call and exact.
  *
  * A loop that marks and rewinds (every request scope) would push a new depth on every pass,
  * since the mark it rewound to stays valid. So ar_mark reuses the top save point when
  * nothing has happened since it was taken or rewound to (same allocation count, count of
  * ar_free/ar_realloc calls, cursor and cleanup count; the inline path bumps the allocation
- * count, so this costs it nothing): rewinding to either mark then does the same thing, and
- * they are one save point. The stack is thus never deeper than the number of distinct positions marked, and
- * typical code keeps it as deep as its nesting of scopes.
+ * count, so this costs it nothing). If the top save point was rewound to since its last mark
+ * (top_rewound), the new mark takes a new generation and becomes the limit: a rewind to the
+ * mark rewound to (or to any earlier one) lowers the limit again and makes the new mark
+ * stale, as arena.h promises for every mark taken after the mark rewound to. Otherwise (marks
+ * in a row, nothing in between) it takes the limit's generation: the two marks are one save
+ * point, and a rewind to either leaves the other valid. The stack is thus never deeper than
+ * the number of distinct positions marked, and typical code keeps it as deep as its nesting
+ * of scopes.
  *
  * The stack needs memory: four depths inline in the arena, then malloc, doubling. If it cannot
- * grow, ar_mark sets AR_ENOMEM and returns a mark with the top save point's stamp and its own
- * position: rewinding to it works, but a rewind to that top save point does not invalidate it
- * (arena.h says so).
+ * grow, ar_mark sets AR_ENOMEM and returns a mark at the top save point's depth with its own
+ * position and a new generation that becomes the limit: rewinding to it works, and a rewind
+ * to an earlier mark makes it stale like any later mark.
  *
  * A chunk that a mark names may be given back while it is empty (drop_idle_head, under a
  * limit). Such a mark named the same place as the top of the chunk below, so the rewind pops
@@ -1239,14 +1314,18 @@ void ar_arena_adopt(ar_arena_t *a) {
 static bool push_save_point(ar_arena_t *a) {
   if (a->ndepth == a->stamps_cap) {
     size_t cap = a->stamps_cap * 2;
-    uint64_t *ns = (uint64_t *)malloc(cap * sizeof *ns);
+    uint64_t *ns = (uint64_t *)malloc(2 * cap * sizeof *ns);
     if (ns == NULL) return false;
-    memcpy(ns, a->stamps, a->ndepth * sizeof *ns);
+    memcpy(ns, a->stamps, 2 * a->ndepth * sizeof *ns);
     if (a->stamps != a->stamps_inline) free(a->stamps);
     a->stamps = ns;
     a->stamps_cap = cap;
   }
-  a->stamps[a->ndepth++] = ++a->stamp_clock;
+  uint64_t gen = ++a->stamp_clock;
+  a->stamps[2 * a->ndepth] = gen; /* first generation */
+  a->stamps[2 * a->ndepth + 1] = gen; /* limit */
+  a->ndepth++;
+  a->top_rewound = false;
   return true;
 }
 
@@ -1281,13 +1360,21 @@ ar_mark_t ar_mark(ar_arena_t *a) {
         m.depth_ = UINT64_MAX;
         return m;
       }
-      /* The top save point's stamp with this position; the floor moves up to it. */
+      /* The top save point with a generation of its own and this position; the floor moves
+       * up to it. */
       a->floor_chunk = a->chunks;
       a->floor_cur = a->hot.cur_;
+      a->stamps[2 * a->ndepth - 1] = ++a->stamp_clock;
+      a->top_rewound = false;
     }
+  } else if (a->top_rewound) {
+    /* The first mark since a rewind to this save point: a later generation, so that the next
+     * rewind to the mark rewound to (or an earlier one) makes this one stale. */
+    a->stamps[2 * a->ndepth - 1] = ++a->stamp_clock;
+    a->top_rewound = false;
   }
   m.depth_ = a->ndepth - 1;
-  m.stamp_ = a->stamps[m.depth_];
+  m.stamp_ = a->stamps[2 * m.depth_ + 1];
   if (!AR_HEAP) {
     m.chunk_ = a->chunks;
     m.cur_ = a->hot.cur_;
@@ -1300,7 +1387,9 @@ ar_mark_t ar_mark(ar_arena_t *a) {
 /* A valid mark: its save point is still on the stack (and, belt and braces, what it names is
  * still there). */
 static bool mark_valid(const ar_arena_t *a, const ar_mark_t *m) {
-  if (m->depth_ >= a->ndepth || a->stamps[m->depth_] != m->stamp_) return false;
+  if (m->depth_ >= a->ndepth || m->stamp_ < a->stamps[2 * m->depth_] ||
+      m->stamp_ > a->stamps[2 * m->depth_ + 1])
+    return false;
   if (m->ncleanup_ > a->ncleanups || m->seq_ > a->seq) return false;
   if (!AR_HEAP && m->chunk_ != NULL) {
     /* Its chunk may be gone only if it was given back empty (drop_idle_head). */
@@ -1357,6 +1446,8 @@ int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
   }
   sync_hot_end(a);
   a->ndepth = (size_t)m->depth_ + 1;
+  a->stamps[2 * m->depth_ + 1] = m->stamp_; /* marks taken after m at this point are stale */
+  a->top_rewound = true;
   note_top(a);
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
   return AR_OK;
@@ -1455,7 +1546,8 @@ int ar_arena_check(ar_arena_t *a) {
       const ar_hblock_t *b = &a->hblocks[i];
       if (b->seq <= prev || b->seq > a->seq) return corrupt(a, "block order");
       prev = b->seq;
-      if (b->bytes != b->size + (a->checked ? AR_REDZONE : 0))
+      /* ar_realloc may have shrunk the block in place (ar_block_shrunk_): size only drops. */
+      if (b->bytes < b->size + (a->checked ? AR_REDZONE : 0))
         return corrupt(a, "block size");
       if (!heap_guard_ok(a, b, true)) return corrupt(a, "guards");
       cap += b->bytes;
@@ -1468,7 +1560,7 @@ int ar_arena_check(ar_arena_t *a) {
     char *top = c == a->chunks ? a->hot.cur_ : c->top;
     if (c->seq == 0 || c->seq >= prev) return corrupt(a, "chunk order");
     prev = c->seq;
-    if (top < c->data || top > c->limit || c->limit != (char *)c->base + c->size)
+    if (top < c->data || top > c->limit || c->limit > (char *)c->base + c->size)
       return corrupt(a, "chunk bounds");
     if (c != a->chunks) used += (size_t)(c->top - c->data);
     if (a->checked && !records_ok(a, c->data, top)) return corrupt(a, "guards");

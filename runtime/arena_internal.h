@@ -5,7 +5,8 @@
  *
  * Invariants (checked by ar_arena_check):
  *   - chunks != NULL  <=>  limit != NULL; the head of `chunks` is the current chunk and
- *     hot.cur_ lies in [head->data, head->limit];
+ *     hot.cur_ lies in [head->data, head->limit]; a chunk's limit is its end, base + size,
+ *     except while an ordinary chunk is sealed (arena.c, drop_idle_head);
  *   - hot.end_ == (slow_only || in_cleanup ? hot.cur_ : limit);
  *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
  *     nchunks == nhblocks;
@@ -45,7 +46,7 @@ typedef struct ar_chunk {
   void *base;    /* what the source returned */
   size_t size;   /* what was asked of the source */
   char *data;    /* first usable byte, 64-byte aligned */
-  char *limit;   /* one past the last usable byte */
+  char *limit;   /* one past the last usable byte (lowered while sealed: drop_idle_head) */
   char *top;     /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
   uint64_t seq;  /* position in allocation order (0 while spare) */
   char *start;   /* dedicated chunks: the first byte of their one allocation */
@@ -86,13 +87,15 @@ struct ar_arena {
   size_t peak;
   size_t nchunks, nlarge, nspare;
   uint64_t seq;
-  /* Save points (arena.c, "Marks"): stamps[d] names the live save point at depth d < ndepth;
-   * the top one was taken (or rewound to) when nalloc/mutations/cur/ncleanups were top_*; no
-   * give-back
+  /* Save points (arena.c, "Marks"): the live save point at depth d < ndepth accepts marks
+   * with a generation in [stamps[2d], stamps[2d + 1]]; the top one was taken (or rewound to)
+   * when nalloc/mutations/cur/ncleanups were top_*, and top_rewound says it was rewound to
+   * since its last mark; no give-back
    * moves the cursor below floor_cur while floor_chunk is current. */
   uint64_t *stamps; /* stamps_inline until more are needed, then malloc'd */
-  uint64_t stamps_inline[4];
-  size_t ndepth, stamps_cap;
+  uint64_t stamps_inline[8];
+  size_t ndepth, stamps_cap; /* stamps_cap: save points (pairs) */
+  bool top_rewound;
   uint64_t stamp_clock;
   uint64_t top_nalloc;
   uint64_t top_mutations;
@@ -183,6 +186,9 @@ AR_INTERNAL void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_
  * through its source. NULL, with nothing changed and no error set, if neither works. */
 AR_INTERNAL void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c,
                                  size_t new_size);
+/* arena.c: ar_realloc shrank the accepted block p in place in a slow-only arena: from now on
+ * it is a block of new_size bytes (its guard, red zone and record follow the new end). */
+AR_INTERNAL void ar_block_shrunk_(ar_arena_t *a, char *p, size_t old_size, size_t new_size);
 /* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
 AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
 /* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */

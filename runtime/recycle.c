@@ -192,8 +192,8 @@ static void release_large(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
 }
 
 static void quarantine(ar_arena_t *a, char *p, size_t size) {
+  if (a->checked) memset(p, AR_CHECKED_JUNK, size); /* first: under memcheck it ends here */
   ar_block_freed_(a, p);
-  if (a->checked) memset(p, AR_CHECKED_JUNK, size);
   ar_poison_(p, footprint_of(size));
 }
 
@@ -222,6 +222,10 @@ static void free_block(ar_arena_t *a, char *p, size_t size) {
 /* What this build can check of a block handed to ar_free/ar_realloc (arena.h, ar_free). */
 static bool plausible(const ar_arena_t *a, const char *p, size_t size) {
   if (((uintptr_t)p & (AR_ALIGN_DEFAULT - 1)) != 0) return false;
+  /* Every build: a block in the current chunk ends at or below the cursor (O(1)). */
+  if (a->chunks != NULL && p >= a->chunks->data && p < (char *)a->chunks->base + a->chunks->size &&
+      (p >= a->hot.cur_ || footprint_of(size) > (size_t)(a->hot.cur_ - p)))
+    return false;
   return ar_block_ok_(a, p, size);
 }
 
@@ -267,21 +271,18 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
   size_t old_fp = footprint_of(old_size), new_fp = footprint_of(new_size);
 
   if (new_size <= old_size) {
-    /* Shrinking keeps p in every mode; the tail is given back where that is exact. */
+    /* Shrinking keeps p in every mode; the cursor moves back when p is the top block. */
     if (a->slow_only) {
       if (a->checked) memset(old + new_size, AR_CHECKED_JUNK, old_size - new_size);
-      if (new_fp < old_fp) ar_poison_(old + new_fp, old_fp - new_fp);
+      ar_block_shrunk_(a, old, old_size, new_size); /* its guard/red zone follow the new end */
     } else if (new_fp < old_fp) {
       if (is_top(a, old, old_fp)) {
         update_peak(a);
         a->hot.cur_ = old + new_fp;
         sync_hot_end(a);
-      } else {
-        ar_chunk_t **link;
-        /* A large chunk's tail is not split off: the whole chunk goes back when p is freed,
-         * and a listed tail would then dangle. */
-        if (find_large(a, old, &link) == NULL) push_block(a, old + new_fp, old_fp - new_fp);
       }
+      /* Otherwise the tail stays with the block until rewind/reset: listing it would let an
+       * ar_free with the old size (a caller error, arena.h) list the same bytes twice. */
     }
     ar_assert_expensive(ar_arena_check(a) == AR_OK);
     return p;

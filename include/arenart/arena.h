@@ -234,16 +234,20 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
 /* ---- giving single blocks back ------------------------------------------------------ */
 
 /**
- * Gives back the block `p` of `size` bytes (the size it was allocated with, or less). If it
+ * Gives back the block `p` of `size` bytes (the size it was allocated with, or less; after an
+ * ar_realloc that kept p, the new size or less: a larger size is a caller error). If it
  * is the arena's most recent allocation and no mark has been taken since, the cursor simply
  * moves back; otherwise the block joins a per-size-class list and is reused by a later
  * out-of-line allocation (ar_realloc, a refill) of that class, so a mark's position is never
  * given back. The inline fast path never looks at those lists: it stays a pure bump.
- * In checked mode and sanitizer builds freed blocks are quarantined (poisoned or junk-filled,
- * never reused) so that a use after free is caught. NULL p is a no-op.
+ * In checked mode, ASan builds and the heap flavor freed blocks are quarantined (never reused
+ * until a rewind or reset): ASan builds, and arenas created under Valgrind's memcheck (which
+ * run checked), report any use of one; otherwise checked mode fills it with 0xDD junk, so a
+ * read of it sees junk but is not reported. NULL p is a no-op.
  * Errors: AR_EINVAL, and nothing changes, for a NULL arena, a p that is not 16-byte aligned,
- * or a p inside a dedicated chunk (large or over-aligned request) that is not the start of
- * its allocation, in every build. What else is caught depends on what the arena records:
+ * a p inside a dedicated chunk (large or over-aligned request) that is not the start of
+ * its allocation, or a block in the current chunk that would reach past the end of the memory
+ * handed out there, in every build. What else is caught depends on what the arena records:
  *   - checked arenas (AR_ARENA_CHECKED, every arena at AR_DEBUG >= 2), ASan builds and the
  *     heap flavor know where every block starts: any p that is not the start of a live block
  *     of at least `size` bytes (inside one, given back already, not from this arena) fails;
@@ -264,7 +268,9 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * AR_DEBUG >= 2, always copy);
  * otherwise by allocating a new block (recycled if one of that class is free), copying, and
  * giving the old one back with ar_free. p == NULL behaves as ar_alloc.
- * Shrinking keeps p.
+ * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
+ * be given at most that; a write past it is caught where overflows are), and the bytes it no
+ * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
  * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those
  * of ar_alloc, and AR_EINVAL for a p that ar_free would refuse (the same checks per build).
  */
@@ -284,23 +290,25 @@ typedef struct ar_mark {
 
 /** The current position. ar_mark(NULL) records AR_EINVAL and gives a mark that every rewind
  * rejects with AR_ESTALE.
- * Two marks with no successful allocation, ar_defer, ar_free or ar_realloc on the arena
- * between them (and no rewind or reset) name one save point: a rewind to either does the
- * same and leaves the other valid.
- * The arena keeps a record of its live save points (8 bytes each; four inline, beyond that
+ * Two marks taken one after the other with no successful allocation, ar_defer, ar_free,
+ * ar_realloc, ar_rewind, ar_reset or ar_release on the arena between them name one save
+ * point: a rewind to either does the same and leaves the other valid. Any other mark taken
+ * after a mark m (a mark taken right after a rewind included) is invalidated by a rewind to m.
+ * The arena keeps a record of its live save points (16 bytes each; four inline, beyond that
  * malloc'd). If it cannot grow, the mark is still returned and works, with AR_ENOMEM recorded
- * as the last error, but a rewind to the save point before it does not invalidate it. */
+ * as the last error. */
 AR_API ar_mark_t ar_mark(ar_arena_t *arena);
 
 /**
  * Frees everything allocated since `mark` (running the cleanups registered since, newest
  * first). The mark stays valid, so a loop may rewind to it repeatedly; marks taken after it
- * become invalid. Chunks freed by the rewind are kept for reuse as by ar_reset (within
- * `retain_bytes`, or, with AR_RETAIN_AUTO, within the decaying peak, dedicated ones too).
+ * become invalid, except those that name its save point (see ar_mark). Chunks freed by the
+ * rewind are kept for reuse as by ar_reset (within `retain_bytes`, or, with AR_RETAIN_AUTO,
+ * within the decaying peak, dedicated ones too).
  * Errors: AR_EINVAL (NULL arena or mark), AR_EBUSY (called from a cleanup), AR_ESTALE (the
- * mark is from before a reset or release, or was taken after the save point of an earlier
- * rewind, whatever has been allocated since); the arena is then unchanged. Detection is
- * exact in every build (see ar_mark for the one exception).
+ * mark is from before a reset or release, or was invalidated by an earlier rewind, whatever
+ * has been allocated since); the arena is then unchanged. Detection is
+ * exact in every build.
  * Limits: a block given back with ar_free (before or after the mark) and reused by an
  * allocation after it may lie below the mark: the rewind does not take it back; reset does.
  */

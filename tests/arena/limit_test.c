@@ -145,6 +145,75 @@ static void test_mark_on_released_current_chunk(void **state) {
   assert_true(test_source_balanced(&src));
 }
 
+/* The empty current chunk a mark names is given back to make room for a dedicated chunk:
+ * later small allocations used to land in the tail of the chunk below, where the rewind left
+ * them allocated. Now that tail is sealed while the chunk lives (a small request needs a new
+ * chunk, AR_ELIMIT if there is no room for one), and the rewind frees whatever came after. */
+static void test_rewind_after_marked_chunk_dropped(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* no chunks */
+    return;
+  }
+  ar_arena_t *a = make_arena(0, 2 * CHUNK + BIG - 1); /* both chunks and BIG do not fit */
+  if (a->slow_only) {
+    /* Freed blocks are quarantined there: the current chunk cannot be emptied this way. */
+    ar_arena_destroy(a);
+    skip();
+    return;
+  }
+  for (int i = 0; i < 4; i++) assert_non_null(ar_alloc(a, 900)); /* chunk 1, a tail left */
+  char *h = (char *)ar_alloc(a, 900);                           /* chunk 2 */
+  assert_non_null(h);
+  assert_int_equal(ar_free(a, h, 900), AR_OK); /* chunk 2 is an empty current chunk */
+  size_t used_at_mark = stats_of(a).used;
+  ar_mark_t m = ar_mark(a);
+  char *big = (char *)ar_alloc(a, opaque(BIG)); /* gives chunk 2 back */
+  assert_non_null(big);
+  ar_clear_error();
+  char *x = (char *)ar_alloc(a, opaque(100));
+  if (x == NULL) {
+    assert_int_equal(ar_last_error(), AR_ELIMIT); /* no room for a chunk beside BIG */
+    assert_int_equal(ar_free(a, big, BIG), AR_OK);
+    x = (char *)ar_alloc(a, opaque(100));
+    assert_non_null(x);
+  }
+  memset(x, 0x3C, 100);
+  assert_int_equal(ar_rewind(a, &m), AR_OK);
+  assert_int_equal(stats_of(a).used, used_at_mark);
+  assert_false(ar_owns(a, x));
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&src));
+}
+
+/* A creation that fails (the source refuses a preallocated chunk) creates no arena: the
+ * process-wide counts of created and destroyed arenas do not move, and every chunk it got
+ * goes back. */
+static void test_failed_create_not_counted(void **state) {
+  (void)state;
+  if (AR_HEAP) {
+    skip(); /* preallocation never calls the source */
+    return;
+  }
+  ar_options_t o;
+  ar_options_init(&o);
+  o.chunk_size = CHUNK;
+  o.prealloc_chunks = 3;
+  o.source = test_source_init(&src);
+  src.fail_at = 2;
+  ar_global_stats_t g0, g1;
+  assert_int_equal(ar_stats_global(&g0), AR_OK);
+  ar_clear_error();
+  assert_null(ar_arena_create(&o));
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  assert_int_equal(ar_stats_global(&g1), AR_OK);
+  assert_int_equal(g1.arenas_created, g0.arenas_created);
+  assert_int_equal(g1.arenas_live, g0.arenas_live);
+  assert_int_equal(g1.avg_lifetime_ns, g0.avg_lifetime_ns);
+  assert_true(test_source_balanced(&src));
+}
+
 /* Item 7: a request that would have to give spares back, and whose source then fails, used to
  * come back AR_ENOMEM with the spares gone. */
 static void test_failing_source_after_making_room(void **state) {
@@ -215,6 +284,8 @@ int main(void) {
       cmocka_unit_test(test_mark_on_released_current_chunk),
       cmocka_unit_test(test_failing_source_after_making_room),
       cmocka_unit_test(test_limit_refusal_changes_nothing),
+      cmocka_unit_test(test_rewind_after_marked_chunk_dropped),
+      cmocka_unit_test(test_failed_create_not_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

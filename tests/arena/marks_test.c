@@ -306,6 +306,49 @@ static void test_mark_loop_does_not_grow(void **state) {
   ar_arena_destroy(a);
 }
 
+/* A mark taken right after a rewind to m1 (so at m1's position, on m1's save point) was
+ * still taken after m1: the next rewind to m1 invalidates it (arena.h, ar_rewind), and a
+ * rewind to it is then refused without freeing anything or running cleanups. The mark/rewind
+ * loop still keeps the stack one deep. Both plain and checked arenas. */
+static void mark_after_rewind_case(unsigned flags) {
+  ar_arena_t *a = make_arena(flags);
+  ar_mark_t m1 = ar_mark(a);
+  assert_non_null(ar_alloc(a, 32));
+  assert_int_equal(ar_rewind(a, &m1), AR_OK);
+  ar_mark_t m2 = ar_mark(a); /* same position and save point as m1, but later */
+  ar_mark_t m2b = ar_mark(a); /* nothing between: one save point with m2 */
+  assert_non_null(ar_alloc(a, 32));
+  assert_int_equal(ar_rewind(a, &m2b), AR_OK);
+  assert_int_equal(ar_rewind(a, &m2), AR_OK);
+  assert_non_null(ar_alloc(a, 32));
+  assert_int_equal(ar_rewind(a, &m1), AR_OK);
+  char *z = (char *)ar_alloc(a, 32);
+  assert_non_null(z);
+  fill(z, 32, 0x5A);
+  cleanup_runs = 0;
+  assert_int_equal(ar_defer(a, count_cleanup, NULL), AR_OK);
+  ar_stats_t before = stats_of(a);
+  assert_int_equal(ar_rewind(a, &m2), AR_ESTALE);
+  assert_int_equal(ar_rewind(a, &m2b), AR_ESTALE);
+  ar_stats_t after = stats_of(a);
+  assert_int_equal(cleanup_runs, 0);
+  assert_true(ar_owns(a, z));
+  assert_true(intact(z, 32, 0x5A));
+  assert_int_equal(after.used, before.used);
+  assert_int_equal(after.cleanups, 1);
+  assert_int_equal(a->ndepth, 1);
+  assert_int_equal(ar_rewind(a, &m1), AR_OK); /* m1 itself stays valid */
+  assert_int_equal(cleanup_runs, 1);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_arena_destroy(a);
+}
+
+static void test_mark_after_rewind_is_later(void **state) {
+  (void)state;
+  mark_after_rewind_case(0);
+  mark_after_rewind_case(AR_ARENA_CHECKED);
+}
+
 /* Checked mode too (every build): the same exactness through the slow-only paths. */
 static void test_stale_mark_checked(void **state) {
   (void)state;
@@ -337,6 +380,7 @@ int main(void) {
       cmocka_unit_test(test_free_between_marks_separates_them),
       cmocka_unit_test(test_mark_loop_does_not_grow),
       cmocka_unit_test(test_stale_mark_checked),
+      cmocka_unit_test(test_mark_after_rewind_is_later),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

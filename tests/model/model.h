@@ -49,8 +49,8 @@
 /* NEW_B: a real bug in runtime/recycle.c (realloc_block's slow-only shrink junk-fills and
  * poisons from the new size rounded up to 16, but the checked record, its guard and the heap
  * block keep the old size). The fix (ar_block_shrunk_ in arena.c) is tests/model/finding_b.diff;
- * set this to 1 once it is merged. */
-#define MODEL_CHECK_NEW_B 0   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
+ * merged: on. */
+#define MODEL_CHECK_NEW_B 1   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
 /* NEW_C: concurrent.h said requests "aligned beyond 64 bytes, get a dedicated chunk" while the
  * code served them from the live span when they fit. Resolved by correcting the sentence (a
  * request that fits in the rest of the span is carved there whatever its alignment); the mt

@@ -149,7 +149,7 @@ typedef struct mar {
   void *newest;     /* the arena's most recent allocation, if it is a live model block and
                        no mark was taken after it */
   bool moved;       /* something happened since the newest save point was taken or rewound
-                       to (an allocation, ar_defer, a successful ar_free/ar_realloc) */
+                       to (an allocation, ar_defer, a successful ar_free/ar_realloc, a rewind) */
   uint64_t next_sp;
   size_t max_used;  /* the highest `used` the model has seen: peak may not be below it */
   size_t last_peak;
@@ -694,11 +694,11 @@ static void op_mark(mar_t *m) {
   k->frees = m->frees;
   k->exact = m->exact;
   k->lists_empty = !m->listed_free;
-  /* arena.h, ar_mark: "Two marks with no successful allocation, ar_defer, ar_free or
-   * ar_realloc on the arena between them (and no rewind or reset) name one save point". The
-   * library applies this from the save point the arena is at: a mark taken right after a
-   * rewind to mark M, with nothing since, names M's save point (runtime/arena.c, "Marks": a
-   * mark/rewind loop must not grow the stack). See README.md, "Item 13". */
+  /* arena.h, ar_mark: "Two marks taken one after the other with no successful allocation,
+   * ar_defer, ar_free, ar_realloc, ar_rewind, ar_reset or ar_release on the arena between
+   * them name one save point". A mark taken right after a rewind to mark M is a later mark
+   * than M (op_rewind sets `moved`): the next rewind to M invalidates it. See README.md,
+   * "Item 13". */
   k->sp = m->nmarks > 1 && !m->moved ? m->marks[m->nmarks - 2].sp : ++m->next_sp;
   m->moved = false;
   m->newest = NULL; /* arena.h, ar_free: the cursor moves back only if no mark was taken since */
@@ -787,7 +787,7 @@ static void op_rewind(mar_t *m, rng_t *r) {
   }
   m->nmarks = ITEM_ON(13) ? same : k + 1; /* the mark itself stays valid, and its twins */
   m->newest = NULL;
-  m->moved = false;
+  m->moved = true; /* a mark taken next is later than mk: not its twin (arena.h, ar_mark) */
   m->listed_free = false;
   if (mk.exact && m->frees == mk.frees) m->exact = true;
   /* A mark from before any reset is still rejected. */
