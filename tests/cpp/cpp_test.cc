@@ -164,6 +164,10 @@ void test_give_back() {
   CHECK(ar_last_error() == AR_OK); /* ar_free accepted the block and its size */
 #if AR_TEST_ASAN
   CHECK(__asan_address_is_poisoned(p)); /* quarantined: a use after free would be reported */
+#elif defined(AR_DEBUG) && AR_DEBUG >= 2
+  /* arena.h (ar_free): at AR_DEBUG >= 2 freed blocks are quarantined, never reused. */
+  void *q = give.allocate(64, 16);
+  CHECK(q != p);
 #else
   /* It was the most recent allocation, so the cursor moved back: the next one reuses it. */
   void *q = give.allocate(64, 16);
