@@ -20,8 +20,9 @@
  * under MPOL_PREFERRED (which falls back instead of killing), turns both into facts we can
  * count or refuse: PREFERRED adds the misplaced bytes to spilled_bytes and keeps the chunk;
  * STRICT unmaps the chunk and fails the request unless every page is on the node, and then
- * re-binds it with MPOL_BIND (with MPOL_MF_MOVE | MPOL_MF_STRICT, so the kernel checks it once
- * more). The faults are the ones the arena's first writes would have taken anyway.
+ * re-binds it with MPOL_BIND (hwloc passes MPOL_MF_MOVE | MPOL_MF_STRICT: the kernel would
+ * move a misplaced page, and fails only if such a move fails; none is misplaced by then). The
+ * faults are the ones the arena's first writes would have taken anyway.
  * When binding itself fails, PREFERRED keeps the memory unbound and counts a fallback, STRICT
  * refuses. We map and unmap ourselves (mmap/munmap) rather than use hwloc_alloc_membind/
  * hwloc_free, so that freeing never depends on which topology (possibly a since-replaced one)
@@ -128,6 +129,13 @@ static bool pm_weak(const void *p) {
   ar_atomic(uint8_t) *s = pm_slot(p, false);
   uint8_t e = s != NULL ? ar_load_relaxed(s) : 0;
   return e == 0 || (e & PM_WEAK) != 0;
+}
+
+/* Whether block `p` is ours and was mapped under STRICT (so it carries MPOL_BIND). */
+static bool pm_strict(const void *p) {
+  ar_atomic(uint8_t) *s = pm_slot(p, false);
+  uint8_t e = s != NULL ? ar_load_relaxed(s) : 0;
+  return e != 0 && (e & PM_WEAK) == 0;
 }
 
 int ar_numa_test_chunk_node_(const void *chunk) { return pm_get(chunk); }
@@ -252,12 +260,6 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
         why = buf;
       } else {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        /* Counted for the memory we keep; a block STRICT refuses is given back uncounted. */
-        if (mode == AR_NUMA_BIND_PREFERRED || off == 0) {
-          if (target != nd->node) ar_fetch_add_relaxed(&nd->redirected, 1);
-          ar_fetch_add_relaxed(&nd->located_bytes, size);
-          ar_fetch_add_relaxed(&nd->spilled_bytes, (uint64_t)off * page);
-        }
         if (mode == AR_NUMA_BIND_STRICT) {
           if (off > 0) {
             err = ENOMEM;
@@ -268,9 +270,10 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
                                             HWLOC_MEMBIND_BIND,
                                             HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_STRICT |
                                                 HWLOC_MEMBIND_MIGRATE) != 0) {
-            /* MPOL_BIND from now on. hwloc passes MPOL_MF_STRICT only with MIGRATE (as
-             * MPOL_MF_MOVE | MPOL_MF_STRICT): every page is on the node already, so nothing
-             * moves, and the kernel fails the call (EIO) if one were not. */
+            /* MPOL_BIND from now on. hwloc passes MPOL_MF_STRICT only with MIGRATE, as
+             * MPOL_MF_MOVE | MPOL_MF_STRICT: the kernel would move a page found on another
+             * node, and fails the call (EIO) only if such a move fails. Every page was just
+             * found on the node, so nothing is expected to move; this is no second check. */
             err = errno;
             why = strerror(err);
           } else {
@@ -279,6 +282,14 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
         } else if (off > 0) {
           ar_numa_fail_("%ld of %zu pages for node %d landed on other nodes (the node is short "
                         "of memory); counted in spilled_bytes", off, size / page, target);
+        }
+        /* Counted only for the memory we keep, after the last step that can refuse it: a block
+         * STRICT refuses (pages elsewhere, or the MPOL_BIND re-bind failing) is given back
+         * uncounted. */
+        if (mode == AR_NUMA_BIND_PREFERRED || strict_grade) {
+          if (target != nd->node) ar_fetch_add_relaxed(&nd->redirected, 1);
+          ar_fetch_add_relaxed(&nd->located_bytes, size);
+          ar_fetch_add_relaxed(&nd->spilled_bytes, (uint64_t)off * page);
         }
       }
     }
@@ -405,6 +416,7 @@ static void *node_acquire(ar_numa_node_t *nd, size_t size, int requester) {
      * read relaxed: see ar_numa_set_bind). */
     while (p != NULL && ar_load_relaxed(&rt->bind) == AR_NUMA_BIND_STRICT && pm_weak(p)) {
       unmap(p, size);
+      ar_fetch_add_relaxed(&nd->trimmed, 1); /* a pooled chunk given back to the OS */
       p = ar_chunk_pool_get(pool);
     }
     if (p != NULL) {
@@ -434,8 +446,14 @@ static void *fallback_acquire(size_t size) {
 
 /* NUMA is off: the block goes to the default pool or the OS, whoever mapped it. If it was
  * ours, its entry must go with it, or a later init would trust it for whatever block the
- * default pool or the kernel puts at that address. */
+ * default pool or the kernel puts at that address. A block we mapped under STRICT carries
+ * MPOL_BIND: in the default pool its next user could meet the OOM killer on a fault (after
+ * a swap-out, or copy-on-write after fork()), so it is unmapped instead. */
 static void fallback_release(void *p, size_t size) {
+  if (size >= PM_MIN && pm_strict(p)) {
+    unmap(p, size);
+    return;
+  }
   disown(p, size);
   const ar_source_t *s = size == AR_DEFAULT_CHUNK_SIZE
                              ? ar_chunk_pool_source(ar_chunk_pool_default())

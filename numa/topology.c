@@ -115,13 +115,16 @@ static void topo_retire(ar_numa_topo_t *old) {
  * snapshot of it. NULL (with a failure message and *err) if hwloc refuses it. */
 
 /* The node whose memory serves each node: itself if it has memory; for a node with CPUs and no
- * memory, the nearest node with memory by hwloc's distance matrix (the kernel's own choice for
- * such a node's allocations), ties to the lower number; with no matrix, the lowest-numbered
- * node with memory. -1 if no node has memory. */
+ * memory, the nearest node with memory by hwloc's latency matrix (a matrix of another kind,
+ * such as bandwidth, where larger is better, is not used), ties to the lower number; with no
+ * latency matrix, the lowest-numbered node with memory. This is meant to match the kernel's own
+ * choice for such a node's allocations (its nearest node by the same SLIT distances), but the
+ * kernel's tie-breaking is not verified. -1 if no node has memory. */
 static void redirect_memoryless(ar_numa_topo_t *t) {
   struct hwloc_distances_s *d = NULL;
   unsigned nr = 1;
-  if (hwloc_distances_get_by_type(t->topo, HWLOC_OBJ_NUMANODE, &nr, &d, 0, 0) != 0 || nr == 0)
+  if (hwloc_distances_get_by_type(t->topo, HWLOC_OBJ_NUMANODE, &nr, &d,
+                                  HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) != 0 || nr == 0)
     d = NULL;
   for (int i = 0; i < t->nnodes; i++) {
     int node = t->nodes[i];

@@ -31,16 +31,22 @@
  *   - `STRICT` does the same, and if any page landed elsewhere it unmaps the block and fails
  *     the acquisition: the arena returns NULL with AR_ENOMEM, `refused` counts it and
  *     ar_numa_last_failure() says "could not supply". Otherwise it re-binds the block with
- *     MPOL_BIND (with MPOL_MF_STRICT, so the kernel checks once more that no page is
- *     elsewhere). STRICT only ever hands out blocks mapped that way: a pooled chunk mapped
- *     under NONE or PREFERRED is unmapped instead of reused. Because pages are allocated under MPOL_PREFERRED, which falls
- *     back to other nodes rather than invoking the OOM killer, an exhausted node yields
- *     AR_ENOMEM and the process lives (measured on Linux 6.1 by tools/numa-vm.sh). Limits:
- *     when the whole machine (every node) is out of memory, populating can still invoke the
- *     OOM killer, as any page fault can; the kernel keeps a reserve on each node, so STRICT
- *     refuses somewhat before the node's last free page; the check holds at acquisition, so
- *     pages that something later moves (migrate_pages(2), or swapped out and faulted back in
- *     under MPOL_BIND) are not re-checked.
+ *     MPOL_BIND (hwloc passes MPOL_MF_MOVE | MPOL_MF_STRICT: the kernel would move a page
+ *     found elsewhere and fails only if that move fails; none is, since every page was just
+ *     located on the node). If that re-bind fails, the block is unmapped and refused too.
+ *     STRICT only ever hands out blocks mapped that way: a pooled chunk mapped under NONE or
+ *     PREFERRED is unmapped (and counted in `trimmed`) instead of reused. Because pages are
+ *     allocated under MPOL_PREFERRED, which falls back to other nodes rather than invoking the
+ *     OOM killer, an exhausted node yields AR_ENOMEM at acquisition and the process lives
+ *     (measured on Linux 6.1 by tools/numa-vm.sh). Limits: when the whole machine (every
+ *     node) is out of memory, populating can still invoke the OOM killer, as any page fault
+ *     can; the kernel keeps a reserve on each node, so STRICT refuses somewhat before the
+ *     node's last free page; and the check holds at acquisition only. Once a block carries
+ *     MPOL_BIND, any later fault in it that needs a new page on a full node can meet the OOM
+ *     killer instead of an error: a page swapped out and faulted back in, a copy-on-write
+ *     fault after fork(). Pages that something later moves (migrate_pages(2)) are not
+ *     re-checked. A STRICT chunk released after ar_numa_shutdown() is unmapped rather than
+ *     handed to the process-wide pool, so its MPOL_BIND does not follow it to other users.
  * Populating costs the page faults that the first writes would have caused anyway, all at
  * once, plus one move_pages call per 256 pages; a large dedicated block becomes resident at
  * once, in full, under PREFERRED and STRICT.
@@ -165,8 +171,11 @@ AR_API int ar_numa_node_of_cpu(int cpu);
 /**
  * The node whose memory serves `node`: `node` itself if it has memory; for a node with CPUs
  * and no memory, the nearest node with memory by the topology's distance matrix (the lowest
- * numbered one when there is no matrix), which is also where the kernel takes such a node's
- * memory from. Its threads keep `node` as their node (its pool, its counters), but under
+ * numbered one when there is no matrix; ties go to the lowest number). The matrix used is
+ * hwloc's latency matrix (from the OS or the user); a matrix of another kind is ignored. The
+ * kernel, too, takes such a node's memory from its nearest node by the firmware's distances;
+ * that the two agree is measured only on a machine where one node has memory (tools/numa-vm.sh,
+ * 2nmemless), not for ties or for competing distances. Its threads keep `node` as their node (its pool, its counters), but under
  * PREFERRED and STRICT their chunks, and those of ar_node_arena(node) and ar_numa_source(node),
  * are bound to the memory node, and each one counts in ar_numa_node_stats_t.redirected.
  * Synthetic and XML topologies: every node is taken to have memory.
@@ -206,12 +215,16 @@ typedef struct ar_numa_node_stats {
   uint64_t remote;       /**< chunks of this node handed to a thread on another node (idem) */
   uint64_t fallback;     /**< chunks kept although binding, or locating their pages, failed
                               (PREFERRED) */
-  uint64_t refused;      /**< acquisitions failed because binding failed (STRICT) */
+  uint64_t refused;      /**< STRICT acquisitions that failed after mapping: binding failed,
+                              the node could not supply every page, populating or locating
+                              the pages failed, or the MPOL_BIND re-bind failed (the block is
+                              unmapped; mapping failures and other modes are not counted) */
   uint64_t unbound;      /**< chunks mapped without binding because the mode was NONE */
   uint64_t mapped;       /**< chunks mapped from the OS for this node (all modes) */
   uint64_t pool_hits;    /**< chunks served from the node's pool */
   uint64_t pool_misses;  /**< default-size acquisitions the pool could not serve */
-  uint64_t trimmed;      /**< pooled chunks given back to the OS (ar_trim, decay) */
+  uint64_t trimmed;      /**< pooled chunks given back to the OS (ar_trim, decay, and those
+                              STRICT finds in the pool mapped under a laxer mode and unmaps) */
   uint64_t located_bytes; /**< bytes mapped for this node whose pages were populated and
                                located at acquisition (PREFERRED and STRICT; 0 under NONE) */
   uint64_t spilled_bytes; /**< of located_bytes, those found on another node (PREFERRED) */
