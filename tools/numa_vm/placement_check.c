@@ -101,7 +101,33 @@ static void count_get_mempolicy(const pages_t *p, count_t *c) {
   }
 }
 
-static double pct(size_t part, size_t whole) { return whole ? 100.0 * (double)part / (double)whole : 100.0; }
+/* part/whole in percent; -1 when `whole` is 0, so that "nothing measured" never passes a gate
+ * that asks for a high percentage. */
+static double pct(size_t part, size_t whole) {
+  return whole ? 100.0 * (double)part / (double)whole : -1.0;
+}
+
+/* The share of *c's resident pages not on `node`, in percent; -1 when none is resident. */
+static double pct_elsewhere(const count_t *c, int node) {
+  size_t res = c->pages - c->absent;
+  return res ? 100.0 - pct(c->on[node], res) : -1.0;
+}
+
+/* How many pages of *p do not carry MPOL_BIND (get_mempolicy(MPOL_F_ADDR), page by page: every
+ * chunk, not one page per node). *first gets the policy of the first page (-1: none). */
+static size_t count_not_bind(const pages_t *p, int *first) {
+  size_t bad = 0;
+  *first = -1;
+  for (size_t i = 0; i < p->n; i++) {
+    int policy = -1;
+    if (syscall(SYS_get_mempolicy, &policy, NULL, 0UL, (void *)p->v[i],
+                (unsigned long)MPOL_F_ADDR_) != 0)
+      policy = -1;
+    if (i == 0) *first = policy;
+    bad += policy != 2 /* MPOL_BIND */;
+  }
+  return bad;
+}
 
 static int cpu_of_node(int node) {
   cpu_set_t allowed;
@@ -213,12 +239,15 @@ static void placement_run(ar_numa_bind_t mode) {
         fails += w[j].fail_theirs;
       }
     }
-    /* The kernel's policy on the first page of the node's memory (MPOL_DEFAULT 0, PREFERRED 1,
-     * BIND 2): what the library really asked for. */
+    /* The kernel's policy on every page of the node's memory (MPOL_DEFAULT 0, PREFERRED 1,
+     * BIND 2, PREFERRED_MANY 5): what the library really asked for. `policy` is the first
+     * page's, `not_bind` the number of pages without MPOL_BIND. */
     int policy = -1;
-    if (all.n > 0 && syscall(SYS_get_mempolicy, &policy, NULL, 0UL, (void *)all.v[0],
-                             (unsigned long)MPOL_F_ADDR_) != 0)
-      policy = -1;
+    size_t not_bind = count_not_bind(&all, &policy);
+    /* The node that serves this one's memory, by the library; for a memory-less node the
+     * harness checks that the kernel put the pages there (in NONE mode that is the kernel's own
+     * choice for the node's threads, in the other modes the library's binding). */
+    int serving = ar_numa_memory_node(node);
     count_t mp, gm;
     count_move_pages(&all, &mp);
     count_get_mempolicy(&all, &gm);
@@ -238,13 +267,16 @@ static void placement_run(ar_numa_bind_t mode) {
     printf("RESULT topo=%s mode=%s node=%d cpus=%d threads_here=%d pages=%zu resident=%zu "
            "mp_pct=%.2f gm_pct=%.2f lib_pct=%s located_bytes=%llu spilled_bytes=%llu "
            "mp_remote_bytes=%zu fallback=%llu refused=%llu alloc_fail=%zu local=%llu "
-           "remote=%llu unbound=%llu redirected=%llu policy=%d\n",
+           "remote=%llu unbound=%llu redirected=%llu policy=%d not_bind=%zu serving=%d "
+           "serving_mp_pct=%.2f serving_gm_pct=%.2f\n",
            topo_name, mode_name(mode), node, s.cpus, here, mp.pages, resident,
            pct(mp.on[node], resident), pct(gm.on[node], gm.pages - gm.absent), lib,
            (unsigned long long)s.located_bytes, (unsigned long long)s.spilled_bytes,
            remote_bytes, (unsigned long long)s.fallback, (unsigned long long)s.refused, fails,
            (unsigned long long)s.local, (unsigned long long)s.remote,
-           (unsigned long long)s.unbound, (unsigned long long)s.redirected, policy);
+           (unsigned long long)s.unbound, (unsigned long long)s.redirected, policy, not_bind,
+           serving, serving >= 0 ? pct(mp.on[serving], resident) : -1.0,
+           serving >= 0 ? pct(gm.on[serving], gm.pages - gm.absent) : -1.0);
     fflush(stdout);
     free(all.v);
   }
@@ -314,7 +346,7 @@ static void exhaust_run(int node, size_t mib) {
   /* 1. PREFERRED takes most of the node; 2. STRICT takes what is left, until the node cannot
    * supply a chunk (held: the node stays full); 3. PREFERRED asks for more, which must spill,
    * and the library's spilled_bytes is compared with move_pages over all PREFERRED pages. */
-  pages_t pp = {0}, sp = {0};
+  pages_t pp = {0}, sp = {0}, bp = {0}; /* PREFERRED 1st fill, STRICT, PREFERRED 2nd fill */
   int err, serr;
   /* The node's size as the guest kernel sees it varies from boot to boot: take at most half of
    * what is free, so that STRICT has something left to serve before it must refuse. */
@@ -333,9 +365,13 @@ static void exhaust_run(int node, size_t mib) {
   count_move_pages(&sp, &smp);
   size_t sres = smp.pages - smp.absent;
   ar_numa_set_bind(AR_NUMA_BIND_PREFERRED);
-  size_t got2 = fill_source(pb, 128, &pp, &err);
-  count_t mp;
+  size_t got2 = fill_source(pb, 128, &bp, &err);
+  count_t mp, bmp;
   count_move_pages(&pp, &mp);
+  count_move_pages(&bp, &bmp);
+  for (int i = 0; i < AR_NUMA_MAX_NODES; i++) mp.on[i] += bmp.on[i];
+  mp.pages += bmp.pages;
+  mp.absent += bmp.absent;
   ar_numa_node_stats_t s;
   ar_numa_stats(node, &s);
   size_t resident = mp.pages - mp.absent;
@@ -344,8 +380,8 @@ static void exhaust_run(int node, size_t mib) {
    * by the library at all). */
   uint64_t located = s0.located_bytes + (s.located_bytes - s1.located_bytes);
   uint64_t spilled = s0.spilled_bytes + (s.spilled_bytes - s1.spilled_bytes);
-  double mp_remote = 100.0 - pct(mp.on[node], resident);
-  double lib_spill = located ? 100.0 * (double)spilled / (double)located : 0.0;
+  double mp_remote = pct_elsewhere(&mp, node);
+  double lib_spill = located ? 100.0 * (double)spilled / (double)located : -1.0;
   printf("EXHAUST_PREFERRED topo=%s node=%d free_mib=%zu asked_mib=%zu got_mib=%zu "
          "mp_remote_pct=%.2f "
          "lib_spill_pct=%.2f mp_remote_bytes=%zu spilled_bytes=%llu located_bytes=%llu "
@@ -353,38 +389,56 @@ static void exhaust_run(int node, size_t mib) {
          topo_name, node, free_mib, mib + 128, got1 + got2, mp_remote, lib_spill,
          (resident - mp.on[node]) * PAGE, (unsigned long long)spilled,
          (unsigned long long)located, (unsigned long long)s.fallback);
+  int spolicy;
+  size_t snot_bind = count_not_bind(&sp, &spolicy);
   printf("EXHAUST topo=%s node=%d strict_got_mib=%zu outcome=%s strict_pct=%.2f "
-         "strict_resident=%zu refused=%llu failure=\"%s\"\n",
+         "strict_resident=%zu strict_elsewhere=%zu strict_not_bind=%zu refused=%llu "
+         "refused_delta=%llu failure=\"%s\"\n",
          topo_name, node, sgot,
          serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "no-failure" : "other-error",
-         pct(smp.on[node], sres), sres, (unsigned long long)refused, why);
+         pct(smp.on[node], sres), sres, sres - smp.on[node], snot_bind,
+         (unsigned long long)refused, (unsigned long long)(s1.refused - s0.refused), why);
   fflush(stdout);
 
-  /* 4. The spilled PREFERRED chunks go back to the node's pool; a STRICT arena must not be
-   * served from them (the 0.44% case of issue 15): it gets fresh, verified chunks or none. */
+  /* 4. The spilled PREFERRED chunks (the second fill, mostly on other nodes: pooled_remote_pct,
+   * by move_pages before they go back) fill the node's pool; then the first PREFERRED fill is
+   * given back too, which overflows the pool and is unmapped, so node NODE has free memory
+   * again. A STRICT arena must now be served, and not from the pooled chunks (the 0.44% case of
+   * issue 15): every page it gets must be on the node (move_pages) and bound MPOL_BIND. Had it
+   * reused a pooled chunk, move_pages would see that chunk's pages elsewhere. */
+  double pooled_remote = pct_elsewhere(&bmp, node);
   ar_arena_destroy(pb);
   ar_numa_node_stats_t s2;
   ar_numa_stats(node, &s2);
+  ar_arena_destroy(pa);
+  pa = NULL;
+  size_t free_before = node_free_mib(node);
   ar_numa_set_bind(AR_NUMA_BIND_STRICT);
   ar_arena_t *sb = ar_arena_create(&ao);
   pages_t rp = {0};
+  serr = -1; /* "other-error" if the arena could not even be created */
   size_t rgot = sb != NULL ? fill_source(sb, 8, &rp, &serr) : 0;
   count_t rmp;
   count_move_pages(&rp, &rmp);
   size_t rres = rmp.pages - rmp.absent;
+  int rpolicy;
+  size_t rnot_bind = count_not_bind(&rp, &rpolicy);
   ar_numa_node_stats_t s3;
   ar_numa_stats(node, &s3);
-  printf("EXHAUST_REUSE topo=%s node=%d pooled_before=%zu strict_got_mib=%zu strict_pct=%.2f "
-         "strict_resident=%zu pool_hits=%llu outcome=%s\n",
-         topo_name, node, s2.pooled, rgot, pct(rmp.on[node], rres), rres,
-         (unsigned long long)(s3.pool_hits - s2.pool_hits),
+  printf("EXHAUST_REUSE topo=%s node=%d pooled_before=%zu pooled_remote_pct=%.2f "
+         "free_mib_before=%zu strict_got_mib=%zu strict_pct=%.2f strict_resident=%zu "
+         "strict_elsewhere=%zu strict_not_bind=%zu pool_hits=%llu trimmed_delta=%llu "
+         "outcome=%s\n",
+         topo_name, node, s2.pooled, pooled_remote, free_before, rgot, pct(rmp.on[node], rres),
+         rres, rres - rmp.on[node], rnot_bind, (unsigned long long)(s3.pool_hits - s2.pool_hits),
+         (unsigned long long)(s3.trimmed - s2.trimmed),
          serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "served" : "other-error");
   fflush(stdout);
   if (sb != NULL) ar_arena_destroy(sb);
   ar_arena_destroy(sa);
-  ar_arena_destroy(pa);
   free(pp.v);
   free(sp.v);
+  free(bp.v);
   free(rp.v);
   ar_numa_shutdown();
 }
