@@ -150,6 +150,7 @@ def main():
                                                 else "missing")
             data["table"].append({"topology": topo, "mode": "exhaust",
                                   "preferred": ep, "strict": ex, "outcome": outcome,
+                                  "reuse": t["exhaust_reuse"],
                                   "rc": t["rc"].get("exhaust")})
             # The outcome AND its cause: the process was not killed (exit 0), the arena said
             # AR_ENOMEM, the library's refused counter rose during the STRICT fill, and the
@@ -232,7 +233,11 @@ def main():
                   f"{r['outcome']} after {ex.get('strict_got_mib', '?')} MiB "
                   f"({ex.get('strict_pct', '?')}% on the node); PREFERRED "
                   f"{ep.get('got_mib', '?')} MiB in all: spilled {ep.get('lib_spill_pct', '?')}% "
-                  f"by the library, {ep.get('mp_remote_pct', '?')}% by move_pages |")
+                  f"by the library, {ep.get('mp_remote_pct', '?')}% by move_pages; after "
+                  f"freeing the node, STRICT {(r.get('reuse') or {}).get('outcome', '?')} "
+                  f"{(r.get('reuse') or {}).get('strict_got_mib', '?')} MiB, "
+                  f"{(r.get('reuse') or {}).get('strict_elsewhere', '?')} pages elsewhere, "
+                  f"{(r.get('reuse') or {}).get('pool_hits', '?')} pooled spilled chunks reused |")
         else:
             print(f"| {r['topology']:<10} | {r['mode']:<9} | {fmt(r['lib_pct_min']):>9} | "
                   f"{fmt(r['mp_pct_min']):>12} | {r['spilled_bytes']:>10} | "
