@@ -24,6 +24,7 @@ enum {
   AR_NUMA_FAULT_SPILL = 16,   /* the check of a freshly populated chunk finds every page on
                                  another node (as when the node is out of memory) */
   AR_NUMA_FAULT_POPULATE = 32, /* populating a freshly bound chunk fails (ENOMEM) */
+  AR_NUMA_FAULT_REBIND = 64,   /* STRICT's MPOL_BIND re-bind of a verified chunk fails (EIO) */
 };
 AR_INTERNAL void ar_numa_test_fault_(unsigned mask, int count);
 AR_INTERNAL bool ar_numa_fault_(unsigned kind);

@@ -266,6 +266,9 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
             snprintf(buf, sizeof buf, "node %d could not supply the memory (%ld of %zu pages "
                      "landed elsewhere)", target, off, size / page);
             why = buf;
+          } else if (ar_numa_fault_(AR_NUMA_FAULT_REBIND)) {
+            err = EIO;
+            why = "re-binding with MPOL_BIND failed (injected fault)";
           } else if (hwloc_set_area_membind(t->topo, p, size, t->nodeset[target],
                                             HWLOC_MEMBIND_BIND,
                                             HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_STRICT |

@@ -278,6 +278,7 @@ static void test_strict_skips_preferred_chunks(void **state) {
   assert_int_equal(after.pool_hits, before.pool_hits); /* not one PREFERRED chunk reused */
   assert_int_equal(after.mapped, before.mapped + 1);   /* a fresh, strictly bound one */
   assert_int_equal(after.pooled, 0);                   /* the weak ones were unmapped */
+  assert_int_equal(after.trimmed, before.trimmed + before.pooled); /* ...and counted */
   ar_arena_destroy(a);                                 /* the strict chunk is pooled... */
   a = arena_on(node);
   assert_non_null(ar_alloc(a, 4000));
@@ -340,6 +341,20 @@ static void test_spill_counted_strict_refused(void **state) {
   assert_int_equal(node_stats(node).refused, 2);
   assert_int_equal(ar_arena_check(b), AR_OK);
   assert_non_null(ar_alloc(b, 100)); /* room again: served */
+  /* Every page on the node, but the MPOL_BIND re-bind fails: refused too, and the block
+   * counts neither as located nor as redirected, nor stays mapped. */
+  ar_numa_node_stats_t r0 = node_stats(node);
+  size_t mb = ar_numa_test_mapped_bytes_();
+  ar_numa_test_fault_(AR_NUMA_FAULT_REBIND, 1);
+  assert_null(ar_alloc(b, 1 << 20));
+  ar_numa_test_fault_(0, 0);
+  assert_int_equal(ar_last_error(), AR_ENOMEM);
+  assert_true(strstr(ar_numa_last_failure(), "MPOL_BIND") != NULL);
+  ar_numa_node_stats_t r1 = node_stats(node);
+  assert_int_equal(r1.refused, r0.refused + 1);
+  assert_int_equal(r1.located_bytes, r0.located_bytes);
+  assert_int_equal(r1.redirected, r0.redirected);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mb);
   ar_arena_destroy(b);
   ar_arena_destroy(a);
   ar_numa_shutdown();
@@ -682,6 +697,31 @@ static void test_stale_entry_after_reinit(void **state) {
 }
 
 /* The mapped-bytes counter moves only for blocks NUMA mapped itself. */
+/* A chunk mapped under STRICT carries MPOL_BIND: released after shutdown, it is unmapped
+ * rather than handed to the process-wide pool, whose next user could meet the OOM killer on a
+ * later fault in it. */
+static void test_strict_chunk_not_to_default_pool(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_STRICT), AR_OK);
+  int cpu = -1;
+  int node = pick_node(&cpu);
+  assert_true(node >= 0);
+  const ar_source_t *src = ar_numa_source(node);
+  assert_non_null(src);
+  size_t mapped0 = ar_numa_test_mapped_bytes_();
+  void *c = src->acquire(src->ctx, CHUNK);
+  assert_non_null(c);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped0 + CHUNK);
+  ar_numa_shutdown();
+  ar_chunk_pool_stats_t ps0, ps1;
+  assert_int_equal(ar_chunk_pool_stats(ar_chunk_pool_default(), &ps0), AR_OK);
+  src->release(src->ctx, c, CHUNK);
+  assert_int_equal(ar_chunk_pool_stats(ar_chunk_pool_default(), &ps1), AR_OK);
+  assert_int_equal(ps1.pooled, ps0.pooled); /* not pooled: unmapped */
+  assert_int_equal(ar_numa_test_chunk_node_(c), -1);
+  assert_int_equal(ar_numa_test_mapped_bytes_(), mapped0);
+}
+
 static void test_mapped_bytes_foreign(void **state) {
   (void)state;
   assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
@@ -789,6 +829,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_fault_topology, teardown),
       cmocka_unit_test_teardown(test_concurrent_pages, teardown),
       cmocka_unit_test_teardown(test_stale_entry_after_reinit, teardown),
+      cmocka_unit_test_teardown(test_strict_chunk_not_to_default_pool, teardown),
       cmocka_unit_test_teardown(test_mapped_bytes_foreign, teardown),
       cmocka_unit_test_teardown(test_shutdown_with_live_arena, teardown),
   };
