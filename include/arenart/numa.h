@@ -172,12 +172,13 @@ AR_API int ar_numa_node_of_cpu(int cpu);
  * The node whose memory serves `node`: `node` itself if it has memory; for a node with CPUs
  * and no memory, the nearest node with memory by the topology's distance matrix (the lowest
  * numbered one when there is no matrix; ties go to the lowest number). The matrix used is
- * hwloc's latency matrix (from the OS or the user); a matrix of another kind is ignored. The
- * kernel, too, takes such a node's memory from its nearest node by the firmware's distances;
- * that the two agree is measured only on a machine where one node has memory (tools/numa-vm.sh,
- * 2nmemless), not for ties or for competing distances. Its threads keep `node` as their node (its pool, its counters), but under
- * PREFERRED and STRICT their chunks, and those of ar_node_arena(node) and ar_numa_source(node),
- * are bound to the memory node, and each one counts in ar_numa_node_stats_t.redirected.
+ * hwloc's latency matrix (whatever its origin); a matrix of another kind, such as bandwidth,
+ * is ignored. The kernel, too, takes such a node's memory from its nearest node by the
+ * firmware's distances; that the two agree is measured only on a machine where one node has
+ * memory (tools/numa-vm.sh, 2nmemless), not for ties or competing distances. Its threads keep
+ * `node` as their node (its pool, its counters), but under PREFERRED and STRICT their chunks,
+ * and those of ar_node_arena(node) and ar_numa_source(node), are bound to the memory node, and
+ * each one counts in ar_numa_node_stats_t.redirected.
  * Synthetic and XML topologies: every node is taken to have memory.
  * Errors: -1 with AR_EINVAL if NUMA is not initialised, `node` is not in the current topology,
  * or no node has memory.
