@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench.h - what the benchmark driver and its workers share: the workload list, the
  * line protocol a worker speaks on stdout, and small measuring helpers.

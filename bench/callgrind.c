@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/callgrind.c - the fast path's cost in instructions, which, unlike time, is
  * deterministic.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/catalog.c - the allocators the driver compares and the workloads it runs, as data.
  *

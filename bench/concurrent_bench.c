@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/concurrent_bench.c - ConcurrentArena against per-thread arenas, 1..N threads.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/driver.c - //bench: every workload against every peer, in one run, one table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/driver.h - what the files of the driver (//bench's parent process) share.
  *

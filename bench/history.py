@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/history.py - keeps each run's bench.json and compares its goals with the run before.
 
 Why ratios and not times: the build machine is shared, and an absolute ns/alloc moves by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/json.c - bench.json: every figure of the run, for machines to read.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/machine.c - where and what was measured: the CPU, the memory, the kernel, the load,
  * the commit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/options.c - the driver's command line, read into `opt`.
  *

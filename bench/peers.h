@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers.h - every allocator under test behind the same small set of inline functions,
  * so that workloads.inc can be stamped out once per allocator with its calls inlined (an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers_arenart.h - arenart itself, three ways (see peers.h for the interface):
  *   arenart   a serial arena from ar_arena_create (default options: 64 KiB chunks from the

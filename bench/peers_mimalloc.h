@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers_mimalloc.h - mimalloc's first-class heaps (libmimalloc-dev 2.0), the closest
  * thing mimalloc has to an arena: mi_heap_malloc from a heap made with mi_heap_new, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers_pmr.h - std::pmr::monotonic_buffer_resource (C++17, libstdc++), through the
  * extern "C" shim in pmr_shim.cc (see peers.h for the interface and pmr_shim.cc for why it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers_pools.h - the region allocators that live beside glibc malloc (see peers.h for
  * the interface). All from Debian packages; how each is reached:

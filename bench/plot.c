@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/plot.c - bench.png: four panels drawn by gnuplot from data files the driver writes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/pmr_shim.cc - C++17's std::pmr::monotonic_buffer_resource, reachable from the C
  * worker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/report.c - the printed report: one table per workload, then the goals.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/results.c - the samples of a run and the statistics taken over them.
  *

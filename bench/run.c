@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/run.c - one measurement: a worker process for one (workload, allocator, repeat).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/spawn.c - starting a program and reading everything it prints.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/worker.c - one measurement in one process: `<binary> --worker ALLOCATOR WORKLOAD
  * [--quick] [--threads N] [--series]` runs WORKLOAD once with ALLOCATOR and prints its figures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/worker_main.c - main() of the sibling worker binaries (bench_jemalloc, bench_tcmalloc,
  * bench_mimalloc). They exist only so that each malloc replacement gets a process of its own;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * arenart.h - umbrella header: everything public in arenart.
  * See README.md for the lifetime rules and a short example.

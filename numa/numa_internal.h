@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * numa/numa_internal.h - state shared by the files of //numa (the test hooks are in
  * numa_testing.h).

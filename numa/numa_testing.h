@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * numa/numa_testing.h - hooks for the NUMA tests (//tests/numa, //stress/numa): fault
  * injection, a pretend CPU, a fake clock for idle decay, and two counters. Free of hwloc types,

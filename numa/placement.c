@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * numa/placement.c - per-node chunk pools, node-bound memory, the sources arenas use, the
  * per-node arenas, counters and trimming.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * numa/topology.c - discovering the NUMA topology, publishing it, and knowing where a thread
  * runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * numa/verify.c - where an arena's pages really are.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/arena_internal.h - the serial arena's private layout, shared by the runtime files
  * that extend it (recycle.c: per-size-class reuse; thread.c: per-thread arenas) and by

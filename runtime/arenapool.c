@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/arenapool.c - a pool of serial arenas for requests that move between threads.
  *

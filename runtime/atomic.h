@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/atomic.h - our atomics: C11 <stdatomic.h> behind names that carry the memory order.
  *

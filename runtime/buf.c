@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/buf.c - ar_buf, a growable byte buffer / string builder in an arena.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/chunkpool.c - lock-free, ABA-safe pools of free chunks.
  *

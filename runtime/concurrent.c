@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/concurrent.c - ConcurrentArena: many threads, one arena, no locks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/error.c - the thread-local last error and fatal diagnostics.
  *

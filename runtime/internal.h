@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/internal.h - what every arenart translation unit shares and no user sees.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/map.c - ar_map, an open-addressing Robin Hood hash map in an arena.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/options.c - the one place that decides whether an ar_options_t makes a serial arena.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/recycle.c - giving single blocks back to a serial arena (ar_free, ar_realloc).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/registry.c - the registry of live arenas, process-wide counters, and the RCU
  * wrappers (urcu-qsbr) that let readers walk the registry without blocking writers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/source.c - the built-in memory sources: OS pages and the C heap.
  *

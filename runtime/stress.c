@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/stress.c - yield injection at the runtime's CAS and publish points.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/sync.h - the one place where Concurrency Kit and liburcu meet ThreadSanitizer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/thread.c - per-thread arenas and request scopes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/vec.c - ar_vec, a growable array in an arena.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/churn_stress.c - scenario 2: thread churn and arenas handed between threads.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/counting_source.h - a thread-safe memory source that counts what is outstanding,
  * so a test can check an arena's accounting to the byte and see leaks.

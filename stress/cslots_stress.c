@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/cslots_stress.c - ConcurrentArena span slots under thread churn.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/limit_stress.c - ConcurrentArena at its byte limit.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/pool_stress.c - the lock-free chunk pool under push/pop races and the ABA pattern.
  *

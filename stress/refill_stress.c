@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/refill_stress.c - scenarios 1 and 3: ConcurrentArena refill races.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/registry_stress.c - scenario 4: registry readers against writers.
  *

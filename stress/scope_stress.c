@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/scope_stress.c - scenario 5: per-request scopes in a simulated thread pool.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/stress.h - what every stress program shares: run length, checks, a start barrier.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/tsan_canary.c - a planted data race. Built only under --config=tsan by the test
  * command, which passes only if ThreadSanitizer reports it: proof that the stress suite's

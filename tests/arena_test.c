@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arena_test.c - unit tests for the serial arena (arena.h, common.h, source.h).
  *

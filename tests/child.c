@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/child.c - see child.h. fflush before fork so that buffered output of the parent is
  * not written twice; the parent reads until EOF (every copy of the pipe's write end closed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/child.h - runs a piece of a test in a forked child and captures its stderr.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz_input.h - what the fuzz harnesses share: a failure report that aborts (so both a
  * libFuzzer run and a plain test stop at the first difference from the model), and a reader

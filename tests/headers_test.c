@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/headers_test.c - runs the generated header slots (see tests/BUILD): each public header
  * was compiled on its own, as C for headers_test and as C++ for headers_cxx_test (which sets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_sources.c - the counting, failing, misaligning test source.
  */

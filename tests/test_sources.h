@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_sources.h - a memory source for tests: counts every block, can be told to fail,
  * and can hand out deliberately misaligned blocks.

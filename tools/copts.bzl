@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Compiler flags shared by every arenart package (one place, like abseil's copts)."""
 
 # Warnings the library must compile cleanly under with both gcc and clang.

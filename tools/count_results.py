@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Counts per-target test results of one `bazel test` run (used by tools/test.sh).
 
 Why the build-event protocol: Bazel's human summary is a format for eyes, and a regex over it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/docs.sh - builds the API reference with Doxygen into build/docs/html (open
 # build/docs/html/index.html) from the public headers under include/ and the pages in docs/.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/fuzz.sh - open-ended fuzzing of the API walk, by hand, outside CI.
 #
 # CI (tools/test.sh step 6b) must be deterministic: it replays the checked-in corpus and runs a

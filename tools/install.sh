@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/install.sh - builds arenart optimised (bazel --config=opt) and installs it for use
 # outside Bazel (Make, CMake, Meson, plain cc):
 #

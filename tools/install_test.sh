@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/install_test.sh - checks that an installed arenart works outside Bazel.
 #
 # Runs tools/install.sh into a temporary prefix, then builds a small C program with plain cc

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/main.sh - the project's main job: build arenart optimised, run the benchmarks against
 # every peer, then the example server under load; print the tables and where the plots are.
 #

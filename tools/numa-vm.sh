@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/numa-vm.sh - NUMA placement on real multi-node kernels: boots Debian's own kernel under
 # QEMU with several NUMA topologies and runs, inside each guest, the NUMA tests, the NUMA stress
 # program and the placement checker (tools/numa_vm/placement_check.c); then prints the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/setup.sh - installs what arenart needs to build, test and benchmark on Debian 12.
 #
 # Idempotent: packages already installed are left alone, and apt-get runs (update first) only

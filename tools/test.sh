@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/test.sh - every test of arenart, in every configuration that matters. CI runs this.
 #
 #   1. default    bazel test //...                           (manual-tagged targets skipped)

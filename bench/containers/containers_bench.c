@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/containers/containers_bench.c - an append-heavy workload on one arena: four vectors
  * of different element sizes, a string buffer built with appendf, and a u64 map, all grown by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/acceptor.c - the acceptor thread: admitting connections and dealing them to
  * the workers.

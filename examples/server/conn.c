@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/conn.c - a connection: its record, its buffers, its output and its end.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/conn_test.c - a connection's life: keep-alive and pipelining, clients that
  * go away, and the deadlines (a request that does not arrive in time, a lingering close, a

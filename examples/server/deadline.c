@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/deadline.c - ending the connections whose time is up.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/http.c - the request-head parser (see http.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/http.h - HTTP/1.x request heads parsed into the request's memory.
  *

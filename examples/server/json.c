@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/json.c - recursive-descent JSON parser and compact writer (see json.h).
  *

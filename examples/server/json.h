@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/json.h - a small JSON parser that builds a tree, and a writer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/lifecycle_test.c - the server as a whole: configuration errors, a failed
  * start that leaves the process's settings alone, a worker that fails, and the connection

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # examples/server/load.sh - the example server under load on loopback: arena flavor against
 # the malloc flavor with glibc malloc, jemalloc, mimalloc and tcmalloc (LD_PRELOAD).
 #

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- examples/server/post.lua - wrk script: every request is POST /json with one JSON document,
 -- an order of LOAD_ITEMS items (default 40; about 150 bytes and 14 tree nodes each), so that
 -- each request parses, summarizes and echoes a tree of a few hundred nodes. Answers other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/routes.c - the answers: GET /, POST /json, GET /stats.
  *

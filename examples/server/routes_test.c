@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/routes_test.c - the answers: the routes (/, /json, /stats), the request
  * limits and malformed requests, and memory that stays bounded over many requests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/serve.c - reading a connection and serving the requests in what it read.
  *

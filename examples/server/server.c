@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/server.c - the server's life cycle: configuration, start, stop.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/server.h - an HTTP/1.1 server with keep-alive, embedding arenart.
  *

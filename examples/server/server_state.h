@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/server_state.h - the server's state, shared by the files that run it, and
  * which thread may touch what.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/server_test.c - runs every test of the example server, over loopback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/srv_mem.h - the one place where the server's two build flavors differ.
  *

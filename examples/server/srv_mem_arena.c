@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/srv_mem_arena.c - the arena flavor of srv_mem.h.
  *

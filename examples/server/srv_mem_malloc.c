@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/srv_mem_malloc.c - the malloc flavor of srv_mem.h.
  *

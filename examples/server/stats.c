@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/stats.c - a snapshot of the server's counters (srv_get_stats).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/test_support.c - the fixtures, the blocking client and the waits that the
  * server's tests share (test_support.h says why they are shared and how the tests wait).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/test_support.h - what the server's tests share: the fixtures that start and
  * stop a server, a small blocking client, and bounded waits on the server's counters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/server/worker.c - a worker thread: its epoll loop, its inbox, its failure.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * @brief The serial arena: owner-thread bump allocation, freed all at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * @brief C++17 wrappers over the C API: owning handles, std::pmr memory resources and a

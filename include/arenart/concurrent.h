@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * @brief ConcurrentArena: one arena that many threads allocate from at once.

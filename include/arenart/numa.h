@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * @brief NUMA placement: per-node chunk pools, node-bound memory, per-node arenas,

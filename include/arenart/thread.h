@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * @brief Per-thread arenas, request scopes, and a pool of arenas for requests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/arenart_hooks.c - the word before each block, and the per-thread stack
  * of live scopes it is checked against.

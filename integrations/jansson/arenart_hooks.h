@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/arenart_hooks.h - malloc-shaped allocation hooks backed by the calling
  * thread's arena while a scope is open, and by malloc otherwise.

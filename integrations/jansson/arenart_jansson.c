@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/arenart_jansson.c - installs the arenart hooks as jansson's allocator.
  *

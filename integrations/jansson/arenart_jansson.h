@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/arenart_jansson.h - jansson on arenart scopes.
  *

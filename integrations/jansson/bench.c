@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/bench.c - jansson parse+build through the arenart hooks against glibc
  * malloc, mimalloc, jemalloc and tcmalloc (each in its own process; see bench_driver.h).

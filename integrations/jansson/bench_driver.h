@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/bench_driver.h - the driver and worker protocol shared by the jansson
  * and libxml2 adapter benchmarks (header-only; each bench.c includes it once).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/example.c - a request loop on jansson and arenart scopes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/jansson_test.c - jansson through the arenart hooks.
  *

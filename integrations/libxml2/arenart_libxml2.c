@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/libxml2/arenart_libxml2.c - installs the arenart hooks as libxml2's allocator.
  *

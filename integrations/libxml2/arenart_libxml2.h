@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/libxml2/arenart_libxml2.h - libxml2 on arenart scopes.
  *

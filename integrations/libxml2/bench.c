@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/libxml2/bench.c - libxml2 parsing through the arenart hooks against glibc
  * malloc, mimalloc, jemalloc and tcmalloc (each in its own process; see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/libxml2/example.c - a request loop on libxml2 and arenart scopes.
  *

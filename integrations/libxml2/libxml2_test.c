@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/libxml2/libxml2_test.c - libxml2 through the arenart hooks.
  *

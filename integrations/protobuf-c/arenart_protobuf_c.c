@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/protobuf-c/arenart_protobuf_c.c - the two ProtobufCAllocators of
  * arenart_protobuf_c.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file
  * @brief protobuf-c allocators that put decoded messages in an arena.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/protobuf-c/protobuf_c_test.c - decoding and re-encoding trace batches through
  * the arena allocators of arenart_protobuf_c.h.

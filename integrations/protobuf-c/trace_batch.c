@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/protobuf-c/trace_batch.c - builds, checks and summarizes the batches of
  * trace_batch.h.

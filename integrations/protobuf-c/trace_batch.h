@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/protobuf-c/trace_batch.h - deterministic OTLP-like trace batches (trace.proto)
  * for the adapter's test, example and benchmark.

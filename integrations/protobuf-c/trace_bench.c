@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/protobuf-c/trace_bench.c - decode + free of an OTLP-like trace batch through
  * protobuf-c, on arenart's allocators and on every peer, at 1 and 2 threads.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrations/protobuf-c/trace_example.c - a collector's inner loop: decode OTLP-like trace
  * batches with protobuf-c straight into arena memory, summarize each, drop it.

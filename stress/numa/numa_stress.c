@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/numa/numa_stress.c - the per-node chunk pools under races, on a synthetic 4-node
  * topology (memory binding is not exercised: see tests/numa/numa_synthetic_test.c), while the

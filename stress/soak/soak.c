@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress/soak/soak.c - the soak: every kind of arena at once, for minutes, with resident
  * memory bounded.

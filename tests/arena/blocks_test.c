@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/blocks_test.c - which pointers ar_free and ar_realloc accept (arena.h, ar_free;
  * docs/bad_input.md row 14).

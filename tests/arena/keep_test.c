@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/keep_test.c - what a serial arena keeps across resets (arena.h, ar_reset).
  *

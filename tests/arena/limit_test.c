@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/limit_test.c - limit_bytes and failing sources on a serial arena.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/marks_test.c - save points of the serial arena (arena.h, ar_mark/ar_rewind).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/concurrent/concurrent_test.c - a ConcurrentArena holds what was asked of it, plus a
  * fixed slack per thread, whatever else the thread allocates from.

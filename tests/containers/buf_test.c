@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/buf_test.c - ar_buf: appends, printf, the read cursor, truncate/clear,
  * the always-terminated C string, overflow, self-appends, arguments that point into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/containers_fuzz.c - differential fuzzing of the arena containers.
  *

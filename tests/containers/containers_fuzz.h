@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/containers_fuzz.h - the differential fuzz harness for ar_vec, ar_map and
  * ar_buf (containers_fuzz.c). The same body runs under libFuzzer (containers_fuzzer) and from a

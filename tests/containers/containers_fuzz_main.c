@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/containers_fuzz_main.c - drives the differential fuzz harness with a
  * fixed-seed PRNG, so it runs as an ordinary test in every config and with any compiler.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/ctest_util.h - helpers shared by the container tests: arenas of a chosen
  * shape and an invariant check to run after every step.

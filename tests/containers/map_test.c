@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/map_test.c - ar_map: byte and u64 keys, put/get/remove/put_if_absent,
  * iteration, clear, reserve, removal churn (backward shift keeps lookups right), a user hash

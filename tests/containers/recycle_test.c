@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/recycle_test.c - ar_free and ar_realloc: un-bumping, size-class reuse and
  * splitting, large-chunk release, growing a dedicated chunk without a copy (mremap of OS

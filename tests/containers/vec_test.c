@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/vec_test.c - ar_vec: every call, the typed macros, overflow, allocation
  * failure leaving the vector unchanged, remove-with-limit, aliasing arguments.

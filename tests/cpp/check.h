@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/cpp/check.h - the C++ tests' one assertion macro.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/cpp/cpp_test.cc - include/arenart/arenart.hpp: the owning handles, the three memory
  * resources and the allocator, driven through real standard containers.

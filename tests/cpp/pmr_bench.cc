@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/cpp/pmr_bench.cc - a per-request C++ workload through std::pmr, on the standard
  * library's own monotonic_buffer_resource and on arenart's resources, in the same run.

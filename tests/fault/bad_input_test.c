@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fault/bad_input_test.c - the bad-input table: one test per row of docs/bad_input.md.
  *

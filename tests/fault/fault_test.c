@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fault/fault_test.c - fault-injection sweeps over every public path that acquires
  * memory.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fault/rlimit_test.c - running out of address space for real.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/api_fuzz.h - a random walk over the arena API checked against a model
  * (api_fuzz.c). The same body runs under libFuzzer (api_fuzzer) and from the replay test

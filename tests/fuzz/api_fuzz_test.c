@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/api_fuzz_test.c - the API walk as an ordinary test, in every config and with any
  * compiler: first every file named on the command line (the checked-in seed corpus), then

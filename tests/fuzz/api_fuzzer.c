@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/api_fuzzer.c - the libFuzzer entry point for the API walk (clang only). CI runs
  * it deterministically (tools/test.sh: corpus replay, then a fixed -seed and -runs); for

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of the API walk (tests/fuzz/corpus/). Deterministic; rerun after
 changing the input format in api_fuzz.c. Each seed is a byte string: shape, flags, then
 operations (opcode % 18, see api_fuzz.c) with their argument bytes."""

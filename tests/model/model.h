@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/model/model.h - what the two model walks share: a seeded generator, a failure report
  * that names the seed and step, the run-length knobs, and THE SWITCH TABLE of checks that are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/model/mt_model.c - the multithreaded half of the model: seeded walks by several
  * threads over many ConcurrentArenas, an arena pool whose arenas travel between threads, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/model/serial_model.c - one seeded random walk over everything a single thread can do
  * with arenart, checked step by step against a reference model.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/mt/mt_test.c - unit tests for the multithreaded runtime: ConcurrentArena, chunk pools,
  * per-thread arenas and scopes, the arena pool, the registry and global stats, and the debug

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/numa/numa_header_c.c - include/arenart/numa.h compiled on its own as strict C11 (it is
  * kept out of //include:public_headers, whose functions tests/BUILD links against //runtime,
  * because its functions live in //numa). Included by workspace path so that the warnings

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // tests/numa/numa_header_cxx.cc - include/arenart/numa.h compiled on its own as C++17.
 #include "include/arenart/numa.h"
 

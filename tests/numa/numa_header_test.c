@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/numa/numa_header_test.c - runs the two self-contained compiles of arenart/numa.h and
  * checks that every function it declares links (against //numa). Includes no arenart header. */
 #include <stdio.h>

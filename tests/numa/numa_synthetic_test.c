@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/numa/numa_synthetic_test.c - NUMA placement on synthetic topologies of 2 and 4 nodes
  * (hwloc synthetic descriptions, and an hwloc XML file), on a machine that has one node.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/numa/numa_test.c - NUMA placement on this machine's real topology (one node on the
  * build machine; nothing here assumes a count): binding, verification of where pages landed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/numa/numa_util.h - helpers shared by the NUMA tests: run a function on a fresh thread
  * (pretending it runs on a given CPU, or really pinned to one CPU of a node), read the

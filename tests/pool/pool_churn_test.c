@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/pool/pool_churn_test.c - the arena pool's stats invariants under concurrent churn.
  *

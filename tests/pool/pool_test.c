@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/pool/pool_test.c - the arena pool's create-time option checks and its stats snapshot.
  *

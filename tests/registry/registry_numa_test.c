@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/registry/registry_numa_test.c - NUMA calls made from inside an ar_registry_foreach
  * callback (stats.h, "Callbacks"), on a synthetic two-node topology.

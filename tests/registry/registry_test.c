@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/registry/registry_test.c - the registry's read side against its writers (stats.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/sanitizer/checked_test.c - what checked mode (AR_ARENA_CHECKED) and the sanitizer
  * builds promise about memory that is handed out and taken back.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/sanitizer/detect_test.c - misuse of arena memory is reported at the faulting line.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/sanitizer/spawn.h - runs a program (the victim, or valgrind on it) with its stdout and
  * stderr captured together, for the tests that expect a tool's report.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/sanitizer/valgrind_test.c - memcheck reports misuse of arena memory at the faulting
  * line.

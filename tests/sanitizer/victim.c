@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/sanitizer/victim.c - a program that misuses arena memory on purpose, one way per
  * command-line case, so that detect_test and valgrind_test can check that the misuse is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/thread/thread_test.c - thread arenas and scopes: what ar_thread_arena_configure
  * accepts, the scope depth, the counters of allocation outside any scope, and its report.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/numa_vm/init.sh - /init of the NUMA test guests (tools/numa-vm.sh): mounts the kernel
 # file systems, shows the topology the kernel built, runs the NUMA suite and prints every
 # result on the serial console as a line the host parses, then powers off (QEMU runs with

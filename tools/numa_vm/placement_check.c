@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tools/numa_vm/placement_check.c - where arena memory really lands, measured against what the
  * library says, on a real multi-node kernel (tools/numa-vm.sh runs it inside QEMU guests).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """tools/numa_vm/report.py - turns the serial logs of tools/numa-vm.sh's guests into the
 placement table, build/numa-vm/placement.json and one PASS/FAIL line per gate.
 
