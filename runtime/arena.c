@@ -671,6 +671,9 @@ void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new
     shed_to_limit(a);
   }
   char *end = c->start + fp;
+  /* The block may sit inside an older, larger footprint (a shrink that kept its tail): then
+   * `used` falls here, so the peak is taken first (see "used" in the essay). */
+  if (end < c->top) update_peak(a);
   a->used_retired += (size_t)(end - c->top);
   c->top = end;
   return c->start;

@@ -141,7 +141,11 @@ AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MAL
  * Under `limit_bytes`, chunks that hold nothing (spares, an empty current chunk) are given
  * back to make room; a request is refused with AR_ELIMIT only if that would not be enough.
  * Room is made after the new chunk has been acquired, so for the length of the call the
- * source may hold up to those idle chunks' bytes above the limit.
+ * source may hold up to those idle chunks' bytes above the limit. One exception: when the
+ * empty chunk that a live mark names is given back this way, the chunk below it is sealed at
+ * its top (so that a rewind to the mark can take back everything allocated after it) until
+ * reset, and a small request that would have fitted in that chunk's tail may then be refused
+ * with AR_ELIMIT.
  * Errors (returns NULL): AR_EINVAL (NULL arena), AR_EALIGN, AR_EOVERFLOW (size above
  * AR_MAX_ALLOC_SIZE), AR_ELIMIT, AR_ENOMEM, AR_EBUSY (called from a cleanup callback).
  * On failure the arena is unchanged (stats, chunks held and given back, marks).
@@ -244,7 +248,10 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
  * In checked mode, ASan builds and the heap flavor freed blocks are quarantined (never reused
  * until a rewind or reset): ASan builds, and arenas created under Valgrind's memcheck (which
  * run checked), report any use of one; otherwise checked mode fills it with 0xDD junk, so a
- * read of it sees junk but is not reported. NULL p is a no-op.
+ * read of it sees junk but is not reported. NULL p is a no-op (and, for ar_mark, not a
+ * change). A block in a dedicated chunk (a large or over-aligned request) is not listed: the
+ * whole chunk goes back to the source at once (not counted in `recycled`, not kept by
+ * AR_RETAIN_AUTO).
  * Errors: AR_EINVAL, and nothing changes, for a NULL arena, a p that is not 16-byte aligned,
  * a p inside a dedicated chunk (large or over-aligned request) that is not the start of
  * its allocation, or a block in the current chunk that would reach past the end of the memory
@@ -272,6 +279,11 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
+ * Age across marks: a block grown in place or by mremap keeps its age, so a rewind to a mark
+ * taken between its allocation and the realloc does not free it; a block that was copied is
+ * new, and that rewind frees it. Arenas that always copy (checked, sanitizer, AR_DEBUG >= 2)
+ * therefore free it where release builds may not: portable code treats the result of a
+ * growing ar_realloc as allocated by that call.
  * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those
  * of ar_alloc, and AR_EINVAL for a p that ar_free would refuse (the same checks per build).
  */
@@ -295,6 +307,12 @@ typedef struct ar_mark {
  * ar_realloc, ar_rewind, ar_reset or ar_release on the arena between them name one save
  * point: a rewind to either does the same and leaves the other valid. Any other mark taken
  * after a mark m (a mark taken right after a rewind included) is invalidated by a rewind to m.
+ * Limit: such a mark, taken right after a rewind to m and invalidated by a later rewind to m,
+ * is accepted again once a new mark is taken at that same save point (the save point's range
+ * of valid marks grows back over it); rewinding to it then does exactly what rewinding to
+ * that new mark does (the same position, cleanups and chunks), so nothing live is freed
+ * (unless it was a mark returned with AR_ENOMEM recorded, see below, whose position may
+ * differ).
  * The arena keeps a record of its live save points (16 bytes each; four inline, beyond that
  * malloc'd). If it cannot grow, the mark is still returned and works, with AR_ENOMEM recorded
  * as the last error. */
@@ -308,8 +326,9 @@ AR_API ar_mark_t ar_mark(ar_arena_t *arena);
  * within the decaying peak, dedicated ones too).
  * Errors: AR_EINVAL (NULL arena or mark), AR_EBUSY (called from a cleanup), AR_ESTALE (the
  * mark is from before a reset or release, or was invalidated by an earlier rewind, whatever
- * has been allocated since); the arena is then unchanged. Detection is
- * exact in every build.
+ * has been allocated since); the arena is then unchanged. Detection is the same in every
+ * build, and exact but for the one case in ar_mark's "Limit", where the mark accepted names
+ * the same point as a valid one.
  * Limits: a block given back with ar_free (before or after the mark) and reused by an
  * allocation after it may lie below the mark: the rewind does not take it back; reset does.
  */
@@ -360,7 +379,9 @@ AR_API int ar_defer(ar_arena_t *arena, ar_cleanup_fn fn, void *arg);
 /** A serial arena's figures, filled by ar_arena_stats() (ar_concurrent_stats() fills the
  * fields it documents). */
 typedef struct ar_stats {
-  size_t used;         /**< bytes handed out and live (alignment padding included) */
+  size_t used;         /**< bytes handed out and not taken back by rewind/reset/release
+                            (alignment padding included; blocks given back with ar_free and
+                            waiting on a size-class list too: see `recycled`) */
   size_t capacity;     /**< bytes of chunks held, spare ones included */
   size_t peak;         /**< highest `used` since creation */
   size_t chunks;       /**< ordinary chunks holding allocations */

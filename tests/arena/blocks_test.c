@@ -238,6 +238,26 @@ static void test_write_past_shrunk_block_checked(void **state) {
   ar_arena_destroy(a);
 }
 
+/* arena.h: peak is the highest `used` since creation. A dedicated block shrunk (its tail
+ * kept) and then grown again inside its old footprint lowers `used`; the peak must have been
+ * taken before that, whether or not the stats were read in between. */
+static void test_peak_survives_shrink_and_regrow(void **state) {
+  (void)state;
+  ar_arena_t *a = ar_arena_create(NULL);
+  assert_non_null(a);
+  char *p = (char *)ar_alloc(a, 1 << 20);
+  assert_non_null(p);
+  p = (char *)ar_realloc(a, p, 1 << 20, 100 << 10);
+  assert_non_null(p);
+  p = (char *)ar_realloc(a, p, 100 << 10, 200 << 10);
+  assert_non_null(p);
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
+  assert_true(st.peak >= (size_t)1 << 20);
+  assert_true(st.peak >= st.used);
+  ar_arena_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_small_blocks_checked),
@@ -248,6 +268,7 @@ int main(void) {
       cmocka_unit_test(test_large_slack_refused),
       cmocka_unit_test(test_shrunk_block_has_new_size),
       cmocka_unit_test(test_write_past_shrunk_block_checked),
+      cmocka_unit_test(test_peak_survives_shrink_and_regrow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
