@@ -164,7 +164,7 @@ for t in "${TOPOS[@]}"; do
   # handed over and nothing followed for the whole time limit) measured nothing: it is booted
   # once more. A guest that reached /init is never rerun, whatever its tests said.
   for attempt in 1 2; do
-    log "booting $t${attempt:+ (attempt $attempt)}"
+    if ((attempt == 1)); then log "booting $t"; else log "booting $t again"; fi
     start=$SECONDS
     # shellcheck disable=SC2086 # the topology's arguments are words
     timeout "$TIMEOUT" "${qemu_base[@]}" "${CPU[@]}" $args \
@@ -172,7 +172,7 @@ for t in "${TOPOS[@]}"; do
       >"$OUT/$t.log" 2>&1 || echo "QEMU-EXIT rc=$?" >>"$OUT/$t.log"
     log "$t: $((SECONDS - start)) s"
     grep -q "NUMA-VM $t reached /init" "$OUT/$t.log" && break
-    [[ $attempt == 1 ]] && log "$t: the guest did not reach /init; booting it again"
+    if ((attempt == 1)); then log "$t: the guest did not reach /init"; fi
   done
 done
 
