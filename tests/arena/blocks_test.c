@@ -22,49 +22,19 @@
 
 #include "arenart.h"
 #include "runtime/arena_internal.h"
+#include "tests/arena/arena_unit.h"
 
-#define CHUNK ((size_t)4096)
 #define LARGE ((size_t)5000) /* over a whole CHUNK: always a dedicated chunk */
 /* The heap flavor has no chunks: each allocation is its own malloc, counted in `chunks`. */
 #define LARGE_CHUNKS(n) (AR_HEAP ? (size_t)0 : (size_t)(n))
 
 static ar_arena_t *make_arena(unsigned flags) {
-  ar_options_t o;
-  ar_options_init(&o);
-  o.chunk_size = CHUNK;
-  o.flags = flags;
-  ar_arena_t *a = ar_arena_create(&o);
-  assert_non_null(a);
-  return a;
+  return unit_arena(flags, AR_DEFAULT_RETAIN_BYTES, 0, NULL);
 }
-
-static ar_stats_t stats_of(ar_arena_t *a) {
-  ar_stats_t s;
-  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
-  return s;
-}
-
-#define assert_stats_equal(x, y)                          \
-  do {                                                    \
-    assert_int_equal((x).used, (y).used);                 \
-    assert_int_equal((x).capacity, (y).capacity);         \
-    assert_int_equal((x).chunks, (y).chunks);             \
-    assert_int_equal((x).large_chunks, (y).large_chunks); \
-    assert_int_equal((x).spare_chunks, (y).spare_chunks); \
-    assert_int_equal((x).allocs, (y).allocs);             \
-    assert_int_equal((x).recycled, (y).recycled);         \
-  } while (0)
 
 /* Does this build check small blocks exactly for an arena created with `flags`? */
 static bool exact(unsigned flags) {
   return AR_HEAP || AR_ASAN || AR_DEBUG >= 2 || (flags & AR_ARENA_CHECKED) != 0;
-}
-
-static bool intact(const void *p, size_t n, unsigned char tag) {
-  const unsigned char *q = (const unsigned char *)p;
-  for (size_t i = 0; i < n; i++)
-    if (q[i] != tag) return false;
-  return true;
 }
 
 static void expect_refused(ar_arena_t *a, char *p, size_t size) {

@@ -27,28 +27,14 @@
 #include "arenart.h"
 #include "runtime/arena_internal.h"
 #include "tests/test_sources.h"
+#include "tests/arena/arena_unit.h"
 
-#define CHUNK ((size_t)4096)
 #define BIG ((size_t)100000) /* a dedicated chunk: far over a quarter of CHUNK */
 
 static test_source_t src;
 
 static ar_arena_t *make_arena(size_t retain, size_t limit) {
-  ar_options_t o;
-  ar_options_init(&o);
-  o.chunk_size = CHUNK;
-  o.retain_bytes = retain;
-  o.limit_bytes = limit;
-  o.source = test_source_init(&src);
-  ar_arena_t *a = ar_arena_create(&o);
-  assert_non_null(a);
-  return a;
-}
-
-static ar_stats_t stats_of(ar_arena_t *a) {
-  ar_stats_t s;
-  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
-  return s;
+  return unit_arena(0, retain, limit, test_source_init(&src));
 }
 
 /* Ten small blocks (three ordinary chunks) and one dedicated block. */

@@ -24,43 +24,16 @@
 #include "arenart.h"
 #include "runtime/arena_internal.h"
 #include "tests/test_sources.h"
+#include "tests/arena/arena_unit.h"
 
-#define CHUNK ((size_t)4096)
 /* A dedicated chunk of between one and two ordinary chunks' bytes. */
 #define BIG ((size_t)6000)
 
 static test_source_t src;
 
 static ar_arena_t *make_arena(size_t retain, size_t limit) {
-  ar_options_t o;
-  ar_options_init(&o);
-  o.chunk_size = CHUNK;
-  o.retain_bytes = retain;
-  o.limit_bytes = limit;
-  o.source = test_source_init(&src);
-  ar_arena_t *a = ar_arena_create(&o);
-  assert_non_null(a);
-  return a;
+  return unit_arena(0, retain, limit, test_source_init(&src));
 }
-
-static ar_stats_t stats_of(ar_arena_t *a) {
-  ar_stats_t s;
-  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
-  return s;
-}
-
-#define assert_stats_equal(x, y)                          \
-  do {                                                    \
-    assert_int_equal((x).used, (y).used);                 \
-    assert_int_equal((x).capacity, (y).capacity);         \
-    assert_int_equal((x).peak, (y).peak);                 \
-    assert_int_equal((x).chunks, (y).chunks);             \
-    assert_int_equal((x).large_chunks, (y).large_chunks); \
-    assert_int_equal((x).spare_chunks, (y).spare_chunks); \
-    assert_int_equal((x).allocs, (y).allocs);             \
-    assert_int_equal((x).cleanups, (y).cleanups);         \
-    assert_int_equal((x).recycled, (y).recycled);         \
-  } while (0)
 
 /* Small allocations until `n` ordinary chunks hold some. */
 static void fill_chunks(ar_arena_t *a, size_t n) {

@@ -26,36 +26,17 @@
 
 #include "arenart.h"
 #include "runtime/arena_internal.h"
+#include "tests/arena/arena_unit.h"
 
-#define CHUNK ((size_t)4096)
 #define LARGE ((size_t)5000) /* over a whole CHUNK: always a dedicated chunk */
 /* The heap flavor has no chunks: each allocation is its own malloc, counted in `chunks`. */
 #define LARGE_CHUNKS(n) (AR_HEAP ? (size_t)0 : (size_t)(n))
 
 static ar_arena_t *make_arena(unsigned flags) {
-  ar_options_t o;
-  ar_options_init(&o);
-  o.chunk_size = CHUNK;
-  o.flags = flags;
-  ar_arena_t *a = ar_arena_create(&o);
-  assert_non_null(a);
-  return a;
-}
-
-static ar_stats_t stats_of(ar_arena_t *a) {
-  ar_stats_t s;
-  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
-  return s;
+  return unit_arena(flags, AR_DEFAULT_RETAIN_BYTES, 0, NULL);
 }
 
 static void fill(void *p, size_t n, unsigned char tag) { memset(p, tag, n); }
-
-static bool intact(const void *p, size_t n, unsigned char tag) {
-  const unsigned char *q = (const unsigned char *)p;
-  for (size_t i = 0; i < n; i++)
-    if (q[i] != tag) return false;
-  return true;
-}
 
 static int cleanup_runs;
 static void count_cleanup(void *arg) {
