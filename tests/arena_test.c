@@ -33,11 +33,11 @@
 #include "arenart.h"
 #include "runtime/arena_internal.h"
 #include "tests/child.h"
+#include "tests/arena/arena_unit.h"
 #include "tests/test_sources.h"
 
 /* ---- expectations per build mode ------------------------------------------------------- */
 
-#define CHUNK ((size_t)4096)
 /* Chunk header slack, as arena.c computes it: 16-alignment, the header, 64-alignment. */
 #define CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
 /* Where data starts in a chunk whose base is 64-byte aligned (os and malloc sources). */
@@ -88,25 +88,6 @@ static ar_arena_t *make_arena(size_t chunk, size_t retain, size_t limit, unsigne
   return a;
 }
 
-static ar_stats_t stats_of(ar_arena_t *a) {
-  ar_stats_t s;
-  memset(&s, 0xEE, sizeof s);
-  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
-  return s;
-}
-
-#define assert_stats_equal(x, y)                          \
-  do {                                                    \
-    assert_int_equal((x).used, (y).used);                 \
-    assert_int_equal((x).capacity, (y).capacity);         \
-    assert_int_equal((x).peak, (y).peak);                 \
-    assert_int_equal((x).chunks, (y).chunks);             \
-    assert_int_equal((x).large_chunks, (y).large_chunks); \
-    assert_int_equal((x).spare_chunks, (y).spare_chunks); \
-    assert_int_equal((x).allocs, (y).allocs);             \
-    assert_int_equal((x).cleanups, (y).cleanups);         \
-    assert_int_equal((x).recycled, (y).recycled);         \
-  } while (0)
 
 /* Sizes kept out of the compiler's sight, so gcc does not warn about (or fold) requests that
  * are meant to fail. */
