@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "arenart/thread.h"
+#include "tests/bad_options.h"
 
 static void check_invariants(const ar_arena_pool_stats_t *st, size_t max_idle) {
   assert_true(st->reclaimed <= st->created);
@@ -47,30 +48,14 @@ static void expect_refused(const ar_options_t *o) {
 
 static void test_create_refuses_what_arena_create_refuses(void **state) {
   (void)state;
-  ar_source_t no_acquire = *ar_source_malloc();
-  no_acquire.acquire = NULL;
-  ar_source_t no_release = *ar_source_malloc();
-  no_release.release = NULL;
+  for_each_bad_option(expect_refused);
   ar_options_t o = AR_OPTIONS_INIT;
-  o.chunk_size = 100;
-  expect_refused(&o);
-  o.chunk_size = (size_t)2 << 30;
-  expect_refused(&o);
   o.chunk_size = ((size_t)1 << 30) + 1;
-  expect_refused(&o);
-  o = (ar_options_t)AR_OPTIONS_INIT;
-  o.source = &no_acquire;
-  expect_refused(&o);
-  o.source = &no_release;
-  expect_refused(&o);
-  o = (ar_options_t)AR_OPTIONS_INIT;
-  o.chunk_size = 4096;
-  o.limit_bytes = 8192;
-  o.prealloc_chunks = 3;
   expect_refused(&o);
   /* A chunk size that rounds up to 64 bytes counts rounded against the limit. */
   o.chunk_size = 4000;
   o.limit_bytes = 3 * 4000;
+  o.prealloc_chunks = 3;
   expect_refused(&o);
   /* The largest accepted values are accepted, and a take then works. */
   o = (ar_options_t)AR_OPTIONS_INIT;

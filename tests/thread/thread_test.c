@@ -23,6 +23,7 @@
 #include "arenart/thread.h"
 #include "runtime/arena_internal.h" /* AR_DEBUG and AR_HEAP as the library sees them; the
                                        * chunk size an arena was made with */
+#include "tests/bad_options.h"
 #include "tests/child.h"
 
 /* Runs fn(arg) on a new thread and returns what it returned. */
@@ -88,31 +89,13 @@ static void test_configure_validates(void **state) {
   assert_int_equal(ar_thread_arena_configure(&good), AR_OK);
   assert_int_equal(probe().chunk_size, 8192);
 
-  ar_source_t no_acquire = *ar_source_malloc();
-  no_acquire.acquire = NULL;
-  ar_source_t no_release = *ar_source_malloc();
-  no_release.release = NULL;
-  ar_options_t o = AR_OPTIONS_INIT;
-  o.chunk_size = 100;
-  expect_configure_refused(&o);
-  o.chunk_size = (size_t)2 << 30;
-  expect_configure_refused(&o);
-  o = (ar_options_t)AR_OPTIONS_INIT;
-  o.source = &no_acquire;
-  expect_configure_refused(&o);
-  o.source = &no_release;
-  expect_configure_refused(&o);
-  o = (ar_options_t)AR_OPTIONS_INIT;
-  o.chunk_size = 4096;
-  o.limit_bytes = 8192;
-  o.prealloc_chunks = 3;
-  expect_configure_refused(&o);
+  for_each_bad_option(expect_configure_refused);
 
   /* The source struct is copied: the caller may free it. */
   ar_source_t *src = malloc(sizeof *src);
   assert_non_null(src);
   *src = *ar_source_malloc();
-  o = (ar_options_t)AR_OPTIONS_INIT;
+  ar_options_t o = AR_OPTIONS_INIT;
   o.source = src;
   o.chunk_size = 4096;
   o.prealloc_chunks = 1;
