@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "integrations/jansson/arenart_jansson.h"
+#include "tests/child.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -479,39 +480,13 @@ static void test_big_blocks(void **state) {
 /* ---- late free: reported ---------------------------------------------------------------- */
 
 /* Runs fn in a forked child with stderr captured into buf; returns the wait status. */
-static int run_child(void (*fn)(void), char *buf, size_t size) {
-  int fd[2];
-  assert_int_equal(pipe(fd), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fd[0]);
-    dup2(fd[1], 2);
-    fn();
-    fflush(NULL);
-    _exit(0);
-  }
-  close(fd[1]);
-  size_t len = 0;
-  ssize_t r;
-  while ((r = read(fd[0], buf + len, size - 1 - len)) > 0) {
-    len += (size_t)r;
-    if (len == size - 1) break;
-  }
-  buf[len] = '\0';
-  close(fd[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  return status;
-}
-
 /* The report a late free must produce in a child: under ASan, a use of poisoned memory (the
  * scope's memory is poisoned when the scope ends) naming `frame`; otherwise the late count,
  * and in AR_DEBUG builds one AR_HOOKS_LATE_PREFIX line for the scope. */
-static void expect_late_report(void (*fn)(void), const char *frame) {
+static void expect_late_report(void (*fn)(void *), const char *frame) {
   char buf[16384];
-  int status = run_child(fn, buf, sizeof buf);
+  int status = child_run(fn, NULL, buf, sizeof buf);
+  if (status == -1) fail_msg("%s", buf); /* the pipe or the fork failed */
   if (UNDER_ASAN) {
     if (strstr(buf, frame) == NULL) fprintf(stderr, "child's stderr:\n%s\n", buf);
     assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
@@ -563,7 +538,8 @@ static void print_late(void) {
 
 /* json_decref of a document whose scope has ended. Under ASan the first touch is jansson's
  * inline refcount decrement in json_decref (jansson.h, compiled into the caller). */
-static void late_decref(void) {
+static void late_decref(void *arg) {
+  (void)arg;
   ar_scope_t sc = ar_scope_begin();
   json_t *j = json_loads(k_doc, 0, NULL);
   if (j == NULL) _exit(3);
@@ -573,7 +549,8 @@ static void late_decref(void) {
 }
 
 /* The hooks' own free of a block whose scope has ended: caught at the read of its word. */
-static void late_hooks_free(void) {
+static void late_hooks_free(void *arg) {
+  (void)arg;
   ar_scope_t sc = ar_scope_begin();
   char *a = ar_hooks_malloc(40), *b = ar_hooks_malloc(24);
   if (a == NULL || b == NULL) _exit(3);
@@ -604,7 +581,8 @@ static void test_late_free_reported(void **state) {
 }
 
 /* A pointer that never came from the hooks is left alone (and reported in debug builds). */
-static void bogus_free(void) {
+static void bogus_free(void *arg) {
+  (void)arg;
   char *raw = malloc(64);
   memset(raw, 0x5A, 64);
   ar_hooks_free(raw + 16);
@@ -617,7 +595,8 @@ static void bogus_free(void) {
 static void test_unknown_pointer(void **state) {
   (void)state;
   char buf[4096];
-  int status = run_child(bogus_free, buf, sizeof buf);
+  int status = child_run(bogus_free, NULL, buf, sizeof buf);
+  if (status == -1) fail_msg("%s", buf); /* the pipe or the fork failed */
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   assert_non_null(strstr(buf, "unknown=1"));
 #ifndef NDEBUG

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "integrations/libxml2/arenart_libxml2.h"
+#include "tests/child.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -269,34 +270,8 @@ static void test_worker_thread_scope(void **state) {
 
 /* ---- late free ---------------------------------------------------------------------------- */
 
-static int run_child(void (*fn)(void), char *buf, size_t size) {
-  int fd[2];
-  assert_int_equal(pipe(fd), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fd[0]);
-    dup2(fd[1], 2);
-    fn();
-    fflush(NULL);
-    _exit(0);
-  }
-  close(fd[1]);
-  size_t len = 0;
-  ssize_t r;
-  while ((r = read(fd[0], buf + len, size - 1 - len)) > 0) {
-    len += (size_t)r;
-    if (len == size - 1) break;
-  }
-  buf[len] = '\0';
-  close(fd[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  return status;
-}
-
-static void late_free_doc(void) {
+static void late_free_doc(void *arg) {
+  (void)arg;
   ar_scope_t sc = ar_scope_begin();
   xmlDocPtr d = xmlReadMemory(k_doc, (int)strlen(k_doc), "late.xml", NULL, 0);
   if (d == NULL) _exit(3);
@@ -328,7 +303,8 @@ static void test_late_free_reported(void **state) {
     skip();
   }
   char buf[16384];
-  int status = run_child(late_free_doc, buf, sizeof buf);
+  int status = child_run(late_free_doc, NULL, buf, sizeof buf);
+  if (status == -1) fail_msg("%s", buf); /* the pipe or the fork failed */
   if (UNDER_ASAN) {
     /* libxml2 is not instrumented; the hooks' read of the first block's word is */
     if (strstr(buf, "ar_hooks_free") == NULL) fprintf(stderr, "child's stderr:\n%s\n", buf);
