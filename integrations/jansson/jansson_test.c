@@ -26,28 +26,9 @@
 #include <unistd.h>
 
 #include "integrations/jansson/arenart_jansson.h"
+#include "integrations/jansson/late_check.h"
 #include "tests/child.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
 
 static const char *k_doc =
     "{\"id\": 42, \"name\": \"widget\", \"tags\": [\"a\", \"bb\", \"ccc\"],"
@@ -487,46 +468,7 @@ static void expect_late_report(void (*fn)(void *), const char *frame) {
   char buf[16384];
   int status = child_run(fn, NULL, buf, sizeof buf);
   if (status == -1) fail_msg("%s", buf); /* the pipe or the fork failed */
-  if (UNDER_ASAN) {
-    if (strstr(buf, frame) == NULL) fprintf(stderr, "child's stderr:\n%s\n", buf);
-    assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
-    /* poisoned arena memory; or freed heap memory: a big block, or any block in the heap
-     * flavor (--config=heap), where each arena allocation is its own malloc */
-    assert_true(strstr(buf, "AddressSanitizer: use-after-poison") != NULL ||
-                strstr(buf, "AddressSanitizer: heap-use-after-free") != NULL);
-    assert_non_null(strstr(buf, frame));
-    return;
-  }
-  if (UNDER_TSAN && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    /* ThreadSanitizer also sees a late read of a big block, which the scope's end gave back
-     * to malloc, and stops the child there; the hooks' line came first */
-    assert_non_null(strstr(buf, "ThreadSanitizer: heap-use-after-free"));
-    assert_non_null(strstr(buf, AR_HOOKS_LATE_PREFIX));
-    return;
-  }
-  if (strstr(buf, "late=") == NULL) fprintf(stderr, "child's stderr:\n%s\n", buf);
-  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  unsigned long long late = 0, unknown = 0;
-  unsigned lists = 0;
-  const char *line = strstr(buf, "late=");
-  assert_non_null(line);
-  assert_int_equal(sscanf(line, "late=%llu unknown=%llu lists=%u", &late, &unknown, &lists), 3);
-  if (lists == 0) {
-    /* a checking arena (checked mode, the heap flavor): the scope's memory was junk-filled
-     * or freed at its end, so the words read as unknown, or as late where they survived */
-    assert_true(late + unknown > 0);
-#ifndef NDEBUG
-    assert_true(strstr(buf, AR_HOOKS_LATE_PREFIX) != NULL ||
-                strstr(buf, AR_HOOKS_UNKNOWN_PREFIX) != NULL);
-#endif
-    return;
-  }
-  assert_true(late > 0);
-#ifndef NDEBUG
-  const char *first = strstr(buf, AR_HOOKS_LATE_PREFIX);
-  assert_non_null(first);
-  assert_null(strstr(first + 1, AR_HOOKS_LATE_PREFIX)); /* one line per scope, not per block */
-#endif
+  expect_late_outcome(status, buf, frame);
 }
 
 static void print_late(void) {
@@ -560,16 +502,6 @@ static void late_hooks_free(void *arg) {
   print_late();
 }
 
-/* Whether this thread's arena packs blocks back to back (not a checking arena: ASan, checked
- * mode, AR_DEBUG >= 2, the heap flavor); the hooks find out at their first block in a scope. */
-static int arena_packs(void) {
-  ar_scope_t sc = ar_scope_begin();
-  ar_hooks_free(ar_hooks_malloc(8));
-  ar_hooks_stats_t s;
-  ar_hooks_thread_stats(&s);
-  assert_int_equal(ar_scope_end(&sc), AR_OK);
-  return s.small_lists != 0;
-}
 
 static void test_late_free_reported(void **state) {
   (void)state;
