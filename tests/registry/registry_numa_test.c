@@ -29,9 +29,8 @@
 
 #include "tests/child.h"
 
-/* registry.c internals (runtime/sync.h); the test links the runtime statically. */
-bool ar_rcu_in_read_section_(void);
-uint64_t ar_rcu_pending_(void);
+/* registry.c's RCU internals; the test links the runtime statically. */
+#include "runtime/sync.h"
 
 #define WAIT_S 30
 #define TWO_NODES "pack:2 numa:1 core:2 pu:1"

@@ -42,14 +42,9 @@
 
 #include "tests/child.h"
 
-/* registry.c internals, declared in runtime/sync.h (which //runtime:internal does not export);
- * the test links the runtime statically, so the hidden symbols resolve. */
-void ar_rcu_read_begin(void);
-void ar_rcu_read_end(void);
-void ar_rcu_synchronize(void);
-bool ar_rcu_in_read_section_(void);
-void ar_rcu_barrier(void);
-uint64_t ar_rcu_pending_(void);
+/* registry.c's RCU internals; the test links the runtime statically, so the hidden symbols
+ * resolve. */
+#include "runtime/sync.h"
 
 #define WAIT_S 30
 
