@@ -6,6 +6,9 @@
  *     are given back to make room for a request that fits the limit; it is not refused.
  *   - A request that fails (AR_ELIMIT, or AR_ENOMEM from the source) leaves the arena exactly
  *     as it was: same stats, same chunks held, nothing given back on the way.
+ *   - Filling up to the limit: small allocations stop exactly when the limit's chunks are
+ *     full, a dedicated chunk gets room by giving spares back, and a request that would not
+ *     fit even then fails without giving any back.
  * The counting source checks that what the arena reports is what the source holds.
  *
  * Heap flavor (AR_HEAP): there are no chunks; reset frees everything and the source is never
@@ -35,16 +38,6 @@ static ar_arena_t *make_arena(size_t retain, size_t limit) {
   return unit_arena(0, retain, limit, test_source_init(&src));
 }
 
-/* Small allocations until `n` ordinary chunks hold some. */
-static void fill_chunks(ar_arena_t *a, size_t n) {
-  while (stats_of(a).chunks < n) assert_non_null(ar_alloc(a, 500));
-}
-
-static size_t opaque(size_t n) {
-  volatile size_t v = n;
-  return v;
-}
-
 /* Item 6: the chunk reset keeps current counted against the limit but never given back. */
 static void test_reset_then_request_that_fits(void **state) {
   (void)state;
@@ -53,7 +46,7 @@ static void test_reset_then_request_that_fits(void **state) {
     return;
   }
   ar_arena_t *a = make_arena(CHUNK, 2 * CHUNK);
-  fill_chunks(a, 1);
+  fill_chunks_with(a, 1, 500);
   ar_reset(a);
   assert_int_equal(stats_of(a).capacity, CHUNK); /* kept, and current */
   char *p = (char *)ar_alloc(a, opaque(BIG));
@@ -80,7 +73,7 @@ static void test_reset_spare_and_current_both_released(void **state) {
     return;
   }
   ar_arena_t *a = make_arena(2 * CHUNK, 2 * CHUNK);
-  fill_chunks(a, 2);
+  fill_chunks_with(a, 2, 500);
   ar_reset(a);
   assert_int_equal(stats_of(a).capacity, 2 * CHUNK);
   assert_int_equal(stats_of(a).spare_chunks, 2);
@@ -103,7 +96,7 @@ static void test_mark_on_released_current_chunk(void **state) {
     return;
   }
   ar_arena_t *a = make_arena(CHUNK, 2 * CHUNK);
-  fill_chunks(a, 1);
+  fill_chunks_with(a, 1, 500);
   ar_reset(a);
   ar_mark_t m = ar_mark(a);
   assert_non_null(ar_alloc(a, opaque(BIG))); /* gives the empty current chunk back */
@@ -197,7 +190,7 @@ static void test_failing_source_after_making_room(void **state) {
     return;
   }
   ar_arena_t *a = make_arena(2 * CHUNK, 3 * CHUNK);
-  fill_chunks(a, 2);
+  fill_chunks_with(a, 2, 500);
   ar_reset(a);
   ar_stats_t before = stats_of(a);
   assert_int_equal(before.capacity, 2 * CHUNK);
@@ -238,7 +231,7 @@ static void test_limit_refusal_changes_nothing(void **state) {
     return;
   }
   ar_arena_t *a = make_arena(2 * CHUNK, 3 * CHUNK);
-  fill_chunks(a, 2);
+  fill_chunks_with(a, 2, 500);
   ar_reset(a);
   ar_stats_t before = stats_of(a);
   ar_clear_error();
@@ -251,7 +244,127 @@ static void test_limit_refusal_changes_nothing(void **state) {
   assert_true(test_source_balanced(&src));
 }
 
+/* ---- filling up to the limit ---------------------------------------------------------- */
+
+static void test_limit_small_allocations(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 4 * CHUNK, NULL);
+  const size_t per_chunk = USABLE(CHUNK) / cost(0, 256);
+  size_t n = 0;
+  ar_stats_t before;
+  for (;;) {
+    before = stats_of(a);
+    ar_clear_error();
+    void *p = ar_alloc(a, 256);
+    if (p == NULL) break;
+    memset(p, (int)n, 256);
+    n++;
+    assert_true(n <= 4 * per_chunk);
+  }
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  assert_int_equal(n, 4 * per_chunk);
+  ar_stats_t after = stats_of(a);
+  assert_stats_equal(before, after);
+  assert_int_equal(after.capacity, 4 * CHUNK);
+  assert_int_equal(after.chunks, 4);
+  assert_int_equal(after.used, n * cost(0, 256));
+  assert_int_equal(ar_arena_check(a), AR_OK);
+
+  /* A dedicated chunk cannot be had either, and fails the same way. */
+  ar_clear_error();
+  assert_null(ar_alloc(a, 2 * CHUNK));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  ar_clear_error();
+  assert_null(ar_alloc_aligned(a, 16, 8192));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  ar_clear_error();
+  assert_int_equal(ar_defer(a, count_cleanup, NULL),
+                   USABLE(CHUNK) - per_chunk * cost(0, 256) >= cost(0, sizeof(ar_cleanup_t))
+                       ? AR_OK
+                       : AR_ELIMIT);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+
+  /* Whatever still fits in the current chunk's tail is handed out. */
+  size_t left = USABLE(CHUNK) - (stats_of(a).used - 3 * per_chunk * cost(0, 256));
+  if (left >= cost(0, 16)) {
+    assert_non_null(ar_alloc(a, 16));
+  } else {
+    assert_null(ar_alloc(a, 16));
+    assert_int_equal(ar_last_error(), AR_ELIMIT);
+  }
+
+  /* reset makes room again (nothing is retained: retain_bytes is 0) */
+  cleanup_calls = 0;
+  ar_reset(a);
+  assert_int_equal(stats_of(a).capacity, 0);
+  assert_non_null(ar_alloc(a, 2 * CHUNK));
+  ar_arena_destroy(a);
+}
+
+static void test_limit_releases_spares_for_large(void **state) {
+  test_source_t ts;
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.source = test_source_init(&ts);
+  o.chunk_size = CHUNK;
+  o.limit_bytes = 4 * CHUNK;
+  o.prealloc_chunks = 4;
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  assert_int_equal(stats_of(a).capacity, 4 * CHUNK);
+
+  /* Bigger than a chunk: a dedicated chunk, which only fits once a spare is given back. */
+  char *big = (char *)ar_alloc(a, 5000);
+  assert_non_null(big);
+  memset(big, 1, 5000);
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.large_chunks, 1);
+  assert_int_equal(s.spare_chunks, 2);
+  assert_int_equal(s.capacity, 2 * CHUNK + large_bytes(0, 5000));
+  assert_true(s.capacity <= 4 * CHUNK);
+  assert_int_equal(ts.live_blocks, 3);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+
+  /* Ordinary chunks come from the spares without asking the source. */
+  size_t acquires = ts.acquires;
+  assert_non_null(ar_alloc(a, 100));
+  assert_int_equal(ts.acquires, acquires);
+  s = stats_of(a);
+  assert_int_equal(s.chunks, 1);
+  assert_int_equal(s.spare_chunks, 1);
+  ar_arena_destroy(a);
+  assert_true(test_source_balanced(&ts));
+}
+
+static void test_limit_failure_keeps_spares(void **state) {
+  /* A request that would not fit even after every spare is given back must fail without
+   * giving any back: a failed call leaves the arena unchanged. */
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = CHUNK;
+  o.limit_bytes = 4 * CHUNK;
+  o.prealloc_chunks = 2;
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  char *big = (char *)ar_alloc(a, 8000);
+  assert_non_null(big);
+  ar_stats_t before = stats_of(a);
+  assert_int_equal(before.spare_chunks, 2);
+  assert_int_equal(before.capacity, 2 * CHUNK + large_bytes(0, 8000));
+  ar_clear_error();
+  assert_null(ar_alloc(a, 9000));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  ar_stats_t after = stats_of(a);
+  assert_stats_equal(before, after);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  /* One that fits once the spares are gone still gets them released. */
+  assert_non_null(ar_alloc(a, 7000));
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.spare_chunks, 0);
+  assert_int_equal(s.large_chunks, 2);
+  assert_int_equal(s.capacity, large_bytes(0, 8000) + large_bytes(0, 7000));
+  ar_arena_destroy(a);
+}
+
 int main(void) {
+  /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reset_then_request_that_fits),
       cmocka_unit_test(test_reset_spare_and_current_both_released),
@@ -260,6 +373,9 @@ int main(void) {
       cmocka_unit_test(test_limit_refusal_changes_nothing),
       cmocka_unit_test(test_rewind_after_marked_chunk_dropped),
       cmocka_unit_test(test_failed_create_not_counted),
+      chunk_layout_test(test_limit_small_allocations),
+      chunk_layout_test(test_limit_releases_spares_for_large),
+      chunk_layout_test(test_limit_failure_keeps_spares),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,10 @@
  * The give-back cases only bite where blocks are really given back (release and
  * AR_DEBUG = 1 builds, not slow-only modes, which quarantine freed blocks); they are
  * asserted in every build all the same, since the contract is the same.
+ *
+ * The nested-marks walk allocates at four levels (small, over-aligned and dedicated blocks, a
+ * cleanup) and checks after each rewind that what lies below the mark is intact and what lay
+ * above it is no longer the arena's; marks taken before a reset or release are stale.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,12 +42,6 @@ static ar_arena_t *make_arena(unsigned flags) {
 
 static void fill(void *p, size_t n, unsigned char tag) { memset(p, tag, n); }
 
-static int cleanup_runs;
-static void count_cleanup(void *arg) {
-  (void)arg;
-  cleanup_runs++;
-}
-
 /* ---- item 5: give-back never crosses a live mark ----------------------------------------- */
 
 /* Freeing the newest block from before a mark (after freeing what came after it) used to move
@@ -51,7 +49,7 @@ static void count_cleanup(void *arg) {
 static void test_free_before_mark_keeps_mark(void **state) {
   (void)state;
   ar_arena_t *a = make_arena(0);
-  cleanup_runs = 0;
+  cleanup_calls = 0;
   ar_mark_t outer = ar_mark(a);
   assert_int_equal(ar_defer(a, count_cleanup, NULL), AR_OK);
   char *p = (char *)ar_alloc(a, 64);
@@ -64,7 +62,7 @@ static void test_free_before_mark_keeps_mark(void **state) {
   assert_int_equal(ar_rewind(a, &m), AR_OK);
   assert_int_equal(ar_arena_check(a), AR_OK);
   assert_int_equal(ar_rewind(a, &outer), AR_OK);
-  assert_int_equal(cleanup_runs, 1);
+  assert_int_equal(cleanup_calls, 1);
   assert_int_equal(stats_of(a).cleanups, 0);
   ar_arena_destroy(a);
 }
@@ -195,17 +193,17 @@ static void test_stale_mark_after_cleanup(void **state) {
   ar_arena_t *a = make_arena(0);
   assert_non_null(ar_alloc(a, 16)); /* the marks share a chunk */
   ar_mark_t m1 = ar_mark(a);
-  cleanup_runs = 0;
+  cleanup_calls = 0;
   assert_int_equal(ar_defer(a, count_cleanup, NULL), AR_OK);
   ar_mark_t m2 = ar_mark(a);
   assert_int_equal(ar_rewind(a, &m1), AR_OK);
-  assert_int_equal(cleanup_runs, 1);
+  assert_int_equal(cleanup_calls, 1);
   assert_int_equal(ar_defer(a, count_cleanup, NULL), AR_OK);
   assert_int_equal(ar_rewind(a, &m2), AR_ESTALE);
-  assert_int_equal(cleanup_runs, 1);
+  assert_int_equal(cleanup_calls, 1);
   assert_int_equal(stats_of(a).cleanups, 1);
   ar_arena_destroy(a);
-  assert_int_equal(cleanup_runs, 2);
+  assert_int_equal(cleanup_calls, 2);
 }
 
 /* Nested marks: each rewind invalidates exactly the marks taken after its target. */
@@ -307,20 +305,20 @@ static void mark_after_rewind_case(unsigned flags) {
   char *z = (char *)ar_alloc(a, 32);
   assert_non_null(z);
   fill(z, 32, 0x5A);
-  cleanup_runs = 0;
+  cleanup_calls = 0;
   assert_int_equal(ar_defer(a, count_cleanup, NULL), AR_OK);
   ar_stats_t before = stats_of(a);
   assert_int_equal(ar_rewind(a, &m2), AR_ESTALE);
   assert_int_equal(ar_rewind(a, &m2b), AR_ESTALE);
   ar_stats_t after = stats_of(a);
-  assert_int_equal(cleanup_runs, 0);
+  assert_int_equal(cleanup_calls, 0);
   assert_true(ar_owns(a, z));
   assert_true(intact(z, 32, 0x5A));
   assert_int_equal(after.used, before.used);
   assert_int_equal(after.cleanups, 1);
   assert_int_equal(a->ndepth, 1);
   assert_int_equal(ar_rewind(a, &m1), AR_OK); /* m1 itself stays valid */
-  assert_int_equal(cleanup_runs, 1);
+  assert_int_equal(cleanup_calls, 1);
   assert_int_equal(ar_arena_check(a), AR_OK);
   ar_arena_destroy(a);
 }
@@ -347,7 +345,196 @@ static void test_stale_mark_checked(void **state) {
   ar_arena_destroy(a);
 }
 
+/* ---- nested marks, marks across reset --------------------------------------------------- */
+
+typedef struct block {
+  unsigned char *p;
+  size_t size;
+  unsigned char byte;
+} block_t;
+
+typedef struct level {
+  block_t blocks[128];
+  size_t n;
+} level_t;
+
+static void level_alloc(ar_arena_t *a, level_t *l, size_t size, size_t align,
+                        unsigned char byte) {
+  assert_true(l->n < 128);
+  unsigned char *p = (unsigned char *)ar_alloc_aligned(a, size, align);
+  assert_non_null(p);
+  memset(p, byte, size);
+  l->blocks[l->n].p = p;
+  l->blocks[l->n].size = size;
+  l->blocks[l->n].byte = byte;
+  l->n++;
+}
+
+static void level_verify(ar_arena_t *a, const level_t *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    assert_true(ar_owns(a, l->blocks[i].p));
+    assert_true(intact(l->blocks[i].p, l->blocks[i].size, l->blocks[i].byte));
+  }
+}
+
+static void level_gone(ar_arena_t *a, level_t *l) {
+  for (size_t i = 0; i < l->n; i++) assert_false(ar_owns(a, l->blocks[i].p));
+  l->n = 0;
+}
+
+/* used, chunks, large_chunks and cleanups name the position; allocs and peak only grow. */
+static void assert_position(ar_arena_t *a, const ar_stats_t *want) {
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.used, want->used);
+  assert_int_equal(s.chunks, want->chunks);
+  assert_int_equal(s.large_chunks, want->large_chunks);
+  assert_int_equal(s.cleanups, want->cleanups);
+  assert_true(s.peak >= want->peak);
+  assert_true(s.allocs >= want->allocs);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+}
+
+static void test_nested_marks(void **state) {
+  ar_arena_t *a = unit_arena(0, 64 * CHUNK, 0, NULL);
+  static level_t lv[4];
+  memset(lv, 0, sizeof lv);
+  cleanup_calls = 0;
+
+  for (int i = 0; i < 5; i++) level_alloc(a, &lv[0], 300, 16, (unsigned char)(1 + i));
+  ar_mark_t m1 = ar_mark(a);
+  ar_stats_t s1 = stats_of(a);
+
+  for (int i = 0; i < 20; i++) level_alloc(a, &lv[1], 300, 16, 0x20);
+  level_alloc(a, &lv[1], 5000, 16, 0x21);
+  for (int i = 0; i < 5; i++) level_alloc(a, &lv[1], 200, 64, 0x22);
+  ar_mark_t m2 = ar_mark(a);
+  ar_stats_t s2 = stats_of(a);
+  assert_true(s2.chunks > s1.chunks);
+
+  level_alloc(a, &lv[2], 6000, 16, 0x30);
+  for (int i = 0; i < 15; i++) level_alloc(a, &lv[2], 300, 16, 0x31);
+  level_alloc(a, &lv[2], 64, 8192, 0x32);
+  assert_int_equal(ar_defer(a, count_cleanup, NULL), AR_OK);
+  ar_mark_t m3 = ar_mark(a);
+  ar_stats_t s3 = stats_of(a);
+  assert_true(s3.chunks > s2.chunks);
+  assert_int_equal(s3.large_chunks, 3);
+
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 30; i++) level_alloc(a, &lv[3], 300, 16, 0x40);
+    level_alloc(a, &lv[3], 7000, 16, 0x41);
+    assert_true(stats_of(a).chunks > s3.chunks);
+    /* Rewinding to the same mark again works: it stays valid. */
+    assert_int_equal(ar_rewind(a, &m3), AR_OK);
+    assert_position(a, &s3);
+    level_gone(a, &lv[3]);
+    for (int l = 0; l < 3; l++) level_verify(a, &lv[l]);
+  }
+  assert_int_equal(ar_rewind(a, &m3), AR_OK);
+  assert_position(a, &s3);
+  assert_int_equal(cleanup_calls, 0);
+
+  assert_int_equal(ar_rewind(a, &m2), AR_OK);
+  assert_position(a, &s2);
+  assert_int_equal(cleanup_calls, 1);
+  level_gone(a, &lv[2]);
+  level_verify(a, &lv[0]);
+  level_verify(a, &lv[1]);
+
+  /* m3 named a chunk that the rewind to m2 took away. */
+  ar_stats_t before = stats_of(a);
+  ar_clear_error();
+  assert_int_equal(ar_rewind(a, &m3), AR_ESTALE);
+  assert_int_equal(ar_last_error(), AR_ESTALE);
+  ar_stats_t after = stats_of(a);
+  assert_stats_equal(before, after);
+
+  /* Even after the arena has grown past that point again with reused chunks. */
+  for (int i = 0; i < 40; i++) level_alloc(a, &lv[2], 300, 16, 0x50);
+  level_alloc(a, &lv[2], 6000, 16, 0x51);
+  before = stats_of(a);
+  assert_int_equal(ar_rewind(a, &m3), AR_ESTALE);
+  after = stats_of(a);
+  assert_stats_equal(before, after);
+  level_verify(a, &lv[2]);
+
+  assert_int_equal(ar_rewind(a, &m1), AR_OK);
+  assert_position(a, &s1);
+  level_gone(a, &lv[2]);
+  level_gone(a, &lv[1]);
+  level_verify(a, &lv[0]);
+  assert_int_equal(ar_rewind(a, &m1), AR_OK);
+  assert_position(a, &s1);
+  assert_int_equal(ar_rewind(a, &m2), AR_ESTALE);
+  assert_int_equal(ar_rewind(a, &m3), AR_ESTALE);
+  level_verify(a, &lv[0]);
+  ar_arena_destroy(a);
+}
+
+static void test_mark_before_reset_is_stale(void **state) {
+  for (int use_release = 0; use_release < 2; use_release++) {
+    ar_arena_t *a = unit_arena(0, 8 * CHUNK, 0, NULL);
+    assert_non_null(ar_alloc(a, 100));
+    ar_mark_t m = ar_mark(a);
+    ar_mark_t fresh_mark;
+    assert_non_null(ar_alloc(a, 100));
+    if (use_release)
+      ar_release(a);
+    else
+      ar_reset(a);
+    /* Same amount again, so the mark's position looks plausible in the new memory. */
+    unsigned char *p = (unsigned char *)ar_alloc(a, 100);
+    assert_non_null(p);
+    memset(p, 0x66, 100);
+    fresh_mark = ar_mark(a);
+    assert_non_null(ar_alloc(a, 100));
+    ar_stats_t before = stats_of(a);
+    ar_clear_error();
+    assert_int_equal(ar_rewind(a, &m), AR_ESTALE);
+    assert_int_equal(ar_last_error(), AR_ESTALE);
+    ar_stats_t after = stats_of(a);
+    assert_stats_equal(before, after);
+    assert_true(intact(p, 100, 0x66));
+    assert_int_equal(ar_arena_check(a), AR_OK);
+    assert_int_equal(ar_rewind(a, &fresh_mark), AR_OK);
+    assert_int_equal(stats_of(a).used, cost(0, 100));
+    ar_arena_destroy(a);
+  }
+}
+
+static void test_mark_in_same_chunk_invalidated(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 0, NULL);
+  assert_non_null(ar_alloc(a, 100));
+  ar_mark_t m1 = ar_mark(a);
+  assert_non_null(ar_alloc(a, 100));
+  ar_mark_t m2 = ar_mark(a);
+  assert_non_null(ar_alloc(a, 100));
+  assert_int_equal(stats_of(a).chunks, 1);
+  assert_int_equal(ar_rewind(a, &m1), AR_OK);
+  ar_stats_t before = stats_of(a);
+  assert_int_equal(ar_rewind(a, &m2), AR_ESTALE);
+  ar_stats_t after = stats_of(a);
+  assert_stats_equal(before, after);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+
+  /* A mark on an empty arena rewinds everything, dedicated chunks included. */
+  ar_release(a);
+  ar_mark_t empty = ar_mark(a);
+  fill_chunks(a, 3);
+  assert_non_null(ar_alloc(a, 3 * CHUNK));
+  assert_int_equal(ar_rewind(a, &empty), AR_OK);
+  ar_stats_t s = stats_of(a);
+  assert_int_equal(s.used, 0);
+  assert_int_equal(s.chunks, 0);
+  assert_int_equal(s.large_chunks, 0);
+  assert_int_equal(s.capacity, 0); /* retain_bytes 0: the freed chunks went back */
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  assert_non_null(ar_alloc(a, 10));
+  ar_arena_destroy(a);
+}
+
 int main(void) {
+  /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_free_before_mark_keeps_mark),
       cmocka_unit_test(test_shrink_before_mark_keeps_mark),
@@ -363,6 +550,9 @@ int main(void) {
       cmocka_unit_test(test_mark_loop_does_not_grow),
       cmocka_unit_test(test_stale_mark_checked),
       cmocka_unit_test(test_mark_after_rewind_is_later),
+      chunk_layout_test(test_nested_marks),
+      chunk_layout_test(test_mark_before_reset_is_stale),
+      chunk_layout_test(test_mark_in_same_chunk_invalidated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 
 #include "arenart/arena.h"
 #include "arenart/buf.h"
-#include "tests/containers/ctest_util.h"
+#include "tests/arena/arena_unit.h"
 
 static void test_args_and_empty(void **state) {
   (void)state;

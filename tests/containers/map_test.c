@@ -18,7 +18,7 @@
 
 #include "arenart/arena.h"
 #include "arenart/map.h"
-#include "tests/containers/ctest_util.h"
+#include "tests/arena/arena_unit.h"
 
 static ar_map_t mk_map(ar_arena_t *a, ar_map_key_kind_t kind, size_t vs) {
   ar_map_options_t o;

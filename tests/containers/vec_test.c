@@ -15,7 +15,7 @@
 
 #include "arenart/arena.h"
 #include "arenart/vec.h"
-#include "tests/containers/ctest_util.h"
+#include "tests/arena/arena_unit.h"
 
 typedef struct pt {
   int x, y;

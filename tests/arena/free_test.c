@@ -1,3 +1,15 @@
+/*
+ * tests/arena/free_test.c - giving blocks back: ar_free and ar_realloc, and the size-class
+ * bins that hold what was given back (arena.h).
+ *
+ * Covered: the argument checks, un-bumping (freeing or resizing the most recent block moves
+ * the cursor), size-class reuse and splitting, large-chunk release, growing a dedicated chunk
+ * without a copy (mremap of OS pages, or the slack of a kept chunk), quarantine in slow-only
+ * arenas, failure paths, and a random sequence checked against shadow copies with
+ * ar_arena_check after every step. Whether freed memory is reused at all depends on the build
+ * (reuses(), arena_unit.h), so address assertions ask instead of assuming; every other
+ * assertion holds in every build.
+ */
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/recycle_test.c - ar_free and ar_realloc: un-bumping, size-class reuse and
@@ -18,19 +30,11 @@
 #include "arenart/arena.h"
 #include "runtime/arena_internal.h"
 #include "runtime/internal.h"
-#include "tests/containers/ctest_util.h"
+#include "tests/arena/arena_unit.h"
 
-static size_t used_of(ar_arena_t *a) {
-  ar_stats_t st;
-  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
-  return st.used;
-}
+static size_t used_of(ar_arena_t *a) { return stats_of(a).used; }
 
-static size_t recycled_of(ar_arena_t *a) {
-  ar_stats_t st;
-  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
-  return st.recycled;
-}
+static size_t recycled_of(ar_arena_t *a) { return stats_of(a).recycled; }
 
 /* A block that is not the arena's most recent allocation (a guard block follows it). */
 static char *nontop(ar_arena_t *a, size_t n) {
@@ -346,11 +350,7 @@ static void test_random_sequence(void **state) {
   ar_arena_destroy(a);
 }
 
-static size_t capacity_of(ar_arena_t *a) {
-  ar_stats_t st;
-  assert_int_equal(ar_arena_stats(a, &st), AR_OK);
-  return st.capacity;
-}
+static size_t capacity_of(ar_arena_t *a) { return stats_of(a).capacity; }
 
 /* A big block of OS pages grows by resizing its chunk: contents kept, stats exact, and the
  * block is still the one allocation of its chunk (ar_free takes it, interior pointers not). */
@@ -443,7 +443,96 @@ static void test_realloc_grows_into_kept_slack(void **state) {
   ar_arena_destroy(a);
 }
 
+/* ---- giving blocks back ---------------------------------------------------------------- */
+
+static void test_free_and_realloc(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 0, NULL);
+  assert_int_equal(ar_free(a, NULL, 0), AR_OK);
+  assert_int_equal(ar_free(a, NULL, 100), AR_OK);
+
+  char *p = (char *)ar_realloc(a, NULL, 0, 40);
+  assert_non_null(p);
+  assert_true(ar_owns(a, p));
+  for (int i = 0; i < 40; i++) p[i] = (char)i;
+  char *q = (char *)ar_realloc(a, p, 40, 1000);
+  assert_non_null(q);
+  for (int i = 0; i < 40; i++) assert_int_equal(q[i], (char)i);
+  memset(q + 40, 0x5F, 960);
+  char *r = (char *)ar_realloc(a, q, 1000, 20);
+  assert_non_null(r);
+  for (int i = 0; i < 20; i++) assert_int_equal(r[i], (char)i);
+  char *big = (char *)ar_realloc(a, r, 20, 3 * CHUNK);
+  assert_non_null(big);
+  for (int i = 0; i < 20; i++) assert_int_equal(big[i], (char)i);
+  memset(big + 20, 1, 3 * CHUNK - 20);
+
+  /* A failed resize leaves the old block alone. */
+  ar_clear_error();
+  assert_null(ar_realloc(a, big, 3 * CHUNK, opaque(SIZE_MAX)));
+  assert_int_equal(ar_last_error(), AR_EOVERFLOW);
+  for (int i = 0; i < 20; i++) assert_int_equal(big[i], (char)i);
+
+  char *last = (char *)ar_alloc(a, 64);
+  assert_non_null(last);
+  assert_int_equal(ar_free(a, last, 64), AR_OK);
+  assert_int_equal(ar_free(a, big, 3 * CHUNK), AR_OK);
+  assert_int_equal(ar_arena_check(a), AR_OK);
+  ar_stats_t s = stats_of(a);
+  assert_true(s.used <= s.capacity);
+  ar_reset(a);
+  assert_int_equal(stats_of(a).recycled, 0);
+  assert_int_equal(stats_of(a).used, 0);
+  ar_arena_destroy(a);
+}
+
+static void test_realloc_shrink_and_top(void **state) {
+  ar_arena_t *a = ar_arena_create(NULL);
+  assert_non_null(a);
+  /* Shrinking keeps p, in every mode. */
+  char *s1 = (char *)ar_alloc(a, 200);
+  assert_non_null(s1);
+  memset(s1, 0x2B, 200);
+  assert_non_null(ar_alloc(a, 16)); /* s1 is no longer the most recent block */
+  char *s2 = (char *)ar_realloc(a, s1, 200, 50);
+  assert_int_equal(addr(s2), addr(s1));
+  assert_true(intact(s2, 50, 0x2B));
+  char *s3 = (char *)ar_realloc(a, s2, 50, 50);
+  assert_int_equal(addr(s3), addr(s1));
+  assert_int_equal(ar_arena_check(a), AR_OK);
+
+#if AR_DEBUG >= 1
+  /* Debug builds refuse a block that is not the arena's. */
+  _Alignas(16) char foreign[64];
+  ar_clear_error();
+  assert_int_equal(ar_free(a, foreign, 16), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_null(ar_realloc(a, foreign, 16, 32));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+#endif
+
+  const ar_arena_t *view = a;
+  if (!view->slow_only) {
+    /* The most recent allocation: freeing moves the cursor back, growing extends in place. */
+    size_t used0 = stats_of(a).used;
+    char *t = (char *)ar_alloc(a, 100);
+    assert_non_null(t);
+    assert_int_equal(stats_of(a).used, used0 + 112);
+    assert_int_equal(ar_free(a, t, 100), AR_OK);
+    assert_int_equal(stats_of(a).used, used0);
+    char *g = (char *)ar_alloc(a, 40);
+    assert_int_equal(addr(g), addr(t));
+    memset(g, 0x61, 40);
+    char *g2 = (char *)ar_realloc(a, g, 40, 400);
+    assert_int_equal(addr(g2), addr(g));
+    assert_true(intact(g2, 40, 0x61));
+    assert_int_equal(stats_of(a).used, used0 + 400);
+    assert_int_equal(ar_arena_check(a), AR_OK);
+  }
+  ar_arena_destroy(a);
+}
+
 int main(void) {
+  /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_free_args),
       cmocka_unit_test(test_unbump),
@@ -458,6 +547,8 @@ int main(void) {
       cmocka_unit_test(test_realloc_grows_dedicated_chunk),
       cmocka_unit_test(test_realloc_grow_respects_limit),
       cmocka_unit_test(test_realloc_grows_into_kept_slack),
+      chunk_layout_test(test_free_and_realloc),
+      chunk_layout_test(test_realloc_shrink_and_top),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
