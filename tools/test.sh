@@ -196,12 +196,12 @@ else
 fi
 
 # ---- 5. the heap flavor under ASan ----------------------------------------------------
-# //tests:arena_test asserts the chunk layout throughout (chunk counts, addresses, the source's
-# calls, exact byte counts), which the heap flavor does not have, and the stress suite checks
-# chunk accounting: both stay out. The tests listed skip their few chunk-layout cases there.
+# The heap flavor has no chunks. The serial-arena tests that assert the chunk layout throughout
+# (chunk counts, addresses, the source's calls, exact byte counts) are listed with
+# chunk_layout_test (tests/arena/arena_unit.h) and report skipped there; the stress suite checks
+# chunk accounting and stays out. The tests listed skip their other chunk-layout cases there.
 HEAP_TARGETS=(
   //tests/mt:mt_test
-  //tests/containers:recycle_test
   //tests/containers:vec_test
   //tests/containers:map_test
   //tests/containers:buf_test
