@@ -3,10 +3,11 @@
  * tests/arena/cleanups_test.c - cleanups registered with ar_defer (arena.h).
  *
  * Cleanups run newest first, exactly once, from whichever of reset, release, destroy or a
- * rewind past their registration comes first; while they run the arena refuses every request
- * that would change it (AR_EBUSY), whatever triggered them and however full the current chunk
- * is. The order is recorded in a log rather than inferred from side effects, so a cleanup that
- * runs twice or out of turn shows up as a wrong entry, not as a crash.
+ * rewind past their registration comes first; while they run the arena refuses allocation,
+ * ar_defer and ar_rewind (AR_EBUSY), whichever of the three triggered them, and works again
+ * once they are done. A NULL function is refused (AR_EINVAL) without changing the arena. The
+ * order is recorded in a log rather than inferred from side effects, so a cleanup that runs
+ * twice or out of turn shows up as a wrong entry, not as a crash.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -3,9 +3,9 @@
  * tests/arena/error_test.c - error reporting (common.h): ar_strerror and the per-thread
  * ar_last_error.
  *
- * Every code has its own non-empty message and unknown codes get one of their own; the last
- * error belongs to the thread that caused it, survives a later success and is cleared only by
- * ar_clear_error, so a second thread's failures and clears never show through.
+ * Every code has its own non-empty message, and an unknown code gets one that is none of
+ * theirs. The last error belongs to the thread that caused it and survives a later success
+ * until ar_clear_error, so a second thread's failures and clears never show through.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,21 +1,16 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/free_test.c - giving blocks back: ar_free and ar_realloc, and the size-class
  * bins that hold what was given back (arena.h).
  *
  * Covered: the argument checks, un-bumping (freeing or resizing the most recent block moves
- * the cursor), size-class reuse and splitting, large-chunk release, growing a dedicated chunk
- * without a copy (mremap of OS pages, or the slack of a kept chunk), quarantine in slow-only
- * arenas, failure paths, and a random sequence checked against shadow copies with
- * ar_arena_check after every step. Whether freed memory is reused at all depends on the build
- * (reuses(), arena_unit.h), so address assertions ask instead of assuming; every other
- * assertion holds in every build.
- */
-/* SPDX-License-Identifier: MIT */
-/*
- * tests/containers/recycle_test.c - ar_free and ar_realloc: un-bumping, size-class reuse and
- * splitting, large-chunk release, growing a dedicated chunk without a copy (mremap of OS
- * pages, or the slack of a kept chunk), quarantine in slow-only arenas, failure paths, and a
- * random sequence checked against shadow copies with ar_arena_check after every step.
+ * the cursor back or extends it in place), size-class reuse and splitting, large-chunk
+ * release, growing a dedicated chunk without a copy (mremap of OS pages, or the slack of a
+ * kept chunk), quarantine in slow-only arenas, failure paths that leave the old block alone,
+ * and a random sequence checked against shadow copies with ar_arena_check after every step.
+ * Whether freed memory is reused at all depends on the build (slow-only arenas quarantine it;
+ * reuses() in arena_unit.h says which), so address assertions ask instead of assuming; cases
+ * a build cannot have (no chunks in the heap flavor, no checked mode under ASan) skip.
  */
 #include <setjmp.h>
 #include <stdarg.h>

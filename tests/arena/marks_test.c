@@ -15,7 +15,8 @@
  *
  * The nested-marks walk allocates at four levels (small, over-aligned and dedicated blocks, a
  * cleanup) and checks after each rewind that what lies below the mark is intact and what lay
- * above it is no longer the arena's; marks taken before a reset or release are stale.
+ * above it is no longer the arena's; marks taken before a reset or release are stale. Those
+ * tests assert the chunk layout throughout and skip in the heap flavor (chunk_layout_test).
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/stats_test.c - introspection of a serial arena: ar_arena_stats, ar_owns and
- * ar_arena_check (arena.h, stats.h).
+ * ar_arena_check (arena.h).
  *
  * Every field of ar_stats_t is checked against what the calls so far must have produced,
  * byte for byte (cost() turns each request into what it takes in the build mode in force),

@@ -5,8 +5,9 @@
  *
  * A copy takes exactly what its length needs (the next allocation follows the terminator's
  * 16-byte slot), never reads past the n it was given, and goes to a dedicated chunk when it
- * is large, including a formatted string whose length is only known after formatting. Bad
- * arguments and encoding errors fail with AR_EINVAL and leave the arena as it was.
+ * is large, including a formatted string whose length is only known after formatting. NULL
+ * arguments fail with AR_EINVAL, and so does an encoding error, which leaves the arena as it
+ * was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
