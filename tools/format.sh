@@ -61,6 +61,10 @@ version="$("$cf" --version 2>/dev/null || true)"
 [[ "$version" == *"version 14."* ]] || need_14 "$cf is not clang-format 14 (${version:-no version})"
 cf="$(command -v "$cf")"
 
+if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "format: not in a git work tree (the files to format are the git-tracked ones)" >&2
+  exit 2
+fi
 # Without it clang-format would quietly fall back to a built-in style.
 if [[ ! -f .clang-format ]]; then
   echo "format: no .clang-format at the repository root" >&2
@@ -137,12 +141,13 @@ if ((${#bad[@]} == 0)); then
   echo "format: OK, ${#files[@]} files match .clang-format"
   exit 0
 fi
+lines_of() { if (($1 == 1)); then echo "1 line"; else echo "$1 lines"; fi; }
 total=0
 for n in "${lines[@]}"; do total=$((total + n)); done
 echo "format: FAILED: ${#bad[@]} of ${#files[@]} files are not formatted as .clang-format says" \
-  "($total lines would change); fix with: tools/format.sh"
+  "($(lines_of "$total") to change); fix with: tools/format.sh"
 for i in "${!bad[@]}"; do
-  printf '  %s (%s lines)\n' "${bad[$i]}" "${lines[$i]}"
+  printf '  %s (%s)\n' "${bad[$i]}" "$(lines_of "${lines[$i]}")"
 done
 echo "format: to see the changes: tools/format.sh && git diff"
 exit 1
