@@ -21,6 +21,7 @@
 #   libjansson-dev libxml2-dev               //integrations/jansson, //integrations/libxml2
 #   qemu-system-x86 busybox-static cpio numactl   tools/numa-vm.sh: guests with real NUMA
 #                    topologies (the kernel comes from Debian's linux-image package, unpacked)
+#   clang-format     version 14 on Debian 12: tools/format.sh and the format gate of tools/test.sh
 #   doxygen          API reference (tools/docs.sh); optional: if it cannot be installed,
 #                    setup warns and succeeds, and tools/test.sh skips its docs step
 set -euo pipefail
@@ -54,6 +55,7 @@ PACKAGES=(
   busybox-static
   cpio
   numactl
+  clang-format
 )
 OPTIONAL_PACKAGES=(
   doxygen

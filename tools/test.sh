@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: MIT
 # tools/test.sh - every test of arenart, in every configuration that matters. CI runs this.
 #
+#   0. format     tools/format.sh --check: every git-tracked C/C++ file (less those in
+#                 .clang-format-ignore) as clang-format 14 formats it with .clang-format. One
+#                 result; the failure lists the files, and `tools/format.sh` fixes them.
 #   1. default    bazel test //...                           (manual-tagged targets skipped)
 #                 Includes: unit tests; the checked-mode outcomes of tests/sanitizer
 #                 (detect_test, checked_test); valgrind_test (the victim under memcheck:
@@ -130,6 +133,21 @@ has_tests() {
   fi
   [[ -n "$out" ]]
 }
+
+# ---- 0. formatting ------------------------------------------------------------------------
+# First because it takes seconds, and a failure here is fixed by one command.
+header "format: tools/format.sh --check (clang-format 14, .clang-format)"
+echo "\$ tools/format.sh --check"
+tools/format.sh --check 2>&1 | tee "$LOGDIR/format.log"
+format_rc=${PIPESTATUS[0]}
+if ((format_rc == 0)); then
+  PASSED=$((PASSED + 1))
+  echo "-- format: PASSED"
+else
+  FAILED=$((FAILED + 1))
+  FAILURES+=("[format] tools/format.sh --check: $(head -n 1 "$LOGDIR/format.log")")
+  echo "-- format: FAILED (fix with tools/format.sh, then commit; exit status $format_rc)"
+fi
 
 # ---- 1. default configuration ---------------------------------------------------------
 header "default configuration: every test target"
