@@ -200,7 +200,6 @@ fi
 # calls, exact byte counts), which the heap flavor does not have, and the stress suite checks
 # chunk accounting: both stay out. The tests listed skip their few chunk-layout cases there.
 HEAP_TARGETS=(
-  //tests/mt:mt_test
   //tests/containers:recycle_test
   //tests/containers:vec_test
   //tests/containers:map_test
@@ -213,8 +212,11 @@ HEAP_TARGETS=(
   //tests/fault:bad_input_test
   //tests/arena/...
   //tests/concurrent:concurrent_test
+  //tests/concurrent:api_test
   //tests/thread:thread_test
-  //tests/pool:pool_test
+  //tests/arenapool:arenapool_test
+  //tests/chunkpool:chunkpool_test
+  //tests/registry:stats_test
 )
 header "heap flavor under ASan (--config=asan --config=heap)"
 run_bazel_test heap --config=asan --config=heap -- "${HEAP_TARGETS[@]}"
