@@ -401,6 +401,7 @@ static void test_scopes(void **state) {
 /* Thread arenas and pooled arenas are serial arenas that belong to one thread at a time
  * (arena.h: hand one off with ar_arena_adopt). Debug builds abort on a use from another
  * thread; the detector is the serial arena's, tested here with the other thread rules. */
+#ifndef NDEBUG /* see test_debug_detects_foreign_thread */
 static ar_arena_t *foreign;
 static void *use_foreign(void *arg) {
   (void)arg;
@@ -416,6 +417,7 @@ static void serial_from_other_thread(void *arg) {
   pthread_create(&t, NULL, use_foreign, NULL);
   pthread_join(t, NULL);
 }
+#endif
 
 static void test_debug_detects_foreign_thread(void **state) {
   (void)state;
