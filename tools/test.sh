@@ -219,7 +219,6 @@ fi
 # chunk_layout_test (tests/arena/arena_unit.h) and report skipped there; the stress suite checks
 # chunk accounting and stays out. The tests listed skip their other chunk-layout cases there.
 HEAP_TARGETS=(
-  //tests/mt:mt_test
   //tests/containers:vec_test
   //tests/containers:map_test
   //tests/containers:buf_test
@@ -231,8 +230,11 @@ HEAP_TARGETS=(
   //tests/fault:bad_input_test
   //tests/arena/...
   //tests/concurrent:concurrent_test
+  //tests/concurrent:api_test
   //tests/thread:thread_test
-  //tests/pool:pool_test
+  //tests/arenapool:arenapool_test
+  //tests/chunkpool:chunkpool_test
+  //tests/registry:stats_test
 )
 header "heap flavor under ASan (--config=asan --config=heap)"
 run_bazel_test heap --config=asan --config=heap -- "${HEAP_TARGETS[@]}"

@@ -8,7 +8,7 @@
  * ar_numa_shutdown replace the topology snapshot and hand the old one to the reclaimer thread
  * instead of waiting for a grace period (which inside a callback would wait for the walk
  * itself), so they return from a callback and the walk goes on. Handshakes as in
- * registry_test.c: bounded waits that fail rather than hang.
+ * registry_test.c (tests/registry/stage.h): bounded waits that fail rather than hang.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -28,37 +28,14 @@
 #include <arenart/numa.h>
 
 #include "tests/child.h"
+#include "tests/registry/stage.h"
 
 /* registry.c's RCU internals; the test links the runtime statically. */
 #include "runtime/sync.h"
 
-#define WAIT_S 30
 #define TWO_NODES "pack:2 numa:1 core:2 pu:1"
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int stage;
-
-static void stage_set(int at) {
-  pthread_mutex_lock(&mu);
-  stage = at;
-  pthread_cond_broadcast(&cv);
-  pthread_mutex_unlock(&mu);
-}
-
-/* Waits until the stage reaches `at`; false if WAIT_S seconds pass first. (The condition
- * variable uses CLOCK_REALTIME; a clock step can only shorten or lengthen a wait that fails.) */
-static bool stage_wait(int at) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += WAIT_S;
-  pthread_mutex_lock(&mu);
-  int rc = 0;
-  while (stage < at && rc == 0) rc = pthread_cond_timedwait(&cv, &mu, &until);
-  bool ok = stage >= at;
-  pthread_mutex_unlock(&mu);
-  return ok;
-}
+static stage_t st; /* the parked reader and the test thread */
 
 static int init_two_nodes(void) {
   ar_numa_options_t o;
@@ -91,8 +68,8 @@ static int numa_cb(const ar_arena_info_t *info, void *ctx) {
   w->queries_ok = ok;
   /* Still inside the walk's section, and liburcu still counts this thread as a reader. */
   w->still_reading = ar_rcu_in_read_section_() && rcu_read_ongoing();
-  stage_set(1);
-  if (!stage_wait(2)) w->timed_out = true;
+  stage_set(&st, 1);
+  if (!stage_wait(&st, 2)) w->timed_out = true;
   snprintf(w->seen, sizeof w->seen, "%s", info->name);
   return 0;
 }
@@ -122,18 +99,19 @@ static void test_numa_calls_in_callback(void **state) {
   assert_non_null(w.node0);
   ar_concurrent_t *older = named("numa-older");
   ar_concurrent_t *victim = named("numa-victim");
-  stage = 0;
+  stage_init(&st);
   pthread_t r;
   assert_int_equal(pthread_create(&r, NULL, numa_reader, &w), 0);
-  bool parked = stage_wait(1);
+  bool parked = stage_wait(&st, 1);
   uint64_t pending = ar_rcu_pending_();
   ar_concurrent_destroy(victim);
   /* Give a wrongly finished grace period time to free the entry (up to 0.5 s). */
   for (int i = 0; i < 50 && ar_rcu_pending_() > pending; i++) usleep(10000);
   ar_concurrent_t *fresh[8];
   for (int i = 0; i < 8; i++) fresh[i] = named("numa-overwrite");
-  stage_set(2);
+  stage_set(&st, 2);
   pthread_join(r, NULL);
+  stage_fini(&st);
   for (int i = 0; i < 8; i++) ar_concurrent_destroy(fresh[i]);
   ar_concurrent_destroy(older);
   ar_numa_shutdown();

@@ -41,55 +41,11 @@
 #include <arenart.h>
 
 #include "tests/child.h"
+#include "tests/registry/stage.h"
 
 /* registry.c's RCU internals; the test links the runtime statically, so the hidden symbols
  * resolve. */
 #include "runtime/sync.h"
-
-#define WAIT_S 30
-
-/* ---- handshakes ------------------------------------------------------------------------ */
-
-typedef struct stage {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int at;
-} stage_t;
-
-static void stage_init(stage_t *s) {
-  pthread_mutex_init(&s->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->cv, &ca);
-  pthread_condattr_destroy(&ca);
-  s->at = 0;
-}
-
-static void stage_fini(stage_t *s) {
-  pthread_cond_destroy(&s->cv);
-  pthread_mutex_destroy(&s->mu);
-}
-
-static void stage_set(stage_t *s, int at) {
-  pthread_mutex_lock(&s->mu);
-  s->at = at;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-}
-
-/* Waits until the stage reaches `at`; false if WAIT_S seconds pass first. */
-static bool stage_wait(stage_t *s, int at) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += WAIT_S;
-  pthread_mutex_lock(&s->mu);
-  int rc = 0;
-  while (s->at < at && rc == 0) rc = pthread_cond_timedwait(&s->cv, &s->mu, &until);
-  bool ok = s->at >= at;
-  pthread_mutex_unlock(&s->mu);
-  return ok;
-}
 
 static ar_concurrent_t *named_concurrent(const char *name) {
   ar_options_t o = AR_OPTIONS_INIT;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/thread/thread_test.c - thread arenas and scopes: what ar_thread_arena_configure
- * accepts, the scope depth, the counters of allocation outside any scope, and its report.
+ * accepts, the scope depth, the counters of allocation outside any scope, and its report; a
+ * thread arena's life from first use to thread exit, nested scopes and stale ends, and the
+ * debug check that a serial arena is used only from the thread that owns it.
  *
  * Each case that needs a fresh thread arena runs its body on a new thread (a thread arena is
  * created on first use and lives until its thread exits). Reports go to stderr, so those
@@ -20,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arenart/thread.h"
+#include "arenart.h"
 #include "runtime/arena_internal.h" /* AR_DEBUG and AR_HEAP as the library sees them; the
                                        * chunk size an arena was made with */
 #include "tests/bad_options.h"
@@ -321,6 +323,115 @@ static void test_late_end_of_a_closed_scope(void **state) {
   assert_int_equal(ar_scope_depth(), 0);
 }
 
+/* ---- lifecycle and scopes ------------------------------------------------------------- */
+
+/* A thread arena is made on first use, is the same arena for the rest of the thread, and is
+ * destroyed (unregistered, its chunks given back) when the thread exits. */
+static void *thread_arena_body(void *arg) {
+  ar_arena_t **out = (ar_arena_t **)arg;
+  ar_arena_t *a = ar_thread_arena();
+  if (a == NULL || ar_thread_arena() != a) return (void *)1;
+  if (ar_alloc(a, 1000) == NULL) return (void *)2;
+  *out = a;
+  return NULL;
+}
+
+static int count_kind(const ar_arena_info_t *info, void *ctx) {
+  if (info->kind == AR_KIND_THREAD) (*(int *)ctx)++;
+  return 0;
+}
+
+static void test_thread_arena_lifecycle(void **state) {
+  (void)state;
+  ar_global_stats_t g0, g1;
+  ar_stats_global(&g0);
+  int threads_before = 0;
+  ar_registry_foreach(count_kind, &threads_before);
+  ar_arena_t *seen[2] = {NULL, NULL};
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, thread_arena_body, &seen[i]);
+  for (int i = 0; i < 2; i++) {
+    void *r;
+    pthread_join(t[i], &r);
+    assert_null(r);
+  }
+  assert_non_null(seen[0]);
+  assert_non_null(seen[1]);
+  ar_stats_global(&g1);
+  /* both thread arenas were created and destroyed at thread exit */
+  assert_int_equal(g1.arenas_created, g0.arenas_created + 2);
+  assert_int_equal(g1.arenas_live, g0.arenas_live);
+  assert_int_equal(g1.chunks_in_use, g0.chunks_in_use);
+  assert_true(g1.avg_lifetime_ns > 0);
+  int threads_after = 0;
+  ar_registry_foreach(count_kind, &threads_after);
+  assert_int_equal(threads_after, threads_before);
+}
+
+static void test_scopes(void **state) {
+  (void)state;
+  ar_scope_t outer = ar_scope_begin();
+  assert_non_null(outer.arena);
+  assert_ptr_equal(outer.arena, ar_thread_arena());
+  ar_stats_t s0, s1;
+  ar_arena_stats(outer.arena, &s0);
+  assert_non_null(ar_alloc(outer.arena, 100));
+  ar_scope_t inner = ar_scope_begin();
+  for (int i = 0; i < 100; i++) assert_non_null(ar_alloc(inner.arena, 5000));
+  assert_int_equal(ar_scope_end(&inner), AR_OK);
+  assert_int_equal(ar_scope_end(&outer), AR_OK);
+  ar_arena_stats(outer.arena, &s1);
+  assert_int_equal(s1.used, s0.used);
+  /* ending the outer scope ended the inner one: its mark is stale now */
+  ar_scope_t outer2 = ar_scope_begin();
+  assert_non_null(ar_alloc(outer2.arena, 64)); /* inner2 starts past outer2's position */
+  ar_scope_t inner2 = ar_scope_begin();
+  assert_non_null(ar_alloc(inner2.arena, 70000));
+  assert_int_equal(ar_scope_end(&outer2), AR_OK);
+  assert_int_equal(ar_scope_end(&inner2), AR_ESTALE);
+  assert_int_equal(ar_scope_end(NULL), AR_EINVAL);
+  ar_options_t bad = AR_OPTIONS_INIT;
+  bad.chunk_size = 10;
+  assert_int_equal(ar_thread_arena_configure(&bad), AR_EINVAL);
+  assert_int_equal(ar_thread_arena_configure(NULL), AR_OK);
+}
+
+/* ---- a serial arena off its owner thread ---------------------------------------------- */
+
+/* Thread arenas and pooled arenas are serial arenas that belong to one thread at a time
+ * (arena.h: hand one off with ar_arena_adopt). Debug builds abort on a use from another
+ * thread; the detector is the serial arena's, tested here with the other thread rules. */
+#ifndef NDEBUG /* see test_debug_detects_foreign_thread */
+static ar_arena_t *foreign;
+static void *use_foreign(void *arg) {
+  (void)arg;
+  (void)!ar_alloc(foreign, 100000); /* out-of-line path: owner checked */
+  return NULL;
+}
+static void serial_from_other_thread(void *arg) {
+  (void)arg;
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.name = "owned";
+  foreign = ar_arena_create(&o);
+  pthread_t t;
+  pthread_create(&t, NULL, use_foreign, NULL);
+  pthread_join(t, NULL);
+}
+#endif
+
+static void test_debug_detects_foreign_thread(void **state) {
+  (void)state;
+#ifdef NDEBUG
+  skip();
+#else
+  char err[2048];
+  int status = child_run(serial_from_other_thread, NULL, err, sizeof err);
+  assert_int_not_equal(status, -1);
+  assert_true(child_aborted(status));
+  assert_non_null(strstr(err, "serial arena 'owned'"));
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_configure_validates),
@@ -328,6 +439,9 @@ int main(void) {
       cmocka_unit_test(test_scope_depth_and_outside_stats),
       cmocka_unit_test(test_report),
       cmocka_unit_test(test_late_end_of_a_closed_scope),
+      cmocka_unit_test(test_thread_arena_lifecycle),
+      cmocka_unit_test(test_scopes),
+      cmocka_unit_test(test_debug_detects_foreign_thread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/pool/pool_churn_test.c - the arena pool's stats invariants under concurrent churn.
+ * tests/arenapool/arenapool_churn_test.c - the arena pool's stats invariants under concurrent
+ * churn.
  *
  * Worker threads take, allocate, give and trim in a loop (some takes create an arena, some
  * reuse one, some fail because the source refuses every seventh chunk; max_idle 2 and a
@@ -23,7 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arenart/thread.h"
+#include "arenart.h"
 
 #define WORKERS 4
 #define ROUNDS 4000

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/pool/pool_test.c - the arena pool's create-time option checks and its stats snapshot.
+ * tests/arenapool/arenapool_test.c - the arena pool (runtime/arenapool.c): its create-time option
+ * checks, its stats snapshot, and take/give/trim.
  *
  * Options: ar_arena_pool_create must refuse, with ar_arena_create's code, every option that
  * ar_arena_create refuses (before the fix it accepted them and every take failed), and must
@@ -23,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arenart/thread.h"
+#include "arenart.h"
 #include "tests/bad_options.h"
 
 static void check_invariants(const ar_arena_pool_stats_t *st, size_t max_idle) {
@@ -278,12 +279,78 @@ static void test_give_never_reclaims_young_arenas(void **state) {
   ar_arena_pool_destroy(pool);
 }
 
+/* ---- take, give, trim ------------------------------------------------------------------ */
+
+/* LIFO reuse, max_idle, the retain target following a moving average, trim; and the
+ * create-time refusal in its simplest form (the full set is above). */
+static void test_arena_pool(void **state) {
+  (void)state;
+  assert_null(ar_arena_pool_take(NULL));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_arena_pool_options_t po;
+  ar_arena_pool_options_init(&po);
+  po.max_idle = 2;
+  po.arena.retain_bytes = 8 * AR_DEFAULT_CHUNK_SIZE;
+  ar_arena_pool_t *p = ar_arena_pool_create(&po);
+  assert_non_null(p);
+  ar_arena_t *a = ar_arena_pool_take(p);
+  ar_arena_t *b = ar_arena_pool_take(p);
+  ar_arena_t *c = ar_arena_pool_take(p);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_non_null(c);
+  assert_int_equal(ar_arena_pool_give(p, a), AR_OK);
+  assert_int_equal(ar_arena_pool_give(p, b), AR_OK);
+  assert_int_equal(ar_arena_pool_give(p, c), AR_OK); /* over max_idle: the oldest goes */
+  ar_arena_pool_stats_t st;
+  ar_arena_pool_stats(p, &st);
+  assert_int_equal(st.idle, 2);
+  assert_int_equal(st.taken, 0);
+  assert_int_equal(st.created, 3);
+  assert_int_equal(st.reclaimed, 1);
+  /* LIFO: the most recently given comes back, empty */
+  ar_arena_t *d = ar_arena_pool_take(p);
+  assert_ptr_equal(d, c);
+  ar_stats_t as;
+  ar_arena_stats(d, &as);
+  assert_int_equal(as.used, 0);
+  /* one huge request does not pin its memory: retain follows the moving average */
+  for (int i = 0; i < 30; i++) {
+    assert_non_null(ar_alloc(d, 1000));
+    assert_int_equal(ar_arena_pool_give(p, d), AR_OK);
+    d = ar_arena_pool_take(p);
+  }
+  for (int i = 0; i < 6; i++) assert_non_null(ar_alloc(d, 60000)); /* ~6 chunks */
+  assert_int_equal(ar_arena_pool_give(p, d), AR_OK);
+  ar_arena_pool_stats(p, &st);
+  assert_true(st.retain_target < 4 * AR_DEFAULT_CHUNK_SIZE);
+  d = ar_arena_pool_take(p);
+  ar_arena_stats(d, &as);
+  assert_true(as.capacity <= st.retain_target + AR_DEFAULT_CHUNK_SIZE);
+  assert_int_equal(ar_arena_pool_give(p, d), AR_OK);
+  assert_int_equal(ar_arena_pool_trim(p, true), 2);
+  ar_arena_pool_stats(p, &st);
+  assert_int_equal(st.idle, 0);
+  assert_int_equal(ar_arena_pool_give(NULL, NULL), AR_EINVAL);
+  ar_arena_pool_destroy(p);
+
+  /* options ar_arena_create would refuse are refused at pool creation, with its code (a
+   * pool that accepted them would fail every take); the full set is in
+   * test_create_refuses_what_arena_create_refuses */
+  ar_arena_pool_options_init(&po);
+  po.arena.prealloc_chunks = 2;
+  po.arena.limit_bytes = AR_DEFAULT_CHUNK_SIZE;
+  assert_null(ar_arena_pool_create(&po));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_give_never_reclaims_young_arenas),
       cmocka_unit_test(test_create_refuses_what_arena_create_refuses),
       cmocka_unit_test(test_create_copies_source),
       cmocka_unit_test(test_stats_during_take),
+      cmocka_unit_test(test_arena_pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
