@@ -46,8 +46,8 @@
 #
 # The library's own link dependencies (Libs.private in arenart.pc and arenart-debug.pc, and
 # the link interface of the CMake targets arenart::static and arenart::debug_static) are read
-# from the link command Bazel used for //numa:libarenart.so, so they follow third_party/BUILD. They are Libs.private and not
-# Requires.private on purpose: Requires.private hwloc would add hwloc's own static
+# from the link command Bazel used for //numa:libarenart.so, so they follow third_party/BUILD.
+# They are Libs.private and not Requires.private on purpose: Requires.private hwloc would add hwloc's own static
 # dependencies (libudev) to every `pkg-config --static`, which breaks static programs that
 # never call the NUMA API, on a system (Debian) without a static libudev. A static
 # program that calls the NUMA API (arenart/numa.h) also needs hwloc's own static dependencies

@@ -30,8 +30,8 @@
 # not need libarenart.so); both programs are run and their output checked. The same project
 # asks for COMPONENTS debug and builds prog.c and debug_check.c against arenart::arenart_debug
 # (and debug_check.c against arenart::arenart), with the checks above. A request for a
-# version of another major number, or for a component that does not exist, must be refused. If cmake is missing, the script installs
-# it with apt-get (as root or through sudo -n); only if that fails does it skip this part,
+# version of another major number, or for a component that does not exist, must be refused.
+# If cmake is missing, the script installs it with apt-get (as root or through sudo -n); only if that fails does it skip this part,
 # saying so ("install_test: SKIP cmake ...") before the PASS line.
 #
 # Prints "install_test: PASS" or "install_test: FAIL (...)" as its last line; the exit status
@@ -74,7 +74,8 @@ soname="$(readlink "$PREFIX/lib/libarenart.so")"
 debug_soname="$(readlink "$PREFIX/lib/libarenart-debug.so")"
 [[ "$debug_soname" == "libarenart-debug.so.${soname#libarenart.so.}" ]] ||
   fail "libarenart-debug.so points at '$debug_soname' (release soname '$soname')"
-[[ -f "$PREFIX/lib/$(readlink "$PREFIX/lib/$debug_soname")" ]] || fail "$debug_soname is a dangling link"
+[[ -f "$PREFIX/lib/$(readlink "$PREFIX/lib/$debug_soname")" ]] ||
+  fail "$debug_soname is a dangling link"
 for so in "$soname" "$debug_soname"; do
   recorded="$(readelf -d "$PREFIX/lib/$so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')"
   [[ "$recorded" == "$so" ]] || fail "$so records the soname '$recorded'"
@@ -85,13 +86,17 @@ exports="$(nm -D --defined-only "$PREFIX/lib/$soname" | awk '{print $3}')"
 [[ -z "$(grep -v '^ar_' <<<"$exports")" ]] || fail "exports beyond ar_: $(grep -v '^ar_' <<<"$exports" | head -3)"
 ! grep -q '^ar_stress_' <<<"$exports" || fail "the stress-test hook is exported"
 debug_exports="$(nm -D --defined-only "$PREFIX/lib/$debug_soname" | awk '{print $3}')"
-[[ "$(sort <<<"$exports")" == "$(sort <<<"$debug_exports")" ]] ||
-  fail "the flavors export different symbols: $(diff <(sort <<<"$exports") <(sort <<<"$debug_exports") | head -4 | tr '\n' ' ')"
+if [[ "$(sort <<<"$exports")" != "$(sort <<<"$debug_exports")" ]]; then
+  diff <(sort <<<"$exports") <(sort <<<"$debug_exports") | head -8
+  fail "the two flavors export different symbols"
+fi
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 pc_version="$(pkg-config --modversion arenart)" || fail "pkg-config cannot find arenart"
-pc_debug_version="$(pkg-config --modversion arenart-debug)" || fail "pkg-config cannot find arenart-debug"
-[[ "$pc_debug_version" == "$pc_version" ]] || fail "arenart-debug.pc says $pc_debug_version, arenart.pc $pc_version"
+pc_debug_version="$(pkg-config --modversion arenart-debug)" ||
+  fail "pkg-config cannot find arenart-debug"
+[[ "$pc_debug_version" == "$pc_version" ]] ||
+  fail "arenart-debug.pc says $pc_debug_version, arenart.pc $pc_version"
 
 cat >"$WORK/prog.c" <<'EOF'
 /* Built outside Bazel against an installed arenart (tools/install_test.sh). */
@@ -323,7 +328,8 @@ int main(int argc, char **argv) {
 }
 EOF
 printf 'double free: first 0, second %d\nuse after rewind: junk\n' 1 >"$WORK/expected-debug-check"
-printf 'double free: first 0, second 0\nuse after rewind: old contents\n' >"$WORK/expected-release-check"
+printf 'double free: first 0, second 0\nuse after rewind: old contents\n' \
+  >"$WORK/expected-release-check"
 
 # check_flavor NAME BINARY debug|release [ENV...]: runs debug_check as built, then with
 # "overflow", and checks that the debug flavor reports what the release flavor does not.
@@ -332,7 +338,8 @@ check_flavor() {
   shift 3
   run_case "$name" "$bin" "$WORK/expected-$kind-check" "$@"
   local out="$WORK/$name-overflow.out" rc
-  env "$@" timeout 60 "$bin" overflow >"$out" 2>&1
+  # (The braces keep bash's own "Aborted" line out of the log: the abort is expected.)
+  { env "$@" timeout 60 "$bin" overflow >"$out" 2>&1; } 2>/dev/null
   rc=$?
   if [[ "$kind" == debug ]]; then
     if ((rc == 0)) || ! grep -q "overwritten guard byte" "$out"; then
@@ -353,7 +360,8 @@ echo "\$ $CC ${CFLAGS[*]} -DWITH_NUMA prog.c ${pc_debug[*]} -o prog-debug"
 "$CC" "${CFLAGS[@]}" -DWITH_NUMA "$WORK/prog.c" "${pc_debug[@]}" -o "$WORK/prog-debug" ||
   fail "debug shared: compile/link failed"
 needed="$(readelf -d "$WORK/prog-debug" | sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
-[[ "$needed" == "$debug_soname" ]] || fail "debug shared: the program needs '$needed', expected '$debug_soname'"
+[[ "$needed" == "$debug_soname" ]] ||
+  fail "debug shared: the program needs '$needed', expected '$debug_soname'"
 run_case debug-shared "$WORK/prog-debug" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
 
 for flavor in debug release; do
@@ -487,7 +495,8 @@ EOF_CMAKE
     run_case "cmake-$flavor" "$bdir/prog" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
     run_case "cmake-$flavor-cpp" "$bdir/prog_cpp" "$WORK/expected-cpp" LD_LIBRARY_PATH="$PREFIX/lib"
     # arenart::arenart_debug: the debug flavor, shared or static like arenart::arenart.
-    needed="$(readelf -d "$bdir/prog_debug" | sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
+    needed="$(readelf -d "$bdir/prog_debug" |
+      sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
     if [[ "$flavor" == shared && "$needed" != "$debug_soname" ]]; then
       fail "cmake shared: prog_debug needs '$needed', expected '$debug_soname'"
     fi

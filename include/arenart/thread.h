@@ -64,7 +64,8 @@ AR_API ar_arena_t *ar_thread_arena(void);
  * stay valid while thread arenas use it). Any thread; arenas that already exist keep their
  * options. Returns AR_OK, or (the configuration unchanged):
  * Errors: AR_EINVAL (a `size` the library does not accept (see ar_options_t), chunk_size below
- * AR_MIN_CHUNK_SIZE or above 1 GiB, a source with a NULL acquire or release), AR_ELIMIT (prealloc_chunks chunks exceed limit_bytes). */
+ * AR_MIN_CHUNK_SIZE or above 1 GiB, a source with a NULL acquire or release), AR_ELIMIT
+ * (prealloc_chunks chunks exceed limit_bytes). */
 AR_API int ar_thread_arena_configure(const ar_options_t *opts);
 
 /** A request scope on the calling thread's arena: allocate from `scope.arena`. */
