@@ -135,8 +135,8 @@ AR_API void ar_numa_options_init(ar_numa_options_t *opts);
  * created afterwards with the default source use the node pools. Any thread; once (a second
  * call before ar_numa_shutdown fails with AR_EBUSY). NULL opts: the defaults.
  * Errors: AR_EINVAL (a `size` the library does not accept (see ar_numa_options_t), an option
- * out of range, a topology hwloc rejects, a node number at or
- * above AR_NUMA_MAX_NODES), AR_ENOMEM, AR_EBUSY. ar_numa_last_failure() has the details.
+ * out of range, a topology hwloc rejects, a node number at or above AR_NUMA_MAX_NODES),
+ * AR_ENOMEM, AR_EBUSY. ar_numa_last_failure() has the details.
  */
 AR_API int ar_numa_init(const ar_numa_options_t *opts);
 
