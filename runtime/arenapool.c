@@ -56,10 +56,10 @@ void ar_arena_pool_options_init(ar_arena_pool_options_t *opts) {
 
 ar_arena_pool_t *ar_arena_pool_create(const ar_arena_pool_options_t *opts) {
   ar_arena_pool_options_t o = AR_ARENA_POOL_OPTIONS_INIT;
-  if (opts != NULL) o = *opts;
+  ar_error_t bad = ar_arena_pool_options_read_(opts, &o); /* options.c: by the caller's size */
   if (o.max_idle == 0) o.max_idle = 64;
   if (o.idle_ns == 0) o.idle_ns = 5000000000ull;
-  ar_error_t bad = ar_options_validate_(&o.arena, &o.arena); /* fills in the chunk size */
+  if (bad == AR_OK) bad = ar_options_validate_(&o.arena, &o.arena); /* fills in chunk size */
   if (bad != AR_OK) {
     ar_set_error_(bad);
     return NULL;

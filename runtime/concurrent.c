@@ -673,8 +673,8 @@ void *ar_concurrent_calloc(ar_concurrent_t *ca, size_t count, size_t size) {
 }
 
 ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
-  ar_options_t o = AR_OPTIONS_INIT;
-  if (opts != NULL) o = *opts;
+  ar_options_t o; /* options.c reads the caller's struct by its size */
+  if (ar_options_read_(opts, &o) != AR_OK) return (ar_concurrent_t *)fail(AR_EINVAL);
   if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
   if (o.chunk_size < AR_MIN_CHUNK_SIZE * 4 || o.chunk_size > AR_MAX_CCHUNK)
     return (ar_concurrent_t *)fail(AR_EINVAL);

@@ -95,6 +95,21 @@ struct ar_options;
  * AR_OK and fills *out (if not NULL) with the options, chunk_size 0 replaced by the default;
  * or AR_EINVAL / AR_ELIMIT, leaving *out alone. Does not set the thread's last error. */
 AR_INTERNAL ar_error_t ar_options_validate_(const struct ar_options *in, struct ar_options *out);
+/* The readers of the caller-allocated options structs (options.c): the only code that looks at
+ * their `size` and copies them. `in` NULL means the defaults. Returns AR_OK and fills *out
+ * (which may be `in` itself) with the caller's fields over the defaults, out->size the
+ * library's sizeof; or AR_EINVAL for a size the library does not accept, leaving *out alone.
+ * Check nothing else and do not set the thread's last error. */
+struct ar_arena_pool_options;
+struct ar_map_options;
+struct ar_numa_options;
+AR_INTERNAL ar_error_t ar_options_read_(const struct ar_options *in, struct ar_options *out);
+AR_INTERNAL ar_error_t ar_arena_pool_options_read_(const struct ar_arena_pool_options *in,
+                                                   struct ar_arena_pool_options *out);
+AR_INTERNAL ar_error_t ar_map_options_read_(const struct ar_map_options *in,
+                                            struct ar_map_options *out);
+AR_INTERNAL ar_error_t ar_numa_options_read_(const struct ar_numa_options *in,
+                                             struct ar_numa_options *out);
 
 /* ---- stress hooks (stress.c) --------------------------------------------------------- */
 

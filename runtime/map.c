@@ -238,14 +238,14 @@ static int ensure(ar_map_t *m, size_t n, retired_t *old_table) {
 void ar_map_options_init(ar_map_options_t *opts) {
   if (opts == NULL) return;
   memset(opts, 0, sizeof *opts);
+  opts->size = sizeof *opts;
   opts->key_kind = AR_MAP_KEY_BYTES;
   opts->value_size = sizeof(void *);
 }
 
 int ar_map_init(ar_map_t *m, ar_arena_t *arena, const ar_map_options_t *opts) {
-  ar_map_options_t o;
-  ar_map_options_init(&o);
-  if (opts != NULL) o = *opts;
+  ar_map_options_t o; /* options.c reads the caller's struct by its size */
+  if (ar_map_options_read_(opts, &o) != AR_OK) return fail(AR_EINVAL);
   if (m == NULL || arena == NULL || o.value_size > AR_MAP_MAX_VALUE ||
       (o.key_kind != AR_MAP_KEY_BYTES && o.key_kind != AR_MAP_KEY_U64))
     return fail(AR_EINVAL);

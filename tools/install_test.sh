@@ -13,13 +13,25 @@
 # program calling into hwloc needs hwloc's static dependencies (libudev), which Debian does not
 # ship as static libraries.
 #
+# The debug flavor (libarenart-debug, arenart-debug.pc): installed under its own soname with the
+# same exports; prog.c built against it through pkg-config gives the same output; and it is
+# really the debug flavor: a small program (debug_check.c) that gives a block back twice with
+# ar_free, reads memory after a rewind, and (run with "overflow") writes one byte past an
+# allocation must see, built against the debug flavor, what docs/debugging.md promises for
+# checked arenas (AR_DEBUG >= 2): the second ar_free refused with AR_EINVAL, 0xDD junk where the
+# rewound block was, and an abort naming the overwritten guard byte at reset; built against
+# the release flavor, none of it (both frees accepted, the old contents, no report). It runs
+# shared and static (pkg-config --static arenart-debug).
+#
 # Then the CMake package (PREFIX/lib/cmake/arenart): a small project with a C program (the same
 # prog.c, NUMA included) and a C++17 program using arenart/arenart.hpp is configured with
 # find_package(arenart 0.1 REQUIRED) and built twice, linking arenart::arenart as the shared
 # library and, with -Darenart_USE_STATIC_LIBS=ON, as the static one (the program must then
-# not need libarenart.so); both programs are run and their output checked. A request for a
-# version of another major number must be refused. If cmake is missing, the script installs
-# it with apt-get (as root or through sudo -n); only if that fails does it skip this part,
+# not need libarenart.so); both programs are run and their output checked. The same project
+# asks for COMPONENTS debug and builds prog.c and debug_check.c against arenart::arenart_debug
+# (and debug_check.c against arenart::arenart), with the checks above. A request for a
+# version of another major number, or for a component that does not exist, must be refused.
+# If cmake is missing, the script installs it with apt-get (as root or through sudo -n); only if that fails does it skip this part,
 # saying so ("install_test: SKIP cmake ...") before the PASS line.
 #
 # Prints "install_test: PASS" or "install_test: FAIL (...)" as its last line; the exit status
@@ -46,6 +58,8 @@ echo "\$ PREFIX=$PREFIX tools/install.sh $*"
 PREFIX="$PREFIX" tools/install.sh "$@" || fail "tools/install.sh exited with $?"
 
 for f in lib/libarenart.a lib/libarenart.so.0.1.0 lib/libarenart.so.0 lib/libarenart.so \
+  lib/libarenart-debug.a lib/libarenart-debug.so.0.1.0 lib/libarenart-debug.so.0 \
+  lib/libarenart-debug.so lib/pkgconfig/arenart-debug.pc \
   lib/pkgconfig/arenart.pc include/arenart.h include/arenart/arena.h \
   include/arenart/arenart.hpp lib/cmake/arenart/arenartConfig.cmake \
   lib/cmake/arenart/arenartConfigVersion.cmake; do
@@ -55,13 +69,34 @@ done
 soname="$(readlink "$PREFIX/lib/libarenart.so")"
 [[ "$soname" =~ ^libarenart\.so\.[0-9]+$ ]] || fail "libarenart.so points at '$soname'"
 [[ -f "$PREFIX/lib/$(readlink "$PREFIX/lib/$soname")" ]] || fail "$soname is a dangling link"
-# The export list (runtime/libarenart.lds): ar_ names only, and no test hook.
+# The debug flavor: its own soname (a program linked against one flavor never loads the other),
+# recorded in the file itself.
+debug_soname="$(readlink "$PREFIX/lib/libarenart-debug.so")"
+[[ "$debug_soname" == "libarenart-debug.so.${soname#libarenart.so.}" ]] ||
+  fail "libarenart-debug.so points at '$debug_soname' (release soname '$soname')"
+[[ -f "$PREFIX/lib/$(readlink "$PREFIX/lib/$debug_soname")" ]] ||
+  fail "$debug_soname is a dangling link"
+for so in "$soname" "$debug_soname"; do
+  recorded="$(readelf -d "$PREFIX/lib/$so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')"
+  [[ "$recorded" == "$so" ]] || fail "$so records the soname '$recorded'"
+done
+# The export list (runtime/libarenart.lds): ar_ names only, and no test hook; both flavors
+# export the same names.
 exports="$(nm -D --defined-only "$PREFIX/lib/$soname" | awk '{print $3}')"
 [[ -z "$(grep -v '^ar_' <<<"$exports")" ]] || fail "exports beyond ar_: $(grep -v '^ar_' <<<"$exports" | head -3)"
 ! grep -q '^ar_stress_' <<<"$exports" || fail "the stress-test hook is exported"
+debug_exports="$(nm -D --defined-only "$PREFIX/lib/$debug_soname" | awk '{print $3}')"
+if [[ "$(sort <<<"$exports")" != "$(sort <<<"$debug_exports")" ]]; then
+  diff <(sort <<<"$exports") <(sort <<<"$debug_exports") | head -8
+  fail "the two flavors export different symbols"
+fi
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 pc_version="$(pkg-config --modversion arenart)" || fail "pkg-config cannot find arenart"
+pc_debug_version="$(pkg-config --modversion arenart-debug)" ||
+  fail "pkg-config cannot find arenart-debug"
+[[ "$pc_debug_version" == "$pc_version" ]] ||
+  fail "arenart-debug.pc says $pc_debug_version, arenart.pc $pc_version"
 
 cat >"$WORK/prog.c" <<'EOF'
 /* Built outside Bazel against an installed arenart (tools/install_test.sh). */
@@ -242,6 +277,113 @@ if readelf -d "$WORK/prog-static" 2>/dev/null | grep -q NEEDED; then
 fi
 run_case static "$WORK/prog-static" "$WORK/expected-static"
 
+# ---- the debug flavor --------------------------------------------------------------------
+cat >"$WORK/debug_check.c" <<'EOF'
+/* Tells arenart's debug flavor from the release one (tools/install_test.sh) by what
+ * docs/debugging.md promises for checked arenas, which every arena of the debug flavor
+ * (AR_DEBUG=2) is, and the release flavor (AR_DEBUG 0) does not check. */
+#include <arenart.h>
+
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  ar_arena_t *a = ar_arena_create(NULL);
+  if (a == NULL) return 1;
+  if (argc > 1 && strcmp(argv[1], "overflow") == 0) {
+    /* One byte past a 13-byte allocation: the guard byte after it is checked at reset. */
+    char *z = ar_alloc(a, 13);
+    volatile size_t past = 13;
+    if (z == NULL) return 1;
+    z[past] = 'x';
+    ar_reset(a);
+    printf("overflow: not reported\n");
+    ar_arena_destroy(a);
+    return 0;
+  }
+
+  /* A block given back twice. x is not the most recent allocation, so the checks that every
+   * build makes (a block reaching past the memory handed out) do not apply. */
+  char *x = ar_alloc(a, 32);
+  char *y = ar_alloc(a, 32);
+  if (x == NULL || y == NULL) return 1;
+  int first = ar_free(a, x, 32);
+  int second = ar_free(a, x, 32);
+  printf("double free: first %d, second %d\n", first, second);
+  ar_arena_destroy(a);
+
+  /* A read after a rewind took the block back (the chunk stays with the arena). */
+  ar_arena_t *b = ar_arena_create(NULL);
+  if (b == NULL) return 1;
+  ar_mark_t m = ar_mark(b);
+  unsigned char *p = ar_alloc(b, 64);
+  if (p == NULL) return 1;
+  memset(p, 'A', 64);
+  if (ar_rewind(b, &m) != AR_OK) return 1;
+  unsigned char seen = *(volatile unsigned char *)p;
+  printf("use after rewind: %s\n",
+         seen == 0xDD ? "junk" : seen == 'A' ? "old contents" : "something else");
+  ar_arena_destroy(b);
+  return 0;
+}
+EOF
+printf 'double free: first 0, second %d\nuse after rewind: junk\n' 1 >"$WORK/expected-debug-check"
+printf 'double free: first 0, second 0\nuse after rewind: old contents\n' \
+  >"$WORK/expected-release-check"
+
+# check_flavor NAME BINARY debug|release [ENV...]: runs debug_check as built, then with
+# "overflow", and checks that the debug flavor reports what the release flavor does not.
+check_flavor() {
+  local name="$1" bin="$2" kind="$3"
+  shift 3
+  run_case "$name" "$bin" "$WORK/expected-$kind-check" "$@"
+  local out="$WORK/$name-overflow.out" rc
+  # (The braces keep bash's own "Aborted" line out of the log: the abort is expected.)
+  { env "$@" timeout 60 "$bin" overflow >"$out" 2>&1; } 2>/dev/null
+  rc=$?
+  if [[ "$kind" == debug ]]; then
+    if ((rc == 0)) || ! grep -q "overwritten guard byte" "$out"; then
+      cat "$out"
+      fail "$name overflow: the debug flavor did not report the overwritten guard byte (exit $rc)"
+    fi
+  elif ((rc != 0)) || [[ "$(cat "$out")" != "overflow: not reported" ]]; then
+    cat "$out"
+    fail "$name overflow: the release flavor reported something (exit $rc)"
+  fi
+  echo "install_test: $name overflow ok"
+}
+
+# Shared, through pkg-config: the whole program against the debug flavor, then the check
+# program against each flavor.
+read -r -a pc_debug <<<"$(pkg-config --cflags --libs arenart-debug)"
+echo "\$ $CC ${CFLAGS[*]} -DWITH_NUMA prog.c ${pc_debug[*]} -o prog-debug"
+"$CC" "${CFLAGS[@]}" -DWITH_NUMA "$WORK/prog.c" "${pc_debug[@]}" -o "$WORK/prog-debug" ||
+  fail "debug shared: compile/link failed"
+needed="$(readelf -d "$WORK/prog-debug" | sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
+[[ "$needed" == "$debug_soname" ]] ||
+  fail "debug shared: the program needs '$needed', expected '$debug_soname'"
+run_case debug-shared "$WORK/prog-debug" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
+
+for flavor in debug release; do
+  pc_name=arenart
+  [[ "$flavor" == debug ]] && pc_name=arenart-debug
+  read -r -a pc_flags <<<"$(pkg-config --cflags --libs "$pc_name")"
+  echo "\$ $CC ${CFLAGS[*]} debug_check.c ${pc_flags[*]} -o check-$flavor"
+  "$CC" "${CFLAGS[@]}" "$WORK/debug_check.c" "${pc_flags[@]}" -o "$WORK/check-$flavor" ||
+    fail "check-$flavor: compile/link failed"
+  check_flavor "check-$flavor" "$WORK/check-$flavor" "$flavor" LD_LIBRARY_PATH="$PREFIX/lib"
+done
+
+# Static: -static makes -larenart-debug pick libarenart-debug.a.
+read -r -a pc_debug_static <<<"$(pkg-config --static --cflags --libs arenart-debug)"
+echo "\$ $CC -static ${CFLAGS[*]} debug_check.c ${pc_debug_static[*]} -o check-debug-static"
+"$CC" -static "${CFLAGS[@]}" "$WORK/debug_check.c" "${pc_debug_static[@]}" \
+  -o "$WORK/check-debug-static" || fail "check-debug-static: compile/link failed"
+if readelf -d "$WORK/check-debug-static" 2>/dev/null | grep -q NEEDED; then
+  fail "check-debug-static: the program still has dynamic dependencies"
+fi
+check_flavor check-debug-static "$WORK/check-debug-static" debug
+
 # ---- CMake: find_package(arenart) ------------------------------------------------------
 cmake_skipped=""
 if ! command -v cmake >/dev/null 2>&1; then
@@ -265,6 +407,7 @@ fi
 if [[ -z "$cmake_skipped" ]]; then
   mkdir -p "$WORK/cmake-src"
   cp "$WORK/prog.c" "$WORK/cmake-src/prog.c"
+  cp "$WORK/debug_check.c" "$WORK/cmake-src/debug_check.c"
   cat >"$WORK/cmake-src/prog.cc" <<'EOF_CC'
 // Built by CMake against an installed arenart (tools/install_test.sh): the C++ wrapper.
 #include <arenart/arenart.hpp>
@@ -300,8 +443,11 @@ set(CMAKE_CXX_STANDARD_REQUIRED ON)
 if(NOT DEFINED WANT_VERSION)
   set(WANT_VERSION 0.1)
 endif()
-find_package(arenart ${WANT_VERSION} REQUIRED)
-message(STATUS "arenart ${arenart_VERSION}: ${arenart_LIBRARY}")
+if(NOT DEFINED WANT_COMPONENTS)
+  set(WANT_COMPONENTS debug)
+endif()
+find_package(arenart ${WANT_VERSION} REQUIRED COMPONENTS ${WANT_COMPONENTS})
+message(STATUS "arenart ${arenart_VERSION}: ${arenart_LIBRARY}; debug: ${arenart_DEBUG_LIBRARY}")
 add_executable(prog prog.c)
 target_compile_definitions(prog PRIVATE WITH_NUMA)
 target_compile_options(prog PRIVATE -Wall -Wextra -Werror)
@@ -310,6 +456,18 @@ target_link_libraries(prog PRIVATE arenart::arenart)
 add_executable(prog_cpp prog.cc)
 target_compile_options(prog_cpp PRIVATE -Wall -Wextra -Werror)
 target_link_libraries(prog_cpp PRIVATE arenart::arenart)
+add_executable(prog_debug prog.c)
+target_compile_definitions(prog_debug PRIVATE WITH_NUMA)
+target_compile_options(prog_debug PRIVATE -Wall -Wextra -Werror)
+set_property(TARGET prog_debug PROPERTY C_STANDARD 11)
+target_link_libraries(prog_debug PRIVATE arenart::arenart_debug)
+foreach(flavor debug release)
+  add_executable(check_${flavor} debug_check.c)
+  target_compile_options(check_${flavor} PRIVATE -Wall -Wextra -Werror)
+  set_property(TARGET check_${flavor} PROPERTY C_STANDARD 11)
+endforeach()
+target_link_libraries(check_debug PRIVATE arenart::arenart_debug)
+target_link_libraries(check_release PRIVATE arenart::arenart)
 EOF_CMAKE
   echo "cpp: 3700 bytes in pmr strings; in a scope on the thread arena" >"$WORK/expected-cpp"
 
@@ -336,7 +494,29 @@ EOF_CMAKE
     fi
     run_case "cmake-$flavor" "$bdir/prog" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
     run_case "cmake-$flavor-cpp" "$bdir/prog_cpp" "$WORK/expected-cpp" LD_LIBRARY_PATH="$PREFIX/lib"
+    # arenart::arenart_debug: the debug flavor, shared or static like arenart::arenart.
+    needed="$(readelf -d "$bdir/prog_debug" |
+      sed -n 's/.*(NEEDED).*\[\(libarenart[^]]*\)\].*/\1/p')"
+    if [[ "$flavor" == shared && "$needed" != "$debug_soname" ]]; then
+      fail "cmake shared: prog_debug needs '$needed', expected '$debug_soname'"
+    fi
+    if [[ "$flavor" == static && -n "$needed" ]]; then
+      fail "cmake static: prog_debug still needs '$needed'"
+    fi
+    run_case "cmake-$flavor-debug" "$bdir/prog_debug" "$WORK/expected" LD_LIBRARY_PATH="$PREFIX/lib"
+    check_flavor "cmake-$flavor-check-debug" "$bdir/check_debug" debug LD_LIBRARY_PATH="$PREFIX/lib"
+    check_flavor "cmake-$flavor-check-release" "$bdir/check_release" release \
+      LD_LIBRARY_PATH="$PREFIX/lib"
   done
+
+  # A component that does not exist must be refused.
+  if cmake -S "$WORK/cmake-src" -B "$WORK/cmake-nosuch" -DCMAKE_PREFIX_PATH="$PREFIX" \
+    -DWANT_COMPONENTS=nosuch >"$WORK/cmake-nosuch.log" 2>&1; then
+    fail "cmake: find_package(arenart COMPONENTS nosuch) succeeded"
+  fi
+  grep -q "has no component 'nosuch'" "$WORK/cmake-nosuch.log" ||
+    { cat "$WORK/cmake-nosuch.log"; fail "cmake: COMPONENTS nosuch failed for another reason"; }
+  echo "install_test: cmake component check ok"
 
   # Another major version must be refused by arenartConfigVersion.cmake.
   if cmake -S "$WORK/cmake-src" -B "$WORK/cmake-v99" -DCMAKE_PREFIX_PATH="$PREFIX" \

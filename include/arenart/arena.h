@@ -77,8 +77,24 @@ enum {
 };
 
 /** How to create an arena. Start from ar_options_init() or AR_OPTIONS_INIT, then set the
- * fields you need. */
+ * fields you need.
+ *
+ * Extensible: `size` comes first and tells the library which version of this struct the
+ * caller was compiled with, so a later minor version can add fields at the end without
+ * breaking programs built against this header. ar_options_init() and AR_OPTIONS_INIT set it to
+ * `sizeof(ar_options_t)`; leave it alone. The library accepts (and otherwise fails with
+ * AR_EINVAL, see docs/abi.md):
+ *   - 0: a zero-initialised struct (`ar_options_t o = {0};`, or designated initializers) of
+ *     the first layout with a size field (0.1.0, this one); fields left 0 mean what 0 means
+ *     for them (chunk_size 0 is the default, retain_bytes 0 keeps nothing);
+ *   - a multiple of 8 up to the library's own `sizeof`: an older, shorter struct; the fields
+ *     it lacks take their defaults (AR_OPTIONS_INIT);
+ *   - a multiple of 8 above it, up to AR_OPTIONS_MAX_SIZE, only if every byte past what the
+ *     library knows is zero: a newer caller that sets a field this library lacks is refused
+ *     rather than silently ignored.
+ * Every function that takes an ar_options_t checks it this way. */
 typedef struct ar_options {
+  size_t size;               /**< sizeof(ar_options_t) as the caller compiled it (see above) */
   size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256 */
   size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
   size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
@@ -91,14 +107,17 @@ typedef struct ar_options {
 
 /** Static initializer with the defaults; ar_options_init() does the same at run time. */
 #define AR_OPTIONS_INIT                                                                  \
-  { AR_DEFAULT_CHUNK_SIZE, 0, AR_DEFAULT_RETAIN_BYTES, 0, NULL, 0, NULL }
+  { sizeof(ar_options_t), AR_DEFAULT_CHUNK_SIZE, 0, AR_DEFAULT_RETAIN_BYTES, 0, NULL, 0, NULL }
 
-/** Fills *opts with the defaults (AR_OPTIONS_INIT). NULL is a no-op. Any thread. */
+/** Fills *opts with the defaults (AR_OPTIONS_INIT), `size` included. NULL is a no-op. Any
+ * thread. */
 AR_API void ar_options_init(ar_options_t *opts);
 
 /**
  * Creates an arena. `opts` may be NULL for the defaults.
- * Errors (returns NULL): AR_EINVAL (chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
+ * Errors (returns NULL): AR_EINVAL (a `size` the library does not accept (see ar_options_t):
+ * not a multiple of 8, above AR_OPTIONS_MAX_SIZE, or larger than the library's struct with a
+ * nonzero byte past it; chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
  * source with a NULL acquire/release), AR_ELIMIT (prealloc exceeds limit_bytes), AR_ENOMEM
  * (the arena header or a preallocated chunk could not be had; nothing is leaked).
  */

@@ -58,6 +58,7 @@
 
 #include "arenart.h"
 
+/** The C++ wrappers of arenart (this header); the C API stays in the global namespace. */
 namespace arenart {
 
 /** The exception the owning handles' constructors throw when the C call fails. */
@@ -99,6 +100,7 @@ class arena {
   /** Takes ownership of `raw` (may be null: an empty handle). Errors: none. */
   static arena adopt_raw(ar_arena_t *raw) noexcept { return arena(raw, 0); }
 
+  /** Takes o's arena; o is left empty. Errors: none. */
   arena(arena &&o) noexcept : a_(std::exchange(o.a_, nullptr)) {}
   /** Destroys the arena held before (if any), then takes o's. Errors: none. */
   arena &operator=(arena &&o) noexcept {
@@ -180,6 +182,7 @@ class concurrent_arena {
   explicit concurrent_arena(const ar_options_t *opts = nullptr) : a_(ar_concurrent_create(opts)) {
     if (a_ == nullptr) throw error(ar_last_error());
   }
+  /** Takes o's arena; o is left empty. Errors: none. */
   concurrent_arena(concurrent_arena &&o) noexcept : a_(std::exchange(o.a_, nullptr)) {}
   /** Destroys the arena held before (quiescence required), takes o's. Errors: none. */
   concurrent_arena &operator=(concurrent_arena &&o) noexcept {
@@ -230,6 +233,8 @@ class scope {
       throw error(AR_ENOMEM);
     }
   }
+  /** Takes over o's scope (same thread only); o becomes inactive and ends nothing. Errors:
+   * none. */
   scope(scope &&o) noexcept : s_(o.s_), active_(std::exchange(o.active_, false)) {}
   scope &operator=(scope &&) = delete; /* would end a scope out of order */
   scope(const scope &) = delete;
@@ -273,7 +278,10 @@ class scope {
 class arena_resource : public std::pmr::memory_resource {
  public:
   /** What do_deallocate does. */
-  enum policy { keep, give_back };
+  enum policy {
+    keep,      /**< deallocate does nothing; the memory comes back at reset (the default) */
+    give_back, /**< deallocate calls ar_free, so the arena reuses the block */
+  };
   /** Binds to `a` (not owned). Errors: none; a null arena makes every allocation throw. */
   explicit arena_resource(ar_arena_t *a, policy p = keep) noexcept : a_(a), give_back_(p == give_back) {}
   /** Binds to h.get(). Errors: none. */
@@ -378,10 +386,15 @@ class concurrent_resource : public std::pmr::memory_resource {
 template <class T>
 class allocator {
  public:
+  /** The element type (Allocator requirement). */
   using value_type = T;
+  /** Move assignment of a container moves the allocator (and so the arena) along. */
   using propagate_on_container_move_assignment = std::true_type;
+  /** Swapping containers swaps their allocators. */
   using propagate_on_container_swap = std::true_type;
+  /** Copy assignment keeps the target's arena; elements are copied into it. */
   using propagate_on_container_copy_assignment = std::false_type;
+  /** Two allocators are equal only when they name the same arena. */
   using is_always_equal = std::false_type;
 
   /** Binds to `a` (not owned). Errors: none. */

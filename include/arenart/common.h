@@ -65,6 +65,15 @@ extern "C" {
 #define AR_ALIGNOF(T) _Alignof(T)
 #endif
 
+/** The largest `size` an options struct (ar_options_t, ar_arena_pool_options_t,
+ * ar_map_options_t, ar_numa_options_t) may declare: 4096 bytes. Every options struct starts
+ * with `size_t size`, which its `*_init` function and `*_INIT` macro set to its sizeof, so a
+ * minor version can add fields at the end (docs/abi.md). A larger value is taken for garbage
+ * (an options struct that was never initialised) and refused with AR_EINVAL, as is one that is
+ * not a multiple of 8 (the structs' alignment); 0 means a zero-initialised struct of the first
+ * sized layout (version 0.1.0). */
+#define AR_OPTIONS_MAX_SIZE ((size_t)4096)
+
 /** Error codes. Every public function documents which of these it can return. */
 typedef enum ar_error {
   AR_OK = 0,        /**< success */

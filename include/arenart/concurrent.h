@@ -121,8 +121,9 @@ typedef struct ar_concurrent ar_concurrent_t;
  * pool them. AR_RETAIN_AUTO (the default) keeps AR_CONCURRENT_AUTO_RETAIN (1 MiB): a
  * ConcurrentArena does not follow a decaying peak as the serial arena does. The heap flavor
  * keeps nothing.
- * Errors (NULL): AR_EINVAL (chunk_size, unless 0 for the default 64 KiB, below 1024, i.e.
- * 4 * AR_MIN_CHUNK_SIZE, or above 1 GiB; a source without callbacks), AR_ENOMEM.
+ * Errors (NULL): AR_EINVAL (a `size` the library does not accept (see ar_options_t); chunk_size,
+ * unless 0 for the default 64 KiB, below 1024, i.e. 4 * AR_MIN_CHUNK_SIZE, or above 1 GiB; a
+ * source without callbacks), AR_ENOMEM.
  */
 AR_API ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts);
 

@@ -69,9 +69,12 @@ typedef uint64_t (*ar_map_hash_fn)(const void *key, size_t len, void *ctx);
 /** Key equality, called with a stored key and the probe key. */
 typedef bool (*ar_map_eq_fn)(const void *a, size_t alen, const void *b, size_t blen, void *ctx);
 
-/** How to make a map (ar_map_init). Start from ar_map_options_init(), then set the fields you
- * need. */
+/** How to make a map (ar_map_init). Start from ar_map_options_init() or AR_MAP_OPTIONS_INIT,
+ * then set the fields you need. Extensible: `size`, set by both, follows ar_options_t's rules
+ * (0: a zero-initialised struct of the 0.1.0 layout; shorter: missing fields take their
+ * defaults; longer: only with zero bytes past what the library knows). */
 typedef struct ar_map_options {
+  size_t size;                /**< sizeof(ar_map_options_t) as the caller compiled it */
   ar_map_key_kind_t key_kind; /**< AR_MAP_KEY_BYTES or AR_MAP_KEY_U64 */
   size_t value_size;   /**< bytes per value; 0 for a set; at most AR_MAP_MAX_VALUE */
   ar_map_hash_fn hash; /**< NULL: ar_hash_bytes / ar_hash_u64 with `seed` */
@@ -118,11 +121,17 @@ typedef struct ar_map_entry {
   void *value;      /**< the stored value (the callback of ar_map_foreach may modify it) */
 } ar_map_entry_t;
 
-/** Fills *opts with byte keys, pointer-sized values, default hash and equality, seed 0. */
+/** Static initializer with the defaults; ar_map_options_init() does the same at run time. */
+#define AR_MAP_OPTIONS_INIT                                                               \
+  { sizeof(ar_map_options_t), AR_MAP_KEY_BYTES, sizeof(void *), NULL, NULL, NULL, 0 }
+
+/** Fills *opts with byte keys, pointer-sized values, default hash and equality, seed 0
+ * (AR_MAP_OPTIONS_INIT), `size` included. NULL is a no-op. */
 AR_API void ar_map_options_init(ar_map_options_t *opts);
 
 /** Makes *m an empty map in `arena`; allocates nothing. opts NULL: ar_map_options_init's.
- * Errors: AR_EINVAL (NULL m or arena, unknown key kind, value_size above AR_MAP_MAX_VALUE). */
+ * Errors: AR_EINVAL (NULL m or arena, a `size` the library does not accept (see
+ * ar_map_options_t), unknown key kind, value_size above AR_MAP_MAX_VALUE). */
 AR_API int ar_map_init(ar_map_t *m, ar_arena_t *arena, const ar_map_options_t *opts);
 
 /** Gives the table and every key copy back to the arena; *m stays usable, empty. NULL: no-op. */

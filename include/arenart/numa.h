@@ -107,8 +107,12 @@ typedef enum ar_numa_bind {
                                    them (or binding fails) the acquisition fails (AR_ENOMEM) */
 } ar_numa_bind_t;
 
-/** How to initialise NUMA placement; start from ar_numa_options_init(). */
+/** How to initialise NUMA placement; start from ar_numa_options_init() or
+ * AR_NUMA_OPTIONS_INIT. Extensible: `size`, set by both, follows ar_options_t's rules (0: a
+ * zero-initialised struct of the 0.1.0 layout; shorter: missing fields take their defaults;
+ * longer: only with zero bytes past what the library knows). */
 typedef struct ar_numa_options {
+  size_t size;              /**< sizeof(ar_numa_options_t) as the caller compiled it */
   ar_numa_bind_t bind;      /**< binding mode (default AR_NUMA_BIND_PREFERRED) */
   size_t pool_chunks;       /**< most free chunks each node's pool keeps (default 256) */
   bool route_default;       /**< serve the default source from the node pools (default true) */
@@ -119,15 +123,20 @@ typedef struct ar_numa_options {
   const char *xml;          /**< path of an hwloc XML topology to use instead (copied; NULL) */
 } ar_numa_options_t;
 
-/** Fills *opts with the defaults. NULL is a no-op. */
+/** Static initializer with the defaults; ar_numa_options_init() does the same at run time. */
+#define AR_NUMA_OPTIONS_INIT                                                              \
+  { sizeof(ar_numa_options_t), AR_NUMA_BIND_PREFERRED, 256, true, 0, 0, NULL, NULL }
+
+/** Fills *opts with the defaults (AR_NUMA_OPTIONS_INIT), `size` included. NULL is a no-op. */
 AR_API void ar_numa_options_init(ar_numa_options_t *opts);
 
 /**
  * Discovers the topology and creates one chunk pool per node; with route_default, arenas
  * created afterwards with the default source use the node pools. Any thread; once (a second
  * call before ar_numa_shutdown fails with AR_EBUSY). NULL opts: the defaults.
- * Errors: AR_EINVAL (an option out of range, a topology hwloc rejects, a node number at or
- * above AR_NUMA_MAX_NODES), AR_ENOMEM, AR_EBUSY. ar_numa_last_failure() has the details.
+ * Errors: AR_EINVAL (a `size` the library does not accept (see ar_numa_options_t), an option
+ * out of range, a topology hwloc rejects, a node number at or above AR_NUMA_MAX_NODES),
+ * AR_ENOMEM, AR_EBUSY. ar_numa_last_failure() has the details.
  */
 AR_API int ar_numa_init(const ar_numa_options_t *opts);
 

@@ -63,8 +63,9 @@ AR_API ar_arena_t *ar_thread_arena(void);
  * checked now, by the rules of ar_arena_create, and the source struct is copied (its ctx must
  * stay valid while thread arenas use it). Any thread; arenas that already exist keep their
  * options. Returns AR_OK, or (the configuration unchanged):
- * Errors: AR_EINVAL (chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, a source with a NULL
- * acquire or release), AR_ELIMIT (prealloc_chunks chunks exceed limit_bytes). */
+ * Errors: AR_EINVAL (a `size` the library does not accept (see ar_options_t), chunk_size below
+ * AR_MIN_CHUNK_SIZE or above 1 GiB, a source with a NULL acquire or release), AR_ELIMIT
+ * (prealloc_chunks chunks exceed limit_bytes). */
 AR_API int ar_thread_arena_configure(const ar_options_t *opts);
 
 /** A request scope on the calling thread's arena: allocate from `scope.arena`. */
@@ -137,8 +138,16 @@ AR_API size_t ar_scope_report_threshold(size_t bytes);
 typedef struct ar_arena_pool ar_arena_pool_t;
 
 /** Options for ar_arena_pool_create(); start from ar_arena_pool_options_init() or
- * AR_ARENA_POOL_OPTIONS_INIT. */
+ * AR_ARENA_POOL_OPTIONS_INIT.
+ *
+ * Extensible like ar_options_t: `size` (set by the initializers) follows the same rules, and
+ * the embedded `arena` carries its own `size`. The library reads `arena` by `arena.size` and
+ * finds max_idle and the fields after it right behind those bytes, so a minor version that
+ * grows ar_options_t (and with it this struct) still reads a struct built against this header
+ * correctly. `size` must cover the embedded arena options (`size` >= 8 + arena.size, 0 meaning
+ * the 0.1.0 layouts of both). */
 typedef struct ar_arena_pool_options {
+  size_t size;          /**< sizeof(ar_arena_pool_options_t) as the caller compiled it */
   ar_options_t arena;   /**< for new arenas; source NULL = the process-wide chunk pool */
   size_t max_idle;      /**< idle arenas kept at most; 0 = 64 */
   uint64_t idle_ns;     /**< idle arenas older than this are freed on the next give/trim;
@@ -146,7 +155,8 @@ typedef struct ar_arena_pool_options {
 } ar_arena_pool_options_t;
 
 /** Static initializer with the defaults; ar_arena_pool_options_init() does the same. */
-#define AR_ARENA_POOL_OPTIONS_INIT { AR_OPTIONS_INIT, 64, 5000000000ull }
+#define AR_ARENA_POOL_OPTIONS_INIT                                                       \
+  { sizeof(ar_arena_pool_options_t), AR_OPTIONS_INIT, 64, 5000000000ull }
 /** Fills *opts with the defaults (AR_ARENA_POOL_OPTIONS_INIT). NULL is a no-op. Any thread. */
 AR_API void ar_arena_pool_options_init(ar_arena_pool_options_t *opts);
 
@@ -154,8 +164,9 @@ AR_API void ar_arena_pool_options_init(ar_arena_pool_options_t *opts);
  * rules of ar_arena_create (so a take fails only for want of memory); their name is ignored
  * and their source struct is copied (its ctx must stay valid while the pool's arenas use it).
  * Any thread.
- * Errors (NULL): AR_EINVAL (arena chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, a source
- * with a NULL acquire or release), AR_ELIMIT (arena prealloc_chunks chunks exceed
+ * Errors (NULL): AR_EINVAL (a `size` or `arena.size` the library does not accept (see
+ * ar_options_t and ar_arena_pool_options_t), arena chunk_size below AR_MIN_CHUNK_SIZE or above
+ * 1 GiB, a source with a NULL acquire or release), AR_ELIMIT (arena prealloc_chunks chunks exceed
  * limit_bytes), AR_ENOMEM. */
 AR_API ar_arena_pool_t *ar_arena_pool_create(const ar_arena_pool_options_t *opts);
 
