@@ -59,8 +59,8 @@
  *
  * Placement owns the runtime state of //numa (`ar_numa_rt_`: whether NUMA is active, the node
  * states, the binding mode, idle decay, the page map), which numa/lifecycle.c sets up and tears
- * down under its admin mutex; below it, it calls only numa/topology.c (the snapshot, a thread's
- * node) and numa/hooks.c, and never calls back up. The per-node arenas are created and
+ * down under its admin mutex. Of //numa it calls only numa/topology.c (the snapshot, a thread's
+ * node) and numa/hooks.c, both below it, and never calls back up. The per-node arenas are created and
  * destroyed by lifecycle.c too (they are admin operations); their sources are here.
  */
 #include <errno.h>
