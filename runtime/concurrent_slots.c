@@ -2,23 +2,22 @@
 /*
  * runtime/concurrent_slots.c - where a ConcurrentArena keeps each thread's span.
  *
- * Each arena owns one 64-byte slot per thread that has allocated
- * from it, so arenas never compete for a thread's cache of spans: a thread may interleave any
- * number of arenas and holds at most one span in each. (An earlier design kept 16 spans per
- * thread in TLS, picked by a per-arena stamp; two arenas that picked the same slot evicted each
- * other at every switch, abandoning a span each time.) The thread is known by a dense index,
- * taken from a process-wide bitmap at its first out-of-line call and given back by a pthread
- * key destructor when it exits, so the arena can find the slot by plain indexing: the public
- * prefix of the arena is a table from index to slot, which the inline path reads with one
- * load. Entries of threads that have no slot here point at a shared all-NULL slot, in which
- * nothing fits, so the inline path needs no test for it and can never write it. Slots come in
- * blocks of 16, allocated when the first thread of a block needs one and installed with a CAS
- * (the loser frees its own). A thread that takes over an exited thread's index takes over its
- * spans too: they are still this arena's memory, and the bitmap's release/acquire pair orders
- * the old owner's writes before the new owner's. When all AR_CTHREADS_ - 1 indices are taken,
- * a thread has no span and every allocation carves an exact piece from the shared chunk:
- * slower, never unbounded. Reset empties every slot (the table keeps pointing at them);
- * destroy frees the blocks. Builds that must see every call never write the table.
+ * Each arena owns one 64-byte slot per thread that has allocated from it, so arenas never compete
+ * for a thread's cache of spans: a thread may interleave any number of arenas and holds at most one
+ * span in each. (An earlier design kept 16 spans per thread in TLS, picked by a per-arena stamp;
+ * two arenas that picked the same slot evicted each other at every switch, abandoning a span each
+ * time.) The thread is known by a dense index, taken from a process-wide bitmap at its first
+ * out-of-line call and given back by a pthread key destructor when it exits, so the arena can find
+ * the slot by plain indexing: the public prefix of the arena is a table from index to slot, which
+ * the inline path reads with one load. Entries of threads that have no slot here point at a shared
+ * all-NULL slot, in which nothing fits, so the inline path needs no test for it and can never write
+ * it. Slots come in blocks of 16, allocated when the first thread of a block needs one and
+ * installed with a CAS (the loser frees its own). A thread that takes over an exited thread's index
+ * takes over its spans too: they are still this arena's memory, and the bitmap's release/acquire
+ * pair orders the old owner's writes before the new owner's. When all AR_CTHREADS_ - 1 indices are
+ * taken, a thread has no span and every allocation carves an exact piece from the shared chunk:
+ * slower, never unbounded. Reset empties every slot (the table keeps pointing at them); destroy
+ * frees the blocks. Builds that must see every call never write the table.
  *
  * This file calls nothing else of the arena; concurrent.c asks it for a thread's index and slot
  * and has it empty or free the table at reset and destroy.
