@@ -3,7 +3,8 @@
  * numa/numa_testing.h - hooks for the NUMA tests (//tests/numa, //stress/numa): fault
  * injection, a pretend CPU, a fake clock for idle decay, and two counters. Free of hwloc types,
  * so test code never includes <hwloc.h>. Not part of the public API; hidden symbols, reachable
- * only by code linked statically with //numa.
+ * only by code linked statically with //numa. Defined where what they steer lives: faults and
+ * the clock in hooks.c, the pretend CPU in topology.c, the figures in placement.c.
  */
 #ifndef ARENART_NUMA_TESTING_H
 #define ARENART_NUMA_TESTING_H

@@ -36,11 +36,12 @@
  * while NUMA is off hands it to the default pool or the OS. An entry therefore always
  * describes memory we mapped and still own, never a stale block whose address the kernel has
  * since reused: trusting a stale entry would file a foreign chunk under an old node and, worse,
- * let its old "strict" bit make unverified memory look verified to STRICT mode. A chunk with no entry
- * (not ours: the default pool's, the OS source's, or one whose entry could not be recorded) is
- * simply unmapped, and counts as unbound. Blocks of at least 64 KiB (chunks, dedicated blocks)
- * have entries; smaller ones (an arena with a small chunk_size on ar_numa_source) cannot, since
- * two of them may share an index, and are neither recorded nor counted in mapped_bytes.
+ * let its old "strict" bit make unverified memory look verified to STRICT mode. A chunk with
+ * no entry (not ours: the default pool's, the OS source's, or one whose entry could not be
+ * recorded) is simply unmapped, and counts as unbound. Blocks of at least 64 KiB (chunks,
+ * dedicated blocks) have entries; smaller ones (an arena with a small chunk_size on
+ * ar_numa_source) cannot, since two of them may share an index, and are neither recorded nor
+ * counted in mapped_bytes.
  *
  * Three kinds of source, all static objects so that arenas may copy them and outlive init:
  *   - the routing source, installed as the runtime's default source: places each chunk on
@@ -55,6 +56,12 @@
  * mmap'd exactly like ours, so a chunk of either origin can be released through either.
  *
  * Counters are relaxed atomics (statistics; nothing is published through them).
+ *
+ * Placement owns the runtime state of //numa (`ar_numa_rt_`: whether NUMA is active, the node
+ * states, the binding mode, idle decay, the page map), which numa/lifecycle.c sets up and tears
+ * down under its admin mutex. Of //numa it calls only numa/topology.c (the snapshot, a thread's
+ * node) and numa/hooks.c, both below it, and never calls back up. The per-node arenas are created and
+ * destroyed by lifecycle.c too (they are admin operations); their sources are here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,6 +72,8 @@
 
 #include "arenart/stats.h"
 #include "numa/numa_internal.h"
+
+ar_numa_rt_t ar_numa_rt_;
 
 /* Test figures: relaxed like the counters. mapped_bytes counts the blocks with a page-map
  * entry, from the entry's creation to its removal, so it moves only for memory we own. */
@@ -229,7 +238,7 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
     int err = 0;
     bool unpopulated = false; /* populating failed: no memory anywhere */
     ar_rcu_read_begin();
-    ar_numa_topo_t *t = ar_rcu_deref(&rt->topo);
+    ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
     int target = t != NULL ? ar_numa_memory_node_(t, nd->node) : -1;
     if (ar_numa_fault_(AR_NUMA_FAULT_BIND)) {
       why = "injected fault";
@@ -495,7 +504,7 @@ static const int node_ids[AR_NUMA_MAX_NODES] = {
 
 /* The state of `node` if NUMA is active and the node was ever seen; NULL (failure recorded)
  * otherwise. */
-static ar_numa_node_t *node_state(int node) {
+ar_numa_node_t *ar_numa_node_state_(int node) {
   if (!ar_numa_on_()) {
     ar_numa_fail_("NUMA placement is not initialised");
     return NULL;
@@ -508,7 +517,7 @@ static ar_numa_node_t *node_state(int node) {
 static void *fixed_acquire(void *ctx, size_t size) {
   int node = *(const int *)ctx;
   if (!ar_numa_on_()) return fallback_acquire(size);
-  ar_numa_node_t *nd = node_state(node);
+  ar_numa_node_t *nd = ar_numa_node_state_(node);
   return nd != NULL ? node_acquire(nd, size, ar_numa_thread_node_()) : NULL;
 }
 
@@ -523,9 +532,9 @@ static const ar_source_t fixed_sources[AR_NUMA_MAX_NODES] = {
 
 const ar_source_t *ar_numa_source(int node) {
   const ar_source_t *s = NULL;
-  if (node_state(node) != NULL) {
+  if (ar_numa_node_state_(node) != NULL) {
     ar_rcu_read_begin();
-    ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+    ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
     if (t != NULL && t->nodeset[node] != NULL) s = &fixed_sources[node];
     ar_rcu_read_end();
     if (s == NULL) ar_numa_fail_("node %d is not in the current topology", node);
@@ -534,7 +543,7 @@ const ar_source_t *ar_numa_source(int node) {
   return s;
 }
 
-/* ---- per-node arenas ---------------------------------------------------------------------- */
+/* ---- the per-node arenas' sources and their chunk ledgers ------------------------------ */
 
 static bool ledger_add(ar_numa_node_t *nd, void *p, size_t size) {
   bool ok = true;
@@ -567,7 +576,7 @@ static void ledger_remove(ar_numa_node_t *nd, void *p) {
 
 static void *ledger_acquire(void *ctx, size_t size) {
   int node = *(const int *)ctx;
-  ar_numa_node_t *nd = node_state(node);
+  ar_numa_node_t *nd = ar_numa_node_state_(node);
   if (nd == NULL) return NULL;
   void *p = node_acquire(nd, size, ar_numa_thread_node_());
   if (p != NULL && !ledger_add(nd, p, size)) {
@@ -591,45 +600,12 @@ static const ar_source_t ledger_sources[AR_NUMA_MAX_NODES] = {
 #undef SOURCE_ROW
 #undef SOURCE_ROW8
 
-ar_concurrent_t *ar_node_arena(int node) {
-  ar_numa_node_t *nd = node_state(node);
-  if (nd == NULL) {
-    ar_set_error_(AR_EINVAL);
-    return NULL;
-  }
-  ar_concurrent_t *a = ar_load_acquire(&nd->arena); /* acquire: pairs with the store below */
-  if (a != NULL) return a;
-  /* Slow path, once per node: create it under the admin mutex, which also keeps shutdown
-   * away while we work. */
-  pthread_mutex_t *m = ar_numa_admin_();
-  pthread_mutex_lock(m);
-  if (!ar_load_relaxed(&ar_numa_rt_.active)) { /* relaxed: the mutex orders this with shutdown */
-    pthread_mutex_unlock(m);
-    ar_numa_fail_("NUMA placement was shut down");
-    ar_set_error_(AR_EINVAL);
-    return NULL;
-  }
-  a = ar_load_relaxed(&nd->arena); /* relaxed: only ever written under the mutex */
-  if (a == NULL) {
-    char name[32];
-    snprintf(name, sizeof name, "node-%d", node);
-    ar_options_t o = AR_OPTIONS_INIT;
-    o.name = name;
-    o.source = &ledger_sources[node];
-    a = ar_concurrent_create(&o);
-    if (a != NULL) {
-      ar_registry_set_kind_(a, AR_KIND_NODE, node);
-      ar_store_release(&nd->arena, a); /* release: other threads see an initialised arena */
-    }
-  }
-  pthread_mutex_unlock(m);
-  return a;
-}
+const ar_source_t *ar_numa_ledger_source_(int node) { return &ledger_sources[node]; }
 
 int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n) {
   *out = NULL;
   *n = 0;
-  ar_numa_node_t *nd = node_state(node);
+  ar_numa_node_t *nd = ar_numa_node_state_(node);
   if (nd == NULL) return AR_EINVAL;
   int rc = AR_OK;
   ar_spin_lock(&nd->ledger_lock);
@@ -650,12 +626,12 @@ int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n) {
 
 int ar_numa_stats(int node, ar_numa_node_stats_t *out) {
   if (out == NULL) return ar_set_error_(AR_EINVAL);
-  ar_numa_node_t *nd = node_state(node);
+  ar_numa_node_t *nd = ar_numa_node_state_(node);
   if (nd == NULL) return ar_set_error_(AR_EINVAL);
   memset(out, 0, sizeof *out);
   out->node = node;
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   out->cpus = t != NULL && t->nodeset[node] != NULL ? t->node_cpus[node] : 0;
   ar_rcu_read_end();
   out->local = ar_load_relaxed(&nd->local);

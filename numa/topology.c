@@ -25,75 +25,33 @@
  * for those CPUs go. The choice is made once per snapshot, so a reload that brings memory to
  * the node (hot-plug) changes it.
  *
- * Thread contract: init, reload and shutdown serialize on `admin`; everything else is
- * lock-free and may run concurrently with them (see numa_internal.h for lifetimes).
+ * This file is the bottom of //numa (only hooks.c is below it): it loads, publishes and reads
+ * snapshots, and never decides when. Loading and publishing are called by numa/lifecycle.c
+ * (init, reload, shutdown), under its admin mutex; every read here is lock-free and may run
+ * concurrently with them (see numa_internal.h for lifetimes).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arenart/stats.h"
 #include "numa/numa_internal.h"
 
-ar_numa_rt_t ar_numa_rt_;
-
-static pthread_mutex_t admin = PTHREAD_MUTEX_INITIALIZER;
-pthread_mutex_t *ar_numa_admin_(void) { return &admin; }
+ar_numa_view_t ar_numa_view_;
 
 /* Process-wide, so that a cache filled under one init can never match a later one. */
 static ar_atomic(uint64_t) next_gen = 1;
 
-/* ---- failure messages, test hooks ----------------------------------------------------- */
-
-static _Thread_local char tls_failure[192];
-
-void ar_numa_fail_(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(tls_failure, sizeof tls_failure, fmt, ap);
-  va_end(ap);
-}
-
-const char *ar_numa_last_failure(void) { return tls_failure; }
-
-/* Test controls: relaxed, because a test sets them before the operations it wants to affect
- * on the same thread, or does not care which concurrent operation a fault hits. */
-static ar_atomic(unsigned) fault_mask;
-static ar_atomic(int) fault_count;
-static ar_atomic(uint64_t) test_clock;
+/* The pretend CPU of the calling thread (ar_numa_test_set_cpu_); -1: ask sched_getcpu(). */
 static _Thread_local int tls_test_cpu = -1;
-
-void ar_numa_test_fault_(unsigned mask, int count) {
-  ar_store_relaxed(&fault_count, count);
-  ar_store_relaxed(&fault_mask, mask);
-}
-
-bool ar_numa_fault_(unsigned kind) {
-  if (AR_LIKELY((ar_load_relaxed(&fault_mask) & kind) == 0)) return false;
-  int c = ar_load_relaxed(&fault_count);
-  for (;;) {
-    if (c < 0) return true;
-    if (c == 0) return false;
-    /* relaxed: the count is its own only datum */
-    if (ar_cas_weak_relaxed(&fault_count, &c, c - 1)) return true;
-  }
-}
 
 void ar_numa_test_set_cpu_(int cpu) { tls_test_cpu = cpu; }
 
-void ar_numa_test_set_clock_(uint64_t ns) { ar_store_relaxed(&test_clock, ns); }
-
-uint64_t ar_numa_now_(void) {
-  uint64_t t = ar_load_relaxed(&test_clock);
-  return t != 0 ? t : ar_now_ns_();
-}
-
 /* ---- snapshots -------------------------------------------------------------------------- */
 
-static void topo_free(ar_numa_topo_t *t) {
+void ar_numa_topo_free_(ar_numa_topo_t *t) {
   if (t == NULL) return;
   if (t->topo != NULL) hwloc_topology_destroy(t->topo);
   free(t->cpu_node);
@@ -101,19 +59,16 @@ static void topo_free(ar_numa_topo_t *t) {
 }
 
 static void topo_free_deferred(ar_rcu_head_t *head) {
-  topo_free((ar_numa_topo_t *)(void *)((char *)head - offsetof(ar_numa_topo_t, rcu)));
+  ar_numa_topo_free_((ar_numa_topo_t *)(void *)((char *)head - offsetof(ar_numa_topo_t, rcu)));
 }
 
-/* A snapshot that publish() replaced: readers may still hold it, so it is freed after a grace
+/* A snapshot that publishing replaced: readers may still hold it, so it is freed after a grace
  * period by the reclaimer thread (sync.h), and the writer never waits for readers. Waiting
  * here instead would make reload/shutdown wait for every registry walk in progress, hold the
  * admin mutex meanwhile, and deadlock a walk's callback that calls either (or ar_numa_init). */
-static void topo_retire(ar_numa_topo_t *old) {
+void ar_numa_topo_retire_(ar_numa_topo_t *old) {
   if (old != NULL) ar_rcu_defer_(&old->rcu, topo_free_deferred);
 }
-
-/* Loads a topology from this machine, a synthetic description or an XML file, and builds a
- * snapshot of it. NULL (with a failure message and *err) if hwloc refuses it. */
 
 /* The node whose memory serves each node: itself if it has memory; for a node with CPUs and no
  * memory, the nearest node with memory by hwloc's latency matrix (a matrix of another kind,
@@ -156,7 +111,7 @@ static void redirect_memoryless(ar_numa_topo_t *t) {
   if (d != NULL) hwloc_distances_release(t->topo, d);
 }
 
-static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_error_t *err) {
+ar_numa_topo_t *ar_numa_topo_load_(const char *synthetic, const char *xml, ar_error_t *err) {
   *err = AR_ENOMEM;
   ar_numa_topo_t *t = (ar_numa_topo_t *)calloc(1, sizeof *t);
   if (t == NULL) {
@@ -172,7 +127,7 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   if (hwloc_topology_init(&t->topo) != 0) {
     ar_numa_fail_("hwloc_topology_init failed: %s", strerror(errno));
     t->topo = NULL;
-    topo_free(t);
+    ar_numa_topo_free_(t);
     return NULL;
   }
   int rc = 0;
@@ -181,12 +136,12 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   if (rc != 0) {
     ar_numa_fail_("hwloc rejected the %s topology '%s'", synthetic ? "synthetic" : "XML",
                   synthetic ? synthetic : xml);
-    topo_free(t);
+    ar_numa_topo_free_(t);
     return NULL;
   }
   if (hwloc_topology_load(t->topo) != 0) {
     ar_numa_fail_("hwloc_topology_load failed: %s", strerror(errno));
-    topo_free(t);
+    ar_numa_topo_free_(t);
     return NULL;
   }
   /* hwloc gives non-native topologies dummy binding hooks that "succeed" without binding;
@@ -199,7 +154,7 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   if (all != NULL && !hwloc_bitmap_iszero(all)) maxcpu = hwloc_bitmap_last(all);
   if (n <= 0 || maxcpu < 0 || maxcpu > (1 << 20)) {
     ar_numa_fail_("the topology has %d NUMA nodes and CPUs up to %d", n, maxcpu);
-    topo_free(t);
+    ar_numa_topo_free_(t);
     return NULL;
   }
   t->ncpus = maxcpu + 1;
@@ -207,7 +162,7 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   if (t->cpu_node == NULL) {
     *err = AR_ENOMEM;
     ar_numa_fail_("out of memory for the CPU map");
-    topo_free(t);
+    ar_numa_topo_free_(t);
     return NULL;
   }
   for (int c = 0; c < t->ncpus; c++) t->cpu_node[c] = -1;
@@ -216,7 +171,7 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
     if (o->os_index >= AR_NUMA_MAX_NODES) {
       ar_numa_fail_("NUMA node %u is beyond AR_NUMA_MAX_NODES (%d)", o->os_index,
                     AR_NUMA_MAX_NODES);
-      topo_free(t);
+      ar_numa_topo_free_(t);
       return NULL;
     }
     int node = (int)o->os_index;
@@ -238,176 +193,14 @@ static ar_numa_topo_t *topo_load(const char *synthetic, const char *xml, ar_erro
   return t;
 }
 
-/* Gives every node of `t` its state (pool and counters). Under the admin mutex. */
-static ar_error_t prepare_nodes(const ar_numa_topo_t *t, size_t pool_chunks, bool reset) {
-  for (int i = 0; i < t->nnodes; i++) {
-    if (ar_numa_node_prepare_(t->nodes[i], pool_chunks, reset) == NULL) {
-      ar_numa_fail_("out of memory for the pool of node %d", t->nodes[i]);
-      return AR_ENOMEM;
-    }
-  }
-  return AR_OK;
-}
-
-static char *dup_or_null(const char *s, bool *oom) {
-  if (s == NULL) return NULL;
-  char *d = strdup(s);
-  if (d == NULL) *oom = true;
-  return d;
-}
-
-/* Publishes snapshot `t` (NULL: none) and returns the one it replaces, which readers may still
- * hold until the next grace period. Under the admin mutex. */
-static ar_numa_topo_t *publish(ar_numa_topo_t *t) {
-  ar_numa_rt_t *rt = &ar_numa_rt_;
-  ar_numa_topo_t *old = ar_load_relaxed(&rt->topo); /* relaxed: only writers, under the mutex */
-  ar_rcu_assign(&rt->topo, t);
+ar_numa_topo_t *ar_numa_topo_publish_(ar_numa_topo_t *t) {
+  ar_numa_view_t *v = &ar_numa_view_;
+  ar_numa_topo_t *old = ar_load_relaxed(&v->topo); /* relaxed: only writers, under the mutex */
+  ar_rcu_assign(&v->topo, t);
   /* release: a thread that sees the new generation and misses its cache finds `t` (or a
-   * later snapshot) in rt->topo */
-  ar_store_release(&rt->gen, t != NULL ? t->gen : 0);
+   * later snapshot) in v->topo */
+  ar_store_release(&v->gen, t != NULL ? t->gen : 0);
   return old;
-}
-
-/* ---- public: lifecycle ------------------------------------------------------------------ */
-
-void ar_numa_options_init(ar_numa_options_t *o) {
-  if (o == NULL) return;
-  memset(o, 0, sizeof *o);
-  o->size = sizeof *o;
-  o->bind = AR_NUMA_BIND_PREFERRED;
-  o->pool_chunks = 256;
-  o->route_default = true;
-}
-
-int ar_numa_init(const ar_numa_options_t *opts) {
-  ar_numa_options_t o; /* runtime/options.c reads the caller's struct by its size */
-  ar_error_t unread = ar_numa_options_read_(opts, &o);
-  tls_failure[0] = '\0';
-  if (unread != AR_OK || (unsigned)o.bind > AR_NUMA_BIND_STRICT || o.pool_chunks == 0 ||
-      o.pool_chunks > ((size_t)1 << 24) || (o.synthetic != NULL && o.xml != NULL)) {
-    ar_numa_fail_("invalid NUMA options (size, bind mode, pool_chunks in 1..2^24, at most one "
-                  "of synthetic and xml)");
-    return ar_set_error_(AR_EINVAL);
-  }
-  ar_numa_rt_t *rt = &ar_numa_rt_;
-  pthread_mutex_lock(&admin);
-  if (ar_load_relaxed(&rt->active)) { /* relaxed: the mutex orders writers */
-    pthread_mutex_unlock(&admin);
-    ar_numa_fail_("NUMA placement is already initialised");
-    return ar_set_error_(AR_EBUSY);
-  }
-  ar_error_t err = AR_ENOMEM;
-  bool oom = false;
-  char *syn = dup_or_null(o.synthetic, &oom);
-  char *xml = dup_or_null(o.xml, &oom);
-  ar_numa_topo_t *t = NULL;
-  if (oom) {
-    ar_numa_fail_("out of memory initialising NUMA placement");
-    goto fail;
-  }
-  if ((t = topo_load(syn, xml, &err)) == NULL) goto fail;
-  if ((err = prepare_nodes(t, o.pool_chunks, true)) != AR_OK) goto fail;
-  free(rt->synthetic);
-  free(rt->xml);
-  rt->synthetic = syn;
-  rt->xml = xml;
-  rt->pool_chunks = o.pool_chunks;
-  /* relaxed: published by the release store of `active` below */
-  ar_store_relaxed(&rt->bind, (int)o.bind);
-  ar_store_relaxed(&rt->decay_ns, o.decay_ns);
-  ar_store_relaxed(&rt->decay_keep, o.decay_keep);
-  ar_store_relaxed(&rt->next_decay_ns, ar_numa_now_() + o.decay_ns);
-  topo_free(publish(t)); /* inactive: no snapshot was published, none is replaced */
-  ar_store_release(&rt->active, true);
-  if (o.route_default) ar_set_default_source_override_(ar_numa_routing_source_());
-  pthread_mutex_unlock(&admin);
-  return AR_OK;
-
-fail:
-  topo_free(t);
-  free(syn);
-  free(xml);
-  pthread_mutex_unlock(&admin);
-  return ar_set_error_(err);
-}
-
-bool ar_numa_active(void) { return ar_numa_on_(); }
-
-int ar_numa_reload(const char *synthetic, const char *xml) {
-  tls_failure[0] = '\0';
-  if (synthetic != NULL && xml != NULL) {
-    ar_numa_fail_("reload: give at most one of synthetic and xml");
-    return ar_set_error_(AR_EINVAL);
-  }
-  ar_numa_rt_t *rt = &ar_numa_rt_;
-  pthread_mutex_lock(&admin);
-  if (!ar_load_relaxed(&rt->active)) { /* relaxed: the mutex orders writers */
-    pthread_mutex_unlock(&admin);
-    ar_numa_fail_("reload: NUMA placement is not initialised");
-    return ar_set_error_(AR_EINVAL);
-  }
-  bool oom = false;
-  bool replace = synthetic != NULL || xml != NULL;
-  char *syn = rt->synthetic, *x = rt->xml;
-  char *new_syn = NULL, *new_xml = NULL;
-  if (replace) {
-    syn = new_syn = dup_or_null(synthetic, &oom);
-    x = new_xml = dup_or_null(xml, &oom);
-  }
-  ar_error_t err = AR_ENOMEM;
-  ar_numa_topo_t *t = oom ? NULL : topo_load(syn, x, &err);
-  if (t == NULL || (err = prepare_nodes(t, rt->pool_chunks, false)) != AR_OK) {
-    topo_free(t);
-    free(new_syn);
-    free(new_xml);
-    pthread_mutex_unlock(&admin);
-    return ar_set_error_(err);
-  }
-  if (replace) {
-    free(rt->synthetic);
-    free(rt->xml);
-    rt->synthetic = new_syn;
-    rt->xml = new_xml;
-  }
-  topo_retire(publish(t));
-  pthread_mutex_unlock(&admin);
-  return AR_OK;
-}
-
-void ar_numa_shutdown(void) {
-  ar_numa_rt_t *rt = &ar_numa_rt_;
-  pthread_mutex_lock(&admin);
-  if (!ar_load_relaxed(&rt->active)) { /* relaxed: the mutex orders writers */
-    pthread_mutex_unlock(&admin);
-    return;
-  }
-  /* Per-node arenas first, while their chunks can still go back to the node pools (the
-   * caller guarantees quiescence on them). Relaxed loads and stores: node states and arenas
-   * are written only under this mutex. */
-  for (int node = 0; node < AR_NUMA_MAX_NODES; node++) {
-    ar_numa_node_t *nd = ar_load_relaxed(&rt->nodes[node]);
-    ar_concurrent_t *a = nd != NULL ? ar_load_relaxed(&nd->arena) : NULL;
-    if (a == NULL) continue;
-    ar_concurrent_destroy(a);
-    ar_store_relaxed(&nd->arena, NULL);
-  }
-  ar_set_default_source_override_(NULL);
-  ar_store_release(&rt->active, false);
-  topo_retire(publish(NULL));
-  /* Everything pooled goes back to the OS. A thread that saw `active` just before the store
-   * above may still put a chunk into a pool; ar_trim() returns it later. */
-  (void)ar_trim(0);
-  pthread_mutex_unlock(&admin);
-}
-
-int ar_numa_set_bind(ar_numa_bind_t mode) {
-  if ((unsigned)mode > AR_NUMA_BIND_STRICT || !ar_numa_on_()) {
-    ar_numa_fail_("set_bind: bad mode, or NUMA placement is not initialised");
-    return ar_set_error_(AR_EINVAL);
-  }
-  /* relaxed: the mode is read once per chunk mapping and guards no other data */
-  ar_store_relaxed(&ar_numa_rt_.bind, (int)mode);
-  return AR_OK;
 }
 
 /* ---- public: the map ------------------------------------------------------------------- */
@@ -415,7 +208,7 @@ int ar_numa_set_bind(ar_numa_bind_t mode) {
 int ar_numa_node_count(void) {
   int n = 0;
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   if (t != NULL) n = t->nnodes;
   ar_rcu_read_end();
   return n;
@@ -428,7 +221,7 @@ int ar_numa_nodes(int *nodes, int max) {
   }
   int n = -1;
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   if (t != NULL) {
     n = t->nnodes;
     for (int i = 0; i < n && i < max; i++) nodes[i] = t->nodes[i];
@@ -441,7 +234,7 @@ int ar_numa_nodes(int *nodes, int max) {
 int ar_numa_node_of_cpu(int cpu) {
   int node = -1;
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   if (t != NULL) {
     if (cpu >= 0 && cpu < t->ncpus) node = t->cpu_node[cpu];
   }
@@ -453,7 +246,7 @@ int ar_numa_node_of_cpu(int cpu) {
 int ar_numa_memory_node(int node) {
   int mem = -1;
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   if (t != NULL) mem = ar_numa_memory_node_(t, node);
   ar_rcu_read_end();
   if (mem < 0) ar_set_error_(AR_EINVAL);
@@ -491,12 +284,13 @@ int ar_numa_thread_node_in_(ar_numa_topo_t *t) {
 int ar_numa_thread_node_(void) {
   int cpu = current_cpu();
   node_cache_t *c = &tls_node[(unsigned)cpu % NODE_CACHE_SLOTS];
-  /* acquire: pairs with publish(); on a match the cached node came from this very snapshot */
-  uint64_t gen = ar_load_acquire(&ar_numa_rt_.gen);
+  /* acquire: pairs with ar_numa_topo_publish_; on a match the cached node came from this very
+   * snapshot */
+  uint64_t gen = ar_load_acquire(&ar_numa_view_.gen);
   if (AR_LIKELY(gen != 0 && c->gen == gen && c->cpu == cpu)) return c->node;
   int node = -1;
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   if (t != NULL) node = ar_numa_thread_node_in_(t);
   ar_rcu_read_end();
   return node;

@@ -50,7 +50,7 @@ static int count_spans(const ar_numa_span_t *spans, size_t n, ar_numa_pages_t *o
   hwloc_nodeset_t ns = hwloc_bitmap_alloc();
   if (ns == NULL) return ar_set_error_(AR_ENOMEM);
   ar_rcu_read_begin();
-  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_rt_.topo);
+  ar_numa_topo_t *t = ar_rcu_deref(&ar_numa_view_.topo);
   if (t == NULL) {
     ar_numa_fail_("NUMA placement is not initialised");
     rc = AR_EINVAL;

@@ -225,18 +225,3 @@ ar_chunk_pool_t *ar_chunk_pool_default(void) {
   pthread_once(&default_once, make_default_pool);
   return default_pool;
 }
-
-/* Set by numa/ (ar_numa_init / ar_numa_shutdown). The source it points to is static and never
- * changes, so readers need only see the pointer itself: acquire pairs with the release store
- * for form's sake (an initialised struct behind the pointer), at arena creation only. */
-static ar_atomic(const ar_source_t *) default_override;
-
-void ar_set_default_source_override_(const struct ar_source *src) {
-  ar_store_release(&default_override, src);
-}
-
-const struct ar_source *ar_default_source_(size_t chunk_size) {
-  if (chunk_size != AR_DEFAULT_CHUNK_SIZE) return ar_source_os();
-  const ar_source_t *o = ar_load_acquire(&default_override);
-  return o != NULL ? o : ar_chunk_pool_source(ar_chunk_pool_default());
-}

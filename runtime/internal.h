@@ -127,7 +127,7 @@ extern AR_INTERNAL _Atomic(unsigned) ar_stress_yield_permille_;
 /* ---- process-wide accounting (registry.c) ---------------------------------------------- */
 
 struct ar_reg_node;
-AR_INTERNAL uint64_t ar_now_ns_(void);
+AR_INTERNAL uint64_t ar_now_ns_(void); /* clock.c: CLOCK_MONOTONIC, in nanoseconds */
 AR_INTERNAL void ar_global_arena_created_(void);
 AR_INTERNAL void ar_global_arena_destroyed_(uint64_t created_ns);
 /* Chunk bytes taken from / given back to a source, mirrored into `reg` when listed. */
@@ -137,7 +137,7 @@ AR_INTERNAL void ar_global_chunk_released_(struct ar_reg_node *reg, size_t bytes
 AR_INTERNAL struct ar_reg_node *ar_registry_add_(int kind, const void *arena, const char *name,
                                                  int node);
 AR_INTERNAL void ar_registry_remove_(struct ar_reg_node *reg);
-/* chunkpool.c: the source arenas use when the caller names none: the process-wide chunk pool
+/* defsource.c: the source arenas use when the caller names none: the process-wide chunk pool
  * for default-size chunks (its only size), OS pages otherwise. */
 struct ar_source;
 /* Calls fn(base, size, ctx) for every block a ConcurrentArena holds: each chunk as the source
@@ -150,7 +150,7 @@ AR_INTERNAL void ar_concurrent_foreach_chunk_(struct ar_concurrent *ca,
                                               void *ctx);
 
 AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
-/* chunkpool.c: makes ar_default_source_ return `src` for default-size chunks instead of the
+/* defsource.c: makes ar_default_source_ return `src` for default-size chunks instead of the
  * process-wide pool (NULL restores the pool). numa/ installs its node-routing source here;
  * `src` must stay valid for as long as any arena may hold a copy (the process, in practice). */
 AR_INTERNAL void ar_set_default_source_override_(const struct ar_source *src);

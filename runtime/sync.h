@@ -82,7 +82,7 @@ static inline void ar_spin_unlock(ar_spinlock_t *l) {
 #define ar_rcu_assign(p, v) ar_store_release((p), (v))
 #define ar_rcu_deref(p) ar_load_acquire(p)
 
-/* RCU (urcu-qsbr), implemented in registry.c.
+/* RCU (urcu-qsbr), implemented in rcu.c.
  *
  * Read sections nest: a thread keeps a depth, only the outermost begin brings it online and
  * only the outermost end takes it offline (and releases the TSan token). So any read-only
@@ -96,8 +96,8 @@ static inline void ar_spin_unlock(ar_spinlock_t *l) {
  * would instead end the caller's section behind its back): that is a fatal error with a
  * message, as is ar_rcu_barrier inside a section. Callers that can be reached from inside a
  * section (an admin call made from a foreach callback) may test ar_rcu_in_read_section_()
- * first and fail with an error instead. Today's callers: numa/topology.c (ar_numa_reload,
- * ar_numa_shutdown) and the reclaimer thread below. */
+ * first and fail with an error instead. Today's caller is the reclaimer thread below (and the
+ * tests); numa/lifecycle.c's reload and shutdown defer the old snapshot instead of waiting. */
 AR_INTERNAL void ar_rcu_read_begin(void);
 AR_INTERNAL void ar_rcu_read_end(void);
 AR_INTERNAL bool ar_rcu_in_read_section_(void);
@@ -139,5 +139,14 @@ typedef struct ar_rcu_head {
 AR_INTERNAL void ar_rcu_defer_(ar_rcu_head_t *head, void (*free_fn)(ar_rcu_head_t *head));
 AR_INTERNAL void ar_rcu_barrier(void);
 AR_INTERNAL uint64_t ar_rcu_pending_(void);
+
+/* Makes the fork handlers above also hold `lock` across fork(), taken last in the prepare
+ * handler (after the reclaimer is joined and the handlers' own mutexes are taken) and released
+ * first after it, so a child never inherits it held by a thread it does not have; taking it
+ * after the join means a reader that waits for it never holds up the grace period the join
+ * waits for. For a lock held briefly and never across a grace period (the registry's list
+ * lock). One lock only (a second, different one is a fatal error); installs the handlers if no
+ * defer did yet. */
+AR_INTERNAL void ar_rcu_fork_hold_(ar_spinlock_t *lock);
 
 #endif /* ARENART_SYNC_H */
