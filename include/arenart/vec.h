@@ -122,7 +122,8 @@ static inline int ar_vec_append_inline_(ar_vec_t *v, const void *elems, size_t n
   }
   return (ar_vec_append)(v, elems, n);
 }
-/* Variadic so that an argument with a brace-enclosed comma ((int[]){1, 2}) stays one. */
+/** ar_vec_append with its in-capacity case inlined (same arguments, result and errors).
+ * Variadic so that an argument with a brace-enclosed comma ((int[]){1, 2}) stays one. */
 #define ar_vec_append(v, ...) ar_vec_append_inline_((v), __VA_ARGS__)
 
 /** Appends `n` zero-filled elements and returns a pointer to the first (or to where it would be
