@@ -2,12 +2,12 @@
 /*
  * runtime/map.c - ar_map, an open-addressing Robin Hood hash map in an arena.
  *
- * Layout. One arena block holds cap + 2 slots of `stride` bytes: a 24-byte header (the full
+ * Layout. One arena block holds cap + 1 slots of `stride` bytes: a 24-byte header (the full
  * hash, then the key: a u64, or a length and a pointer to the key's arena copy) followed by the
  * value, padded to 8. hash == 0 marks an empty slot; real hashes have their top bit forced on,
- * so they are never 0 and the home slot (the low bits) is unaffected. The two slots past the end
- * are scratch space for the entry being carried during an insert, so no slot-sized temporary
- * (which would need a VLA or malloc) is ever needed.
+ * so they are never 0 and the home slot (the low bits) is unaffected. The slot past the end is
+ * scratch space where an insert builds its entry (the table may move before the entry goes
+ * in), so no slot-sized temporary (which would need a VLA or malloc) is ever needed.
  *
  * Invariants (Robin Hood, linear probing, no tombstones):
  *   - every run of occupied slots is ordered so that an entry's distance from its home slot
@@ -153,33 +153,67 @@ static size_t find(const ar_map_t *m, const probe_t *k, uint64_t h) {
   }
 }
 
-/* Robin Hood insertion of the entry in scratch slot `carry` (index cap) into a table known to
- * have room and not to hold the key. Returns where that entry ended up. */
-static size_t place(ar_map_t *m) {
-  size_t cap = m->cap_, mask = cap - 1, stride = m->stride_;
-  char *carry = slot(m, cap), *tmp = slot(m, cap + 1);
-  size_t landed = SIZE_MAX;
-  uint64_t h = ((slot_hdr_t *)(void *)carry)->hash;
+/* As find, for an insert: where the probe stopped. *found says whether that is the key's slot;
+ * otherwise it is where the key belongs (an empty slot, or the first entry closer to its home
+ * than the probe), so an insert that does not rehash in between need not probe again.
+ * m->cap_ != 0. */
+static size_t find_or_stop(const ar_map_t *m, const probe_t *k, uint64_t h, bool *found) {
+  size_t mask = m->cap_ - 1;
   for (size_t i = h & mask, dist = 0;; i = (i + 1) & mask, dist++) {
-    slot_hdr_t *s = hdr(m, i);
-    if (s->hash == 0) {
-      memcpy(s, carry, stride);
-      return landed == SIZE_MAX ? i : landed;
+    const slot_hdr_t *s = hdr(m, i);
+    if (s->hash == 0 || ((i - s->hash) & mask) < dist) {
+      *found = false;
+      return i;
     }
-    size_t sd = (i - s->hash) & mask;
-    if (sd < dist) { /* the resident is richer: it moves on, we take its slot */
-      memcpy(tmp, s, stride);
-      memcpy(s, carry, stride);
-      memcpy(carry, tmp, stride);
-      if (landed == SIZE_MAX) landed = i;
-      dist = sd;
+    if (s->hash == h && key_eq(m, s, k)) {
+      *found = true;
+      return i;
     }
   }
 }
 
-/* Table bytes for `cap` slots plus the two scratch slots, or false on overflow. */
+/* Puts a copy of the entry at `src` (the scratch slot, or a slot of the table being replaced)
+ * at slot `at`, where a Robin Hood probe for its hash stops, and returns `at`. The entries from
+ * `at` up to the next empty slot all move up one slot with one memmove (two when the run wraps
+ * past the table's end), rather than being swapped one by one through a scratch slot: each of
+ * them is then one slot further from home, and the run stays sorted by home slot, which is all
+ * that the lookup's early stop and the backward-shift removal rely on (entries with the same
+ * home may come out in a different order than swapping would give; table order is unspecified
+ * anyway). The table has an empty slot (len < cap), so the scan ends; the moves stay below
+ * slot cap, so the scratch slot is never overwritten. */
+static size_t insert_at(ar_map_t *m, size_t at, const void *src) {
+  size_t cap = m->cap_, mask = cap - 1, stride = m->stride_;
+  size_t e = at;
+  while (hdr(m, e)->hash != 0) e = (e + 1) & mask;
+  if (e == at) {
+    /* the common case in a rehash: nothing to move */
+  } else if (e > at) {
+    memmove(slot(m, at + 1), slot(m, at), (e - at) * stride);
+  } else { /* the run wraps: [at, cap) then [0, e) */
+    memmove(slot(m, 1), slot(m, 0), e * stride);
+    memcpy(slot(m, 0), slot(m, cap - 1), stride);
+    memmove(slot(m, at + 1), slot(m, at), (cap - 1 - at) * stride);
+  }
+  memcpy(slot(m, at), src, stride);
+  return at;
+}
+
+/* Robin Hood insertion of the entry at `src` into a table known to have room and not to hold
+ * the key. Returns where that entry ended up. */
+static size_t place(ar_map_t *m, const void *src) {
+  size_t mask = m->cap_ - 1;
+  uint64_t h = ((const slot_hdr_t *)src)->hash;
+  size_t i = h & mask;
+  for (size_t dist = 0;; i = (i + 1) & mask, dist++) {
+    const slot_hdr_t *s = hdr(m, i);
+    if (s->hash == 0 || ((i - s->hash) & mask) < dist) break;
+  }
+  return insert_at(m, i, src);
+}
+
+/* Table bytes for `cap` slots plus the scratch slot, or false on overflow. */
 static bool table_bytes(const ar_map_t *m, size_t cap, size_t *out) {
-  return !__builtin_mul_overflow(cap + 2, m->stride_, out) && *out <= AR_MAX_ALLOC_SIZE;
+  return !__builtin_mul_overflow(cap + 1, m->stride_, out) && *out <= AR_MAX_ALLOC_SIZE;
 }
 
 static size_t max_len(size_t cap) { return cap - cap / 8; }
@@ -205,13 +239,10 @@ static int rehash(ar_map_t *m, size_t new_cap, retired_t *old_table) {
   ar_map_t old = *m;
   m->slots_ = fresh;
   m->cap_ = new_cap;
-  for (size_t i = 0; i < old.cap_; i++) {
-    if (hdr(&old, i)->hash == 0) continue;
-    memcpy(slot(m, new_cap), slot(&old, i), m->stride_);
-    place(m);
-  }
+  for (size_t i = 0; i < old.cap_; i++)
+    if (hdr(&old, i)->hash != 0) place(m, slot(&old, i));
   old_table->slots = old.slots_;
-  old_table->bytes = old.slots_ != NULL ? (old.cap_ + 2) * old.stride_ : 0;
+  old_table->bytes = old.slots_ != NULL ? (old.cap_ + 1) * old.stride_ : 0;
   return AR_OK;
 }
 
@@ -282,7 +313,7 @@ void ar_map_destroy(ar_map_t *m) {
   if (m == NULL) return;
   if (m->slots_ != NULL) {
     free_keys(m);
-    ar_free(m->arena, m->slots_, (m->cap_ + 2) * m->stride_);
+    ar_free(m->arena, m->slots_, (m->cap_ + 1) * m->stride_);
   }
   m->slots_ = NULL;
   m->cap_ = 0;
@@ -307,8 +338,9 @@ int ar_map_reserve(ar_map_t *m, size_t n) {
 static int put_common(ar_map_t *m, const probe_t *k, const void *value, bool replace,
                       void **value_out, bool *inserted) {
   uint64_t h = hash_probe(m, k);
-  size_t i = find(m, k, h);
-  if (i != SIZE_MAX) {
+  bool found = false;
+  size_t i = m->cap_ != 0 ? find_or_stop(m, k, h, &found) : SIZE_MAX;
+  if (found) {
     if (replace && m->value_size_ > 0) memcpy(slot_value(m, i), value, m->value_size_);
     if (value_out) *value_out = slot_value(m, i);
     if (inserted) *inserted = false;
@@ -323,6 +355,7 @@ static int put_common(ar_map_t *m, const probe_t *k, const void *value, bool rep
     memcpy(kcopy, k->p, k->n);
   }
   retired_t old_table = {NULL, 0};
+  void *table = m->slots_;
   int err = ensure(m, need, &old_table);
   if (err != AR_OK) {
     if (kcopy != NULL) ar_free(m->arena, kcopy, k->n);
@@ -333,7 +366,8 @@ static int put_common(ar_map_t *m, const probe_t *k, const void *value, bool rep
   memset(carry, 0, m->stride_);
   memcpy(carry, &s, sizeof s);
   if (m->value_size_ > 0) memcpy(carry + AR_MAP_SLOT_HEADER_, value, m->value_size_);
-  i = place(m);
+  /* Where the probe stopped is still right unless the table was replaced. */
+  i = m->slots_ == table && i != SIZE_MAX ? insert_at(m, i, carry) : place(m, carry);
   m->len_++;
   free_retired(m, &old_table); /* `value` may have pointed into it */
   if (value_out) *value_out = slot_value(m, i);

@@ -111,7 +111,9 @@ int ar_vec_shrink_to_fit(ar_vec_t *v) {
   return AR_OK;
 }
 
-int ar_vec_append(ar_vec_t *v, const void *elems, size_t n) {
+/* The name in parentheses: vec.h defines a function-like macro ar_vec_append (the inline
+ * part, which falls back to this function). */
+int(ar_vec_append)(ar_vec_t *v, const void *elems, size_t n) {
   if (v == NULL || (elems == NULL && n > 0)) return fail(AR_EINVAL);
   if (n == 0) return AR_OK;
   /* `elems` may lie in our own storage, which growth may move: remember it as an offset. */

@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
   }
   live += ar_buf_capacity(&b) + 1;
   payload += ar_buf_len(&b);
-  size_t table = (ar_map_capacity(&m) + 2) * (AR_MAP_SLOT_HEADER_ + mo.value_size);
+  size_t table = (ar_map_capacity(&m) + 1) * (AR_MAP_SLOT_HEADER_ + mo.value_size);
   live += table;
   payload += ar_map_len(&m) * (8 + mo.value_size);
 

@@ -92,7 +92,7 @@ typedef struct ar_map_options {
 /** A hash map in an arena; embed it by value. Fields are private: use the API. */
 typedef struct ar_map {
   ar_arena_t *arena; /**< the arena holding the table and the key copies (private too) */
-  void *slots_;  /* cap_ + 2 slots (two scratch slots at the end); NULL while cap_ == 0 */
+  void *slots_;  /* cap_ + 1 slots (a scratch slot at the end); NULL while cap_ == 0 */
   size_t cap_;   /* 0 or a power of two */
   size_t len_;
   size_t stride_;

@@ -44,6 +44,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "arenart/arena.h"
 #include "arenart/common.h"
@@ -102,8 +103,28 @@ AR_API int ar_vec_shrink_to_fit(ar_vec_t *v);
 AR_API int ar_vec_push(ar_vec_t *v, const void *elem);
 
 /** Appends `n` elements copied from `elems` (which may point into the vector itself). n == 0
- * is a successful no-op (elems may then be NULL). Errors: as ar_vec_push. */
+ * is a successful no-op (elems may then be NULL). Errors: as ar_vec_push.
+ *
+ * An append that fits the capacity is inlined into the caller (a macro of the same name
+ * calls the inline part, which calls the library function for everything else: growth,
+ * n == 0, bad arguments); `&ar_vec_append` and `(ar_vec_append)(...)` still name the library
+ * function, which behaves the same. */
 AR_API int ar_vec_append(ar_vec_t *v, const void *elems, size_t n);
+
+/* Private: the inline part of ar_vec_append. 1 <= n <= cap - len is the whole test: the bytes
+ * n * elem_size then fit storage the vector already holds, so the product cannot overflow,
+ * nothing moves (an `elems` inside the vector stays valid), and no error is possible. */
+static inline int ar_vec_append_inline_(ar_vec_t *v, const void *elems, size_t n) {
+  if (AR_LIKELY(v != NULL && elems != NULL && n - 1 < v->cap - v->len)) {
+    memcpy((char *)v->data + v->len * v->elem_size, elems, n * v->elem_size);
+    v->len += n;
+    return AR_OK;
+  }
+  return (ar_vec_append)(v, elems, n);
+}
+/** ar_vec_append with its in-capacity case inlined (same arguments, result and errors).
+ * Variadic so that an argument with a brace-enclosed comma ((int[]){1, 2}) stays one. */
+#define ar_vec_append(v, ...) ar_vec_append_inline_((v), __VA_ARGS__)
 
 /** Appends `n` zero-filled elements and returns a pointer to the first (or to where it would be
  * for n == 0; may then be NULL for a never-grown vector). NULL on error (last error set):
