@@ -32,7 +32,7 @@
 #include <pthread.h>
 
 #include "arenart/numa.h"
-#include "arenart/pool.h"
+#include "arenart/chunkpool.h"
 #include "numa/numa_testing.h"
 #include "runtime/atomic.h"
 #include "runtime/internal.h"

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "arenart/stats.h"
-#include "arenart/thread.h"
+#include "arenart/arenapool.h"
 #include "runtime/arena_internal.h"
 #include "runtime/sync.h"
 

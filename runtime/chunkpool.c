@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "arenart/arena.h"
-#include "arenart/pool.h"
+#include "arenart/chunkpool.h"
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
 

@@ -13,7 +13,7 @@
  * copied, so a later init or shutdown changes only the arenas created after it.
  */
 #include "arenart/arena.h"
-#include "arenart/pool.h"
+#include "arenart/chunkpool.h"
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
 

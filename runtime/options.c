@@ -47,6 +47,7 @@
 #include "arenart/arena.h"
 #include "arenart/map.h"
 #include "arenart/numa.h"
+#include "arenart/arenapool.h"
 #include "arenart/thread.h"
 #include "runtime/internal.h"
 

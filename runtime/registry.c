@@ -27,7 +27,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "arenart/pool.h"
+#include "arenart/chunkpool.h"
 #include "arenart/stats.h"
 #include "runtime/atomic.h"
 #include "runtime/internal.h"

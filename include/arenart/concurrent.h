@@ -66,7 +66,7 @@
  * Tools. After reset or destroy, a read of memory the arena handed out is reported by ASan
  * (use-after-poison) and by Valgrind memcheck (Invalid read) while its chunk is kept by the
  * arena (a reset keeps chunks hidden until allocation carves them again) or sits in a chunk
- * pool, which hides what it holds (see arenart/pool.h; the default source for the default
+ * pool, which hides what it holds (see arenart/chunkpool.h; the default source for the default
  * chunk size is the process-wide pool); once the memory is handed out again, nothing can
  * tell. A dedicated chunk is not of the pool's size: the pool passes it to its backing source,
  * by default the OS, which unmaps it, so a read of it faults. With ar_source_malloc() a read

@@ -8,7 +8,7 @@
  * (per-thread arenas, arenas of an arena pool, and ConcurrentArenas, created without a source
  * and with the default chunk size) gets them from the pool of the NUMA node that the thread
  * needing a chunk runs on; a plain ar_arena_create() arena can name ar_numa_source(node).
- * There is one lock-free, ABA-safe chunk pool per node (arenart/pool.h); a pool miss maps new
+ * There is one lock-free, ABA-safe chunk pool per node (arenart/chunkpool.h); a pool miss maps new
  * memory and binds it to the node with hwloc. A chunk always goes back to the pool of the node
  * it was placed on, whichever thread gives it back.
  *
@@ -251,7 +251,7 @@ AR_API int ar_numa_stats(int node, ar_numa_node_stats_t *out);
 
 /**
  * Gives pooled chunks beyond `keep` per pool back to the OS, in every node pool and in the
- * process-wide default pool (arenart/pool.h), so resident memory drops. Returns how many
+ * process-wide default pool (arenart/chunkpool.h), so resident memory drops. Returns how many
  * chunks were trimmed. Any thread, concurrently with allocation; works without ar_numa_init
  * (then only the default pool is trimmed).
  */

@@ -7,7 +7,7 @@
  * (up to max_chunks) and handed out again, last in first out, and everything else passes
  * through. The test drives the pool's source directly, with the backing source a counting one
  * (tests/test_sources.h), so every byte the pool holds or gives back is visible, and checks
- * the counters pool.h documents (pooled, hits, misses, overflows) against what it did.
+ * the counters chunkpool.h documents (pooled, hits, misses, overflows) against what it did.
  */
 #include <setjmp.h>
 #include <stdarg.h>

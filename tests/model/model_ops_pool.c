@@ -202,7 +202,7 @@ void op_create(rng_t *r) {
   MCHECK(strcmp(ar_version(), AR_VERSION_STRING) == 0);
 }
 
-/* A chunk pool over a counting source, an arena on top (pool.h). */
+/* A chunk pool over a counting source, an arena on top (chunkpool.h). */
 static ar_chunk_pool_t *cpool;
 static msrc_t cp_src;
 static ar_arena_t *cp_arena;

@@ -29,6 +29,7 @@
 #include "arenart/concurrent.h"
 #include "arenart/map.h"
 #include "arenart/numa.h"
+#include "arenart/arenapool.h"
 #include "arenart/thread.h"
 
 /* ---- the simulated callers ------------------------------------------------------------- */

@@ -25,8 +25,8 @@
  *   | ar_chunk_pool_destroy      | nothing on that pool; arenas using its source must |
  *   |                            | be destroyed first                                 |
  */
-#ifndef ARENART_POOL_H
-#define ARENART_POOL_H
+#ifndef ARENART_CHUNKPOOL_H
+#define ARENART_CHUNKPOOL_H
 
 #include <stdbool.h>
 
@@ -94,4 +94,4 @@ AR_API ar_chunk_pool_t *ar_chunk_pool_default(void);
 }
 #endif
 
-#endif /* ARENART_POOL_H */
+#endif /* ARENART_CHUNKPOOL_H */
