@@ -817,6 +817,41 @@ static void test_adopt_hands_off(void **state) {
   ar_arena_destroy(a);
 }
 
+/* Thread arenas and pooled arenas are serial arenas that belong to one thread at a time
+ * (arena.h: hand one off with ar_arena_adopt), so this one check covers them too: a named
+ * arena used from a second thread on the out-of-line path aborts, naming the arena, in every
+ * build with assertions (moved here from tests/thread/thread_test.c). */
+#ifndef NDEBUG /* see test_debug_detects_foreign_thread */
+static ar_arena_t *owned_arena;
+static void *use_owned_arena(void *arg) {
+  (void)arg;
+  (void)!ar_alloc(owned_arena, 100000); /* out-of-line path: owner checked */
+  return NULL;
+}
+static void serial_from_other_thread(void *arg) {
+  (void)arg;
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.name = "owned";
+  owned_arena = ar_arena_create(&o);
+  pthread_t t;
+  pthread_create(&t, NULL, use_owned_arena, NULL);
+  pthread_join(t, NULL);
+}
+#endif
+
+static void test_debug_detects_foreign_thread(void **state) {
+  (void)state;
+#ifdef NDEBUG
+  skip();
+#else
+  char err[2048];
+  int status = child_run(serial_from_other_thread, NULL, err, sizeof err);
+  assert_int_not_equal(status, -1);
+  assert_true(child_aborted(status));
+  assert_non_null(strstr(err, "serial arena 'owned'"));
+#endif
+}
+
 /* ---- the inline fast path -------------------------------------------------------------- */
 
 static void test_fast_path_contiguous(void **state) {
@@ -880,6 +915,7 @@ int main(void) {
       chunk_layout_test(test_destroy_returns_everything),
       chunk_layout_test(test_owner_thread_checked),
       chunk_layout_test(test_adopt_hands_off),
+      cmocka_unit_test(test_debug_detects_foreign_thread),
       chunk_layout_test(test_fast_path_contiguous),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

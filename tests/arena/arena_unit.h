@@ -31,6 +31,7 @@
 
 #include "arenart.h"
 #include "runtime/arena_internal.h"
+#include "tests/test_util.h" /* opaque() */
 
 #define CHUNK ((size_t)4096)
 
@@ -153,13 +154,6 @@ static inline uintptr_t addr(const void *p) {
   uintptr_t u = (uintptr_t)p;
   __asm__ volatile("" : "+r"(u));
   return u;
-}
-
-/* Sizes kept out of the compiler's sight, so gcc does not warn about (or fold) requests that
- * are meant to fail. */
-static inline size_t opaque(size_t n) {
-  volatile size_t v = n;
-  return v;
 }
 
 /* Whether the n bytes at p all still hold `tag`. */

@@ -29,36 +29,16 @@
 
 #include "tests/child.h"
 #include "tests/test_sources.h"
+#include "tests/test_util.h"
 
 static test_source_t ts; /* one arena at a time, used from the test thread only */
 
-/* Hides a constant from the compiler, which would otherwise warn (alloc_size) about the
- * deliberately oversized requests that the error tests make. */
-static size_t opaque_size(size_t v) {
-  volatile size_t x = v;
-  return x;
-}
-
-/* Library builds that route every ConcurrentArena call out of line (see concurrent.c). */
-#if defined(__SANITIZE_ADDRESS__)
-#define SLOW_ONLY 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLOW_ONLY 1
-#endif
-#endif
-#if !defined(SLOW_ONLY) && defined(AR_DEBUG) && AR_DEBUG >= 2
-#define SLOW_ONLY 1
-#endif
-/* The heap flavor (--config=heap): every allocation its own malloc, no chunks, the memory
- * source never called; chunk-layout assertions do not apply there. */
-#if defined(AR_HEAP) && AR_HEAP
-#define HEAP 1
+/* Library builds that route every ConcurrentArena call out of line (see concurrent.c): ASan,
+ * AR_DEBUG >= 2, and the heap flavor (TEST_HEAP: every allocation its own malloc, no chunks,
+ * the memory source never called; chunk-layout assertions do not apply there). */
+#if TEST_ASAN || TEST_HEAP || (defined(AR_DEBUG) && AR_DEBUG >= 2)
 #define SLOW_ONLY 1
 #else
-#define HEAP 0
-#endif
-#ifndef SLOW_ONLY
 #define SLOW_ONLY 0
 #endif
 
@@ -74,7 +54,7 @@ static void test_concurrent_basics(void **state) {
   assert_non_null(a);
   assert_non_null(b);
   assert_int_equal((uintptr_t)a % 16, 0);
-  if (!HEAP) assert_ptr_equal(b, a + 16); /* same thread, same span: a plain bump */
+  if (!TEST_HEAP) assert_ptr_equal(b, a + 16); /* same thread, same span: a plain bump */
   assert_true(ar_concurrent_owns(ca, a));
   int local;
   assert_false(ar_concurrent_owns(ca, &local));
@@ -95,7 +75,7 @@ static void test_concurrent_basics(void **state) {
   memset(big, 1, 100000);
   ar_stats_t st;
   assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
-  if (HEAP) {
+  if (TEST_HEAP) {
     assert_int_equal(st.capacity, st.used); /* exactly the bytes malloc'd */
     assert_true(st.used >= 100000 + 300 + 10 + 10);
     assert_true(ar_concurrent_owns(ca, (char *)big + 99999));
@@ -138,7 +118,7 @@ static void test_concurrent_inline_path(void **state) {
   assert_int_equal(allocs_out_of_line(ca), 1);
   for (int i = 1; i < 100; i++) {
     char *p = (char *)ar_concurrent_alloc(ca, 9 + (size_t)i % 8); /* rounds up to 16 */
-    if (HEAP) assert_non_null(p);
+    if (TEST_HEAP) assert_non_null(p);
     else assert_ptr_equal(p, first + 16 * i);
   }
   assert_int_equal(allocs_out_of_line(ca), SLOW_ONLY ? 100 : 1);
@@ -189,7 +169,7 @@ static void test_concurrent_errors(void **state) {
   assert_non_null(ca);
   assert_null(ar_concurrent_alloc_aligned(ca, 8, 3));
   assert_int_equal(ar_last_error(), AR_EALIGN);
-  assert_null(ar_concurrent_alloc(ca, opaque_size(SIZE_MAX)));
+  assert_null(ar_concurrent_alloc(ca, opaque(SIZE_MAX)));
   assert_int_equal(ar_last_error(), AR_EOVERFLOW);
   assert_null(ar_concurrent_calloc(ca, SIZE_MAX / 2, 3));
   assert_int_equal(ar_last_error(), AR_EOVERFLOW);
@@ -207,7 +187,7 @@ static void test_concurrent_errors(void **state) {
   /* a failing source: AR_ENOMEM, nothing leaked, recovers (the heap flavor never calls the
    * source, so there the request succeeds) */
   ts.fail_from = ts.attempts + 1; /* this attempt and every later one */
-  if (HEAP) {
+  if (TEST_HEAP) {
     assert_non_null(ar_concurrent_alloc(ca, 64));
   } else {
     assert_null(ar_concurrent_alloc(ca, 64));
@@ -251,7 +231,7 @@ static void test_concurrent_threads(void **state) {
   ar_concurrent_destroy(shared_ca);
 }
 
-#if !(defined(NDEBUG) || HEAP) /* see test_debug_detects_reset_race */
+#if !(defined(NDEBUG) || TEST_HEAP) /* see test_debug_detects_reset_race */
 /* A source whose acquire blocks until released: holds an allocating thread inside the
  * out-of-line path, so a reset from another thread races it deterministically. */
 static _Atomic(int) gate_open, gate_entered;
@@ -290,7 +270,7 @@ static void reset_while_allocating(void *arg) {
 
 static void test_debug_detects_reset_race(void **state) {
   (void)state;
-#if defined(NDEBUG) || HEAP
+#if defined(NDEBUG) || TEST_HEAP
   skip(); /* the heap flavor never calls the gating source that holds the allocation open */
 #else
   char err[2048];

@@ -27,12 +27,7 @@
 #include "runtime/arena_internal.h"
 #include "tests/child.h"
 #include "tests/test_sources.h"
-
-/* Sizes the compiler cannot see, so it neither warns about nor folds requests meant to fail. */
-static size_t opaque(size_t n) {
-  volatile size_t v = n;
-  return v;
-}
+#include "tests/test_util.h" /* opaque() */
 
 static ar_arena_t *arena(size_t limit, const ar_source_t *src) {
   ar_options_t o = AR_OPTIONS_INIT;

@@ -2,8 +2,9 @@
 /*
  * tests/thread/thread_test.c - thread arenas and scopes: what ar_thread_arena_configure
  * accepts, the scope depth, the counters of allocation outside any scope, and its report; a
- * thread arena's life from first use to thread exit, nested scopes and stale ends, and the
- * debug check that a serial arena is used only from the thread that owns it.
+ * thread arena's life from first use to thread exit, nested scopes and stale ends. (The debug
+ * check that a serial arena is used only from the thread that owns it is the serial arena's:
+ * tests/arena/arena_test.c, "owner thread".)
  *
  * Each case that needs a fresh thread arena runs its body on a new thread (a thread arena is
  * created on first use and lives until its thread exits). Reports go to stderr, so those
@@ -396,42 +397,6 @@ static void test_scopes(void **state) {
   assert_int_equal(ar_thread_arena_configure(NULL), AR_OK);
 }
 
-/* ---- a serial arena off its owner thread ---------------------------------------------- */
-
-/* Thread arenas and pooled arenas are serial arenas that belong to one thread at a time
- * (arena.h: hand one off with ar_arena_adopt). Debug builds abort on a use from another
- * thread; the detector is the serial arena's, tested here with the other thread rules. */
-#ifndef NDEBUG /* see test_debug_detects_foreign_thread */
-static ar_arena_t *foreign;
-static void *use_foreign(void *arg) {
-  (void)arg;
-  (void)!ar_alloc(foreign, 100000); /* out-of-line path: owner checked */
-  return NULL;
-}
-static void serial_from_other_thread(void *arg) {
-  (void)arg;
-  ar_options_t o = AR_OPTIONS_INIT;
-  o.name = "owned";
-  foreign = ar_arena_create(&o);
-  pthread_t t;
-  pthread_create(&t, NULL, use_foreign, NULL);
-  pthread_join(t, NULL);
-}
-#endif
-
-static void test_debug_detects_foreign_thread(void **state) {
-  (void)state;
-#ifdef NDEBUG
-  skip();
-#else
-  char err[2048];
-  int status = child_run(serial_from_other_thread, NULL, err, sizeof err);
-  assert_int_not_equal(status, -1);
-  assert_true(child_aborted(status));
-  assert_non_null(strstr(err, "serial arena 'owned'"));
-#endif
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_configure_validates),
@@ -441,7 +406,6 @@ int main(void) {
       cmocka_unit_test(test_late_end_of_a_closed_scope),
       cmocka_unit_test(test_thread_arena_lifecycle),
       cmocka_unit_test(test_scopes),
-      cmocka_unit_test(test_debug_detects_foreign_thread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
