@@ -521,6 +521,116 @@ static void test_pool_and_thread_options(void **state) {
   }
 }
 
+/* 21. An options `size` the library does not accept: not a multiple of 8, above
+ * AR_OPTIONS_MAX_SIZE, or a nonzero byte past the library's struct. AR_EINVAL from every call
+ * that takes options, before any other option is looked at, and nothing is created: the
+ * source is never asked for memory (each valid struct here would have it preallocate a chunk),
+ * the thread-arena configuration and the map are untouched. */
+enum { BAD_SIZE_KINDS = 3 };
+
+/* Room for the largest options struct and the byte past it that kind 2 sets. */
+typedef union {
+  uint64_t words[64];
+  ar_arena_pool_options_t pool;
+} options_buf_t;
+
+/* Copies the `len`-byte options struct at `init` into *buf, zeroes the rest, and gives it a
+ * size of the given kind (0: not a multiple of 8, 1: above AR_OPTIONS_MAX_SIZE, 2: a longer
+ * struct whose tail holds a nonzero byte). The size member comes first in every struct. */
+static void *with_bad_size(options_buf_t *buf, const void *init, size_t len, int kind) {
+  assert_true(len % 8 == 0 && len + 8 <= sizeof *buf);
+  memset(buf, 0, sizeof *buf);
+  memcpy(buf, init, len);
+  size_t size = kind == 0 ? len - 4 : kind == 1 ? AR_OPTIONS_MAX_SIZE + 8 : len + 8;
+  if (kind == 2) ((unsigned char *)buf)[len + 3] = 1;
+  memcpy(buf, &size, sizeof size);
+  return buf;
+}
+
+/* The chunk size of a new thread's thread arena (white-box: it shows the configuration in
+ * force when that arena was made). */
+static void *thread_chunk_size(void *arg) {
+  ar_arena_t *a = ar_thread_arena();
+  *(size_t *)arg = a != NULL ? a->chunk_size : 0;
+  return NULL;
+}
+static size_t new_thread_chunk_size(void) {
+  size_t cs = 0;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, thread_chunk_size, &cs), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  return cs;
+}
+
+static void test_bad_options_size(void **state) {
+  (void)state;
+  test_source_t *ts = (test_source_t *)malloc(sizeof *ts);
+  assert_non_null(ts);
+  const ar_source_t *src = test_source_init(ts);
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = 4096;
+  o.prealloc_chunks = 1;
+  o.source = src;
+  ar_arena_pool_options_t po = AR_ARENA_POOL_OPTIONS_INIT;
+  po.arena = o;
+  ar_map_options_t mo = AR_MAP_OPTIONS_INIT;
+  mo.key_kind = AR_MAP_KEY_U64;
+
+  /* The configuration in force while the bad ones are refused: 8 KiB chunks. */
+  ar_options_t good = AR_OPTIONS_INIT;
+  good.chunk_size = 8192;
+  assert_int_equal(ar_thread_arena_configure(&good), AR_OK);
+  ar_arena_t *a = arena(0, NULL);
+  ar_stats_t before = stats_of(a);
+
+  options_buf_t buf;
+  for (int kind = 0; kind < BAD_SIZE_KINDS; kind++) {
+    const ar_options_t *bo = with_bad_size(&buf, &o, sizeof o, kind);
+    EXPECT_NULL_WITH(ar_arena_create(bo), AR_EINVAL);
+    EXPECT_NULL_WITH(ar_concurrent_create(bo), AR_EINVAL);
+    ar_clear_error();
+    assert_int_equal(ar_thread_arena_configure(bo), AR_EINVAL);
+    assert_int_equal(ar_last_error(), AR_EINVAL);
+
+    EXPECT_NULL_WITH(ar_arena_pool_create(with_bad_size(&buf, &po, sizeof po, kind)),
+                     AR_EINVAL);
+    if (kind < 2) { /* the embedded arena options, by their own size */
+      ar_arena_pool_options_t pb = po;
+      pb.arena.size = kind == 0 ? sizeof(ar_options_t) - 4 : AR_OPTIONS_MAX_SIZE + 8;
+      EXPECT_NULL_WITH(ar_arena_pool_create(&pb), AR_EINVAL);
+    }
+
+    ar_map_t m;
+    memset(&m, 0xA5, sizeof m);
+    ar_map_t untouched = m;
+    ar_clear_error();
+    assert_int_equal(ar_map_init(&m, a, with_bad_size(&buf, &mo, sizeof mo, kind)), AR_EINVAL);
+    assert_int_equal(ar_last_error(), AR_EINVAL);
+    assert_memory_equal(&m, &untouched, sizeof m);
+  }
+  /* Checked before the other options: a limit violation behind a bad size is AR_EINVAL. */
+  ar_options_t over = o;
+  over.limit_bytes = 4096;
+  over.prealloc_chunks = 2;
+  EXPECT_NULL_WITH(ar_arena_create(with_bad_size(&buf, &over, sizeof over, 0)), AR_EINVAL);
+
+  assert_int_equal(ts->attempts, 0); /* nothing was created, not even a chunk */
+  assert_true(test_source_balanced(ts));
+  assert_int_equal(new_thread_chunk_size(), 8192);
+  ar_stats_t after = stats_of(a);
+  assert_int_equal(after.used, before.used);
+  assert_int_equal(after.allocs, before.allocs);
+  ar_arena_destroy(a);
+  /* The same struct with its size intact is taken: the source is what gets called. */
+  ar_arena_t *ok = ar_arena_create(&o);
+  assert_non_null(ok);
+  ar_arena_destroy(ok);
+  if (!AR_HEAP) assert_true(ts->attempts > 0);
+  assert_int_equal(ar_thread_arena_configure(NULL), AR_OK);
+  assert_true(test_source_balanced(ts));
+  free(ts);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_null_arena_alloc),
@@ -543,6 +653,7 @@ int main(void) {
       cmocka_unit_test(test_container_arguments),
       cmocka_unit_test(test_pool_arguments),
       cmocka_unit_test(test_pool_and_thread_options),
+      cmocka_unit_test(test_bad_options_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
