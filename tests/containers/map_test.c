@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/map_test.c - ar_map: byte and u64 keys, put/get/remove/put_if_absent,
- * iteration, clear, reserve, removal churn (backward shift keeps lookups right), a user hash
- * that sends every key to one value, value pointers that alias the table, and allocation
+ * iteration, clear, reserve, removal churn (backward shift keeps lookups right), probe runs
+ * that wrap past the end of a small table (a user hash with 7 values), a user hash that sends
+ * every key to one value, value pointers that alias the table, and allocation
  * failure leaving the map unchanged.
  */
 #include <setjmp.h>
@@ -224,6 +225,175 @@ static void test_churn(void **state) {
   ar_arena_destroy(a);
 }
 
+/* ---- runs that wrap past the end of the table ------------------------------------------- */
+
+/* key % 7: at most 7 home slots (the map post-mixes the result, so they are spread over the
+ * table but stay 7), so every run is long and, in a small table kept nearly full, the runs
+ * cover most slots and wrap from the last slot to slot 0. That is where an insert shifts its
+ * run with two memmoves and a carry from the last slot to the first (runtime/map.c,
+ * insert_at), and where removal's backward shift crosses the end. */
+static uint64_t mod7_hash(const void *key, size_t len, void *ctx) {
+  (void)len;
+  (void)ctx;
+  uint64_t k;
+  memcpy(&k, key, sizeof k);
+  return k % 7;
+}
+
+enum { WRAP_KEYS = 300 };
+
+typedef struct wrap_ref {
+  bool present[WRAP_KEYS];
+  uint64_t val[WRAP_KEYS];
+  size_t live;
+  size_t home[7];      /* the home slot of each residue in the table under test */
+  size_t wrapped_seen; /* states in which some entry sat below its home (its run wrapped) */
+} wrap_ref_t;
+
+/* The map holds exactly what the reference holds: every key's lookup, the length, and a full
+ * walk (each entry once, with its value). Also counts whether some entry's run wrapped: an
+ * entry in a slot below its home (white-box: ar_map_next leaves the cursor one past the slot
+ * it returned, runtime/map.c). */
+static void check_against_ref(const ar_map_t *m, wrap_ref_t *r, bool homes_known) {
+  assert_int_equal(ar_map_len(m), r->live);
+  for (uint64_t k = 0; k < WRAP_KEYS; k++) {
+    const uint64_t *v = ar_map_get_u64(m, k);
+    assert_int_equal(v != NULL, r->present[k]);
+    if (v != NULL) assert_int_equal(*v, r->val[k]);
+    assert_int_equal(ar_map_contains_u64(m, k), r->present[k]);
+  }
+  bool seen[WRAP_KEYS] = {false};
+  size_t n = 0, pos = 0;
+  bool wrapped = false;
+  ar_map_entry_t e;
+  while (ar_map_next(m, &pos, &e)) {
+    assert_int_equal(e.key_len, sizeof(uint64_t));
+    assert_true(e.key_u64 < WRAP_KEYS);
+    assert_true(r->present[e.key_u64]);
+    assert_false(seen[e.key_u64]);
+    seen[e.key_u64] = true;
+    assert_int_equal(*(const uint64_t *)e.value, r->val[e.key_u64]);
+    if (homes_known && pos - 1 < r->home[e.key_u64 % 7]) wrapped = true;
+    n++;
+  }
+  assert_int_equal(n, r->live);
+  r->wrapped_seen += wrapped;
+}
+
+/* The home slot of each residue in a table of `cap` slots: where a lone key of it sits. */
+static void find_homes(ar_arena_t *a, const ar_map_options_t *o, size_t cap, size_t home[7]) {
+  ar_map_t p;
+  assert_int_equal(ar_map_init(&p, a, o), AR_OK);
+  assert_int_equal(ar_map_reserve(&p, cap - cap / 8), AR_OK);
+  assert_int_equal(ar_map_capacity(&p), cap);
+  for (uint64_t k = 0; k < 7; k++) {
+    uint64_t v = 0;
+    assert_int_equal(ar_map_put_u64(&p, k, &v), AR_OK);
+    size_t pos = 0;
+    ar_map_entry_t e;
+    assert_true(ar_map_next(&p, &pos, &e));
+    assert_int_equal(e.key_u64, k);
+    home[k] = pos - 1;
+    assert_true(ar_map_remove_u64(&p, k, NULL));
+  }
+  ar_map_destroy(&p);
+}
+
+static void test_wrapping_runs(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  assert_non_null(a);
+  ar_map_options_t o;
+  ar_map_options_init(&o);
+  o.key_kind = AR_MAP_KEY_U64;
+  o.value_size = sizeof(uint64_t);
+  o.hash = mod7_hash;
+  wrap_ref_t *r = calloc(1, sizeof *r);
+  assert_non_null(r);
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  /* Small tables held at or just under their 7/8 load limit, so they never grow: every put of
+   * a new key lands in a long run, and most states have a run across the end. */
+  const size_t caps[] = {8, 16, 32};
+  for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+    size_t cap = caps[c], max_live = cap - cap / 8;
+    find_homes(a, &o, cap, r->home);
+    ar_map_t m;
+    assert_int_equal(ar_map_init(&m, a, &o), AR_OK);
+    assert_int_equal(ar_map_reserve(&m, max_live), AR_OK);
+    memset(r->present, 0, sizeof r->present);
+    r->live = 0;
+    size_t wrapped_before = r->wrapped_seen;
+    for (int step = 0; step < 1500; step++) {
+      x = x * 6364136223846793005u + 1442695040888963407u;
+      uint64_t k = (x >> 33) % WRAP_KEYS;
+      uint64_t nv = k * 1000003u + (uint64_t)step;
+      unsigned op = (unsigned)(x >> 20) % 4;
+      if (op <= 1 && (r->present[k] || r->live < max_live)) {
+        assert_int_equal(ar_map_put_u64(&m, k, &nv), AR_OK);
+        r->live += !r->present[k];
+        r->present[k] = true;
+        r->val[k] = nv;
+      } else if (op <= 2 || !r->present[k]) {
+        /* remove k, or (table full) a present key: the next one up from k */
+        uint64_t victim = k;
+        if (op <= 1)
+          while (!r->present[victim]) victim = (victim + 1) % WRAP_KEYS;
+        uint64_t out = 0;
+        assert_int_equal(ar_map_remove_u64(&m, victim, &out), r->present[victim]);
+        if (r->present[victim]) assert_int_equal(out, r->val[victim]);
+        r->live -= r->present[victim];
+        r->present[victim] = false;
+      } else {
+        bool ins = false;
+        void *vp = NULL;
+        assert_int_equal(ar_map_put_if_absent_u64(&m, k, &nv, &vp, &ins), AR_OK);
+        assert_false(ins); /* k is present here */
+        assert_int_equal(*(uint64_t *)vp, r->val[k]);
+      }
+      assert_int_equal(ar_map_capacity(&m), cap); /* never grew: still the small table */
+      check_against_ref(&m, r, true);
+    }
+    /* The point of the phase: many states had a run across the end of the table. */
+    assert_true(r->wrapped_seen - wrapped_before > 750); /* of 1500 */
+    ar_map_destroy(&m);
+    CHECK_ARENA(a);
+  }
+
+  /* Then every key, so the table doubles several times: each rehash re-places long runs,
+   * some across the new table's end; then churn at that size. */
+  ar_map_t m;
+  assert_int_equal(ar_map_init(&m, a, &o), AR_OK);
+  memset(r->present, 0, sizeof r->present);
+  r->live = 0;
+  for (uint64_t k = 0; k < WRAP_KEYS; k++) {
+    uint64_t nv = k ^ 0x5555u;
+    assert_int_equal(ar_map_put_u64(&m, k, &nv), AR_OK);
+    r->present[k] = true;
+    r->val[k] = nv;
+    r->live++;
+    check_against_ref(&m, r, false);
+  }
+  for (uint64_t k = 0; k < WRAP_KEYS; k += 2) {
+    assert_true(ar_map_remove_u64(&m, k, NULL));
+    r->present[k] = false;
+    r->live--;
+    check_against_ref(&m, r, false);
+  }
+  for (uint64_t k = 0; k < WRAP_KEYS; k += 3) {
+    uint64_t nv = k + 7;
+    assert_int_equal(ar_map_put_u64(&m, k, &nv), AR_OK);
+    r->live += !r->present[k];
+    r->present[k] = true;
+    r->val[k] = nv;
+    check_against_ref(&m, r, false);
+  }
+  assert_true(ar_map_capacity(&m) <= 512);
+  ar_map_destroy(&m);
+  free(r);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 static uint64_t const_hash(const void *k, size_t n, void *ctx) {
   (void)k;
   (void)n;
@@ -359,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_bytes_basic),
       cmocka_unit_test(test_u64_iterate_clear),
       cmocka_unit_test(test_churn),
+      cmocka_unit_test(test_wrapping_runs),
       cmocka_unit_test(test_all_collide),
       cmocka_unit_test(test_value_aliases_table),
       cmocka_unit_test(test_reserve_overflow_failure),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/containers/vec_test.c - ar_vec: every call, the typed macros, overflow, allocation
- * failure leaving the vector unchanged, remove-with-limit, aliasing arguments.
+ * failure leaving the vector unchanged, remove-with-limit, aliasing arguments, and the inline
+ * fast path of ar_vec_append against the library function.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -226,6 +227,87 @@ static void test_foreach_reserve_shrink(void **state) {
   ar_arena_destroy(a);
 }
 
+/* ar_vec_append is a variadic macro over an inline fast path for appends that fit the
+ * capacity (vec.h); everything else goes to the library function of the same name. These pin
+ * down that the macro takes any argument the function takes, that the fast path copies to the
+ * right place and counts the elements (with a source inside the vector, at the exact end of
+ * the capacity), that it never takes bad arguments for a fast copy, and that the function
+ * reached by its address agrees with the macro step for step. */
+static void test_append_inline_path(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  ar_vec_t v;
+  assert_int_equal(ar_vec_init(&v, a, sizeof(int)), AR_OK);
+  /* The commas of a compound literal stay inside one macro argument. */
+  assert_int_equal(ar_vec_append(&v, (int[]){1, 2, 3}, 3), AR_OK);
+  expect_ints(&v, (int[]){1, 2, 3}, 3);
+
+  /* Within a reservation, from the vector's own storage: no growth, the old elements copied. */
+  assert_int_equal(ar_vec_reserve(&v, 12), AR_OK);
+  assert_int_equal(ar_vec_capacity(&v), 12);
+  void *d = ar_vec_data(&v);
+  assert_int_equal(ar_vec_append(&v, ar_vec_data(&v), 3), AR_OK);
+  expect_ints(&v, (int[]){1, 2, 3, 1, 2, 3}, 6);
+  assert_int_equal(ar_vec_append(&v, (const int *)ar_vec_data(&v) + 1, 4), AR_OK);
+  expect_ints(&v, (int[]){1, 2, 3, 1, 2, 3, 2, 3, 1, 2}, 10);
+  assert_int_equal(ar_vec_append(&v, (const int *)ar_vec_data(&v) + 7, 2), AR_OK); /* to cap */
+  expect_ints(&v, (int[]){1, 2, 3, 1, 2, 3, 2, 3, 1, 2, 3, 1}, 12);
+  assert_ptr_equal(ar_vec_data(&v), d);
+  assert_int_equal(ar_vec_capacity(&v), 12);
+  /* One past the capacity: the library grows, still reading the source in the old storage. */
+  assert_int_equal(ar_vec_append(&v, ar_vec_data(&v), 12), AR_OK);
+  assert_int_equal(ar_vec_len(&v), 24);
+  for (size_t i = 0; i < 12; i++)
+    assert_int_equal(AR_VEC_AT(&v, int, i + 12), AR_VEC_AT(&v, int, i));
+
+  /* Bad arguments, with room to spare so that only the argument checks stand between them and
+   * a fast-path copy: refused, last error set, nothing appended. */
+  assert_int_equal(ar_vec_reserve(&v, 30), AR_OK);
+  ar_clear_error();
+  assert_int_equal(ar_vec_append(NULL, (int[]){7}, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(ar_vec_append(&v, NULL, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_int_equal(ar_vec_len(&v), 24);
+  assert_int_equal(ar_vec_append(&v, NULL, 0), AR_OK);
+  assert_int_equal(ar_vec_len(&v), 24);
+
+  /* The library function by its address and by its parenthesised name, against the macro:
+   * the same results, lengths, capacities and contents after each step. */
+  int (*fn)(ar_vec_t *, const void *, size_t) = &ar_vec_append;
+  ar_vec_t w, u;
+  assert_int_equal(ar_vec_init(&w, a, sizeof(int)), AR_OK);
+  assert_int_equal(ar_vec_init(&u, a, sizeof(int)), AR_OK);
+  int src[40];
+  for (int i = 0; i < 40; i++) src[i] = 100 + i;
+  const size_t counts[] = {3, 0, 1, 5, 20, 2, 9};
+  size_t off = 0;
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    const int *from = counts[i] == 0 ? NULL : src + off % 20;
+    assert_int_equal(fn(&w, from, counts[i]), AR_OK);
+    assert_int_equal((ar_vec_append)(&u, from, counts[i]), AR_OK);
+    assert_int_equal(ar_vec_append(&v, from, counts[i]), AR_OK);
+    assert_int_equal(ar_vec_len(&w), ar_vec_len(&u));
+    assert_int_equal(ar_vec_capacity(&w), ar_vec_capacity(&u));
+    assert_int_equal(ar_vec_len(&v), 24 + ar_vec_len(&w));
+    assert_memory_equal(ar_vec_data(&w), ar_vec_data(&u), ar_vec_len(&w) * sizeof(int));
+    assert_memory_equal((const int *)ar_vec_data(&v) + 24, ar_vec_data(&w),
+                        ar_vec_len(&w) * sizeof(int));
+    off += counts[i];
+  }
+  assert_int_equal(ar_vec_len(&w), off);
+  ar_clear_error();
+  assert_int_equal(fn(NULL, src, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(fn(&w, NULL, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_int_equal(ar_vec_len(&w), off);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 static void test_overflow(void **state) {
   (void)state;
   ar_arena_t *a = mk_arena(0, 0, 0);
@@ -306,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_append_insert_remove),
       cmocka_unit_test(test_remove_value_and_if),
       cmocka_unit_test(test_foreach_reserve_shrink),
+      cmocka_unit_test(test_append_inline_path),
       cmocka_unit_test(test_overflow),
       cmocka_unit_test(test_alloc_failure_unchanged),
       cmocka_unit_test(test_growth_recycles),
