@@ -13,7 +13,7 @@
 #   PREFIX/lib/libarenart-debug.a, libarenart-debug.so.X.Y.Z (soname libarenart-debug.so.X),
 #     libarenart-debug.so.X, libarenart-debug.so
 #                                         the debug flavor: the same objects built with
-#                                         AR_DEBUG=2 at -O0 -g (every arena is a checked arena:
+#                                         AR_DEBUG=2 at -O0 -g (every serial arena is a checked arena:
 #                                         guard bytes, 0xDD junk in freed memory, ar_free that
 #                                         refuses a block given back twice; debug asserts,
 #                                         owner-thread checks; see docs/debugging.md). Same
