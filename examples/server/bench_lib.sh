@@ -3,6 +3,7 @@
 # two server binaries are, which library each LD_PRELOAD flavor needs, and starting, checking
 # and stopping one server. Sourcing it defines functions and sets BIN, LUA and MODE; the
 # caller must have set -euo pipefail, defined die(), and created $WORK (a scratch folder).
+# SERVER_BIN_DIR, if set, names a folder holding server and server_malloc to use instead.
 #
 # One copy of this logic, so that the profile is taken from exactly the processes the load
 # comparison measures: same binaries, same preload check, same flavor check, same pinning.
@@ -19,7 +20,11 @@ abspath() {
 # ---- the binaries: bazel run's runfiles, or a --config=opt build of our own ---------------
 _BL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 _BL_RUNFILES="${RUNFILES_DIR:-$0.runfiles}"
-if [[ -x "$_BL_RUNFILES/arenart/examples/server/server" ]]; then
+if [[ -n "${SERVER_BIN_DIR:-}" ]]; then
+  # Another build of both flavors (say, of an older commit, to compare before and after).
+  BIN=$(abspath "$SERVER_BIN_DIR")
+  [[ -x "$BIN/server" && -x "$BIN/server_malloc" ]] || die "no server binaries in $BIN"
+elif [[ -x "$_BL_RUNFILES/arenart/examples/server/server" ]]; then
   BIN="$_BL_RUNFILES/arenart/examples/server"
 elif [[ -x "$_BL_HERE/server" && -x "$_BL_HERE/server_malloc" ]]; then
   BIN="$_BL_HERE" # bazel run: the working directory is the runfiles tree
@@ -135,6 +140,12 @@ stop_server() {
 
 # server_cpu_ns PID: CPU time of all the server's threads so far, in nanoseconds (the
 # scheduler's per-thread sum_exec_runtime: exact, where /proc/PID/stat counts 10 ms ticks).
+# Falls back to utime + stime ticks where schedstat is missing (kernels without schedstats).
 server_cpu_ns() {
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+  local ns
+  ns=$(cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }')
+  if [[ -z "$ns" || "$ns" == 0 ]]; then
+    ns=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat")
+  fi
+  echo "$ns"
 }

@@ -23,7 +23,8 @@
 #   --top N            symbols listed per flavor (default 8)
 #   --md FILE          also write the tables as Markdown
 #   --keep DIR         keep each flavor's perf.data there (perf report -i DIR/FLAVOR.data)
-#   Environment: BAZEL (default bazel) and BAZEL_STARTUP_OPTS, for the self-build; PERF.
+#   Environment: SERVER_BIN_DIR (a folder with server and server_malloc to run instead of
+#   this tree's build), BAZEL (default bazel) and BAZEL_STARTUP_OPTS, for the self-build; PERF.
 set -euo pipefail
 
 DURATION=4
