@@ -11,8 +11,9 @@
 #   - the first allocator frame met (malloc and friends in libc, a preloaded allocator,
 #     arenart's arena/scope/pool/chunk code, the malloc flavor's srv_mem accounting) makes the
 #     sample "allocator";
-#   - other libc frames and container frames (arenart's buf/vec/map and hash, the malloc
-#     flavor's copies of them) are skipped: the sample goes to the first server function above;
+#   - other libc frames and container frames (arenart's buf/vec/map and hash, srv_map.c, the
+#     malloc flavor's buffer and vector) are skipped: the sample goes to the first server
+#     function above;
 #   - that function's file and name give the bucket (json.c: parse, serialize or free walk;
 #     routes.c: transform; the connection and HTTP files: http).
 # Inlined code counts as its caller: the arena flavor's bump allocation is an inline function,
@@ -66,7 +67,7 @@ function is_malloc_sym(s) {
 # Bucket of a server-binary frame, or "" to keep walking up (a container).
 function server_bucket(file, s) {
   sub(/^.*\//, "", file) # the base name is enough: header or .c
-  if (file ~ /^(buf|vec|map)\.[ch]$/) return ""
+  if (file ~ /^(buf|vec|map)\.[ch]$/ || file == "srv_map.c") return ""
   if (file == "srv_mem_malloc.c")
     return s ~ /^(srv_alloc|srv_free|mem_realloc|charge|charge_raw|uncharge|srv_strndup|end_context|srv_scope_|srv_pool_)/ ? "allocator" : ""
   if (file == "srv_mem_arena.c") return "allocator"
