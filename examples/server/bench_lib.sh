@@ -51,7 +51,8 @@ lib_for() {
     tcmalloc) name=libtcmalloc_minimal.so.4 ;;
     *) return 1 ;;
   esac
-  for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+  for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib \
+    /usr/local/lib; do
     [[ -e "$d/$name" ]] && { echo "$d/$name"; return 0; }
   done
   return 1
@@ -116,7 +117,8 @@ start_server() {
   SERVER_PID=$!
   PORT=
   for ((i = 0; i < 500; i++)); do
-    PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$WORK/server.out" 2>/dev/null || true)
+    PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$WORK/server.out" \
+      2>/dev/null || true)
     [[ -n "$PORT" ]] && break
     kill -0 "$SERVER_PID" 2>/dev/null || die "$f: server exited: $(cat "$WORK/server.err")"
     sleep 0.01

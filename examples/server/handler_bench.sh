@@ -50,7 +50,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RF="${RUNFILES_DIR:-$0.runfiles}/arenart/examples/server"
 if [[ -x "$RF/handler_bench" ]]; then BIN=$RF; else BIN=$HERE; fi
 [[ -x "$BIN/handler_bench" && -x "$BIN/handler_bench_malloc" ]] ||
-  die "handler_bench binaries not found (bazel run --config=opt //examples/server:handler_bench_cmp)"
+  die "handler_bench binaries not found (run //examples/server:handler_bench_cmp)"
 if [[ -n "$COMPARE" ]]; then
   [[ "$COMPARE" == /* ]] || COMPARE="${BUILD_WORKING_DIRECTORY:-$PWD}/$COMPARE"
   [[ -x "$COMPARE/handler_bench" && -x "$COMPARE/handler_bench_malloc" ]] ||
@@ -67,7 +67,8 @@ lib_of() {
     tcmalloc) name=libtcmalloc_minimal.so.4 ;;
     *) return 0 ;;
   esac
-  for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+  for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib \
+    /usr/local/lib; do
     [[ -e "$d/$name" ]] && { echo "$d/$name"; return 0; }
   done
   return 1
@@ -83,7 +84,8 @@ label() { [[ "$2" == "$BIN" ]] && echo "$1" || echo "$1@before"; }
 
 RESULTS=$(mktemp "${TMPDIR:-/tmp}/arenart-hb.XXXXXX")
 trap 'rm -f "$RESULTS"' EXIT
-echo "handler only: ${#FLAVORS[@]} flavors x ${#BUILDS[@]} build(s) x $ROUNDS rounds x $REQUESTS requests ($ITEMS items)"
+echo "handler only: ${#FLAVORS[@]} flavors x ${#BUILDS[@]} build(s) x $ROUNDS rounds" \
+  "x $REQUESTS requests ($ITEMS items)"
 for ((r = 1; r <= ROUNDS; r++)); do
   n=${#FLAVORS[@]}
   for ((k = 0; k < n; k++)); do
@@ -105,7 +107,8 @@ done
 
 median() { # median LABEL [COLUMN]: 2 ns/request, 3 p99 of one request's CPU time
   awk -v f="$1" -v c="${2:-2}" '$1 == f { print $c }' "$RESULTS" | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
+                              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 echo
 printf '%-18s %12s %12s %16s\n' flavor "ns/request" "req/CPU-s" "p99 CPU/req us"
@@ -120,7 +123,10 @@ for b in "${BUILDS[@]}"; do
   best=
   for f in jemalloc mimalloc tcmalloc; do
     [[ -n "${NS[$f]:-}" ]] || continue
-    if [[ -z "$best" ]] || awk -v a="${NS[$f]}" -v b="${NS[$best]}" 'BEGIN { exit !(a < b) }'; then best=$f; fi
+    if [[ -z "$best" ]] || awk -v a="${NS[$f]}" -v b="${NS[$best]}" 'BEGIN { exit !(a < b) }'
+    then
+      best=$f
+    fi
   done
   printf '  %s: arena req/CPU-s vs glibc malloc %.2fx' "$(label build "$b")" \
     "$(awk -v a="${NS[arena]}" -v b="${NS[malloc]}" 'BEGIN { print b / a }')"

@@ -138,8 +138,10 @@ run() {
   cpu=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" 'BEGIN { printf "%.2f", (b - a) / 1e3 / n }')
   rpcs=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" 'BEGIN { printf "%.0f", n * 1e9 / (b - a) }')
   echo "$f $round $rps $p50 $p99 $cpu $hwm $rpcs" >>"$WORK/results"
-  printf '  round %d  %-9s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  cpu %6.2f us/req  %6.0f req/CPU-s  peak RSS %6.1f MiB\n' \
-    "$round" "$f" "$rps" "$p50" "$p99" "$cpu" "$rpcs" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')"
+  printf '  round %d  %-9s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  cpu %6.2f us/req' \
+    "$round" "$f" "$rps" "$p50" "$p99" "$cpu"
+  printf '  %6.0f req/CPU-s  peak RSS %6.1f MiB\n' "$rpcs" \
+    "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')"
 }
 
 echo "server load on 127.0.0.1: ${#FL[@]} flavors x $ROUNDS rounds x ${DURATION}s" \
@@ -197,7 +199,10 @@ goal() { # goal TEXT VALUE TARGET CMP(ge|le)
     'BEGIN { v += 0; t += 0; ok = (c == "ge") ? v >= t : v <= t; print ok ? "met" : "not met" }')
   printf '  %-60s %5sx  (goal %s %.2fx)  %s\n' "$1" "$shown" \
     "$([[ $4 == ge ]] && echo '>=' || echo '<=')" "$3" "$met"
-  GOALS+=("{\"goal\":\"$1\",\"ratio\":$2,\"ratio_printed\":$shown,\"target\":$3,\"cmp\":\"$4\",\"met\":$([[ $met == met ]] && echo true || echo false)}")
+  local ok=false
+  [[ $met == met ]] && ok=true
+  GOALS+=("{\"goal\":\"$1\",\"ratio\":$2,\"ratio_printed\":$shown,\"target\":$3,$(
+    )\"cmp\":\"$4\",\"met\":$ok}")
 }
 # best_peer ASSOC: the LD_PRELOAD peer with the highest median in that array ("" if none ran)
 best_peer() {
@@ -205,7 +210,8 @@ best_peer() {
   local f best=
   for f in jemalloc mimalloc tcmalloc; do
     [[ -n "${col[$f]:-}" ]] || continue
-    if [[ -z "$best" ]] || awk -v a="${col[$f]}" -v b="${col[$best]}" 'BEGIN { exit !(a > b) }'; then
+    if [[ -z "$best" ]] || awk -v a="${col[$f]}" -v b="${col[$best]}" 'BEGIN { exit !(a > b) }'
+    then
       best=$f
     fi
   done
@@ -228,7 +234,8 @@ if [[ -n "${RPS[arena]:-}" ]]; then
   if [[ -n "${RPS[malloc]:-}" ]]; then
     goal "arena req/s vs glibc malloc" "$(ratio "${RPS[arena]}" "${RPS[malloc]}")" 1.3 ge
     goal "arena p99 vs glibc malloc p99" "$(ratio "${P99[arena]}" "${P99[malloc]}")" 1.0 le
-    goal "arena peak RSS vs glibc malloc peak RSS" "$(ratio "${HWM[arena]}" "${HWM[malloc]}")" 1.3 le
+    goal "arena peak RSS vs glibc malloc peak RSS" "$(ratio "${HWM[arena]}" "${HWM[malloc]}")" \
+      1.3 le
   fi
 fi
 

@@ -135,7 +135,8 @@ for f in "${FL[@]}"; do
   # Wall-clock CPU of the server over the recording, per request (perf's samples agree with it
   # to within a few per cent; this one is exact).
   awk -v f="$f" -v a="$c0" -v b="$c1" -v n="$reqs" -v d="$DURATION" \
-    'BEGIN { printf "%s\t%.2f\t%.0f\t%d\t%.2f\n", f, (b - a) / 1e3 / n, n * 1e9 / (b - a), n, (b - a) / 1e9 / d }' \
+    'BEGIN { printf "%s\t%.2f\t%.0f\t%d\t%.2f\n", f, (b - a) / 1e3 / n, n * 1e9 / (b - a), n,
+             (b - a) / 1e9 / d }' \
     >>"$WORK/cpu"
   [[ -n "$KEEP" ]] && cp "$data" "$KEEP/$f.data"
   printf '  %-9s %6d requests recorded, %6.2f us CPU/request\n' "$f" "$reqs" \

@@ -60,8 +60,10 @@ function file_of(a,   lo, hi, mid) {
 }
 
 function is_malloc_sym(s) {
-  return s ~ /^(__libc_)?(malloc|free|calloc|realloc|cfree|memalign|posix_memalign|aligned_alloc)$/ ||
-         s ~ /^_int_(malloc|free|realloc|memalign)/ || s ~ /^(malloc_consolidate|unlink_chunk|sysmalloc|systrim|tcache_|arena_get|mremap_chunk|munmap_chunk|alloc_perturb|_mid_memalign|__malloc_|ptmalloc_)/
+  return s ~ /^(__libc_)?(malloc|free|calloc|realloc|cfree|memalign|posix_memalign)$/ ||
+         s ~ /^(aligned_alloc|_int_(malloc|free|realloc|memalign))/ ||
+         s ~ /^(malloc_consolidate|unlink_chunk|sysmalloc|systrim|tcache_|arena_get)/ ||
+         s ~ /^(mremap_chunk|munmap_chunk|alloc_perturb|_mid_memalign|__malloc_|ptmalloc_)/
 }
 
 # Bucket of a server-binary frame, or "" to keep walking up (a container).
@@ -69,7 +71,8 @@ function server_bucket(file, s) {
   sub(/^.*\//, "", file) # the base name is enough: header or .c
   if (file ~ /^(buf|vec|map)\.[ch]$/ || file == "srv_map.c") return ""
   if (file == "srv_mem_malloc.c")
-    return s ~ /^(srv_alloc|srv_free|mem_realloc|charge|charge_raw|uncharge|srv_strndup|end_context|srv_scope_|srv_pool_)/ ? "allocator" : ""
+    return s ~ /^(srv_alloc|srv_free|mem_realloc|charge|uncharge|srv_strndup)/ ||
+           s ~ /^(end_context|srv_scope_|srv_pool_)/ ? "allocator" : ""
   if (file == "srv_mem_arena.c") return "allocator"
   if (file == "json.c") {
     if (s ~ /^json_free/) return "free walks"
@@ -79,7 +82,8 @@ function server_bucket(file, s) {
   if (file == "routes.c") return "transform"
   if (file == "http.c") return s ~ /^http_request_free/ ? "free walks" : "http"
   if (file ~ /^(serve|conn|worker|deadline|acceptor|server|stats|main)\.c$/) return "http"
-  if (file ~ /\.h$/ || file ~ /^(arena|arenapool|chunkpool|recycle|registry|source|thread|error|options|stress|concurrent)\.c$/)
+  if (file ~ /\.h$/ || file ~ /^(arena|arenapool|chunkpool|recycle|registry|source|thread)\.c$/ ||
+      file ~ /^(error|options|stress|concurrent)\.c$/)
     return "allocator"
   return "other"
 }
@@ -95,7 +99,8 @@ function classify(   i, d, s, b, k) {
     if (i > NF_) return "kernel: other"
     k = SYM[i]
     sub(/^__(libc_)?/, "", k)
-    if (k ~ /^(mmap|mmap64|munmap|madvise|brk|sbrk|mremap|mprotect)$/) return "kernel: memory (faults, mmap)"
+    if (k ~ /^(mmap|mmap64|munmap|madvise|brk|sbrk|mremap|mprotect)$/)
+      return "kernel: memory (faults, mmap)"
     if (k ~ /^(read|recv|recvfrom|recvmsg)$/) return "kernel: read"
     if (k ~ /^(sendmsg|send|sendto|write|writev)$/) return "kernel: send"
     if (k ~ /^epoll_/) return "kernel: epoll"
@@ -153,6 +158,7 @@ BEGIN {
   sym = rest
   sub(/ \([^(]*\)$/, "", sym)
   sub(/\+0x[0-9a-f]+$/, "", sym)
+  sub(/@.*$/, "", sym) # cfree@GLIBC_2.2.5: the versioned name is the same function
   NF_++
   IP[NF_] = ip
   SYM[NF_] = sym

@@ -5,10 +5,10 @@
  * Every object is a malloc block and is freed on its own. A context only keeps a count of the
  * bytes it has live (for the request cap, and to catch a handler that forgets a free: a
  * context that ends with bytes still live adds them to a process-wide leak counter, which the
- * tests require to stay 0). The containers follow arenart's growth rules so that the two
- * flavors do the same work apart from the allocator: buffers and vectors double (minimum 32
- * bytes / 4 elements), the map doubles at 7/8 load, probes linearly over stored 64-bit hashes
- * and hashes keys with ar_hash_bytes. Which malloc runs is up to the process: glibc's, or
+ * tests require to stay 0). The buffer and vector grow here (an append that fits is srv_mem.h's
+ * inline code, shared with the arena flavor) by arenart's rules, so that the two flavors do
+ * the same work apart from the allocator: they double, from 32 bytes / 4 elements. The map is
+ * srv_map.c, the same in both flavors. Which malloc runs is up to the process: glibc's, or
  * jemalloc / mimalloc / tcmalloc through LD_PRELOAD.
  */
 #include <stdatomic.h>
