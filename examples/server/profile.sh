@@ -7,16 +7,18 @@
 #   examples/server/profile.sh [options]      # builds both flavors with --config=opt itself
 #
 # For each flavor a fresh server (pinned to CPU 0) is warmed up and driven by wrk (CPU 1);
-# while it runs, `perf record -e cpu-clock --call-graph dwarf` samples the server process,
-# kernel included, and /stats gives the requests answered meanwhile. profile_buckets.awk then
-# charges every sample to one bucket by walking its call chain (allocator, JSON parse,
-# transform, serialization, HTTP, kernel by system call, free walks), so the table says how
-# many microseconds of CPU each bucket costs per request, and the top symbols (self time) say
-# what is inside. perf needs perf_event_paranoid <= 1 for a process it did not start, or root;
-# the script says so if perf refuses. Nothing is compared or judged here: load.sh measures.
+# while it runs, the server's CPU time per request is measured (schedstat and /stats, for
+# --duration seconds), then `perf record -e cpu-clock --call-graph dwarf` samples the server
+# process, kernel included, for as long. profile_buckets.awk charges every sample to one
+# bucket by walking its call chain (allocator, JSON parse, transform, serialization, HTTP,
+# kernel by system call, free walks); a bucket's share of the samples times the CPU per
+# request measured without perf is what the table shows, in microseconds per request, and
+# the top symbols (self time) say what is inside. perf needs root or perf_event_paranoid <= 1
+# to see the kernel side; the script stops with a hint if perf refuses. Nothing is compared
+# or judged here: load.sh measures the goals.
 #
 # Options:
-#   --duration S       seconds recorded per flavor (default 4)
+#   --duration S       seconds measured, then as many recorded, per flavor (default 4)
 #   --connections C    wrk connections (default 8)
 #   --items N          items in the posted document (default 40, as load.sh)
 #   --flavors LIST     comma-separated subset of arena,malloc,jemalloc,mimalloc,tcmalloc
@@ -103,43 +105,47 @@ for f in "${FL[@]}"; do
   start_server "$f" 1
   LOAD_ITEMS=$ITEMS "${PIN_WRK[@]}" wrk -t1 -c"$CONNS" -d1s -s "$LUA" \
     "http://127.0.0.1:$PORT/json" >/dev/null
-  LOAD_ITEMS=$ITEMS "${PIN_WRK[@]}" wrk -t1 -c"$CONNS" -d"$((DURATION + 2))s" -s "$LUA" \
+  LOAD_ITEMS=$ITEMS "${PIN_WRK[@]}" wrk -t1 -c"$CONNS" -d"$((2 * DURATION + 2))s" -s "$LUA" \
     "http://127.0.0.1:$PORT/json" >"$WORK/wrk.out" &
   WRK_PID=$!
+  # First the CPU per request without perf: perf's sampling (its DWARF stack copies above
+  # all) is charged to the server's threads and would inflate it by a fifth or more, and the
+  # requests answered while perf starts up are not in its samples. Then the profile, whose
+  # samples give each bucket's share of that CPU.
   sleep 0.5
   r0=$(requests_answered "$PORT")
   c0=$(server_cpu_ns "$SERVER_PID")
+  sleep "$DURATION"
+  c1=$(server_cpu_ns "$SERVER_PID")
+  r1=$(requests_answered "$PORT")
   data="$WORK/$f.data"
   if ! "$PERF" record -q -o "$data" -e cpu-clock -F 1999 --call-graph dwarf,8192 \
     -p "$SERVER_PID" -- sleep "$DURATION" >"$WORK/perf.err" 2>&1; then
     cat "$WORK/perf.err" >&2
     die "$f: perf record failed (not root? try: sysctl kernel.perf_event_paranoid=1)"
   fi
-  c1=$(server_cpu_ns "$SERVER_PID")
-  r1=$(requests_answered "$PORT")
   wait "$WRK_PID"
   WRK_PID=
   stop_server "$f"
   grep -q "Non-2xx or 3xx" "$WORK/wrk.out" && die "$f: the server answered errors under load"
   reqs=$((r1 - r0 - 1)) # the first /stats GET is counted in r1
-  [[ $reqs -gt 0 ]] || die "$f: no requests answered while recording"
+  [[ $reqs -gt 0 ]] || die "$f: no requests answered while measuring"
   sym="$WORK/sym.malloc"
   [[ "$f" == arena ]] && sym="$WORK/sym.arena"
   "$PERF" script -i "$data" -F period,ip,sym,dso --no-inline 2>/dev/null |
-    awk -f "$AWK_PROG" -v symtab="$sym" -v reqs="$reqs" -v flavor="$f" >>"$WORK/buckets"
+    awk -f "$AWK_PROG" -v symtab="$sym" -v flavor="$f" >>"$WORK/buckets"
   "$PERF" report -i "$data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
     awk -v f="$f" -v top="$TOP" '/^ *[0-9.]+%/ && n < top {
       sym = $0; sub(/^.*\] /, "", sym); sub(/ +$/, "", sym)
       dso = $2; sub(/^.*\//, "", dso)
       printf "%s\t%s\t%s\t%s\n", f, $1, dso, sym; n++ }' >>"$WORK/top"
-  # Wall-clock CPU of the server over the recording, per request (perf's samples agree with it
-  # to within a few per cent; this one is exact).
+  # flavor, CPU us/request, requests per CPU-second, requests, CPUs busy (without perf)
   awk -v f="$f" -v a="$c0" -v b="$c1" -v n="$reqs" -v d="$DURATION" \
     'BEGIN { printf "%s\t%.2f\t%.0f\t%d\t%.2f\n", f, (b - a) / 1e3 / n, n * 1e9 / (b - a), n,
              (b - a) / 1e9 / d }' \
     >>"$WORK/cpu"
   [[ -n "$KEEP" ]] && cp "$data" "$KEEP/$f.data"
-  printf '  %-9s %6d requests recorded, %6.2f us CPU/request\n' "$f" "$reqs" \
+  printf '  %-9s %6d requests measured, %6.2f us CPU/request (without perf)\n' "$f" "$reqs" \
     "$(awk -v f="$f" '$1 == f { print $2 }' "$WORK/cpu")"
 done
 
@@ -156,21 +162,22 @@ table() { # table SEP: the bucket table, columns separated by SEP ("|" for Markd
       awk -F'\t' -v b="$b" '$2 == b { found = 1 } END { exit !found }' "$WORK/buckets" || continue
       printf '%s' "$b"
       for f in "${FL[@]}"; do
-        awk -F'\t' -v b="$b" -v f="$f" '$1 == f && $2 == b { v = $3; s = $4 }
-          END { printf "\t%.1f (%2.0f%%)", v / 1000, s * 100 }' "$WORK/buckets"
+        awk -F'\t' -v b="$b" -v f="$f" -v cpu="$(awk -F'\t' -v f="$f" '$1 == f { print $2 }' \
+          "$WORK/cpu")" '$1 == f && $2 == b { s = $4 }
+          END { printf "\t%.1f (%2.0f%%)", s * cpu, s * 100 }' "$WORK/buckets"
       done
       printf '\n'
     done
-    printf 'total (perf samples)'
-    for f in "${FL[@]}"; do
-      awk -F'\t' -v f="$f" '$1 == f { v += $3 } END { printf "\t%.1f", v / 1000 }' "$WORK/buckets"
-    done
-    printf '\n'
-    printf 'CPU us/request (schedstat)'
+    printf 'total: CPU us/request'
     for f in "${FL[@]}"; do awk -F'\t' -v f="$f" '$1 == f { printf "\t%s", $2 }' "$WORK/cpu"; done
     printf '\n'
     printf 'requests per CPU-second'
     for f in "${FL[@]}"; do awk -F'\t' -v f="$f" '$1 == f { printf "\t%s", $3 }' "$WORK/cpu"; done
+    printf '\n'
+    printf 'perf samples'
+    for f in "${FL[@]}"; do
+      awk -F'\t' -v f="$f" '$1 == f { n += $3 } END { printf "\t%d", n }' "$WORK/buckets"
+    done
     printf '\n'
   } | if [[ "$md" == "|" ]]; then
     awk -F'\t' 'NR == 1 { printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; printf "\n|";
@@ -182,7 +189,7 @@ table() { # table SEP: the bucket table, columns separated by SEP ("|" for Markd
 }
 
 echo
-echo "CPU per request by bucket, us (share of the flavor's samples); one run, not a median"
+echo "CPU per request by bucket, us (share of the flavor's perf samples); one run, not a median"
 table ' '
 echo
 echo "top symbols by self time (per flavor)"
@@ -192,7 +199,8 @@ done
 
 if [[ -n "$MD_OUT" ]]; then
   {
-    echo "CPU per request by bucket, microseconds (share of the flavor's samples):"
+    echo "CPU per request by bucket, microseconds (share of the flavor's perf samples); the"
+    echo "total is measured without perf, the shares with it:"
     echo
     table '|'
     echo

@@ -20,8 +20,8 @@
 # so its few instructions land in the parser or the container that allocates.
 #
 # Input: perf script -F period,ip,sym,dso --no-inline. Variables: symtab (a file of
-# "start_hex size_hex file name" lines for the server binary, sorted by start), reqs (requests
-# answered during the recording), flavor. Output lines: "flavor bucket ns_per_request share".
+# "start_hex size_hex file name" lines for the server binary, sorted by start), flavor. Output
+# lines, tab-separated: flavor, bucket, samples, share of the sampled time.
 
 # mawk has no strtonum: hex digits to a number (exact below 2^53, which covers the binary).
 function hex(h,   i, v) {
@@ -127,6 +127,7 @@ function flush(   b) {
   if (PERIOD == 0) return
   b = classify()
   NS[b] += PERIOD
+  COUNT[b]++
   TOTAL += PERIOD
   PERIOD = 0
   NF_ = 0
@@ -169,5 +170,5 @@ BEGIN {
 END {
   flush()
   for (b in NS)
-    printf "%s\t%s\t%.0f\t%.4f\n", flavor, b, (reqs > 0 ? NS[b] / reqs : 0), NS[b] / TOTAL
+    printf "%s\t%s\t%d\t%.4f\n", flavor, b, COUNT[b], NS[b] / TOTAL
 }
