@@ -40,6 +40,15 @@ LUA="$_BL_HERE/post.lua"
 [[ -f "$LUA" ]] || LUA="$BIN/post.lua"
 [[ -f "$LUA" ]] || die "post.lua not found"
 MODE=$(readlink -f "$BIN/server" | grep -o 'k8-[a-z]*' | head -1 || true)
+[[ -z "$MODE" && -n "${SERVER_BIN_DIR:-}" ]] && MODE="from $BIN"
+
+# Says so when the binaries are a bazel build that is not --config=opt.
+warn_if_not_opt() {
+  case "$MODE" in
+    k8-opt | from\ *) ;;
+    *) echo "warning: the binaries are not an optimised build; use --config=opt" ;;
+  esac
+}
 
 # lib_for FLAVOR: the library to preload (nothing for arena and malloc); fails if not installed.
 lib_for() {

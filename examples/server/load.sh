@@ -147,7 +147,7 @@ run() {
 echo "server load on 127.0.0.1: ${#FL[@]} flavors x $ROUNDS rounds x ${DURATION}s" \
   "(wrk -t1 -c$CONNS, server --workers $WORKERS, $ITEMS-item POST /json, build ${MODE:-?}," \
   "$NCPU CPUs${PIN_SERVER[*]:+, server on CPU 0 and wrk on CPU 1})"
-[[ "$MODE" == k8-opt ]] || echo "warning: the binaries are not an optimised build; use --config=opt"
+warn_if_not_opt
 : >"$WORK/results"
 for ((r = 1; r <= ROUNDS; r++)); do
   n=${#FL[@]}

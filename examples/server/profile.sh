@@ -76,7 +76,7 @@ LIBSH="$HERE/bench_lib.sh" # next to the script, or in bazel run's runfiles
 # shellcheck source=examples/server/bench_lib.sh
 source "$LIBSH"
 AWK_PROG="$HERE/profile_buckets.awk"
-[[ -f "$AWK_PROG" ]] || AWK_PROG="$BIN/profile_buckets.awk"
+[[ -f "$AWK_PROG" ]] || AWK_PROG="$(dirname "$LIBSH")/profile_buckets.awk"
 [[ -f "$AWK_PROG" ]] || die "profile_buckets.awk not found"
 [[ -n "$MD_OUT" ]] && MD_OUT=$(abspath "$MD_OUT")
 [[ -n "$KEEP" ]] && { KEEP=$(abspath "$KEEP"); mkdir -p "$KEEP"; }
@@ -96,7 +96,7 @@ symtab "$BIN/server_malloc" "$WORK/sym.malloc"
 
 echo "profiling POST /json ($ITEMS items, wrk -t1 -c$CONNS), ${DURATION}s of perf per flavor," \
   "build ${MODE:-?}, $NCPU CPUs${PIN_SERVER[*]:+, server on CPU 0 and wrk on CPU 1}"
-[[ "$MODE" == k8-opt ]] || echo "warning: the binaries are not an optimised build; use --config=opt"
+warn_if_not_opt
 
 : >"$WORK/buckets"
 : >"$WORK/top"
