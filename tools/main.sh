@@ -53,14 +53,26 @@ bench_history() {
   python3 bench/history.py --dir build/bench/history --save build/bench/bench.json
 }
 
-# Step: the example HTTP server under wrk on loopback, arena flavor vs malloc flavors.
+# Step: the example HTTP server under wrk on loopback, arena flavor vs malloc flavors (goal
+# rows in requests per CPU-second, p99, requests/s, RSS), then where each flavor's CPU goes
+# (perf; skipped, not failed, where perf is missing or not permitted).
 server_load() {
-  step "example server under load (bazel run --config=opt //examples/server:load -- ${MODE:-(full)})"
+  step "example server under load" \
+    "(bazel run --config=opt //examples/server:load -- ${MODE:-(full)})"
   local args=(--png build/server/load.png --json build/server/load.json)
   [[ -n "$MODE" ]] && args+=("$MODE")
   mkdir -p build/server
   bazel run "${BAZEL_FLAGS[@]}" --config=opt //examples/server:load -- "${args[@]}"
   echo "plot: build/server/load.png   figures: build/server/load.json"
+  step "example server profile (bazel run --config=opt //examples/server:profile)"
+  if ! command -v perf >/dev/null; then
+    echo "skipped: perf not found (Debian package linux-perf)"
+  elif bazel run "${BAZEL_FLAGS[@]}" --config=opt //examples/server:profile -- \
+    --md build/server/profile.md; then
+    echo "table: build/server/profile.md"
+  else
+    echo "skipped: the profile failed (perf_event_paranoid? see docs/server-profile.md)"
+  fi
 }
 
 STEPS=(

@@ -5,10 +5,10 @@
  * Every object is a malloc block and is freed on its own. A context only keeps a count of the
  * bytes it has live (for the request cap, and to catch a handler that forgets a free: a
  * context that ends with bytes still live adds them to a process-wide leak counter, which the
- * tests require to stay 0). The containers follow arenart's growth rules so that the two
- * flavors do the same work apart from the allocator: buffers and vectors double (minimum 32
- * bytes / 4 elements), the map doubles at 7/8 load, probes linearly over stored 64-bit hashes
- * and hashes keys with ar_hash_bytes. Which malloc runs is up to the process: glibc's, or
+ * tests require to stay 0). The buffer and vector grow here (an append that fits is srv_mem.h's
+ * inline code, shared with the arena flavor) by arenart's rules, so that the two flavors do
+ * the same work apart from the allocator: they double, from 32 bytes / 4 elements. The map is
+ * srv_map.c, the same in both flavors. Which malloc runs is up to the process: glibc's, or
  * jemalloc / mimalloc / tcmalloc through LD_PRELOAD.
  */
 #include <stdatomic.h>
@@ -170,7 +170,7 @@ static int buf_reserve(srv_buf_t *b, size_t n) {
   return AR_OK;
 }
 
-int srv_buf_append(srv_buf_t *b, const void *p, size_t n) {
+int srv_buf_append_grow_(srv_buf_t *b, const void *p, size_t n) {
   if (n == 0) return AR_OK;
   size_t off = b->data != NULL && (const char *)p >= b->data && (const char *)p < b->data + b->len
                    ? (size_t)((const char *)p - b->data)
@@ -182,13 +182,6 @@ int srv_buf_append(srv_buf_t *b, const void *p, size_t n) {
   b->len += n;
   b->data[b->len] = 0;
   return AR_OK;
-}
-
-int srv_buf_append_str(srv_buf_t *b, const char *s) { return srv_buf_append(b, s, strlen(s)); }
-
-int srv_buf_append_char(srv_buf_t *b, int c) {
-  char ch = (char)c;
-  return srv_buf_append(b, &ch, 1);
 }
 
 int srv_buf_appendf(srv_buf_t *b, const char *fmt, ...) {
@@ -235,7 +228,7 @@ void srv_vec_destroy(srv_vec_t *v) {
   v->len = v->cap = 0;
 }
 
-int srv_vec_push(srv_vec_t *v, const void *elem) {
+int srv_vec_push_grow_(srv_vec_t *v, const void *elem) {
   if (v->len == v->cap) {
     size_t cap = v->cap < 4 ? 4 : v->cap * 2;
     size_t bytes;
@@ -249,109 +242,4 @@ int srv_vec_push(srv_vec_t *v, const void *elem) {
   memcpy((char *)v->data + v->len * v->elem_size, elem, v->elem_size);
   v->len++;
   return AR_OK;
-}
-
-/* ---- map --------------------------------------------------------------------------------
- * Slot: hash (0 = empty; real hashes have their top bit set), key pointer, key length, then
- * the value rounded up to 8 bytes. Keys are malloc'd copies. */
-
-typedef struct slot {
-  uint64_t hash;
-  char *key;
-  size_t len;
-} slot_t;
-
-#define SLOT(m, i) ((slot_t *)(void *)((char *)(m)->slots + (i) * (m)->stride))
-#define HASH_SEED 0x5eedull
-
-int srv_map_init(srv_map_t *m, srv_mem_t *mem, size_t value_size) {
-  *m = (srv_map_t){mem, NULL, 0, 0, sizeof(slot_t) + ((value_size + 7) & ~(size_t)7),
-                   value_size};
-  return AR_OK;
-}
-
-void srv_map_destroy(srv_map_t *m) {
-  for (size_t i = 0; i < m->cap; i++) {
-    slot_t *s = SLOT(m, i);
-    if (s->hash != 0) srv_free(m->mem, s->key, s->len + 1);
-  }
-  if (m->slots != NULL) srv_free(m->mem, m->slots, m->cap * m->stride);
-  m->slots = NULL;
-  m->cap = m->len = 0;
-}
-
-static uint64_t key_hash(const void *key, size_t len) {
-  return ar_hash_bytes(key, len, HASH_SEED) | (1ull << 63);
-}
-
-static slot_t *find(const srv_map_t *m, const void *key, size_t len, uint64_t h) {
-  if (m->cap == 0) return NULL;
-  size_t mask = m->cap - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    slot_t *s = SLOT(m, i);
-    if (s->hash == 0) return s;
-    if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return s;
-  }
-}
-
-static int grow(srv_map_t *m) {
-  size_t cap = m->cap == 0 ? 8 : m->cap * 2;
-  size_t bytes;
-  if (__builtin_mul_overflow(cap, m->stride, &bytes) || bytes > AR_MAX_ALLOC_SIZE)
-    return AR_EOVERFLOW;
-  void *slots = srv_alloc(m->mem, bytes);
-  if (slots == NULL) return srv_mem_error(m->mem);
-  memset(slots, 0, bytes);
-  srv_map_t n = *m;
-  n.slots = slots;
-  n.cap = cap;
-  for (size_t i = 0; i < m->cap; i++) {
-    slot_t *s = SLOT(m, i);
-    if (s->hash != 0) memcpy(find(&n, s->key, s->len, s->hash), s, m->stride);
-  }
-  if (m->slots != NULL) srv_free(m->mem, m->slots, m->cap * m->stride);
-  m->slots = slots;
-  m->cap = cap;
-  return AR_OK;
-}
-
-int srv_map_put_if_absent(srv_map_t *m, const void *key, size_t len, const void *value,
-                          void **value_out, bool *inserted) {
-  uint64_t h = key_hash(key, len);
-  slot_t *s = find(m, key, len, h);
-  if (s != NULL && s->hash != 0) {
-    if (inserted != NULL) *inserted = false;
-    if (value_out != NULL) *value_out = s + 1;
-    return AR_OK;
-  }
-  if ((m->len + 1) * 8 > m->cap * 7) {
-    int rc = grow(m);
-    if (rc != AR_OK) return rc;
-    s = find(m, key, len, h);
-  }
-  char *k = srv_alloc(m->mem, len + 1);
-  if (k == NULL) return srv_mem_error(m->mem);
-  memcpy(k, key, len);
-  k[len] = 0;
-  s->hash = h;
-  s->key = k;
-  s->len = len;
-  if (m->value_size != 0) memcpy(s + 1, value, m->value_size);
-  m->len++;
-  if (inserted != NULL) *inserted = true;
-  if (value_out != NULL) *value_out = s + 1;
-  return AR_OK;
-}
-
-int srv_map_put(srv_map_t *m, const void *key, size_t len, const void *value) {
-  void *v;
-  bool ins;
-  int rc = srv_map_put_if_absent(m, key, len, value, &v, &ins);
-  if (rc == AR_OK && !ins && m->value_size != 0) memcpy(v, value, m->value_size);
-  return rc;
-}
-
-void *srv_map_get(const srv_map_t *m, const void *key, size_t len) {
-  slot_t *s = find(m, key, len, key_hash(key, len));
-  return s != NULL && s->hash != 0 ? (void *)(s + 1) : NULL;
 }
