@@ -78,6 +78,12 @@ AR_INTERNAL void ar_fatal_(const char *fmt, ...) __attribute__((noreturn, cold, 
 
 /* Records `err` as the calling thread's last error and returns it. */
 AR_INTERNAL ar_error_t ar_set_error_(ar_error_t err);
+/* The failure exit of a call that returns a pointer: records `err`, returns NULL. (A call that
+ * returns an error code returns ar_set_error_(err) itself.) */
+static inline void *ar_fail_null_(ar_error_t err) {
+  ar_set_error_(err);
+  return NULL;
+}
 
 static inline size_t ar_align_up_(size_t x, size_t align) {
   return (x + align - 1) & ~(align - 1);
