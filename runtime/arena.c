@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/arena.c - the serial arena's core: chunks, the bump, limits, keeping memory,
- * lifetime and cleanups.
+ * runtime/arena.c - the serial arena's core: the bump, allocation, dedicated chunks, creation,
+ * reset and destroy, cleanups. (Moving chunks between the lists and the source, keeping them
+ * and the limit are chunks.c's.)
  *
  * Design. An arena owns three singly linked lists of chunks, each chunk carrying its own
  * header at the front of the block its source gave:
@@ -12,7 +13,7 @@
  *           tail of the current chunk;
  *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse;
  *   kept    (AR_RETAIN_AUTO only) emptied dedicated chunks kept for reuse, by size class;
- *           see "Keeping memory" below.
+ *           see "Keeping memory" in chunks.c.
  * Every chunk that enters `chunks` or `large` takes the next value of one sequence counter, so
  * both lists are in allocation order and a mark's position is just (current chunk, cursor,
  * counter): rewinding pops what is newer on each list (ar_take_back_to_). Whether a mark may
@@ -26,12 +27,8 @@
  * the current chunk. It only grows between out-of-line events, so taking the peak at every
  * point where it can shrink (rewind, reset) and at every query keeps the peak exact.
  *
- * Source. An arena created without one takes ar_default_source_(chunk_size) (chunkpool.c):
- * the process-wide lock-free chunk pool for default-size chunks (or the NUMA node routing that
- * ar_numa_init installs in its place), the OS pages for any other chunk size. Thread, pool and
- * concurrent arenas take the same default, so the first arena a program makes reuses chunks
- * like the rest. Dedicated chunks are never the pool's size in practice, so they still come
- * from the OS pages, and ar_realloc can still grow them with mremap (ar_large_grow_).
+ * Source. Ordinary chunks come from the arena's source, dedicated ones from large_source,
+ * which is the same source (chunks.c).
  *
  * Watching the memory. Slow-only mode (checked records and guards, ASan, Valgrind memcheck
  * mempools, allocation sites) and the use-after-destroy graveyard are track.c's; this file
@@ -44,8 +41,8 @@
  * file: it calls the core (ar_large_free_, ar_large_grow_) and the freed-block lists
  * (bins.c), which the slow path here consults when the current chunk is full. Marks and
  * rewinds are marks.c's, strings and copies strings.c's, stats and the invariant walker
- * introspect.c's. This file calls none of those upward: only bins.c, heap.c, track.c, the
- * sources and the registry (and ar_arena_check, in expensive debug asserts).
+ * introspect.c's. This file calls none of those upward: only chunks.c, bins.c, heap.c,
+ * track.c, the sources and the registry (and ar_arena_check, in expensive debug asserts).
  *
  * Thread contract: owner thread only (see arena.h). The owner check costs a pthread_self()
  * per out-of-line call at debug level >= 1 and nothing at level 0.
@@ -59,204 +56,10 @@
 #include "arenart/arena.h"
 #include "runtime/arena_internal.h"
 #include "runtime/bins.h"
+#include "runtime/chunks.h"
 #include "runtime/heap.h"
 #include "runtime/internal.h"
 #include "runtime/track.h"
-
-/* Slack for the chunk header: up to 15 bytes to 16-align it, the header, and up to 63 bytes
- * to 64-align the data. */
-#define AR_CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
-#define AR_PAGE_ALIGN ((size_t)4096)
-
-/* ---- chunks -------------------------------------------------------------------------- */
-
-static ar_chunk_t *chunk_acquire(ar_arena_t *a, size_t bytes) {
-  void *base = a->source.acquire(a->source.ctx, bytes);
-  if (base == NULL) return NULL;
-  ar_chunk_t *c = (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16);
-  c->next = NULL;
-  c->base = base;
-  c->size = bytes;
-  c->data = (char *)ar_align_up_((uintptr_t)(c + 1), 64);
-  c->limit = (char *)base + bytes;
-  c->top = c->data;
-  c->seq = 0;
-  c->start = NULL;
-  ar_assert(c->data < c->limit);
-  ar_track_hide(a, c->data, (size_t)(c->limit - c->data));
-  a->capacity += bytes;
-  ar_global_chunk_acquired_(a->reg, bytes);
-  return c;
-}
-
-static void chunk_release(ar_arena_t *a, ar_chunk_t *c) {
-  void *base = c->base;
-  size_t size = c->size;
-  ar_assert(a->capacity >= size);
-  a->capacity -= size;
-  ar_global_chunk_released_(a->reg, size);
-  ar_track_to_source(a, base, size);
-  a->source.release(a->source.ctx, base, size);
-}
-
-
-/*
- * Keeping memory. A reset that gives chunks back makes the next request map and fault them
- * again: for a request that needs megabytes that is most of its cost (a thousand times a bump
- * through warm memory). With an explicit `retain_bytes` the user has sized what to keep; the
- * default, AR_RETAIN_AUTO, sizes it from use:
- *   - the need is the chunk bytes in use when a reset or rewind begins (capacity minus what
- *     sits idle: spares and kept dedicated chunks);
- *   - keep_peak follows the need (capped at AR_RETAIN_AUTO_MAX) up at once and decays
- *     towards it: the excess halves for every AR_KEEP_HALF_LIFE_NS elapsed, and goes once it
- *     is a page or less. Time, not a count of resets, because "one request in fifty needs
- *     8 MiB" must keep its 8 MiB while "a burst of big requests an hour ago" must not. The
- *     clock is read when the need rises above the peak, and when it is below, at every
- *     AR_KEEP_CLOCK_EVERY-th such event, so a steady arena (need == peak) never reads it and a
- *     per-request reset stays a handful of stores;
- *   - a reset keeps at most keep_peak bytes, ordinary chunks and dedicated chunks alike. Idle chunks from earlier resets go back first, down to what
- *     leaves room for the chunks this cycle used: recent use is the better guess;
- *   - an emptied dedicated chunk goes on a list by size class (four per power of two), and a
- *     dedicated request takes one that fits from its class, or the head of one of the next
- *     three classes (whose every chunk fits and is at most twice the chunk the request would
- *     get; below 4 KiB, where class 0 mixes sizes, at most 7 KiB), before asking
- *     the source. Its header moves nowhere: the chunk is reused as it is.
- * Kept chunks count in `capacity` and as spares in the stats, and under `limit_bytes` they
- * are idle like spares: given back when a request needs their room.
- */
-#define AR_KEEP_HALF_LIFE_NS ((uint64_t)128 * 1000 * 1000)
-#define AR_KEEP_CLOCK_EVERY 4u
-
-static bool retain_auto(const ar_arena_t *a) { return a->retain_bytes == AR_RETAIN_AUTO; }
-
-static size_t idle_bytes(const ar_arena_t *a) {
-  return a->nspare * a->chunk_size + a->kept_bytes;
-}
-
-/* False (c untouched) if the list heads cannot be had. */
-static bool kept_push(ar_arena_t *a, ar_chunk_t *c) {
-  if (a->kept == NULL) {
-    a->kept = (ar_chunk_t **)calloc(AR_KEPT_CLASSES, sizeof *a->kept);
-    if (a->kept == NULL) return false;
-  }
-  unsigned k = ar_kept_class_(c->size);
-  c->seq = 0;
-  c->top = c->data;
-  c->start = NULL;
-  c->next = a->kept[k];
-  a->kept[k] = c;
-  a->kept_bytes += c->size;
-  a->nkept++;
-  return true;
-}
-
-static ar_chunk_t *kept_unlink(ar_arena_t *a, ar_chunk_t **link) {
-  ar_chunk_t *c = *link;
-  *link = c->next;
-  c->next = NULL;
-  a->kept_bytes -= c->size;
-  a->nkept--;
-  return c;
-}
-
-/* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
-static ar_chunk_t *kept_take(ar_arena_t *a, size_t bytes) {
-  if (a->nkept == 0 || a->kept_bytes < bytes) return NULL;
-  unsigned k = ar_kept_class_(bytes), probes = 0;
-  for (ar_chunk_t **link = &a->kept[k]; *link != NULL && probes < 4;
-       link = &(*link)->next, probes++)
-    if ((*link)->size >= bytes) return kept_unlink(a, link);
-  for (unsigned j = k + 1; j < AR_KEPT_CLASSES && j <= k + 3; j++)
-    if (a->kept[j] != NULL) return kept_unlink(a, &a->kept[j]);
-  return NULL;
-}
-
-/* Gives back one idle chunk that is not current: a spare, else the largest kept chunk.
- * Returns false if there is none. */
-static bool drop_one_idle(ar_arena_t *a) {
-  if (a->spare != NULL) {
-    ar_chunk_t *c = a->spare;
-    a->spare = c->next;
-    a->nspare--;
-    chunk_release(a, c);
-    return true;
-  }
-  for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
-    if (a->kept[k] != NULL) {
-      chunk_release(a, kept_unlink(a, &a->kept[k]));
-      return true;
-    }
-  }
-  return false;
-}
-
-/* AR_RETAIN_AUTO: folds the current need into the decaying peak and returns what may be
- * kept now. */
-static size_t keep_target(ar_arena_t *a) {
-  size_t need = a->capacity - idle_bytes(a);
-  /* The peak never exceeds what may be kept, so an excess is at most AR_RETAIN_AUTO_MAX and
-   * fourteen halvings (1.8 s) end it. */
-  if (need > AR_RETAIN_AUTO_MAX) need = AR_RETAIN_AUTO_MAX;
-  if (need > a->keep_peak) {
-    a->keep_peak = need;
-    a->keep_ns = ar_now_ns_();
-    a->keep_ticks = 0;
-  } else if (need < a->keep_peak && ++a->keep_ticks >= AR_KEEP_CLOCK_EVERY) {
-    a->keep_ticks = 0;
-    /* One halving per half-life elapsed, however few resets came in between. */
-    uint64_t halvings = (ar_now_ns_() - a->keep_ns) / AR_KEEP_HALF_LIFE_NS;
-    if (halvings > 0) {
-      size_t excess = a->keep_peak - need;
-      excess = halvings >= 63 ? 0 : excess >> halvings;
-      a->keep_peak = need + (excess <= AR_PAGE_ALIGN ? 0 : excess);
-      a->keep_ns += halvings * AR_KEEP_HALF_LIFE_NS;
-    }
-  }
-  return a->keep_peak;
-}
-
-/* An emptied dedicated chunk (already verified): kept when the arena adapts and `keep`
- * allows, else given back. */
-static void keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep) {
-  if (retain_auto(a) && c->size <= AR_RETAIN_AUTO_MAX && idle_bytes(a) + c->size <= keep) {
-    ar_track_scrub(a, c->data, c->top);
-    if (kept_push(a, c)) return;
-  }
-  chunk_release(a, c);
-}
-
-/* Keeps an emptied ordinary chunk as a spare if `keep_bytes` allows, else returns it. */
-static void stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
-  if (idle_bytes(a) + a->chunk_size <= keep_bytes) {
-    c->seq = 0;
-    c->top = c->data;
-    c->limit = (char *)c->base + c->size; /* no longer sealed */
-    c->next = a->spare;
-    a->spare = c;
-    a->nspare++;
-  } else {
-    chunk_release(a, c);
-  }
-}
-
-static void retire_current(ar_arena_t *a) {
-  ar_chunk_t *c = a->chunks;
-  c->top = a->hot.cur_;
-  a->used_retired += (size_t)(c->top - c->data);
-}
-
-/* Makes the head of `chunks` current again, with the cursor at its recorded top. */
-static void activate_head(ar_arena_t *a) {
-  ar_chunk_t *c = a->chunks;
-  if (c == NULL) {
-    a->hot.cur_ = NULL;
-    a->limit = NULL;
-    return;
-  }
-  a->used_retired -= (size_t)(c->top - c->data);
-  a->hot.cur_ = c->top;
-  a->limit = c->limit;
-}
 
 /*
  * Places one allocation in [cur, limit). Returns the user pointer and sets *end to the new
@@ -304,73 +107,18 @@ static void *bump_current(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
-/*
- * Limits. Chunks that hold nothing can be given back to make room under `limit_bytes`: the
- * spares, and a current chunk with nothing in it (reset keeps one current; a rewind can empty
- * one). A request that needs a new chunk first checks that giving all of them back would be
- * enough (else AR_ELIMIT), then acquires the chunk, and only then gives back what the limit
- * requires: a source that fails (AR_ENOMEM) leaves the arena exactly as it was. The price is
- * that the source holds the new chunk and the idle ones at the same time, for the length of
- * the call.
- */
-static bool head_idle(const ar_arena_t *a) {
-  return a->chunks != NULL && a->hot.cur_ == a->chunks->data;
-}
-
-static bool room_possible(const ar_arena_t *a, size_t need) {
-  if (a->limit_bytes == 0) return true;
-  size_t idle = idle_bytes(a) + (head_idle(a) ? a->chunks->size : 0);
-  return need <= a->limit_bytes && a->capacity - idle <= a->limit_bytes - need;
-}
-
-/* Gives back the empty current chunk; the chunk below it (if any) becomes current. A mark
- * that names the dropped chunk names the same place as the top of the one below (nothing lay
- * in it), which is what ar_rewind finds when it no longer sees the chunk. So that this stays
- * true, the chunk below is sealed at that top (its limit lowered) until it goes back to the
- * spares or the source, when a live mark may name the dropped one (then it is the newest save
- * point's chunk): later allocations go to a new chunk, which the rewind pops, instead of into
- * its tail, which the rewind could not tell from what lay there before the mark. */
-static void drop_idle_head(ar_arena_t *a) {
-  ar_chunk_t *c = a->chunks;
-  a->chunks = c->next;
-  a->nchunks--;
-  activate_head(a);
-  if (a->floor_chunk == c && a->ndepth > 0 && a->chunks != NULL) {
-    a->chunks->limit = a->hot.cur_;
-    a->limit = a->hot.cur_;
-  }
-  sync_hot_end(a);
-  if (a->floor_chunk == c) {
-    a->floor_chunk = a->chunks;
-    a->floor_cur = a->hot.cur_;
-  }
-  chunk_release(a, c);
-}
-
-/* After a new chunk was acquired (counted in capacity): idle chunks go back until the arena
- * is under its limit again; room_possible promised that they suffice. */
-static void shed_to_limit(ar_arena_t *a) {
-  if (a->limit_bytes == 0) return;
-  while (a->capacity > a->limit_bytes) {
-    if (!drop_one_idle(a)) {
-      ar_assert(head_idle(a));
-      drop_idle_head(a);
-    }
-  }
-}
-
 static ar_error_t push_new_chunk(ar_arena_t *a) {
   ar_chunk_t *c = a->spare;
   if (c != NULL) {
     a->spare = c->next;
     a->nspare--;
   } else {
-    if (!room_possible(a, a->chunk_size)) return AR_ELIMIT;
-    c = chunk_acquire(a, a->chunk_size);
+    if (!ar_chunks_room_possible(a, a->chunk_size)) return AR_ELIMIT;
+    c = ar_chunks_acquire(a, a->chunk_size, false);
     if (c == NULL) return AR_ENOMEM;
-    shed_to_limit(a);
+    ar_chunks_shed_to_limit(a);
   }
-  if (a->chunks != NULL) retire_current(a);
+  if (a->chunks != NULL) ar_chunks_retire_current(a);
   c->seq = ++a->seq;
   c->top = c->data;
   c->next = a->chunks;
@@ -387,12 +135,12 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   size_t bytes = fp + AR_CHUNK_OVERHEAD + (align > 64 ? align : 0);
   if (bytes < fp) return ar_fail_null_(AR_EOVERFLOW);
   /* A kept chunk is already counted in capacity: taking it needs no room. */
-  ar_chunk_t *c = a->nkept != 0 ? kept_take(a, bytes) : NULL;
+  ar_chunk_t *c = a->nkept != 0 ? ar_chunks_take_kept(a, bytes) : NULL;
   if (c == NULL) {
-    if (!room_possible(a, bytes)) return ar_fail_null_(AR_ELIMIT);
-    c = chunk_acquire(a, bytes);
+    if (!ar_chunks_room_possible(a, bytes)) return ar_fail_null_(AR_ELIMIT);
+    c = ar_chunks_acquire(a, bytes, true);
     if (c == NULL) return ar_fail_null_(AR_ENOMEM);
-    shed_to_limit(a);
+    ar_chunks_shed_to_limit(a);
   }
   char *end = NULL; /* set by place(), which cannot fail here */
   char *p = place(a, c->data, c->limit, size, align, &end);
@@ -423,11 +171,11 @@ void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new
   size_t off = (size_t)(c->start - (char *)c->base);
   size_t bytes = off + fp; /* off < one page plus the header; fp < 2^62: no wrap */
   if (bytes > c->size) {
-    if (!room_possible(a, bytes - c->size)) return NULL;
+    if (!ar_chunks_room_possible(a, bytes - c->size)) return NULL;
     /* After a move the old header is gone: only the new one may be read. */
     char *ob = (char *)c->base;
     size_t osize = c->size;
-    char *nb = (char *)ar_source_resize_(&a->source, ob, osize, bytes);
+    char *nb = (char *)ar_source_resize_(&a->large_source, ob, osize, bytes);
     if (nb == NULL) return NULL;
     ptrdiff_t d = nb - ob;
     ar_assert(((uintptr_t)nb & 63) == ((uintptr_t)ob & 63));
@@ -443,7 +191,7 @@ void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new
     nc->start += d;
     *link = nc;
     c = nc;
-    shed_to_limit(a);
+    ar_chunks_shed_to_limit(a);
   }
   char *end = c->start + fp;
   /* The block may sit inside an older, larger footprint (a shrink that kept its tail): then
@@ -455,14 +203,14 @@ void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new
 }
 
 /* ar_free of the one allocation of dedicated chunk c: the chunk goes back to its source at
- * once, through the one release path (chunk_release), so the arena's, the registry's and the
- * tools' views of it stay exact. `used` shrinks, so the peak is taken first. */
+ * once, through the one release path (chunks.c, ar_chunks_release), so the arena's, the
+ * registry's and the tools' views of it stay exact. `used` shrinks, so the peak is taken first. */
 void ar_large_free_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c) {
   update_peak(a);
   *link = c->next;
   a->nlarge--;
   a->used_retired -= (size_t)(c->top - c->data);
-  chunk_release(a, c);
+  ar_chunks_release(a, c, true);
 }
 
 /* ---- allocation ---------------------------------------------------------------------- */
@@ -526,6 +274,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   if (a == NULL) return (ar_arena_t *)ar_fail_null_(AR_ENOMEM);
   a->magic = AR_ARENA_LIVE;
   a->source = *src;
+  a->large_source = *src; /* dedicated chunks (chunks.c) */
   a->chunk_size = o.chunk_size;
   a->large_threshold = (o.chunk_size - AR_CHUNK_OVERHEAD) / 4;
   a->retain_bytes = o.retain_bytes;
@@ -540,7 +289,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   }
   /* The heap flavor holds no chunks: preallocation has nothing to do. */
   for (size_t i = 0; i < (AR_HEAP ? 0 : o.prealloc_chunks); i++) {
-    ar_chunk_t *c = chunk_acquire(a, a->chunk_size);
+    ar_chunk_t *c = ar_chunks_acquire(a, a->chunk_size, false);
     if (c == NULL) {
       /* Not ar_arena_destroy: an arena that was never created is not counted as destroyed
        * (stats.h: "arenas created", the lifetimes). */
@@ -605,12 +354,13 @@ static void clear(ar_arena_t *a, size_t keep) {
     a->hblocks = NULL;
     a->hcap = 0;
   }
-  if (a->chunks != NULL) retire_current(a);
+  if (a->chunks != NULL) ar_chunks_retire_current(a);
   /* Idle chunks from earlier cycles make way for the ones this cycle used (AR_RETAIN_AUTO
    * keeps dedicated chunks too, so both kinds compete for `keep`). */
-  if (retain_auto(a)) {
-    size_t need = a->capacity - idle_bytes(a);
-    while (idle_bytes(a) != 0 && idle_bytes(a) + need > keep) (void)drop_one_idle(a);
+  if (ar_chunks_retain_auto(a)) {
+    size_t need = a->capacity - ar_chunks_idle_bytes(a);
+    while (ar_chunks_idle_bytes(a) != 0 && ar_chunks_idle_bytes(a) + need > keep)
+      (void)ar_chunks_drop_one_idle(a);
   }
   ar_chunk_t *list = a->chunks;
   a->chunks = NULL;
@@ -620,17 +370,17 @@ static void clear(ar_arena_t *a, size_t keep) {
     ar_track_verify_or_die(a, c->data, c->top);
     ar_track_scrub(a, c->data, c->top);
     a->nchunks--;
-    stash_or_release(a, c, keep);
+    ar_chunks_stash_or_release(a, c, keep);
   }
   while (a->large != NULL) {
     ar_chunk_t *c = a->large;
     a->large = c->next;
     ar_track_verify_or_die(a, c->data, c->top);
     a->nlarge--;
-    keep_or_release_large(a, c, keep);
+    ar_chunks_keep_or_release_large(a, c, keep);
   }
   /* Chunks kept from earlier may exceed a smaller `keep` (release). */
-  while (idle_bytes(a) > keep) (void)drop_one_idle(a);
+  while (ar_chunks_idle_bytes(a) > keep) (void)ar_chunks_drop_one_idle(a);
   a->used_retired = 0;
   a->hot.cur_ = NULL;
   a->limit = NULL;
@@ -654,7 +404,7 @@ void ar_reset(ar_arena_t *a) {
   if (a == NULL) return;
   check_owner(a);
   forbid_in_cleanup(a);
-  clear(a, retain_auto(a) ? keep_target(a) : a->retain_bytes);
+  clear(a, ar_chunks_keep_now(a));
 }
 
 void ar_release(ar_arena_t *a) {
@@ -710,8 +460,8 @@ void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m) {
     ar_heap_free_from(a, ar_heap_mark_count(a, m->seq_));
     return;
   }
-  size_t keep = retain_auto(a) ? keep_target(a) : a->retain_bytes;
-  if (a->chunks != NULL) retire_current(a);
+  size_t keep = ar_chunks_keep_now(a);
+  if (a->chunks != NULL) ar_chunks_retire_current(a);
   /* Every ordinary chunk pushed since the mark has a larger seq. */
   while (a->chunks != NULL && a->chunks->seq > m->seq_) {
     ar_chunk_t *c = a->chunks;
@@ -720,9 +470,9 @@ void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m) {
     a->used_retired -= (size_t)(c->top - c->data);
     ar_track_verify_or_die(a, c->data, c->top);
     ar_track_scrub(a, c->data, c->top);
-    stash_or_release(a, c, keep);
+    ar_chunks_stash_or_release(a, c, keep);
   }
-  activate_head(a);
+  ar_chunks_activate_head(a);
   /* If the mark's chunk is gone (given back while empty), the mark named the top of the
    * chunk now current, which is where activate_head left the cursor. */
   if (a->chunks != NULL && a->chunks == m->chunk_) {
@@ -736,7 +486,7 @@ void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m) {
     a->nlarge--;
     a->used_retired -= (size_t)(c->top - c->data);
     ar_track_verify_or_die(a, c->data, c->top);
-    keep_or_release_large(a, c, keep);
+    ar_chunks_keep_or_release_large(a, c, keep);
   }
 }
 

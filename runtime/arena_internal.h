@@ -8,7 +8,8 @@
  *   free.c        ar_free, ar_realloc: giving single blocks back (above the arena);
  *   marks.c       ar_mark, ar_rewind: save points;
  *   strings.c     ar_memdup, ar_strdup & co.: allocations with contents;
- *   arena.c       the core: chunks, the bump, limits, keeping memory, lifetime, cleanups;
+ *   arena.c       the core: the bump, allocation, dedicated chunks, lifetime, cleanups;
+ *   chunks.c      acquiring, releasing and keeping chunks; the limit;
  *   introspect.c  ar_arena_check, ar_arena_stats, ar_owns, ar_arena_name;
  *   heap.c        the heap flavor (AR_HEAP), malloc per allocation;
  *   track.c       checked records, guards, ASan poisoning, Valgrind mempools, graveyard;
@@ -18,7 +19,7 @@
  * Invariants (checked by ar_arena_check):
  *   - chunks != NULL  <=>  limit != NULL; the head of `chunks` is the current chunk and
  *     hot.cur_ lies in [head->data, head->limit]; a chunk's limit is its end, base + size,
- *     except while an ordinary chunk is sealed (arena.c, drop_idle_head);
+ *     except while an ordinary chunk is sealed (chunks.c, drop_idle_head);
  *   - hot.end_ == (slow_only || in_cleanup ? hot.cur_ : limit);
  *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
  *     nchunks == nhblocks;
@@ -41,7 +42,7 @@
 #include "runtime/bins.h"
 #include "runtime/internal.h"
 
-/* Size classes of the dedicated chunks an adaptive arena keeps for reuse (arena.c, "Keeping
+/* Size classes of the dedicated chunks an adaptive arena keeps for reuse (chunks.c, "Keeping
  * memory"): four per power of two from 4 KiB, class 0 below that. */
 #define AR_KEPT_CLASSES 64
 
@@ -89,6 +90,7 @@ struct ar_arena {
   ar_cleanup_t *cleanups;
   size_t ncleanups;
   ar_source_t source;
+  ar_source_t large_source; /* where dedicated chunks come from (arena.c, "Source") */
   size_t chunk_size;
   size_t large_threshold; /* requests whose footprint exceeds this get a dedicated chunk */
   size_t retain_bytes;
@@ -130,7 +132,7 @@ struct ar_arena {
   struct ar_arena *pool_next; /* arenapool.c: link while idle in a pool */
   uint64_t idle_since;        /* arenapool.c: when it was given back */
   char name[32];
-  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; arena.c, "Keeping memory"). */
+  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; chunks.c, "Keeping memory"). */
   /* Emptied dedicated chunks by size class, newest first: AR_KEPT_CLASSES list heads, malloc'd
    * when the first is kept (most arenas never keep one, and the arena header stays small). */
   ar_chunk_t **kept;
@@ -213,7 +215,7 @@ AR_INTERNAL void ar_run_cleanups_(ar_arena_t *a, size_t keep);
  * Cleanups must have run already. */
 AR_INTERNAL void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m);
 
-/* Size classes of kept dedicated chunks (arena.c, "Keeping memory"; ar_arena_check checks
+/* Size classes of kept dedicated chunks (chunks.c, "Keeping memory"; ar_arena_check checks
  * them): class 0 below 4 KiB, then four classes per power of two. */
 static inline unsigned ar_kept_class_(size_t bytes) {
   if (bytes < 4096) return 0;

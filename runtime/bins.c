@@ -45,7 +45,9 @@ typedef struct ar_free_block {
   size_t size; /* footprint: a multiple of 16, >= 16 */
 } ar_free_block_t;
 
-static unsigned floor_log2(size_t x) { return (unsigned)(63 - __builtin_clzll((unsigned long long)x)); }
+static unsigned floor_log2(size_t x) {
+  return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
+}
 
 /* The largest class whose lower bound is <= fp (fp >= 16, a multiple of 16). */
 static unsigned class_floor(size_t fp) {

@@ -49,7 +49,7 @@
 /* The heap flavor (`--config=heap`, -DAR_HEAP=1): every allocation of a serial or concurrent
  * arena is its own malloc, tracked by the arena and freed when rewind/reset/release/destroy
  * takes it back, so ASan, Valgrind and any malloc-level tool see each object's exact
- * boundaries. Same API and error codes; the arena's memory source is not used. See arena.c
+ * boundaries. Same API and error codes; the arena's memory source is not used. See heap.c
  * and concurrent.c. */
 #ifndef AR_HEAP
 #define AR_HEAP 0

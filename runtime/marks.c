@@ -34,7 +34,7 @@
  * per-arena start of the generations, are set up by arena.c when the arena is created or
  * released: the core calls nothing here.)
  *
- * A chunk that a mark names may be given back while it is empty (arena.c, drop_idle_head,
+ * A chunk that a mark names may be given back while it is empty (chunks.c, drop_idle_head,
  * under a limit). Such a mark named the same place as the top of the chunk below, so the
  * rewind pops chunks by sequence number (everything newer than the mark) rather than up to
  * the mark's chunk, and leaves the cursor where the chunk it finds on top ends. That memory
