@@ -27,8 +27,16 @@
  * the current chunk. It only grows between out-of-line events, so taking the peak at every
  * point where it can shrink (rewind, reset) and at every query keeps the peak exact.
  *
- * Source. Ordinary chunks come from the arena's source, dedicated ones from large_source,
- * which is the same source (chunks.c).
+ * Source. An arena created without one (no options, or source NULL) takes
+ * ar_default_source_(chunk_size) (chunkpool.c), the one default that thread, pool and
+ * concurrent arenas take too: the process-wide lock-free chunk pool for default-size chunks
+ * (or the NUMA node routing that ar_numa_init installs in its place), OS pages for any other
+ * chunk size. So the first arena a program makes reuses chunks like the rest. The pool hands
+ * every request of another size straight to its backing source, the OS pages, and dedicated
+ * chunks are not of its size (if one were, going to the OS directly would only skip the
+ * pool's cache); so an arena on the process-wide pool takes its dedicated chunks from
+ * ar_source_os() itself (large_source: the same memory as through the pool), where ar_realloc
+ * can grow them with mremap (ar_large_grow_). Any other source serves both kinds.
  *
  * Watching the memory. Slow-only mode (checked records and guards, ASan, Valgrind memcheck
  * mempools, allocation sites) and the use-after-destroy graveyard are track.c's; this file
@@ -54,6 +62,7 @@
 #include <string.h>
 
 #include "arenart/arena.h"
+#include "arenart/pool.h"
 #include "runtime/arena_internal.h"
 #include "runtime/bins.h"
 #include "runtime/chunks.h"
@@ -268,13 +277,17 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_error_t bad = ar_options_validate_(opts, &o); /* options.c: shared with pools, threads */
   if (bad != AR_OK) return (ar_arena_t *)ar_fail_null_(bad);
   o.chunk_size = ar_align_up_(o.chunk_size, 64);
-  const ar_source_t *src = o.source ? o.source : ar_source_os();
+  const ar_source_t *src = o.source ? o.source : ar_default_source_(o.chunk_size);
 
   ar_arena_t *a = (ar_arena_t *)calloc(1, sizeof *a);
   if (a == NULL) return (ar_arena_t *)ar_fail_null_(AR_ENOMEM);
   a->magic = AR_ARENA_LIVE;
   a->source = *src;
-  a->large_source = *src; /* dedicated chunks (chunks.c) */
+  /* Dedicated chunks (see "Source"): the pool would pass them to the OS pages anyway. */
+  a->large_source = *src;
+  if (o.source == NULL && src != ar_source_os() &&
+      src == ar_chunk_pool_source(ar_chunk_pool_default()))
+    a->large_source = *ar_source_os();
   a->chunk_size = o.chunk_size;
   a->large_threshold = (o.chunk_size - AR_CHUNK_OVERHEAD) / 4;
   a->retain_bytes = o.retain_bytes;
@@ -433,7 +446,6 @@ void ar_arena_destroy(ar_arena_t *a) {
 ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind, const char *name) {
   ar_options_t o = *opts;
   if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
-  if (o.source == NULL) o.source = ar_default_source_(o.chunk_size);
   o.name = name;
   ar_arena_t *a = ar_arena_create(&o);
   if (a == NULL) return NULL;
