@@ -42,7 +42,7 @@
  * mempools, allocation sites) and the use-after-destroy graveyard are track.c's; this file
  * says what happens to memory (hidden, scrubbed, recorded, verified, back to the source) in
  * its vocabulary and never calls a tool itself. The heap flavor (AR_HEAP=1, every allocation
- * its own malloc) is heap.c's: alloc_at and clear hand over to it, and everything below about
+ * its own malloc) is heap.c's: ar_alloc_at_ and clear hand over to it, and everything about
  * chunks does not apply there.
  *
  * Around the core. Single blocks given back (ar_free, ar_realloc) are free.c's, above this

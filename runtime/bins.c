@@ -20,7 +20,7 @@
  *
  * Who uses them. free.c lists blocks and ar_realloc takes from them before it bumps; the
  * arena's out-of-line allocation path takes from them only when the current chunk is full
- * (arena.c: alloc_at), never the inline fast path. Rewind and reset forget them
+ * (arena.c: ar_alloc_at_), never the inline fast path. Rewind and reset forget them
  * (ar_bins_forget): a listed block may lie above a mark, and after a rewind its memory
  * belongs to the cursor again. A listed block still counts as `used` in the arena's stats (it
  * lies below some chunk's top) and is reported separately as `recycled` (ar_bins_t.bytes).

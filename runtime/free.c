@@ -43,7 +43,7 @@
  *
  * Thread contract: like every call on a serial arena, owner thread only, nothing concurrent.
  * Calls made from a cleanup callback: ar_free does nothing (the memory is going away anyway,
- * and moving the cursor would re-open the inline path that run_cleanups closed); ar_realloc
+ * and moving the cursor would re-open the inline path that ar_run_cleanups_ closed); ar_realloc
  * fails with AR_EBUSY like any allocation.
  */
 #include <stdbool.h>

@@ -2,8 +2,8 @@
 /*
  * runtime/heap.h - the heap flavor of the serial arena (runtime/heap.c, AR_HEAP=1): every
  * allocation its own malloc, tracked in the arena's hblocks[] table. Compiled in every flavor
- * (callers test AR_HEAP with a plain `if`, so both sides are type-checked in every build) and
- * dropped by the optimizer where unused.
+ * (callers test AR_HEAP with a plain `if`, so both sides are type-checked in every build);
+ * outside the heap flavor these functions are linked in and never called.
  */
 #ifndef ARENART_HEAP_H
 #define ARENART_HEAP_H

@@ -340,8 +340,8 @@ bool ar_track_records_ok(const ar_arena_t *a, char *from, char *to) {
   return ok;
 }
 
-/* Compiled in every flavor (the callers test AR_HEAP with a plain `if`, so both sides are
- * type-checked in every build) and dropped by the optimizer where unused. */
+/* Called in the heap flavor only (heap.c, introspect.c), but compiled in every flavor: the
+ * callers test AR_HEAP with a plain `if`, so both sides are type-checked in every build. */
 bool ar_track_heap_guard_ok(const ar_arena_t *a, const ar_hblock_t *b, bool loud) {
   if (!a->checked) return true;
   for (size_t i = 0; i < AR_REDZONE; i++) {
