@@ -34,9 +34,14 @@
  * chunk size. So the first arena a program makes reuses chunks like the rest. The pool hands
  * every request of another size straight to its backing source, the OS pages, and dedicated
  * chunks are not of its size (if one were, going to the OS directly would only skip the
- * pool's cache); so an arena on the process-wide pool takes its dedicated chunks from
- * ar_source_os() itself (large_source: the same memory as through the pool), where ar_realloc
- * can grow them with mremap (ar_large_grow_). Any other source serves both kinds.
+ * pool's cache); so an arena that ar_arena_create gave the process-wide pool takes its
+ * dedicated chunks from ar_source_os() itself (large_source: the same memory as through the
+ * pool), where ar_realloc can grow them with mremap (ar_large_grow_), as it could when
+ * ar_source_os() was this call's default. Arenas listed in the registry (thread and
+ * arena-pool arenas, ar_arena_create_listed_) name the default source explicitly, as they
+ * always have, so theirs go through the pool and ar_realloc copies them: ThreadSanitizer does
+ * not follow mremap, and the stress soak's pool arenas then report races on addresses that
+ * another thread's chunk held before. Any other source serves both kinds.
  *
  * Watching the memory. Slow-only mode (checked records and guards, ASan, Valgrind memcheck
  * mempools, allocation sites) and the use-after-destroy graveyard are track.c's; this file
@@ -446,6 +451,7 @@ void ar_arena_destroy(ar_arena_t *a) {
 ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind, const char *name) {
   ar_options_t o = *opts;
   if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
+  if (o.source == NULL) o.source = ar_default_source_(o.chunk_size); /* see "Source" */
   o.name = name;
   ar_arena_t *a = ar_arena_create(&o);
   if (a == NULL) return NULL;

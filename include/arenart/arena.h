@@ -275,8 +275,8 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * Resizes the block `p` (allocated with `old_size` bytes, default alignment) to `new_size`,
  * in place when `p` is the most recent allocation, no mark has been taken since, and the
  * current chunk has room, or when `p` has a dedicated chunk (a large request) that has room
- * or whose source can resize it (the OS source, ar_source_os(), does, and so the default
- * source does without NUMA routing (see ar_arena_create): mremap, which may move
+ * or whose source can resize it (the OS source, ar_source_os(), does, and so does the default
+ * source of an arena from ar_arena_create without NUMA routing: mremap, which may move
  * the block without copying it, so the result may differ from p and p is then invalid; arenas
  * that see every allocation, AR_ARENA_CHECKED ones and all arenas in sanitizer builds or at
  * AR_DEBUG >= 2, always copy);
