@@ -1,13 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/arena_internal.h - the serial arena's private layout, shared by the runtime files
- * that extend it (recycle.c: per-size-class reuse; thread.c: per-thread arenas) and by
- * white-box tests. Users never see it: arena.h exposes only the hot prefix.
+ * that make it up and extend it, and by white-box tests. Users never see it: arena.h exposes
+ * only the hot prefix.
+ *
+ * The files of the serial arena, each calling only the ones listed after it:
+ *   free.c        ar_free, ar_realloc: giving single blocks back (above the arena);
+ *   marks.c       ar_mark, ar_rewind: save points;
+ *   strings.c     ar_memdup, ar_strdup & co.: allocations with contents;
+ *   arena.c       the core: the bump, allocation, dedicated chunks, lifetime, cleanups;
+ *   chunks.c      acquiring, releasing and keeping chunks; the limit;
+ *   introspect.c  ar_arena_check, ar_arena_stats, ar_owns, ar_arena_name;
+ *   heap.c        the heap flavor (AR_HEAP), malloc per allocation;
+ *   track.c       checked records, guards, ASan poisoning, Valgrind mempools, graveyard;
+ *   bins.c        size-class lists of freed blocks (a leaf that owns ar_bins_t).
+ * (introspect.c is called by the others only through their expensive debug asserts.)
  *
  * Invariants (checked by ar_arena_check):
  *   - chunks != NULL  <=>  limit != NULL; the head of `chunks` is the current chunk and
  *     hot.cur_ lies in [head->data, head->limit]; a chunk's limit is its end, base + size,
- *     except while an ordinary chunk is sealed (arena.c, drop_idle_head);
+ *     except while an ordinary chunk is sealed (chunks.c, drop_idle_head);
  *   - hot.end_ == (slow_only || in_cleanup ? hot.cur_ : limit);
  *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
  *     nchunks == nhblocks;
@@ -27,11 +39,10 @@
 #include <stdint.h>
 
 #include "arenart/arena.h"
+#include "runtime/bins.h"
 #include "runtime/internal.h"
 
-/* Per-size-class lists of blocks given back with ar_free (recycle.c). */
-#define AR_RECYCLE_CLASSES 48
-/* Size classes of the dedicated chunks an adaptive arena keeps for reuse (arena.c, "Keeping
+/* Size classes of the dedicated chunks an adaptive arena keeps for reuse (chunks.c, "Keeping
  * memory"): four per power of two from 4 KiB, class 0 below that. */
 #define AR_KEPT_CLASSES 64
 
@@ -79,6 +90,7 @@ struct ar_arena {
   ar_cleanup_t *cleanups;
   size_t ncleanups;
   ar_source_t source;
+  ar_source_t large_source; /* where dedicated chunks come from (arena.c, "Source") */
   size_t chunk_size;
   size_t large_threshold; /* requests whose footprint exceeds this get a dedicated chunk */
   size_t retain_bytes;
@@ -88,7 +100,7 @@ struct ar_arena {
   size_t peak;
   size_t nchunks, nlarge, nspare;
   uint64_t seq;
-  /* Save points (arena.c, "Marks"): the live save point at depth d < ndepth accepts marks
+  /* Save points (marks.c): the live save point at depth d < ndepth accepts marks
    * with a generation in [stamps[2d], stamps[2d + 1]]; the top one was taken (or rewound to)
    * when nalloc/mutations/cur/ncleanups were top_*, and top_rewound says it was rewound to
    * since its last mark; no give-back
@@ -100,17 +112,16 @@ struct ar_arena {
   uint64_t stamp_clock;
   uint64_t top_nalloc;
   uint64_t top_mutations;
-  uint64_t mutations; /* successful ar_free/ar_realloc calls (recycle.c) */
+  uint64_t mutations; /* successful ar_free/ar_realloc calls (free.c) */
   char *top_cur;
   size_t top_ncleanups;
   ar_chunk_t *floor_chunk;
   char *floor_cur;
-  void *recycle[AR_RECYCLE_CLASSES]; /* owned by recycle.c */
-  size_t recycled_bytes;
+  ar_bins_t bins; /* blocks given back with ar_free (bins.c; filled by free.c) */
   bool slow_only;
   bool checked;
   bool in_cleanup;
-  bool vg;                  /* created under Valgrind: mempool client requests (arena.c) */
+  bool vg;                  /* created under Valgrind: mempool client requests (track.c) */
   uint64_t magic;           /* AR_ARENA_LIVE until destroyed */
   const void *site;         /* slow-only modes: the allocating call's return address */
   ar_hblock_t *hblocks;     /* heap flavor: live allocations, oldest first */
@@ -121,7 +132,7 @@ struct ar_arena {
   struct ar_arena *pool_next; /* arenapool.c: link while idle in a pool */
   uint64_t idle_since;        /* arenapool.c: when it was given back */
   char name[32];
-  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; arena.c, "Keeping memory"). */
+  /* Adaptive retention (retain_bytes == AR_RETAIN_AUTO; chunks.c, "Keeping memory"). */
   /* Emptied dedicated chunks by size class, newest first: AR_KEPT_CLASSES list heads, malloc'd
    * when the first is kept (most arenas never keep one, and the arena header stays small). */
   ar_chunk_t **kept;
@@ -131,11 +142,11 @@ struct ar_arena {
   unsigned keep_ticks;  /* resets below the peak since the clock was last read */
 };
 
-/* arena.c: aborts with a message naming the destroyed arena. */
+/* track.c: aborts with a message naming the destroyed arena. */
 AR_INTERNAL void ar_arena_dead_(const ar_arena_t *a) __attribute__((noreturn, cold));
 
 static inline void check_owner(const ar_arena_t *a) {
-  /* A destroyed checked arena's header lives on in a graveyard (arena.c), so this load is
+  /* A destroyed checked arena's header lives on in a graveyard (track.c), so this load is
    * defined there; for other arenas it catches some uses after destroy, never all. */
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
 #if AR_DEBUG >= 1
@@ -172,11 +183,6 @@ static inline bool ar_above_floor_(const ar_arena_t *a, const char *p) {
   return a->ndepth == 0 || a->floor_chunk != a->chunks || p >= a->floor_cur;
 }
 
-/* arena.c: whether p (with `size`) is a live block that ar_free/ar_realloc may take, as far as
- * this build and mode can tell (see arena.h, ar_free). */
-AR_INTERNAL bool ar_block_ok_(const ar_arena_t *a, const char *p, size_t size);
-/* arena.c: the accepted block p is quarantined; modes that know block starts remember it. */
-AR_INTERNAL void ar_block_freed_(ar_arena_t *a, const char *p);
 /* source.c: grows (or shrinks) block p of the built-in OS source from old_size to new_size
  * bytes, keeping its contents and its offset in the page; may move it. NULL (p untouched and
  * still held) if it cannot, or if src is any other source. */
@@ -187,12 +193,35 @@ AR_INTERNAL void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_
  * through its source. NULL, with nothing changed and no error set, if neither works. */
 AR_INTERNAL void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c,
                                  size_t new_size);
-/* arena.c: ar_realloc shrank the accepted block p in place in a slow-only arena: from now on
- * it is a block of new_size bytes (its guard, red zone and record follow the new end). */
-AR_INTERNAL void ar_block_shrunk_(ar_arena_t *a, char *p, size_t old_size, size_t new_size);
-/* recycle.c: forget every recycled block (rewind and reset take the memory back anyway). */
-AR_INTERNAL void ar_recycle_forget_(ar_arena_t *a);
-/* recycle.c: a recycled block for `size` bytes at default alignment, or NULL. */
-AR_INTERNAL void *ar_recycle_take_(ar_arena_t *a, size_t size);
+/* arena.c: gives dedicated chunk c (*link points at it) back to its source at once, its one
+ * allocation with it (ar_free of that allocation). */
+AR_INTERNAL void ar_large_free_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c);
+/* arena.c: ar_alloc_slow_ after the NULL check, with `site` as the allocation site that
+ * slow-only modes note. */
+AR_INTERNAL void *ar_alloc_at_(ar_arena_t *a, size_t size, size_t align, const void *site);
+/* ar_alloc for the out-of-line helpers (strings.c, ar_defer): the inline path when it can,
+ * else the slow path with the helper's caller as the site, so checked-mode messages name the
+ * user's code. */
+static inline void *ar_alloc_for_(ar_arena_t *a, size_t size, const void *site) {
+  if (a == NULL) return ar_fail_null_(AR_EINVAL);
+  if (!a->slow_only) return ar_alloc(a, size);
+  return ar_alloc_at_(a, size, AR_ALIGN_DEFAULT, site);
+}
+/* arena.c: runs the newest cleanups until `keep` are left (rewind and reset). */
+AR_INTERNAL void ar_run_cleanups_(ar_arena_t *a, size_t keep);
+/* arena.c: the memory half of a rewind to the valid mark m (marks.c keeps the save points):
+ * every chunk and allocation newer than m goes (verified, scrubbed, kept or released as
+ * reset would), the cursor returns to m's position and the freed-block lists are forgotten.
+ * Cleanups must have run already. */
+AR_INTERNAL void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m);
+
+/* Size classes of kept dedicated chunks (chunks.c, "Keeping memory"; ar_arena_check checks
+ * them): class 0 below 4 KiB, then four classes per power of two. */
+static inline unsigned ar_kept_class_(size_t bytes) {
+  if (bytes < 4096) return 0;
+  unsigned l = (unsigned)(63 - __builtin_clzll((unsigned long long)bytes));
+  unsigned k = (l - 12) * 4 + (unsigned)((bytes >> (l - 2)) & 3) + 1;
+  return k < AR_KEPT_CLASSES ? k : AR_KEPT_CLASSES - 1;
+}
 
 #endif /* ARENART_ARENA_INTERNAL_H */

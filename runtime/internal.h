@@ -49,7 +49,7 @@
 /* The heap flavor (`--config=heap`, -DAR_HEAP=1): every allocation of a serial or concurrent
  * arena is its own malloc, tracked by the arena and freed when rewind/reset/release/destroy
  * takes it back, so ASan, Valgrind and any malloc-level tool see each object's exact
- * boundaries. Same API and error codes; the arena's memory source is not used. See arena.c
+ * boundaries. Same API and error codes; the arena's memory source is not used. See heap.c
  * and concurrent.c. */
 #ifndef AR_HEAP
 #define AR_HEAP 0
@@ -78,6 +78,12 @@ AR_INTERNAL void ar_fatal_(const char *fmt, ...) __attribute__((noreturn, cold, 
 
 /* Records `err` as the calling thread's last error and returns it. */
 AR_INTERNAL ar_error_t ar_set_error_(ar_error_t err);
+/* The failure exit of a call that returns a pointer: records `err`, returns NULL. (A call that
+ * returns an error code returns ar_set_error_(err) itself.) */
+static inline void *ar_fail_null_(ar_error_t err) {
+  ar_set_error_(err);
+  return NULL;
+}
 
 static inline size_t ar_align_up_(size_t x, size_t align) {
   return (x + align - 1) & ~(align - 1);

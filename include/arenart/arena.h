@@ -100,7 +100,7 @@ typedef struct ar_options {
   size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
                                   AR_RETAIN_AUTO (the default) adapts (see ar_reset) */
   size_t limit_bytes;        /**< cap on chunk bytes held at once; 0 = unlimited */
-  const ar_source_t *source; /**< NULL = ar_source_os(); copied at creation */
+  const ar_source_t *source; /**< NULL = the default source (see ar_arena_create); copied */
   unsigned flags;            /**< AR_ARENA_* */
   const char *name;          /**< for diagnostics; copied (truncated to 31 bytes); may be NULL */
 } ar_options_t;
@@ -115,6 +115,11 @@ AR_API void ar_options_init(ar_options_t *opts);
 
 /**
  * Creates an arena. `opts` may be NULL for the defaults.
+ * Without a source (opts NULL, or source NULL) the arena uses the default one, as every kind
+ * of arena does: the process-wide lock-free chunk pool (arenart/chunkpool.h) when chunk_size is
+ * AR_DEFAULT_CHUNK_SIZE (after ar_numa_init, the per-node pools of arenart/numa.h instead),
+ * else OS pages (ar_source_os()). With the process-wide pool, dedicated chunks (see ar_realloc)
+ * come from ar_source_os(), as the pool would pass them there anyway.
  * Errors (returns NULL): AR_EINVAL (a `size` the library does not accept (see ar_options_t):
  * not a multiple of 8, above AR_OPTIONS_MAX_SIZE, or larger than the library's struct with a
  * nonzero byte past it; chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
@@ -289,7 +294,8 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * Resizes the block `p` (allocated with `old_size` bytes, default alignment) to `new_size`,
  * in place when `p` is the most recent allocation, no mark has been taken since, and the
  * current chunk has room, or when `p` has a dedicated chunk (a large request) that has room
- * or whose source can resize it (the OS source, ar_source_os(), does: mremap, which may move
+ * or whose source can resize it (the OS source, ar_source_os(), does, and so does the default
+ * source of an arena from ar_arena_create without NUMA routing: mremap, which may move
  * the block without copying it, so the result may differ from p and p is then invalid; arenas
  * that see every allocation, AR_ARENA_CHECKED ones and all arenas in sanitizer builds or at
  * AR_DEBUG >= 2, always copy);

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/chunks.c - a serial arena's chunks: acquiring and releasing them, keeping emptied
+ * ones for reuse, and staying under `limit_bytes`.
+ *
+ * The lists (chunks, large, spare, kept) and their order are described in arena.c; this file
+ * moves chunks between them and the source. Every chunk comes from ar_chunks_acquire and goes
+ * back through ar_chunks_release, the one release path, which keeps the arena's `capacity`,
+ * the registry's mirror and the tools' view (track.c: fresh chunk memory is hidden, memory
+ * handed back to the source is made writable for it) in step. Dedicated chunks given back by
+ * ar_free take the same path (arena.c, ar_large_free_).
+ *
+ * Calls downward only: track.c, the registry's accounting and clock, and the source itself.
+ * The arena core (arena.c) calls it; it calls nothing of the core.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "arenart/arena.h"
+#include "runtime/arena_internal.h"
+#include "runtime/chunks.h"
+#include "runtime/internal.h"
+#include "runtime/track.h"
+
+/* Ordinary chunks come from the arena's source, dedicated ones from large_source: the same
+ * source, except that an arena on the process-wide chunk pool takes its dedicated chunks from
+ * the OS pages directly, as the pool itself would (arena.c, "Source"). Both are chosen at
+ * creation; a chunk goes back to the one it came from. */
+static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated) {
+  return dedicated ? &a->large_source : &a->source;
+}
+
+ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
+  const ar_source_t *src = source_for(a, dedicated);
+  void *base = src->acquire(src->ctx, bytes);
+  if (base == NULL) return NULL;
+  ar_chunk_t *c = (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16);
+  c->next = NULL;
+  c->base = base;
+  c->size = bytes;
+  c->data = (char *)ar_align_up_((uintptr_t)(c + 1), 64);
+  c->limit = (char *)base + bytes;
+  c->top = c->data;
+  c->seq = 0;
+  c->start = NULL;
+  ar_assert(c->data < c->limit);
+  ar_track_hide(a, c->data, (size_t)(c->limit - c->data));
+  a->capacity += bytes;
+  ar_global_chunk_acquired_(a->reg, bytes);
+  return c;
+}
+
+void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated) {
+  const ar_source_t *src = source_for(a, dedicated);
+  void *base = c->base;
+  size_t size = c->size;
+  ar_assert(a->capacity >= size);
+  a->capacity -= size;
+  ar_global_chunk_released_(a->reg, size);
+  ar_track_to_source(a, base, size);
+  src->release(src->ctx, base, size);
+}
+
+/*
+ * Keeping memory. A reset that gives chunks back makes the next request map and fault them
+ * again: for a request that needs megabytes that is most of its cost (a thousand times a bump
+ * through warm memory). With an explicit `retain_bytes` the user has sized what to keep; the
+ * default, AR_RETAIN_AUTO, sizes it from use:
+ *   - the need is the chunk bytes in use when a reset or rewind begins (capacity minus what
+ *     sits idle: spares and kept dedicated chunks);
+ *   - keep_peak follows the need (capped at AR_RETAIN_AUTO_MAX) up at once and decays
+ *     towards it: the excess halves for every AR_KEEP_HALF_LIFE_NS elapsed, and goes once it
+ *     is a page or less. Time, not a count of resets, because "one request in fifty needs
+ *     8 MiB" must keep its 8 MiB while "a burst of big requests an hour ago" must not. The
+ *     clock is read when the need rises above the peak, and when it is below, at every
+ *     AR_KEEP_CLOCK_EVERY-th such event, so a steady arena (need == peak) never reads it and a
+ *     per-request reset stays a handful of stores;
+ *   - a reset keeps at most keep_peak bytes, ordinary chunks and dedicated chunks alike. Idle
+ *     chunks from earlier resets go back first, down to what leaves room for the chunks this
+ *     cycle used: recent use is the better guess;
+ *   - an emptied dedicated chunk goes on a list by size class (four per power of two), and a
+ *     dedicated request takes one that fits from its class, or the head of one of the next
+ *     three classes (whose every chunk fits and is at most twice the chunk the request would
+ *     get; below 4 KiB, where class 0 mixes sizes, at most 7 KiB), before asking
+ *     the source. Its header moves nowhere: the chunk is reused as it is.
+ * Kept chunks count in `capacity` and as spares in the stats, and under `limit_bytes` they
+ * are idle like spares: given back when a request needs their room.
+ */
+#define AR_KEEP_HALF_LIFE_NS ((uint64_t)128 * 1000 * 1000)
+#define AR_KEEP_CLOCK_EVERY 4u
+
+static bool kept_push(ar_arena_t *a, ar_chunk_t *c) {
+  if (a->kept == NULL) {
+    a->kept = (ar_chunk_t **)calloc(AR_KEPT_CLASSES, sizeof *a->kept);
+    if (a->kept == NULL) return false;
+  }
+  unsigned k = ar_kept_class_(c->size);
+  c->seq = 0;
+  c->top = c->data;
+  c->start = NULL;
+  c->next = a->kept[k];
+  a->kept[k] = c;
+  a->kept_bytes += c->size;
+  a->nkept++;
+  return true;
+}
+
+static ar_chunk_t *kept_unlink(ar_arena_t *a, ar_chunk_t **link) {
+  ar_chunk_t *c = *link;
+  *link = c->next;
+  c->next = NULL;
+  a->kept_bytes -= c->size;
+  a->nkept--;
+  return c;
+}
+
+/* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
+ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes) {
+  if (a->nkept == 0 || a->kept_bytes < bytes) return NULL;
+  unsigned k = ar_kept_class_(bytes), probes = 0;
+  for (ar_chunk_t **link = &a->kept[k]; *link != NULL && probes < 4;
+       link = &(*link)->next, probes++)
+    if ((*link)->size >= bytes) return kept_unlink(a, link);
+  for (unsigned j = k + 1; j < AR_KEPT_CLASSES && j <= k + 3; j++)
+    if (a->kept[j] != NULL) return kept_unlink(a, &a->kept[j]);
+  return NULL;
+}
+
+/* Gives back one idle chunk that is not current: a spare, else the largest kept chunk.
+ * Returns false if there is none. */
+bool ar_chunks_drop_one_idle(ar_arena_t *a) {
+  if (a->spare != NULL) {
+    ar_chunk_t *c = a->spare;
+    a->spare = c->next;
+    a->nspare--;
+    ar_chunks_release(a, c, false);
+    return true;
+  }
+  for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
+    if (a->kept[k] != NULL) {
+      ar_chunks_release(a, kept_unlink(a, &a->kept[k]), true);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* AR_RETAIN_AUTO: folds the current need into the decaying peak and returns what may be
+ * kept now. */
+size_t ar_chunks_keep_target(ar_arena_t *a) {
+  size_t need = a->capacity - ar_chunks_idle_bytes(a);
+  /* The peak never exceeds what may be kept, so an excess is at most AR_RETAIN_AUTO_MAX and
+   * fourteen halvings (1.8 s) end it. */
+  if (need > AR_RETAIN_AUTO_MAX) need = AR_RETAIN_AUTO_MAX;
+  if (need > a->keep_peak) {
+    a->keep_peak = need;
+    a->keep_ns = ar_now_ns_();
+    a->keep_ticks = 0;
+  } else if (need < a->keep_peak && ++a->keep_ticks >= AR_KEEP_CLOCK_EVERY) {
+    a->keep_ticks = 0;
+    /* One halving per half-life elapsed, however few resets came in between. */
+    uint64_t halvings = (ar_now_ns_() - a->keep_ns) / AR_KEEP_HALF_LIFE_NS;
+    if (halvings > 0) {
+      size_t excess = a->keep_peak - need;
+      excess = halvings >= 63 ? 0 : excess >> halvings;
+      a->keep_peak = need + (excess <= AR_PAGE_ALIGN ? 0 : excess);
+      a->keep_ns += halvings * AR_KEEP_HALF_LIFE_NS;
+    }
+  }
+  return a->keep_peak;
+}
+
+/* An emptied dedicated chunk (already verified): kept when the arena adapts and `keep`
+ * allows, else given back. */
+void ar_chunks_keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep) {
+  if (ar_chunks_retain_auto(a) && c->size <= AR_RETAIN_AUTO_MAX &&
+      ar_chunks_idle_bytes(a) + c->size <= keep) {
+    ar_track_scrub(a, c->data, c->top);
+    if (kept_push(a, c)) return;
+  }
+  ar_chunks_release(a, c, true);
+}
+
+/* Keeps an emptied ordinary chunk as a spare if `keep_bytes` allows, else returns it. */
+void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
+  if (ar_chunks_idle_bytes(a) + a->chunk_size <= keep_bytes) {
+    c->seq = 0;
+    c->top = c->data;
+    c->limit = (char *)c->base + c->size; /* no longer sealed */
+    c->next = a->spare;
+    a->spare = c;
+    a->nspare++;
+  } else {
+    ar_chunks_release(a, c, false);
+  }
+}
+
+/*
+ * Limits. Chunks that hold nothing can be given back to make room under `limit_bytes`: the
+ * spares, and a current chunk with nothing in it (reset keeps one current; a rewind can empty
+ * one). A request that needs a new chunk first checks that giving all of them back would be
+ * enough (else AR_ELIMIT), then acquires the chunk, and only then gives back what the limit
+ * requires: a source that fails (AR_ENOMEM) leaves the arena exactly as it was. The price is
+ * that the source holds the new chunk and the idle ones at the same time, for the length of
+ * the call.
+ */
+static bool head_idle(const ar_arena_t *a) {
+  return a->chunks != NULL && a->hot.cur_ == a->chunks->data;
+}
+
+bool ar_chunks_room_possible(const ar_arena_t *a, size_t need) {
+  if (a->limit_bytes == 0) return true;
+  size_t idle = ar_chunks_idle_bytes(a) + (head_idle(a) ? a->chunks->size : 0);
+  return need <= a->limit_bytes && a->capacity - idle <= a->limit_bytes - need;
+}
+
+/* Gives back the empty current chunk; the chunk below it (if any) becomes current. A mark
+ * that names the dropped chunk names the same place as the top of the one below (nothing lay
+ * in it), which is what ar_rewind finds when it no longer sees the chunk. So that this stays
+ * true, the chunk below is sealed at that top (its limit lowered) until it goes back to the
+ * spares or the source, when a live mark may name the dropped one (then it is the newest save
+ * point's chunk): later allocations go to a new chunk, which the rewind pops, instead of into
+ * its tail, which the rewind could not tell from what lay there before the mark. */
+static void drop_idle_head(ar_arena_t *a) {
+  ar_chunk_t *c = a->chunks;
+  a->chunks = c->next;
+  a->nchunks--;
+  ar_chunks_activate_head(a);
+  if (a->floor_chunk == c && a->ndepth > 0 && a->chunks != NULL) {
+    a->chunks->limit = a->hot.cur_;
+    a->limit = a->hot.cur_;
+  }
+  sync_hot_end(a);
+  if (a->floor_chunk == c) {
+    a->floor_chunk = a->chunks;
+    a->floor_cur = a->hot.cur_;
+  }
+  ar_chunks_release(a, c, false);
+}
+
+/* After a new chunk was acquired (counted in capacity): idle chunks go back until the arena
+ * is under its limit again; room_possible promised that they suffice. */
+void ar_chunks_shed_to_limit(ar_arena_t *a) {
+  if (a->limit_bytes == 0) return;
+  while (a->capacity > a->limit_bytes) {
+    if (!ar_chunks_drop_one_idle(a)) {
+      ar_assert(head_idle(a));
+      drop_idle_head(a);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/chunks.h - a serial arena's chunks (runtime/chunks.c): acquire and release, the
+ * memory kept across resets (spares and kept dedicated chunks), and the limit.
+ */
+#ifndef ARENART_CHUNKS_H
+#define ARENART_CHUNKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "runtime/arena_internal.h"
+
+/* Slack for the chunk header: up to 15 bytes to 16-align it, the header, and up to 63 bytes
+ * to 64-align the data. */
+#define AR_CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
+#define AR_PAGE_ALIGN ((size_t)4096)
+
+/* A new chunk of `bytes` (a dedicated one, or an ordinary one of chunk_size), hidden and
+ * counted in capacity; NULL if the source has none (nothing changed). */
+AR_INTERNAL ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated);
+/* Gives chunk c (unlinked by the caller) back to the source it came from and uncounts it. */
+AR_INTERNAL void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated);
+/* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
+AR_INTERNAL ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes);
+/* Gives back one idle chunk that is not current; false if there is none. */
+AR_INTERNAL bool ar_chunks_drop_one_idle(ar_arena_t *a);
+/* AR_RETAIN_AUTO: folds the current need into the decaying peak; what a reset may keep. */
+AR_INTERNAL size_t ar_chunks_keep_target(ar_arena_t *a);
+/* An emptied dedicated chunk (verified): kept if the arena adapts and `keep` allows, else
+ * released. */
+AR_INTERNAL void ar_chunks_keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep);
+/* An emptied ordinary chunk: a spare if `keep_bytes` allows, else released. */
+AR_INTERNAL void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes);
+/* Whether `need` more bytes could be had under limit_bytes by giving back idle chunks. */
+AR_INTERNAL bool ar_chunks_room_possible(const ar_arena_t *a, size_t need);
+/* After a chunk was acquired: idle chunks go back until the arena is under its limit. */
+AR_INTERNAL void ar_chunks_shed_to_limit(ar_arena_t *a);
+
+static inline bool ar_chunks_retain_auto(const ar_arena_t *a) {
+  return a->retain_bytes == AR_RETAIN_AUTO;
+}
+
+static inline size_t ar_chunks_idle_bytes(const ar_arena_t *a) {
+  return a->nspare * a->chunk_size + a->kept_bytes;
+}
+
+/* False (c untouched) if the list heads cannot be had. */
+static inline void ar_chunks_retire_current(ar_arena_t *a) {
+  ar_chunk_t *c = a->chunks;
+  c->top = a->hot.cur_;
+  a->used_retired += (size_t)(c->top - c->data);
+}
+
+/* Makes the head of `chunks` current again, with the cursor at its recorded top. */
+static inline void ar_chunks_activate_head(ar_arena_t *a) {
+  ar_chunk_t *c = a->chunks;
+  if (c == NULL) {
+    a->hot.cur_ = NULL;
+    a->limit = NULL;
+    return;
+  }
+  a->used_retired -= (size_t)(c->top - c->data);
+  a->hot.cur_ = c->top;
+  a->limit = c->limit;
+}
+
+/* What a reset or rewind may keep now: retain_bytes, or the adaptive target. */
+static inline size_t ar_chunks_keep_now(ar_arena_t *a) {
+  return ar_chunks_retain_auto(a) ? ar_chunks_keep_target(a) : a->retain_bytes;
+}
+
+#endif /* ARENART_CHUNKS_H */
