@@ -67,7 +67,7 @@
 #include <string.h>
 
 #include "arenart/arena.h"
-#include "arenart/pool.h"
+#include "arenart/chunkpool.h"
 #include "runtime/arena_internal.h"
 #include "runtime/bins.h"
 #include "runtime/chunks.h"

@@ -32,18 +32,6 @@
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
 
-#if !AR_ASAN && !AR_TSAN && defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define pool_vg_hide(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n))
-#define pool_vg_show(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
-#endif
-#endif
-#ifndef pool_vg_hide
-#define pool_vg_hide(p, n) ((void)(p), (void)(n))
-#define pool_vg_show(p, n) ((void)(p), (void)(n))
-#endif
-
 typedef struct ar_slot {
   ar_atomic(uint32_t) next; /* index + 1 of the slot below, 0 at the bottom */
   void *chunk;              /* owned by whoever popped the slot */
@@ -135,8 +123,7 @@ void *ar_chunk_pool_get(ar_chunk_pool_t *p) {
    * so it never goes below 0 either). */
   ar_fetch_sub_relaxed(&p->pooled, 1);
   istack_push(&p->empty, p->slots, i);
-  ar_unpoison_(chunk, p->chunk_size);
-  pool_vg_show(chunk, p->chunk_size);
+  ar_show_(chunk, p->chunk_size);
   return chunk;
 }
 
@@ -147,8 +134,7 @@ bool ar_chunk_pool_put(ar_chunk_pool_t *p, void *chunk) {
     ar_fetch_add_relaxed(&p->overflows, 1);
     return false;
   }
-  ar_poison_(chunk, p->chunk_size); /* before the push publishes it: see the top */
-  pool_vg_hide(chunk, p->chunk_size);
+  ar_hide_(chunk, p->chunk_size); /* before the push publishes it: see the top */
   p->slots[i].chunk = chunk;
   ar_fetch_add_relaxed(&p->pooled, 1);
   istack_push(&p->full, p->slots, i);

@@ -47,11 +47,6 @@
 #define AR_CONCURRENT_SLOW_ONLY 0
 #endif
 
-static void *fail(ar_error_t err) {
-  ar_set_error_(err);
-  return NULL;
-}
-
 /* Installs a new current chunk in place of `seen` (NULL or exhausted). */
 static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
   /* A kept chunk first: the successor of `seen` in the chain (the first one after a reset).
@@ -87,8 +82,7 @@ static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
 
 /* Shows a carved piece: a kept chunk is hidden until carved. */
 static char *shown(ar_cchunk_t *c, size_t off, size_t n) {
-  ar_unpoison_(c->data + off, n);
-  kept_vg_show(c->data + off, n);
+  ar_show_(c->data + off, n);
   return c->data + off;
 }
 
@@ -129,18 +123,18 @@ static char *carve(ar_concurrent_t *ca, size_t need, size_t want, size_t *got) {
       }
     }
     ar_error_t err = refill(ca, c);
-    if (err != AR_OK) return (char *)fail(err);
+    if (err != AR_OK) return (char *)ar_fail_null_(err);
   }
 }
 
 static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
   size_t bytes = n + AR_CHUNK_HEADER + 64 + (align > 64 ? align : 0);
-  if (bytes < n) return fail(AR_EOVERFLOW);
+  if (bytes < n) return ar_fail_null_(AR_EOVERFLOW);
   ar_error_t err;
   ar_cchunk_t *c = ar_cc_chunk_new_(ca, bytes, false, NULL, &err);
   if (c == NULL && err == AR_ELIMIT && ar_cc_kept_make_room_(ca, bytes))
     c = ar_cc_chunk_by_give_back_(ca, bytes, &err);
-  if (c == NULL) return fail(err);
+  if (c == NULL) return ar_fail_null_(err);
   c->dedicated = true;
   char *p = (char *)ar_align_up_((uintptr_t)c->data, align);
   ar_store_relaxed(&c->cursor, c->usable); /* nothing else carves from a dedicated chunk */
@@ -157,7 +151,7 @@ static void *alloc_dedicated(ar_concurrent_t *ca, size_t n, size_t align) {
  * live allocations, under the same limit; chunks counts them; the source is never called. */
 static void *heap_alloc(ar_concurrent_t *ca, size_t size, size_t align) {
   if (size == 0) size = 1; /* a unique pointer, as in the chunked flavor */
-  if (ar_cc_reserve_(ca, size, false, NULL) != RESERVED) return fail(AR_ELIMIT);
+  if (ar_cc_reserve_(ca, size, false, NULL) != RESERVED) return ar_fail_null_(AR_ELIMIT);
   ar_hnode_t *h = (ar_hnode_t *)malloc(sizeof *h);
   void *p = NULL;
   if (h != NULL) {
@@ -168,7 +162,7 @@ static void *heap_alloc(ar_concurrent_t *ca, size_t size, size_t align) {
     free(h);
     ar_cc_unreserve_(ca, size);
     ar_cc_settle_(ca);
-    return fail(AR_ENOMEM);
+    return ar_fail_null_(AR_ENOMEM);
   }
   ar_cc_settle_(ca);
   h->p = p;
@@ -197,8 +191,8 @@ static void heap_free_all(ar_concurrent_t *ca) {
 }
 
 static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
-  if (!ar_is_pow2_(align)) return fail(AR_EALIGN);
-  if (size > AR_MAX_ALLOC_SIZE || align > AR_MAX_ALLOC_SIZE) return fail(AR_EOVERFLOW);
+  if (!ar_is_pow2_(align)) return ar_fail_null_(AR_EALIGN);
+  if (size > AR_MAX_ALLOC_SIZE || align > AR_MAX_ALLOC_SIZE) return ar_fail_null_(AR_EOVERFLOW);
   if (size == 0) size = 1;
   if (align < AR_ALIGN_DEFAULT) align = AR_ALIGN_DEFAULT;
   size_t n = ar_align_up_(size, AR_ALIGN_DEFAULT);
@@ -243,7 +237,7 @@ static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
  * yet (first use, after a reset), a spent span, over-alignment, and every call in slow-only
  * builds, which repeat the bump here against slots the table does not show. */
 void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) {
-  if (AR_UNLIKELY(ca == NULL)) return fail(AR_EINVAL);
+  if (AR_UNLIKELY(ca == NULL)) return ar_fail_null_(AR_EINVAL);
 #if AR_DEBUG >= 1
   ar_fetch_add_acq_rel(&ca->inflight, 1);
   if (AR_UNLIKELY(ar_load_acquire(&ca->resetting)))
@@ -261,7 +255,7 @@ void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) 
 
 void *ar_concurrent_calloc(ar_concurrent_t *ca, size_t count, size_t size) {
   size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) return fail(ca ? AR_EOVERFLOW : AR_EINVAL);
+  if (__builtin_mul_overflow(count, size, &total)) return ar_fail_null_(ca ? AR_EOVERFLOW : AR_EINVAL);
   void *p = ar_concurrent_alloc(ca, total);
   if (p != NULL) memset(p, 0, total);
   return p;
@@ -269,16 +263,16 @@ void *ar_concurrent_calloc(ar_concurrent_t *ca, size_t count, size_t size) {
 
 ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   ar_options_t o; /* options.c reads the caller's struct by its size */
-  if (ar_options_read_(opts, &o) != AR_OK) return (ar_concurrent_t *)fail(AR_EINVAL);
+  if (ar_options_read_(opts, &o) != AR_OK) return (ar_concurrent_t *)ar_fail_null_(AR_EINVAL);
   if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
   if (o.chunk_size < AR_MIN_CHUNK_SIZE * 4 || o.chunk_size > AR_MAX_CCHUNK)
-    return (ar_concurrent_t *)fail(AR_EINVAL);
+    return (ar_concurrent_t *)ar_fail_null_(AR_EINVAL);
   o.chunk_size = ar_align_up_(o.chunk_size, 64);
   const ar_source_t *src = o.source ? o.source : ar_default_source_(o.chunk_size);
-  if (src->acquire == NULL || src->release == NULL) return (ar_concurrent_t *)fail(AR_EINVAL);
+  if (src->acquire == NULL || src->release == NULL) return (ar_concurrent_t *)ar_fail_null_(AR_EINVAL);
   /* 64-aligned, so that `current` has its cache line to itself (sizeof is a multiple of 64) */
   ar_concurrent_t *ca = (ar_concurrent_t *)aligned_alloc(64, sizeof *ca);
-  if (ca == NULL) return (ar_concurrent_t *)fail(AR_ENOMEM);
+  if (ca == NULL) return (ar_concurrent_t *)ar_fail_null_(AR_ENOMEM);
   memset(ca, 0, sizeof *ca);
   ar_cslots_init_(ca);
   ca->source = *src;
@@ -298,7 +292,7 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   ca->reg = ar_registry_add_(AR_KIND_CONCURRENT, ca, ca->name, -1);
   if (ca->reg == NULL) {
     free(ca);
-    return (ar_concurrent_t *)fail(AR_ENOMEM);
+    return (ar_concurrent_t *)ar_fail_null_(AR_ENOMEM);
   }
   ar_global_arena_created_();
   return ca;

@@ -162,8 +162,7 @@ void ar_cc_chunk_free_(ar_concurrent_t *ca, ar_cchunk_t *c) {
   size_t size = c->size;
   ar_cc_unreserve_(ca, size);
   /* A kept chunk is hidden: give it back as it came (the source may unmap it, or write in it) */
-  ar_unpoison_(base, size);
-  kept_vg_show(base, size);
+  ar_show_(base, size);
   ca->source.release(ca->source.ctx, base, size);
 }
 
@@ -252,8 +251,7 @@ static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t keep, uint3
     x->kept_idx = (*nkept)++;
     **tail = x;
     *tail = &x->next_kept;
-    ar_poison_(x->data, x->usable); /* hidden until carved again (see Tools above) */
-    kept_vg_hide(x->data, x->usable);
+    ar_hide_(x->data, x->usable); /* hidden until carved again (see Tools above) */
   } else {
     ar_global_chunk_released_(ca->reg, x->size);
     ar_cc_chunk_free_(ca, x);

@@ -17,19 +17,9 @@
 #include "runtime/atomic.h"
 #include "runtime/internal.h"
 
-/* Kept chunks are hidden from the program between reset and reuse, as the chunk pool hides
- * the chunks it holds (chunkpool.c); each carved piece is shown again. */
-#if !AR_ASAN && !AR_TSAN && defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define kept_vg_hide(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n))
-#define kept_vg_show(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
-#endif
-#endif
-#ifndef kept_vg_hide
-#define kept_vg_hide(p, n) ((void)(p), (void)(n))
-#define kept_vg_show(p, n) ((void)(p), (void)(n))
-#endif
+/* Kept chunks are hidden from the program between reset and reuse (ar_hide_/ar_show_ of
+ * runtime/internal.h), as the chunk pool hides the chunks it holds; each carved piece is shown
+ * again. */
 
 #define AR_SLOT_BLOCK 16 /* slots per lazily allocated block: 1 KiB */
 #define AR_SLOT_BLOCKS (AR_CTHREADS_ / AR_SLOT_BLOCK)

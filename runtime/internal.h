@@ -46,6 +46,36 @@
 #define ar_unpoison_(p, n) ((void)(p), (void)(n))
 #endif
 
+/* Memory that no arena has handed out (chunks in a pool, a ConcurrentArena's kept chunks) is
+ * hidden from the program with one vocabulary for every tool: ar_hide_ makes it unaddressable
+ * (ASan poison; Valgrind memcheck NOACCESS), ar_show_ addressable again with undefined contents
+ * (ASan unpoison; memcheck UNDEFINED), the state fresh memory from a source is in. Serial
+ * arenas say more (records, guards, junk) through runtime/track.h, built on the same calls.
+ * Memcheck requests cost a few instructions when not under valgrind; under ASan or TSan
+ * valgrind cannot run, so they are left out. */
+#if !AR_ASAN && !defined(__SANITIZE_THREAD__) && !__has_feature(thread_sanitizer) && \
+    defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define ar_vg_hide_(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#define ar_vg_show_(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#endif
+#endif
+#ifndef ar_vg_hide_
+#define ar_vg_hide_(p, n) ((void)(p), (void)(n))
+#define ar_vg_show_(p, n) ((void)(p), (void)(n))
+#endif
+#define ar_hide_(p, n)    \
+  do {                    \
+    ar_poison_((p), (n)); \
+    ar_vg_hide_((p), (n)); \
+  } while (0)
+#define ar_show_(p, n)      \
+  do {                      \
+    ar_unpoison_((p), (n)); \
+    ar_vg_show_((p), (n));  \
+  } while (0)
+
 /* The heap flavor (`--config=heap`, -DAR_HEAP=1): every allocation of a serial or concurrent
  * arena is its own malloc, tracked by the arena and freed when rewind/reset/release/destroy
  * takes it back, so ASan, Valgrind and any malloc-level tool see each object's exact

@@ -116,8 +116,6 @@ static inline void *slot_value(const ar_map_t *m, size_t i) {
   return slot(m, i) + AR_MAP_SLOT_HEADER_;
 }
 
-static int fail(ar_error_t err) { return (int)ar_set_error_(err); }
-
 static uint64_t hash_probe(const ar_map_t *m, const probe_t *k) {
   uint64_t h;
   if (m->hash_ != NULL) {
@@ -232,7 +230,7 @@ static void free_retired(ar_map_t *m, const retired_t *r) {
 /* Moves to a table of `new_cap` slots. On failure nothing changed. */
 static int rehash(ar_map_t *m, size_t new_cap, retired_t *old_table) {
   size_t bytes;
-  if (!table_bytes(m, new_cap, &bytes)) return fail(AR_EOVERFLOW);
+  if (!table_bytes(m, new_cap, &bytes)) return ar_set_error_(AR_EOVERFLOW);
   void *fresh = ar_alloc(m->arena, bytes);
   if (fresh == NULL) return (int)ar_last_error();
   memset(fresh, 0, new_cap * m->stride_);
@@ -259,7 +257,7 @@ static size_t cap_for(size_t n) {
 static int ensure(ar_map_t *m, size_t n, retired_t *old_table) {
   if (m->cap_ != 0 && n <= max_len(m->cap_)) return AR_OK;
   size_t cap = cap_for(n);
-  if (cap == 0) return fail(AR_EOVERFLOW);
+  if (cap == 0) return ar_set_error_(AR_EOVERFLOW);
   if (m->cap_ != 0 && cap < m->cap_ * 2) cap = m->cap_ * 2;
   return rehash(m, cap, old_table);
 }
@@ -276,10 +274,10 @@ void ar_map_options_init(ar_map_options_t *opts) {
 
 int ar_map_init(ar_map_t *m, ar_arena_t *arena, const ar_map_options_t *opts) {
   ar_map_options_t o; /* options.c reads the caller's struct by its size */
-  if (ar_map_options_read_(opts, &o) != AR_OK) return fail(AR_EINVAL);
+  if (ar_map_options_read_(opts, &o) != AR_OK) return ar_set_error_(AR_EINVAL);
   if (m == NULL || arena == NULL || o.value_size > AR_MAP_MAX_VALUE ||
       (o.key_kind != AR_MAP_KEY_BYTES && o.key_kind != AR_MAP_KEY_U64))
-    return fail(AR_EINVAL);
+    return ar_set_error_(AR_EINVAL);
   m->arena = arena;
   m->slots_ = NULL;
   m->cap_ = 0;
@@ -324,10 +322,10 @@ size_t ar_map_len(const ar_map_t *m) { return m ? m->len_ : 0; }
 size_t ar_map_capacity(const ar_map_t *m) { return m ? m->cap_ : 0; }
 
 int ar_map_reserve(ar_map_t *m, size_t n) {
-  if (m == NULL) return fail(AR_EINVAL);
+  if (m == NULL) return ar_set_error_(AR_EINVAL);
   if (m->cap_ != 0 && n <= max_len(m->cap_)) return AR_OK;
   size_t cap = cap_for(n);
-  if (cap == 0) return fail(AR_EOVERFLOW);
+  if (cap == 0) return ar_set_error_(AR_EOVERFLOW);
   retired_t old_table = {NULL, 0};
   int err = rehash(m, cap, &old_table);
   free_retired(m, &old_table);
@@ -347,7 +345,7 @@ static int put_common(ar_map_t *m, const probe_t *k, const void *value, bool rep
     return AR_OK;
   }
   size_t need;
-  if (__builtin_add_overflow(m->len_, (size_t)1, &need)) return fail(AR_EOVERFLOW);
+  if (__builtin_add_overflow(m->len_, (size_t)1, &need)) return ar_set_error_(AR_EOVERFLOW);
   char *kcopy = NULL;
   if (m->kind_ == AR_MAP_KEY_BYTES && k->n > 0) {
     kcopy = (char *)ar_alloc(m->arena, k->n);
@@ -382,7 +380,7 @@ static bool bad_bytes_call(const ar_map_t *m, const void *key, size_t len) {
 
 int ar_map_put(ar_map_t *m, const void *key, size_t len, const void *value) {
   if (bad_bytes_call(m, key, len) || (value == NULL && m->value_size_ > 0))
-    return fail(AR_EINVAL);
+    return ar_set_error_(AR_EINVAL);
   probe_t k = {key, len, 0};
   return put_common(m, &k, value, true, NULL, NULL);
 }
@@ -390,7 +388,7 @@ int ar_map_put(ar_map_t *m, const void *key, size_t len, const void *value) {
 int ar_map_put_if_absent(ar_map_t *m, const void *key, size_t len, const void *value,
                          void **value_out, bool *inserted) {
   if (bad_bytes_call(m, key, len) || (value == NULL && m->value_size_ > 0))
-    return fail(AR_EINVAL);
+    return ar_set_error_(AR_EINVAL);
   probe_t k = {key, len, 0};
   return put_common(m, &k, value, false, value_out, inserted);
 }
@@ -402,7 +400,7 @@ static size_t lookup(const ar_map_t *m, const probe_t *k) {
 
 void *ar_map_get(const ar_map_t *m, const void *key, size_t len) {
   if (bad_bytes_call(m, key, len)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return NULL;
   }
   probe_t k = {key, len, 0};
@@ -412,7 +410,7 @@ void *ar_map_get(const ar_map_t *m, const void *key, size_t len) {
 
 bool ar_map_contains(const ar_map_t *m, const void *key, size_t len) {
   if (bad_bytes_call(m, key, len)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return false;
   }
   probe_t k = {key, len, 0};
@@ -446,7 +444,7 @@ static bool remove_common(ar_map_t *m, const probe_t *k, void *value_out) {
 
 bool ar_map_remove(ar_map_t *m, const void *key, size_t len, void *value_out) {
   if (bad_bytes_call(m, key, len)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return false;
   }
   probe_t k = {key, len, 0};
@@ -456,21 +454,21 @@ bool ar_map_remove(ar_map_t *m, const void *key, size_t len, void *value_out) {
 static bool bad_u64_call(const ar_map_t *m) { return m == NULL || m->kind_ != AR_MAP_KEY_U64; }
 
 int ar_map_put_u64(ar_map_t *m, uint64_t key, const void *value) {
-  if (bad_u64_call(m) || (value == NULL && m->value_size_ > 0)) return fail(AR_EINVAL);
+  if (bad_u64_call(m) || (value == NULL && m->value_size_ > 0)) return ar_set_error_(AR_EINVAL);
   probe_t k = {NULL, 0, key};
   return put_common(m, &k, value, true, NULL, NULL);
 }
 
 int ar_map_put_if_absent_u64(ar_map_t *m, uint64_t key, const void *value, void **value_out,
                              bool *inserted) {
-  if (bad_u64_call(m) || (value == NULL && m->value_size_ > 0)) return fail(AR_EINVAL);
+  if (bad_u64_call(m) || (value == NULL && m->value_size_ > 0)) return ar_set_error_(AR_EINVAL);
   probe_t k = {NULL, 0, key};
   return put_common(m, &k, value, false, value_out, inserted);
 }
 
 void *ar_map_get_u64(const ar_map_t *m, uint64_t key) {
   if (bad_u64_call(m)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return NULL;
   }
   probe_t k = {NULL, 0, key};
@@ -480,7 +478,7 @@ void *ar_map_get_u64(const ar_map_t *m, uint64_t key) {
 
 bool ar_map_contains_u64(const ar_map_t *m, uint64_t key) {
   if (bad_u64_call(m)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return false;
   }
   probe_t k = {NULL, 0, key};
@@ -489,7 +487,7 @@ bool ar_map_contains_u64(const ar_map_t *m, uint64_t key) {
 
 bool ar_map_remove_u64(ar_map_t *m, uint64_t key, void *value_out) {
   if (bad_u64_call(m)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return false;
   }
   probe_t k = {NULL, 0, key};
@@ -519,7 +517,7 @@ bool ar_map_next(const ar_map_t *m, size_t *pos, ar_map_entry_t *out) {
 }
 
 int ar_map_foreach(const ar_map_t *m, ar_map_visit_fn fn, void *ctx) {
-  if (m == NULL || fn == NULL) return fail(AR_EINVAL);
+  if (m == NULL || fn == NULL) return ar_set_error_(AR_EINVAL);
   size_t pos = 0;
   ar_map_entry_t e;
   while (ar_map_next(m, &pos, &e)) {

@@ -304,9 +304,9 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
- * Age across marks: a block grown in place or by mremap keeps its age, so a rewind to a mark
- * taken between its allocation and the realloc does not free it; a block that was copied is
- * new, and that rewind frees it. Arenas that always copy (checked, sanitizer, AR_DEBUG >= 2)
+ * Age across marks: a block shrunk (always in place), or grown in place or by mremap, keeps
+ * its age, so a rewind to a mark taken between its allocation and the realloc does not free
+ * it; a block that was copied is new, and that rewind frees it. Arenas that always copy (checked, sanitizer, AR_DEBUG >= 2)
  * therefore free it where release builds may not: portable code treats the result of a
  * growing ar_realloc as allocated by that call.
  * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those

@@ -526,6 +526,50 @@ static void test_realloc_shrink_and_top(void **state) {
   ar_arena_destroy(a);
 }
 
+/* arena.h, ar_realloc: "Shrinking keeps p", and "a block grown in place or by mremap keeps its
+ * age, so a rewind to a mark taken between its allocation and the realloc does not free it".
+ * A dedicated block shrunk after a mark, then grown back into its own chunk, is still the
+ * allocation made before the mark: the rewind keeps it, its bytes and its chunk. (The serial
+ * model once re-aged it at each realloc and forgot it at the rewind: seed 12373, step 641.) */
+static void test_realloc_in_place_keeps_age(void **state) {
+  (void)state;
+  if (AR_HEAP) { /* asserts dedicated chunks, which the heap flavor does not have */
+    skip();
+    return;
+  }
+  ar_arena_t *a = mk_arena(4096, 0, 0);
+  unsigned char *p = (unsigned char *)ar_alloc(a, 94324); /* a dedicated chunk */
+  assert_non_null(p);
+  memset(p, 0x5A, 94324);
+  ar_mark_t m = ar_mark(a);
+  assert_ptr_equal(ar_realloc(a, p, 94324, 31441), p); /* shrinking keeps p, in every build */
+  ar_stats_t st0 = stats_of(a);
+  assert_int_equal(ar_rewind(a, &m), AR_OK); /* only the shrink since the mark: nothing freed */
+  assert_true(ar_owns(a, p) && ar_owns(a, p + 31440));
+  assert_true(intact(p, 31441, 0x5A));
+  assert_int_equal(stats_of(a).large_chunks, st0.large_chunks);
+  assert_int_equal(stats_of(a).capacity, st0.capacity);
+  unsigned char *g = (unsigned char *)ar_realloc(a, p, 31441, 31457);
+  assert_non_null(g);
+  memset(g + 31441, 0x5A, 16);
+  st0 = stats_of(a);
+  assert_int_equal(ar_rewind(a, &m), AR_OK);
+  ar_stats_t st1 = stats_of(a);
+  if (addr(g) == addr(p)) { /* grown in place, into the chunk it already had */
+    assert_true(reuses(a));
+    assert_true(ar_owns(a, g) && ar_owns(a, g + 31456));
+    assert_true(intact(g, 31457, 0x5A));
+    assert_int_equal(st1.used, st0.used);
+    assert_int_equal(st1.capacity, st0.capacity);
+    assert_int_equal(st1.large_chunks, 1);
+  } else { /* copied (slow-only arenas always copy): a new block, which the rewind frees */
+    assert_false(reuses(a));
+    assert_false(ar_owns(a, g));
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 int main(void) {
   /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
@@ -536,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_large_release),
       cmocka_unit_test(test_realloc_in_place),
       cmocka_unit_test(test_realloc_failure),
+      cmocka_unit_test(test_realloc_in_place_keeps_age),
       cmocka_unit_test(test_rewind_forgets),
       cmocka_unit_test(test_checked_quarantine),
       cmocka_unit_test(test_random_sequence),

@@ -189,8 +189,8 @@ void op_realloc(mar_t *m, rng_t *r) {
   if (!may_give_back(m, i)) return;
   blk_t *b = &m->live[i];
   size_t ns = chance(r, 50) ? b->size + pick_size(r) : b->size / (1 + below(r, 4));
-  /* Growing a block from before a mark makes the result an allocation after it; shrinking
-   * it is item 5 (guarded by may_give_back). */
+  /* Growing a block from before a mark by a copy makes the result an allocation after it (a
+   * block kept at p keeps its age, below); shrinking it is item 5 (guarded by may_give_back). */
   model_op = "realloc";
   verify(b);
   before_t bf = snap(m);
@@ -223,6 +223,10 @@ void op_realloc(mar_t *m, rng_t *r) {
   blk_t *n = push(m, q, ns, 16);
   n->tag = nb.tag; /* same contents; refilled below anyway */
   if (q == nb.p) n->large = n->large || nb.large; /* kept in place, in the same chunk */
+  /* arena.h, ar_realloc: "Shrinking keeps p", and "a block grown in place ... keeps its age":
+   * a block kept at p is the same allocation, so a rewind to a mark taken after it was made
+   * does not free it (the walk's sources cannot resize, so a moved block was copied: new). */
+  if (q == nb.p) n->birth = nb.birth;
   if (q == nb.p) /* the library's record keeps the largest size the block ever had */
     n->shrunk_from = ns < nb.size && nb.shrunk_from == 0 ? nb.size : nb.shrunk_from;
   n->maybe_recycled = true;
