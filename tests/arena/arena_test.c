@@ -2,13 +2,12 @@
 /*
  * tests/arena/arena_test.c - the serial arena itself (arena.h, common.h): creation
  * and its options, sizes and alignments, the NULL arena, a failing source, large requests,
- * reset/release/destroy, the owner thread and the inline fast path.
+ * reset/release/destroy and the inline fast path (the owner thread: owner_test.c).
  *
  * Every expected byte count goes through cost() and large_bytes() (arena_unit.h), which turn a
  * request into what it takes from a chunk in the build mode in force, so the assertions hold
  * exactly in every config instead of being loosened to inequalities. A counting source
- * (tests/test_sources.h) checks that what the arena reports is what the source holds. The
- * owner-thread abort is observed in a forked child (tests/child.h), since it ends the process.
+ * (tests/test_sources.h) checks that what the arena reports is what the source holds.
  *
  * Most tests assert the chunk layout (chunk counts, addresses, the source's calls), which the
  * heap flavor does not have: there every test here is listed and reported skipped
@@ -732,126 +731,6 @@ static void test_destroy_returns_everything(void **state) {
   assert_true(ts.acquires >= 9);
 }
 
-/* ---- owner thread ---------------------------------------------------------------------- */
-
-typedef struct foreign {
-  ar_arena_t *arena;
-  int adopt;
-  int how;
-  bool ok;
-} foreign_t;
-
-static void *foreign_thread(void *arg) {
-  foreign_t *f = (foreign_t *)arg;
-  if (f->adopt) ar_arena_adopt(f->arena);
-  if (f->how == 0) {
-    ar_mark_t m = ar_mark(f->arena);
-    void *p = ar_alloc_aligned(f->arena, 100, 64); /* always out of line */
-    char *s = ar_sprintf(f->arena, "%d", 7);
-    f->ok = p != NULL && s != NULL && strcmp(s, "7") == 0 &&
-            ar_rewind(f->arena, &m) == AR_OK && ar_arena_check(f->arena) == AR_OK;
-  } else if (f->how == 1) {
-    void *p = ar_alloc_aligned(f->arena, 100, 64);
-    f->ok = p != NULL;
-  } else {
-    ar_reset(f->arena);
-    f->ok = true;
-  }
-  return NULL;
-}
-
-static void foreign_child(void *arg) {
-  ar_arena_t *a = ar_arena_create(NULL);
-  if (a == NULL) _exit(3);
-  void *p = ar_alloc(a, 16);
-  (void)p;
-  foreign_t f = {a, 0, *(int *)arg, false};
-  pthread_t th;
-  if (pthread_create(&th, NULL, foreign_thread, &f) != 0) _exit(4);
-  pthread_join(th, NULL);
-  _exit(f.ok ? 0 : 5);
-}
-
-/* Runs `how` on a fresh arena from a second thread in a child process; returns the child's
- * wait status and what it wrote to stderr. */
-static int run_foreign_in_child(int how, char *err, size_t errsize) {
-  int status = child_run(foreign_child, &how, err, errsize);
-  assert_int_not_equal(status, -1);
-  return status;
-}
-
-static void test_owner_thread_checked(void **state) {
-#if AR_DEBUG < 1
-  skip(); /* release builds do not check the owner */
-#else
-  for (int how = 0; how < 3; how++) {
-    char err[4096];
-    int status = run_foreign_in_child(how, err, sizeof err);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-      print_error("how=%d status=%#x stderr:\n%s\n", how, status, err);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    assert_non_null(strstr(err, "used from a thread that does not own it"));
-    assert_non_null(strstr(err, "ar_arena_adopt"));
-  }
-#endif
-}
-
-static void test_adopt_hands_off(void **state) {
-  ar_options_t o = AR_OPTIONS_INIT;
-  o.name = "handed-off";
-  ar_arena_t *a = ar_arena_create(&o);
-  assert_non_null(a);
-  char *mine = ar_strdup(a, "before");
-  assert_non_null(mine);
-  foreign_t f = {a, 1, 0, false};
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, foreign_thread, &f), 0);
-  assert_int_equal(pthread_join(th, NULL), 0); /* the join is the happens-before edge */
-  assert_true(f.ok);
-  ar_arena_adopt(a); /* and back */
-  assert_string_equal(mine, "before");
-  assert_non_null(ar_alloc_aligned(a, 10, 64));
-  ar_reset(a);
-  assert_int_equal(ar_arena_check(a), AR_OK);
-  ar_arena_destroy(a);
-}
-
-/* Thread arenas and pooled arenas are serial arenas that belong to one thread at a time
- * (arena.h: hand one off with ar_arena_adopt), so this one check covers them too: a named
- * arena used from a second thread on the out-of-line path aborts, naming the arena, in every
- * build with assertions (moved here from tests/thread/thread_test.c). */
-#ifndef NDEBUG /* see test_debug_detects_foreign_thread */
-static ar_arena_t *owned_arena;
-static void *use_owned_arena(void *arg) {
-  (void)arg;
-  (void)!ar_alloc(owned_arena, 100000); /* out-of-line path: owner checked */
-  return NULL;
-}
-static void serial_from_other_thread(void *arg) {
-  (void)arg;
-  ar_options_t o = AR_OPTIONS_INIT;
-  o.name = "owned";
-  owned_arena = ar_arena_create(&o);
-  pthread_t t;
-  pthread_create(&t, NULL, use_owned_arena, NULL);
-  pthread_join(t, NULL);
-}
-#endif
-
-static void test_debug_detects_foreign_thread(void **state) {
-  (void)state;
-#ifdef NDEBUG
-  skip();
-#else
-  char err[2048];
-  int status = child_run(serial_from_other_thread, NULL, err, sizeof err);
-  assert_int_not_equal(status, -1);
-  assert_true(child_aborted(status));
-  assert_non_null(strstr(err, "serial arena 'owned'"));
-#endif
-}
-
 /* ---- the inline fast path -------------------------------------------------------------- */
 
 static void test_fast_path_contiguous(void **state) {
@@ -913,9 +792,6 @@ int main(void) {
       chunk_layout_test(test_reset_retains_floor_of_non_multiple),
       chunk_layout_test(test_release_returns_everything),
       chunk_layout_test(test_destroy_returns_everything),
-      chunk_layout_test(test_owner_thread_checked),
-      chunk_layout_test(test_adopt_hands_off),
-      cmocka_unit_test(test_debug_detects_foreign_thread),
       chunk_layout_test(test_fast_path_contiguous),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
