@@ -39,7 +39,7 @@ inline long &passed() {
     } catch (const type &) {                                                            \
       thrown_ = true;                                                                   \
     }                                                                                   \
-    CHECK(thrown_ && #expr " throws " #type);                                           \
+    CHECK(thrown_ && (#expr " throws " #type));                                         \
   } while (0)
 
 /* Ends main: fails unless at least `min_checks` checks passed. */
