@@ -109,7 +109,8 @@ static inline void fill_chunks(ar_arena_t *a, size_t nchunks) {
 #define CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
 /* Where data starts in a chunk whose base is 64-byte aligned (os and malloc sources). */
 #define DATA_OFFSET ((sizeof(ar_chunk_t) + 63) & ~(size_t)63)
-// clang-format off (clang-format 14 reads `(cs) - X` as a cast of `-X`)
+/* clang-format 14 reads `(cs) - X` as a cast of `-X`: */
+// clang-format off
 #define USABLE(cs) ((cs) - DATA_OFFSET)
 #define THRESHOLD(cs) (((cs) - CHUNK_OVERHEAD) / 4)
 // clang-format on
