@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_util.h - small things many test files need, kept in one place so that they cannot
- * drift apart: a size the compiler cannot see, and what the build under test is (ASan, the heap
- * flavor).
+ * drift apart: a size the compiler cannot see, and what the build under test is (ASan, TSan, the
+ * heap flavor).
  *
  * opaque() exists because the allocators carry alloc_size attributes: a test that asks for
  * SIZE_MAX bytes on purpose would otherwise get a compile-time warning (an error under -Werror)
@@ -38,6 +38,18 @@ static inline size_t opaque(size_t n) {
 #endif
 #ifndef TEST_ASAN
 #define TEST_ASAN 0
+#endif
+
+/* 1 in ThreadSanitizer builds (same two spellings). */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_TSAN 1
+#endif
+#endif
+#ifndef TEST_TSAN
+#define TEST_TSAN 0
 #endif
 
 /* 1 in the heap flavor (--config=heap, -DAR_HEAP=1): every arena allocation is its own malloc,

@@ -32,12 +32,8 @@
 
 #include "arenart.h"
 #include "tests/test_sources.h"
+#include "tests/test_util.h"
 
-#if defined(AR_HEAP) && AR_HEAP
-#define HEAP 1
-#else
-#define HEAP 0
-#endif
 
 enum {
   CHUNK = 64 * 1024, /* AR_DEFAULT_CHUNK_SIZE */
@@ -231,7 +227,7 @@ static void test_sequential_threads(void **state) {
     assert_int_equal(pthread_join(t, NULL), 0);
     contiguous += job.contiguous;
   }
-#if !defined(AR_HEAP) || !AR_HEAP
+#if !TEST_HEAP
   assert_int_equal(contiguous, THREADS);
 #endif
   /* The main thread has not allocated: only indices of exited threads were ever in use, and a
@@ -283,7 +279,7 @@ static void test_more_threads_than_indices(void **state) {
     assert_true(ar_concurrent_owns(crowd.ca, crowd.second[i]));
     adjacent += crowd.second[i] == crowd.first[i] + BLOCK;
   }
-#if !defined(AR_HEAP) || !AR_HEAP
+#if !TEST_HEAP
   /* At most AR_CTHREADS_ - 1 indices exist, and this thread may hold one. */
   assert_true(adjacent <= AR_CTHREADS_ - 1);
   size_t pieces = CROWD - adjacent;
@@ -336,7 +332,7 @@ static void test_reset_keeps_retain_bytes(void **state) {
     (void)fill_chunks(ca, 2 * KEEP);
     assert_non_null(ar_concurrent_alloc(ca, 3000)); /* dedicated: over a quarter chunk */
     ar_stats_t st = stats_of(ca);
-    if (!HEAP) {
+    if (!TEST_HEAP) {
       assert_int_equal(st.large_chunks, 1);
       assert_int_equal(st.spare_chunks, 0); /* every kept chunk was used first */
       assert_int_equal(st.capacity, tsrc.live_bytes);
@@ -347,7 +343,7 @@ static void test_reset_keeps_retain_bytes(void **state) {
     assert_int_equal(st.used, 0);
     assert_int_equal(st.chunks, 0);
     assert_int_equal(st.large_chunks, 0);
-    if (HEAP) {
+    if (TEST_HEAP) {
       assert_int_equal(st.capacity, 0);
       assert_int_equal(tsrc.attempts, 0); /* the heap flavor never calls the source */
       continue;
@@ -395,7 +391,7 @@ static void test_reset_keeps_nothing(void **state) {
  * reset took back is not "owned" while it sits in a kept chunk. */
 static void test_reset_auto_keeps_fixed_amount(void **state) {
   (void)state;
-  if (HEAP) skip(); /* the heap flavor keeps nothing */
+  if (TEST_HEAP) skip(); /* the heap flavor keeps nothing */
   ar_concurrent_t *ca = make_kept(AR_RETAIN_AUTO, 0);
   enum { CHUNKS = 2 * (AR_CONCURRENT_AUTO_RETAIN / SMALL_CHUNK) };
   char *p = fill_chunks(ca, CHUNKS);
@@ -413,7 +409,7 @@ static void test_reset_auto_keeps_fixed_amount(void **state) {
  * unchanged; once the source recovers, allocation goes on. */
 static void test_kept_then_failing_source(void **state) {
   (void)state;
-  if (HEAP) return; /* the heap flavor never calls the source */
+  if (TEST_HEAP) return; /* the heap flavor never calls the source */
   ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK, 0);
   (void)fill_chunks(ca, KEEP + 2);
   ar_concurrent_reset(ca);
@@ -442,7 +438,7 @@ static void test_kept_then_failing_source(void **state) {
  * would otherwise not fit, one at a time; a request no give-back can fit leaves them. */
 static void test_kept_under_limit(void **state) {
   (void)state;
-  if (HEAP) return;
+  if (TEST_HEAP) return;
   ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK, (KEEP + 1) * SMALL_CHUNK);
   (void)fill_chunks(ca, KEEP + 1);
   ar_concurrent_reset(ca);
@@ -528,7 +524,7 @@ static void test_threads_share_kept(void **state) {
       assert_null(rc);
     }
     pthread_barrier_destroy(&go);
-    if (round >= 2 && !HEAP) {
+    if (round >= 2 && !TEST_HEAP) {
       assert_int_equal(atomic_load(&mt_acquires), acquires);
       ar_stats_t st = stats_of(ca);
       assert_int_equal(st.capacity, KEPT * SMALL_CHUNK);
@@ -578,7 +574,7 @@ static void test_overaligned_from_span(void **state) {
   assert_non_null(p);
   assert_true(((uintptr_t)p & 127) == 0);
   memset(p, 1, 39);
-  if (!HEAP) {
+  if (!TEST_HEAP) {
     assert_int_equal(stats_of(ca).large_chunks, 0); /* from the span, not a dedicated chunk */
     assert_int_equal(stats_of(ca).used, used);      /* the span was already counted */
     assert_true(p > first && p < first + SPAN);
@@ -590,7 +586,7 @@ static void test_overaligned_from_span(void **state) {
   memset(big, 2, 16200);
   char *next = (char *)ar_concurrent_alloc(ca, BLOCK);
   assert_non_null(next);
-  if (!HEAP) {
+  if (!TEST_HEAP) {
     assert_int_equal(stats_of(ca).large_chunks, 1);
     assert_ptr_equal(next, p + 48); /* the span goes on after the 39 bytes, rounded to 16 */
   }
@@ -673,7 +669,7 @@ static void test_limit_refill_race(void **state) {
       if (jobs[i].err != AR_OK) print_error("round %d: %s\n", round, ar_strerror(jobs[i].err));
       assert_int_equal(jobs[i].err, AR_OK);
     }
-    if (!HEAP) assert_int_equal(stats_of(ca).capacity, MIB);
+    if (!TEST_HEAP) assert_int_equal(stats_of(ca).capacity, MIB);
     if (round % 10 == 0) {
       run_race(ca, 1, jobs);
       size_t n = 0;
@@ -708,7 +704,7 @@ static void check_failure_unchanged(bool by_limit) {
   for (int i = 0; i < 7; i++) assert_non_null(ar_concurrent_alloc(ca, 9000));
   ar_stats_t before = stats_of(ca);
   assert_int_equal(before.allocs, 7);
-  if (!(HEAP && !by_limit)) { /* the heap flavor never calls the source */
+  if (!(TEST_HEAP && !by_limit)) { /* the heap flavor never calls the source */
     assert_null(ar_concurrent_alloc(ca, 9000));
     assert_int_equal(ar_last_error(), by_limit ? AR_ELIMIT : AR_ENOMEM);
     ar_stats_t after = stats_of(ca);
@@ -723,7 +719,7 @@ static void check_failure_unchanged(bool by_limit) {
   assert_non_null(p);
   memset(p, 3, 1000);
   assert_int_equal(stats_of(ca).allocs, 8);
-  if (!HEAP) assert_int_equal(stats_of(ca).chunks, 1);
+  if (!TEST_HEAP) assert_int_equal(stats_of(ca).chunks, 1);
   ar_concurrent_destroy(ca);
   assert_true(test_source_balanced(&tsrc));
 }
@@ -739,7 +735,7 @@ static void test_failure_leaves_arena(void **state) {
  * either (the chunk is acquired before they go). */
 static void test_failed_dedicated_keeps_kept(void **state) {
   (void)state;
-  if (HEAP) return;
+  if (TEST_HEAP) return;
   ar_concurrent_t *ca = make_kept(KEEP * SMALL_CHUNK, (KEEP + 1) * SMALL_CHUNK);
   (void)fill_chunks(ca, KEEP + 1);
   ar_concurrent_reset(ca);
@@ -793,7 +789,7 @@ static void test_documented_ranges(void **state) {
   assert_int_equal(ar_last_error(), AR_EALIGN);
   assert_null(ar_concurrent_alloc_aligned(ca, 8, 0));
   assert_int_equal(ar_last_error(), AR_EALIGN);
-  if (!HEAP) { /* the heap flavor asks posix_memalign, which ASan builds abort in, not fail */
+  if (!TEST_HEAP) { /* the heap flavor asks posix_memalign, which ASan builds abort in, not fail */
     assert_null(ar_concurrent_alloc_aligned(ca, 8, (size_t)1 << 61));
     assert_int_equal(ar_last_error(), AR_ELIMIT);
   }

@@ -23,11 +23,9 @@
 #include <unordered_map>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "tests/test_util.h"
+#if TEST_ASAN
 #include <sanitizer/asan_interface.h>
-#define AR_TEST_ASAN 1
-#else
-#define AR_TEST_ASAN 0
 #endif
 
 #include "tests/cpp/check.h"
@@ -163,7 +161,7 @@ void test_give_back() {
   std::memset(p, 1, 64);
   give.deallocate(p, 64, 16);
   CHECK(ar_last_error() == AR_OK); /* ar_free accepted the block and its size */
-#if AR_TEST_ASAN
+#if TEST_ASAN
   CHECK(__asan_address_is_poisoned(p)); /* quarantined: a use after free would be reported */
 #elif defined(AR_DEBUG) && AR_DEBUG >= 2
   /* arena.h (ar_free): at AR_DEBUG >= 2 freed blocks are quarantined, never reused. */

@@ -81,25 +81,12 @@ static inline bool model_item_on(int item, int compiled) {
 
 /* ---- build facts the expectations depend on ------------------------------------------- */
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define MODEL_ASAN 1
+#include "tests/test_util.h"
+#define MODEL_ASAN TEST_ASAN
+#define MODEL_TSAN TEST_TSAN
+#define MODEL_HEAP TEST_HEAP /* every allocation its own malloc (--config=heap) */
+#if MODEL_ASAN
 #include <sanitizer/asan_interface.h>
-#else
-#define MODEL_ASAN 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define MODEL_TSAN 1
-#else
-#define MODEL_TSAN 0
-#endif
-/* The heap flavor (--config=heap): every allocation its own malloc. */
-#if defined(AR_HEAP) && AR_HEAP
-#define MODEL_HEAP 1
-#else
-#define MODEL_HEAP 0
 #endif
 /* The library's own default (runtime/internal.h): every config compiles tests and library with
  * the same flags, so this is the level the library was built at. */

@@ -20,12 +20,8 @@
 
 #include <arenart.h>
 
-/* The heap flavor (--config=heap): every allocation its own malloc, no chunks. */
-#if defined(AR_HEAP) && AR_HEAP
-#define HEAP 1
-#else
-#define HEAP 0
-#endif
+#include "tests/test_util.h" /* TEST_HEAP: the heap flavor, no chunks */
+
 
 typedef struct find {
   const char *name;
@@ -65,7 +61,7 @@ static void test_registry(void **state) {
   assert_int_equal(ar_registry_foreach(find_named, &f), 0);
   assert_int_equal(f.found, 1);
   /* one chunk, or in the heap flavor exactly the bytes malloc'd */
-  const size_t held = HEAP ? 100 : AR_DEFAULT_CHUNK_SIZE;
+  const size_t held = TEST_HEAP ? 100 : AR_DEFAULT_CHUNK_SIZE;
   assert_int_equal(f.capacity, held);
   int calls = 0;
   assert_int_equal(ar_registry_foreach(stop_at_first, &calls), 7);
@@ -84,7 +80,7 @@ static void test_registry(void **state) {
   assert_int_equal(g1.arenas_live, g0.arenas_live);
   assert_int_equal(g1.chunks_in_use, g0.chunks_in_use);
   /* the chunk went back to the process-wide pool, not to the OS (the heap flavor has none) */
-  if (!HEAP) assert_true(g1.chunks_pooled >= 1);
+  if (!TEST_HEAP) assert_true(g1.chunks_pooled >= 1);
 }
 
 int main(void) {
