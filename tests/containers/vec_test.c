@@ -471,16 +471,11 @@ static void test_growth_recycles(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_init_and_args),
-      cmocka_unit_test(test_push_at_static_init),
-      cmocka_unit_test(test_append_insert_remove),
-      cmocka_unit_test(test_remove_value_and_if),
-      cmocka_unit_test(test_foreach_reserve_shrink),
-      cmocka_unit_test(test_append_inline_path),
-      cmocka_unit_test(test_push_inline_path),
-      cmocka_unit_test(test_overflow),
-      cmocka_unit_test(test_alloc_failure_unchanged),
-      cmocka_unit_test(test_growth_recycles),
+      cmocka_unit_test(test_init_and_args),           cmocka_unit_test(test_push_at_static_init),
+      cmocka_unit_test(test_append_insert_remove),    cmocka_unit_test(test_remove_value_and_if),
+      cmocka_unit_test(test_foreach_reserve_shrink),  cmocka_unit_test(test_append_inline_path),
+      cmocka_unit_test(test_push_inline_path),        cmocka_unit_test(test_overflow),
+      cmocka_unit_test(test_alloc_failure_unchanged), cmocka_unit_test(test_growth_recycles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
