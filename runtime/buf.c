@@ -24,6 +24,11 @@
  * given back. The price is that long appendf output never grows the storage in place.
  * Overlapping copies (peek/read into the buffer, compact) use memmove.
  *
+ * Appends that fit the capacity (append, append_char) are also written inline in buf.h: a
+ * string builder is called once per small piece, and the call cost more than the copy. The
+ * inline parts do exactly what these functions do when nothing grows, and fall back to them
+ * for everything else, so a change to the in-capacity case here must be made there too.
+ *
  * Thread contract: externally synchronized (see buf.h).
  */
 #include <stdbool.h>
@@ -96,7 +101,9 @@ int ar_buf_reserve(ar_buf_t *b, size_t n) {
   return AR_OK;
 }
 
-int ar_buf_append(ar_buf_t *b, const void *src, size_t n) {
+/* The names in parentheses here and below: buf.h defines function-like macros ar_buf_append
+ * and ar_buf_append_char (the inline parts, which fall back to these functions). */
+int(ar_buf_append)(ar_buf_t *b, const void *src, size_t n) {
   if (b == NULL || (src == NULL && n > 0)) return fail(AR_EINVAL);
   if (n == 0) return AR_OK;
   /* src may lie inside our storage (the terminator and spare capacity included), which
@@ -118,7 +125,7 @@ int ar_buf_append_str(ar_buf_t *b, const char *s) {
   return ar_buf_append(b, s, strlen(s));
 }
 
-int ar_buf_append_char(ar_buf_t *b, int c) {
+int(ar_buf_append_char)(ar_buf_t *b, int c) {
   unsigned char ch = (unsigned char)c;
   return ar_buf_append(b, &ch, 1);
 }

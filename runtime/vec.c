@@ -14,6 +14,10 @@
  * only when that succeeded does it touch len or the elements, so an error leaves the vector
  * byte-for-byte as it was (ar_realloc keeps the old block intact on failure).
  *
+ * Pushes and appends that fit the capacity are also written inline in vec.h (the call cost
+ * more than the copy); the inline parts do exactly what these functions do when nothing grows
+ * and fall back to them for everything else, so the two must change together.
+ *
  * Thread contract: externally synchronized (see vec.h); the arena's owner-thread rule applies
  * to every call that may allocate or free.
  */
@@ -111,8 +115,8 @@ int ar_vec_shrink_to_fit(ar_vec_t *v) {
   return AR_OK;
 }
 
-/* The name in parentheses: vec.h defines a function-like macro ar_vec_append (the inline
- * part, which falls back to this function). */
+/* The names in parentheses here and in ar_vec_push: vec.h defines function-like macros
+ * ar_vec_append and ar_vec_push (the inline parts, which fall back to these functions). */
 int(ar_vec_append)(ar_vec_t *v, const void *elems, size_t n) {
   if (v == NULL || (elems == NULL && n > 0)) return fail(AR_EINVAL);
   if (n == 0) return AR_OK;
@@ -129,7 +133,7 @@ int(ar_vec_append)(ar_vec_t *v, const void *elems, size_t n) {
   return AR_OK;
 }
 
-int ar_vec_push(ar_vec_t *v, const void *elem) {
+int(ar_vec_push)(ar_vec_t *v, const void *elem) {
   if (elem == NULL) return fail(AR_EINVAL);
   return ar_vec_append(v, elem, 1);
 }

@@ -47,6 +47,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "arenart/arena.h"
 #include "arenart/common.h"
@@ -80,14 +81,57 @@ AR_API void ar_buf_destroy(ar_buf_t *b);
 AR_API int ar_buf_reserve(ar_buf_t *b, size_t n);
 
 /** Appends n bytes from p (p may point into the buffer, even when the append grows it; p may
- * be NULL when n == 0). Errors: as ar_buf_reserve, and AR_EINVAL for a NULL p with n > 0. */
+ * be NULL when n == 0). Errors: as ar_buf_reserve, and AR_EINVAL for a NULL p with n > 0.
+ *
+ * An append that fits the capacity is inlined into the caller (a macro of the same name calls
+ * the inline part, which calls the library function for everything else: growth, n == 0, bad
+ * arguments); `&ar_buf_append` and `(ar_buf_append)(...)` still name the library function,
+ * which behaves the same. */
 AR_API int ar_buf_append(ar_buf_t *b, const void *p, size_t n);
+
+/* Private: the inline part of ar_buf_append. 1 <= n <= cap - len is the whole test: the n bytes
+ * and the terminator after them then fit the storage the buffer already has (cap > 0 means
+ * data is not NULL), so nothing moves and no error is possible. memmove, as in the library:
+ * p may point anywhere in the storage, its spare capacity and terminator included, so source
+ * and destination may overlap. The library function does nothing more in any build (no checks
+ * of its own in debug or sanitizer builds; the arena is only involved when the buffer grows). */
+static inline int ar_buf_append_inline_(ar_buf_t *b, const void *p, size_t n) {
+  if (AR_LIKELY(b != NULL && p != NULL && n - 1 < b->cap - b->len)) {
+    memmove(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return AR_OK;
+  }
+  return (ar_buf_append)(b, p, n);
+}
+/** ar_buf_append with its in-capacity case inlined (same arguments, result and errors).
+ * Variadic so that an argument with a brace-enclosed comma stays one. */
+#define ar_buf_append(b, ...) ar_buf_append_inline_((b), __VA_ARGS__)
 
 /** Appends a NUL-terminated string (without its NUL). Errors: as ar_buf_append. */
 AR_API int ar_buf_append_str(ar_buf_t *b, const char *s);
 
-/** Appends one byte (c converted to unsigned char; 0 is allowed and stored). */
+/** Appends one byte (c converted to unsigned char; 0 is allowed and stored). Errors: as
+ * ar_buf_append (AR_EINVAL for a NULL b).
+ *
+ * An append that fits the capacity is inlined into the caller, as for ar_buf_append;
+ * `&ar_buf_append_char` and `(ar_buf_append_char)(...)` still name the library function,
+ * which behaves the same. */
 AR_API int ar_buf_append_char(ar_buf_t *b, int c);
+
+/* Private: the inline part of ar_buf_append_char. len < cap is the whole test: the byte and
+ * the terminator after it then fit the storage the buffer already has. */
+static inline int ar_buf_append_char_inline_(ar_buf_t *b, int c) {
+  if (AR_LIKELY(b != NULL && b->len < b->cap)) {
+    ((unsigned char *)b->data)[b->len] = (unsigned char)c;
+    b->len++;
+    b->data[b->len] = '\0';
+    return AR_OK;
+  }
+  return (ar_buf_append_char)(b, c);
+}
+/** ar_buf_append_char with its in-capacity case inlined (same arguments, result and errors). */
+#define ar_buf_append_char(b, ...) ar_buf_append_char_inline_((b), __VA_ARGS__)
 
 /** printf-style append; arguments may point into the buffer (see above). Output of 256 bytes
  * or more needs an arena block of its size even when it fits the capacity (see above), so

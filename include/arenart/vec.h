@@ -98,9 +98,29 @@ AR_API int ar_vec_reserve(ar_vec_t *v, size_t n);
  * tail to the arena's free lists). Errors: AR_EINVAL. */
 AR_API int ar_vec_shrink_to_fit(ar_vec_t *v);
 
-/** Appends one element copied from `elem`. Errors: AR_EINVAL (NULL v or elem), AR_EOVERFLOW,
- * the arena's. */
+/** Appends one element copied from `elem` (which may point into the vector itself). Errors:
+ * AR_EINVAL (NULL v or elem), AR_EOVERFLOW, the arena's.
+ *
+ * A push that fits the capacity is inlined into the caller, as for ar_vec_append (below);
+ * `&ar_vec_push` and `(ar_vec_push)(...)` still name the library function, which behaves the
+ * same. */
 AR_API int ar_vec_push(ar_vec_t *v, const void *elem);
+
+/* Private: the inline part of ar_vec_push. len < cap is the whole test: one element then fits
+ * storage the vector already holds, so nothing moves (an `elem` inside the vector stays valid)
+ * and no error is possible. The library function does nothing more in any build (no checks of
+ * its own in debug or sanitizer builds; the arena is only involved when the vector grows). */
+static inline int ar_vec_push_inline_(ar_vec_t *v, const void *elem) {
+  if (AR_LIKELY(v != NULL && elem != NULL && v->len < v->cap)) {
+    memcpy((char *)v->data + v->len * v->elem_size, elem, v->elem_size);
+    v->len++;
+    return AR_OK;
+  }
+  return (ar_vec_push)(v, elem);
+}
+/** ar_vec_push with its in-capacity case inlined (same arguments, result and errors).
+ * Variadic so that an element written as a compound literal with commas stays one argument. */
+#define ar_vec_push(v, ...) ar_vec_push_inline_((v), __VA_ARGS__)
 
 /** Appends `n` elements copied from `elems` (which may point into the vector itself). n == 0
  * is a successful no-op (elems may then be NULL). Errors: as ar_vec_push.
@@ -113,7 +133,8 @@ AR_API int ar_vec_append(ar_vec_t *v, const void *elems, size_t n);
 
 /* Private: the inline part of ar_vec_append. 1 <= n <= cap - len is the whole test: the bytes
  * n * elem_size then fit storage the vector already holds, so the product cannot overflow,
- * nothing moves (an `elems` inside the vector stays valid), and no error is possible. */
+ * nothing moves (an `elems` inside the vector stays valid), and no error is possible. As for
+ * ar_vec_push_inline_, the library function does nothing more in any build. */
 static inline int ar_vec_append_inline_(ar_vec_t *v, const void *elems, size_t n) {
   if (AR_LIKELY(v != NULL && elems != NULL && n - 1 < v->cap - v->len)) {
     memcpy((char *)v->data + v->len * v->elem_size, elems, n * v->elem_size);

@@ -2,7 +2,8 @@
 /*
  * tests/containers/buf_test.c - ar_buf: appends, printf, the read cursor, truncate/clear,
  * the always-terminated C string, overflow, self-appends, arguments that point into the
- * buffer itself, and allocation failure.
+ * buffer itself, allocation failure, and the inline fast paths of ar_buf_append and
+ * ar_buf_append_char against the library functions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -294,6 +295,138 @@ static void test_self_aliasing(void **state) {
   }
 }
 
+/* ---- the inline fast paths ------------------------------------------------------------ */
+
+/* ar_buf_append and ar_buf_append_char are variadic macros over inline fast paths for appends
+ * that fit the capacity (buf.h); everything else goes to the library functions of the same
+ * names. Each check here fails if the fast path is wrong: the bytes land at len and are
+ * counted, the terminator is rewritten (the byte after the new end is made nonzero first), a
+ * source inside the buffer (its bytes, and its spare capacity overlapping the destination) is
+ * copied as it was, the append that exactly fills the capacity keeps the storage and the next
+ * one grows it, bad arguments with room to spare are refused with the last error set, and the
+ * library functions by address and by parenthesised name agree with the macros. */
+
+/* A buffer holding `content` with `spare` bytes of spare capacity, all of them 'X' (written,
+ * then truncated away), so that a missing terminator or a short copy shows. */
+static void inline_setup(ar_buf_t *b, ar_arena_t *a, const char *content, size_t spare) {
+  size_t n = strlen(content);
+  assert_int_equal(ar_buf_init(b, a), AR_OK);
+  assert_int_equal(ar_buf_reserve(b, n + spare), AR_OK);
+  assert_int_equal((ar_buf_append)(b, content, n), AR_OK);
+  for (size_t i = 0; i < spare; i++) assert_int_equal((ar_buf_append_char)(b, 'X'), AR_OK);
+  assert_int_equal(ar_buf_truncate(b, n), AR_OK);
+  assert_int_equal(ar_buf_capacity(b), n + spare);
+  b->data[n] = 'X'; /* the terminator too: the fast path must write its own */
+}
+
+static void test_append_inline_paths(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  ar_buf_t b;
+  char want[64];
+
+  /* The bytes land at len, the terminator follows, the storage stays. A brace-enclosed comma
+   * stays inside one macro argument. */
+  inline_setup(&b, a, "abc", 6);
+  char *d = ar_buf_data(&b);
+  assert_int_equal(ar_buf_append(&b, (const char[]){'d', 'e'}, 2), AR_OK);
+  expect_contents(&b, "abcde", 5);
+  assert_int_equal(ar_buf_append(&b, "", 0), AR_OK);
+  expect_contents(&b, "abcde", 5);
+  /* From the buffer's own bytes, then from bytes and spare capacity overlapping the
+   * destination (data + 4 .. + 7 copied to data + 5 .. + 8: the bytes as they were, "cXYZ"). */
+  assert_int_equal(ar_buf_truncate(&b, 3), AR_OK);
+  assert_int_equal(ar_buf_append(&b, ar_buf_data(&b) + 1, 2), AR_OK); /* "abcbc" */
+  expect_contents(&b, "abcbc", 5);
+  ar_buf_data(&b)[5] = 'X';
+  ar_buf_data(&b)[6] = 'Y';
+  ar_buf_data(&b)[7] = 'Z';
+  ar_buf_data(&b)[8] = 'W';
+  assert_int_equal(ar_buf_append(&b, ar_buf_data(&b) + 4, 4), AR_OK);
+  expect_contents(&b, "abcbccXYZ", 9); /* exactly to the capacity */
+  assert_int_equal(ar_buf_capacity(&b), 9);
+  assert_ptr_equal(ar_buf_data(&b), d);
+  /* One more byte: the library grows, reading the source in the old storage. */
+  assert_int_equal(ar_buf_append(&b, ar_buf_data(&b) + 8, 1), AR_OK);
+  expect_contents(&b, "abcbccXYZZ", 10);
+  assert_true(ar_buf_capacity(&b) > 9);
+
+  /* Bad arguments with room to spare: refused, last error set, nothing appended. */
+  assert_true(ar_buf_capacity(&b) > ar_buf_len(&b));
+  ar_clear_error();
+  assert_int_equal(ar_buf_append(NULL, "x", 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(ar_buf_append(&b, NULL, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(ar_buf_append_char(NULL, 'x'), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  expect_contents(&b, "abcbccXYZZ", 10);
+  ar_buf_destroy(&b);
+
+  /* append_char: the byte converted to unsigned char (0 stored too), the terminator after it,
+   * exactly to the capacity, then growth. */
+  inline_setup(&b, a, "ab", 4);
+  d = ar_buf_data(&b);
+  assert_int_equal(ar_buf_append_char(&b, 'c'), AR_OK);
+  expect_contents(&b, "abc", 3);
+  assert_int_equal(ar_buf_append_char(&b, 0x100 + 0xfe), AR_OK);
+  assert_int_equal(ar_buf_append_char(&b, 0), AR_OK);
+  assert_int_equal(ar_buf_append_char(&b, ar_buf_data(&b)[0]), AR_OK); /* to the capacity */
+  memcpy(want, "abc\xfe\0a", 6);
+  expect_contents(&b, want, 6);
+  assert_int_equal(ar_buf_capacity(&b), 6);
+  assert_ptr_equal(ar_buf_data(&b), d);
+  assert_int_equal(ar_buf_append_char(&b, -1), AR_OK); /* grows */
+  want[6] = '\xff';
+  expect_contents(&b, want, 7);
+  assert_true(ar_buf_capacity(&b) > 6);
+  ar_buf_destroy(&b);
+
+  /* The library functions by address and by parenthesised name, against the macros: the same
+   * results, lengths, capacities and contents after each step, growths and fits alike. */
+  int (*fn)(ar_buf_t *, const void *, size_t) = &ar_buf_append;
+  int (*fc)(ar_buf_t *, int) = &ar_buf_append_char;
+  ar_buf_t m, w, u;
+  assert_int_equal(ar_buf_init(&m, a), AR_OK);
+  assert_int_equal(ar_buf_init(&w, a), AR_OK);
+  assert_int_equal(ar_buf_init(&u, a), AR_OK);
+  static const char text[] = "the quick brown fox jumps over the lazy dog";
+  for (size_t i = 0; i < 60; i++) {
+    size_t n = i % 7, off = (i * 5) % (sizeof text - 8);
+    if (i % 3 == 0) {
+      int c = (int)(i * 37);
+      assert_int_equal(ar_buf_append_char(&m, c), AR_OK);
+      assert_int_equal(fc(&w, c), AR_OK);
+      assert_int_equal((ar_buf_append_char)(&u, c), AR_OK);
+    } else {
+      assert_int_equal(ar_buf_append(&m, text + off, n), AR_OK);
+      assert_int_equal(fn(&w, text + off, n), AR_OK);
+      assert_int_equal((ar_buf_append)(&u, text + off, n), AR_OK);
+    }
+    assert_int_equal(ar_buf_len(&m), ar_buf_len(&w));
+    assert_int_equal(ar_buf_len(&u), ar_buf_len(&w));
+    assert_int_equal(ar_buf_capacity(&m), ar_buf_capacity(&w));
+    assert_int_equal(ar_buf_capacity(&u), ar_buf_capacity(&w));
+    assert_memory_equal(ar_buf_data(&m), ar_buf_data(&w), ar_buf_len(&w) + 1);
+    assert_memory_equal(ar_buf_data(&u), ar_buf_data(&w), ar_buf_len(&w) + 1);
+  }
+  size_t len = ar_buf_len(&w);
+  ar_clear_error();
+  assert_int_equal(fn(NULL, text, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(fn(&w, NULL, 1), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(fc(NULL, 'x'), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_int_equal(ar_buf_len(&w), len);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_args_and_empty),
@@ -302,6 +435,7 @@ int main(void) {
       cmocka_unit_test(test_reserve_overflow),
       cmocka_unit_test(test_alloc_failure_unchanged),
       cmocka_unit_test(test_self_aliasing),
+      cmocka_unit_test(test_append_inline_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 /*
  * tests/containers/vec_test.c - ar_vec: every call, the typed macros, overflow, allocation
  * failure leaving the vector unchanged, remove-with-limit, aliasing arguments, and the inline
- * fast path of ar_vec_append against the library function.
+ * fast paths of ar_vec_append and ar_vec_push against the library functions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -308,6 +308,94 @@ static void test_append_inline_path(void **state) {
   ar_arena_destroy(a);
 }
 
+/* ar_vec_push is, like ar_vec_append, a variadic macro over an inline fast path for a push
+ * that fits the capacity (vec.h). These pin down the same things for it: an element written
+ * as a compound literal with commas, the element copied to index len (with an element size
+ * that is not a power of two) and counted, an `elem` inside the vector, the push that exactly
+ * fills the capacity (no growth, same storage) and the next one (growth), bad arguments with
+ * room to spare refused with the last error set, and the library function reached by its
+ * address and by its parenthesised name agreeing with the macro step for step. */
+typedef struct tri {
+  unsigned char b[3];
+} tri_t;
+
+static void test_push_inline_path(void **state) {
+  (void)state;
+  ar_arena_t *a = mk_arena(0, 0, 0);
+  ar_vec_t v;
+  assert_int_equal(ar_vec_init(&v, a, sizeof(pt_t)), AR_OK);
+  assert_int_equal(ar_vec_push(&v, &(pt_t){0, 0}), AR_OK); /* grows: the library */
+  assert_int_equal(ar_vec_len(&v), 1);
+  ar_vec_destroy(&v);
+  assert_int_equal(ar_vec_reserve(&v, 5), AR_OK);
+  assert_int_equal(ar_vec_capacity(&v), 5);
+  void *d = ar_vec_data(&v);
+  assert_int_equal(ar_vec_push(&v, &(pt_t){1, -1}), AR_OK);
+  assert_int_equal(ar_vec_push(&v, &(pt_t){2, -2}), AR_OK);
+  assert_int_equal(ar_vec_push(&v, &(pt_t){3, -3}), AR_OK);
+  /* From the vector's own storage, within the capacity. */
+  assert_int_equal(ar_vec_push(&v, ar_vec_at(&v, 1)), AR_OK);
+  /* Exactly to the capacity, again from inside: no growth, the same storage. */
+  assert_int_equal(ar_vec_push(&v, ar_vec_at(&v, 0)), AR_OK);
+  assert_int_equal(ar_vec_len(&v), 5);
+  assert_int_equal(ar_vec_capacity(&v), 5);
+  assert_ptr_equal(ar_vec_data(&v), d);
+  const int want[][2] = {{1, -1}, {2, -2}, {3, -3}, {2, -2}, {1, -1}};
+  for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(AR_VEC_AT(&v, pt_t, i).x, want[i][0]);
+    assert_int_equal(AR_VEC_AT(&v, pt_t, i).y, want[i][1]);
+  }
+  /* One more: the library grows, reading the element from the old storage. */
+  assert_int_equal(ar_vec_push(&v, ar_vec_at(&v, 2)), AR_OK);
+  assert_int_equal(ar_vec_len(&v), 6);
+  assert_true(ar_vec_capacity(&v) > 5);
+  assert_int_equal(AR_VEC_AT(&v, pt_t, 5).x, 3);
+  assert_int_equal(AR_VEC_AT(&v, pt_t, 5).y, -3);
+  for (size_t i = 0; i < 5; i++) assert_int_equal(AR_VEC_AT(&v, pt_t, i).x, want[i][0]);
+
+  /* Bad arguments with room to spare: refused, last error set, nothing pushed. */
+  assert_true(ar_vec_capacity(&v) > ar_vec_len(&v));
+  ar_clear_error();
+  assert_int_equal(ar_vec_push(NULL, &(pt_t){7, 7}), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(ar_vec_push(&v, NULL), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_int_equal(ar_vec_len(&v), 6);
+
+  /* The library function by its address and by its parenthesised name, against the macro, on
+   * 3-byte elements: the same results, lengths, capacities and contents after each push
+   * (growths and in-capacity pushes alike). */
+  int (*fn)(ar_vec_t *, const void *) = &ar_vec_push;
+  ar_vec_t m, w, u;
+  assert_int_equal(ar_vec_init(&m, a, sizeof(tri_t)), AR_OK);
+  assert_int_equal(ar_vec_init(&w, a, sizeof(tri_t)), AR_OK);
+  assert_int_equal(ar_vec_init(&u, a, sizeof(tri_t)), AR_OK);
+  for (unsigned i = 0; i < 40; i++) {
+    tri_t t = {{(unsigned char)i, (unsigned char)(i * 7), (unsigned char)~i}};
+    assert_int_equal(ar_vec_push(&m, &t), AR_OK);
+    assert_int_equal(fn(&w, &t), AR_OK);
+    assert_int_equal((ar_vec_push)(&u, &t), AR_OK);
+    assert_int_equal(ar_vec_len(&m), i + 1);
+    assert_int_equal(ar_vec_len(&w), i + 1);
+    assert_int_equal(ar_vec_len(&u), i + 1);
+    assert_int_equal(ar_vec_capacity(&m), ar_vec_capacity(&w));
+    assert_int_equal(ar_vec_capacity(&u), ar_vec_capacity(&w));
+    assert_memory_equal(ar_vec_data(&m), ar_vec_data(&w), (i + 1) * sizeof(tri_t));
+    assert_memory_equal(ar_vec_data(&u), ar_vec_data(&w), (i + 1) * sizeof(tri_t));
+    assert_memory_equal(ar_vec_at(&m, i), &t, sizeof t);
+  }
+  ar_clear_error();
+  assert_int_equal(fn(NULL, &m), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_int_equal(fn(&w, NULL), AR_EINVAL);
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  assert_int_equal(ar_vec_len(&w), 40);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 static void test_overflow(void **state) {
   (void)state;
   ar_arena_t *a = mk_arena(0, 0, 0);
@@ -383,15 +471,11 @@ static void test_growth_recycles(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_init_and_args),
-      cmocka_unit_test(test_push_at_static_init),
-      cmocka_unit_test(test_append_insert_remove),
-      cmocka_unit_test(test_remove_value_and_if),
-      cmocka_unit_test(test_foreach_reserve_shrink),
-      cmocka_unit_test(test_append_inline_path),
-      cmocka_unit_test(test_overflow),
-      cmocka_unit_test(test_alloc_failure_unchanged),
-      cmocka_unit_test(test_growth_recycles),
+      cmocka_unit_test(test_init_and_args),           cmocka_unit_test(test_push_at_static_init),
+      cmocka_unit_test(test_append_insert_remove),    cmocka_unit_test(test_remove_value_and_if),
+      cmocka_unit_test(test_foreach_reserve_shrink),  cmocka_unit_test(test_append_inline_path),
+      cmocka_unit_test(test_push_inline_path),        cmocka_unit_test(test_overflow),
+      cmocka_unit_test(test_alloc_failure_unchanged), cmocka_unit_test(test_growth_recycles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
