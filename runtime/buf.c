@@ -41,8 +41,6 @@
 
 #define AR_BUF_MIN_CAP 32
 
-static int fail(ar_error_t err) { return (int)ar_set_error_(err); }
-
 /* appendf's first attempt formats here; output shorter than this never touches the arena
  * twice. */
 #define AR_BUF_FMT_SCRATCH 256
@@ -60,7 +58,7 @@ static size_t grown_cap(const ar_buf_t *b, size_t need) {
 static int grow_by(ar_buf_t *b, size_t n) {
   size_t need;
   if (__builtin_add_overflow(b->len, n, &need) || need >= AR_MAX_ALLOC_SIZE)
-    return fail(AR_EOVERFLOW);
+    return ar_set_error_(AR_EOVERFLOW);
   if (need <= b->cap && b->data != NULL) return AR_OK;
   size_t new_cap = grown_cap(b, need);
   char *p = (char *)ar_realloc(b->arena, b->data, b->data ? b->cap + 1 : 0, new_cap + 1);
@@ -72,7 +70,7 @@ static int grow_by(ar_buf_t *b, size_t n) {
 }
 
 int ar_buf_init(ar_buf_t *b, ar_arena_t *arena) {
-  if (b == NULL || arena == NULL) return fail(AR_EINVAL);
+  if (b == NULL || arena == NULL) return ar_set_error_(AR_EINVAL);
   b->arena = arena;
   b->data = NULL;
   b->len = b->cap = b->rpos = 0;
@@ -87,10 +85,10 @@ void ar_buf_destroy(ar_buf_t *b) {
 }
 
 int ar_buf_reserve(ar_buf_t *b, size_t n) {
-  if (b == NULL) return fail(AR_EINVAL);
+  if (b == NULL) return ar_set_error_(AR_EINVAL);
   size_t need;
   if (__builtin_add_overflow(b->len, n, &need) || need >= AR_MAX_ALLOC_SIZE)
-    return fail(AR_EOVERFLOW);
+    return ar_set_error_(AR_EOVERFLOW);
   if (need <= b->cap && b->data != NULL) return AR_OK;
   /* Exactly what was asked: the caller knows the size. */
   char *p = (char *)ar_realloc(b->arena, b->data, b->data ? b->cap + 1 : 0, need + 1);
@@ -104,7 +102,7 @@ int ar_buf_reserve(ar_buf_t *b, size_t n) {
 /* The names in parentheses here and below: buf.h defines function-like macros ar_buf_append
  * and ar_buf_append_char (the inline parts, which fall back to these functions). */
 int(ar_buf_append)(ar_buf_t *b, const void *src, size_t n) {
-  if (b == NULL || (src == NULL && n > 0)) return fail(AR_EINVAL);
+  if (b == NULL || (src == NULL && n > 0)) return ar_set_error_(AR_EINVAL);
   if (n == 0) return AR_OK;
   /* src may lie inside our storage (the terminator and spare capacity included), which
    * growth may move. */
@@ -121,7 +119,7 @@ int(ar_buf_append)(ar_buf_t *b, const void *src, size_t n) {
 }
 
 int ar_buf_append_str(ar_buf_t *b, const char *s) {
-  if (s == NULL) return fail(AR_EINVAL);
+  if (s == NULL) return ar_set_error_(AR_EINVAL);
   return ar_buf_append(b, s, strlen(s));
 }
 
@@ -137,7 +135,7 @@ __attribute__((format(printf, 3, 0))) static int append_long_format(ar_buf_t *b,
                                                                     va_list ap) {
   size_t need;
   if (__builtin_add_overflow(b->len, n, &need) || need >= AR_MAX_ALLOC_SIZE)
-    return fail(AR_EOVERFLOW);
+    return ar_set_error_(AR_EOVERFLOW);
   if (need <= b->cap && b->data != NULL) { /* fits: format aside, then copy in */
     char *t = (char *)ar_alloc(b->arena, n + 1);
     if (t == NULL) return (int)ar_last_error();
@@ -160,14 +158,14 @@ __attribute__((format(printf, 3, 0))) static int append_long_format(ar_buf_t *b,
 }
 
 int ar_buf_vappendf(ar_buf_t *b, const char *fmt, va_list ap) {
-  if (b == NULL || fmt == NULL) return fail(AR_EINVAL);
+  if (b == NULL || fmt == NULL) return ar_set_error_(AR_EINVAL);
   va_list again;
   va_copy(again, ap);
   char tmp[AR_BUF_FMT_SCRATCH];
   int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
   int err;
   if (n < 0) {
-    err = fail(AR_EINVAL);
+    err = ar_set_error_(AR_EINVAL);
   } else if ((size_t)n < sizeof tmp) { /* all of it is in tmp: the arguments are done with */
     err = grow_by(b, (size_t)n);
     if (err == AR_OK) {
@@ -206,7 +204,7 @@ const char *ar_buf_rdata(const ar_buf_t *b) {
 
 size_t ar_buf_peek(const ar_buf_t *b, void *dst, size_t n) {
   if (b == NULL || (dst == NULL && n > 0)) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return 0;
   }
   size_t avail = b->len - b->rpos;
@@ -222,7 +220,7 @@ size_t ar_buf_read(ar_buf_t *b, void *dst, size_t n) {
 }
 
 int ar_buf_consume(ar_buf_t *b, size_t n) {
-  if (b == NULL || n > b->len - b->rpos) return fail(AR_EINVAL);
+  if (b == NULL || n > b->len - b->rpos) return ar_set_error_(AR_EINVAL);
   b->rpos += n;
   return AR_OK;
 }
@@ -236,7 +234,7 @@ void ar_buf_compact(ar_buf_t *b) {
 }
 
 int ar_buf_truncate(ar_buf_t *b, size_t n) {
-  if (b == NULL || n > b->len) return fail(AR_EINVAL);
+  if (b == NULL || n > b->len) return ar_set_error_(AR_EINVAL);
   b->len = n;
   if (b->rpos > n) b->rpos = n;
   if (b->data != NULL) b->data[n] = '\0';

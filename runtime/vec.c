@@ -6,7 +6,7 @@
  * computed as count * elem_size with an overflow check, and capped at AR_MAX_ALLOC_SIZE so
  * that the arena never sees a request it must reject for size. Growth goes through ar_realloc,
  * which extends the block in place when it is the arena's most recent allocation and
- * otherwise moves it and recycles the old block (recycle.c); so a vector that grows while
+ * otherwise moves it and recycles the old block (free.c); so a vector that grows while
  * nothing else allocates never copies, and one that grows among others leaves behind blocks
  * that the next growth (of any container in the arena) reuses.
  *
@@ -30,8 +30,6 @@
 #define AR_VEC_MIN_CAP 4
 #define AR_VEC_ALIAS_MAX 256 /* remove_value copies an aliasing elem into a buffer this big */
 
-static int fail(ar_error_t err) { return (int)ar_set_error_(err); }
-
 static bool bytes_for(size_t count, size_t elem_size, size_t *out) {
   return !__builtin_mul_overflow(count, elem_size, out) && *out <= AR_MAX_ALLOC_SIZE;
 }
@@ -47,7 +45,7 @@ static int grow(ar_vec_t *v, size_t need) {
   if (!bytes_for(new_cap, v->elem_size, &bytes)) {
     /* Doubling overflowed the byte limit; the exact need may still be representable. */
     new_cap = need;
-    if (!bytes_for(new_cap, v->elem_size, &bytes)) return fail(AR_EOVERFLOW);
+    if (!bytes_for(new_cap, v->elem_size, &bytes)) return ar_set_error_(AR_EOVERFLOW);
   }
   void *p = ar_realloc(v->arena, v->data, v->cap * v->elem_size, bytes);
   if (p == NULL) return (int)ar_last_error();
@@ -59,13 +57,13 @@ static int grow(ar_vec_t *v, size_t need) {
 /* len + n, or AR_EOVERFLOW. */
 static int grow_by(ar_vec_t *v, size_t n) {
   size_t need;
-  if (__builtin_add_overflow(v->len, n, &need)) return fail(AR_EOVERFLOW);
+  if (__builtin_add_overflow(v->len, n, &need)) return ar_set_error_(AR_EOVERFLOW);
   return grow(v, need);
 }
 
 int ar_vec_init(ar_vec_t *v, ar_arena_t *arena, size_t elem_size) {
   if (v == NULL || arena == NULL || elem_size == 0 || elem_size > AR_MAX_ALLOC_SIZE)
-    return fail(AR_EINVAL);
+    return ar_set_error_(AR_EINVAL);
   v->arena = arena;
   v->data = NULL;
   v->len = 0;
@@ -88,10 +86,10 @@ size_t ar_vec_elem_size(const ar_vec_t *v) { return v ? v->elem_size : 0; }
 void *ar_vec_data(const ar_vec_t *v) { return v ? v->data : NULL; }
 
 int ar_vec_reserve(ar_vec_t *v, size_t n) {
-  if (v == NULL) return fail(AR_EINVAL);
+  if (v == NULL) return ar_set_error_(AR_EINVAL);
   if (n <= v->cap) return AR_OK;
   size_t bytes;
-  if (!bytes_for(n, v->elem_size, &bytes)) return fail(AR_EOVERFLOW);
+  if (!bytes_for(n, v->elem_size, &bytes)) return ar_set_error_(AR_EOVERFLOW);
   /* Exactly n: a caller that reserves knows the size it needs. */
   void *p = ar_realloc(v->arena, v->data, v->cap * v->elem_size, bytes);
   if (p == NULL) return (int)ar_last_error();
@@ -101,7 +99,7 @@ int ar_vec_reserve(ar_vec_t *v, size_t n) {
 }
 
 int ar_vec_shrink_to_fit(ar_vec_t *v) {
-  if (v == NULL) return fail(AR_EINVAL);
+  if (v == NULL) return ar_set_error_(AR_EINVAL);
   if (v->len == v->cap) return AR_OK;
   if (v->len == 0) {
     ar_vec_destroy(v);
@@ -118,7 +116,7 @@ int ar_vec_shrink_to_fit(ar_vec_t *v) {
 /* The names in parentheses here and in ar_vec_push: vec.h defines function-like macros
  * ar_vec_append and ar_vec_push (the inline parts, which fall back to these functions). */
 int(ar_vec_append)(ar_vec_t *v, const void *elems, size_t n) {
-  if (v == NULL || (elems == NULL && n > 0)) return fail(AR_EINVAL);
+  if (v == NULL || (elems == NULL && n > 0)) return ar_set_error_(AR_EINVAL);
   if (n == 0) return AR_OK;
   /* `elems` may lie in our own storage, which growth may move: remember it as an offset. */
   uintptr_t src = (uintptr_t)elems, lo = (uintptr_t)v->data;
@@ -134,18 +132,18 @@ int(ar_vec_append)(ar_vec_t *v, const void *elems, size_t n) {
 }
 
 int(ar_vec_push)(ar_vec_t *v, const void *elem) {
-  if (elem == NULL) return fail(AR_EINVAL);
+  if (elem == NULL) return ar_set_error_(AR_EINVAL);
   return ar_vec_append(v, elem, 1);
 }
 
 int ar_vec_push_sized_(ar_vec_t *v, const void *elem, size_t size) {
-  if (v == NULL || size != v->elem_size) return fail(AR_EINVAL);
+  if (v == NULL || size != v->elem_size) return ar_set_error_(AR_EINVAL);
   return ar_vec_append(v, elem, 1);
 }
 
 void *ar_vec_push_zeroed(ar_vec_t *v, size_t n) {
   if (v == NULL) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return NULL;
   }
   if (grow_by(v, n) != AR_OK) return NULL;
@@ -157,7 +155,7 @@ void *ar_vec_push_zeroed(ar_vec_t *v, size_t n) {
 }
 
 int ar_vec_insert(ar_vec_t *v, size_t i, const void *elems, size_t n) {
-  if (v == NULL || i > v->len || (elems == NULL && n > 0)) return fail(AR_EINVAL);
+  if (v == NULL || i > v->len || (elems == NULL && n > 0)) return ar_set_error_(AR_EINVAL);
   if (n == 0) return AR_OK;
   int err = grow_by(v, n);
   if (err != AR_OK) return err;
@@ -168,7 +166,7 @@ int ar_vec_insert(ar_vec_t *v, size_t i, const void *elems, size_t n) {
 }
 
 int ar_vec_remove(ar_vec_t *v, size_t i, size_t n, void *out) {
-  if (v == NULL || i > v->len || n > v->len - i) return fail(AR_EINVAL);
+  if (v == NULL || i > v->len || n > v->len - i) return ar_set_error_(AR_EINVAL);
   if (n == 0) return AR_OK;
   if (out != NULL) memcpy(out, elem_ptr(v, i), n * v->elem_size);
   memmove(elem_ptr(v, i), elem_ptr(v, i + n), (v->len - i - n) * v->elem_size);
@@ -177,7 +175,7 @@ int ar_vec_remove(ar_vec_t *v, size_t i, size_t n, void *out) {
 }
 
 int ar_vec_swap_remove(ar_vec_t *v, size_t i, void *out) {
-  if (v == NULL || i >= v->len) return fail(AR_EINVAL);
+  if (v == NULL || i >= v->len) return ar_set_error_(AR_EINVAL);
   if (out != NULL) memcpy(out, elem_ptr(v, i), v->elem_size);
   if (i != v->len - 1) memcpy(elem_ptr(v, i), elem_ptr(v, v->len - 1), v->elem_size);
   v->len--;
@@ -185,7 +183,7 @@ int ar_vec_swap_remove(ar_vec_t *v, size_t i, void *out) {
 }
 
 int ar_vec_pop(ar_vec_t *v, void *out) {
-  if (v == NULL || v->len == 0) return fail(AR_EINVAL);
+  if (v == NULL || v->len == 0) return ar_set_error_(AR_EINVAL);
   return ar_vec_swap_remove(v, v->len - 1, out);
 }
 
@@ -209,7 +207,7 @@ static size_t compact(ar_vec_t *v, const void *elem, ar_vec_pred_fn pred, void *
 
 size_t ar_vec_remove_value(ar_vec_t *v, const void *elem, size_t limit) {
   if (v == NULL || elem == NULL) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return 0;
   }
   if (limit == 0 || v->len == 0) return 0;
@@ -218,7 +216,7 @@ size_t ar_vec_remove_value(ar_vec_t *v, const void *elem, size_t limit) {
   uintptr_t e = (uintptr_t)elem, lo = (uintptr_t)v->data;
   if (e + v->elem_size > lo && e < lo + v->len * v->elem_size) {
     if (v->elem_size > sizeof copy) {
-      fail(AR_EINVAL);
+      ar_set_error_(AR_EINVAL);
       return 0;
     }
     memcpy(copy, elem, v->elem_size);
@@ -229,7 +227,7 @@ size_t ar_vec_remove_value(ar_vec_t *v, const void *elem, size_t limit) {
 
 size_t ar_vec_remove_if(ar_vec_t *v, ar_vec_pred_fn pred, void *ctx, size_t limit) {
   if (v == NULL || pred == NULL) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return 0;
   }
   if (limit == 0 || v->len == 0) return 0;
@@ -238,7 +236,7 @@ size_t ar_vec_remove_if(ar_vec_t *v, ar_vec_pred_fn pred, void *ctx, size_t limi
 
 size_t ar_vec_index_of(const ar_vec_t *v, const void *elem) {
   if (v == NULL || elem == NULL) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return AR_VEC_NPOS;
   }
   for (size_t i = 0; i < v->len; i++)
@@ -248,7 +246,7 @@ size_t ar_vec_index_of(const ar_vec_t *v, const void *elem) {
 
 size_t ar_vec_last_index_of(const ar_vec_t *v, const void *elem) {
   if (v == NULL || elem == NULL) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return AR_VEC_NPOS;
   }
   for (size_t i = v->len; i-- > 0;)
@@ -258,7 +256,7 @@ size_t ar_vec_last_index_of(const ar_vec_t *v, const void *elem) {
 
 void *ar_vec_at(const ar_vec_t *v, size_t i) {
   if (v == NULL || i >= v->len) {
-    fail(AR_EINVAL);
+    ar_set_error_(AR_EINVAL);
     return NULL;
   }
   return elem_ptr(v, i);
@@ -273,13 +271,13 @@ void *ar_vec_at_sized_(const ar_vec_t *v, size_t i, size_t size) {
 }
 
 int ar_vec_get(const ar_vec_t *v, size_t i, void *out) {
-  if (v == NULL || out == NULL || i >= v->len) return fail(AR_EINVAL);
+  if (v == NULL || out == NULL || i >= v->len) return ar_set_error_(AR_EINVAL);
   memcpy(out, elem_ptr(v, i), v->elem_size);
   return AR_OK;
 }
 
 int ar_vec_set(ar_vec_t *v, size_t i, const void *elem) {
-  if (v == NULL || elem == NULL || i >= v->len) return fail(AR_EINVAL);
+  if (v == NULL || elem == NULL || i >= v->len) return ar_set_error_(AR_EINVAL);
   memmove(elem_ptr(v, i), elem, v->elem_size); /* elem may be another element */
   return AR_OK;
 }
@@ -289,13 +287,13 @@ void ar_vec_clear(ar_vec_t *v) {
 }
 
 int ar_vec_truncate(ar_vec_t *v, size_t n) {
-  if (v == NULL || n > v->len) return fail(AR_EINVAL);
+  if (v == NULL || n > v->len) return ar_set_error_(AR_EINVAL);
   v->len = n;
   return AR_OK;
 }
 
 int ar_vec_foreach(const ar_vec_t *v, ar_vec_visit_fn fn, void *ctx) {
-  if (v == NULL || fn == NULL) return fail(AR_EINVAL);
+  if (v == NULL || fn == NULL) return ar_set_error_(AR_EINVAL);
   for (size_t i = 0; i < v->len; i++) {
     int rc = fn(elem_ptr(v, i), i, ctx);
     if (rc != 0) return rc;
