@@ -127,7 +127,9 @@ int ar_thread_arena_configure(const ar_options_t *opts) {
   return AR_OK;
 }
 
-static ar_arena_t *thread_arena_create(void) {
+/* Once per thread: out of line and cold, so that ar_thread_arena() stays a TLS load, a test
+ * and a return whatever the compiler's inlining heuristics decide (5 instructions at -O2). */
+__attribute__((noinline, cold)) static ar_arena_t *thread_arena_create(void) {
   pthread_once(&arena_once, make_key);
   ar_options_t o;
   ar_source_t src;
