@@ -12,7 +12,7 @@
  *
  * One more thing is read from the worker: where the second allocation landed after the
  * first. An arena whose allocations are not adjacent ran its checked slow-only mode (which
- * runtime/arena.c enables only under memcheck); its figure is then the slow path's and is
+ * runtime/track.c enables only under memcheck); its figure is then the slow path's and is
  * reported as such, never as the fast path's.
  */
 #include <fcntl.h>
@@ -150,7 +150,7 @@ void callgrind_report(void) {
         printf(" %s %.2f%s", peers[pi].name, cg_instr[pi], cg_slow[pi] ? " (checked mode)" : "");
     printf("\n");
     if (cg_instr[P_ARENART] >= 0 && cg_slow[P_ARENART]) {
-      /* runtime/arena.c turns an arena into a checked Valgrind mempool only under memcheck
+      /* runtime/track.c turns an arena into a checked Valgrind mempool only under memcheck
        * (vgpreload_memcheck in LD_PRELOAD); seeing it here means that test misfired. */
       printf("fast path: not measured: under callgrind the arena ran its checked slow-only "
              "mode\n  (allocations not adjacent; %.1f instructions/alloc is the slow path); "

@@ -28,7 +28,7 @@
  * point where it can shrink (rewind, reset) and at every query keeps the peak exact.
  *
  * Source. An arena created without one (no options, or source NULL) takes
- * ar_default_source_(chunk_size) (chunkpool.c), the one default that thread, pool and
+ * ar_default_source_(chunk_size) (defsource.c), the one default that thread, pool and
  * concurrent arenas take too: the process-wide lock-free chunk pool for default-size chunks
  * (or the NUMA node routing that ar_numa_init installs in its place), OS pages for any other
  * chunk size. So the first arena a program makes reuses chunks like the rest. The pool hands

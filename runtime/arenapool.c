@@ -15,7 +15,7 @@
  * typical request needs. And arenas idle longer than idle_ns, or beyond max_idle, are
  * destroyed; LIFO order keeps the warm ones on top, so the cold ones at the bottom go first.
  *
- * Counters. ar_arena_pool_stats promises invariants that hold in every snapshot (thread.h):
+ * Counters. ar_arena_pool_stats promises invariants that hold in every snapshot (arenapool.h):
  * idle + taken == created - reclaimed, and idle <= max_idle. Each counter change that moves an
  * arena between states is therefore made in the same critical section as its partners: a take
  * that creates counts `created` and `taken` together after the creation succeeded (counting

@@ -220,7 +220,7 @@ bool ar_cc_kept_make_room_(ar_concurrent_t *ca, size_t bytes) {
 }
 
 /* Over the limit while kept chunks wait: they give way, one by one, as in the serial arena
- * (arena.c, "Limits"), once the source has given the new chunk, so that a source that fails
+ * (chunks.c, "Limits"), once the source has given the new chunk, so that a source that fails
  * leaves them; until then the source holds both. Not called when giving all of them back would
  * not make room. Returns the chunk reserved (the caller settles it), or NULL with *err. */
 ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes,

@@ -4,7 +4,8 @@
  *
  * Each thread's arena hangs off an initial-exec thread-local pointer (one load to find it)
  * and off a pthread key whose destructor destroys it at thread exit, so its chunks go back to
- * the process-wide chunk pool instead of leaking. Thread arenas are listed in the registry.
+ * their source (by default the process-wide chunk pool) instead of leaking. Thread arenas are
+ * listed in the registry.
  *
  * Scopes are marks: beginning one records a save point on the thread's own arena (a few
  * loads and, unless nothing happened since the last one, one 8-byte push), ending one is

@@ -6,9 +6,9 @@
  * these words (ar_track_*) and never calls ASan or Valgrind itself. A leaf: it calls nothing
  * of the arena.
  *
- * The chunk pool and the ConcurrentArena (chunkpool.c, concurrent.c) still use internal.h's
- * ar_poison_ / ar_unpoison_ and their own Valgrind macros; those names stay until they move
- * here too.
+ * The chunk pool and the ConcurrentArena (chunkpool.c, concurrent.c, concurrent_chunks.c) need
+ * less: they hide memory that no arena has handed out and show it again, with internal.h's
+ * ar_hide_ / ar_show_.
  */
 #ifndef ARENART_TRACK_H
 #define ARENART_TRACK_H

@@ -50,7 +50,10 @@ typedef struct ar_arena_pool ar_arena_pool_t;
  * the 0.1.0 layouts of both). */
 typedef struct ar_arena_pool_options {
   size_t size;          /**< sizeof(ar_arena_pool_options_t) as the caller compiled it */
-  ar_options_t arena;   /**< for new arenas; source NULL = the process-wide chunk pool */
+  ar_options_t arena;   /**< for new arenas; source NULL = the default source: the
+                           process-wide chunk pool when chunk_size is 0 or
+                           AR_DEFAULT_CHUNK_SIZE (after ar_numa_init, the NUMA node pools of
+                           arenart/numa.h), else OS pages (ar_source_os()) */
   size_t max_idle;      /**< idle arenas kept at most; 0 = 64 */
   uint64_t idle_ns;     /**< idle arenas older than this are freed on the next give/trim;
                            0 = 5 s */

@@ -43,10 +43,13 @@ typedef struct ar_source {
   const char *name; /**< for messages and stats; may be NULL */
 } ar_source_t;
 
-/** Anonymous private mmap pages (the default). Blocks are page-aligned and zero when new;
- * blocks of 4 MiB or more are advised MADV_HUGEPAGE (transparent huge pages where the system
- * allows them on request). Serial arenas grow a dedicated chunk of this source in place with
- * mremap (see ar_realloc). Thread-safe; the returned source is static and never NULL. */
+/** Anonymous private mmap pages. What an arena created without a source gets when its chunk
+ * size is not AR_DEFAULT_CHUNK_SIZE (default-size chunks come from the process-wide chunk pool,
+ * which maps these pages, or after ar_numa_init from the NUMA node pools; see ar_arena_create).
+ * Blocks are page-aligned and zero when new; blocks of 4 MiB or more are advised MADV_HUGEPAGE
+ * (transparent huge pages where the system allows them on request). Serial arenas grow a
+ * dedicated chunk of this source in place with mremap (see ar_realloc). Thread-safe; the
+ * returned source is static and never NULL. */
 AR_API const ar_source_t *ar_source_os(void);
 
 /** The C heap (64-byte aligned blocks via posix_memalign). Thread-safe; the returned source

@@ -3,13 +3,14 @@
  * @file
  * @brief Per-thread arenas and request scopes.
  *
- * ar_thread_arena() gives the calling thread its own serial arena, created on first use from
- * the process-wide chunk pool and destroyed when the thread exits (its chunks go back to the
- * pool). A thread-pool worker brackets each request with ar_scope_begin()/ar_scope_end():
- * a scope is a mark on the thread's arena, so beginning one costs a few loads and a store or
- * two (the save point, see ar_mark) and ending one
- * frees the request's memory (chunks past the first go back to the arena's spares or the pool;
- * no syscall).
+ * ar_thread_arena() gives the calling thread its own serial arena, created on first use and
+ * destroyed when the thread exits (its chunks go back to their source: the process-wide chunk
+ * pool, or for an arena created after ar_numa_init the NUMA node pools, unless
+ * ar_thread_arena_configure named another source or chunk size). A thread-pool worker
+ * brackets each request with ar_scope_begin()/ar_scope_end(): a scope is a mark on the
+ * thread's arena, so beginning one costs a few loads and a store or two (the save point, see
+ * ar_mark) and ending one frees the request's memory (chunks past the first go back to the
+ * arena's spares or the source; no syscall).
  *
  * Memory allocated on a thread arena while no scope is open is freed by nothing but thread
  * exit (or a reset the caller makes). ar_scope_depth() tells an integration whether a scope is
@@ -43,8 +44,10 @@ extern "C" {
 AR_API ar_arena_t *ar_thread_arena(void);
 
 /** Options for thread arenas created after this call (chunk_size, prealloc_chunks,
- * retain_bytes, limit_bytes, flags; source NULL = the process-wide chunk pool; name ignored:
- * thread arenas are named after their thread). NULL restores the defaults. The options are
+ * retain_bytes, limit_bytes, flags; source NULL = the default source: the process-wide chunk
+ * pool when chunk_size is 0 or AR_DEFAULT_CHUNK_SIZE (after ar_numa_init, the NUMA node pools
+ * of arenart/numa.h), else OS pages (ar_source_os()); name ignored: thread arenas are named
+ * after their thread). NULL restores the defaults. The options are
  * checked now, by the rules of ar_arena_create, and the source struct is copied (its ctx must
  * stay valid while thread arenas use it). Any thread; arenas that already exist keep their
  * options. Returns AR_OK, or (the configuration unchanged):

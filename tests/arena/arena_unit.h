@@ -105,7 +105,8 @@ static inline void fill_chunks(ar_arena_t *a, size_t nchunks) {
 
 /* ---- expectations per build mode --------------------------------------------------------- */
 
-/* Chunk header slack, as arena.c computes it: 16-alignment, the header, 64-alignment. */
+/* Chunk header slack, as runtime/chunks.h defines it (AR_CHUNK_OVERHEAD): 16-alignment, the
+ * header, 64-alignment. */
 #define CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
 /* Where data starts in a chunk whose base is 64-byte aligned (os and malloc sources). */
 #define DATA_OFFSET ((sizeof(ar_chunk_t) + 63) & ~(size_t)63)

@@ -6,7 +6,7 @@
  * Worker threads take, allocate, give and trim in a loop (some takes create an arena, some
  * reuse one, some fail because the source refuses every seventh chunk; max_idle 2 and a
  * 1 ns idle_ns make gives and trims reclaim constantly) while a sampler thread reads the stats
- * and checks the invariants promised in thread.h on every snapshot. Bounded by round counts,
+ * and checks the invariants promised in arenapool.h on every snapshot. Bounded by round counts,
  * never by time; the sampler runs until the workers finish. Meant for --config=tsan (races)
  * and --config=opt (the interleavings a release build makes) as well as the default build.
  */

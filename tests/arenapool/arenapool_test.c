@@ -7,7 +7,7 @@
  * ar_arena_create refuses (before the fix it accepted them and every take failed), and must
  * copy the source struct. Snapshot: a source whose acquire blocks holds a take in the middle
  * of creating its arena (prealloc_chunks = 1 makes creation call the source) while the test
- * thread reads the stats; the invariants of thread.h must hold there, for a take that will
+ * thread reads the stats; the invariants of arenapool.h must hold there, for a take that will
  * succeed and for one that will fail. No timing: the test waits on a condition variable until
  * the taker is inside acquire (or, in the heap flavor, which never calls the source, has
  * finished).

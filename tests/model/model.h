@@ -47,10 +47,11 @@
 #define MODEL_CHECK_ITEM_13 1 /* stale marks exact (by save point); late scope ends AR_ESTALE */
 /* New findings of this model (not among the 13 items; see the report in README.md): */
 #define MODEL_CHECK_NEW_A 1   /* exact builds (checked, ASan, heap, AR_DEBUG 2) refuse a double free */
-/* NEW_B: a real bug in runtime/recycle.c (realloc_block's slow-only shrink junk-fills and
- * poisons from the new size rounded up to 16, but the checked record, its guard and the heap
- * block keep the old size). The fix (ar_block_shrunk_ in arena.c) is tests/model/finding_b.diff;
- * merged: on. */
+/* NEW_B: a real bug in runtime/recycle.c, now free.c (realloc_block's slow-only shrink
+ * junk-fills and poisons from the new size rounded up to 16, but the checked record, its guard
+ * and the heap block keep the old size). The fix is tests/model/finding_b.diff (against the old
+ * arena.c and recycle.c; today free.c's block_shrunk, track.c's ar_track_block_shrunk and
+ * heap.c's ar_heap_block_shrunk); merged: on. */
 #define MODEL_CHECK_NEW_B 1   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
 /* NEW_C: concurrent.h said requests "aligned beyond 64 bytes, get a dedicated chunk" while the
  * code served them from the live span when they fit. Resolved by correcting the sentence (a

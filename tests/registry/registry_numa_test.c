@@ -30,7 +30,7 @@
 #include "tests/child.h"
 #include "tests/registry/stage.h"
 
-/* registry.c's RCU internals; the test links the runtime statically. */
+/* The runtime's RCU internals (rcu.c); the test links the runtime statically. */
 #include "runtime/sync.h"
 
 #define TWO_NODES "pack:2 numa:1 core:2 pu:1"

@@ -43,7 +43,7 @@
 #include "tests/child.h"
 #include "tests/registry/stage.h"
 
-/* registry.c's RCU internals; the test links the runtime statically, so the hidden symbols
+/* The runtime's RCU internals (rcu.c); the test links the runtime statically, so the hidden symbols
  * resolve. */
 #include "runtime/sync.h"
 

@@ -4,7 +4,7 @@
  * line.
  *
  * Runs the victim (victim.c) under /usr/bin/valgrind with --error-exitcode. In the chunk
- * flavor an arena created under Valgrind is a memcheck mempool (runtime/arena.c): a read after
+ * flavor an arena created under Valgrind is a memcheck mempool (runtime/track.c): a read after
  * reset, rewind or scope end is an "Invalid read" at the victim's FAULT_LINE, and a write into
  * the guard after an allocation an "Invalid write". In the heap flavor memcheck sees the
  * mallocs themselves: the reads are reads of freed blocks, which it reports the same way, while
