@@ -451,6 +451,8 @@ void ar_arena_destroy(ar_arena_t *a) {
 ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind, const char *name) {
   ar_options_t o = *opts;
   if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
+  /* Rounded as ar_arena_create rounds it, so that the source matches the chunks it will get */
+  o.chunk_size = ar_align_up_(o.chunk_size, 64);
   if (o.source == NULL) o.source = ar_default_source_(o.chunk_size); /* see "Source" */
   o.name = name;
   ar_arena_t *a = ar_arena_create(&o);

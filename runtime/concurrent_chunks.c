@@ -153,6 +153,8 @@ static ar_cchunk_t *chunk_init(void *base, size_t bytes) {
   c->next_kept = NULL;
   c->kept_idx = 0;
   c->dedicated = false;
+  /* ASan only: its shadow of a range unmapped and mapped again may still say poisoned, while
+   * memcheck learns of fresh pages from the source's own mmap (or the pool's ar_show_). */
   ar_unpoison_(c->data, c->usable);
   return c;
 }

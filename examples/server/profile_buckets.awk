@@ -82,8 +82,9 @@ function server_bucket(file, s) {
   if (file == "routes.c") return "transform"
   if (file == "http.c") return s ~ /^http_request_free/ ? "free walks" : "http"
   if (file ~ /^(serve|conn|worker|deadline|acceptor|server|stats|main)\.c$/) return "http"
-  if (file ~ /\.h$/ || file ~ /^(arena|arenapool|chunkpool|recycle|registry|source|thread)\.c$/ ||
-      file ~ /^(error|options|stress|concurrent)\.c$/)
+  if (file ~ /\.h$/ || file ~ /^(arena|arenapool|chunkpool|chunks|bins|free|marks|strings)\.c$/ ||
+      file ~ /^(heap|track|introspect|defsource|registry|rcu|clock|source|thread)\.c$/ ||
+      file ~ /^(error|options|stress|concurrent|concurrent_chunks|concurrent_slots)\.c$/)
     return "allocator"
   return "other"
 }

@@ -85,8 +85,8 @@ AR_API int ar_chunk_pool_stats(const ar_chunk_pool_t *pool, ar_chunk_pool_stats_
  * as the pool. The source is thread-safe. */
 AR_API const ar_source_t *ar_chunk_pool_source(ar_chunk_pool_t *pool);
 
-/** The process-wide pool of AR_DEFAULT_CHUNK_SIZE chunks (256 of them at most) that per-thread,
- * pooled and concurrent arenas use by default. Created on first use (thread-safe); never
+/** The process-wide pool of AR_DEFAULT_CHUNK_SIZE chunks (256 of them at most) that serial,
+ * per-thread, pooled and concurrent arenas use by default (without ar_numa_init routing). Created on first use (thread-safe); never
  * destroyed; never NULL (failing to create it aborts the process). */
 AR_API ar_chunk_pool_t *ar_chunk_pool_default(void);
 

@@ -44,6 +44,7 @@ typedef struct probe {
   ar_arena_t *arena;
   ar_error_t err;
   size_t chunk_size; /* the thread arena's (white-box: the heap flavor holds no chunks) */
+  bool pool_source;  /* its source is the process-wide chunk pool's (white-box) */
   unsigned depth;
   ar_scope_t scope;      /* what ar_scope_begin returned */
   ar_error_t scope_err;  /* the last error right after it */
@@ -54,7 +55,12 @@ static void *probe_body(void *arg) {
   ar_clear_error();
   pr->arena = ar_thread_arena();
   pr->err = ar_last_error();
-  if (pr->arena != NULL) pr->chunk_size = pr->arena->chunk_size;
+  if (pr->arena != NULL) {
+    const ar_source_t *pool = ar_chunk_pool_source(ar_chunk_pool_default());
+    pr->chunk_size = pr->arena->chunk_size;
+    pr->pool_source = pr->arena->source.acquire == pool->acquire &&
+                      pr->arena->source.ctx == pool->ctx;
+  }
   ar_clear_error();
   ar_scope_t s = ar_scope_begin();
   pr->scope = s;
@@ -110,8 +116,19 @@ static void test_configure_validates(void **state) {
   assert_int_equal(pr.chunk_size, 4096);
   assert_int_equal(pr.depth, 1);
 
+  /* A chunk_size that rounds up to the default one (to 64 bytes, as ar_arena_create rounds)
+   * gets default-size chunks, so it gets the default source too: the chunk pool. */
+  ar_options_t near = AR_OPTIONS_INIT;
+  near.chunk_size = AR_DEFAULT_CHUNK_SIZE - 40;
+  assert_int_equal(ar_thread_arena_configure(&near), AR_OK);
+  pr = probe();
+  assert_int_equal(pr.chunk_size, AR_DEFAULT_CHUNK_SIZE);
+  assert_true(pr.pool_source);
+
   assert_int_equal(ar_thread_arena_configure(NULL), AR_OK);
-  assert_int_equal(probe().chunk_size, AR_DEFAULT_CHUNK_SIZE);
+  pr = probe();
+  assert_int_equal(pr.chunk_size, AR_DEFAULT_CHUNK_SIZE);
+  assert_true(pr.pool_source);
 }
 
 static void *refuse(void *ctx, size_t size) {
