@@ -284,7 +284,9 @@ def main():
                              "protobuf-c" else f"{r['workload'].split()[1]:>8}"))
     goals = [g for r in rows for g in goal_rows(r)]
     print("integrations: each cell is the median time (ratio to arenart's arena), then the "
-          "median peak RSS growth in KiB; '-' = not run for this library")
+          "median peak RSS growth in KiB; '-' = not run for this library. fastest malloc/arena"
+          " is the time goal's value: the median over rounds of that round's fastest malloc"
+          " over the arena (named: the fastest by median)")
     for r in rows:
         print(f"  {r['workload']}: {r['detail']}; {r['unit']}")
     print()
