@@ -282,6 +282,11 @@ def main():
     rows = [r for _, _, rs in loaded for r in rs]
     rows.sort(key=lambda r: (order.get(r["library"], 9), r["workload"] if r["library"] ==
                              "protobuf-c" else f"{r['workload'].split()[1]:>8}"))
+    seen = set()
+    for r in rows:
+        if r["workload"] in seen:
+            ap.error(f"{r['workload']} comes from more than one file")
+        seen.add(r["workload"])
     goals = [g for r in rows for g in goal_rows(r)]
     print("integrations: each cell is the median time (ratio to arenart's arena), then the "
           "median peak RSS growth in KiB; '-' = not run for this library. fastest malloc/arena"
