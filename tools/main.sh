@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tools/main.sh - the project's main job: build arenart optimised, run the benchmarks against
-# every peer, then the example server under load; print the tables and where the plots are.
+# every peer, then the example server under load, then arenart inside jansson, libxml2 and
+# protobuf-c against every malloc; print the tables and where the plots are.
 #
 # Each step is a function listed in STEPS; add a step by writing a function and appending
 # its name. Steps run in order and the script stops at the first one that fails.
