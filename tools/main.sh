@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tools/main.sh - the project's main job: build arenart optimised, run the benchmarks against
-# every peer, then the example server under load; print the tables and where the plots are.
+# every peer, then the example server under load, then arenart inside jansson, libxml2 and
+# protobuf-c against every malloc; print the tables and where the plots are.
 #
 # Each step is a function listed in STEPS; add a step by writing a function and appending
 # its name. Steps run in order and the script stops at the first one that fails.
@@ -75,10 +76,47 @@ server_load() {
   fi
 }
 
+# Step: arenart inside jansson, libxml2 and protobuf-c against every malloc (and APR), each
+# benchmark writing its --json file, then integrations/report.py's one table of all of them
+# with the goals of issue 17, and its plot. jansson and libxml2 run at 16 KiB and 256 KiB
+# documents; protobuf-c at 1 and 2 threads.
+integrations() {
+  step "integrations: jansson, libxml2, protobuf-c against every malloc" \
+    "(integrations/report.py; ${MODE:-(full)})"
+  local out=build/integrations args=()
+  [[ -n "$MODE" ]] && args+=("$MODE")
+  mkdir -p "$out"
+  bazel build "${BAZEL_FLAGS[@]}" --config=opt //integrations/jansson:bench \
+    //integrations/libxml2:bench //integrations/protobuf-c:trace_bench
+  # Run from bazel-bin (each driver finds its peer binaries next to itself), so the JSON
+  # paths stay relative to the checkout rather than to a runfiles tree.
+  local bin
+  bin=$(bazel info "${BAZEL_FLAGS[@]}" --config=opt bazel-bin 2>/dev/null)/integrations
+  local files=() lib kib
+  for lib in jansson libxml2; do
+    for kib in 16 256; do
+      "$bin/$lib/bench" "${args[@]}" --kib "$kib" --json "$out/$lib-$kib.json" \
+        >"$out/$lib-$kib.txt"
+      files+=("$out/$lib-$kib.json")
+    done
+  done
+  "$bin/protobuf-c/trace_bench" "${args[@]}" --json "$out/protobuf-c.json" \
+    >"$out/protobuf-c.txt"
+  files+=("$out/protobuf-c.json")
+  echo "each benchmark's own output: $out/{jansson,libxml2}-{16,256}.txt, $out/protobuf-c.txt"
+  if ! command -v python3 >/dev/null; then
+    echo "table skipped: python3 not found (figures: ${files[*]})"
+    return 0
+  fi
+  python3 integrations/report.py --json "$out/integrations.json" \
+    --png "$out/integrations.png" "${files[@]}"
+}
+
 STEPS=(
   bench
   bench_history
   server_load
+  integrations
 )
 
 tools/setup.sh

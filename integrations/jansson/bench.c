@@ -12,6 +12,7 @@
  * least 1.2x faster than the fastest malloc, with a peak RSS growth at most 1.05x glibc's.
  *
  *   bazel run --config=opt //integrations/jansson:bench -- [--kib 256] [--rounds 5] [--quick]
+ *                                                           [--json FILE]
  */
 #include <arenart.h>
 #include <jansson.h>

@@ -20,6 +20,11 @@
  * and the growth is ru_maxrss minus the resident size measured after the input document was
  * generated, before the first iteration.
  *
+ * `--json FILE` also writes the figures and goals as one JSON object (read by
+ * integrations/report.py, which tools/main.sh runs): per flavor the median CPU ns per document,
+ * the median peak RSS growth in KiB and the ratio to the arena; per goal its value, target,
+ * comparison and the verdict printed. The printed output is the same with or without it.
+ *
  * The including file defines:
  *   static const char *bench_name;                       e.g. "jansson parse+build"
  *   static void *bench_make_input(size_t kib, size_t *len);
@@ -135,10 +140,48 @@ static double bd_median_l(const long *v, int n) {
   return bd_median(t, n);
 }
 
+/* A JSON string: names and library file names, escaped so any byte stays valid JSON. */
+static void bd_json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+    else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+/* One goal row of the JSON file; `verdict` is the one printed. */
+static void bd_json_goal(FILE *f, const char *sep, const char *name, const char *against,
+                         double value, const char *cmp, double target, const char *verdict) {
+  fprintf(f, "%s\n    {\"name\": ", sep);
+  bd_json_str(f, name);
+  fprintf(f, ", \"against\": ");
+  bd_json_str(f, against != NULL ? against : "");
+  fprintf(f, ", \"value\": %.6f, \"cmp\": \"%s\", \"target\": %.2f, \"verdict\": \"%s\"}",
+          value, cmp, target, verdict);
+}
+
+/* A goal's value as printed: 2 decimals, or more where 2 would round it across the target
+ * (`cmp` is ">=", ">" or "<="), so the printed value always agrees with the verdict next to
+ * it: 1.002x against "> 1.0" prints as 1.002x, not as a "1.00x" next to "met". */
+static const char *bd_shown(char *buf, size_t n, double v, const char *cmp, double target) {
+  int gt = strcmp(cmp, ">") == 0, le = strcmp(cmp, "<=") == 0;
+  int ok = gt ? v > target : le ? v <= target : v >= target;
+  for (int d = 2; d <= 6; d++) {
+    snprintf(buf, n, "%.*f", d, v);
+    double p = atof(buf);
+    if ((gt ? p > target : le ? p <= target : p >= target) == ok) break;
+  }
+  return buf;
+}
+
 /* Runs every flavor `rounds` times and prints the table and the goals. `arena` names the
- * flavor the goals are about; `time_goal` and `mem_goal` (0 = none) are the targets. */
+ * flavor the goals are about; `time_goal` and `mem_goal` (0 = none) are the targets. With
+ * `json` (NULL = none), writes the same figures there. */
 static int bd_driver(const char *self, const char *const *arena_flavors, const char *arena,
-                     size_t kib, int iters, int rounds, double time_goal, double mem_goal) {
+                     size_t kib, int iters, int rounds, double time_goal, double mem_goal,
+                     const char *json) {
   static char dir[PATH_MAX], peer_exe[3][PATH_MAX];
   snprintf(dir, sizeof dir, "%s", self);
   char *d = dirname(dir);
@@ -167,6 +210,14 @@ static int bd_driver(const char *self, const char *const *arena_flavors, const c
       }
     }
   }
+  /* Opened after the measurements, so an unwritable path costs no run; a failure to write it
+   * is reported and makes the exit status 1, the printed figures stand. */
+  FILE *jf = NULL;
+  int status = 0;
+  if (json != NULL && (jf = fopen(json, "w")) == NULL) {
+    fprintf(stderr, "bench: cannot write %s\n", json);
+    status = 1;
+  }
   int ia = -1;
   for (int i = 0; i < nf; i++)
     if (strcmp(fl[i].wflavor, arena) == 0) ia = i;
@@ -174,52 +225,91 @@ static int bd_driver(const char *self, const char *const *arena_flavors, const c
          bench_name, kib, iters, rounds);
   printf("%-14s %12s %10s %14s  %s\n", "flavor", "CPU us/doc", "x arena", "peak RSS KiB",
          "malloc from");
+  if (jf != NULL) {
+    fprintf(jf, "{\"benchmark\": ");
+    bd_json_str(jf, bench_name);
+    fprintf(jf, ", \"kib\": %zu, \"docs_per_process\": %d, \"rounds\": %d, \"arena\": ", kib,
+            iters, rounds);
+    bd_json_str(jf, arena);
+    fprintf(jf, ",\n  \"unit\": \"CPU ns per document; peak RSS growth KiB\", \"flavors\": [");
+  }
   double arena_ns = ia >= 0 && fl[ia].ok ? bd_median(fl[ia].ns, rounds) : 0;
+  const char *sep = "";
   for (int i = 0; i < nf; i++) {
     if (!fl[i].ok) continue;
-    double ns = bd_median(fl[i].ns, rounds);
+    double ns = bd_median(fl[i].ns, rounds), peak = bd_median_l(fl[i].peak, rounds);
     printf("%-14s %12.1f %9.2fx %14.0f  %s\n", fl[i].name, ns / 1000,
-           arena_ns > 0 ? ns / arena_ns : 0, bd_median_l(fl[i].peak, rounds), fl[i].provider);
+           arena_ns > 0 ? ns / arena_ns : 0, peak, fl[i].provider);
+    if (jf == NULL) continue;
+    fprintf(jf, "%s\n    {\"name\": ", sep);
+    bd_json_str(jf, fl[i].name);
+    fprintf(jf, ", \"malloc\": %s, \"ns\": %.1f, \"peak_kib\": %.0f, \"x_arena\": %.6f, "
+            "\"malloc_from\": ",
+            strcmp(fl[i].wflavor, "malloc") == 0 ? "true" : "false", ns, peak,
+            arena_ns > 0 ? ns / arena_ns : 0);
+    bd_json_str(jf, fl[i].provider);
+    fputc('}', jf);
+    sep = ",";
   }
+  if (jf != NULL) fprintf(jf, "],\n  \"goals\": [");
+  sep = "";
   if (ia < 0 || !fl[ia].ok || !fl[0].ok) {
     printf("goals: not measured (the arena or glibc worker failed)\n");
-    return 1;
-  }
-  /* Time: per round, the fastest malloc of that round over the arena; median over rounds. */
-  double ratio[64], memr[64];
-  const char *fastest = NULL;
-  for (int r = 0; r < rounds; r++) {
-    double best = 0;
+    status = 1;
+  } else {
+    /* Time: per round, the fastest malloc of that round over the arena; median over rounds. */
+    double ratio[64], memr[64];
+    const char *fastest = NULL;
+    for (int r = 0; r < rounds; r++) {
+      double best = 0;
+      for (int i = 0; i < nf; i++) {
+        if (!fl[i].ok || strcmp(fl[i].wflavor, "malloc") != 0) continue;
+        if (best == 0 || fl[i].ns[r] < best) best = fl[i].ns[r];
+      }
+      ratio[r] = best / fl[ia].ns[r];
+      memr[r] = fl[0].peak[r] > 0 ? (double)fl[ia].peak[r] / (double)fl[0].peak[r] : 0;
+    }
+    double bestmed = 0;
     for (int i = 0; i < nf; i++) {
       if (!fl[i].ok || strcmp(fl[i].wflavor, "malloc") != 0) continue;
-      if (best == 0 || fl[i].ns[r] < best) best = fl[i].ns[r];
+      double m = bd_median(fl[i].ns, rounds);
+      if (bestmed == 0 || m < bestmed) bestmed = m, fastest = fl[i].name;
     }
-    ratio[r] = best / fl[ia].ns[r];
-    memr[r] = fl[0].peak[r] > 0 ? (double)fl[ia].peak[r] / (double)fl[0].peak[r] : 0;
+    double tr = bd_median(ratio, rounds);
+    const char *tv = tr >= time_goal ? "met" : "NOT met";
+    printf("\ngoals (%s):\n", arena);
+    char shown[32];
+    printf("  time: fastest malloc (%s by median) / arena, median of per-round ratios  %sx"
+           "  (goal >= %.2f): %s\n",
+           fastest, bd_shown(shown, sizeof shown, tr, ">=", time_goal), time_goal, tv);
+    if (jf != NULL) {
+      bd_json_goal(jf, sep, "time: fastest malloc / arena", fastest, tr, ">=", time_goal, tv);
+      sep = ",";
+    }
+    if (mem_goal > 0) {
+      double mr = bd_median(memr, rounds);
+      const char *mv = mr > 0 && mr <= mem_goal ? "met" : "NOT met";
+      printf("  memory: arena peak RSS growth / glibc malloc's, median of per-round ratios    "
+             "%sx  (goal <= %.2f): %s\n",
+             bd_shown(shown, sizeof shown, mr, "<=", mem_goal), mem_goal, mv);
+      if (jf != NULL)
+        bd_json_goal(jf, sep, "memory: arena / glibc malloc peak RSS", "glibc malloc", mr,
+                     "<=", mem_goal, mv);
+    }
   }
-  double bestmed = 0;
-  for (int i = 0; i < nf; i++) {
-    if (!fl[i].ok || strcmp(fl[i].wflavor, "malloc") != 0) continue;
-    double m = bd_median(fl[i].ns, rounds);
-    if (bestmed == 0 || m < bestmed) bestmed = m, fastest = fl[i].name;
+  if (jf != NULL) {
+    fprintf(jf, "]}\n");
+    if (fclose(jf) != 0) {
+      fprintf(stderr, "bench: cannot write %s\n", json);
+      status = 1;
+    }
   }
-  double tr = bd_median(ratio, rounds);
-  printf("\ngoals (%s):\n", arena);
-  printf("  time: fastest malloc (%s by median) / arena, median of per-round ratios  %.2fx"
-         "  (goal >= %.2f): %s\n",
-         fastest, tr, time_goal, tr >= time_goal ? "met" : "NOT met");
-  if (mem_goal > 0) {
-    double mr = bd_median(memr, rounds);
-    printf("  memory: arena peak RSS growth / glibc malloc's, median of per-round ratios    "
-           "%.2fx  (goal <= %.2f): %s\n",
-           mr, mem_goal, mr > 0 && mr <= mem_goal ? "met" : "NOT met");
-  }
-  return 0;
+  return status;
 }
 
 static int bd_main(int argc, char **argv, const char *const *arena_flavors, const char *arena,
                    double time_goal, double mem_goal) {
-  const char *worker = NULL;
+  const char *worker = NULL, *json = NULL;
   size_t kib = 256;
   int iters = 0, rounds = 5;
   for (int i = 1; i < argc; i++) {
@@ -227,9 +317,12 @@ static int bd_main(int argc, char **argv, const char *const *arena_flavors, cons
     else if (strcmp(argv[i], "--kib") == 0 && i + 1 < argc) kib = (size_t)atol(argv[++i]);
     else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = atoi(argv[++i]);
     else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
     else if (strcmp(argv[i], "--quick") == 0) rounds = 3;
     else {
-      fprintf(stderr, "usage: %s [--kib K] [--iters N] [--rounds R] [--quick]\n", argv[0]);
+      fprintf(stderr,
+              "usage: %s [--kib K] [--iters N] [--rounds R] [--quick] [--json FILE]\n",
+              argv[0]);
       return 2;
     }
   }
@@ -246,7 +339,7 @@ static int bd_main(int argc, char **argv, const char *const *arena_flavors, cons
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return 1;
   self[n] = '\0';
-  return bd_driver(self, arena_flavors, arena, kib, iters, rounds, time_goal, mem_goal);
+  return bd_driver(self, arena_flavors, arena, kib, iters, rounds, time_goal, mem_goal, json);
 }
 
 #endif /* ARENART_BENCH_DRIVER_H */

@@ -12,6 +12,7 @@
  * than the fastest malloc. Peak RSS growth is printed next to it (no goal is set for it here).
  *
  *   bazel run --config=opt //integrations/libxml2:bench -- [--kib 256] [--rounds 5] [--quick]
+ *                                                           [--json FILE]
  */
 #include <arenart.h>
 #include <libxml/parser.h>

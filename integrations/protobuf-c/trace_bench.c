@@ -28,15 +28,24 @@
  * the medians of per-repeat ratios (in each repeat, the fastest malloc of that repeat and APR
  * over arenart's arena allocator). Nothing is asserted.
  *
+ * Each worker also reports its peak RSS growth (ru_maxrss over the resident size at its start:
+ * the encoded batches, the threads' stacks and what the allocator kept), which only the JSON
+ * file carries.
+ *
  *   bazel run --config=opt //integrations/protobuf-c:trace_bench [-- --quick] [--callgrind]
+ *                                                                 [--json FILE]
  * --callgrind adds instructions per batch at 1 thread for every allocator, counted by
  * callgrind (a few minutes), which do not move with the machine's load as times do.
+ * --json FILE also writes the medians (us per batch per thread, peak RSS growth, ratio to the
+ * arena) and the goals with their value, target and printed verdict, for
+ * integrations/report.py; the printed output is the same with or without it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +67,16 @@ static double now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* Resident size now, in KiB (the baseline the peak RSS growth is measured from). */
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (f == NULL) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+  fclose(f);
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* ---- worker ---------------------------------------------------------------------------- */
@@ -151,8 +170,10 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-/* Runs `threads` workers of `kind` and prints "RESULT <ns per batch per thread>". */
+/* Runs `threads` workers of `kind` and prints "RESULT <ns per batch per thread> <peak RSS
+ * growth KiB>". */
 static int run_worker(kind_t kind, int threads, int batches) {
+  long base = rss_kib();
   pthread_barrier_t start, stop;
   worker_t w[8];
   pthread_t t[8];
@@ -173,7 +194,9 @@ static int run_worker(kind_t kind, int threads, int batches) {
       fprintf(stderr, "trace_bench worker (%s): %s\n", TB_MALLOC_NAME, w[i].error);
       return 1;
     }
-  printf("RESULT %.1f\n", elapsed / batches);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("RESULT %.1f %ld\n", elapsed / batches, ru.ru_maxrss - base);
   return 0;
 }
 
@@ -216,8 +239,9 @@ static void count_free(void *data, void *p) {
 }
 
 /* Runs a worker (under callgrind when `callgrind`) and returns its RESULT figure, or with
- * callgrind the instructions it executed; -1 on failure. */
-static double run_peer(const peer_t *p, int threads, int batches, int callgrind) {
+ * callgrind the instructions it executed; -1 on failure. `peak` (NULL = not wanted) gets the
+ * worker's peak RSS growth in KiB. */
+static double run_peer(const peer_t *p, int threads, int batches, int callgrind, long *peak) {
   char cmd[8400];
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -233,15 +257,31 @@ static double run_peer(const peer_t *p, int threads, int batches, int callgrind)
   double v = -1;
   while (fgets(line, sizeof line, f) != NULL) {
     const char *c = strstr(line, "Collected : ");
-    if (!callgrind && strncmp(line, "RESULT ", 7) == 0) v = atof(line + 7);
+    long kib = 0;
+    if (!callgrind && sscanf(line, "RESULT %lf %ld", &v, &kib) == 2 && peak != NULL)
+      *peak = kib;
     if (callgrind && c != NULL) v = atof(c + 12);
   }
   if (pclose(f) != 0) return -1;
   return v;
 }
 
-static double spawn(const peer_t *p, int threads, int batches) {
-  return run_peer(p, threads, batches, 0);
+static double spawn(const peer_t *p, int threads, int batches, long *peak) {
+  return run_peer(p, threads, batches, 0, peak);
+}
+
+/* A goal's value as printed: 2 decimals, or more where 2 would round it across the target
+ * (`cmp` is ">=", ">" or "<="), so the printed value always agrees with the verdict next to
+ * it: 1.002x against "> 1.0" prints as 1.002x, not as a "1.00x" next to "met". */
+static const char *shown(char *buf, size_t n, double v, const char *cmp, double target) {
+  int gt = strcmp(cmp, ">") == 0, le = strcmp(cmp, "<=") == 0;
+  int ok = gt ? v > target : le ? v <= target : v >= target;
+  for (int d = 2; d <= 6; d++) {
+    snprintf(buf, n, "%.*f", d, v);
+    double p = atof(buf);
+    if ((gt ? p > target : le ? p <= target : p >= target) == ok) break;
+  }
+  return buf;
 }
 
 /* Instructions per batch at 1 thread, from callgrind: the slope between runs of 50 and 100
@@ -251,7 +291,7 @@ static void callgrind_table(void) {
   double ins[NPEERS];
   printf("\ncallgrind, 1 thread: instructions per batch (slope between 50 and 100 batches)\n");
   for (int p = 0; p < NPEERS; p++) {
-    double a = run_peer(&kPeers[p], 1, 50, 1), b = run_peer(&kPeers[p], 1, 100, 1);
+    double a = run_peer(&kPeers[p], 1, 50, 1, NULL), b = run_peer(&kPeers[p], 1, 100, 1, NULL);
     ins[p] = a > 0 && b > a ? (b - a) / 50 : -1;
   }
   double best = -1;
@@ -264,10 +304,12 @@ static void callgrind_table(void) {
            ins[0] > 0 ? ins[p] / ins[0] : 0.0);
     if (kPeers[p].is_malloc && (best < 0 || ins[p] < best)) best = ins[p];
   }
+  char a[32], b[32];
   if (ins[0] > 0 && ins[2] > 0 && best > 0)
-    printf("by instructions: arenart vs the fewest-instruction malloc %.2fx (goal >= 1.5): %s; "
-           "vs APR %.2fx (goal > 1.0): %s\n",
-           best / ins[0], best / ins[0] >= 1.5 ? "met" : "not met", ins[2] / ins[0],
+    printf("by instructions: arenart vs the fewest-instruction malloc %sx (goal >= 1.5): %s; "
+           "vs APR %sx (goal > 1.0): %s\n",
+           shown(a, sizeof a, best / ins[0], ">=", 1.5), best / ins[0] >= 1.5 ? "met" : "not met",
+           shown(b, sizeof b, ins[2] / ins[0], ">", 1.0),
            ins[2] / ins[0] > 1.0 ? "met" : "not met");
 }
 
@@ -276,7 +318,15 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int driver(int quick, int callgrind) {
+/* One goal row of the JSON file; `verdict` is the one printed. */
+static void json_goal(FILE *f, const char *sep, const char *name, double value, const char *cmp,
+                      double target, const char *verdict) {
+  fprintf(f, "%s\n      {\"name\": \"%s\", \"value\": %.6f, \"cmp\": \"%s\", \"target\": %.2f, "
+          "\"verdict\": \"%s\"}",
+          sep, name, value, cmp, target, verdict);
+}
+
+static int driver(int quick, int callgrind, const char *json) {
   const int repeats = quick ? 5 : 11, batches = quick ? 100 : 300;
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -301,7 +351,7 @@ static int driver(int quick, int callgrind) {
          shape.resources, shape.scopes, shape.spans, len, cnt.blocks, cnt.bytes, batches,
          repeats);
 
-  static double res[2][NPEERS][MAXREP];
+  static double res[2][NPEERS][MAXREP], peaks[2][NPEERS][MAXREP];
   /* Per repeat: the fastest malloc's and APR's time over arenart arena's, from the same
    * repeat (neighbours in time share the machine's state); the goals use their medians. */
   static double pair_malloc[2][MAXREP], pair_apr[2][MAXREP];
@@ -311,8 +361,12 @@ static int driver(int quick, int callgrind) {
       double v[NPEERS];
       for (int k = 0; k < NPEERS; k++) {
         int p = (k + r) % NPEERS;
-        v[p] = spawn(&kPeers[p], ti + 1, batches);
-        if (v[p] > 0) res[ti][p][nres[ti][p]++] = v[p];
+        long peak = 0;
+        v[p] = spawn(&kPeers[p], ti + 1, batches, &peak);
+        if (v[p] > 0) {
+          peaks[ti][p][nres[ti][p]] = (double)peak;
+          res[ti][p][nres[ti][p]++] = v[p];
+        }
       }
       double best = -1;
       int complete = v[0] > 0 && v[2] > 0;
@@ -327,8 +381,22 @@ static int driver(int quick, int callgrind) {
       }
     }
 
+  /* Opened after the measurements, so an unwritable path costs no run; a failure to write it
+   * is reported and makes the exit status 1, the printed figures stand. */
+  FILE *jf = NULL;
+  int status = 0;
+  if (json != NULL && (jf = fopen(json, "w")) == NULL) {
+    fprintf(stderr, "trace_bench: cannot write %s\n", json);
+    status = 1;
+  }
+  if (jf != NULL)
+    fprintf(jf, "{\"benchmark\": \"protobuf-c decode+free\", \"resources\": %u, \"scopes\": %u, "
+            "\"spans\": %u, \"wire_bytes\": %zu, \"blocks\": %zu, \"batches\": %d, "
+            "\"repeats\": %d,\n  \"unit\": \"wall ns per batch per thread; peak RSS growth KiB\", "
+            "\"threads\": [",
+            shape.resources, shape.scopes, shape.spans, len, cnt.blocks, batches, repeats);
   for (int ti = 0; ti < 2; ti++) {
-    double med[NPEERS];
+    double med[NPEERS], peak[NPEERS];
     int fastest_malloc = -1;
     const int arena = 0, apr = 2;
     printf("\n%d thread%s: us per batch per thread, median (ratio = peer / arenart arena)\n",
@@ -338,32 +406,61 @@ static int driver(int quick, int callgrind) {
       if (nres[ti][p] > 0) {
         qsort(res[ti][p], (size_t)nres[ti][p], sizeof(double), cmp_double);
         med[p] = res[ti][p][nres[ti][p] / 2];
+        qsort(peaks[ti][p], (size_t)nres[ti][p], sizeof(double), cmp_double);
+        peak[p] = peaks[ti][p][nres[ti][p] / 2];
       }
       if (kPeers[p].is_malloc && med[p] > 0 &&
           (fastest_malloc < 0 || med[p] < med[fastest_malloc]))
         fastest_malloc = p;
     }
+    if (jf != NULL)
+      fprintf(jf, "%s\n    {\"threads\": %d, \"allocators\": [", ti ? "," : "", ti + 1);
+    const char *sep = "";
     for (int p = 0; p < NPEERS; p++) {
       if (med[p] <= 0)
         printf("  %-30s %10s\n", kPeers[p].name, "failed");
       else
         printf("  %-30s %10.1f  %5.2fx\n", kPeers[p].name, med[p] / 1000, med[p] / med[arena]);
+      if (jf == NULL || med[p] <= 0) continue;
+      fprintf(jf, "%s\n      {\"name\": \"%s\", \"kind\": \"%s\", \"malloc\": %s, \"ns\": %.1f, "
+              "\"peak_kib\": %.0f, \"x_arena\": %.6f}",
+              sep, kPeers[p].name, kPeers[p].kind, kPeers[p].is_malloc ? "true" : "false", med[p],
+              peak[p], med[arena] > 0 ? med[p] / med[arena] : 0);
+      sep = ",";
     }
+    if (jf != NULL) fprintf(jf, "],\n     \"goals\": [");
     if (fastest_malloc < 0 || med[arena] <= 0 || med[apr] <= 0 || npair[ti] == 0) {
       printf("goal (%d thread%s): not measured (a worker failed): not met\n", ti + 1,
              ti ? "s" : "");
+      if (jf != NULL) fprintf(jf, "]}");
       continue;
     }
     qsort(pair_malloc[ti], (size_t)npair[ti], sizeof(double), cmp_double);
     qsort(pair_apr[ti], (size_t)npair[ti], sizeof(double), cmp_double);
     double vs_malloc = pair_malloc[ti][npair[ti] / 2], vs_apr = pair_apr[ti][npair[ti] / 2];
+    char a[32], b[32];
     printf("goal (%d thread%s, median of %d per-repeat ratios): arenart vs the fastest malloc "
-           "%.2fx (goal >= 1.5): %s; vs APR %.2fx (goal > 1.0): %s\n",
-           ti + 1, ti ? "s" : "", npair[ti], vs_malloc, vs_malloc >= 1.5 ? "met" : "not met",
-           vs_apr, vs_apr > 1.0 ? "met" : "not met");
+           "%sx (goal >= 1.5): %s; vs APR %sx (goal > 1.0): %s\n",
+           ti + 1, ti ? "s" : "", npair[ti], shown(a, sizeof a, vs_malloc, ">=", 1.5),
+           vs_malloc >= 1.5 ? "met" : "not met", shown(b, sizeof b, vs_apr, ">", 1.0),
+           vs_apr > 1.0 ? "met" : "not met");
+    if (jf != NULL) {
+      json_goal(jf, "", "fastest malloc / arenart arena", vs_malloc, ">=", 1.5,
+                vs_malloc >= 1.5 ? "met" : "not met");
+      json_goal(jf, ",", "APR pools / arenart arena", vs_apr, ">", 1.0,
+                vs_apr > 1.0 ? "met" : "not met");
+      fprintf(jf, "], \"fastest_malloc\": \"%s\"}", kPeers[fastest_malloc].name);
+    }
+  }
+  if (jf != NULL) {
+    fprintf(jf, "]}\n");
+    if (fclose(jf) != 0) {
+      fprintf(stderr, "trace_bench: cannot write %s\n", json);
+      status = 1;
+    }
   }
   if (callgrind) callgrind_table();
-  return 0;
+  return status;
 }
 #endif
 
@@ -382,15 +479,17 @@ int main(int argc, char **argv) {
   }
 #if TB_DRIVER
   int quick = 0, callgrind = 0;
+  const char *json = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) quick = 1;
     else if (strcmp(argv[i], "--callgrind") == 0) callgrind = 1;
+    else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
     else {
-      fprintf(stderr, "usage: %s [--quick] [--callgrind]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--quick] [--callgrind] [--json FILE]\n", argv[0]);
       return 2;
     }
   }
-  return driver(quick, callgrind);
+  return driver(quick, callgrind, json);
 #else
   fprintf(stderr, "usage: %s --worker malloc THREADS BATCHES (run trace_bench instead)\n",
           argv[0]);
