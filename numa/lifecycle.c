@@ -67,10 +67,11 @@ int ar_numa_init(const ar_numa_options_t *opts) {
   ar_numa_options_t o; /* runtime/options.c reads the caller's struct by its size */
   ar_error_t unread = ar_numa_options_read_(opts, &o);
   ar_numa_fail_clear_();
-  if (unread != AR_OK || (unsigned)o.bind > AR_NUMA_BIND_STRICT || o.pool_chunks == 0 ||
+  if (unread == AR_OK && o.pool_chunks == 0) o.pool_chunks = 256; /* `= {0}` means defaults */
+  if (unread != AR_OK || (unsigned)o.bind > AR_NUMA_BIND_STRICT ||
       o.pool_chunks > ((size_t)1 << 24) || (o.synthetic != NULL && o.xml != NULL)) {
-    ar_numa_fail_("invalid NUMA options (size, bind mode, pool_chunks in 1..2^24, at most one "
-                  "of synthetic and xml)");
+    ar_numa_fail_("invalid NUMA options (size, bind mode, pool_chunks above 2^24, both "
+                  "synthetic and xml)");
     return ar_set_error_(AR_EINVAL);
   }
   ar_numa_rt_t *rt = &ar_numa_rt_;

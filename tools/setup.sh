@@ -16,10 +16,10 @@
 #                    the peers that //bench measures side by side, and the LD_PRELOAD
 #                    allocators of the example server's comparison
 #   gnuplot-nox      benchmark plots (PNG)
-#   wrk hyperfine    load generator for the example server, whole-command timing
+#   wrk              load generator for the example server
 #   libprotobuf-c-dev protobuf-c-compiler   //integrations/protobuf-c (library, protoc-c)
 #   libjansson-dev libxml2-dev               //integrations/jansson, //integrations/libxml2
-#   qemu-system-x86 busybox-static cpio numactl   tools/numa-vm.sh: guests with real NUMA
+#   qemu-system-x86 busybox-static cpio   tools/numa-vm.sh: guests with real NUMA
 #                    topologies (the kernel comes from Debian's linux-image package, unpacked)
 #   clang-format     version 14 on Debian 12: tools/format.sh and the format gate of tools/test.sh
 #   doxygen          API reference (tools/docs.sh); optional: if it cannot be installed,
@@ -46,7 +46,6 @@ PACKAGES=(
   libapr1-dev
   gnuplot-nox
   wrk
-  hyperfine
   libprotobuf-c-dev
   protobuf-c-compiler
   libjansson-dev
@@ -54,7 +53,6 @@ PACKAGES=(
   qemu-system-x86
   busybox-static
   cpio
-  numactl
   clang-format
 )
 OPTIONAL_PACKAGES=(

@@ -5,6 +5,9 @@
 #   0. format     tools/format.sh --check: every git-tracked C/C++ file (less those in
 #                 .clang-format-ignore) as clang-format 14 formats it with .clang-format. One
 #                 result; the failure lists the files, and `tools/format.sh` fixes them.
+#   0b. layering  tools/layering.py: no library files that call each other (a cycle of any
+#                 length), read from objects compiled one file at a time at each debug level.
+#                 One result.
 #   1. default    bazel test //...                           (manual-tagged targets skipped)
 #                 Includes: unit tests; the checked-mode outcomes of tests/sanitizer
 #                 (detect_test, checked_test); valgrind_test (the victim under memcheck:
@@ -39,6 +42,8 @@
 #                 plain cc + pkg-config (shared and static) and check its output. One result.
 #   8. docs       tools/docs.sh: the Doxygen API reference must build without a warning. One
 #                 result; skipped (counted neither way) only if doxygen is not installed.
+#   9. numa-vm    tools/numa-vm.sh: NUMA placement on real multi-node kernels (QEMU guests of
+#                 five topologies); each gate it prints counts as one result.
 #
 # Results are counted per (config, test target) from Bazel's build-event JSON
 # (--build_event_json_file, read by tools/count_results.py); a bazel run that fails before any
@@ -147,6 +152,22 @@ else
   FAILED=$((FAILED + 1))
   FAILURES+=("[format] tools/format.sh --check: $(head -n 1 "$LOGDIR/format.log")")
   echo "-- format: FAILED (fix with tools/format.sh, then commit; exit status $format_rc)"
+fi
+
+# ---- 0b. layering ---------------------------------------------------------------------
+# docs/architecture.md's rule that library files call one way only, measured from the symbol
+# tables of objects compiled one file at a time, at each debug level.
+header "layering: tools/layering.py (no two library files call each other)"
+echo "\$ tools/layering.py"
+python3 tools/layering.py 2>&1 | tee "$LOGDIR/layering.log"
+layering_rc=${PIPESTATUS[0]}
+if ((layering_rc == 0)); then
+  PASSED=$((PASSED + 1))
+  echo "-- layering: PASSED"
+else
+  FAILED=$((FAILED + 1))
+  FAILURES+=("[layering] tools/layering.py: $(grep -m1 'layering:' "$LOGDIR/layering.log")")
+  echo "-- layering: FAILED (exit status $layering_rc)"
 fi
 
 # ---- 1. default configuration ---------------------------------------------------------

@@ -86,7 +86,10 @@ enum {
  * AR_EINVAL, see docs/abi.md):
  *   - 0: a zero-initialised struct (`ar_options_t o = {0};`, or designated initializers) of
  *     the first layout with a size field (0.1.0, this one); fields left 0 mean what 0 means
- *     for them (chunk_size 0 is the default, retain_bytes 0 keeps nothing);
+ *     for them (chunk_size 0 is the default, retain_bytes 0 keeps nothing). Only the 0.1.0
+ *     fields are read: a caller of a later version that sets a field added since must also
+ *     set `.size = sizeof(ar_options_t)` (or start from the initializers), or that field is
+ *     ignored;
  *   - a multiple of 8 up to the library's own `sizeof`: an older, shorter struct; the fields
  *     it lacks take their defaults (AR_OPTIONS_INIT);
  *   - a multiple of 8 above it, up to AR_OPTIONS_MAX_SIZE, only if every byte past what the

@@ -114,7 +114,8 @@ typedef enum ar_numa_bind {
 typedef struct ar_numa_options {
   size_t size;              /**< sizeof(ar_numa_options_t) as the caller compiled it */
   ar_numa_bind_t bind;      /**< binding mode (default AR_NUMA_BIND_PREFERRED) */
-  size_t pool_chunks;       /**< most free chunks each node's pool keeps (default 256) */
+  size_t pool_chunks;       /**< most free chunks each node's pool keeps, at most 2^24
+                                 (0 or default: 256) */
   bool route_default;       /**< serve the default source from the node pools (default true) */
   uint64_t decay_ns;        /**< idle decay: a pool unused this long is trimmed (0: off) */
   size_t decay_keep;        /**< chunks an idle pool keeps when it decays (default 0) */

@@ -14,8 +14,9 @@
  * be checked while threads run is checked then (contents on the allocating thread, alignment,
  * error codes, registry entries, a pool snapshot's identity).
  *
- * Why many arenas per thread. The per-thread span cache has 16 slots keyed by the arena's
- * stamp; arenas used alternately by one thread are where a cache goes wrong (item 3). Each
+ * Why many arenas per thread. Each ConcurrentArena keeps a span slot per thread index (item 3
+ * replaced a per-thread cache of 16 slots keyed by the arena's stamp, which evicted arenas used
+ * alternately by one thread); alternating arenas is where such a table goes wrong. Each
  * thread uses the shared arenas and also creates and destroys private ones as it goes.
  *
  * Run under ThreadSanitizer too (tools/test.sh does): the model's own synchronization is

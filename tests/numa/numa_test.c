@@ -78,7 +78,7 @@ static void test_errors_before_init(void **state) {
   o.bind = (ar_numa_bind_t)7;
   assert_int_equal(ar_numa_init(&o), AR_EINVAL);
   ar_numa_options_init(&o);
-  o.pool_chunks = 0;
+  o.pool_chunks = ((size_t)1 << 24) + 1;
   assert_int_equal(ar_numa_init(&o), AR_EINVAL);
   ar_numa_options_init(&o);
   o.synthetic = "pack:2 numa:1 pu:1";

@@ -416,12 +416,18 @@ static void test_numa_options(void **state) {
   assert_int_equal(ni.route_default, no.route_default);
   assert_int_equal(numa_with(&no), AR_OK);
   assert_int_equal(numa_with(&ni), AR_OK);
+  /* A zero-initialised or designated struct is the defaults with its zero fields as given:
+   * pool_chunks 0 is the default 256, so it is accepted (it used to be refused). */
+  ar_numa_options_t zero = {0};
+  assert_int_equal(numa_with(&zero), AR_OK);
+  ar_numa_options_t designated = {.bind = AR_NUMA_BIND_PREFERRED, .route_default = true};
+  assert_int_equal(numa_with(&designated), AR_OK);
 
   old_numa_options_t old = {sizeof(old_numa_options_t), AR_NUMA_BIND_NONE, 16};
   void *p = tight(&old, sizeof old);
   assert_int_equal(numa_with(p), AR_OK); /* synthetic and xml: NULL, this machine */
   free_tight(p);
-  old.pool_chunks = 0; /* read, and refused by the range check */
+  old.pool_chunks = ((size_t)1 << 24) + 1; /* read, and refused by the range check */
   p = tight(&old, sizeof old);
   assert_int_equal(numa_with(p), AR_EINVAL);
   free_tight(p);
