@@ -86,6 +86,20 @@ static uint32_t istack_pop(ar_istack_t *s, ar_slot_t *slots) {
 static void *pool_acquire(void *ctx, size_t size);
 static void pool_release(void *ctx, void *chunk, size_t size);
 
+/* The process-wide default pool (ar_chunk_pool_default, at the end of this file). */
+static ar_chunk_pool_t default_pool;
+
+/* Fills a zeroed pool whose slot array holds max_chunks zeroed slots. */
+static void pool_init(ar_chunk_pool_t *p, ar_slot_t *slots, size_t chunk_size,
+                      size_t max_chunks, const ar_source_t *backing) {
+  p->slots = slots;
+  p->chunk_size = chunk_size;
+  p->max_chunks = max_chunks;
+  p->backing = *backing;
+  p->as_source = (ar_source_t){pool_acquire, pool_release, p, "chunk-pool"};
+  for (uint32_t i = 0; i < (uint32_t)max_chunks; i++) istack_push(&p->empty, slots, i);
+}
+
 ar_chunk_pool_t *ar_chunk_pool_create(size_t chunk_size, size_t max_chunks,
                                       const ar_source_t *backing) {
   if (backing == NULL) backing = ar_source_os();
@@ -102,12 +116,7 @@ ar_chunk_pool_t *ar_chunk_pool_create(size_t chunk_size, size_t max_chunks,
     ar_set_error_(AR_ENOMEM);
     return NULL;
   }
-  p->slots = slots;
-  p->chunk_size = chunk_size;
-  p->max_chunks = max_chunks;
-  p->backing = *backing;
-  p->as_source = (ar_source_t){pool_acquire, pool_release, p, "chunk-pool"};
-  for (uint32_t i = 0; i < (uint32_t)max_chunks; i++) istack_push(&p->empty, slots, i);
+  pool_init(p, slots, chunk_size, max_chunks, backing);
   return p;
 }
 
@@ -155,7 +164,7 @@ size_t ar_chunk_pool_trim(ar_chunk_pool_t *p, size_t keep) {
 }
 
 void ar_chunk_pool_destroy(ar_chunk_pool_t *p) {
-  if (p == NULL) return;
+  if (p == NULL || p == &default_pool) return; /* the default pool is never destroyed */
   ar_chunk_pool_trim(p, 0);
   free(p->slots);
   free(p);
@@ -199,15 +208,19 @@ const ar_source_t *ar_chunk_pool_source(ar_chunk_pool_t *p) {
   return p != NULL ? &p->as_source : NULL;
 }
 
-static ar_chunk_pool_t *default_pool;
+/* The default pool lives in static storage: making it allocates nothing, so the first arena
+ * of a process that is out of memory gets AR_ENOMEM from its own allocation, not an abort
+ * here. 256 slots are 4 KiB of .bss. */
+#define AR_DEFAULT_POOL_CHUNKS 256
+static ar_slot_t default_slots[AR_DEFAULT_POOL_CHUNKS];
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 
 static void make_default_pool(void) {
-  default_pool = ar_chunk_pool_create(AR_DEFAULT_CHUNK_SIZE, 256, ar_source_os());
-  if (default_pool == NULL) ar_fatal_("cannot create the default chunk pool");
+  pool_init(&default_pool, default_slots, AR_DEFAULT_CHUNK_SIZE, AR_DEFAULT_POOL_CHUNKS,
+            ar_source_os());
 }
 
 ar_chunk_pool_t *ar_chunk_pool_default(void) {
   pthread_once(&default_once, make_default_pool);
-  return default_pool;
+  return &default_pool;
 }

@@ -60,7 +60,8 @@ AR_API ar_chunk_pool_t *ar_chunk_pool_create(size_t chunk_size, size_t max_chunk
                                              const ar_source_t *backing);
 
 /** Gives every pooled chunk back to the backing source and frees the pool. Nothing else may
- * use the pool, or an arena whose source it is, at the same time or afterwards. NULL: no-op. */
+ * use the pool, or an arena whose source it is, at the same time or afterwards. NULL and the
+ * default pool (ar_chunk_pool_default) are no-ops. */
 AR_API void ar_chunk_pool_destroy(ar_chunk_pool_t *pool);
 
 /** A free chunk of the pool's size, or NULL if the pool is empty (no backing call made) or
@@ -86,8 +87,9 @@ AR_API int ar_chunk_pool_stats(const ar_chunk_pool_t *pool, ar_chunk_pool_stats_
 AR_API const ar_source_t *ar_chunk_pool_source(ar_chunk_pool_t *pool);
 
 /** The process-wide pool of AR_DEFAULT_CHUNK_SIZE chunks (256 of them at most) that serial,
- * per-thread, pooled and concurrent arenas use by default (without ar_numa_init routing). Created on first use (thread-safe); never
- * destroyed; never NULL (failing to create it aborts the process). */
+ * per-thread, pooled and concurrent arenas use by default (without ar_numa_init routing).
+ * Set up on first use (thread-safe) in static storage, so it cannot fail: never NULL, never
+ * destroyed (ar_chunk_pool_destroy ignores it). */
 AR_API ar_chunk_pool_t *ar_chunk_pool_default(void);
 
 #ifdef __cplusplus

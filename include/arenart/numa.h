@@ -4,10 +4,11 @@
  * @brief NUMA placement: per-node chunk pools, node-bound memory, per-node arenas,
  * placement verification and trimming (library //numa, built on hwloc).
  *
- * After ar_numa_init(), every arena that takes its chunks from the runtime's default source
- * (per-thread arenas, arenas of an arena pool, and ConcurrentArenas, created without a source
- * and with the default chunk size) gets them from the pool of the NUMA node that the thread
- * needing a chunk runs on; a plain ar_arena_create() arena can name ar_numa_source(node).
+ * After ar_numa_init() (with route_default, the default), every arena that takes its chunks
+ * from the runtime's default source (serial arenas from ar_arena_create(), per-thread arenas,
+ * arenas of an arena pool, and ConcurrentArenas, created without a source and with the default
+ * chunk size) gets them from the pool of the NUMA node that the thread needing a chunk runs
+ * on; an arena can also name one node's source, ar_numa_source(node).
  * There is one lock-free, ABA-safe chunk pool per node (arenart/chunkpool.h); a pool miss maps new
  * memory and binds it to the node with hwloc. A chunk always goes back to the pool of the node
  * it was placed on, whichever thread gives it back.

@@ -62,9 +62,32 @@ static void test_chunk_pool(void **state) {
   assert_ptr_equal(ar_chunk_pool_default(), ar_chunk_pool_default());
 }
 
+/* The default pool is never destroyed: ar_chunk_pool_destroy ignores it, and it keeps serving
+ * (a chunk put back before the call is still there after it). */
+static void test_default_pool_survives_destroy(void **state) {
+  (void)state;
+  ar_chunk_pool_t *d = ar_chunk_pool_default();
+  const ar_source_t *src = ar_chunk_pool_source(d);
+  void *c = src->acquire(src->ctx, AR_DEFAULT_CHUNK_SIZE);
+  assert_non_null(c);
+  src->release(src->ctx, c, AR_DEFAULT_CHUNK_SIZE);
+  ar_chunk_pool_stats_t before, after;
+  assert_int_equal(ar_chunk_pool_stats(d, &before), AR_OK);
+  assert_true(before.pooled >= 1);
+  ar_chunk_pool_destroy(d);
+  assert_ptr_equal(ar_chunk_pool_default(), d);
+  assert_int_equal(ar_chunk_pool_stats(d, &after), AR_OK);
+  assert_int_equal(after.pooled, before.pooled);
+  assert_int_equal(after.max_chunks, 256);
+  void *again = src->acquire(src->ctx, AR_DEFAULT_CHUNK_SIZE);
+  assert_non_null(again);
+  src->release(src->ctx, again, AR_DEFAULT_CHUNK_SIZE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chunk_pool),
+      cmocka_unit_test(test_default_pool_survives_destroy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,11 +202,54 @@ static void test_containers(void **state) {
   run_limited(containers);
 }
 
+/* The first arena of a process that is out of memory: nothing of arenart exists yet (no
+ * default chunk pool, no registry), malloc is exhausted, and ar_arena_create(NULL) must say
+ * AR_ENOMEM instead of aborting; once memory is back, it works. */
+static void first_arena_child(void *unused) {
+  (void)unused;
+  struct rlimit rl;
+  CHILD_CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
+  rl.rlim_cur = (rlim_t)(mapped_bytes() + HEADROOM);
+  CHILD_CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+  void *hoard = NULL; /* a list of every block malloc will still give */
+  for (size_t sz = (size_t)1 << 20; sz >= 16;) {
+    void *p = malloc(sz);
+    if (p == NULL) {
+      sz /= 2;
+      continue;
+    }
+    *(void **)p = hoard;
+    hoard = p;
+  }
+  ar_clear_error();
+  ar_arena_t *a = ar_arena_create(NULL);
+  CHILD_CHECK(a == NULL && ar_last_error() == AR_ENOMEM);
+  while (hoard != NULL) {
+    void *next = *(void **)hoard;
+    free(hoard);
+    hoard = next;
+  }
+  a = ar_arena_create(NULL);
+  CHILD_CHECK(a != NULL && ar_alloc(a, 100) != NULL);
+  ar_arena_destroy(a);
+  fprintf(stderr, "rlimit child: failed cleanly and recovered\n");
+  _exit(0);
+}
+
+static void test_first_arena_out_of_memory(void **state) {
+  (void)state;
+  char err[4096];
+  int status = child_run(first_arena_child, NULL, err, sizeof err);
+  bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
+  if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
+  assert_true(ok);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_serial_os_source), cmocka_unit_test(test_serial_malloc_source),
       cmocka_unit_test(test_thread_scopes),    cmocka_unit_test(test_concurrent),
-      cmocka_unit_test(test_containers),
+      cmocka_unit_test(test_containers),      cmocka_unit_test(test_first_arena_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
