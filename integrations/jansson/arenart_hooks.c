@@ -90,6 +90,7 @@ typedef struct hk_tls {
   unsigned nlive;                         /* live scopes with hook blocks */
   unsigned depth_at[AR_HOOKS_MAX_SCOPES]; /* ar_scope_depth() when each was pushed */
   uint64_t gen[AR_HOOKS_MAX_SCOPES];      /* their full generations, increasing */
+  uint64_t tag[AR_HOOKS_MAX_SCOPES];      /* pack(gen, slot, 0): a block's word less its size */
   big_t *big[AR_HOOKS_MAX_SCOPES];        /* each scope's big blocks not yet freed */
   ar_arena_t *arena;                      /* the thread arena (set at the first push) */
   ended_t ended[AR_HOOKS_ENDED_RING];     /* recently ended scopes, for late-free reports */
@@ -241,6 +242,7 @@ static int current_slot(unsigned d) {
   if (HK_CACHE) probe_fast(a);
   tls.depth_at[tls.nlive] = d;
   tls.gen[tls.nlive] = g;
+  tls.tag[tls.nlive] = pack(g, tls.nlive, 0);
   tls.big[tls.nlive] = NULL;
   /* The outer scope's cached blocks stay allocated in it (until it ends); the cache now
    * serves the new scope only, so no block of one scope is handed out in another. */
@@ -307,13 +309,46 @@ static void *scope_block(unsigned slot, size_t n) {
   return tag_arena(base, slot, n);
 }
 
-void *ar_hooks_malloc(size_t n) {
+/* Everything but the fast path of ar_hooks_malloc: no scope, a scope the hooks have not seen
+ * yet (or one of theirs that ended without its cleanup), a big block, a full chunk. */
+static __attribute__((noinline)) void *malloc_slow(size_t n) {
   unsigned d = ar_scope_depth();
   if (d == 0) return malloc_block(n);
   int s = current_slot(d);
   if (s == -1) return malloc_block(n);
   if (s < 0) return NULL;
   return scope_block((unsigned)s, n);
+}
+
+/* The fast path: a small block in the innermost scope the hooks already know, from the
+ * small-block list of its footprint or from the arena's inline bump. It is kept free of calls
+ * other than the scope depth and the bump's own slow path, so the compiler saves no registers
+ * for it: its cost is close to the bump's (see "Measured" in docs/integrations.md). The
+ * depth_at check also covers current_slot's pop: depths on the stack increase, so a top equal
+ * to d leaves nothing deeper to pop. A non-NULL list head exists only for the innermost live
+ * scope, on an arena that packs blocks (cache_drop runs whenever either changes), so the slot
+ * test is all the list needs. */
+void *ar_hooks_malloc(size_t n) {
+  unsigned d = ar_scope_depth();
+  unsigned top = tls.nlive - 1; /* wraps when nlive == 0, failing the bound below */
+  if (AR_LIKELY(d != 0 && top < AR_HOOKS_MAX_SCOPES && tls.depth_at[top] == d &&
+                n < AR_HOOKS_BIG_BYTES)) {
+    size_t fp = (n + WORD + 15) & ~(size_t)15;
+    char *base;
+    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache[fp / 16 - 1] != NULL &&
+        tls.cache_slot == top) {
+      base = tls.cache[fp / 16 - 1];
+      memcpy(&tls.cache[fp / 16 - 1], base, sizeof(void *));
+    } else {
+      base = ar_alloc(tls.arena, n + WORD);
+      if (AR_UNLIKELY(base == NULL)) return NULL;
+    }
+    tls.st.arena_allocs++;
+    char *p = base + WORD;
+    put_word(p, tls.tag[top] | n);
+    return p;
+  }
+  return malloc_slow(n);
 }
 
 char *ar_hooks_strdup(const char *s) {
@@ -392,15 +427,8 @@ static void leave_alone(kind_t k, const char *p, uint64_t w) {
   }
 }
 
-void ar_hooks_free(void *ptr) {
-  if (ptr == NULL) return;
-  char *p = ptr;
-  uint64_t w = get_word(p);
-  if (is_malloc_word(w)) {
-    tls.st.malloc_frees++;
-    free(p - WORD);
-    return;
-  }
+/* Everything but the fast paths of ar_hooks_free. */
+static __attribute__((noinline)) void free_slow(char *p, uint64_t w) {
   kind_t k = classify(w, ar_scope_depth());
   if (w_big(w) && (k == K_CURRENT || k == K_OUTER)) { /* this thread's list: free it now */
     big_t *b = big_of(p);
@@ -428,6 +456,33 @@ void ar_hooks_free(void *ptr) {
     return;
   }
   leave_alone(k, p, w);
+}
+
+/* The fast paths: a malloc block, and a small block of the innermost scope (its word less the
+ * size equals that scope's tag, which checks slot and generation at once) going onto a live
+ * small-block list. The depth is read last, only for a block that passed the rest. */
+void ar_hooks_free(void *ptr) {
+  if (ptr == NULL) return;
+  char *p = ptr;
+  uint64_t w = get_word(p);
+  if (is_malloc_word(w)) {
+    tls.st.malloc_frees++;
+    free(p - WORD);
+    return;
+  }
+  unsigned top = tls.nlive - 1; /* wraps when nlive == 0, failing the bound below */
+  size_t n = (size_t)(w & SIZE_MASK);
+  size_t fp = (n + WORD + 15) & ~(size_t)15;
+  if (HK_CACHE && top < AR_HOOKS_MAX_SCOPES && (w & ~SIZE_MASK) == tls.tag[top] &&
+      fp <= CACHE_MAX_FP && tls.fast && tls.cache_live && tls.cache_slot == top &&
+      tls.depth_at[top] == ar_scope_depth()) {
+    char *base = p - WORD;
+    memcpy(base, &tls.cache[fp / 16 - 1], sizeof(void *));
+    tls.cache[fp / 16 - 1] = base;
+    tls.st.arena_frees++;
+    return;
+  }
+  free_slow(p, w);
 }
 
 void *ar_hooks_realloc(void *ptr, size_t n) {
