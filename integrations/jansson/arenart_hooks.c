@@ -31,6 +31,7 @@
 
 #include <arenart.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,6 +68,10 @@
 #ifndef HK_CACHE
 #define HK_CACHE 1
 #endif
+/* Spare big blocks (see "Big blocks" in the header): at most this many, of these many bytes in
+ * all, kept per thread after their scope ended. */
+#define SPARE_MAX 4
+#define SPARE_BYTES ((size_t)1 << 20)
 
 _Static_assert(AR_HOOKS_MAX_SCOPES == SLOT_MALLOC, "slots 0..30 are scopes, 31 is malloc");
 _Static_assert(AR_HOOKS_BIG_BYTES < SIZE_BIG, "arena block sizes fit the size field");
@@ -100,6 +105,9 @@ typedef struct hk_tls {
   ar_arena_t *probed;                     /* the arena `fast` was measured on */
   bool fast;                              /* it packs blocks back to back (see probe_fast) */
   unsigned ended_pos;
+  big_t *spare[SPARE_MAX];                /* big blocks kept for the next scope (see spare_put) */
+  unsigned nspare;
+  size_t spare_bytes;                     /* their sizes, added */
   ar_hooks_stats_t st;
 } hk_tls_t;
 
@@ -162,13 +170,70 @@ static void cache_drop(void) {
   tls.cache_live = false;
 }
 
+/* ---- spare big blocks ------------------------------------------------------------------ */
+
+/* Why spares: a scope's end used to free() its big blocks, and glibc then gave the top of its
+ * heap back to the OS (its trim threshold), so the next document faulted the same pages in
+ * again: 70 faults per libxml2 benchmark document, 16% of its time (docs/integrations.md,
+ * "Measured"). A few blocks are kept for the next big requests of this thread instead, the way
+ * malloc keeps freed memory; they are malloc blocks, so they are freed at thread exit (a
+ * pthread key's destructor). Not under ASan, checked mode or the other arenas that check
+ * (tls.fast false), where a scope's end frees its big blocks so that a use after the scope
+ * is caught. */
+static pthread_key_t g_spare_key;
+static pthread_once_t g_spare_once = PTHREAD_ONCE_INIT;
+static bool g_spare_key_ok;
+
+static void spare_free_all(void *unused) {
+  (void)unused;
+  for (unsigned i = 0; i < tls.nspare; i++) free(tls.spare[i]);
+  tls.nspare = 0;
+  tls.spare_bytes = 0;
+}
+
+static void spare_key_make(void) {
+  g_spare_key_ok = pthread_key_create(&g_spare_key, spare_free_all) == 0;
+}
+
+/* Keeps b (its scope has ended) as a spare if there is room, else frees it. */
+static void spare_put(big_t *b) {
+  if (HK_CACHE && tls.fast && tls.nspare < SPARE_MAX &&
+      b->size <= SPARE_BYTES - tls.spare_bytes) {
+    (void)pthread_once(&g_spare_once, spare_key_make);
+    /* Set again whenever it reads NULL: after the destructor ran at thread exit, a later
+     * scope end (the thread arena's own destruction) gets the destructor called once more. */
+    if (g_spare_key_ok && (pthread_getspecific(g_spare_key) != NULL ||
+                           pthread_setspecific(g_spare_key, &tls) == 0)) {
+      tls.spare[tls.nspare++] = b;
+      tls.spare_bytes += b->size;
+      return;
+    }
+  }
+  free(b);
+}
+
+/* The smallest spare that holds n bytes (each holds at least its last size), taken off the
+ * list; NULL if none does. */
+static big_t *spare_take(size_t n) {
+  unsigned best = SPARE_MAX;
+  for (unsigned i = 0; i < tls.nspare; i++)
+    if (tls.spare[i]->size >= n &&
+        (best == SPARE_MAX || tls.spare[i]->size < tls.spare[best]->size))
+      best = i;
+  if (best == SPARE_MAX) return NULL;
+  big_t *b = tls.spare[best];
+  tls.spare_bytes -= b->size;
+  tls.spare[best] = tls.spare[--tls.nspare];
+  return b;
+}
+
 static void pop_from(uint64_t gen) {
   while (tls.nlive > 0 && tls.gen[tls.nlive - 1] >= gen) {
     tls.nlive--;
     remember_ended(tls.gen[tls.nlive]);
     for (big_t *b = tls.big[tls.nlive], *next; b != NULL; b = next) {
       next = b->next;
-      free(b);
+      spare_put(b);
       tls.st.big_frees++;
     }
     tls.big[tls.nlive] = NULL;
@@ -289,7 +354,8 @@ static void *scope_block(unsigned slot, size_t n) {
       errno = ENOMEM;
       return NULL;
     }
-    big_t *b = malloc(sizeof(big_t) + n);
+    big_t *b = spare_take(n);
+    if (b == NULL) b = malloc(sizeof(big_t) + n);
     if (b == NULL) return NULL;
     tls.st.big_allocs++;
     return tag_big(b, slot, n);
