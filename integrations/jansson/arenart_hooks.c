@@ -11,9 +11,10 @@
  * Three layouts:
  *   arena block (under AR_HOOKS_BIG_BYTES, in a scope): base from ar_alloc (16-aligned),
  *     p = base + 8, so p is 8 mod 16 like glibc's and costs what glibc's header costs;
- *   big block (AR_HOOKS_BIG_BYTES or more, in a scope): malloc(n + 32) holding
+ *   big block (AR_HOOKS_BIG_BYTES or more, in a scope): malloc(n + 32) (or a spare) holding
  *     {prev, next, size, word}, p = base + 32, on its scope's list; the scope's end frees
- *     whatever is still listed (why malloc: see "Big blocks" in the header);
+ *     whatever is still listed or keeps it as a spare (why malloc: see "Big blocks" in the
+ *     header);
  *   malloc block (no scope): malloc(n + 8), p = base + 8.
  *
  * Generations come from one process-wide counter (one relaxed fetch-and-add per scope in which
@@ -25,7 +26,10 @@
  * and anything above it, which covers "ending an outer scope ends the inner ones" too.
  *
  * The fast paths are a few loads and compares on top of ar_alloc's inline bump: the scope
- * depth (one call), the top of the stack, the word. No atomics, no locks.
+ * depth (one call), the top of the stack, the word. No atomics, no locks. They are separate
+ * from the slow paths (noinline) because a single function with both saved registers and
+ * checked every case on every call: 84 instructions per jansson allocation under callgrind,
+ * against about 50 now and mimalloc's 23 (docs/integrations.md, "Where the time goes").
  */
 #include "integrations/jansson/arenart_hooks.h"
 
@@ -72,6 +76,7 @@
  * all, kept per thread after their scope ended. */
 #define SPARE_MAX 4
 #define SPARE_BYTES ((size_t)1 << 20)
+#define SPARE_MIN ((size_t)32 << 10)
 
 _Static_assert(AR_HOOKS_MAX_SCOPES == SLOT_MALLOC, "slots 0..30 are scopes, 31 is malloc");
 _Static_assert(AR_HOOKS_BIG_BYTES < SIZE_BIG, "arena block sizes fit the size field");
@@ -175,7 +180,8 @@ static void cache_drop(void) {
 /* Why spares: a scope's end used to free() its big blocks, and glibc then gave the top of its
  * heap back to the OS (its trim threshold), so the next document faulted the same pages in
  * again: 70 faults per libxml2 benchmark document, 16% of its time (docs/integrations.md,
- * "Measured"). A few blocks are kept for the next big requests of this thread instead, the way
+ * "Where the time goes"). Only blocks of SPARE_MIN or more: smaller ones do not make glibc
+ * trim, and keeping them moved jansson's peak memory at 16 KiB documents. A few blocks are kept for the next big requests of this thread instead, the way
  * malloc keeps freed memory; they are malloc blocks, so they are freed at thread exit (a
  * pthread key's destructor). Not under ASan, checked mode or the other arenas that check
  * (tls.fast false), where a scope's end frees its big blocks so that a use after the scope
@@ -197,7 +203,7 @@ static void spare_key_make(void) {
 
 /* Keeps b (its scope has ended) as a spare if there is room, else frees it. */
 static void spare_put(big_t *b) {
-  if (HK_CACHE && tls.fast && tls.nspare < SPARE_MAX &&
+  if (HK_CACHE && tls.fast && tls.nspare < SPARE_MAX && b->size >= SPARE_MIN &&
       b->size <= SPARE_BYTES - tls.spare_bytes) {
     (void)pthread_once(&g_spare_once, spare_key_make);
     /* Set again whenever it reads NULL: after the destructor ran at thread exit, a later
@@ -391,9 +397,8 @@ static __attribute__((noinline)) void *malloc_slow(size_t n) {
 
 /* The fast path: a small block in the innermost scope the hooks already know, from the
  * small-block list of its footprint or from the arena's inline bump. It is kept free of calls
- * other than the scope depth and the bump's own slow path, so the compiler saves no registers
- * for it: its cost is close to the bump's (see "Measured" in docs/integrations.md). The
- * depth_at check also covers current_slot's pop: depths on the stack increase, so a top equal
+ * other than the scope depth and the bump's own slow path, so the compiler saves only two
+ * registers for it (see "Where the time goes" in docs/integrations.md). The depth_at check also covers current_slot's pop: depths on the stack increase, so a top equal
  * to d leaves nothing deeper to pop. A non-NULL list head exists only for the innermost live
  * scope, on an arena that packs blocks (cache_drop runs whenever either changes), so the slot
  * test is all the list needs. */
@@ -509,7 +514,8 @@ static __attribute__((noinline)) void free_slow(char *p, uint64_t w) {
   if (k == K_CURRENT) {
     size_t n = (size_t)(w & SIZE_MASK);
     size_t fp = (n + WORD + 15) & ~(size_t)15;
-    if (HK_CACHE && tls.fast && fp <= CACHE_MAX_FP && !tls.cache_live) { /* after a deeper scope ended */
+    /* after a deeper scope ended */
+    if (HK_CACHE && tls.fast && fp <= CACHE_MAX_FP && !tls.cache_live) {
       tls.cache_live = true;
       tls.cache_slot = w_slot(w); /* the innermost live scope: k == K_CURRENT */
     }
