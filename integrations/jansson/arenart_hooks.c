@@ -180,12 +180,13 @@ static void cache_drop(void) {
 /* Why spares: a scope's end used to free() its big blocks, and glibc then gave the top of its
  * heap back to the OS (its trim threshold), so the next document faulted the same pages in
  * again: 70 faults per libxml2 benchmark document, 16% of its time (docs/integrations.md,
- * "Where the time goes"). Only blocks of SPARE_MIN or more: smaller ones do not make glibc
- * trim, and keeping them moved jansson's peak memory at 16 KiB documents. A few blocks are kept for the next big requests of this thread instead, the way
- * malloc keeps freed memory; they are malloc blocks, so they are freed at thread exit (a
- * pthread key's destructor). Not under ASan, checked mode or the other arenas that check
- * (tls.fast false), where a scope's end frees its big blocks so that a use after the scope
- * is caught. */
+ * "Where the time goes"). A few blocks are kept for the next big requests of this thread
+ * instead, the way malloc keeps freed memory; they are malloc blocks, so they are freed at
+ * thread exit (a pthread key's destructor). Only blocks of SPARE_MIN or more: the faults came
+ * from the big ones, and keeping small ones too made jansson's peak memory at 16 KiB documents
+ * vary more (5 runs in 24 a chunk above the usual figure, against 1 in 24 without spares).
+ * Not under ASan, checked mode or the other arenas that check (tls.fast false), where a
+ * scope's end frees its big blocks so that a use after the scope is caught. */
 static pthread_key_t g_spare_key;
 static pthread_once_t g_spare_once = PTHREAD_ONCE_INIT;
 static bool g_spare_key_ok;
@@ -398,10 +399,11 @@ static __attribute__((noinline)) void *malloc_slow(size_t n) {
 /* The fast path: a small block in the innermost scope the hooks already know, from the
  * small-block list of its footprint or from the arena's inline bump. It is kept free of calls
  * other than the scope depth and the bump's own slow path, so the compiler saves only two
- * registers for it (see "Where the time goes" in docs/integrations.md). The depth_at check also covers current_slot's pop: depths on the stack increase, so a top equal
- * to d leaves nothing deeper to pop. A non-NULL list head exists only for the innermost live
- * scope, on an arena that packs blocks (cache_drop runs whenever either changes), so the slot
- * test is all the list needs. */
+ * registers for it (see "Where the time goes" in docs/integrations.md). The depth_at check
+ * also covers current_slot's pop: depths on the stack increase, so a top equal to d leaves
+ * nothing deeper to pop. A non-NULL list head exists only for the innermost live scope, on an
+ * arena that packs blocks (cache_drop runs whenever either changes), so the slot test is all
+ * the list needs. */
 void *ar_hooks_malloc(size_t n) {
   unsigned d = ar_scope_depth();
   unsigned top = tls.nlive - 1; /* wraps when nlive == 0, failing the bound below */
