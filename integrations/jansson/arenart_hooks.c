@@ -179,12 +179,12 @@ static void cache_drop(void) {
 
 /* Why spares: a scope's end used to free() its big blocks, and glibc then gave the top of its
  * heap back to the OS (its trim threshold), so the next document faulted the same pages in
- * again: 70 faults per libxml2 benchmark document, 16% of its time (docs/integrations.md,
+ * again: 66 faults per libxml2 benchmark document, 16% of its time (docs/integrations.md,
  * "Where the time goes"). A few blocks are kept for the next big requests of this thread
  * instead, the way malloc keeps freed memory; they are malloc blocks, so they are freed at
  * thread exit (a pthread key's destructor). Only blocks of SPARE_MIN or more: the faults came
  * from the big ones, and keeping small ones too made jansson's peak memory at 16 KiB documents
- * vary more (5 runs in 24 a chunk above the usual figure, against 1 in 24 without spares).
+ * vary more (5 runs in 24 124 KiB above the usual figure, against 1 in 24 without spares).
  * Not under ASan, checked mode or the other arenas that check (tls.fast false), where a
  * scope's end frees its big blocks so that a use after the scope is caught. */
 static pthread_key_t g_spare_key;
