@@ -11,9 +11,10 @@
  * Three layouts:
  *   arena block (under AR_HOOKS_BIG_BYTES, in a scope): base from ar_alloc (16-aligned),
  *     p = base + 8, so p is 8 mod 16 like glibc's and costs what glibc's header costs;
- *   big block (AR_HOOKS_BIG_BYTES or more, in a scope): malloc(n + 32) holding
+ *   big block (AR_HOOKS_BIG_BYTES or more, in a scope): malloc(n + 32) (or a spare) holding
  *     {prev, next, size, word}, p = base + 32, on its scope's list; the scope's end frees
- *     whatever is still listed (why malloc: see "Big blocks" in the header);
+ *     whatever is still listed or keeps it as a spare (why malloc: see "Big blocks" in the
+ *     header);
  *   malloc block (no scope): malloc(n + 8), p = base + 8.
  *
  * Generations come from one process-wide counter (one relaxed fetch-and-add per scope in which
@@ -25,12 +26,16 @@
  * and anything above it, which covers "ending an outer scope ends the inner ones" too.
  *
  * The fast paths are a few loads and compares on top of ar_alloc's inline bump: the scope
- * depth (one call), the top of the stack, the word. No atomics, no locks.
+ * depth (one call), the top of the stack, the word. No atomics, no locks. They are separate
+ * from the slow paths (noinline) because a single function with both saved registers and
+ * checked every case on every call: 84 instructions per jansson allocation under callgrind,
+ * against about 50 now and mimalloc's 23 (docs/integrations.md, "Where the time goes").
  */
 #include "integrations/jansson/arenart_hooks.h"
 
 #include <arenart.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,6 +72,11 @@
 #ifndef HK_CACHE
 #define HK_CACHE 1
 #endif
+/* Spare big blocks (see "Big blocks" in the header): at most this many, of these many bytes in
+ * all, kept per thread after their scope ended. */
+#define SPARE_MAX 4
+#define SPARE_BYTES ((size_t)1 << 20)
+#define SPARE_MIN ((size_t)32 << 10)
 
 _Static_assert(AR_HOOKS_MAX_SCOPES == SLOT_MALLOC, "slots 0..30 are scopes, 31 is malloc");
 _Static_assert(AR_HOOKS_BIG_BYTES < SIZE_BIG, "arena block sizes fit the size field");
@@ -90,6 +100,7 @@ typedef struct hk_tls {
   unsigned nlive;                         /* live scopes with hook blocks */
   unsigned depth_at[AR_HOOKS_MAX_SCOPES]; /* ar_scope_depth() when each was pushed */
   uint64_t gen[AR_HOOKS_MAX_SCOPES];      /* their full generations, increasing */
+  uint64_t tag[AR_HOOKS_MAX_SCOPES];      /* pack(gen, slot, 0): a block's word less its size */
   big_t *big[AR_HOOKS_MAX_SCOPES];        /* each scope's big blocks not yet freed */
   ar_arena_t *arena;                      /* the thread arena (set at the first push) */
   ended_t ended[AR_HOOKS_ENDED_RING];     /* recently ended scopes, for late-free reports */
@@ -99,6 +110,9 @@ typedef struct hk_tls {
   ar_arena_t *probed;                     /* the arena `fast` was measured on */
   bool fast;                              /* it packs blocks back to back (see probe_fast) */
   unsigned ended_pos;
+  big_t *spare[SPARE_MAX];                /* big blocks kept for the next scope (see spare_put) */
+  unsigned nspare;
+  size_t spare_bytes;                     /* their sizes, added */
   ar_hooks_stats_t st;
 } hk_tls_t;
 
@@ -161,13 +175,75 @@ static void cache_drop(void) {
   tls.cache_live = false;
 }
 
+/* ---- spare big blocks ------------------------------------------------------------------ */
+
+/* Why spares: a scope's end used to free() its big blocks, and glibc then gave the top of its
+ * heap back to the OS (its trim threshold), so the next document faulted the same pages in
+ * again: 66 faults per libxml2 benchmark document, 16% of its time (docs/integrations.md,
+ * "Where the time goes"). A few blocks are kept for the next big requests of this thread
+ * instead, the way malloc keeps freed memory; they are malloc blocks, so they are freed at
+ * thread exit (a pthread key's destructor). Only blocks of SPARE_MIN or more: the faults came
+ * from the big ones, and keeping small ones too made jansson's peak memory at 16 KiB documents
+ * vary more (5 runs in 24 124 KiB above the usual figure, against 1 in 24 without spares).
+ * Not under ASan, checked mode or the other arenas that check (tls.fast false), where a
+ * scope's end frees its big blocks so that a use after the scope is caught. */
+static pthread_key_t g_spare_key;
+static pthread_once_t g_spare_once = PTHREAD_ONCE_INIT;
+static bool g_spare_key_ok;
+
+static void spare_free_all(void *unused) {
+  (void)unused;
+  for (unsigned i = 0; i < tls.nspare; i++) free(tls.spare[i]);
+  tls.nspare = 0;
+  tls.spare_bytes = 0;
+}
+
+static void spare_key_make(void) {
+  g_spare_key_ok = pthread_key_create(&g_spare_key, spare_free_all) == 0;
+}
+
+/* Keeps b (its scope has ended) as a spare if there is room, else frees it. */
+static void spare_put(big_t *b) {
+  if (HK_CACHE && tls.fast && tls.nspare < SPARE_MAX && b->size >= SPARE_MIN &&
+      b->size <= SPARE_BYTES - tls.spare_bytes) {
+    (void)pthread_once(&g_spare_once, spare_key_make);
+    /* Set again whenever it reads NULL: after the destructor ran at thread exit, a later
+     * scope end (the thread arena's own destruction) gets the destructor called once more. */
+    if (g_spare_key_ok && (pthread_getspecific(g_spare_key) != NULL ||
+                           pthread_setspecific(g_spare_key, &tls) == 0)) {
+      tls.spare[tls.nspare++] = b;
+      tls.spare_bytes += b->size;
+      return;
+    }
+  }
+  free(b);
+}
+
+/* The smallest spare that holds n bytes (each holds at least its last size) and is at most
+ * twice that, taken off the list; NULL if none fits. Why the upper bound: a library that grows
+ * a buffer by doubling asks for small sizes first, and handing it a spare many times that big
+ * only to free it at the next doubling would keep the spare's pages resident for nothing
+ * (jansson's dump buffer: the peak memory grew by 3-5% until this bound). */
+static big_t *spare_take(size_t n) {
+  unsigned best = SPARE_MAX;
+  for (unsigned i = 0; i < tls.nspare; i++)
+    if (tls.spare[i]->size >= n && tls.spare[i]->size / 2 <= n &&
+        (best == SPARE_MAX || tls.spare[i]->size < tls.spare[best]->size))
+      best = i;
+  if (best == SPARE_MAX) return NULL;
+  big_t *b = tls.spare[best];
+  tls.spare_bytes -= b->size;
+  tls.spare[best] = tls.spare[--tls.nspare];
+  return b;
+}
+
 static void pop_from(uint64_t gen) {
   while (tls.nlive > 0 && tls.gen[tls.nlive - 1] >= gen) {
     tls.nlive--;
     remember_ended(tls.gen[tls.nlive]);
     for (big_t *b = tls.big[tls.nlive], *next; b != NULL; b = next) {
       next = b->next;
-      free(b);
+      spare_put(b);
       tls.st.big_frees++;
     }
     tls.big[tls.nlive] = NULL;
@@ -241,6 +317,7 @@ static int current_slot(unsigned d) {
   if (HK_CACHE) probe_fast(a);
   tls.depth_at[tls.nlive] = d;
   tls.gen[tls.nlive] = g;
+  tls.tag[tls.nlive] = pack(g, tls.nlive, 0);
   tls.big[tls.nlive] = NULL;
   /* The outer scope's cached blocks stay allocated in it (until it ends); the cache now
    * serves the new scope only, so no block of one scope is handed out in another. */
@@ -287,7 +364,8 @@ static void *scope_block(unsigned slot, size_t n) {
       errno = ENOMEM;
       return NULL;
     }
-    big_t *b = malloc(sizeof(big_t) + n);
+    big_t *b = spare_take(n);
+    if (b == NULL) b = malloc(sizeof(big_t) + n);
     if (b == NULL) return NULL;
     tls.st.big_allocs++;
     return tag_big(b, slot, n);
@@ -307,13 +385,46 @@ static void *scope_block(unsigned slot, size_t n) {
   return tag_arena(base, slot, n);
 }
 
-void *ar_hooks_malloc(size_t n) {
+/* Everything but the fast path of ar_hooks_malloc: no scope, a scope the hooks have not seen
+ * yet (or one of theirs that ended without its cleanup), a big block, a full chunk. */
+static __attribute__((noinline)) void *malloc_slow(size_t n) {
   unsigned d = ar_scope_depth();
   if (d == 0) return malloc_block(n);
   int s = current_slot(d);
   if (s == -1) return malloc_block(n);
   if (s < 0) return NULL;
   return scope_block((unsigned)s, n);
+}
+
+/* The fast path: a small block in the innermost scope the hooks already know, from the
+ * small-block list of its footprint or from the arena's inline bump. It is kept free of calls
+ * other than the scope depth and the bump's own slow path, so the compiler saves only two
+ * registers for it (see "Where the time goes" in docs/integrations.md). The depth_at check
+ * also covers current_slot's pop: depths on the stack increase, so a top equal to d leaves
+ * nothing deeper to pop. A non-NULL list head exists only for the innermost live scope, on an
+ * arena that packs blocks (cache_drop runs whenever either changes), so the slot test is all
+ * the list needs. */
+void *ar_hooks_malloc(size_t n) {
+  unsigned d = ar_scope_depth();
+  unsigned top = tls.nlive - 1; /* wraps when nlive == 0, failing the bound below */
+  if (AR_LIKELY(d != 0 && top < AR_HOOKS_MAX_SCOPES && tls.depth_at[top] == d &&
+                n < AR_HOOKS_BIG_BYTES)) {
+    size_t fp = (n + WORD + 15) & ~(size_t)15;
+    char *base;
+    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache[fp / 16 - 1] != NULL &&
+        tls.cache_slot == top) {
+      base = tls.cache[fp / 16 - 1];
+      memcpy(&tls.cache[fp / 16 - 1], base, sizeof(void *));
+    } else {
+      base = ar_alloc(tls.arena, n + WORD);
+      if (AR_UNLIKELY(base == NULL)) return NULL;
+    }
+    tls.st.arena_allocs++;
+    char *p = base + WORD;
+    put_word(p, tls.tag[top] | n);
+    return p;
+  }
+  return malloc_slow(n);
 }
 
 char *ar_hooks_strdup(const char *s) {
@@ -392,15 +503,8 @@ static void leave_alone(kind_t k, const char *p, uint64_t w) {
   }
 }
 
-void ar_hooks_free(void *ptr) {
-  if (ptr == NULL) return;
-  char *p = ptr;
-  uint64_t w = get_word(p);
-  if (is_malloc_word(w)) {
-    tls.st.malloc_frees++;
-    free(p - WORD);
-    return;
-  }
+/* Everything but the fast paths of ar_hooks_free. */
+static __attribute__((noinline)) void free_slow(char *p, uint64_t w) {
   kind_t k = classify(w, ar_scope_depth());
   if (w_big(w) && (k == K_CURRENT || k == K_OUTER)) { /* this thread's list: free it now */
     big_t *b = big_of(p);
@@ -412,7 +516,8 @@ void ar_hooks_free(void *ptr) {
   if (k == K_CURRENT) {
     size_t n = (size_t)(w & SIZE_MASK);
     size_t fp = (n + WORD + 15) & ~(size_t)15;
-    if (HK_CACHE && tls.fast && fp <= CACHE_MAX_FP && !tls.cache_live) { /* after a deeper scope ended */
+    /* after a deeper scope ended */
+    if (HK_CACHE && tls.fast && fp <= CACHE_MAX_FP && !tls.cache_live) {
       tls.cache_live = true;
       tls.cache_slot = w_slot(w); /* the innermost live scope: k == K_CURRENT */
     }
@@ -428,6 +533,33 @@ void ar_hooks_free(void *ptr) {
     return;
   }
   leave_alone(k, p, w);
+}
+
+/* The fast paths: a malloc block, and a small block of the innermost scope (its word less the
+ * size equals that scope's tag, which checks slot and generation at once) going onto a live
+ * small-block list. The depth is read last, only for a block that passed the rest. */
+void ar_hooks_free(void *ptr) {
+  if (ptr == NULL) return;
+  char *p = ptr;
+  uint64_t w = get_word(p);
+  if (is_malloc_word(w)) {
+    tls.st.malloc_frees++;
+    free(p - WORD);
+    return;
+  }
+  unsigned top = tls.nlive - 1; /* wraps when nlive == 0, failing the bound below */
+  size_t n = (size_t)(w & SIZE_MASK);
+  size_t fp = (n + WORD + 15) & ~(size_t)15;
+  if (HK_CACHE && top < AR_HOOKS_MAX_SCOPES && (w & ~SIZE_MASK) == tls.tag[top] &&
+      fp <= CACHE_MAX_FP && tls.fast && tls.cache_live && tls.cache_slot == top &&
+      tls.depth_at[top] == ar_scope_depth()) {
+    char *base = p - WORD;
+    memcpy(base, &tls.cache[fp / 16 - 1], sizeof(void *));
+    tls.cache[fp / 16 - 1] = base;
+    tls.st.arena_frees++;
+    return;
+  }
+  free_slow(p, w);
 }
 
 void *ar_hooks_realloc(void *ptr, size_t n) {

@@ -22,12 +22,19 @@
  *
  * Big blocks. A block of AR_HOOKS_BIG_BYTES (4 KiB) or more asked for in a scope comes from
  * malloc, with a 32-byte header that links it into its scope's list; the scope's end frees
- * every big block still listed, so to the caller it behaves like the scope's other blocks.
+ * every big block still listed (or keeps it as a spare, below), so to the caller it behaves
+ * like the scope's other blocks.
  * Why: blocks that big are mostly the buffers a parser or serializer grows by doubling. In a
  * thread arena (64 KiB chunks) each one over about 16 KiB gets a dedicated chunk, mapped and
  * unmapped on every request (page faults were 18% of the jansson benchmark's time), and the
  * smaller ones leave their old copies behind until the chunk fills and waste up to their size
- * at a chunk's end; malloc reuses that memory at once.
+ * at a chunk's end; malloc reuses that memory at once. Spares: where the small-block lists are
+ * used (see "Recycling"; not under ASan or in arenas that check), a scope's end keeps up to 4
+ * of its big blocks of 32 KiB or more, 1 MiB in all, per thread instead of freeing them, and a
+ * later big request of that thread, in any scope, takes the smallest one that holds it and is
+ * at most twice its size. Why: freeing them let glibc trim its heap, and the next document
+ * faulted the same pages in again (16% of the libxml2 benchmark's time). Spares are freed
+ * when their thread exits.
  *
  * Recycling. A freed block of the innermost scope whose footprint (size + 8, rounded up to 16)
  * is at most 512 bytes goes on the hooks' own per-footprint list for that scope, and the next
@@ -48,7 +55,8 @@
  *   - malloc block: free().
  *   - block of the innermost live scope on this thread, with no deeper scope open: recycled
  *     (see "Recycling").
- *   - big block of a live scope of this thread: unlinked and freed.
+ *   - big block of a live scope of this thread: unlinked and freed (spares are only kept at
+ *     a scope's end).
  *   - block of an outer scope that is still live (a deeper scope is open now): left alone
  *     ("abandoned"); the outer scope's end takes it back. Giving it back could move the
  *     cursor below the deeper scope's start, which that scope's end would reject.
@@ -69,8 +77,9 @@
  * faults, as the library's own walk of the dead objects would). A late free is recognised as
  * late only if its word is intact and its scope is one of the last AR_HOOKS_ENDED_RING scopes
  * that ended on the calling thread (checked mode junk-fills a scope's memory when it ends, so
- * there a late free is reported as an unknown pointer); an older one, or one freed on another thread, is counted
- * as foreign. If the address was handed out again by the hooks, the late free is
+ * there a late free is reported as an unknown pointer); an older one, or one freed on another
+ * thread, is counted as foreign. If the address was handed out again by the hooks (a spare
+ * big block included), the late free is
  * indistinguishable from a free of the new block and frees it (as with malloc). A stale word
  * is taken as live only if it matches a live scope's 35-bit generation after the address
  * hash, which random bytes do with probability 2^-35. Generations are unique process-wide
@@ -111,8 +120,9 @@ extern "C" {
 
 /** Scopes one thread can have open with hook blocks at once; deeper ones get malloc blocks. */
 #define AR_HOOKS_MAX_SCOPES 31
-/** Blocks of this many bytes or more, asked for in a scope, come from malloc and are listed
- * with their scope, which frees them at its end if nothing did before (see "Big blocks"). */
+/** Blocks of this many bytes or more, asked for in a scope, come from malloc (or a spare)
+ * and are listed with their scope, which frees them (or keeps a few as spares) at its end if
+ * nothing did before (see "Big blocks"). */
 #define AR_HOOKS_BIG_BYTES ((size_t)4096)
 /** Ended scopes per thread that a late free is recognised against (debug report). */
 #define AR_HOOKS_ENDED_RING 64
@@ -122,8 +132,8 @@ extern "C" {
 #define AR_HOOKS_UNKNOWN_PREFIX "arenart hooks: unknown pointer"
 
 /** Allocates n bytes (8-byte aligned): from the calling thread's innermost scope when
- * ar_scope_depth() > 0 (big ones from malloc, freed at the scope's end at the latest), from
- * malloc otherwise. n == 0 gives a unique block.
+ * ar_scope_depth() > 0 (big ones from malloc or a spare, given up at the scope's end at the
+ * latest), from malloc otherwise. n == 0 gives a unique block.
  * Errors (NULL): n + 16 overflows; malloc failed (errno ENOMEM); inside a scope, the thread
  * arena could not be had or refused (ar_last_error() says why: AR_ENOMEM, AR_ELIMIT). */
 void *ar_hooks_malloc(size_t n);
@@ -166,8 +176,9 @@ int ar_hooks_add_scope_end_fn(ar_hooks_scope_end_fn fn);
 /** The calling thread's counters (since the thread's first hook call). */
 typedef struct ar_hooks_stats {
   uint64_t arena_allocs;  /**< blocks served by a scope's arena (realloc moves included) */
-  uint64_t big_allocs;    /**< big blocks served in a scope (from malloc, listed) */
-  uint64_t big_frees;     /**< big blocks freed (by a free, or by their scope's end) */
+  uint64_t big_allocs;    /**< big blocks served in a scope (from malloc or a spare, listed) */
+  uint64_t big_frees;     /**< big blocks given up (by a free, or by their scope's end, which
+                               may keep them as spares) */
   uint64_t malloc_allocs; /**< blocks served by malloc */
   uint64_t arena_frees;   /**< scope blocks recycled (the hooks' lists, or ar_free) */
   uint64_t malloc_frees;  /**< malloc blocks freed */
