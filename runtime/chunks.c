@@ -23,16 +23,18 @@
 #include "runtime/internal.h"
 #include "runtime/track.h"
 
-/* Ordinary chunks come from the arena's source, dedicated ones from large_source: the same
- * source, except that an arena on the process-wide chunk pool takes its dedicated chunks from
- * the OS pages directly, as the pool itself would (arena.c, "Source"). Both are chosen at
- * creation; a chunk goes back to the one it came from. */
-static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated) {
-  return dedicated ? &a->large_source : &a->source;
+/* Ordinary chunks of chunk_size come from the arena's source; dedicated chunks and grown
+ * ordinary ones (any other size) from large_source: the same source, except that an arena on
+ * the process-wide chunk pool takes them from the OS pages directly, as the pool itself would
+ * for a size it does not pool (arena.c, "Source"). Both are chosen at creation, and the size
+ * a chunk was acquired with never changes while it is ordinary, so a chunk goes back to the
+ * one it came from. */
+static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t bytes) {
+  return dedicated || bytes != a->chunk_size ? &a->large_source : &a->source;
 }
 
 ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
-  const ar_source_t *src = source_for(a, dedicated);
+  const ar_source_t *src = source_for(a, dedicated, bytes);
   void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) return NULL;
   ar_chunk_t *c = (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16);
@@ -52,7 +54,7 @@ ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
 }
 
 void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated) {
-  const ar_source_t *src = source_for(a, dedicated);
+  const ar_source_t *src = source_for(a, dedicated, c->size);
   void *base = c->base;
   size_t size = c->size;
   ar_assert(a->capacity >= size);
@@ -131,10 +133,7 @@ ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes) {
  * Returns false if there is none. */
 bool ar_chunks_drop_one_idle(ar_arena_t *a) {
   if (a->spare != NULL) {
-    ar_chunk_t *c = a->spare;
-    a->spare = c->next;
-    a->nspare--;
-    ar_chunks_release(a, c, false);
+    ar_chunks_release(a, ar_chunks_spare_pop(a), false);
     return true;
   }
   for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
@@ -184,16 +183,65 @@ void ar_chunks_keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep) 
 
 /* Keeps an emptied ordinary chunk as a spare if `keep_bytes` allows, else returns it. */
 void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
-  if (ar_chunks_idle_bytes(a) + a->chunk_size <= keep_bytes) {
+  if (ar_chunks_idle_bytes(a) + c->size <= keep_bytes) {
     c->seq = 0;
     c->top = c->data;
     c->limit = (char *)c->base + c->size; /* no longer sealed */
-    c->next = a->spare;
-    a->spare = c;
-    a->nspare++;
+    ar_chunks_spare_push(a, c);
   } else {
     ar_chunks_release(a, c, false);
   }
+}
+
+/*
+ * Growing. With 64 KiB chunks a request that needs megabytes pushes a new chunk every 64 KiB,
+ * and every block over 16 KiB (a quarter of a chunk) takes a dedicated chunk of its own: a
+ * source call each, a mapping each, and a kept-chunk list to search at every reset. A user
+ * can tune that away (a larger chunk_size, a retain_bytes), but the defaults must not need
+ * it. So an arena whose chunks grow (a->grow_max > chunk_size: the defaults, arena.c) sizes
+ * each new ordinary chunk from the chunk bytes it has in use (ordinary and dedicated, the
+ * `need` of "Keeping memory"): the largest chunk_size << k that is at most half of it, and at
+ * most grow_max. So the first four chunks are chunk_size, and from there the chunks double
+ * about every other refill, up to grow_max: the number of refills (and of source calls) per
+ * request grows with the log of its size until the cap, and linearly, by grow_max, beyond.
+ * The dedicated-chunk threshold is a quarter of the chunk the refill would make current
+ * (arena.c), so as chunks grow, mid-size blocks bump inline instead of taking a chunk each.
+ * The size follows the need, not a count of refills, so it needs no state: a rewind or reset
+ * that gives the memory back makes the next chunk small again. What reset keeps (spares, of
+ * any size, largest first) is reused first, largest first, so the next request of the same
+ * size bumps through the big chunks at once.
+ * Under limit_bytes the size halves (not below chunk_size) until the idle chunks could make
+ * room for it, so growth never refuses a request that chunk_size chunks would have served; the
+ * size is decided before anything is acquired, so a refusal still leaves the arena unchanged.
+ */
+void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {
+  /* Equal sizes go in front: with fixed chunks this is a plain push. */
+  ar_chunk_t **link = &a->spare;
+  while (*link != NULL && (*link)->size > c->size) link = &(*link)->next;
+  c->next = *link;
+  *link = c;
+  a->nspare++;
+  a->spare_bytes += c->size;
+}
+
+ar_chunk_t *ar_chunks_spare_pop(ar_arena_t *a) {
+  ar_chunk_t *c = a->spare;
+  if (c == NULL) return NULL;
+  a->spare = c->next;
+  c->next = NULL;
+  a->nspare--;
+  a->spare_bytes -= c->size;
+  return c;
+}
+
+size_t ar_chunks_next_size(const ar_arena_t *a) {
+  if (a->spare != NULL) return a->spare->size;
+  size_t size = a->chunk_size;
+  if (a->grow_max <= size) return size;
+  size_t need = a->capacity - ar_chunks_idle_bytes(a);
+  while (size < a->grow_max && size <= need / 4) size <<= 1;
+  while (size > a->chunk_size && !ar_chunks_room_possible(a, size)) size >>= 1;
+  return size;
 }
 
 /*

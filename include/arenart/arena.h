@@ -63,6 +63,9 @@ typedef struct ar_arena ar_arena_t;
 #define AR_DEFAULT_RETAIN_BYTES AR_RETAIN_AUTO
 /** The most an AR_RETAIN_AUTO arena keeps across a reset: 64 MiB. */
 #define AR_RETAIN_AUTO_MAX ((size_t)64 << 20)
+/** The largest ordinary chunk of an arena whose chunks grow (see ar_options_t.chunk_size):
+ * 1 MiB, 16 times AR_DEFAULT_CHUNK_SIZE. */
+#define AR_GROWN_CHUNK_MAX ((size_t)1 << 20)
 /** Smallest chunk_size ar_arena_create accepts. */
 #define AR_MIN_CHUNK_SIZE ((size_t)256)
 /** Largest single request; larger ones fail with AR_EOVERFLOW. */
@@ -74,6 +77,9 @@ enum {
    * are verified at rewind/reset (AR_ECORRUPT is reported on stderr and in ar_arena_check),
    * and freed memory is filled with 0xDD junk. Slower; for debugging. */
   AR_ARENA_CHECKED = 1u << 0,
+  /** Every ordinary chunk is exactly chunk_size bytes, even with the default chunk_size and
+   * source, whose chunks otherwise grow (see ar_options_t.chunk_size). */
+  AR_ARENA_FIXED_CHUNKS = 1u << 1,
 };
 
 /** How to create an arena. Start from ar_options_init() or AR_OPTIONS_INIT, then set the
@@ -95,7 +101,20 @@ enum {
  * Every function that takes an ar_options_t checks it this way. */
 typedef struct ar_options {
   size_t size;               /**< sizeof(ar_options_t) as the caller compiled it (see above) */
-  size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256 */
+  size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256.
+                                  With the default chunk_size and source (and no
+                                  AR_ARENA_FIXED_CHUNKS) it is the first and smallest ordinary
+                                  chunk's size: once the arena has four chunks' worth in use
+                                  (ordinary and dedicated), each new ordinary chunk is the
+                                  largest chunk_size << k that is at most half of what is in
+                                  use, up to AR_GROWN_CHUNK_MAX (and smaller if limit_bytes
+                                  needs it, never below chunk_size), and a request gets a
+                                  dedicated chunk above a quarter of the chunk it would
+                                  bump. Grown chunks come from where dedicated chunks do
+                                  (see ar_arena_create). Any other
+                                  chunk_size, or a source, gives chunks of exactly
+                                  chunk_size, and so do thread arenas (thread.h) and
+                                  arena-pool arenas (arenapool.h) */
   size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
   size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
                                   AR_RETAIN_AUTO (the default) adapts (see ar_reset) */
