@@ -391,10 +391,10 @@ static void clear(ar_arena_t *a, size_t keep) {
     a->hcap = 0;
   }
   if (a->chunks != NULL) ar_chunks_retire_current(a);
+  size_t need = a->capacity - ar_chunks_idle_bytes(a);
   /* Idle chunks from earlier cycles make way for the ones this cycle used (AR_RETAIN_AUTO
    * keeps dedicated chunks too, so both kinds compete for `keep`). */
   if (ar_chunks_retain_auto(a)) {
-    size_t need = a->capacity - ar_chunks_idle_bytes(a);
     while (ar_chunks_idle_bytes(a) != 0 && ar_chunks_idle_bytes(a) + need > keep)
       (void)ar_chunks_drop_one_idle(a);
   }
@@ -417,6 +417,8 @@ static void clear(ar_arena_t *a, size_t keep) {
   }
   /* Chunks kept from earlier may exceed a smaller `keep` (release). */
   while (ar_chunks_idle_bytes(a) > keep) (void)ar_chunks_drop_one_idle(a);
+  /* A growing arena keeps one chunk that holds this whole cycle (chunks.c, "Growing"). */
+  if (keep > 0) ar_chunks_fit_next(a, need, keep);
   a->used_retired = 0;
   a->hot.cur_ = NULL;
   a->limit = NULL;

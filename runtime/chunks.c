@@ -213,7 +213,21 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * Under limit_bytes the size halves (not below chunk_size) until the idle chunks could make
  * room for it, so growth never refuses a request that chunk_size chunks would have served; the
  * size is decided before anything is acquired, so a refusal still leaves the arena unchanged.
+ *
+ * Growing within a request still leaves its first chunks small, and a request of a few
+ * hundred KiB never grows at all: it pays a refill every 64 KiB and a dedicated chunk for
+ * every block over 16 KiB, request after request, where an arena of 1 MiB chunks bumps
+ * everything inline. So a reset (AR_RETAIN_AUTO only) that ends a request whose chunks
+ * together (the need) were more than chunk_size keeps big chunks instead: as many of the
+ * least chunk_size << k that is at least the need (at most grow_max) as it takes to hold the
+ * need. It counts the spares of that size it keeps already, acquires the rest first, and then
+ * gives back smaller spares (smallest first) and kept dedicated chunks until what it keeps is
+ * within the larger of its target and those big chunks (and within the limit). The next
+ * request of that size then bumps through warm big chunks, one refill per grow_max. Their
+ * sizes are the need at the next reset, so a steady load settles after one reset; a source
+ * that fails, or a limit that the chunks would not fit under, leaves the reset as it was.
  */
+
 void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {
   /* Equal sizes go in front: with fixed chunks this is a plain push. */
   ar_chunk_t **link = &a->spare;
@@ -242,6 +256,67 @@ size_t ar_chunks_next_size(const ar_arena_t *a) {
   while (size < a->grow_max && size <= need / 4) size <<= 1;
   while (size > a->chunk_size && !ar_chunks_room_possible(a, size)) size >>= 1;
   return size;
+}
+
+/* Gives back the smallest spare below `size`, else the largest kept dedicated chunk; false if
+ * there is neither. */
+static bool drop_small_idle(ar_arena_t *a, size_t size) {
+  ar_chunk_t **link = &a->spare, **last = NULL;
+  for (; *link != NULL; link = &(*link)->next)
+    if ((*link)->size < size) last = link;
+  if (last != NULL) {
+    ar_chunk_t *c = *last;
+    *last = c->next;
+    a->nspare--;
+    a->spare_bytes -= c->size;
+    ar_chunks_release(a, c, false);
+    return true;
+  }
+  for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
+    if (a->kept[k] != NULL) {
+      ar_chunks_release(a, kept_unlink(a, &a->kept[k]), true);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t keep) {
+  if (a->grow_max <= a->chunk_size || !ar_chunks_retain_auto(a) || need <= a->chunk_size)
+    return;
+  size_t size = a->chunk_size;
+  while (size < need && size < a->grow_max) size <<= 1;
+  size_t have = 0;
+  for (const ar_chunk_t *c = a->spare; c != NULL && c->size >= size; c = c->next)
+    have += c->size;
+  if (have >= need) return;
+  size_t n = (need - have + size - 1) / size, big = have + n * size;
+  if (a->limit_bytes != 0 && big > a->limit_bytes) return;
+  ar_chunk_t *fresh = NULL;
+  for (size_t i = 0; i < n; i++) {
+    ar_chunk_t *c = ar_chunks_acquire(a, size, false);
+    if (c == NULL) { /* all or nothing: the reset stays as it was */
+      while (fresh != NULL) {
+        ar_chunk_t *f = fresh;
+        fresh = f->next;
+        ar_chunks_release(a, f, false);
+      }
+      return;
+    }
+    c->next = fresh;
+    fresh = c;
+  }
+  size_t room = keep > big ? keep : big;
+  while (ar_chunks_idle_bytes(a) + n * size > room ||
+         (a->limit_bytes != 0 && a->capacity > a->limit_bytes)) {
+    if (!drop_small_idle(a, size)) break;
+  }
+  ar_assert(a->limit_bytes == 0 || a->capacity <= a->limit_bytes);
+  while (fresh != NULL) {
+    ar_chunk_t *c = fresh;
+    fresh = c->next;
+    ar_chunks_spare_push(a, c);
+  }
 }
 
 /*
