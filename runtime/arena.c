@@ -390,6 +390,7 @@ static void clear(ar_arena_t *a, size_t keep) {
     a->hblocks = NULL;
     a->hcap = 0;
   }
+  size_t used = current_used(a);
   if (a->chunks != NULL) ar_chunks_retire_current(a);
   size_t need = a->capacity - ar_chunks_idle_bytes(a);
   /* Idle chunks from earlier cycles make way for the ones this cycle used (AR_RETAIN_AUTO
@@ -418,7 +419,7 @@ static void clear(ar_arena_t *a, size_t keep) {
   /* Chunks kept from earlier may exceed a smaller `keep` (release). */
   while (ar_chunks_idle_bytes(a) > keep) (void)ar_chunks_drop_one_idle(a);
   /* A growing arena keeps one chunk that holds this whole cycle (chunks.c, "Growing"). */
-  if (keep > 0) ar_chunks_fit_next(a, need, keep);
+  if (keep > 0) ar_chunks_fit_next(a, need, used, keep);
   a->used_retired = 0;
   a->hot.cur_ = NULL;
   a->limit = NULL;

@@ -200,10 +200,13 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * can tune that away (a larger chunk_size, a retain_bytes), but the defaults must not need
  * it. So an arena whose chunks grow (a->grow_max > chunk_size: the defaults, arena.c) sizes
  * each new ordinary chunk from the chunk bytes it has in use (ordinary and dedicated, the
- * `need` of "Keeping memory"): the largest chunk_size << k that is at most half of it, and at
- * most grow_max. So the first four chunks are chunk_size, and from there the chunks double
- * about every other refill, up to grow_max: the number of refills (and of source calls) per
- * request grows with the log of its size until the cap, and linearly, by grow_max, beyond.
+ * `need` of "Keeping memory"): the largest chunk_size << k that is at most that need, and at
+ * most grow_max. So the first two chunks are chunk_size, and from there each new chunk about
+ * doubles the footprint until the cap: a request makes O(log) refills (and source calls) up
+ * to grow_max, and one per grow_max beyond. Doubling rather than a gentler ratio because the
+ * first request of a kind lays out its chunks, and a later one that lays its blocks out
+ * differently (the spares are reused largest first) faults in the pages the first left
+ * untouched: the fewer small chunks, the less of that.
  * The dedicated-chunk threshold is a quarter of the chunk the refill would make current
  * (arena.c), so as chunks grow, mid-size blocks bump inline instead of taking a chunk each.
  * The size follows the need, not a count of refills, so it needs no state: a rewind or reset
@@ -215,17 +218,19 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * size is decided before anything is acquired, so a refusal still leaves the arena unchanged.
  *
  * Growing within a request still leaves its first chunks small, and a request of a few
- * hundred KiB never grows at all: it pays a refill every 64 KiB and a dedicated chunk for
- * every block over 16 KiB, request after request, where an arena of 1 MiB chunks bumps
- * everything inline. So a reset (AR_RETAIN_AUTO only) that ends a request whose chunks
- * together (the need) were more than chunk_size keeps big chunks instead: as many of the
- * least chunk_size << k that is at least the need (at most grow_max) as it takes to hold the
- * need. It counts the spares of that size it keeps already, acquires the rest first, and then
- * gives back smaller spares (smallest first) and kept dedicated chunks until what it keeps is
- * within the larger of its target and those big chunks (and within the limit). The next
- * request of that size then bumps through warm big chunks, one refill per grow_max. Their
- * sizes are the need at the next reset, so a steady load settles after one reset; a source
- * that fails, or a limit that the chunks would not fit under, leaves the reset as it was.
+ * hundred KiB never grows far: it pays a refill every 64 KiB and a dedicated chunk for every
+ * block over 16 KiB, request after request, where an arena of 1 MiB chunks bumps everything
+ * inline. So a reset (AR_RETAIN_AUTO only) that ends a request whose chunks together (the
+ * need) were more than chunk_size, while what it handed out (`used`, padding included) and a
+ * chunk header fit in grow_max, keeps instead one chunk that holds all it handed out (the
+ * least chunk_size << k that does), unless it keeps one that large already:
+ * it acquires that chunk first, then gives back the smaller spares and kept dedicated chunks
+ * (all it replaces), and then, largest first, what else takes what it keeps past the larger
+ * of its target and that chunk (or past the limit). The next request of that size then bumps through one warm chunk, so a
+ * steady load settles after one reset. Above grow_max nothing is replaced: the request's chunks are kept as they are (most
+ * of them grow_max already), as replacing them would map and fault fresh memory for the next
+ * request. A source that fails, or a limit the chunk would not fit under, leaves the reset as
+ * it was.
  */
 
 void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {
@@ -253,13 +258,13 @@ size_t ar_chunks_next_size(const ar_arena_t *a) {
   size_t size = a->chunk_size;
   if (a->grow_max <= size) return size;
   size_t need = a->capacity - ar_chunks_idle_bytes(a);
-  while (size < a->grow_max && size <= need / 4) size <<= 1;
+  while (size < a->grow_max && size <= need / 2) size <<= 1;
   while (size > a->chunk_size && !ar_chunks_room_possible(a, size)) size >>= 1;
   return size;
 }
 
-/* Gives back the smallest spare below `size`, else the largest kept dedicated chunk; false if
- * there is neither. */
+/* Gives back the smallest spare below `size`, else the largest kept dedicated chunk below it
+ * (the head of its class); false if there is neither. */
 static bool drop_small_idle(ar_arena_t *a, size_t size) {
   ar_chunk_t **link = &a->spare, **last = NULL;
   for (; *link != NULL; link = &(*link)->next)
@@ -273,7 +278,7 @@ static bool drop_small_idle(ar_arena_t *a, size_t size) {
     return true;
   }
   for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
-    if (a->kept[k] != NULL) {
+    if (a->kept[k] != NULL && a->kept[k]->size < size) {
       ar_chunks_release(a, kept_unlink(a, &a->kept[k]), true);
       return true;
     }
@@ -281,42 +286,29 @@ static bool drop_small_idle(ar_arena_t *a, size_t size) {
   return false;
 }
 
-void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t keep) {
+void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
   if (a->grow_max <= a->chunk_size || !ar_chunks_retain_auto(a) || need <= a->chunk_size)
     return;
+  size_t want = used + AR_CHUNK_OVERHEAD; /* used < 2^62: no wrap */
+  if (want > a->grow_max) return;
   size_t size = a->chunk_size;
-  while (size < need && size < a->grow_max) size <<= 1;
-  size_t have = 0;
-  for (const ar_chunk_t *c = a->spare; c != NULL && c->size >= size; c = c->next)
-    have += c->size;
-  if (have >= need) return;
-  size_t n = (need - have + size - 1) / size, big = have + n * size;
-  if (a->limit_bytes != 0 && big > a->limit_bytes) return;
-  ar_chunk_t *fresh = NULL;
-  for (size_t i = 0; i < n; i++) {
-    ar_chunk_t *c = ar_chunks_acquire(a, size, false);
-    if (c == NULL) { /* all or nothing: the reset stays as it was */
-      while (fresh != NULL) {
-        ar_chunk_t *f = fresh;
-        fresh = f->next;
-        ar_chunks_release(a, f, false);
-      }
-      return;
-    }
-    c->next = fresh;
-    fresh = c;
+  while (size < want) size <<= 1; /* grow_max is chunk_size << k: stops there at the latest */
+  if (a->spare != NULL && a->spare->size >= size) return;
+  if (a->limit_bytes != 0 && size > a->limit_bytes) return;
+  ar_chunk_t *c = ar_chunks_acquire(a, size, false);
+  if (c == NULL) return; /* the reset stays as it was */
+  /* The new chunk replaces every smaller idle one: all they held, it holds. */
+  while (drop_small_idle(a, size)) {
   }
-  size_t room = keep > big ? keep : big;
-  while (ar_chunks_idle_bytes(a) + n * size > room ||
+  /* What is left is at least as large as the new chunk: a target or limit still exceeded is
+   * met by giving back the largest first, as a reset would. */
+  size_t room = keep > size ? keep : size;
+  while (ar_chunks_idle_bytes(a) + size > room ||
          (a->limit_bytes != 0 && a->capacity > a->limit_bytes)) {
-    if (!drop_small_idle(a, size)) break;
+    if (!ar_chunks_drop_one_idle(a)) break;
   }
   ar_assert(a->limit_bytes == 0 || a->capacity <= a->limit_bytes);
-  while (fresh != NULL) {
-    ar_chunk_t *c = fresh;
-    fresh = c->next;
-    ar_chunks_spare_push(a, c);
-  }
+  ar_chunks_spare_push(a, c);
 }
 
 /*

@@ -30,9 +30,10 @@ AR_INTERNAL ar_chunk_t *ar_chunks_spare_pop(ar_arena_t *a);
 /* The size of the ordinary chunk a refill would make current now: the largest spare, else
  * chunk_size or, when chunks grow, a larger size that the limit allows (see "Growing"). */
 AR_INTERNAL size_t ar_chunks_next_size(const ar_arena_t *a);
-/* Reset, after every chunk went idle: `need` chunk bytes were in use; when chunks grow, one
- * chunk that holds them all replaces the idle ones (chunks.c, "Growing"). */
-AR_INTERNAL void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t keep);
+/* Reset, after every chunk went idle: `need` chunk bytes were in use, `used` bytes handed
+ * out; when chunks grow, one chunk that holds them all replaces the idle ones (chunks.c,
+ * "Growing"). */
+AR_INTERNAL void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep);
 /* Gives back one idle chunk that is not current; false if there is none. */
 AR_INTERNAL bool ar_chunks_drop_one_idle(ar_arena_t *a);
 /* AR_RETAIN_AUTO: folds the current need into the decaying peak; what a reset may keep. */

@@ -102,16 +102,17 @@ enum {
 typedef struct ar_options {
   size_t size;               /**< sizeof(ar_options_t) as the caller compiled it (see above) */
   size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256.
-                                  With the default chunk_size and source (and no
+                                  With the default chunk_size and no source (and no
                                   AR_ARENA_FIXED_CHUNKS) it is the first and smallest ordinary
-                                  chunk's size: once the arena has four chunks' worth in use
-                                  (ordinary and dedicated), each new ordinary chunk is the
-                                  largest chunk_size << k that is at most half of what is in
-                                  use, up to AR_GROWN_CHUNK_MAX (and smaller if limit_bytes
-                                  needs it, never below chunk_size), and a request gets a
-                                  dedicated chunk above a quarter of the chunk it would
-                                  bump. Grown chunks come from where dedicated chunks do
-                                  (see ar_arena_create). Any other
+                                  chunk's size, and chunks grow: each new ordinary chunk is
+                                  the largest chunk_size << k that is at most the chunk bytes
+                                  in use (ordinary and dedicated), up to AR_GROWN_CHUNK_MAX,
+                                  and smaller (never below chunk_size) if limit_bytes needs
+                                  it; a request that the current chunk cannot hold gets a
+                                  dedicated chunk above a quarter of the chunk it would bump
+                                  next; and ar_reset may keep one grown chunk in place of
+                                  smaller ones (see ar_reset). Grown chunks come from where
+                                  dedicated chunks do (see ar_arena_create). Any other
                                   chunk_size, or a source, gives chunks of exactly
                                   chunk_size, and so do thread arenas (thread.h) and
                                   arena-pool arenas (arenapool.h) */
@@ -394,7 +395,13 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
  *     not reset keeps what its last reset kept. Emptied dedicated chunks are kept by size
  *     and reused by a later dedicated request they fit, if at most twice the chunk it would
  *     get (or 7 KiB, for chunks under 4 KiB); a chunk above AR_RETAIN_AUTO_MAX is never
- *     kept. Kept chunks from earlier resets go back before this reset's.
+ *     kept. Kept chunks from earlier resets go back before this reset's. When chunks grow
+ *     (see ar_options_t.chunk_size) and the chunks in use were more than chunk_size while
+ *     the bytes handed out (and a chunk header) fit in AR_GROWN_CHUNK_MAX, the reset keeps
+ *     one chunk, the least chunk_size << k that holds those bytes, in place of every smaller
+ *     kept chunk, ordinary or dedicated (unless it keeps one that large already, or
+ *     limit_bytes is below it, or the source has none): so it may keep up to twice what was
+ *     handed out even above the peak, and the next such request bumps through that one chunk.
  * One kept ordinary chunk is made current at once, so the next allocation is an inline bump;
  * the stats count it as a spare while it is empty, and like every kept chunk it is given back
  * when a request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op.

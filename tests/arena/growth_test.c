@@ -5,14 +5,15 @@
  * as its footprint grows, so that a request of megabytes bumps through a few big chunks
  * instead of pushing a 64 KiB chunk (or a dedicated one) every few blocks.
  *
- *   - the sizes: four chunks of chunk_size, then each the largest chunk_size << k that is at
- *     most half of the chunk bytes in use, up to AR_GROWN_CHUNK_MAX;
+ *   - the sizes: two chunks of chunk_size, then each the largest chunk_size << k that is at
+ *     most the chunk bytes in use, up to AR_GROWN_CHUNK_MAX;
  *   - the dedicated-chunk threshold is a quarter of the chunk a refill would bump;
  *   - AR_ARENA_FIXED_CHUNKS, a chunk_size of one's own or a source of one's own: fixed chunks;
  *   - limit_bytes: growth shrinks to what the limit allows and refuses nothing that fixed
  *     chunks would have served; a refusal leaves the arena unchanged;
  *   - marks and rewinds across grown chunks; reset keeping grown chunks (largest first) for
- *     the next request, which then needs no new chunk.
+ *     the next request, which then needs no new chunk; a reset after a request that fits in
+ *     one grown chunk keeping just that one chunk, so the next such request bumps inline.
  * ar_arena_check must pass after every step. The chunk list is read white-box
  * (arena_internal.h), since the public stats count chunks but do not size them.
  *
@@ -74,10 +75,9 @@ static void test_sizes_double(void **state) {
   fill_to(a, 14);
   size_t got[32];
   size_t n = chunk_sizes(a, got, 32);
-  /* Need after each chunk: 64, 128, 192, 256 (-> 128), 384, 512 (-> 256), 768, 1024 (->
-   * 512), 1536, 2048 (-> 1024, the cap), ... KiB. */
-  static const size_t want[14] = {64, 64, 64, 64, 128, 128, 256, 256, 512, 512, 1024, 1024,
-                                  1024, 1024};
+  /* Need before each chunk: 0, 64, 128, 256, 512, 1024 (the cap), 2048, ... KiB. */
+  static const size_t want[14] = {64, 64, 128, 256, 512, 1024, 1024, 1024, 1024, 1024, 1024,
+                                  1024, 1024, 1024};
   assert_int_equal(n, 14);
   size_t sum = 0;
   for (size_t i = 0; i < n; i++) {
@@ -98,7 +98,7 @@ static void test_cap(void **state) {
   size_t got[32];
   size_t n = chunk_sizes(a, got, 32);
   for (size_t i = 0; i < n; i++) assert_true(got[i] <= AR_GROWN_CHUNK_MAX);
-  for (size_t i = 10; i < n; i++) assert_int_equal(got[i], AR_GROWN_CHUNK_MAX);
+  for (size_t i = 5; i < n; i++) assert_int_equal(got[i], AR_GROWN_CHUNK_MAX);
   ar_arena_destroy(a);
 }
 
@@ -181,11 +181,11 @@ static void test_limit(void **state) {
   }
   assert_int_equal(ar_last_error(), AR_ELIMIT);
   CHECK_ARENA(a);
-  /* 4 x 64, 128, 128, then 256 would not fit: 128. */
+  /* 64, 64, 128, 256, then 512 and 256 would not fit: 128. */
   size_t got[16];
   size_t n = chunk_sizes(a, got, 16);
-  static const size_t want[7] = {64, 64, 64, 64, 128, 128, 128};
-  assert_int_equal(n, 7);
+  static const size_t want[5] = {64, 64, 128, 256, 128};
+  assert_int_equal(n, 5);
   for (size_t i = 0; i < n; i++) assert_int_equal(got[i], want[i] * KIB);
   assert_int_equal(a->capacity, limit);
   ar_stats_t before = stats_of(a);
@@ -198,7 +198,7 @@ static void test_limit(void **state) {
   /* After a reset the kept chunks (idle) make room again. */
   ar_reset(a);
   CHECK_ARENA(a);
-  fill_to(a, 7);
+  fill_to(a, 5);
   assert_true(a->capacity <= limit);
   ar_arena_destroy(a);
 }
@@ -223,7 +223,7 @@ static void test_marks(void **state) {
   assert_int_equal(a->nchunks, 5);
   assert_ptr_equal(a->chunks, at);
   assert_ptr_equal(a->hot.cur_, cur);
-  assert_int_equal(a->nspare, 8);
+  assert_int_equal(a->nspare, 8); /* 1 MiB each: the fifth chunk was the first of the cap */
   assert_int_equal(a->spare->size, AR_GROWN_CHUNK_MAX); /* largest first */
   fill_to(a, 6);
   assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
@@ -263,12 +263,57 @@ static void test_reset_keeps_grown(void **state) {
   ar_arena_destroy(a);
 }
 
+/* A request that fits in one grown chunk: the reset keeps one chunk that holds it all, and
+ * the same request again bumps through it alone, its 40 KiB blocks included. */
+static void test_reset_fits_one(void **state) {
+  (void)state;
+  ar_arena_t *a = default_arena(0, 0);
+  size_t sizes[] = {40 * KIB, SMALL, 30 * KIB, SMALL, 60 * KIB, 20 * KIB, SMALL, 50 * KIB};
+  size_t n = sizeof sizes / sizeof sizes[0];
+  for (int round = 0; round < 3; round++) {
+    for (int rep = 0; rep < 4; rep++)
+      for (size_t i = 0; i < n; i++) assert_non_null(ar_alloc(a, sizes[i]));
+    if (round > 0) { /* one chunk, no dedicated ones, nothing new from the source */
+      assert_int_equal(a->nchunks, 1);
+      assert_int_equal(a->nlarge, 0);
+      assert_int_equal(a->chunks->size, 1024 * KIB);
+    }
+    ar_stats_t st = stats_of(a);
+    assert_true(st.used + CHUNK_OVERHEAD <= 1024 * KIB);
+    CHECK_ARENA(a);
+    ar_reset(a);
+    CHECK_ARENA(a);
+    /* Kept: one chunk that holds what the request handed out; it is current. */
+    assert_int_equal(a->capacity, 1024 * KIB);
+    assert_int_equal(a->nspare, 0);
+    assert_int_equal(a->nkept, 0);
+    assert_int_equal(a->chunks->size, 1024 * KIB);
+  }
+  ar_arena_destroy(a);
+  /* One pass (about 200 KiB handed out) fits in a 256 KiB chunk: under a limit that allows
+   * it, the reset keeps just that chunk; under one that does not, what it kept before. */
+  a = default_arena(0, 512 * KIB);
+  for (size_t i = 0; i < n; i++) assert_non_null(ar_alloc(a, sizes[i]));
+  ar_reset(a);
+  CHECK_ARENA(a);
+  assert_int_equal(a->capacity, 256 * KIB);
+  ar_arena_destroy(a);
+  a = default_arena(0, 240 * KIB);
+  for (size_t i = 0; i < n; i++) assert_non_null(ar_alloc(a, sizes[i]));
+  size_t cap = a->capacity;
+  ar_reset(a);
+  CHECK_ARENA(a);
+  assert_int_equal(a->capacity, cap);
+  assert_true(a->nkept > 0); /* the dedicated chunks, kept as before */
+  ar_arena_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       chunk_layout_test(test_sizes_double),    chunk_layout_test(test_cap),
       chunk_layout_test(test_threshold_follows), chunk_layout_test(test_fixed),
       chunk_layout_test(test_limit),           chunk_layout_test(test_marks),
-      chunk_layout_test(test_reset_keeps_grown),
+      chunk_layout_test(test_reset_keeps_grown), chunk_layout_test(test_reset_fits_one),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
