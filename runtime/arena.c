@@ -14,7 +14,7 @@
  *           aligned (over a page) to share, newest first, so a big request never wastes the
  *           tail of the current chunk;
  *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse,
- *           largest first;
+ *           in the order they were used (chunks.c, "Growing");
  *   kept    (AR_RETAIN_AUTO only) emptied dedicated chunks kept for reuse, by size class;
  *           see "Keeping memory" in chunks.c.
  * Every chunk that enters `chunks` or `large` takes the next value of one sequence counter, so
@@ -124,7 +124,7 @@ static void *bump_current(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
-/* Makes a new ordinary chunk of `bytes` current: the largest spare if there is one (then
+/* Makes a new ordinary chunk of `bytes` current: the first spare if there is one (then
  * `bytes` is its size, ar_chunks_next_size), else a fresh one from the source. */
 static ar_error_t push_new_chunk(ar_arena_t *a, size_t bytes) {
   ar_chunk_t *c = ar_chunks_spare_pop(a);

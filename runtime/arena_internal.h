@@ -25,7 +25,7 @@
  *     nchunks == nhblocks;
  *   - seq strictly decreases along `chunks` and along `large`;
  *   - every ordinary chunk (current, retired or spare) has a size chunk_size << k within
- *     [chunk_size, grow_max]; spares are ordered largest first and spare_bytes is their sum;
+ *     [chunk_size, grow_max]; spare_bytes is the sum of the spares' sizes;
  *   - capacity == sum of chunk sizes over chunks, large, spare and the kept dedicated chunks
  *     (kept[], kept_bytes of them, nkept in number);
  *   - used_retired == sum over non-current ordinary chunks of (top - data) plus, over large

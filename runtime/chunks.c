@@ -203,16 +203,16 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * `need` of "Keeping memory"): the largest chunk_size << k that is at most that need, and at
  * most grow_max. So the first two chunks are chunk_size, and from there each new chunk about
  * doubles the footprint until the cap: a request makes O(log) refills (and source calls) up
- * to grow_max, and one per grow_max beyond. Doubling rather than a gentler ratio because the
- * first request of a kind lays out its chunks, and a later one that lays its blocks out
- * differently (the spares are reused largest first) faults in the pages the first left
- * untouched: the fewer small chunks, the less of that.
+ * to grow_max, and one per grow_max beyond.
  * The dedicated-chunk threshold is a quarter of the chunk the refill would make current
  * (arena.c), so as chunks grow, mid-size blocks bump inline instead of taking a chunk each.
  * The size follows the need, not a count of refills, so it needs no state: a rewind or reset
- * that gives the memory back makes the next chunk small again. What reset keeps (spares, of
- * any size, largest first) is reused first, largest first, so the next request of the same
- * size bumps through the big chunks at once.
+ * that gives the memory back makes the next chunk small again. What reset and rewind keep
+ * (spares, of any size) is reused in the order the last cycle used it: a reset stashes the
+ * newest chunk first onto the front of the list, so the oldest comes out first. The next
+ * request of the same kind then lays its blocks out nearly as the last one did, through pages
+ * that one touched; reusing the largest spares first would put the start of the request into
+ * the tail of the last cycle's last chunk, which it never touched, and fault it in again.
  * Under limit_bytes the size halves (not below chunk_size) until the idle chunks could make
  * room for it, so growth never refuses a request that chunk_size chunks would have served; the
  * size is decided before anything is acquired, so a refusal still leaves the arena unchanged.
@@ -225,7 +225,7 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * chunk header fit in grow_max, keeps instead one chunk that holds all it handed out (the
  * least chunk_size << k that does), unless it keeps one that large already:
  * it acquires that chunk first, then gives back the smaller spares and kept dedicated chunks
- * (all it replaces), and then, largest first, what else takes what it keeps past the larger
+ * (all it replaces), and then, oldest first, what else takes what it keeps past the larger
  * of its target and that chunk (or past the limit). The next request of that size then bumps through one warm chunk, so a
  * steady load settles after one reset. Above grow_max nothing is replaced: the request's chunks are kept as they are (most
  * of them grow_max already), as replacing them would map and fault fresh memory for the next
@@ -234,11 +234,8 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  */
 
 void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {
-  /* Equal sizes go in front: with fixed chunks this is a plain push. */
-  ar_chunk_t **link = &a->spare;
-  while (*link != NULL && (*link)->size > c->size) link = &(*link)->next;
-  c->next = *link;
-  *link = c;
+  c->next = a->spare;
+  a->spare = c;
   a->nspare++;
   a->spare_bytes += c->size;
 }
@@ -293,7 +290,8 @@ void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
   if (want > a->grow_max) return;
   size_t size = a->chunk_size;
   while (size < want) size <<= 1; /* grow_max is chunk_size << k: stops there at the latest */
-  if (a->spare != NULL && a->spare->size >= size) return;
+  for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
+    if (c->size >= size) return;
   if (a->limit_bytes != 0 && size > a->limit_bytes) return;
   ar_chunk_t *c = ar_chunks_acquire(a, size, false);
   if (c == NULL) return; /* the reset stays as it was */
@@ -301,7 +299,7 @@ void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
   while (drop_small_idle(a, size)) {
   }
   /* What is left is at least as large as the new chunk: a target or limit still exceeded is
-   * met by giving back the largest first, as a reset would. */
+   * met by giving back idle chunks as a reset would. */
   size_t room = keep > size ? keep : size;
   while (ar_chunks_idle_bytes(a) + size > room ||
          (a->limit_bytes != 0 && a->capacity > a->limit_bytes)) {

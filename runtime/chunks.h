@@ -23,11 +23,11 @@ AR_INTERNAL ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedi
 AR_INTERNAL void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated);
 /* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
 AR_INTERNAL ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes);
-/* Lists the empty ordinary chunk c among the spares (largest first). */
+/* Lists the empty ordinary chunk c as the first spare. */
 AR_INTERNAL void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c);
-/* Unlinks the largest spare; NULL if there is none. */
+/* Unlinks the first spare; NULL if there is none. */
 AR_INTERNAL ar_chunk_t *ar_chunks_spare_pop(ar_arena_t *a);
-/* The size of the ordinary chunk a refill would make current now: the largest spare, else
+/* The size of the ordinary chunk a refill would make current now: the first spare's, else
  * chunk_size or, when chunks grow, a larger size that the limit allows (see "Growing"). */
 AR_INTERNAL size_t ar_chunks_next_size(const ar_arena_t *a);
 /* Reset, after every chunk went idle: `need` chunk bytes were in use, `used` bytes handed

@@ -141,8 +141,7 @@ int ar_arena_check(ar_arena_t *a) {
   n = 0;
   size_t spare = 0;
   for (ar_chunk_t *c = a->spare; c != NULL; c = c->next, n++) {
-    if (!ordinary_size_ok(a, c->size) || (c->next != NULL && c->next->size > c->size))
-      return corrupt(a, "spare size");
+    if (!ordinary_size_ok(a, c->size)) return corrupt(a, "spare size");
     spare += c->size;
   }
   if (n != a->nspare || spare != a->spare_bytes) return corrupt(a, "spare count");

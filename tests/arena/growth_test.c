@@ -11,8 +11,8 @@
  *   - AR_ARENA_FIXED_CHUNKS, a chunk_size of one's own or a source of one's own: fixed chunks;
  *   - limit_bytes: growth shrinks to what the limit allows and refuses nothing that fixed
  *     chunks would have served; a refusal leaves the arena unchanged;
- *   - marks and rewinds across grown chunks; reset keeping grown chunks (largest first) for
- *     the next request, which then needs no new chunk; a reset after a request that fits in
+ *   - marks and rewinds across grown chunks; reset keeping grown chunks (reused in the order
+ *     they were used) for the next request, which then needs no new chunk; a reset after a request that fits in
  *     one grown chunk keeping just that one chunk, so the next such request bumps inline.
  * ar_arena_check must pass after every step. The chunk list is read white-box
  * (arena_internal.h), since the public stats count chunks but do not size them.
@@ -204,7 +204,7 @@ static void test_limit(void **state) {
 }
 
 /* A rewind pops exactly the chunks pushed after the mark, grown or not; they become spares,
- * and the next refill takes the largest. */
+ * and the next refill takes the oldest of them. */
 static void test_marks(void **state) {
   (void)state;
   ar_arena_t *a = default_arena(0, 0);
@@ -224,7 +224,7 @@ static void test_marks(void **state) {
   assert_ptr_equal(a->chunks, at);
   assert_ptr_equal(a->hot.cur_, cur);
   assert_int_equal(a->nspare, 8); /* 1 MiB each: the fifth chunk was the first of the cap */
-  assert_int_equal(a->spare->size, AR_GROWN_CHUNK_MAX); /* largest first */
+  assert_int_equal(a->spare->size, AR_GROWN_CHUNK_MAX);
   fill_to(a, 6);
   assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
   assert_int_equal(a->nspare, 7);
@@ -244,13 +244,17 @@ static void test_reset_keeps_grown(void **state) {
    * chunks (under SMALL each) cannot make it need one more. */
   total -= total / 8;
   size_t cap = a->capacity;
+  size_t before[32];
+  size_t n = chunk_sizes(a, before, 32);
   ar_reset(a);
   CHECK_ARENA(a);
   assert_int_equal(a->capacity, cap);
-  /* The largest kept chunk is current; the spares are largest first. */
-  assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
-  for (const ar_chunk_t *c = a->spare; c != NULL && c->next != NULL; c = c->next)
-    assert_true(c->size >= c->next->size);
+  /* The oldest chunk is current, and the spares follow in the order they were used. */
+  assert_int_equal(a->nchunks + a->nspare, n);
+  assert_int_equal(a->chunks->size, before[0]);
+  size_t i = 1;
+  for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
+    assert_int_equal(c->size, before[i++]);
   for (size_t s = 0; s < total; s += SMALL) assert_non_null(ar_alloc(a, SMALL));
   assert_int_equal(a->capacity, cap); /* nothing new from the source */
   CHECK_ARENA(a);
