@@ -223,14 +223,14 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * inline. So a reset (AR_RETAIN_AUTO only) that ends a request whose chunks together (the
  * need) were more than chunk_size, while what it handed out (`used`, padding included) and a
  * chunk header fit in grow_max, keeps instead one chunk that holds all it handed out (the
- * least chunk_size << k that does), unless it keeps one that large already:
- * it acquires that chunk first, then gives back the smaller spares and kept dedicated chunks
- * (all it replaces), and then, oldest first, what else takes what it keeps past the larger
- * of its target and that chunk (or past the limit). The next request of that size then bumps through one warm chunk, so a
- * steady load settles after one reset. Above grow_max nothing is replaced: the request's chunks are kept as they are (most
- * of them grow_max already), as replacing them would map and fault fresh memory for the next
- * request. A source that fails, or a limit the chunk would not fit under, leaves the reset as
- * it was.
+ * least chunk_size << k that does), unless it keeps one that large already. It acquires that
+ * chunk first, then gives back the smaller spares and kept dedicated chunks (all that it
+ * replaces), then, first spare first, whatever else takes what it keeps past the larger of
+ * its target and that chunk (or past the limit). The next request of that size bumps through
+ * one warm chunk, so a steady load settles after one reset. Above grow_max nothing is
+ * replaced: the request's chunks are kept as they are (most of them grow_max already), as
+ * replacing them would map and fault fresh memory for the next request. A source that fails,
+ * or a limit the chunk would not fit under, leaves the reset as it was.
  */
 
 void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {

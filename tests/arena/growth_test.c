@@ -12,8 +12,9 @@
  *   - limit_bytes: growth shrinks to what the limit allows and refuses nothing that fixed
  *     chunks would have served; a refusal leaves the arena unchanged;
  *   - marks and rewinds across grown chunks; reset keeping grown chunks (reused in the order
- *     they were used) for the next request, which then needs no new chunk; a reset after a request that fits in
- *     one grown chunk keeping just that one chunk, so the next such request bumps inline.
+ *     they were used) for the next request, which then needs no new chunk; a reset after a
+ *     request that fits in one grown chunk keeping just that one chunk, so the next such
+ *     request bumps inline.
  * ar_arena_check must pass after every step. The chunk list is read white-box
  * (arena_internal.h), since the public stats count chunks but do not size them.
  *
