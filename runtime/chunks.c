@@ -149,6 +149,15 @@ bool ar_chunks_drop_one_idle(ar_arena_t *a) {
  * kept now. */
 size_t ar_chunks_keep_target(ar_arena_t *a) {
   size_t need = a->capacity - ar_chunks_idle_bytes(a);
+  /* A growing arena's one grown chunk (kept by ar_chunks_fit_next) would count whole at every
+   * reset, and the peak would never decay below it however little later requests use: its
+   * need is the chunk that would hold what it handed out. */
+  if (a->grow_max > a->chunk_size && a->nchunks == 1 && a->nlarge == 0 &&
+      a->chunks->size > a->chunk_size) {
+    size_t want = current_used(a) + AR_CHUNK_OVERHEAD, size = a->chunk_size;
+    while (size < want && size < a->grow_max) size <<= 1;
+    if (size < need) need = size;
+  }
   /* The peak never exceeds what may be kept, so an excess is at most AR_RETAIN_AUTO_MAX and
    * fourteen halvings (1.8 s) end it. */
   if (need > AR_RETAIN_AUTO_MAX) need = AR_RETAIN_AUTO_MAX;
@@ -230,7 +239,9 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * one warm chunk, so a steady load settles after one reset. Above grow_max nothing is
  * replaced: the request's chunks are kept as they are (most of them grow_max already), as
  * replacing them would map and fault fresh memory for the next request. A source that fails,
- * or a limit the chunk would not fit under, leaves the reset as it was.
+ * or a limit the chunk would not fit under, leaves the reset as it was. For the decaying peak
+ * such a chunk counts as the chunk that would hold what the cycle handed out (not its whole
+ * size), so once later requests are small again, the peak decays and a reset gives it back.
  */
 
 void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {
@@ -284,12 +295,13 @@ static bool drop_small_idle(ar_arena_t *a, size_t size) {
 }
 
 void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
-  if (a->grow_max <= a->chunk_size || !ar_chunks_retain_auto(a) || need <= a->chunk_size)
+  if (AR_HEAP || a->grow_max <= a->chunk_size || !ar_chunks_retain_auto(a) || need <= a->chunk_size)
     return;
   size_t want = used + AR_CHUNK_OVERHEAD; /* used < 2^62: no wrap */
   if (want > a->grow_max) return;
   size_t size = a->chunk_size;
   while (size < want) size <<= 1; /* grow_max is chunk_size << k: stops there at the latest */
+  if (size == a->chunk_size) return; /* a chunk of the first size comes when it is needed */
   for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
     if (c->size >= size) return;
   if (a->limit_bytes != 0 && size > a->limit_bytes) return;
