@@ -402,8 +402,11 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
  *     kept chunk, ordinary or dedicated (unless it keeps one that large already, or
  *     limit_bytes is below it, or the source has none): so it may keep up to twice what was
  *     handed out even above the peak, and the next such request bumps through that one chunk.
- * One kept ordinary chunk is made current at once, so the next allocation is an inline bump;
- * the stats count it as a spare while it is empty, and like every kept chunk it is given back
+ * One kept ordinary chunk is made current at once, so the next allocation is an inline bump
+ * (except when chunks grow and what was handed out, with a chunk header, was more than
+ * AR_GROWN_CHUNK_MAX: then the next request's first allocation takes the out-of-line path,
+ * which lays that request out over the kept chunks as the last one was); the stats count it
+ * as a spare while it is empty, and like every kept chunk it is given back
  * when a request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op.
  */
 AR_API void ar_reset(ar_arena_t *arena);
