@@ -152,8 +152,8 @@ size_t ar_chunks_keep_target(ar_arena_t *a) {
   /* A growing arena's one grown chunk (kept by ar_chunks_fit_next) would count whole at every
    * reset, and the peak would never decay below it however little later requests use: its
    * need is the chunk that would hold what it handed out. */
-  if (a->grow_max > a->chunk_size && a->nchunks == 1 && a->nlarge == 0 &&
-      a->chunks->size > a->chunk_size) {
+  if (!AR_HEAP && a->grow_max > a->chunk_size && a->nchunks == 1 && a->nlarge == 0 &&
+      a->chunks != NULL && a->chunks->size > a->chunk_size) {
     size_t want = current_used(a) + AR_CHUNK_OVERHEAD, size = a->chunk_size;
     while (size < want && size < a->grow_max) size <<= 1;
     if (size < need) need = size;
