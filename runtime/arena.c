@@ -10,9 +10,8 @@
  *           grow: chunks.c, "Growing"), newest first; the head is the current chunk, the one
  *           the cursor bumps through;
  *   large   dedicated chunks, one per request too big (over a quarter of the chunk it would
- *           bump) or too
- *           aligned (over a page) to share, newest first, so a big request never wastes the
- *           tail of the current chunk;
+ *           bump) or too aligned (over a page) to share, newest first, so a big request never
+ *           wastes the tail of the current chunk;
  *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse,
  *           in the order they were used (chunks.c, "Growing");
  *   kept    (AR_RETAIN_AUTO only) emptied dedicated chunks kept for reuse, by size class;

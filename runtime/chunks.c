@@ -300,7 +300,7 @@ void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
   size_t want = used + AR_CHUNK_OVERHEAD; /* used < 2^62: no wrap */
   if (want > a->grow_max) return;
   size_t size = a->chunk_size;
-  while (size < want) size <<= 1; /* grow_max is chunk_size << k: stops there at the latest */
+  while (size < want) size <<= 1;    /* grow_max is chunk_size << k: stops there at the latest */
   if (size == a->chunk_size) return; /* a chunk of the first size comes when it is needed */
   for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
     if (c->size >= size) return;
@@ -308,8 +308,7 @@ void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
   ar_chunk_t *c = ar_chunks_acquire(a, size, false);
   if (c == NULL) return; /* the reset stays as it was */
   /* The new chunk replaces every smaller idle one: all they held, it holds. */
-  while (drop_small_idle(a, size)) {
-  }
+  while (drop_small_idle(a, size)) continue;
   /* What is left is at least as large as the new chunk: a target or limit still exceeded is
    * met by giving back idle chunks as a reset would. */
   size_t room = keep > size ? keep : size;

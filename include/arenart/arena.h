@@ -400,8 +400,12 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
  *     the bytes handed out (and a chunk header) fit in AR_GROWN_CHUNK_MAX, the reset keeps
  *     one chunk, the least chunk_size << k that holds those bytes, in place of every smaller
  *     kept chunk, ordinary or dedicated (unless it keeps one that large already, or
- *     limit_bytes is below it, or the source has none): so it may keep up to twice what was
- *     handed out even above the peak, and the next such request bumps through that one chunk.
+ *     limit_bytes is below it, or the source has none; it is acquired before the chunks it
+ *     replaces go back, so for the length of the call the source may hold both, as for a
+ *     request under limit_bytes): so it may keep up to twice what was handed out even above
+ *     the peak, and the next such request bumps through that one chunk. For the peak, that
+ *     chunk then counts as the chunk that would hold what a request handed out, so it goes
+ *     back once requests are small again.
  * One kept ordinary chunk is made current at once, so the next allocation is an inline bump
  * (except when chunks grow and what was handed out, with a chunk header, was more than
  * AR_GROWN_CHUNK_MAX: then the next request's first allocation takes the out-of-line path,

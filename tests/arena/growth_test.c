@@ -78,8 +78,8 @@ static void test_sizes_double(void **state) {
   size_t got[32];
   size_t n = chunk_sizes(a, got, 32);
   /* Need before each chunk: 0, 64, 128, 256, 512, 1024 (the cap), 2048, ... KiB. */
-  static const size_t want[14] = {64, 64, 128, 256, 512, 1024, 1024, 1024, 1024, 1024, 1024,
-                                  1024, 1024, 1024};
+  static const size_t want[14] = {64,   64,   128,  256,  512,  1024, 1024,
+                                  1024, 1024, 1024, 1024, 1024, 1024, 1024};
   assert_int_equal(n, 14);
   size_t sum = 0;
   for (size_t i = 0; i < n; i++) {
@@ -340,10 +340,14 @@ static void test_grown_chunk_decays(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      chunk_layout_test(test_sizes_double),    chunk_layout_test(test_cap),
-      chunk_layout_test(test_threshold_follows), chunk_layout_test(test_fixed),
-      chunk_layout_test(test_limit),           chunk_layout_test(test_marks),
-      chunk_layout_test(test_reset_keeps_grown), chunk_layout_test(test_reset_fits_one),
+      chunk_layout_test(test_sizes_double),
+      chunk_layout_test(test_cap),
+      chunk_layout_test(test_threshold_follows),
+      chunk_layout_test(test_fixed),
+      chunk_layout_test(test_limit),
+      chunk_layout_test(test_marks),
+      chunk_layout_test(test_reset_keeps_grown),
+      chunk_layout_test(test_reset_fits_one),
       chunk_layout_test(test_grown_chunk_decays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
