@@ -6,12 +6,14 @@
  *
  * Design. An arena owns three singly linked lists of chunks, each chunk carrying its own
  * header at the front of the block its source gave:
- *   chunks  ordinary chunks (all `chunk_size` bytes), newest first; the head is the current
- *           chunk, the one the cursor bumps through;
- *   large   dedicated chunks, one per request too big (over a quarter of a chunk) or too
- *           aligned (over a page) to share, newest first, so a big request never wastes the
- *           tail of the current chunk;
- *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse;
+ *   chunks  ordinary chunks (`chunk_size` bytes, or a power-of-two multiple of it when chunks
+ *           grow: chunks.c, "Growing"), newest first; the head is the current chunk, the one
+ *           the cursor bumps through;
+ *   large   dedicated chunks, one per request too big (over a quarter of the chunk it would
+ *           bump) or too aligned (over a page) to share, newest first, so a big request never
+ *           wastes the tail of the current chunk;
+ *   spare   empty ordinary chunks kept by reset/rewind (within `retain_bytes`) for reuse,
+ *           in the order they were used (chunks.c, "Growing");
  *   kept    (AR_RETAIN_AUTO only) emptied dedicated chunks kept for reuse, by size class;
  *           see "Keeping memory" in chunks.c.
  * Every chunk that enters `chunks` or `large` takes the next value of one sequence counter, so
@@ -121,14 +123,13 @@ static void *bump_current(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
-static ar_error_t push_new_chunk(ar_arena_t *a) {
-  ar_chunk_t *c = a->spare;
-  if (c != NULL) {
-    a->spare = c->next;
-    a->nspare--;
-  } else {
-    if (!ar_chunks_room_possible(a, a->chunk_size)) return AR_ELIMIT;
-    c = ar_chunks_acquire(a, a->chunk_size, false);
+/* Makes a new ordinary chunk of `bytes` current: the first spare if there is one (then
+ * `bytes` is its size, ar_chunks_next_size), else a fresh one from the source. */
+static ar_error_t push_new_chunk(ar_arena_t *a, size_t bytes) {
+  ar_chunk_t *c = ar_chunks_spare_pop(a);
+  if (c == NULL) {
+    if (!ar_chunks_room_possible(a, bytes)) return AR_ELIMIT;
+    c = ar_chunks_acquire(a, bytes, false);
     if (c == NULL) return AR_ENOMEM;
     ar_chunks_shed_to_limit(a);
   }
@@ -243,7 +244,10 @@ void *ar_alloc_at_(ar_arena_t *a, size_t size, size_t align, const void *site) {
    * could take them: padding to such a boundary could throw away most of the chunk. */
   void *p = align <= AR_PAGE_ALIGN ? bump_current(a, size, align) : NULL;
   if (p != NULL) return p;
-  if (footprint(a, size, align) > a->large_threshold || align > AR_PAGE_ALIGN)
+  /* The threshold is a quarter of the chunk a refill would make current, which is larger than
+   * chunk_size when chunks grow (chunks.c, "Growing"). */
+  size_t next = ar_chunks_next_size(a);
+  if (footprint(a, size, align) > (next - AR_CHUNK_OVERHEAD) / 4 || align > AR_PAGE_ALIGN)
     return alloc_large(a, size, align);
   /* A block given back with ar_free (bins.c) before a new chunk; slow-only arenas never
    * reuse (free.c quarantines instead). */
@@ -253,7 +257,7 @@ void *ar_alloc_at_(ar_arena_t *a, size_t size, size_t align, const void *site) {
     a->hot.nalloc_++;
     return p;
   }
-  ar_error_t err = push_new_chunk(a);
+  ar_error_t err = push_new_chunk(a, next);
   if (err != AR_OK) return ar_fail_null_(err);
   p = bump_current(a, size, align);
   ar_assert(p != NULL); /* footprint <= a quarter of a fresh chunk */
@@ -277,6 +281,17 @@ void ar_options_init(ar_options_t *opts) {
 static void init_marks(ar_arena_t *a);
 static void clear(ar_arena_t *a, size_t keep);
 
+/* Whether an arena made from the options `o` (validated, chunk_size 0 replaced) grows its
+ * chunks: the default chunk size, no source named and no AR_ARENA_FIXED_CHUNKS (arena.h).
+ * Arenas listed in the registry (thread and arena-pool arenas, ar_arena_create_listed_) name
+ * the default source themselves, so they keep fixed chunks: theirs circulate through the
+ * process-wide pool (or the NUMA node pools), which pool the default size only, and the
+ * arena pool sizes what they keep in whole chunks (arenapool.c). */
+static bool grows(const ar_options_t *o) {
+  return o->chunk_size == AR_DEFAULT_CHUNK_SIZE && o->source == NULL &&
+         (o->flags & AR_ARENA_FIXED_CHUNKS) == 0;
+}
+
 ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o;
   ar_error_t bad = ar_options_validate_(opts, &o); /* options.c: shared with pools, threads */
@@ -295,6 +310,10 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
     a->large_source = *ar_source_os();
   a->chunk_size = o.chunk_size;
   a->large_threshold = (o.chunk_size - AR_CHUNK_OVERHEAD) / 4;
+  /* Chunks grow (chunks.c, "Growing") for the defaults only: a caller who names a chunk size
+   * or a source gets chunks of exactly that size from it, as before growth existed. */
+  a->grow_max = o.chunk_size;
+  if (grows(&o)) a->grow_max = AR_GROWN_CHUNK_MAX;
   a->retain_bytes = o.retain_bytes;
   a->limit_bytes = o.limit_bytes;
   ar_track_attach(a, (o.flags & AR_ARENA_CHECKED) != 0); /* checked, vg, slow_only */
@@ -316,9 +335,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
       free(a);
       return (ar_arena_t *)ar_fail_null_(AR_ENOMEM);
     }
-    c->next = a->spare;
-    a->spare = c;
-    a->nspare++;
+    ar_chunks_spare_push(a, c);
   }
   ar_global_arena_created_();
   return a;
@@ -372,11 +389,12 @@ static void clear(ar_arena_t *a, size_t keep) {
     a->hblocks = NULL;
     a->hcap = 0;
   }
+  size_t used = current_used(a);
   if (a->chunks != NULL) ar_chunks_retire_current(a);
+  size_t need = a->capacity - ar_chunks_idle_bytes(a);
   /* Idle chunks from earlier cycles make way for the ones this cycle used (AR_RETAIN_AUTO
    * keeps dedicated chunks too, so both kinds compete for `keep`). */
   if (ar_chunks_retain_auto(a)) {
-    size_t need = a->capacity - ar_chunks_idle_bytes(a);
     while (ar_chunks_idle_bytes(a) != 0 && ar_chunks_idle_bytes(a) + need > keep)
       (void)ar_chunks_drop_one_idle(a);
   }
@@ -399,6 +417,8 @@ static void clear(ar_arena_t *a, size_t keep) {
   }
   /* Chunks kept from earlier may exceed a smaller `keep` (release). */
   while (ar_chunks_idle_bytes(a) > keep) (void)ar_chunks_drop_one_idle(a);
+  /* A growing arena keeps one chunk that holds this whole cycle (chunks.c, "Growing"). */
+  if (keep > 0) ar_chunks_fit_next(a, need, used, keep);
   a->used_retired = 0;
   a->hot.cur_ = NULL;
   a->limit = NULL;
@@ -406,8 +426,14 @@ static void clear(ar_arena_t *a, size_t keep) {
   sync_hot_end(a);
   /* Reset (keep > 0): a kept spare becomes the current chunk at once, so the first
    * allocation of the next request is an inline bump, not a trip out of line. That trip
-   * costs more than a dozen inline allocations, which is what a small request makes. */
-  if (keep > 0 && a->spare != NULL) (void)push_new_chunk(a);
+   * costs more than a dozen inline allocations, which is what a small request makes. Not
+   * after a request that one chunk of the growth cap could not hold, whose chunks are kept
+   * as they were (chunks.c, "Growing"): with no current chunk, the next such request takes
+   * the same path through them (a first big block to a kept dedicated chunk, not into the
+   * first spare), so it touches the pages this one did instead of faulting in new ones; one
+   * trip out of line is nothing beside the hundreds of allocations such a request makes. */
+  bool big = a->grow_max > a->chunk_size && used + AR_CHUNK_OVERHEAD > a->grow_max;
+  if (keep > 0 && a->spare != NULL && !big) (void)push_new_chunk(a, a->spare->size);
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
 }
 

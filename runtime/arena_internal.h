@@ -24,6 +24,8 @@
  *   - heap flavor: no chunks at all; capacity == used_retired == sum of hblocks[].bytes and
  *     nchunks == nhblocks;
  *   - seq strictly decreases along `chunks` and along `large`;
+ *   - every ordinary chunk (current, retired or spare) has a size chunk_size << k within
+ *     [chunk_size, grow_max]; spare_bytes is the sum of the spares' sizes;
  *   - capacity == sum of chunk sizes over chunks, large, spare and the kept dedicated chunks
  *     (kept[], kept_bytes of them, nkept in number);
  *   - used_retired == sum over non-current ordinary chunks of (top - data) plus, over large
@@ -91,14 +93,16 @@ struct ar_arena {
   size_t ncleanups;
   ar_source_t source;
   ar_source_t large_source; /* where dedicated chunks come from (arena.c, "Source") */
-  size_t chunk_size;
-  size_t large_threshold; /* requests whose footprint exceeds this get a dedicated chunk */
+  size_t chunk_size;      /* the first (and smallest) ordinary chunk's size */
+  size_t large_threshold; /* dedicated-chunk threshold of a chunk_size chunk (free.c) */
+  size_t grow_max;        /* largest ordinary chunk: chunk_size unless chunks grow (chunks.c) */
   size_t retain_bytes;
   size_t limit_bytes; /* 0: unlimited */
   size_t capacity;
   size_t used_retired;
   size_t peak;
   size_t nchunks, nlarge, nspare;
+  size_t spare_bytes; /* sizes of the spares together (they differ when chunks grow) */
   uint64_t seq;
   /* Save points (marks.c): the live save point at depth d < ndepth accepts marks
    * with a generation in [stamps[2d], stamps[2d + 1]]; the top one was taken (or rewound to)

@@ -23,16 +23,18 @@
 #include "runtime/internal.h"
 #include "runtime/track.h"
 
-/* Ordinary chunks come from the arena's source, dedicated ones from large_source: the same
- * source, except that an arena on the process-wide chunk pool takes its dedicated chunks from
- * the OS pages directly, as the pool itself would (arena.c, "Source"). Both are chosen at
- * creation; a chunk goes back to the one it came from. */
-static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated) {
-  return dedicated ? &a->large_source : &a->source;
+/* Ordinary chunks of chunk_size come from the arena's source; dedicated chunks and grown
+ * ordinary ones (any other size) from large_source: the same source, except that an arena on
+ * the process-wide chunk pool takes them from the OS pages directly, as the pool itself would
+ * for a size it does not pool (arena.c, "Source"). Both are chosen at creation, and the size
+ * a chunk was acquired with never changes while it is ordinary, so a chunk goes back to the
+ * one it came from. */
+static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t bytes) {
+  return dedicated || bytes != a->chunk_size ? &a->large_source : &a->source;
 }
 
 ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
-  const ar_source_t *src = source_for(a, dedicated);
+  const ar_source_t *src = source_for(a, dedicated, bytes);
   void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) return NULL;
   ar_chunk_t *c = (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16);
@@ -52,7 +54,7 @@ ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
 }
 
 void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated) {
-  const ar_source_t *src = source_for(a, dedicated);
+  const ar_source_t *src = source_for(a, dedicated, c->size);
   void *base = c->base;
   size_t size = c->size;
   ar_assert(a->capacity >= size);
@@ -131,10 +133,7 @@ ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes) {
  * Returns false if there is none. */
 bool ar_chunks_drop_one_idle(ar_arena_t *a) {
   if (a->spare != NULL) {
-    ar_chunk_t *c = a->spare;
-    a->spare = c->next;
-    a->nspare--;
-    ar_chunks_release(a, c, false);
+    ar_chunks_release(a, ar_chunks_spare_pop(a), false);
     return true;
   }
   for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
@@ -150,6 +149,15 @@ bool ar_chunks_drop_one_idle(ar_arena_t *a) {
  * kept now. */
 size_t ar_chunks_keep_target(ar_arena_t *a) {
   size_t need = a->capacity - ar_chunks_idle_bytes(a);
+  /* A growing arena's one grown chunk (kept by ar_chunks_fit_next) would count whole at every
+   * reset, and the peak would never decay below it however little later requests use: its
+   * need is the chunk that would hold what it handed out. */
+  if (!AR_HEAP && a->grow_max > a->chunk_size && a->nchunks == 1 && a->nlarge == 0 &&
+      a->chunks != NULL && a->chunks->size > a->chunk_size) {
+    size_t want = current_used(a) + AR_CHUNK_OVERHEAD, size = a->chunk_size;
+    while (size < want && size < a->grow_max) size <<= 1;
+    if (size < need) need = size;
+  }
   /* The peak never exceeds what may be kept, so an excess is at most AR_RETAIN_AUTO_MAX and
    * fourteen halvings (1.8 s) end it. */
   if (need > AR_RETAIN_AUTO_MAX) need = AR_RETAIN_AUTO_MAX;
@@ -184,16 +192,132 @@ void ar_chunks_keep_or_release_large(ar_arena_t *a, ar_chunk_t *c, size_t keep) 
 
 /* Keeps an emptied ordinary chunk as a spare if `keep_bytes` allows, else returns it. */
 void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes) {
-  if (ar_chunks_idle_bytes(a) + a->chunk_size <= keep_bytes) {
+  if (ar_chunks_idle_bytes(a) + c->size <= keep_bytes) {
     c->seq = 0;
     c->top = c->data;
     c->limit = (char *)c->base + c->size; /* no longer sealed */
-    c->next = a->spare;
-    a->spare = c;
-    a->nspare++;
+    ar_chunks_spare_push(a, c);
   } else {
     ar_chunks_release(a, c, false);
   }
+}
+
+/*
+ * Growing. With 64 KiB chunks a request that needs megabytes pushes a new chunk every 64 KiB,
+ * and every block over 16 KiB (a quarter of a chunk) takes a dedicated chunk of its own: a
+ * source call each, a mapping each, and a kept-chunk list to search at every reset. A user
+ * can tune that away (a larger chunk_size, a retain_bytes), but the defaults must not need
+ * it. So an arena whose chunks grow (a->grow_max > chunk_size: the defaults, arena.c) sizes
+ * each new ordinary chunk from the chunk bytes it has in use (ordinary and dedicated, the
+ * `need` of "Keeping memory"): the largest chunk_size << k that is at most that need, and at
+ * most grow_max. So the first two chunks are chunk_size, and from there each new chunk about
+ * doubles the footprint until the cap: a request makes O(log) refills (and source calls) up
+ * to grow_max, and one per grow_max beyond.
+ * The dedicated-chunk threshold is a quarter of the chunk the refill would make current
+ * (arena.c), so as chunks grow, mid-size blocks bump inline instead of taking a chunk each.
+ * The size follows the need, not a count of refills, so it needs no state: a rewind or reset
+ * that gives the memory back makes the next chunk small again. What reset and rewind keep
+ * (spares, of any size) is reused in the order the last cycle used it: a reset stashes the
+ * newest chunk first onto the front of the list, so the oldest comes out first. The next
+ * request of the same kind then lays its blocks out nearly as the last one did, through pages
+ * that one touched; reusing the largest spares first would put the start of the request into
+ * the tail of the last cycle's last chunk, which it never touched, and fault it in again.
+ * Under limit_bytes the size halves (not below chunk_size) until the idle chunks could make
+ * room for it, so growth never refuses a request that chunk_size chunks would have served; the
+ * size is decided before anything is acquired, so a refusal still leaves the arena unchanged.
+ *
+ * Growing within a request still leaves its first chunks small, and a request of a few
+ * hundred KiB never grows far: it pays a refill every 64 KiB and a dedicated chunk for every
+ * block over 16 KiB, request after request, where an arena of 1 MiB chunks bumps everything
+ * inline. So a reset (AR_RETAIN_AUTO only) that ends a request whose chunks together (the
+ * need) were more than chunk_size, while what it handed out (`used`, padding included) and a
+ * chunk header fit in grow_max, keeps instead one chunk that holds all it handed out (the
+ * least chunk_size << k that does), unless it keeps one that large already. It acquires that
+ * chunk first, then gives back the smaller spares and kept dedicated chunks (all that it
+ * replaces), then, first spare first, whatever else takes what it keeps past the larger of
+ * its target and that chunk (or past the limit). The next request of that size bumps through
+ * one warm chunk, so a steady load settles after one reset. Above grow_max nothing is
+ * replaced: the request's chunks are kept as they are (most of them grow_max already), as
+ * replacing them would map and fault fresh memory for the next request. A source that fails,
+ * or a limit the chunk would not fit under, leaves the reset as it was. For the decaying peak
+ * such a chunk counts as the chunk that would hold what the cycle handed out (not its whole
+ * size), so once later requests are small again, the peak decays and a reset gives it back.
+ */
+
+void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c) {
+  c->next = a->spare;
+  a->spare = c;
+  a->nspare++;
+  a->spare_bytes += c->size;
+}
+
+ar_chunk_t *ar_chunks_spare_pop(ar_arena_t *a) {
+  ar_chunk_t *c = a->spare;
+  if (c == NULL) return NULL;
+  a->spare = c->next;
+  c->next = NULL;
+  a->nspare--;
+  a->spare_bytes -= c->size;
+  return c;
+}
+
+size_t ar_chunks_next_size(const ar_arena_t *a) {
+  if (a->spare != NULL) return a->spare->size;
+  size_t size = a->chunk_size;
+  if (a->grow_max <= size) return size;
+  size_t need = a->capacity - ar_chunks_idle_bytes(a);
+  while (size < a->grow_max && size <= need / 2) size <<= 1;
+  while (size > a->chunk_size && !ar_chunks_room_possible(a, size)) size >>= 1;
+  return size;
+}
+
+/* Gives back the smallest spare below `size`, else the largest kept dedicated chunk below it
+ * (the head of its class); false if there is neither. */
+static bool drop_small_idle(ar_arena_t *a, size_t size) {
+  ar_chunk_t **link = &a->spare, **last = NULL;
+  for (; *link != NULL; link = &(*link)->next)
+    if ((*link)->size < size) last = link;
+  if (last != NULL) {
+    ar_chunk_t *c = *last;
+    *last = c->next;
+    a->nspare--;
+    a->spare_bytes -= c->size;
+    ar_chunks_release(a, c, false);
+    return true;
+  }
+  for (unsigned k = AR_KEPT_CLASSES; a->nkept != 0 && k-- > 0;) {
+    if (a->kept[k] != NULL && a->kept[k]->size < size) {
+      ar_chunks_release(a, kept_unlink(a, &a->kept[k]), true);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
+  if (AR_HEAP || a->grow_max <= a->chunk_size || !ar_chunks_retain_auto(a) || need <= a->chunk_size)
+    return;
+  size_t want = used + AR_CHUNK_OVERHEAD; /* used < 2^62: no wrap */
+  if (want > a->grow_max) return;
+  size_t size = a->chunk_size;
+  while (size < want) size <<= 1;    /* grow_max is chunk_size << k: stops there at the latest */
+  if (size == a->chunk_size) return; /* a chunk of the first size comes when it is needed */
+  for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
+    if (c->size >= size) return;
+  if (a->limit_bytes != 0 && size > a->limit_bytes) return;
+  ar_chunk_t *c = ar_chunks_acquire(a, size, false);
+  if (c == NULL) return; /* the reset stays as it was */
+  /* The new chunk replaces every smaller idle one: all they held, it holds. */
+  while (drop_small_idle(a, size)) continue;
+  /* What is left is at least as large as the new chunk: a target or limit still exceeded is
+   * met by giving back idle chunks as a reset would. */
+  size_t room = keep > size ? keep : size;
+  while (ar_chunks_idle_bytes(a) + size > room ||
+         (a->limit_bytes != 0 && a->capacity > a->limit_bytes)) {
+    if (!ar_chunks_drop_one_idle(a)) break;
+  }
+  ar_assert(a->limit_bytes == 0 || a->capacity <= a->limit_bytes);
+  ar_chunks_spare_push(a, c);
 }
 
 /*

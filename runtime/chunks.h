@@ -16,13 +16,24 @@
 #define AR_CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
 #define AR_PAGE_ALIGN ((size_t)4096)
 
-/* A new chunk of `bytes` (a dedicated one, or an ordinary one of chunk_size), hidden and
- * counted in capacity; NULL if the source has none (nothing changed). */
+/* A new chunk of `bytes` (a dedicated one, or an ordinary one of chunk_size or grown), hidden
+ * and counted in capacity; NULL if the source has none (nothing changed). */
 AR_INTERNAL ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated);
 /* Gives chunk c (unlinked by the caller) back to the source it came from and uncounts it. */
 AR_INTERNAL void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated);
 /* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
 AR_INTERNAL ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes);
+/* Lists the empty ordinary chunk c as the first spare. */
+AR_INTERNAL void ar_chunks_spare_push(ar_arena_t *a, ar_chunk_t *c);
+/* Unlinks the first spare; NULL if there is none. */
+AR_INTERNAL ar_chunk_t *ar_chunks_spare_pop(ar_arena_t *a);
+/* The size of the ordinary chunk a refill would make current now: the first spare's, else
+ * chunk_size or, when chunks grow, a larger size that the limit allows (see "Growing"). */
+AR_INTERNAL size_t ar_chunks_next_size(const ar_arena_t *a);
+/* Reset, after every chunk went idle: `need` chunk bytes were in use, `used` bytes handed
+ * out; when chunks grow, one chunk that holds them all replaces the idle ones (chunks.c,
+ * "Growing"). */
+AR_INTERNAL void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep);
 /* Gives back one idle chunk that is not current; false if there is none. */
 AR_INTERNAL bool ar_chunks_drop_one_idle(ar_arena_t *a);
 /* AR_RETAIN_AUTO: folds the current need into the decaying peak; what a reset may keep. */
@@ -42,10 +53,9 @@ static inline bool ar_chunks_retain_auto(const ar_arena_t *a) {
 }
 
 static inline size_t ar_chunks_idle_bytes(const ar_arena_t *a) {
-  return a->nspare * a->chunk_size + a->kept_bytes;
+  return a->spare_bytes + a->kept_bytes;
 }
 
-/* False (c untouched) if the list heads cannot be had. */
 static inline void ar_chunks_retire_current(ar_arena_t *a) {
   ar_chunk_t *c = a->chunks;
   c->top = a->hot.cur_;

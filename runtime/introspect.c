@@ -98,6 +98,13 @@ static int heap_check(ar_arena_t *a) {
   return cleanups_ok(a);
 }
 
+/* An ordinary chunk is chunk_size << k, at most grow_max (chunks.c, "Growing"). */
+static bool ordinary_size_ok(const ar_arena_t *a, size_t size) {
+  size_t s = a->chunk_size;
+  while (s < size && s < a->grow_max) s <<= 1;
+  return s == size;
+}
+
 int ar_arena_check(ar_arena_t *a) {
   if (a == NULL) return ar_set_error_(AR_EINVAL);
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
@@ -116,6 +123,7 @@ int ar_arena_check(ar_arena_t *a) {
       return corrupt(a, "chunk bounds");
     if (c != a->chunks) used += (size_t)(c->top - c->data);
     if (a->checked && !ar_track_records_ok(a, c->data, top)) return corrupt(a, "guards");
+    if (!ordinary_size_ok(a, c->size)) return corrupt(a, "chunk size");
     cap += c->size;
   }
   if (n != a->nchunks) return corrupt(a, "chunk count");
@@ -131,11 +139,13 @@ int ar_arena_check(ar_arena_t *a) {
   }
   if (n != a->nlarge) return corrupt(a, "large count");
   n = 0;
+  size_t spare = 0;
   for (ar_chunk_t *c = a->spare; c != NULL; c = c->next, n++) {
-    if (c->size != a->chunk_size) return corrupt(a, "spare size");
-    cap += c->size;
+    if (!ordinary_size_ok(a, c->size)) return corrupt(a, "spare size");
+    spare += c->size;
   }
-  if (n != a->nspare) return corrupt(a, "spare count");
+  if (n != a->nspare || spare != a->spare_bytes) return corrupt(a, "spare count");
+  cap += spare;
   size_t kept = 0;
   n = 0;
   for (unsigned k = 0; a->kept != NULL && k < AR_KEPT_CLASSES; k++) {

@@ -63,6 +63,9 @@ typedef struct ar_arena ar_arena_t;
 #define AR_DEFAULT_RETAIN_BYTES AR_RETAIN_AUTO
 /** The most an AR_RETAIN_AUTO arena keeps across a reset: 64 MiB. */
 #define AR_RETAIN_AUTO_MAX ((size_t)64 << 20)
+/** The largest ordinary chunk of an arena whose chunks grow (see ar_options_t.chunk_size):
+ * 1 MiB, 16 times AR_DEFAULT_CHUNK_SIZE. */
+#define AR_GROWN_CHUNK_MAX ((size_t)1 << 20)
 /** Smallest chunk_size ar_arena_create accepts. */
 #define AR_MIN_CHUNK_SIZE ((size_t)256)
 /** Largest single request; larger ones fail with AR_EOVERFLOW. */
@@ -74,6 +77,9 @@ enum {
    * are verified at rewind/reset (AR_ECORRUPT is reported on stderr and in ar_arena_check),
    * and freed memory is filled with 0xDD junk. Slower; for debugging. */
   AR_ARENA_CHECKED = 1u << 0,
+  /** Every ordinary chunk is exactly chunk_size bytes, even with the default chunk_size and
+   * source, whose chunks otherwise grow (see ar_options_t.chunk_size). */
+  AR_ARENA_FIXED_CHUNKS = 1u << 1,
 };
 
 /** How to create an arena. Start from ar_options_init() or AR_OPTIONS_INIT, then set the
@@ -98,7 +104,21 @@ enum {
  * Every function that takes an ar_options_t checks it this way. */
 typedef struct ar_options {
   size_t size;               /**< sizeof(ar_options_t) as the caller compiled it (see above) */
-  size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256 */
+  size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256.
+                                  With the default chunk_size and no source (and no
+                                  AR_ARENA_FIXED_CHUNKS) it is the first and smallest ordinary
+                                  chunk's size, and chunks grow: each new ordinary chunk is
+                                  the largest chunk_size << k that is at most the chunk bytes
+                                  in use (ordinary and dedicated), up to AR_GROWN_CHUNK_MAX,
+                                  and smaller (never below chunk_size) if limit_bytes needs
+                                  it; a request that the current chunk cannot hold gets a
+                                  dedicated chunk above a quarter of the chunk it would bump
+                                  next; and ar_reset may keep one grown chunk in place of
+                                  smaller ones (see ar_reset). Grown chunks come from where
+                                  dedicated chunks do (see ar_arena_create). Any other
+                                  chunk_size, or a source, gives chunks of exactly
+                                  chunk_size, and so do thread arenas (thread.h) and
+                                  arena-pool arenas (arenapool.h) */
   size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
   size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
                                   AR_RETAIN_AUTO (the default) adapts (see ar_reset) */
@@ -378,9 +398,22 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
  *     not reset keeps what its last reset kept. Emptied dedicated chunks are kept by size
  *     and reused by a later dedicated request they fit, if at most twice the chunk it would
  *     get (or 7 KiB, for chunks under 4 KiB); a chunk above AR_RETAIN_AUTO_MAX is never
- *     kept. Kept chunks from earlier resets go back before this reset's.
- * One kept ordinary chunk is made current at once, so the next allocation is an inline bump;
- * the stats count it as a spare while it is empty, and like every kept chunk it is given back
+ *     kept. Kept chunks from earlier resets go back before this reset's. When chunks grow
+ *     (see ar_options_t.chunk_size) and the chunks in use were more than chunk_size while
+ *     the bytes handed out (and a chunk header) fit in AR_GROWN_CHUNK_MAX, the reset keeps
+ *     one chunk, the least chunk_size << k that holds those bytes, in place of every smaller
+ *     kept chunk, ordinary or dedicated (unless it keeps one that large already, or
+ *     limit_bytes is below it, or the source has none; it is acquired before the chunks it
+ *     replaces go back, so for the length of the call the source may hold both, as for a
+ *     request under limit_bytes): so it may keep up to twice what was handed out even above
+ *     the peak, and the next such request bumps through that one chunk. For the peak, that
+ *     chunk then counts as the chunk that would hold what a request handed out, so it goes
+ *     back once requests are small again.
+ * One kept ordinary chunk is made current at once, so the next allocation is an inline bump
+ * (except when chunks grow and what was handed out, with a chunk header, was more than
+ * AR_GROWN_CHUNK_MAX: then the next request's first allocation takes the out-of-line path,
+ * which lays that request out over the kept chunks as the last one was); the stats count it
+ * as a spare while it is empty, and like every kept chunk it is given back
  * when a request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op.
  */
 AR_API void ar_reset(ar_arena_t *arena);
