@@ -186,6 +186,9 @@ void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new
   size_t off = (size_t)(c->start - (char *)c->base);
   size_t bytes = off + fp; /* off < one page plus the header; fp < 2^62: no wrap */
   if (bytes > c->size) {
+    /* ThreadSanitizer does not follow mremap: pages moved to a range another thread's arena
+     * used before would be reported as racing with it. Copy there instead. */
+    if (AR_TSAN) return NULL;
     if (!ar_chunks_room_possible(a, bytes - c->size)) return NULL;
     /* After a move the old header is gone: only the new one may be read. */
     char *ob = (char *)c->base;

@@ -20,9 +20,10 @@
  *
  * Thread contract: a serial arena belongs to one thread at a time (its owner, the creator by
  * default). Moving it to another thread needs a happens-before edge (a queue, a mutex) and
- * ar_arena_adopt() on the receiving side. Debug builds (AR_DEBUG >= 1) abort with a message
- * when a thread other than the owner calls into the arena; ConcurrentArena (concurrent.h) is
- * the type to share.
+ * ar_arena_adopt() on the receiving side. Debug builds abort with a message when a thread
+ * other than the owner calls into the arena: at AR_DEBUG >= 1 in every out-of-line call (the
+ * inline bump of ar_alloc and its siblings is not checked), at AR_DEBUG >= 2 (nothing inline)
+ * in every call. ConcurrentArena (concurrent.h) is the type to share.
  *
  * Synchronization:
  *   | call                              | may run concurrently with                    |
@@ -104,7 +105,9 @@ enum {
  * Every function that takes an ar_options_t checks it this way. */
 typedef struct ar_options {
   size_t size;               /**< sizeof(ar_options_t) as the caller compiled it (see above) */
-  size_t chunk_size;         /**< bytes per chunk from the source; 0 = default; min 256.
+  size_t chunk_size;         /**< bytes per chunk from the source, rounded up to a multiple
+                                  of 64 (limit_bytes and chunk pools see the rounded size);
+                                  0 = default; min 256.
                                   With the default chunk_size and no source (and no
                                   AR_ARENA_FIXED_CHUNKS) it is the first and smallest ordinary
                                   chunk's size, and chunks grow: each new ordinary chunk is
@@ -320,8 +323,9 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * or whose source can resize it (the OS source, ar_source_os(), does, and so does the default
  * source of an arena from ar_arena_create without NUMA routing: mremap, which may move
  * the block without copying it, so the result may differ from p and p is then invalid; arenas
- * that see every allocation, AR_ARENA_CHECKED ones and all arenas in sanitizer builds or at
- * AR_DEBUG >= 2, always copy);
+ * that see every allocation, AR_ARENA_CHECKED ones and all arenas in AddressSanitizer and heap
+ * builds, under Valgrind or at AR_DEBUG >= 2, always copy; ThreadSanitizer builds, which cannot
+ * follow mremap, copy where a dedicated chunk would have to be resized);
  * otherwise by allocating a new block (recycled if one of that class is free), copying, and
  * giving the old one back with ar_free. p == NULL behaves as ar_alloc.
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
@@ -329,9 +333,10 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
  * Age across marks: a block shrunk (always in place), or grown in place or by mremap, keeps
  * its age, so a rewind to a mark taken between its allocation and the realloc does not free
- * it; a block that was copied is new, and that rewind frees it. Arenas that always copy (checked, sanitizer, AR_DEBUG >= 2)
- * therefore free it where release builds may not: portable code treats the result of a
- * growing ar_realloc as allocated by that call.
+ * it; a block that was copied is new, and that rewind frees it. Arenas that always copy
+ * (checked, ASan, heap, Valgrind, AR_DEBUG >= 2), and ThreadSanitizer builds for a dedicated
+ * chunk that must be resized, therefore free it where release builds may not: portable code
+ * treats the result of a growing ar_realloc as allocated by that call.
  * Errors (returns NULL, the old block untouched and still valid, the arena unchanged): those
  * of ar_alloc, and AR_EINVAL for a p that ar_free would refuse (the same checks per build).
  */
