@@ -223,8 +223,13 @@ void ar_chunks_stash_or_release(ar_arena_t *a, ar_chunk_t *c, size_t keep_bytes)
  * that one touched; reusing the largest spares first would put the start of the request into
  * the tail of the last cycle's last chunk, which it never touched, and fault it in again.
  * Under limit_bytes the size halves (not below chunk_size) until the idle chunks could make
- * room for it, so growth never refuses a request that chunk_size chunks would have served; the
- * size is decided before anything is acquired, so a refusal still leaves the arena unchanged.
+ * room for it, so the next chunk never fails for want of room that a chunk_size chunk would
+ * have had; the size is decided before anything is acquired, so a refusal still leaves the
+ * arena unchanged. Growth does change how a limit is used up: mid-size blocks that bump inline
+ * in grown chunks leave those chunks' tails unused, so near the limit a growing arena can hold
+ * fewer such blocks than fixed chunks would (16 instead of 17 blocks of 30000 bytes under a
+ * 512 KiB limit); arena.h says so, and AR_ARENA_FIXED_CHUNKS is the choice for arenas sized
+ * to their limit.
  *
  * Growing within a request still leaves its first chunks small, and a request of a few
  * hundred KiB never grows far: it pays a refill every 64 KiB and a dedicated chunk for every

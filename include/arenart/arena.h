@@ -3,8 +3,9 @@
  * @file
  * @brief The serial arena: owner-thread bump allocation, freed all at once.
  *
- * An ar_arena_t hands out memory by bumping a cursor through fixed-size chunks that it gets
- * from a memory source (arenart/source.h). Nothing is freed one object at a time: memory comes
+ * An ar_arena_t hands out memory by bumping a cursor through chunks that it gets from a
+ * memory source (arenart/source.h): of one size, or growing with the arena's footprint for a
+ * default arena (see ar_options_t.chunk_size). Nothing is freed one object at a time: memory comes
  * back when the arena is rewound to a mark, reset, released or destroyed.
  *
  * Lifetime rules (read these once):
@@ -118,14 +119,22 @@ typedef struct ar_options {
                                   dedicated chunk above a quarter of the chunk it would bump
                                   next; and ar_reset may keep one grown chunk in place of
                                   smaller ones (see ar_reset). Grown chunks come from where
-                                  dedicated chunks do (see ar_arena_create). Any other
-                                  chunk_size, or a source, gives chunks of exactly
-                                  chunk_size, and so do thread arenas (thread.h) and
-                                  arena-pool arenas (arenapool.h) */
+                                  dedicated chunks do (see ar_arena_create). Near limit_bytes
+                                  a growing arena may fit fewer mid-size blocks than fixed
+                                  chunks would (the tails of grown chunks it bumped through
+                                  stay unused): use AR_ARENA_FIXED_CHUNKS for an arena sized
+                                  to its limit. Any other chunk_size (after the rounding: a
+                                  value that rounds to the default one is the default), or
+                                  a source, gives chunks of exactly chunk_size, and so do
+                                  thread arenas (thread.h) and arena-pool arenas
+                                  (arenapool.h) */
   size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
   size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
                                   AR_RETAIN_AUTO (the default) adapts (see ar_reset) */
-  size_t limit_bytes;        /**< cap on chunk bytes held at once; 0 = unlimited */
+  size_t limit_bytes;        /**< cap on chunk bytes held at once; 0 = unlimited (for the
+                                  length of a call that acquires a chunk before giving idle
+                                  ones back, the source may hold both: see ar_alloc_aligned
+                                  and ar_reset) */
   const ar_source_t *source; /**< NULL = the default source (see ar_arena_create); copied */
   unsigned flags;            /**< AR_ARENA_* */
   const char *name;          /**< for diagnostics; copied (truncated to 31 bytes); may be NULL */

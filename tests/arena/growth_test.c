@@ -9,8 +9,8 @@
  *     most the chunk bytes in use, up to AR_GROWN_CHUNK_MAX;
  *   - the dedicated-chunk threshold is a quarter of the chunk a refill would bump;
  *   - AR_ARENA_FIXED_CHUNKS, a chunk_size of one's own or a source of one's own: fixed chunks;
- *   - limit_bytes: growth shrinks to what the limit allows and refuses nothing that fixed
- *     chunks would have served; a refusal leaves the arena unchanged;
+ *   - limit_bytes: growth shrinks to what the limit allows (here, for small blocks, the arena
+ *     serves as much as fixed chunks would); a refusal leaves the arena unchanged;
  *   - marks and rewinds across grown chunks; reset keeping grown chunks (reused in the order
  *     they were used) for the next request, which then needs no new chunk; a reset after a
  *     request that fits in one grown chunk keeping just that one chunk, so the next such
