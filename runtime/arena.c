@@ -171,6 +171,15 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   return p;
 }
 
+/* A block with a chunk of its own, for ar_realloc (free.c): a block that grows past the
+ * dedicated threshold of a chunk_size chunk is likely to keep growing (a vector, a buffer), and
+ * in a dedicated chunk it can, in place or by mremap. With grown chunks ar_alloc would bump
+ * it inline instead, and every doubling would copy it and leave the old copy behind. The
+ * caller has checked the owner, cleanups and the size. */
+void *ar_alloc_dedicated_(ar_arena_t *a, size_t size) {
+  return alloc_large(a, size, AR_ALIGN_DEFAULT);
+}
+
 /*
  * Growing a dedicated chunk (ar_realloc of a big block). The chunk holds one allocation,
  * so it may grow in place: into its own slack if it has some (a kept chunk reused for a

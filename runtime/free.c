@@ -282,6 +282,12 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
   if (!a->slow_only && new_fp <= a->large_threshold) {
     q = ar_bins_pop(&a->bins, new_fp);
     if (q != NULL) a->hot.nalloc_++;
+  } else if (!a->slow_only) {
+    /* Past a chunk_size chunk's dedicated threshold: a chunk of its own, where the next
+     * growth needs no copy, even where grown chunks would take the block inline. If that
+     * chunk cannot be had (the limit, the source), ar_alloc below may still fit the block
+     * into a chunk the arena holds; a failed attempt changed nothing. */
+    q = ar_alloc_dedicated_(a, new_size);
   }
   if (q == NULL) q = ar_alloc(a, new_size);
   if (q == NULL) return NULL; /* ar_alloc set the error; the old block is untouched */

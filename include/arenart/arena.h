@@ -335,8 +335,10 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * that see every allocation, AR_ARENA_CHECKED ones and all arenas in AddressSanitizer and heap
  * builds, under Valgrind or at AR_DEBUG >= 2, always copy; ThreadSanitizer builds, which cannot
  * follow mremap, copy where a dedicated chunk would have to be resized);
- * otherwise by allocating a new block (recycled if one of that class is free), copying, and
- * giving the old one back with ar_free. p == NULL behaves as ar_alloc.
+ * otherwise by allocating a new block (recycled if one of that class is free; above a quarter
+ * of a chunk_size chunk, a dedicated chunk of its own, where the next growth needs no copy,
+ * even in an arena whose grown chunks could hold it), copying, and giving the old one back
+ * with ar_free. p == NULL behaves as ar_alloc.
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.

@@ -133,6 +133,44 @@ static void test_threshold_follows(void **state) {
   ar_arena_destroy(a);
 }
 
+/* A buffer that ar_realloc doubles, in an arena whose chunks have grown, with other
+ * allocations in between (so it is never the newest block, which would simply extend at the
+ * cursor): once past a quarter of chunk_size it moves to a dedicated chunk of its own and
+ * grows there (in place or by mremap), instead of being copied into the grown chunks at every
+ * doubling and leaving each old copy behind. The arena then holds about what the buffer
+ * needs, not twice as much. */
+static void test_realloc_growth_goes_dedicated(void **state) {
+  (void)state;
+  ar_arena_t *a = default_arena(0, 0);
+  fill_to(a, 11); /* the current chunk is 1 MiB: mid-size allocations would bump inline */
+  assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
+  size_t nlarge = a->nlarge;
+  ar_stats_t before;
+  assert_int_equal(ar_arena_stats(a, &before), AR_OK);
+  size_t n = 1024;
+  char *p = (char *)ar_alloc(a, n);
+  assert_non_null(p);
+  memset(p, 7, n);
+  while (n < AR_GROWN_CHUNK_MAX) {
+    char *q = (char *)ar_realloc(a, p, n, 2 * n);
+    assert_non_null(q);
+    assert_true(intact(q, n, 7));
+    memset(q + n, 7, n);
+    assert_non_null(ar_alloc(a, 16)); /* another allocation after it */
+    p = q;
+    n *= 2;
+    /* Slow-only arenas (checked, ASan, debug level 2) copy every growth on purpose. */
+    if (!a->slow_only && n > THRESHOLD(DEF)) assert_int_equal(a->nlarge, nlarge + 1);
+  }
+  ar_stats_t after;
+  assert_int_equal(ar_arena_stats(a, &after), AR_OK);
+  /* What the doubling added: the dedicated chunk (its final size plus a header and page
+   * rounding) and the small copies made before it went dedicated (under 32 KiB in all). */
+  if (!a->slow_only) assert_true(after.capacity - before.capacity <= AR_GROWN_CHUNK_MAX + 64 * KIB);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 static void assert_all_sized(const ar_arena_t *a, size_t size) {
   for (const ar_chunk_t *c = a->chunks; c != NULL; c = c->next) assert_int_equal(c->size, size);
 }
@@ -343,6 +381,7 @@ int main(void) {
       chunk_layout_test(test_sizes_double),
       chunk_layout_test(test_cap),
       chunk_layout_test(test_threshold_follows),
+      chunk_layout_test(test_realloc_growth_goes_dedicated),
       chunk_layout_test(test_fixed),
       chunk_layout_test(test_limit),
       chunk_layout_test(test_marks),
