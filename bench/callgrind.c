@@ -43,8 +43,7 @@ static bool read_dump(const char *file, char *trigger, size_t tsize, double *ir)
       snprintf(trigger, tsize, "%s", t + 16);
       trigger[strcspn(trigger, "\r\n")] = '\0';
     }
-    if (sscanf(line, "summary: %lf", ir) == 1 || sscanf(line, "totals: %lf", ir) == 1)
-      have = true;
+    if (sscanf(line, "summary: %lf", ir) == 1 || sscanf(line, "totals: %lf", ir) == 1) have = true;
   }
   fclose(f);
   return have;
@@ -75,9 +74,15 @@ static void run_callgrind(void) {
       unlink(old);
     }
     snprintf(outarg, sizeof outarg, "--callgrind-out-file=%s", outfile);
-    char *argv[] = {vg, (char *)"--tool=callgrind", (char *)"--collect-atstart=no",
-                    outarg, path, (char *)"--worker", (char *)"all",
-                    (char *)"callgrind", NULL};
+    char *argv[] = {vg,
+                    (char *)"--tool=callgrind",
+                    (char *)"--collect-atstart=no",
+                    outarg,
+                    path,
+                    (char *)"--worker",
+                    (char *)"all",
+                    (char *)"callgrind",
+                    NULL};
     int status = 0;
     long maxrss;
     char *out = run_capture(argv, devnull, &status, &maxrss);
@@ -132,9 +137,9 @@ static void run_callgrind(void) {
      * exactly 12 * N instructions to arena.h for ar_alloc). */
     for (int i = 0; i < NPEERS; i++)
       if (alloc_ir[i][0] >= 0 && alloc_ir[i][1] >= 0 && base_ir[i][0] >= 0 && base_ir[i][1] >= 0)
-        cg_instr[i] = round(
-            ((alloc_ir[i][1] - alloc_ir[i][0]) - (base_ir[i][1] - base_ir[i][0])) / CG_N * 100) /
-            100;
+        cg_instr[i] = round(((alloc_ir[i][1] - alloc_ir[i][0]) - (base_ir[i][1] - base_ir[i][0])) /
+                            CG_N * 100) /
+                      100;
   }
   if (devnull >= 0) close(devnull);
 }

@@ -58,18 +58,15 @@ const peer_t peers[] = {
 _Static_assert(sizeof peers / sizeof peers[0] == NPEERS, "NPEERS counts the peers");
 
 /* One color per allocator in every panel of the plot (gnuplot's own cycle has 8). */
-const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f",
-                                           "#ff9896", "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
-                                           "#e377c2", "#bcbd22", "#000000", "#aec7e8",
-                                           "#98df8a"};
-
+const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f", "#ff9896",
+                                    "#1f77b4", "#17becf", "#2ca02c", "#9467bd", "#e377c2",
+                                    "#bcbd22", "#000000", "#aec7e8", "#98df8a"};
 
 int peer_index(const char *name) {
   for (int i = 0; i < NPEERS; i++)
     if (strcmp(peers[i].name, name) == 0) return i;
   return -1;
 }
-
 
 const char *const wnames[W_COUNT] = {"hot",     "request",    "scaling", "larson",
                                      "bimodal", "containers", "large"};

@@ -110,7 +110,8 @@ int main(int argc, char **argv) {
   long rounds = quick ? 40 : 200, per_round = 50000;
   int reps = quick ? 5 : 9;
   printf("ConcurrentArena vs per-thread arenas (ns per allocation per thread, median of %d; "
-         "sizes 16..128 B, touched)\n", reps);
+         "sizes 16..128 B, touched)\n",
+         reps);
   printf("%-8s %14s %14s %8s\n", "threads", "per-thread", "concurrent", "ratio");
   double ratio2 = 0;
   for (int t = 1; t <= max_threads; t *= 2) {

@@ -66,8 +66,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench: stopping after %d repeats to stay within %.0f s\n", rep, budget);
       break;
     }
-    fprintf(stderr, "bench: repeat %d/%d (%.0f s so far)\n", rep + 1, opt.repeats,
-            t_rep - t_start);
+    fprintf(stderr, "bench: repeat %d/%d (%.0f s so far)\n", rep + 1, opt.repeats, t_rep - t_start);
     for (int w = 0; w < W_COUNT; w++) {
       if (!opt.run_w[w]) continue;
       for (int j = 0; j < NPEERS; j++) {
@@ -102,24 +101,18 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/bench.json", opt.out);
   int rc = 0;
   printf("\n");
-  if (write_json(path, elapsed) == 0)
-    printf("wrote %s\n", path);
-  else
-    rc = 1;
+  if (write_json(path, elapsed) == 0) printf("wrote %s\n", path);
+  else rc = 1;
   if (opt.json != NULL) {
     char jp[4200];
     resolve(opt.json, jp, sizeof jp);
-    if (write_json(jp, elapsed) == 0)
-      printf("wrote %s\n", jp);
-    else
-      rc = 1;
+    if (write_json(jp, elapsed) == 0) printf("wrote %s\n", jp);
+    else rc = 1;
   }
   if (opt.plot) {
     char note[4400] = "";
-    if (write_plot(note, sizeof note))
-      printf("plot: %s/bench.png\n", opt.out);
-    else
-      printf("plot: not drawn: %s\n", note[0] ? note : "could not write the data files");
+    if (write_plot(note, sizeof note)) printf("plot: %s/bench.png\n", opt.out);
+    else printf("plot: not drawn: %s\n", note[0] ? note : "could not write the data files");
   }
   printf("measured in %.1f s, %.1f s in all\n", t_measured, now_s() - t_start);
   return rc;

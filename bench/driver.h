@@ -108,12 +108,11 @@ double median(const cell_t *c); /* NaN if empty */
 /* The column of `key` in `r`, added (timed or not) if new; -1 when the table is full. */
 int key_index(wres_t *r, const char *key, bool timed);
 void series_add(series_t *s, double x, double y);
-double fig(int w, const char *key, int pi);         /* a median by workload and key; NaN: none */
+double fig(int w, const char *key, int pi); /* a median by workload and key; NaN: none */
 double paired_ratio(int w, const char *key, int pa, int pb);
-double summary_ratio(const wres_t *r, int pi);      /* geometric mean of pi/arenart, timed */
+double summary_ratio(const wres_t *r, int pi); /* geometric mean of pi/arenart, timed */
 /* Paired against the fastest of `set` per repeat; invert: best/a rather than a/best. */
-double paired_ratio_best(int w, const char *key, int pa, const int *set, int nset,
-                         bool invert);
+double paired_ratio_best(int w, const char *key, int pa, const int *set, int nset, bool invert);
 
 /* ---- spawn.c: child processes -------------------------------------------------------------- */
 

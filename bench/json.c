@@ -22,21 +22,16 @@
 static void json_str(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s != '\0'; s++) {
-    if (*s == '"' || *s == '\\')
-      fprintf(f, "\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      fprintf(f, "\\u%04x", *s);
-    else
-      fputc(*s, f);
+    if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+    else fputc(*s, f);
   }
   fputc('"', f);
 }
 
 static void json_num(FILE *f, double v) {
-  if (isnan(v) || isinf(v))
-    fprintf(f, "null");
-  else
-    fprintf(f, "%.6g", v);
+  if (isnan(v) || isinf(v)) fprintf(f, "null");
+  else fprintf(f, "%.6g", v);
 }
 
 int write_json(const char *path, double elapsed) {
@@ -78,7 +73,8 @@ int write_json(const char *path, double elapsed) {
         const cell_t *c = &r->fig[k][pi];
         if (c->n == 0) continue;
         double m = median(c), a = median(&r->fig[k][P_ARENART]);
-        fprintf(f, "%s\n        {\"allocator\": \"%s\", \"case\": \"%s\", \"timed\": %s, "
+        fprintf(f,
+                "%s\n        {\"allocator\": \"%s\", \"case\": \"%s\", \"timed\": %s, "
                 "\"median\": ",
                 first ? "" : ",", peers[pi].name, r->keys[k], r->timed[k] ? "true" : "false");
         first = false;
@@ -142,7 +138,10 @@ int write_json(const char *path, double elapsed) {
     json_str(f, g->ref);
     int met = goal_met(g);
     fprintf(f, ", \"cmp\": \"%s\", \"target\": %g, \"met\": %s}%s\n", g->cmp, g->target,
-            met < 0 ? "null" : met ? "true" : "false", i + 1 < ngoals ? "," : "");
+            met < 0 ? "null"
+            : met   ? "true"
+                    : "false",
+            i + 1 < ngoals ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
   if (fclose(f) != 0) {

@@ -26,8 +26,9 @@ void describe_commit(void) {
   char git[4096];
   if (ws == NULL || ws[0] == '\0') ws = "."; /* run by hand: from inside the checkout */
   if (!find_in_path("git", git, sizeof git)) return;
-  char *argv[] = {git, (char *)"-C", (char *)ws, (char *)"describe", (char *)"--always",
-                  (char *)"--dirty", NULL};
+  char *argv[] = {
+      git, (char *)"-C", (char *)ws, (char *)"describe", (char *)"--always", (char *)"--dirty",
+      NULL};
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), status = 0;
   long maxrss;
   char *out = run_capture(argv, devnull, &status, &maxrss);

@@ -22,24 +22,21 @@
 options_t opt;
 
 static void usage(FILE *to) {
-  fprintf(to,
-          "usage: bench [--quick] [--repeats N] [--threads N] [--json FILE] [--out DIR]\n"
-          "             [--workloads hot,request,scaling,larson,bimodal,containers,large]\n"
-          "             [--no-callgrind] [--no-plot]\n"
-          "  --quick         short runs, 5 repeats, stops early to stay under a minute\n"
-          "  --repeats N     runs per figure (median reported; default 5 quick, 9 full)\n"
-          "  --threads N     scaling and Larson thread count (default: online CPUs, >= 2)\n"
-          "  --json FILE     also write every figure and ratio to FILE\n"
-          "  --out DIR       where bench.json, bench.png and the plot data go\n"
-          "                  (default: <workspace>/build/bench under bazel run)\n");
+  fprintf(to, "usage: bench [--quick] [--repeats N] [--threads N] [--json FILE] [--out DIR]\n"
+              "             [--workloads hot,request,scaling,larson,bimodal,containers,large]\n"
+              "             [--no-callgrind] [--no-plot]\n"
+              "  --quick         short runs, 5 repeats, stops early to stay under a minute\n"
+              "  --repeats N     runs per figure (median reported; default 5 quick, 9 full)\n"
+              "  --threads N     scaling and Larson thread count (default: online CPUs, >= 2)\n"
+              "  --json FILE     also write every figure and ratio to FILE\n"
+              "  --out DIR       where bench.json, bench.png and the plot data go\n"
+              "                  (default: <workspace>/build/bench under bazel run)\n");
 }
 
 void resolve(const char *in, char *buf, size_t size) {
   const char *wd = getenv("BUILD_WORKING_DIRECTORY");
-  if (in[0] == '/' || wd == NULL || wd[0] == '\0')
-    snprintf(buf, size, "%s", in);
-  else
-    snprintf(buf, size, "%s/%s", wd, in);
+  if (in[0] == '/' || wd == NULL || wd[0] == '\0') snprintf(buf, size, "%s", in);
+  else snprintf(buf, size, "%s/%s", wd, in);
 }
 
 static int mkdirs(const char *path) {

@@ -47,8 +47,8 @@ typedef struct ctx_opt {
 /* A Larson batch: a producer thread fills it, a consumer thread reads and frees it. */
 enum { LARSON_K = 1000 };
 typedef struct lbatch {
-  void *h;                              /* the batch's own arena / pool (NULL for malloc) */
-  _Alignas(16) unsigned char hs[128];   /* in-place handle storage (an obstack) */
+  void *h;                            /* the batch's own arena / pool (NULL for malloc) */
+  _Alignas(16) unsigned char hs[128]; /* in-place handle storage (an obstack) */
   int n;
   void *obj[LARSON_K];
   uint16_t size[LARSON_K];
@@ -60,14 +60,14 @@ static inline void bench_oom(const char *who) {
 }
 
 /* Frees a chain built by the workloads: each object's first word points to the previous. */
-#define FREE_CHAIN(last, freefn)          \
-  do {                                    \
-    void *p_ = (last);                    \
-    while (p_ != NULL) {                  \
-      void *prev_ = *(void **)p_;         \
-      freefn(p_);                         \
-      p_ = prev_;                         \
-    }                                     \
+#define FREE_CHAIN(last, freefn)  \
+  do {                            \
+    void *p_ = (last);            \
+    while (p_ != NULL) {          \
+      void *prev_ = *(void **)p_; \
+      freefn(p_);                 \
+      p_ = prev_;                 \
+    }                             \
   } while (0)
 
 /* ---- the malloc family: glibc, jemalloc, tcmalloc or mimalloc, whichever this binary's

@@ -91,12 +91,10 @@ enum { arthread_frees_each = 0 };
 static inline const char *arthread_na(workload_t w) {
   switch (w) {
     case W_REQUEST:
-    case W_SCALING:
-      return NULL;
+    case W_SCALING: return NULL;
     case W_LARSON:
       return "a thread arena never leaves its thread (the arenart row uses ar_arena_pool)";
-    default:
-      return "-same ar_alloc fast path as arenart";
+    default: return "-same ar_alloc fast path as arenart";
   }
 }
 static inline int arthread_global_init(workload_t w, int threads) {

@@ -28,19 +28,17 @@ static void plot_lines(FILE *f, const char *file, const char *xcol, const int *c
   fprintf(f, "plot");
   for (int c = 0; c < n; c++) {
     int pi = cols[c];
-    fprintf(f, "%s \"%s/%s\" using %s:%d%s with %s lw %d lc rgb \"%s\" title \"%s\"",
-            c ? "," : "", opt.out, file, xcol, c + 2, strcmp(xcol, "0") == 0 ? ":xtic(1)" : "",
-            style, pi == P_ARENART ? 3 : 2, colors[pi], peers[pi].name);
+    fprintf(f, "%s \"%s/%s\" using %s:%d%s with %s lw %d lc rgb \"%s\" title \"%s\"", c ? "," : "",
+            opt.out, file, xcol, c + 2, strcmp(xcol, "0") == 0 ? ":xtic(1)" : "", style,
+            pi == P_ARENART ? 3 : 2, colors[pi], peers[pi].name);
   }
   fprintf(f, "\n");
 }
 
 /* One gnuplot data column: a figure, or NaN where a peer has none (gnuplot skips it). */
 static void put_datum(FILE *f, double v) {
-  if (isnan(v))
-    fprintf(f, " NaN");
-  else
-    fprintf(f, " %.4f", v);
+  if (isnan(v)) fprintf(f, " NaN");
+  else fprintf(f, " %.4f", v);
 }
 
 /* Writes the data files and the gnuplot script under opt.out and runs gnuplot. Returns true
@@ -54,7 +52,8 @@ bool write_plot(char *note, size_t note_size) {
   fprintf(f, "# allocator ns/alloc (median)\n");
   for (int pi = 0; pi < NPEERS; pi++) {
     double v = fig(W_REQUEST, "ns/alloc", pi);
-    if (!isnan(v)) fprintf(f, "\"%s\" %.4f %ld\n", peers[pi].name, v, strtol(colors[pi] + 1, NULL, 16));
+    if (!isnan(v))
+      fprintf(f, "\"%s\" %.4f %ld\n", peers[pi].name, v, strtol(colors[pi] + 1, NULL, 16));
   }
   fclose(f);
   /* 2. scaling: threads down, allocators across */
@@ -114,10 +113,8 @@ bool write_plot(char *note, size_t note_size) {
     fprintf(f, "%.0f", i < s0->n ? s0->x[i] : (double)i * 5);
     for (int c = 0; c < bcols; c++) {
       const series_t *s = &res[W_BIMODAL].ser[bc[c]];
-      if (i < s->n)
-        fprintf(f, " %.3f", s->y[i]);
-      else
-        fprintf(f, " NaN");
+      if (i < s->n) fprintf(f, " %.3f", s->y[i]);
+      else fprintf(f, " NaN");
     }
     fprintf(f, "\n");
   }
@@ -150,23 +147,20 @@ bool write_plot(char *note, size_t note_size) {
           "plot \"%s/request.dat\" using 0:2:3:xtic(1) with boxes lc rgb variable, "
           "'' using 0:2:(sprintf(\"%%.1f\",$2)) with labels offset 0,0.7 notitle\n",
           opt.out);
-  fprintf(f,
-          "set title \"Thread scaling: per-request loop in t threads (flat = scales)\"\n"
-          "set key outside right top\n"
-          "set xtics norotate 1\n"
-          "set xlabel \"threads\"\n"
-          "set ylabel \"ns per allocation per thread\"\n");
+  fprintf(f, "set title \"Thread scaling: per-request loop in t threads (flat = scales)\"\n"
+             "set key outside right top\n"
+             "set xtics norotate 1\n"
+             "set xlabel \"threads\"\n"
+             "set ylabel \"ns per allocation per thread\"\n");
   plot_lines(f, "scaling.dat", "1", cols, ncols, "linespoints");
-  fprintf(f,
-          "set title \"Hot path, 256 B objects: region filled per batch\"\n"
-          "set xlabel \"region\"\n"
-          "set ylabel \"ns per allocation\"\n");
+  fprintf(f, "set title \"Hot path, 256 B objects: region filled per batch\"\n"
+             "set xlabel \"region\"\n"
+             "set ylabel \"ns per allocation\"\n");
   plot_lines(f, "hot.dat", "0", hc, hcols, "linespoints");
-  fprintf(f,
-          "set title \"Bimodal: RSS kept between requests (1 in 50 asks for 8 MiB)\"\n"
-          "unset logscale y\n"
-          "set xlabel \"request\"\n"
-          "set ylabel \"MiB above the start\"\n");
+  fprintf(f, "set title \"Bimodal: RSS kept between requests (1 in 50 asks for 8 MiB)\"\n"
+             "unset logscale y\n"
+             "set xlabel \"request\"\n"
+             "set ylabel \"MiB above the start\"\n");
   plot_lines(f, "bimodal.dat", "1", bc, bcols, "steps");
   fprintf(f, "unset multiplot\n");
   fclose(f);

@@ -21,13 +21,9 @@
 
 extern "C" {
 
-void *bench_pmr_create(void) {
-  return new (std::nothrow) std::pmr::monotonic_buffer_resource();
-}
+void *bench_pmr_create(void) { return new (std::nothrow) std::pmr::monotonic_buffer_resource(); }
 
-void bench_pmr_destroy(void *r) {
-  delete static_cast<std::pmr::monotonic_buffer_resource *>(r);
-}
+void bench_pmr_destroy(void *r) { delete static_cast<std::pmr::monotonic_buffer_resource *>(r); }
 
 void *bench_pmr_alloc(void *r, size_t n) {
   try {

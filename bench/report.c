@@ -27,16 +27,11 @@ goal_t goals[MAX_GOALS];
 int ngoals;
 
 static void fmt_val(char *buf, size_t size, double v, bool timed) {
-  if (isnan(v))
-    snprintf(buf, size, "-");
-  else if (!timed)
-    snprintf(buf, size, "%.2f", v);
-  else if (v < 10)
-    snprintf(buf, size, "%.2f", v);
-  else if (v < 1000)
-    snprintf(buf, size, "%.1f", v);
-  else
-    snprintf(buf, size, "%.0f", v);
+  if (isnan(v)) snprintf(buf, size, "-");
+  else if (!timed) snprintf(buf, size, "%.2f", v);
+  else if (v < 10) snprintf(buf, size, "%.2f", v);
+  else if (v < 1000) snprintf(buf, size, "%.1f", v);
+  else snprintf(buf, size, "%.0f", v);
 }
 
 void print_workload(int w) {
@@ -69,10 +64,8 @@ void print_workload(int w) {
       if (last) {
         double q = summary_ratio(r, pi), rss = median(&r->rss[pi]);
         char qb[32], rb[32];
-        if (isnan(q))
-          snprintf(qb, sizeof qb, "-");
-        else
-          snprintf(qb, sizeof qb, "%.2fx", q);
+        if (isnan(q)) snprintf(qb, sizeof qb, "-");
+        else snprintf(qb, sizeof qb, "%.2fx", q);
         fmt_val(rb, sizeof rb, rss, false);
         printf(" %10s %8s", qb, rb);
       }
@@ -110,8 +103,7 @@ int goal_met(const goal_t *g) {
 static int other_peers(int *set) {
   int n = 0;
   for (int pi = 0; pi < NPEERS; pi++)
-    if (pi != P_ARENART && pi != P_ARTHREAD && pi != P_CONCUR && pi != P_BUMP &&
-        pi != P_KEEP16)
+    if (pi != P_ARENART && pi != P_ARTHREAD && pi != P_CONCUR && pi != P_BUMP && pi != P_KEEP16)
       set[n++] = pi;
   return n;
 }
@@ -131,8 +123,8 @@ enum { NLARGE = sizeof large_sizes_printed / sizeof large_sizes_printed[0] };
 
 static void goal_hot_best(const char *id, const char *what, const char *key) {
   int set[NPEERS], n = other_peers(set);
-  goal_t *g = add_goal(id, what, paired_ratio_best(W_HOT, key, P_ARENART, set, n, false), "x",
-                       "<=", 1.0);
+  goal_t *g =
+      add_goal(id, what, paired_ratio_best(W_HOT, key, P_ARENART, set, n, false), "x", "<=", 1.0);
   int b = fastest_of(W_HOT, key, set, n);
   if (g != NULL && b >= 0)
     snprintf(g->ref, sizeof g->ref, "fastest peer: %s %.1f ns; arenart %.1f", peers[b].name,
@@ -180,8 +172,7 @@ void compute_goals(void) {
     snprintf(g->ref, sizeof g->ref, "arenart %.1f ns, ar-concur %.1f ns",
              fig(W_HOT, "256B/DRAM", P_ARENART), fig(W_HOT, "256B/DRAM", P_CONCUR));
   goal_hot_best("hot_l3_best_peer", "hot 256B/L3: arenart / the fastest peer", "256B/L3");
-  goal_hot_best("hot_dram_best_peer", "hot 256B/DRAM: arenart / the fastest peer",
-                "256B/DRAM");
+  goal_hot_best("hot_dram_best_peer", "hot 256B/DRAM: arenart / the fastest peer", "256B/DRAM");
   int tc = peer_index("tcmalloc"), apr = peer_index("apr"), glibc = peer_index("glibc");
   g = add_goal("bimodal_time_vs_tcmalloc", "bimodal ns/alloc: arenart / tcmalloc",
                paired_ratio(W_BIMODAL, "ns/alloc", P_ARENART, tc), "x", "<=", 1.0);
@@ -206,8 +197,7 @@ void compute_goals(void) {
   {
     int set[NPEERS], n = other_peers(set);
     g = add_goal("larson_ahead_of_every_peer", "Larson: the fastest peer / arenart",
-                 paired_ratio_best(W_LARSON, "ns/alloc", P_ARENART, set, n, true), "x", ">=",
-                 1.05);
+                 paired_ratio_best(W_LARSON, "ns/alloc", P_ARENART, set, n, true), "x", ">=", 1.05);
     int b = fastest_of(W_LARSON, "ns/alloc", set, n);
     if (g != NULL && b >= 0)
       snprintf(g->ref, sizeof g->ref, "fastest peer: %s %.1f ns; arenart %.1f", peers[b].name,
@@ -235,14 +225,12 @@ static void print_breakdowns(void) {
   double c = fig(W_SCALING, "t=2", P_CONCUR), r = fig(W_SCALING, "reset/t=2", P_CONCUR);
   if (!isnan(c) && !isnan(k)) {
     printf("\nScaling at t=2, ns per allocation of one thread (medians):\n");
-    if (!isnan(a))
-      printf("  arenart, reset every request          %6.2f\n", a);
+    if (!isnan(a)) printf("  arenart, reset every request          %6.2f\n", a);
     printf("  ar-keep16, reset every round          %6.2f", k);
     if (!isnan(a)) printf("   x%.2f: objects living a round instead of a request", k / a);
     printf("\n  ar-concur, one arena for both threads %6.2f   x%.2f: sharing one arena\n", c,
            c / k);
-    if (!isnan(r))
-      printf("    = allocation %.2f + serial reset between rounds %.2f\n", c - r, r);
+    if (!isnan(r)) printf("    = allocation %.2f + serial reset between rounds %.2f\n", c - r, r);
   }
   bool any = false;
   for (int t = 1; t <= 2; t++) {
@@ -275,19 +263,21 @@ static void print_breakdowns(void) {
 void print_goals(void) {
   print_breakdowns();
   printf("\nGoals (printed, never asserted; ratios are medians of per-repeat pairs; met or NOT "
-         "met is decided\non the value as printed, to %d decimals):\n", GOAL_DECIMALS);
+         "met is decided\non the value as printed, to %d decimals):\n",
+         GOAL_DECIMALS);
   printf("  %-62s %8s  %-8s %-13s %s\n", "goal", "value", "target", "verdict",
          "measured against, same run");
   for (int i = 0; i < ngoals; i++) {
     const goal_t *g = &goals[i];
     char val[32], tgt[32];
     int met = goal_met(g);
-    if (met < 0)
-      snprintf(val, sizeof val, "-");
-    else
-      snprintf(val, sizeof val, "%.*f%s", GOAL_DECIMALS, goal_printed(g), g->unit);
+    if (met < 0) snprintf(val, sizeof val, "-");
+    else snprintf(val, sizeof val, "%.*f%s", GOAL_DECIMALS, goal_printed(g), g->unit);
     snprintf(tgt, sizeof tgt, "%s %g%s", g->cmp, g->target, g->unit);
     printf("  %-62s %8s  %-8s %-13s %s\n", g->what, val, tgt,
-           met < 0 ? "not measured" : met ? "met" : "NOT met", met < 0 ? "" : g->ref);
+           met < 0 ? "not measured"
+           : met   ? "met"
+                   : "NOT met",
+           met < 0 ? "" : g->ref);
   }
 }

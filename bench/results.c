@@ -86,8 +86,7 @@ double paired_ratio(int w, const char *key, int pa, int pb) {
 /* Like paired_ratio, against the fastest of `set` in each repeat (a repeat counts only if
  * every peer of the set that has samples has one from it, so "the best" is never a peer that
  * happened to be missing). `invert`: the median of best/a instead of a/best. */
-double paired_ratio_best(int w, const char *key, int pa, const int *set, int nset,
-                         bool invert) {
+double paired_ratio_best(int w, const char *key, int pa, const int *set, int nset, bool invert) {
   const wres_t *r = &res[w];
   for (int k = 0; k < r->nkeys; k++) {
     if (strcmp(r->keys[k], key) != 0) continue;

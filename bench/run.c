@@ -22,10 +22,8 @@
 #include "bench/driver.h"
 
 void binary_path(const peer_t *p, char *buf, size_t size) {
-  if (p->binary == NULL)
-    snprintf(buf, size, "%s", opt.self);
-  else
-    snprintf(buf, size, "%s/%s", opt.dir, p->binary);
+  if (p->binary == NULL) snprintf(buf, size, "%s", opt.self);
+  else snprintf(buf, size, "%s/%s", opt.dir, p->binary);
 }
 
 void run_worker(int w, int pi, int rep, bool series) {
@@ -70,16 +68,14 @@ void run_worker(int w, int pi, int rep, bool series) {
     double v, x, y;
     if (strncmp(line, "INFO malloc ", 12) == 0) {
       if (p->expect != NULL && strstr(line + 12, p->expect) == NULL) {
-        snprintf(r->na[pi], sizeof r->na[pi], "malloc in %.40s is %.60s, not %s", p->binary ? p->binary : "bench", line + 12,
-                 p->expect);
+        snprintf(r->na[pi], sizeof r->na[pi], "malloc in %.40s is %.60s, not %s",
+                 p->binary ? p->binary : "bench", line + 12, p->expect);
         free(out);
         return;
       }
     } else if (strncmp(line, "NA ", 3) == 0) {
-      if (line[3] == '-')
-        r->hidden[pi] = true;
-      else
-        snprintf(r->na[pi], sizeof r->na[pi], "%s", line + 3);
+      if (line[3] == '-') r->hidden[pi] = true;
+      else snprintf(r->na[pi], sizeof r->na[pi], "%s", line + 3);
       free(out);
       return;
     } else if ((line[0] == 'V' || line[0] == 'X') && sscanf(line + 2, "%63s %lf", key, &v) == 2) {

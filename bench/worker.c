@@ -292,9 +292,8 @@ __attribute__((noinline)) static void cg_base_loop(void **out, int n) {
  * page fault per page on every request; one that keeps them reuses warm memory. The sweep
  * over footprints shows where a retention policy stops covering the request. */
 enum { LARGE_NFOOT = 5, LARGE_SEQ = 4096, LARGE_MAX_ROUNDS = 160 };
-static const size_t large_foot[LARGE_NFOOT] = {(size_t)64 << 10, (size_t)256 << 10,
-                                               (size_t)1 << 20, (size_t)4 << 20,
-                                               (size_t)16 << 20};
+static const size_t large_foot[LARGE_NFOOT] = {(size_t)64 << 10, (size_t)256 << 10, (size_t)1 << 20,
+                                               (size_t)4 << 20, (size_t)16 << 20};
 static const char *const large_label[LARGE_NFOOT] = {"64K", "256K", "1M", "4M", "16M"};
 static size_t large_sizes[LARGE_SEQ];
 
@@ -352,12 +351,12 @@ typedef struct peer_entry {
   workload_fn fn[W_COUNT + 1]; /* the last is the callgrind loop */
 } peer_entry_t;
 
-#define PEER_ENTRY(p, name)                                                            \
-  {                                                                                    \
-    name, p##_na, p##_global_init, p##_global_fini, {                                  \
-      p##_w_hot, p##_w_request, p##_w_scaling, p##_w_larson, p##_w_bimodal,            \
-          p##_w_containers, p##_w_large, p##_w_callgrind                               \
-    }                                                                                  \
+#define PEER_ENTRY(p, name)                                                                   \
+  {                                                                                           \
+    name, p##_na, p##_global_init, p##_global_fini, {                                         \
+      p##_w_hot, p##_w_request, p##_w_scaling, p##_w_larson, p##_w_bimodal, p##_w_containers, \
+          p##_w_large, p##_w_callgrind                                                        \
+    }                                                                                         \
   }
 
 #define P libc
@@ -407,17 +406,13 @@ typedef struct peer_entry {
 #endif
 
 static const peer_entry_t peers[] = {
-    PEER_ENTRY(libc, "malloc"),
-    PEER_ENTRY(bump, "bump"),
+    PEER_ENTRY(libc, "malloc"),       PEER_ENTRY(bump, "bump"),
 #if defined(BENCH_WITH_ARENART)
-    PEER_ENTRY(arenart, "arenart"),
-    PEER_ENTRY(arthread, "arthread"),
-    PEER_ENTRY(arconcur, "arconcur"),
-    PEER_ENTRY(arkeep, "arkeep"),
+    PEER_ENTRY(arenart, "arenart"),   PEER_ENTRY(arthread, "arthread"),
+    PEER_ENTRY(arconcur, "arconcur"), PEER_ENTRY(arkeep, "arkeep"),
 #endif
 #if defined(BENCH_WITH_POOLS)
-    PEER_ENTRY(aprp, "apr"),
-    PEER_ENTRY(tall, "talloc"),
+    PEER_ENTRY(aprp, "apr"),          PEER_ENTRY(tall, "talloc"),
     PEER_ENTRY(obs, "obstack"),
 #endif
 #if defined(BENCH_WITH_MIHEAP)
@@ -470,8 +465,8 @@ static int hot_keep_memory(char **argv) {
   snprintf(muzzy, sizeof muzzy, "arena.%u.muzzy_decay_ms", ar);
   int e1 = ctl(dirty, NULL, NULL, &never, sizeof never);
   int e2 = ctl(muzzy, NULL, NULL, &never, sizeof never);
-  printf("INFO hot-config jemalloc arena %u: dirty_decay_ms -1 (%s), muzzy_decay_ms -1 (%s)\n",
-         ar, e1 == 0 ? "set" : "refused", e2 == 0 ? "set" : "refused");
+  printf("INFO hot-config jemalloc arena %u: dirty_decay_ms -1 (%s), muzzy_decay_ms -1 (%s)\n", ar,
+         e1 == 0 ? "set" : "refused", e2 == 0 ? "set" : "refused");
 #elif defined(BENCH_MALLOC_TCMALLOC)
   const char *rate = getenv("TCMALLOC_RELEASE_RATE");
   if (rate == NULL || strcmp(rate, "0") != 0) {
@@ -513,8 +508,10 @@ static int run_one(const peer_entry_t *pe, int w, const bench_params_t *prm) {
 
 int bench_worker_main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s --worker ALLOCATOR|all WORKLOAD [--quick] [--threads N] "
-            "[--series]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s --worker ALLOCATOR|all WORKLOAD [--quick] [--threads N] "
+            "[--series]\n",
+            argv[0]);
     return 2;
   }
   const char *peer = argv[2], *wname = argv[3];

@@ -43,19 +43,19 @@
 
 /* An immutable view of the topology (see the lifetimes above). */
 typedef struct ar_numa_topo {
-  uint64_t gen;              /* process-wide unique; threads' node caches compare it */
+  uint64_t gen; /* process-wide unique; threads' node caches compare it */
   hwloc_topology_t topo;
-  bool thissystem;           /* false for synthetic/XML topologies: no binding, no locating */
+  bool thissystem; /* false for synthetic/XML topologies: no binding, no locating */
   int nnodes;
-  int nodes[AR_NUMA_MAX_NODES];                       /* node numbers, ascending */
-  hwloc_const_nodeset_t nodeset[AR_NUMA_MAX_NODES];   /* by node number; NULL if absent */
-  int node_cpus[AR_NUMA_MAX_NODES];                   /* by node number */
-  bool has_memory[AR_NUMA_MAX_NODES];                 /* by node number */
+  int nodes[AR_NUMA_MAX_NODES];                     /* node numbers, ascending */
+  hwloc_const_nodeset_t nodeset[AR_NUMA_MAX_NODES]; /* by node number; NULL if absent */
+  int node_cpus[AR_NUMA_MAX_NODES];                 /* by node number */
+  bool has_memory[AR_NUMA_MAX_NODES];               /* by node number */
   int mem_node[AR_NUMA_MAX_NODES]; /* whose memory serves the node: itself, or for a memory-less
                                       node the nearest node with memory; -1: none */
-  int ncpus;                 /* entries in cpu_node */
-  int *cpu_node;             /* OS CPU number -> node number, -1 if none */
-  ar_rcu_head_t rcu;         /* a replaced snapshot is freed through ar_rcu_defer_ */
+  int ncpus;                       /* entries in cpu_node */
+  int *cpu_node;                   /* OS CPU number -> node number, -1 if none */
+  ar_rcu_head_t rcu;               /* a replaced snapshot is freed through ar_rcu_defer_ */
 } ar_numa_topo_t;
 
 typedef struct ar_numa_span {
@@ -73,12 +73,12 @@ typedef struct ar_numa_retired {
 /* One node: its pool, counters, per-node arena and that arena's chunk ledger. */
 typedef struct ar_numa_node {
   int node;
-  ar_atomic(ar_chunk_pool_t *) pool; /* replaced only by init, under the mutex */
+  ar_atomic(ar_chunk_pool_t *) pool;      /* replaced only by init, under the mutex */
   ar_atomic(ar_numa_retired_t *) retired; /* pushed under the mutex; nodes immutable */
   /* Counters: relaxed, statistics only (see ar_numa_node_stats_t); zeroed by each init. */
   ar_atomic(uint64_t) local, remote, fallback, refused, unbound, mapped, hits, misses, trimmed;
   ar_atomic(uint64_t) located_bytes, spilled_bytes, redirected;
-  ar_atomic(uint64_t) last_get_ns; /* idle decay: when the pool last served a chunk */
+  ar_atomic(uint64_t) last_get_ns;    /* idle decay: when the pool last served a chunk */
   ar_atomic(ar_concurrent_t *) arena; /* per-node arena, created on demand */
   /* The chunks the per-node arena holds, for ar_numa_node_arena_pages. Touched once per chunk
    * acquired or released by that arena, so a spinlock (annotated in sync.h) is cheap enough. */
@@ -141,14 +141,13 @@ AR_INTERNAL int ar_numa_thread_node_in_(ar_numa_topo_t *t);
 /* The node whose memory serves `node` in snapshot `t` (itself unless it has no memory), or -1
  * if `node` is not in `t` or no node has memory. */
 static inline int ar_numa_memory_node_(const ar_numa_topo_t *t, int node) {
-  return node >= 0 && node < AR_NUMA_MAX_NODES && t->nodeset[node] != NULL ? t->mem_node[node]
-                                                                          : -1;
+  return node >= 0 && node < AR_NUMA_MAX_NODES && t->nodeset[node] != NULL ? t->mem_node[node] : -1;
 }
 
 /* ---- placement.c: node states, pools, sources -------------------------------------------- */
 
 typedef struct ar_numa_rt {
-  ar_atomic(bool) active;  /* release at init / acquire by users: the fields below are set */
+  ar_atomic(bool) active; /* release at init / acquire by users: the fields below are set */
   ar_atomic(ar_numa_node_t *) nodes[AR_NUMA_MAX_NODES]; /* set once each, under the mutex */
   ar_atomic(int) bind;                                  /* ar_numa_bind_t */
   ar_atomic(uint64_t) decay_ns;
@@ -180,8 +179,7 @@ AR_INTERNAL ar_numa_node_t *ar_numa_node_state_(int node);
 AR_INTERNAL int ar_numa_node_ledger_(int node, ar_numa_span_t **out, size_t *n);
 /* The node state for a node number, or NULL (out of range or never seen). */
 static inline ar_numa_node_t *ar_numa_node_(int node) {
-  return node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_acquire(&ar_numa_rt_.nodes[node])
-                                               : NULL;
+  return node >= 0 && node < AR_NUMA_MAX_NODES ? ar_load_acquire(&ar_numa_rt_.nodes[node]) : NULL;
 }
 
 /* lifecycle.c defines only the public calls (init, reload, shutdown, ar_numa_set_bind,

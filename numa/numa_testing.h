@@ -18,12 +18,12 @@
 /* Faults to inject: the next `count` operations of the kinds in `mask` fail (count < 0: all
  * of them until the next call; mask 0 clears). */
 enum {
-  AR_NUMA_FAULT_BIND = 1,     /* hwloc_set_area_membind fails (EIO) */
-  AR_NUMA_FAULT_MAP = 2,      /* mapping a new chunk fails (ENOMEM) */
-  AR_NUMA_FAULT_TOPOLOGY = 4, /* hwloc topology discovery fails */
-  AR_NUMA_FAULT_LOCATE = 8,   /* locating pages fails (hwloc_get_area_memlocation, and the
+  AR_NUMA_FAULT_BIND = 1,      /* hwloc_set_area_membind fails (EIO) */
+  AR_NUMA_FAULT_MAP = 2,       /* mapping a new chunk fails (ENOMEM) */
+  AR_NUMA_FAULT_TOPOLOGY = 4,  /* hwloc topology discovery fails */
+  AR_NUMA_FAULT_LOCATE = 8,    /* locating pages fails (hwloc_get_area_memlocation, and the
                                  move_pages(2) check of a freshly populated chunk) */
-  AR_NUMA_FAULT_SPILL = 16,   /* the check of a freshly populated chunk finds every page on
+  AR_NUMA_FAULT_SPILL = 16,    /* the check of a freshly populated chunk finds every page on
                                  another node (as when the node is out of memory) */
   AR_NUMA_FAULT_POPULATE = 32, /* populating a freshly bound chunk fails (ENOMEM) */
   AR_NUMA_FAULT_REBIND = 64,   /* STRICT's MPOL_BIND re-bind of a verified chunk fails (EIO) */

@@ -169,8 +169,9 @@ static void unmap(void *p, size_t size) {
 }
 
 static const char *mode_name(int mode) {
-  return mode == AR_NUMA_BIND_STRICT ? "strict" : mode == AR_NUMA_BIND_PREFERRED ? "preferred"
-                                                                                 : "none";
+  return mode == AR_NUMA_BIND_STRICT      ? "strict"
+         : mode == AR_NUMA_BIND_PREFERRED ? "preferred"
+                                          : "none";
 }
 
 /* madvise(2)'s MADV_POPULATE_WRITE (Linux 5.14), for C libraries whose headers predate it. */
@@ -273,8 +274,10 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
         if (mode == AR_NUMA_BIND_STRICT) {
           if (off > 0) {
             err = ENOMEM;
-            snprintf(buf, sizeof buf, "node %d could not supply the memory (%ld of %zu pages "
-                     "landed elsewhere)", target, off, size / page);
+            snprintf(buf, sizeof buf,
+                     "node %d could not supply the memory (%ld of %zu pages "
+                     "landed elsewhere)",
+                     target, off, size / page);
             why = buf;
           } else if (ar_numa_fault_(AR_NUMA_FAULT_REBIND)) {
             err = EIO;
@@ -294,7 +297,8 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
           }
         } else if (off > 0) {
           ar_numa_fail_("%ld of %zu pages for node %d landed on other nodes (the node is short "
-                        "of memory); counted in spilled_bytes", off, size / page, target);
+                        "of memory); counted in spilled_bytes",
+                        off, size / page, target);
         }
         /* Counted only for the memory we keep, after the last step that can refuse it: a block
          * STRICT refuses (pages elsewhere, or the MPOL_BIND re-bind failing) is given back
@@ -312,8 +316,8 @@ static void *map_for_node(ar_numa_node_t *nd, size_t size) {
        * could not fault in now would fail its user later. */
       munmap(p, size); /* never recorded */
       if (mode == AR_NUMA_BIND_STRICT) ar_fetch_add_relaxed(&nd->refused, 1);
-      ar_numa_fail_("%s NUMA placement of %zu bytes for node %d failed: %s", mode_name(mode),
-                    size, nd->node, why);
+      ar_numa_fail_("%s NUMA placement of %zu bytes for node %d failed: %s", mode_name(mode), size,
+                    nd->node, why);
       return NULL;
     }
     if (err != 0) {
@@ -380,11 +384,10 @@ ar_numa_node_t *ar_numa_node_prepare_(int node, size_t pool_chunks, bool reset) 
   }
   if (reset || fresh) {
     /* A new runtime's figures start at zero (relaxed: statistics). */
-    ar_atomic(uint64_t) *counters[] = {&nd->local,   &nd->remote,  &nd->fallback,
-                                       &nd->refused, &nd->unbound, &nd->mapped,
-                                       &nd->hits,    &nd->misses,  &nd->trimmed,
-                                       &nd->located_bytes, &nd->spilled_bytes,
-                                       &nd->redirected};
+    ar_atomic(uint64_t) *counters[] = {&nd->local,         &nd->remote,        &nd->fallback,
+                                       &nd->refused,       &nd->unbound,       &nd->mapped,
+                                       &nd->hits,          &nd->misses,        &nd->trimmed,
+                                       &nd->located_bytes, &nd->spilled_bytes, &nd->redirected};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
       ar_store_relaxed(counters[i], 0);
     ar_store_relaxed(&nd->last_get_ns, ar_numa_now_()); /* relaxed: a heuristic timestamp */
@@ -521,8 +524,9 @@ static void *fixed_acquire(void *ctx, size_t size) {
   return nd != NULL ? node_acquire(nd, size, ar_numa_thread_node_()) : NULL;
 }
 
-#define SOURCE_ROW(i) {fixed_acquire, numa_release, (void *)&node_ids[i], "numa-node"}
-#define SOURCE_ROW8(i)                                                                   \
+#define SOURCE_ROW(i) \
+  { fixed_acquire, numa_release, (void *)&node_ids[i], "numa-node" }
+#define SOURCE_ROW8(i)                                                                       \
   SOURCE_ROW(i), SOURCE_ROW(i + 1), SOURCE_ROW(i + 2), SOURCE_ROW(i + 3), SOURCE_ROW(i + 4), \
       SOURCE_ROW(i + 5), SOURCE_ROW(i + 6), SOURCE_ROW(i + 7)
 static const ar_source_t fixed_sources[AR_NUMA_MAX_NODES] = {
@@ -593,7 +597,8 @@ static void ledger_release(void *ctx, void *p, size_t size) {
   numa_release(NULL, p, size);
 }
 
-#define SOURCE_ROW(i) {ledger_acquire, ledger_release, (void *)&node_ids[i], "numa-node-arena"}
+#define SOURCE_ROW(i) \
+  { ledger_acquire, ledger_release, (void *)&node_ids[i], "numa-node-arena" }
 static const ar_source_t ledger_sources[AR_NUMA_MAX_NODES] = {
     SOURCE_ROW8(0),  SOURCE_ROW8(8),  SOURCE_ROW8(16), SOURCE_ROW8(24),
     SOURCE_ROW8(32), SOURCE_ROW8(40), SOURCE_ROW8(48), SOURCE_ROW8(56)};

@@ -80,7 +80,8 @@ static void redirect_memoryless(ar_numa_topo_t *t) {
   struct hwloc_distances_s *d = NULL;
   unsigned nr = 1;
   if (hwloc_distances_get_by_type(t->topo, HWLOC_OBJ_NUMANODE, &nr, &d,
-                                  HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) != 0 || nr == 0)
+                                  HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) != 0 ||
+      nr == 0)
     d = NULL;
   for (int i = 0; i < t->nnodes; i++) {
     int node = t->nodes[i];

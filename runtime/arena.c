@@ -396,7 +396,7 @@ static void clear(ar_arena_t *a, size_t keep) {
   ar_run_cleanups_(a, 0);
   ar_bins_forget(&a->bins);
   ar_heap_free_from(a, 0); /* nothing to do outside the heap flavor */
-  if (keep == 0) { /* release and destroy give back the heap flavor's tracking array too */
+  if (keep == 0) {         /* release and destroy give back the heap flavor's tracking array too */
     free(a->hblocks);
     a->hblocks = NULL;
     a->hcap = 0;

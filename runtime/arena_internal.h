@@ -57,13 +57,13 @@
 
 typedef struct ar_chunk {
   struct ar_chunk *next;
-  void *base;    /* what the source returned */
-  size_t size;   /* what was asked of the source */
-  char *data;    /* first usable byte, 64-byte aligned */
-  char *limit;   /* one past the last usable byte (lowered while sealed: drop_idle_head) */
-  char *top;     /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
-  uint64_t seq;  /* position in allocation order (0 while spare) */
-  char *start;   /* dedicated chunks: the first byte of their one allocation */
+  void *base;   /* what the source returned */
+  size_t size;  /* what was asked of the source */
+  char *data;   /* first usable byte, 64-byte aligned */
+  char *limit;  /* one past the last usable byte (lowered while sealed: drop_idle_head) */
+  char *top;    /* end of handed-out bytes; for the current chunk, hot.cur_ is the truth */
+  uint64_t seq; /* position in allocation order (0 while spare) */
+  char *start;  /* dedicated chunks: the first byte of their one allocation */
 } ar_chunk_t;
 
 /* Heap flavor: one tracked allocation. `bytes` is what malloc was asked for (the size, plus
@@ -93,9 +93,9 @@ struct ar_arena {
   size_t ncleanups;
   ar_source_t source;
   ar_source_t large_source; /* where dedicated chunks come from (arena.c, "Source") */
-  size_t chunk_size;      /* the first (and smallest) ordinary chunk's size */
-  size_t large_threshold; /* dedicated-chunk threshold of a chunk_size chunk (free.c) */
-  size_t grow_max;        /* largest ordinary chunk: chunk_size unless chunks grow (chunks.c) */
+  size_t chunk_size;        /* the first (and smallest) ordinary chunk's size */
+  size_t large_threshold;   /* dedicated-chunk threshold of a chunk_size chunk (free.c) */
+  size_t grow_max;          /* largest ordinary chunk: chunk_size unless chunks grow (chunks.c) */
   size_t retain_bytes;
   size_t limit_bytes; /* 0: unlimited */
   size_t capacity;
@@ -125,14 +125,14 @@ struct ar_arena {
   bool slow_only;
   bool checked;
   bool in_cleanup;
-  bool vg;                  /* created under Valgrind: mempool client requests (track.c) */
-  uint64_t magic;           /* AR_ARENA_LIVE until destroyed */
-  const void *site;         /* slow-only modes: the allocating call's return address */
-  ar_hblock_t *hblocks;     /* heap flavor: live allocations, oldest first */
+  bool vg;              /* created under Valgrind: mempool client requests (track.c) */
+  uint64_t magic;       /* AR_ARENA_LIVE until destroyed */
+  const void *site;     /* slow-only modes: the allocating call's return address */
+  ar_hblock_t *hblocks; /* heap flavor: live allocations, oldest first */
   size_t nhblocks, hcap;
   pthread_t owner;
   uint64_t created_ns;
-  struct ar_reg_node *reg;  /* registry entry, for listed kinds (thread.c, arenapool.c) */
+  struct ar_reg_node *reg;    /* registry entry, for listed kinds (thread.c, arenapool.c) */
   struct ar_arena *pool_next; /* arenapool.c: link while idle in a pool */
   uint64_t idle_since;        /* arenapool.c: when it was given back */
   char name[32];
@@ -141,9 +141,9 @@ struct ar_arena {
    * when the first is kept (most arenas never keep one, and the arena header stays small). */
   ar_chunk_t **kept;
   size_t kept_bytes, nkept;
-  size_t keep_peak;     /* decaying peak of the chunk bytes in use at resets and rewinds */
-  uint64_t keep_ns;     /* when keep_peak last rose or decayed */
-  unsigned keep_ticks;  /* resets below the peak since the clock was last read */
+  size_t keep_peak;    /* decaying peak of the chunk bytes in use at resets and rewinds */
+  uint64_t keep_ns;    /* when keep_peak last rose or decayed */
+  unsigned keep_ticks; /* resets below the peak since the clock was last read */
 };
 
 /* track.c: aborts with a message naming the destroyed arena. */
@@ -195,8 +195,7 @@ AR_INTERNAL void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_
 /* arena.c: ar_realloc of the allocation of dedicated chunk c (*link points at it) to
  * new_size bytes without copying: in the chunk if it has room, else by resizing the chunk
  * through its source. NULL, with nothing changed and no error set, if neither works. */
-AR_INTERNAL void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c,
-                                 size_t new_size);
+AR_INTERNAL void *ar_large_grow_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t new_size);
 /* arena.c: gives dedicated chunk c (*link points at it) back to its source at once, its one
  * allocation with it (ar_free of that allocation). */
 AR_INTERNAL void ar_large_free_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c);

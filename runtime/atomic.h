@@ -29,18 +29,18 @@
 
 /* Weak CAS (may fail spuriously; for loops). On failure *expected is refreshed with the
  * current value under the failure order. */
-#define ar_cas_weak_acq_rel(p, expected, desired)                                     \
+#define ar_cas_weak_acq_rel(p, expected, desired)                                         \
   atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_acq_rel, \
                                         memory_order_acquire)
-#define ar_cas_weak_release(p, expected, desired)                                     \
+#define ar_cas_weak_release(p, expected, desired)                                         \
   atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_release, \
                                         memory_order_relaxed)
-#define ar_cas_weak_relaxed(p, expected, desired)                                     \
+#define ar_cas_weak_relaxed(p, expected, desired)                                         \
   atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_relaxed, \
                                         memory_order_relaxed)
 /* Strong CAS, for one-shot races (chunk refill: exactly one winner). */
-#define ar_cas_strong_acq_rel(p, expected, desired)                                   \
-  atomic_compare_exchange_strong_explicit((p), (expected), (desired),                 \
-                                          memory_order_acq_rel, memory_order_acquire)
+#define ar_cas_strong_acq_rel(p, expected, desired)                                         \
+  atomic_compare_exchange_strong_explicit((p), (expected), (desired), memory_order_acq_rel, \
+                                          memory_order_acquire)
 
 #endif /* ARENART_ATOMIC_H */

@@ -34,10 +34,10 @@
 #include "runtime/bins.h"
 #include "runtime/internal.h"
 
-#define AR_BINS_EXACT 32          /* classes with one footprint each: 16 .. 512 */
-#define AR_BINS_EXACT_MAX 512     /* largest exact footprint */
-#define AR_BINS_POW2_MIN_LOG 10   /* class AR_BINS_EXACT holds [1 KiB, 2 KiB) */
-#define AR_BINS_SCAN 8            /* first-fit probes in a mixed class before moving up */
+#define AR_BINS_EXACT 32        /* classes with one footprint each: 16 .. 512 */
+#define AR_BINS_EXACT_MAX 512   /* largest exact footprint */
+#define AR_BINS_POW2_MIN_LOG 10 /* class AR_BINS_EXACT holds [1 KiB, 2 KiB) */
+#define AR_BINS_SCAN 8          /* first-fit probes in a mixed class before moving up */
 
 /* Lives in the first 16 bytes of a free block. */
 typedef struct ar_free_block {

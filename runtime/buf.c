@@ -131,8 +131,7 @@ int(ar_buf_append_char)(ar_buf_t *b, int c) {
 /* Appends the n-byte (n >= AR_BUF_FMT_SCRATCH) output of fmt/ap without writing where an
  * argument may still be read (see the essay). */
 __attribute__((format(printf, 3, 0))) static int append_long_format(ar_buf_t *b, size_t n,
-                                                                    const char *fmt,
-                                                                    va_list ap) {
+                                                                    const char *fmt, va_list ap) {
   size_t need;
   if (__builtin_add_overflow(b->len, n, &need) || need >= AR_MAX_ALLOC_SIZE)
     return ar_set_error_(AR_EOVERFLOW);
@@ -192,9 +191,7 @@ size_t ar_buf_len(const ar_buf_t *b) { return b ? b->len : 0; }
 size_t ar_buf_capacity(const ar_buf_t *b) { return b ? b->cap : 0; }
 char *ar_buf_data(const ar_buf_t *b) { return b ? b->data : NULL; }
 
-const char *ar_buf_cstr(const ar_buf_t *b) {
-  return b != NULL && b->data != NULL ? b->data : "";
-}
+const char *ar_buf_cstr(const ar_buf_t *b) { return b != NULL && b->data != NULL ? b->data : ""; }
 
 size_t ar_buf_remaining(const ar_buf_t *b) { return b ? b->len - b->rpos : 0; }
 

@@ -90,8 +90,8 @@ static void pool_release(void *ctx, void *chunk, size_t size);
 static ar_chunk_pool_t default_pool;
 
 /* Fills a zeroed pool whose slot array holds max_chunks zeroed slots. */
-static void pool_init(ar_chunk_pool_t *p, ar_slot_t *slots, size_t chunk_size,
-                      size_t max_chunks, const ar_source_t *backing) {
+static void pool_init(ar_chunk_pool_t *p, ar_slot_t *slots, size_t chunk_size, size_t max_chunks,
+                      const ar_source_t *backing) {
   p->slots = slots;
   p->chunk_size = chunk_size;
   p->max_chunks = max_chunks;

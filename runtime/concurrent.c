@@ -255,7 +255,8 @@ void *ar_concurrent_alloc_slow_(ar_concurrent_t *ca, size_t size, size_t align) 
 
 void *ar_concurrent_calloc(ar_concurrent_t *ca, size_t count, size_t size) {
   size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) return ar_fail_null_(ca ? AR_EOVERFLOW : AR_EINVAL);
+  if (__builtin_mul_overflow(count, size, &total))
+    return ar_fail_null_(ca ? AR_EOVERFLOW : AR_EINVAL);
   void *p = ar_concurrent_alloc(ca, total);
   if (p != NULL) memset(p, 0, total);
   return p;
@@ -269,7 +270,8 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
     return (ar_concurrent_t *)ar_fail_null_(AR_EINVAL);
   o.chunk_size = ar_align_up_(o.chunk_size, 64);
   const ar_source_t *src = o.source ? o.source : ar_default_source_(o.chunk_size);
-  if (src->acquire == NULL || src->release == NULL) return (ar_concurrent_t *)ar_fail_null_(AR_EINVAL);
+  if (src->acquire == NULL || src->release == NULL)
+    return (ar_concurrent_t *)ar_fail_null_(AR_EINVAL);
   /* 64-aligned, so that `current` has its cache line to itself (sizeof is a multiple of 64) */
   ar_concurrent_t *ca = (ar_concurrent_t *)aligned_alloc(64, sizeof *ca);
   if (ca == NULL) return (ar_concurrent_t *)ar_fail_null_(AR_ENOMEM);

@@ -71,8 +71,7 @@
  * ar_cc_settle_(). OVER_LIMIT: the limit would be exceeded with no reservation in flight and
  * nothing given back meanwhile. MOVED (refills only): `current` moved on from `seen`, so the caller
  * need not refill. */
-reserve_t ar_cc_reserve_(ar_concurrent_t *ca, size_t bytes, bool refilling,
-                         ar_cchunk_t *seen) {
+reserve_t ar_cc_reserve_(ar_concurrent_t *ca, size_t bytes, bool refilling, ar_cchunk_t *seen) {
   if (ca->limit_bytes == 0) {
     ar_fetch_add_relaxed(&ca->capacity, bytes); /* relaxed: a quantity, it publishes nothing */
     return RESERVED;
@@ -123,8 +122,8 @@ static ar_cchunk_t *chunk_init(void *base, size_t bytes);
 /* A chunk of `bytes` from the source, reserved under the limit: the caller settles it. NULL
  * with *err set: AR_ELIMIT, AR_ENOMEM, or AR_OK when `current` moved on from `seen` (refills
  * only; reserve's MOVED). */
-ar_cchunk_t *ar_cc_chunk_new_(ar_concurrent_t *ca, size_t bytes, bool refilling,
-                              ar_cchunk_t *seen, ar_error_t *err) {
+ar_cchunk_t *ar_cc_chunk_new_(ar_concurrent_t *ca, size_t bytes, bool refilling, ar_cchunk_t *seen,
+                              ar_error_t *err) {
   reserve_t r = ar_cc_reserve_(ca, bytes, refilling, seen);
   if (r != RESERVED) {
     *err = r == MOVED ? AR_OK : AR_ELIMIT;
@@ -225,8 +224,7 @@ bool ar_cc_kept_make_room_(ar_concurrent_t *ca, size_t bytes) {
  * (chunks.c, "Limits"), once the source has given the new chunk, so that a source that fails
  * leaves them; until then the source holds both. Not called when giving all of them back would
  * not make room. Returns the chunk reserved (the caller settles it), or NULL with *err. */
-ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes,
-                                       ar_error_t *err) {
+ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes, ar_error_t *err) {
   void *base = ca->source.acquire(ca->source.ctx, bytes);
   if (base == NULL) {
     *err = AR_ENOMEM;

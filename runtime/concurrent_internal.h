@@ -31,7 +31,7 @@ typedef struct ar_cchunk {
   char pad[64 - sizeof(size_t)];
   struct ar_cchunk *next_all;
   void *base;
-  size_t size;   /* bytes from the source */
+  size_t size; /* bytes from the source */
   char *data;
   size_t usable; /* bytes in data */
   /* Kept chunks (level 3, kept): written only at reset, read-only until the next one. */
@@ -50,7 +50,7 @@ struct ar_concurrent {
   char pad[64 - sizeof(void *)]; /* read by every refill: away from the counters below */
   ar_atomic(struct ar_cslot_ *) blocks[AR_SLOT_BLOCKS]; /* slots of indices 16k .. 16k+15 */
   ar_atomic(ar_cchunk_t *) all; /* chunks from the source this round (kept ones are not here) */
-  ar_cchunk_t *kept;             /* chain of kept chunks, built by reset; NULL: none */
+  ar_cchunk_t *kept;            /* chain of kept chunks, built by reset; NULL: none */
   /* (installed << 32) | available: kept chunks [0, installed) were installed as current, and
    * [installed, available) wait; a dedicated request under the limit gives back the last. */
   ar_atomic(uint64_t) kept_state;

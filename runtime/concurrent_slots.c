@@ -49,8 +49,7 @@ static void index_put(void *v) {
   ar_cthread_ = 0; /* a later destructor that allocates takes a fresh index */
   /* release: the spans this thread leaves in its slots pass, with the index, to whoever takes
    * it next (that CAS acquires) */
-  atomic_fetch_and_explicit(&index_bits[i / 64], ~((uint64_t)1 << (i % 64)),
-                            memory_order_release);
+  atomic_fetch_and_explicit(&index_bits[i / 64], ~((uint64_t)1 << (i % 64)), memory_order_release);
 }
 
 static void make_index_key(void) {

@@ -65,9 +65,9 @@
 #define ar_vg_hide_(p, n) ((void)(p), (void)(n))
 #define ar_vg_show_(p, n) ((void)(p), (void)(n))
 #endif
-#define ar_hide_(p, n)    \
-  do {                    \
-    ar_poison_((p), (n)); \
+#define ar_hide_(p, n)     \
+  do {                     \
+    ar_poison_((p), (n));  \
     ar_vg_hide_((p), (n)); \
   } while (0)
 #define ar_show_(p, n)      \
@@ -95,12 +95,12 @@
 
 AR_INTERNAL void ar_assert_fail_(const char *cond, const char *file, int line)
     __attribute__((noreturn, cold));
-AR_INTERNAL void ar_fatal_(const char *fmt, ...) __attribute__((noreturn, cold, format(printf, 1, 2)));
+AR_INTERNAL void ar_fatal_(const char *fmt, ...)
+    __attribute__((noreturn, cold, format(printf, 1, 2)));
 
-#define ar_assert_at_(level, cond)                                                     \
-  do {                                                                                 \
-    if (AR_DEBUG >= (level) && AR_UNLIKELY(!(cond)))                                   \
-      ar_assert_fail_(#cond, __FILE__, __LINE__);                                      \
+#define ar_assert_at_(level, cond)                                                               \
+  do {                                                                                           \
+    if (AR_DEBUG >= (level) && AR_UNLIKELY(!(cond))) ar_assert_fail_(#cond, __FILE__, __LINE__); \
   } while (0)
 #define ar_assert(cond) ar_assert_at_(1, cond)
 #define ar_assert_expensive(cond) ar_assert_at_(2, cond)
@@ -115,9 +115,7 @@ static inline void *ar_fail_null_(ar_error_t err) {
   return NULL;
 }
 
-static inline size_t ar_align_up_(size_t x, size_t align) {
-  return (x + align - 1) & ~(align - 1);
-}
+static inline size_t ar_align_up_(size_t x, size_t align) { return (x + align - 1) & ~(align - 1); }
 
 static inline int ar_is_pow2_(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -154,10 +152,10 @@ AR_INTERNAL ar_error_t ar_numa_options_read_(const struct ar_numa_options *in,
 AR_API void ar_stress_set_yield_(unsigned permille);
 AR_INTERNAL void ar_stress_point_slow_(void);
 extern AR_INTERNAL _Atomic(unsigned) ar_stress_yield_permille_;
-#define AR_STRESS_POINT()                                                               \
-  do {                                                                                  \
+#define AR_STRESS_POINT()                                                                         \
+  do {                                                                                            \
     if (AR_UNLIKELY(atomic_load_explicit(&ar_stress_yield_permille_, memory_order_relaxed) != 0)) \
-      ar_stress_point_slow_();                                                          \
+      ar_stress_point_slow_();                                                                    \
   } while (0)
 
 /* ---- process-wide accounting (registry.c) ---------------------------------------------- */

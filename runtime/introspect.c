@@ -66,8 +66,8 @@ bool ar_owns(const ar_arena_t *a, const void *p) {
 const char *ar_arena_name(const ar_arena_t *a) { return a != NULL ? a->name : ""; }
 
 static int corrupt(const ar_arena_t *a, const char *what) {
-  fprintf(stderr, "arenart: arena '%s' (%p): invariant violated: %s\n", a->name,
-          (const void *)a, what);
+  fprintf(stderr, "arenart: arena '%s' (%p): invariant violated: %s\n", a->name, (const void *)a,
+          what);
   return ar_set_error_(AR_ECORRUPT);
 }
 

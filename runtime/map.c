@@ -41,7 +41,7 @@
 
 typedef struct slot_hdr {
   uint64_t hash;
-  uint64_t word; /* U64 maps: the key; byte maps: the key's length */
+  uint64_t word;  /* U64 maps: the key; byte maps: the key's length */
   const char *kp; /* byte maps: the key copy (NULL for the empty key) */
 } slot_hdr_t;
 
@@ -106,9 +106,7 @@ uint64_t ar_hash_u64(uint64_t x, uint64_t seed) {
 
 /* ---- slots --------------------------------------------------------------------------- */
 
-static inline char *slot(const ar_map_t *m, size_t i) {
-  return (char *)m->slots_ + i * m->stride_;
-}
+static inline char *slot(const ar_map_t *m, size_t i) { return (char *)m->slots_ + i * m->stride_; }
 static inline slot_hdr_t *hdr(const ar_map_t *m, size_t i) {
   return (slot_hdr_t *)(void *)slot(m, i);
 }
@@ -436,8 +434,7 @@ static void erase_at(ar_map_t *m, size_t i) {
 static bool remove_common(ar_map_t *m, const probe_t *k, void *value_out) {
   size_t i = lookup(m, k);
   if (i == SIZE_MAX) return false;
-  if (value_out != NULL && m->value_size_ > 0)
-    memcpy(value_out, slot_value(m, i), m->value_size_);
+  if (value_out != NULL && m->value_size_ > 0) memcpy(value_out, slot_value(m, i), m->value_size_);
   erase_at(m, i);
   return true;
 }

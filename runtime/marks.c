@@ -67,7 +67,7 @@ static bool push_save_point(ar_arena_t *a) {
     a->stamps_cap = cap;
   }
   uint64_t gen = ++a->stamp_clock;
-  a->stamps[2 * a->ndepth] = gen; /* first generation */
+  a->stamps[2 * a->ndepth] = gen;     /* first generation */
   a->stamps[2 * a->ndepth + 1] = gen; /* limit */
   a->ndepth++;
   a->top_rewound = false;

@@ -67,8 +67,7 @@ _Static_assert(offsetof(ar_map_options_t, size) == 0, "size must be the first me
 _Static_assert(offsetof(ar_numa_options_t, size) == 0, "size must be the first member");
 _Static_assert(offsetof(ar_arena_pool_options_t, arena) == sizeof(size_t),
                "the pool's arena options must follow its size");
-_Static_assert(offsetof(ar_arena_pool_options_t, max_idle) ==
-                   sizeof(size_t) + sizeof(ar_options_t),
+_Static_assert(offsetof(ar_arena_pool_options_t, max_idle) == sizeof(size_t) + sizeof(ar_options_t),
                "the pool's own fields must follow its arena options without padding");
 _Static_assert(sizeof(ar_options_t) <= AR_OPTIONS_MAX_SIZE &&
                    sizeof(ar_arena_pool_options_t) <= AR_OPTIONS_MAX_SIZE &&
@@ -95,8 +94,7 @@ static ar_error_t copy_prefix(void *dst, size_t known, const void *src, size_t h
 
 /* Reads a whole sized struct: `in` of the caller's declared size over `out` (the defaults, of
  * the library's `known` size), keeping out's own size member. */
-static ar_error_t read_sized(void *out, size_t known, const void *in, size_t first,
-                             size_t align) {
+static ar_error_t read_sized(void *out, size_t known, const void *in, size_t first, size_t align) {
   size_t size = *(const size_t *)in;
   if (size == 0) size = first;
   if (!size_ok(size, align)) return AR_EINVAL;
@@ -125,8 +123,7 @@ ar_error_t ar_arena_pool_options_read_(const struct ar_arena_pool_options *in,
     if (!size_ok(size, AR_ALIGNOF(ar_arena_pool_options_t)) || size < at + sizeof(size_t))
       return AR_EINVAL;
     size_t arena_size = in->arena.size != 0 ? in->arena.size : OPTIONS_FIRST_SIZE;
-    if (!size_ok(arena_size, AR_ALIGNOF(ar_options_t)) || arena_size > size - at)
-      return AR_EINVAL;
+    if (!size_ok(arena_size, AR_ALIGNOF(ar_options_t)) || arena_size > size - at) return AR_EINVAL;
     ar_error_t bad = ar_options_read_(&in->arena, &o.arena);
     if (bad != AR_OK) return bad;
     /* The pool's own fields: behind the caller's arena options in its struct, behind ours in

@@ -98,7 +98,7 @@ static void rcu_make_key(void) {
 }
 
 void ar_rcu_read_begin(void) {
-  if (rcu_depth++ != 0) return; /* nested: the outermost section already holds the thread */
+  if (rcu_depth++ != 0) return;     /* nested: the outermost section already holds the thread */
   ar_store_relaxed(&rcu_inside, 1); /* relaxed: see reader_rec_t; before going online */
   if (AR_UNLIKELY(!rcu_registered)) {
     pthread_once(&rcu_once, rcu_make_key);
@@ -118,7 +118,7 @@ void ar_rcu_read_end(void) {
   if (--rcu_depth != 0) return; /* an inner section: the outer one goes on */
   ar_tsan_release_(&rcu_gp_token);
   rcu_read_unlock();
-  rcu_thread_offline(); /* extended quiescent state: never delays a grace period */
+  rcu_thread_offline();             /* extended quiescent state: never delays a grace period */
   ar_store_relaxed(&rcu_inside, 0); /* relaxed: see reader_rec_t; after going offline */
 }
 
@@ -164,12 +164,12 @@ void ar_rcu_synchronize(void) {
 static pthread_mutex_t defer_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t defer_work = PTHREAD_COND_INITIALIZER; /* list non-empty: reclaimer */
 static pthread_cond_t defer_done = PTHREAD_COND_INITIALIZER; /* a batch freed: barriers */
-static ar_rcu_head_t *defer_list;       /* newest first; guarded by defer_mu */
-static uint64_t defer_deferred;         /* ever deferred; guarded by defer_mu */
-static uint64_t defer_freed;            /* ever freed; guarded by defer_mu */
-static bool reclaimer_running;          /* guarded by defer_mu */
-static bool reclaimer_stop;             /* guarded by defer_mu: exit after the current batch */
-static pthread_t reclaimer_tid;         /* guarded by defer_mu; valid while running */
+static ar_rcu_head_t *defer_list;                            /* newest first; guarded by defer_mu */
+static uint64_t defer_deferred; /* ever deferred; guarded by defer_mu */
+static uint64_t defer_freed;    /* ever freed; guarded by defer_mu */
+static bool reclaimer_running;  /* guarded by defer_mu */
+static bool reclaimer_stop;     /* guarded by defer_mu: exit after the current batch */
+static pthread_t reclaimer_tid; /* guarded by defer_mu; valid while running */
 static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
 static bool fork_gp_maybe_held; /* guarded by defer_mu, across the fork */
 /* A writer's lock held across fork() (ar_rcu_fork_hold_); guarded by defer_mu. */
@@ -307,10 +307,8 @@ void ar_rcu_defer_(ar_rcu_head_t *h, void (*free_fn)(ar_rcu_head_t *h)) {
   h->next = defer_list;
   defer_list = h;
   defer_deferred++;
-  if (reclaimer_running)
-    pthread_cond_signal(&defer_work);
-  else
-    (void)reclaimer_start_locked(); /* it finds the list non-empty and starts on it */
+  if (reclaimer_running) pthread_cond_signal(&defer_work);
+  else (void)reclaimer_start_locked(); /* it finds the list non-empty and starts on it */
   pthread_mutex_unlock(&defer_mu);
 }
 

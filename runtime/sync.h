@@ -52,7 +52,8 @@ typedef struct ar_spinlock {
   ck_spinlock_fas_t lock;
 } ar_spinlock_t;
 
-#define AR_SPINLOCK_INIT {CK_SPINLOCK_FAS_INITIALIZER}
+#define AR_SPINLOCK_INIT \
+  { CK_SPINLOCK_FAS_INITIALIZER }
 
 static inline void ar_spin_lock(ar_spinlock_t *l) {
 #if AR_TSAN
@@ -132,7 +133,7 @@ AR_INTERNAL void ar_rcu_synchronize(void);
  * for a grace period, i.e. on readers (fatal inside a section). ar_rcu_pending_ counts the
  * objects deferred and not yet freed. Both are for tests and shutdown paths. */
 typedef struct ar_rcu_head {
-  struct ar_rcu_head *next;                 /* guarded by the reclaimer's mutex */
+  struct ar_rcu_head *next;                  /* guarded by the reclaimer's mutex */
   void (*free_fn)(struct ar_rcu_head *head); /* set by ar_rcu_defer_ */
 } ar_rcu_head_t;
 

@@ -54,11 +54,11 @@ static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 
 /* The calling thread's scope bookkeeping; reset whenever its thread arena is created. */
 typedef struct scope_state {
-  unsigned depth;          /* scopes open */
-  bool reported;           /* the outside-scope line was printed for this arena */
-  uint64_t base_allocs;    /* hot.nalloc_ when no scope was last open and counted */
-  uint64_t outside_allocs; /* allocations made with no scope open, up to base_allocs */
-  size_t held_below;       /* used bytes when the outermost open scope began */
+  unsigned depth;                    /* scopes open */
+  bool reported;                     /* the outside-scope line was printed for this arena */
+  uint64_t base_allocs;              /* hot.nalloc_ when no scope was last open and counted */
+  uint64_t outside_allocs;           /* allocations made with no scope open, up to base_allocs */
+  size_t held_below;                 /* used bytes when the outermost open scope began */
   uint64_t open[AR_SCOPES_TRACKED_]; /* serial of the open scope at each level (1 = [0]) */
 } scope_state_t;
 static __thread scope_state_t tls_scope __attribute__((tls_model("initial-exec")));

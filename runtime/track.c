@@ -65,21 +65,21 @@
 
 #if AR_VALGRIND
 /* Statements, not expressions: some client requests are do/while blocks. */
-#define vg_noaccess(a, p, n)                                   \
-  do {                                                         \
-    if ((a)->vg) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n));   \
+#define vg_noaccess(a, p, n)                                 \
+  do {                                                       \
+    if ((a)->vg) (void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)); \
   } while (0)
-#define vg_undefined(a, p, n)                                  \
-  do {                                                         \
-    if ((a)->vg) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n));  \
+#define vg_undefined(a, p, n)                                 \
+  do {                                                        \
+    if ((a)->vg) (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)); \
   } while (0)
-#define vg_quiet(a)                                            \
-  do {                                                         \
-    if ((a)->vg) VALGRIND_DISABLE_ERROR_REPORTING;             \
+#define vg_quiet(a)                                \
+  do {                                             \
+    if ((a)->vg) VALGRIND_DISABLE_ERROR_REPORTING; \
   } while (0)
-#define vg_loud(a)                                             \
-  do {                                                         \
-    if ((a)->vg) VALGRIND_ENABLE_ERROR_REPORTING;              \
+#define vg_loud(a)                                \
+  do {                                            \
+    if ((a)->vg) VALGRIND_ENABLE_ERROR_REPORTING; \
   } while (0)
 #else
 #define vg_noaccess(a, p, n) ((void)(a), (void)(p), (void)(n))
@@ -120,9 +120,8 @@ static bool running_on_memcheck(void) {
   int v = ar_load_relaxed(&cached);
   if (v == 0) {
     const char *pre = getenv("LD_PRELOAD");
-    v = (RUNNING_ON_VALGRIND != 0 && pre != NULL && strstr(pre, "vgpreload_memcheck") != NULL)
-            ? 2
-            : 1;
+    v = (RUNNING_ON_VALGRIND != 0 && pre != NULL && strstr(pre, "vgpreload_memcheck") != NULL) ? 2
+                                                                                               : 1;
     ar_store_relaxed(&cached, v);
   }
   return v == 2;
@@ -235,10 +234,9 @@ static void print_site(const void *site) {
   if (dladdr(site, &info) != 0 && info.dli_fname != NULL) {
     fprintf(stderr,
             "arenart:   allocated from %p (%s+%#lx%s%s; resolve with addr2line -f -e %s %#lx)\n",
-            site, info.dli_fname,
-            (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase),
-            info.dli_sname ? ", in " : "", info.dli_sname ? info.dli_sname : "",
-            info.dli_fname, (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase));
+            site, info.dli_fname, (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase),
+            info.dli_sname ? ", in " : "", info.dli_sname ? info.dli_sname : "", info.dli_fname,
+            (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase));
   } else {
     fprintf(stderr, "arenart:   allocated from %p\n", site);
   }
@@ -327,8 +325,8 @@ void ar_track_verify_or_die(const ar_arena_t *a, char *from, char *to) {
   if (ok) vg_free_records(a, from, to);
   vg_loud(a);
   if (!ok)
-    ar_fatal_("arena '%s' (%p): guard check failed when memory was taken back (see above)",
-              a->name, (const void *)a);
+    ar_fatal_("arena '%s' (%p): guard check failed when memory was taken back (see above)", a->name,
+              (const void *)a);
 }
 
 /* For ar_arena_check: quiet towards Valgrind, which would otherwise report our reads of
@@ -347,8 +345,7 @@ bool ar_track_heap_guard_ok(const ar_arena_t *a, const ar_hblock_t *b, bool loud
   for (size_t i = 0; i < AR_REDZONE; i++) {
     if ((unsigned char)b->p[b->size + i] != AR_GUARD_BYTE) {
       if (loud)
-        report_corruption(a, "overwritten guard byte", b->p + b->size + i, b->p, b->size,
-                          b->site);
+        report_corruption(a, "overwritten guard byte", b->p + b->size + i, b->p, b->size, b->site);
       return false;
     }
   }
@@ -417,8 +414,8 @@ void ar_track_block_freed(const ar_arena_t *a, char *from, char *to, char *p) {
 #endif
 }
 
-void ar_track_block_shrunk(const ar_arena_t *a, char *from, char *to, char *p,
-                           size_t old_size, size_t keep) {
+void ar_track_block_shrunk(const ar_arena_t *a, char *from, char *to, char *p, size_t old_size,
+                           size_t keep) {
   if (!a->checked) return;
   char *h = record_at(a, from, to, p);
   if (h == NULL) return;

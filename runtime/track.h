@@ -65,8 +65,7 @@ AR_INTERNAL void ar_track_junk(const ar_arena_t *a, void *p, size_t n);
 /* Checked mode: writes the record of an allocation of `size` bytes at p, laid out by the
  * caller in [from, end): a padding record if p - AR_TRACK_HEADER > from, the header, the
  * guard and the allocation site (a->site); under memcheck, the allocation begins. */
-AR_INTERNAL void ar_track_record(const ar_arena_t *a, char *from, char *p, char *end,
-                                 size_t size);
+AR_INTERNAL void ar_track_record(const ar_arena_t *a, char *from, char *p, char *end, size_t size);
 /* Memory in [from, to) is being taken back: checked mode verifies its guards (fatal with a
  * message naming the arena and the allocation site on damage) and ends its allocations for
  * Valgrind. The caller scrubs or releases it afterwards. Nothing outside checked mode. */

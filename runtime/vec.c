@@ -189,8 +189,7 @@ int ar_vec_pop(ar_vec_t *v, void *out) {
 
 /* One pass that keeps order: survivors are copied down over removed slots. `match` is either
  * a memcmp against `elem` (pred == NULL) or the predicate. */
-static size_t compact(ar_vec_t *v, const void *elem, ar_vec_pred_fn pred, void *ctx,
-                      size_t limit) {
+static size_t compact(ar_vec_t *v, const void *elem, ar_vec_pred_fn pred, void *ctx, size_t limit) {
   size_t es = v->elem_size, w = 0, removed = 0;
   for (size_t r = 0; r < v->len; r++) {
     char *e = elem_ptr(v, r);
@@ -265,7 +264,9 @@ void *ar_vec_at(const ar_vec_t *v, size_t i) {
 void *ar_vec_at_sized_(const ar_vec_t *v, size_t i, size_t size) {
   if (v == NULL || size != v->elem_size || i >= v->len)
     ar_fatal_("AR_VEC_AT: %s (index %zu, length %zu, element size %zu, type size %zu)",
-              v == NULL ? "NULL vector" : i >= v->len ? "index out of range" : "wrong type size",
+              v == NULL     ? "NULL vector"
+              : i >= v->len ? "index out of range"
+                            : "wrong type size",
               i, v ? v->len : 0, v ? v->elem_size : 0, size);
   return elem_ptr(v, i);
 }

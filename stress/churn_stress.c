@@ -118,7 +118,8 @@ int main(int argc, char **argv) {
   long threads = 0;
   do {
     pthread_t th[WAVE];
-    for (int i = 0; i < WAVE; i++) pthread_create(&th[i], NULL, short_lived, (void *)(intptr_t)(threads + i));
+    for (int i = 0; i < WAVE; i++)
+      pthread_create(&th[i], NULL, short_lived, (void *)(intptr_t)(threads + i));
     for (int i = 0; i < WAVE; i++) pthread_join(th[i], NULL);
     threads += WAVE;
   } while (threads < stress_iters(60) && stress_time_left());

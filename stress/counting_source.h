@@ -12,7 +12,7 @@
 #include <arenart.h>
 
 typedef struct counting_source {
-  _Atomic(size_t) bytes;  /* acquired and not yet released */
+  _Atomic(size_t) bytes; /* acquired and not yet released */
   _Atomic(size_t) blocks;
   _Atomic(size_t) acquires;
   ar_source_t source;

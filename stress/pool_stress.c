@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < CHUNKS; i++) CHECK(ar_chunk_pool_put(pool, seen[i]), "refill");
   CHECK(ar_chunk_pool_trim(pool, 2) == CHUNKS - 2, "trim to 2");
   ar_chunk_pool_destroy(pool);
-  printf("pool: %ld+%ld+%ld+%ld get/put rounds over %d slots, every chunk accounted for\n",
-         ops[0], ops[1], ops[2], ops[3], CHUNKS);
+  printf("pool: %ld+%ld+%ld+%ld get/put rounds over %d slots, every chunk accounted for\n", ops[0],
+         ops[1], ops[2], ops[3], CHUNKS);
   return 0;
 }

@@ -98,15 +98,17 @@ int main(int argc, char **argv) {
 
     ar_stats_t st;
     CHECK(ar_concurrent_stats(arena, &st) == AR_OK, "stats");
-    CHECK(st.capacity == atomic_load(&cs.bytes), "capacity %zu != outstanding %zu",
-          st.capacity, atomic_load(&cs.bytes));
+    CHECK(st.capacity == atomic_load(&cs.bytes), "capacity %zu != outstanding %zu", st.capacity,
+          atomic_load(&cs.bytes));
     CHECK(st.used >= bytes, "used %zu < requested %zu", st.used, bytes);
     CHECK(st.used <= st.capacity, "used %zu > capacity %zu", st.used, st.capacity);
     /* reset keeps 16 ordinary chunks, returns everything else, and the arena works again */
     ar_concurrent_reset(arena);
     CHECK(ar_concurrent_stats(arena, &st) == AR_OK, "stats");
-    CHECK(st.used == 0 && st.chunks == 0 && st.spare_chunks == 16, "after reset: used %zu, "
-          "chunks %zu, kept %zu", st.used, st.chunks, st.spare_chunks);
+    CHECK(st.used == 0 && st.chunks == 0 && st.spare_chunks == 16,
+          "after reset: used %zu, "
+          "chunks %zu, kept %zu",
+          st.used, st.chunks, st.spare_chunks);
     CHECK(st.capacity == 16 * 1024 && atomic_load(&cs.bytes) == st.capacity,
           "after reset: capacity %zu, outstanding %zu", st.capacity, atomic_load(&cs.bytes));
     size_t acquires = atomic_load(&cs.acquires);

@@ -71,8 +71,7 @@ static void serve(uint64_t req) {
   CHECK(ar_scope_end(&s) == AR_OK, "scope end");
   ar_stats_t after;
   ar_arena_stats(s.arena, &after);
-  CHECK(after.used == before.used, "used %zu after request, %zu before", after.used,
-        before.used);
+  CHECK(after.used == before.used, "used %zu after request, %zu before", after.used, before.used);
   atomic_fetch_add(&served, 1);
 }
 
@@ -127,8 +126,7 @@ int main(int argc, char **argv) {
         (unsigned long long)next);
   CHECK(atomic_load(&cleanups_run) == (long)next, "cleanups %ld", atomic_load(&cleanups_run));
   /* Bounded memory: at most 16 MiB of growth after warm-up, however long it runs. */
-  CHECK(rss_end <= rss_warm + ((size_t)16 << 20), "RSS grew from %zu to %zu", rss_warm,
-        rss_end);
+  CHECK(rss_end <= rss_warm + ((size_t)16 << 20), "RSS grew from %zu to %zu", rss_warm, rss_end);
   printf("scope: %llu requests on %d workers, cleanups exact, RSS %zu KiB after warm-up, "
          "%zu KiB at end\n",
          (unsigned long long)next, WORKERS, rss_warm >> 10, rss_end >> 10);

@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FAILF(...)                                          \
-  do {                                                      \
-    fprintf(stderr, "fuzz: %s:%d: ", __FILE__, __LINE__);   \
-    fprintf(stderr, __VA_ARGS__);                           \
-    fputc('\n', stderr);                                    \
-    abort();                                                \
+#define FAILF(...)                                        \
+  do {                                                    \
+    fprintf(stderr, "fuzz: %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__);                         \
+    fputc('\n', stderr);                                  \
+    abort();                                              \
   } while (0)
 #define REQUIRE(cond)                                    \
   do {                                                   \

@@ -25,8 +25,8 @@ typedef struct test_block {
 
 typedef struct test_source {
   ar_source_t src; /* ctx points back at this struct */
-  size_t attempts;  /* acquire calls, failed ones included */
-  size_t acquires;  /* successful acquires */
+  size_t attempts; /* acquire calls, failed ones included */
+  size_t acquires; /* successful acquires */
   size_t releases;
   size_t live_blocks;
   size_t live_bytes;

@@ -60,12 +60,14 @@ int main(int argc, char **argv) {
     uint64_t r = rng(&s);
     int err;
     switch (r % 8) {
-      case 0: case 1: case 2: case 3: /* vector appends, of 1..4 elements */
+      case 0:
+      case 1:
+      case 2:
+      case 3: /* vector appends, of 1..4 elements */
         err = ar_vec_append(&v[(r >> 8) % NVEC], elem, 1 + (r >> 16) % 4);
         break;
-      case 4: case 5:
-        err = ar_buf_appendf(&b, "%llu,", (unsigned long long)(r >> 40));
-        break;
+      case 4:
+      case 5: err = ar_buf_appendf(&b, "%llu,", (unsigned long long)(r >> 40)); break;
       default: {
         uint64_t val = r;
         err = ar_map_put_u64(&m, r >> 20, &val);

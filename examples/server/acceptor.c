@@ -92,8 +92,7 @@ void *acceptor_main(void *arg) {
     int n = epoll_wait(s->epfd, evs, 4, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fprintf(stderr, "server: acceptor: epoll_wait: %s; no longer accepting\n",
-              strerror(errno));
+      fprintf(stderr, "server: acceptor: epoll_wait: %s; no longer accepting\n", strerror(errno));
       return NULL;
     }
     for (int i = 0; i < n; i++) {
@@ -123,8 +122,7 @@ void *acceptor_main(void *arg) {
         count(&s->c.accepted); /* before the worker can see it, so closed <= accepted */
         if (!hand_to_worker(s, fd)) {
           /* No memory for the inbox, or no live worker left. */
-          if (!told_no_worker &&
-              read_counter(&s->c.workers_failed) == (uint64_t)s->nworkers) {
+          if (!told_no_worker && read_counter(&s->c.workers_failed) == (uint64_t)s->nworkers) {
             fprintf(stderr, "server: every worker has failed; closing new connections\n");
             told_no_worker = true;
           }

@@ -51,10 +51,8 @@ void conn_close(conn_t *c) {
   worker_t *w = c->w;
   (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
-  if (c->prev != NULL)
-    c->prev->next = c->next;
-  else
-    w->conns = c->next;
+  if (c->prev != NULL) c->prev->next = c->next;
+  else w->conns = c->next;
   if (c->next != NULL) c->next->prev = c->prev;
   if (SRV_FREES_EACH) {
     srv_buf_destroy(&c->rbuf);
@@ -150,13 +148,14 @@ bool conn_flush(conn_t *c) {
 }
 
 /* Sends one response: a head formatted here and `body`. */
-bool conn_send_response(conn_t *c, int status, const char *ctype, const char *body,
-                          size_t body_len, bool keep_alive) {
+bool conn_send_response(conn_t *c, int status, const char *ctype, const char *body, size_t body_len,
+                        bool keep_alive) {
   char head[256];
   int n = snprintf(head, sizeof head,
                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                    "Connection: %s\r\n\r\n",
-                   status, http_reason(status), ctype, body_len, keep_alive ? "keep-alive" : "close");
+                   status, http_reason(status), ctype, body_len,
+                   keep_alive ? "keep-alive" : "close");
   /* Cannot fail or truncate with this server's content types, but never trust it blindly. */
   if (n < 0) n = 0;
   if ((size_t)n >= sizeof head) n = (int)(sizeof head - 1);

@@ -65,8 +65,7 @@ void test_keep_alive(void **state) {
   assert_int_equal(after.requests - before.requests, 103);
 
   /* HTTP/1.0 closes by default; "Connection: close" closes in 1.1. */
-  const char *closing[] = {"GET / HTTP/1.0\r\n\r\n",
-                           "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"};
+  const char *closing[] = {"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"};
   for (int i = 0; i < 2; i++) {
     client_open(&c);
     client_sends(&c, closing[i]);

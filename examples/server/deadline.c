@@ -47,8 +47,7 @@ void deadline_sweep(worker_t *w, uint64_t now) {
     next = c->next; /* conn_expire may free c; it never frees another connection */
     if (c->deadline <= now)
       conn_expire(c); /* re-arms (lowering next_deadline) if the connection stays */
-    else if (c->deadline < w->next_deadline)
-      w->next_deadline = c->deadline;
+    else if (c->deadline < w->next_deadline) w->next_deadline = c->deadline;
   }
 }
 

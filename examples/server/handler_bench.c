@@ -92,10 +92,8 @@ int main(int argc, char **argv) {
   int items = 40;
   long requests = 20000;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--items") == 0)
-      items = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--requests") == 0)
-      requests = atol(argv[i + 1]);
+    if (strcmp(argv[i], "--items") == 0) items = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--requests") == 0) requests = atol(argv[i + 1]);
     else {
       fprintf(stderr, "usage: %s [--items N] [--requests N]\n", argv[0]);
       return 2;

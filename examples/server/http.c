@@ -153,15 +153,13 @@ static int parse_lines(srv_mem_t *m, const char *buf, size_t head_len, size_t ma
     req->content_length = cl;
   }
   v = http_header(req, "connection", &vlen);
-  if (req->minor >= 1)
-    req->keep_alive = v == NULL || !list_has(v, vlen, "close");
-  else
-    req->keep_alive = v != NULL && list_has(v, vlen, "keep-alive");
+  if (req->minor >= 1) req->keep_alive = v == NULL || !list_has(v, vlen, "close");
+  else req->keep_alive = v != NULL && list_has(v, vlen, "keep-alive");
   return 0;
 }
 
-int http_parse_head(srv_mem_t *m, const char *buf, size_t len, size_t max_header,
-                    size_t max_body, http_request_t *req) {
+int http_parse_head(srv_mem_t *m, const char *buf, size_t len, size_t max_header, size_t max_body,
+                    http_request_t *req) {
   size_t scan = len < max_header ? len : max_header;
   const char *hend = scan >= 4 ? memmem(buf, scan, "\r\n\r\n", 4) : NULL;
   if (hend == NULL) return len >= max_header ? 431 : HTTP_HEAD_INCOMPLETE;

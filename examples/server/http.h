@@ -25,12 +25,12 @@ typedef struct http_header {
 typedef struct http_request {
   char *method, *path, *query; /* query: after '?', "" if none */
   size_t method_len, path_len, query_len;
-  int minor;                /* HTTP/1.minor */
-  srv_vec_t headers;        /* http_header_t, in input order */
-  srv_map_t index;          /* lowercased name -> size_t index of its first header */
-  size_t head_len;          /* request line + headers + the empty line */
-  size_t content_length;    /* 0 without a Content-Length header */
-  bool keep_alive;          /* after the response, read the next request */
+  int minor;             /* HTTP/1.minor */
+  srv_vec_t headers;     /* http_header_t, in input order */
+  srv_map_t index;       /* lowercased name -> size_t index of its first header */
+  size_t head_len;       /* request line + headers + the empty line */
+  size_t content_length; /* 0 without a Content-Length header */
+  bool keep_alive;       /* after the response, read the next request */
 } http_request_t;
 
 /* The result of http_parse_head when the head is complete and valid. */
@@ -46,8 +46,8 @@ typedef struct http_request {
  * HTTP/1.x), 503 (the request context ran out of memory: its cap). On any result but
  * HTTP_HEAD_OK nothing is left allocated in the malloc flavor.
  */
-int http_parse_head(srv_mem_t *m, const char *buf, size_t len, size_t max_header,
-                    size_t max_body, http_request_t *req);
+int http_parse_head(srv_mem_t *m, const char *buf, size_t len, size_t max_header, size_t max_body,
+                    http_request_t *req);
 
 /* The value of header `name` (lowercase), or NULL; *len set when found. */
 const char *http_header(const http_request_t *req, const char *name, size_t *len);

@@ -21,8 +21,7 @@ typedef struct parser {
 } parser_t;
 
 static void skip_ws(parser_t *ps) {
-  while (ps->p < ps->end &&
-         (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
     ps->p++;
 }
 
@@ -39,9 +38,7 @@ static json_node_t *new_node(parser_t *ps, json_type_t type, int *rc) {
 void json_free(srv_mem_t *m, json_node_t *n) {
   if (n == NULL) return;
   switch (n->type) {
-    case JSON_STRING:
-      srv_free(m, n->u.str.s, n->u.str.len + 1);
-      break;
+    case JSON_STRING: srv_free(m, n->u.str.s, n->u.str.len + 1); break;
     case JSON_ARRAY: {
       json_node_t **it = srv_vec_data(&n->u.items);
       for (size_t i = 0; i < srv_vec_len(&n->u.items); i++) json_free(m, it[i]);
@@ -57,8 +54,7 @@ void json_free(srv_mem_t *m, json_node_t *n) {
       srv_vec_destroy(&n->u.items);
       break;
     }
-    default:
-      break;
+    default: break;
   }
   srv_free(m, n, sizeof *n);
 }
@@ -332,14 +328,10 @@ static int parse_value(parser_t *ps, json_node_t **out) {
     n->u.number = d;
   } else {
     json_type_t t;
-    if (literal(ps, "null", 4))
-      t = JSON_NULL;
-    else if (literal(ps, "true", 4))
-      t = JSON_TRUE;
-    else if (literal(ps, "false", 5))
-      t = JSON_FALSE;
-    else
-      return JSON_ESYNTAX;
+    if (literal(ps, "null", 4)) t = JSON_NULL;
+    else if (literal(ps, "true", 4)) t = JSON_TRUE;
+    else if (literal(ps, "false", 5)) t = JSON_FALSE;
+    else return JSON_ESYNTAX;
     if ((n = new_node(ps, t, &rc)) == NULL) return rc;
   }
   if (rc != AR_OK) {

@@ -52,24 +52,17 @@ int main(int argc, char **argv) {
       continue;
     }
     if (!parse_size(val, &v)) return usage(argv[0]);
-    if (strcmp(a, "--port") == 0 && v <= 65535)
-      cfg.port = (uint16_t)v;
-    else if (strcmp(a, "--workers") == 0 && v >= 1 && v <= 256)
-      cfg.workers = (int)v;
-    else if (strcmp(a, "--max-header") == 0)
-      cfg.max_header = v;
-    else if (strcmp(a, "--max-body") == 0)
-      cfg.max_body = v;
-    else if (strcmp(a, "--max-request-mem") == 0)
-      cfg.max_request_mem = v;
+    if (strcmp(a, "--port") == 0 && v <= 65535) cfg.port = (uint16_t)v;
+    else if (strcmp(a, "--workers") == 0 && v >= 1 && v <= 256) cfg.workers = (int)v;
+    else if (strcmp(a, "--max-header") == 0) cfg.max_header = v;
+    else if (strcmp(a, "--max-body") == 0) cfg.max_body = v;
+    else if (strcmp(a, "--max-request-mem") == 0) cfg.max_request_mem = v;
     else if (strcmp(a, "--request-timeout") == 0 && v >= 1 && v <= SRV_MAX_TIMEOUT_MS)
       cfg.request_timeout_ms = (uint32_t)v;
     else if (strcmp(a, "--linger-timeout") == 0 && v >= 1 && v <= SRV_MAX_TIMEOUT_MS)
       cfg.linger_timeout_ms = (uint32_t)v;
-    else if (strcmp(a, "--max-conns") == 0 && v >= 1)
-      cfg.max_conns = v;
-    else
-      return usage(argv[0]);
+    else if (strcmp(a, "--max-conns") == 0 && v >= 1) cfg.max_conns = v;
+    else return usage(argv[0]);
   }
 
   /* Block the stop signals in every thread (the server's threads inherit the mask) and wait
@@ -87,8 +80,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "server: %s\n", err);
     return 1;
   }
-  printf("listening on %s:%u flavor=%s workers=%d\n", cfg.host, (unsigned)srv_port(s),
-         srv_flavor(), cfg.workers);
+  printf("listening on %s:%u flavor=%s workers=%d\n", cfg.host, (unsigned)srv_port(s), srv_flavor(),
+         cfg.workers);
   fflush(stdout);
   int sig;
   sigwait(&stop, &sig);

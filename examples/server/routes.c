@@ -55,8 +55,7 @@ static int summarize(summary_t *s, const json_node_t *n, int depth) {
       }
       return AR_OK;
     }
-    default:
-      return AR_OK;
+    default: return AR_OK;
   }
 }
 
@@ -106,32 +105,27 @@ static int handle_stats(srv_t *s, const http_request_t *req, srv_buf_t *out, boo
   srv_stats_t st;
   srv_get_stats(s, &st);
   const stat_line_t lines[] = {
-      {"arenart_arenas_created_total", "counter", "Arenas created since start.",
-       g.arenas_created},
+      {"arenart_arenas_created_total", "counter", "Arenas created since start.", g.arenas_created},
       {"arenart_arenas_live", "gauge", "Arenas alive now.", g.arenas_live},
       {"arenart_bytes_acquired_total", "counter", "Chunk bytes taken from memory sources.",
        g.bytes_acquired},
       {"arenart_bytes_released_total", "counter", "Chunk bytes given back to memory sources.",
        g.bytes_released},
       {"arenart_chunks_in_use", "gauge", "Chunks held by arenas.", g.chunks_in_use},
-      {"arenart_chunks_pooled", "gauge", "Free chunks in the process-wide pool.",
-       g.chunks_pooled},
-      {"arenart_avg_lifetime_ns", "gauge", "Mean lifetime of destroyed arenas.",
-       g.avg_lifetime_ns},
+      {"arenart_chunks_pooled", "gauge", "Free chunks in the process-wide pool.", g.chunks_pooled},
+      {"arenart_avg_lifetime_ns", "gauge", "Mean lifetime of destroyed arenas.", g.avg_lifetime_ns},
       {"arenart_registered_arenas", "gauge", "Arenas in the registry.", g.registered},
       {"arenart_registered_bytes", "gauge", "Chunk bytes held by registered arenas.",
        g.registered_bytes},
       {"server_requests_total", "counter", "Requests answered.", st.requests},
-      {"server_connections_accepted_total", "counter", "Connections accepted.",
-       st.conns_accepted},
+      {"server_connections_accepted_total", "counter", "Connections accepted.", st.conns_accepted},
       {"server_connections_open", "gauge", "Connections open.",
        st.conns_accepted - st.conns_closed},
       {"server_connections_refused_total", "counter",
        "Connections refused with 503 at the connection cap.", st.conns_refused},
       {"server_connections_timed_out_total", "counter",
        "Connections closed or answered 408 past their deadline.", st.conns_timed_out},
-      {"server_workers_failed", "gauge", "Workers stopped by an epoll error.",
-       st.workers_failed},
+      {"server_workers_failed", "gauge", "Workers stopped by an epoll error.", st.workers_failed},
       {"server_leaked_bytes", "gauge", "Bytes still held when a context ended (malloc flavor).",
        st.leaked_bytes},
       {"server_connection_arenas_idle", "gauge", "Idle connection arenas in the pool.",
@@ -174,7 +168,7 @@ static bool method_is(const http_request_t *req, const char *m) {
 
 /* Routes one request; the body of a 200 answer is left in `out`. */
 int route_request(srv_t *s, srv_mem_t *m, const http_request_t *req, const char *body,
-                 srv_buf_t *out, const char **ctype, const char **detail) {
+                  srv_buf_t *out, const char **ctype, const char **detail) {
   *ctype = "application/json";
   if (path_is(req, "/json")) {
     if (!method_is(req, "POST")) return 405;

@@ -193,8 +193,8 @@ void test_bad_requests(void **state) {
 
   /* Errors in a well-framed request keep the connection: bad JSON, unknown path, method. */
   static const char *const bodies[] = {
-      "{\"a\":}", "[1,2", "{\"a\" 1}", "tru", "\"\\x\"", "\"\\ud800\"", "01", "1.", "[] []",
-      "\"a\001\"", "",
+      "{\"a\":}", "[1,2", "{\"a\" 1}", "tru",       "\"\\x\"", "\"\\ud800\"",
+      "01",       "1.",   "[] []",     "\"a\001\"", "",
   };
   client_t c;
   client_open(&c);

@@ -75,10 +75,10 @@ static int serve_one(conn_t *c) {
     (void)conn_send_response(c, 200, ctype, srv_buf_data(&out), srv_buf_len(&out), keep);
   else
     (void)conn_send_error(c, st,
-                     detail != NULL ? detail
-                     : st == 503    ? "request memory limit"
-                                    : http_reason(st),
-                     keep);
+                          detail != NULL ? detail
+                          : st == 503    ? "request memory limit"
+                                         : http_reason(st),
+                          keep);
   if (SRV_FREES_EACH) {
     srv_buf_destroy(&out);
     http_request_free(&scope.mem, &req);

@@ -161,8 +161,7 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen) {
   for (; started < s->nworkers; started++)
     if (pthread_create(&s->workers[started].tid, NULL, worker_main, &s->workers[started]) != 0)
       break;
-  if (started == s->nworkers && pthread_create(&s->acceptor, NULL, acceptor_main, s) == 0)
-    return s;
+  if (started == s->nworkers && pthread_create(&s->acceptor, NULL, acceptor_main, s) == 0) return s;
   /* Unwind: stop the workers that did start. */
   atomic_store_explicit(&s->stopping, true, memory_order_release);
   for (int i = 0; i < started; i++) {

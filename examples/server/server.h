@@ -49,12 +49,12 @@
 #include <stdint.h>
 
 typedef struct srv_config {
-  const char *host;       /* IPv4 address to bind; default "127.0.0.1" */
-  uint16_t port;          /* 0: an ephemeral port (see srv_port) */
-  int workers;            /* worker threads; default 2 */
-  size_t max_header;      /* request line + headers, bytes; default 8 KiB */
-  size_t max_body;        /* Content-Length, bytes; default 1 MiB */
-  size_t max_request_mem; /* memory one request may use, bytes; default 8 MiB; 0: no cap;
+  const char *host;            /* IPv4 address to bind; default "127.0.0.1" */
+  uint16_t port;               /* 0: an ephemeral port (see srv_port) */
+  int workers;                 /* worker threads; default 2 */
+  size_t max_header;           /* request line + headers, bytes; default 8 KiB */
+  size_t max_body;             /* Content-Length, bytes; default 1 MiB */
+  size_t max_request_mem;      /* memory one request may use, bytes; default 8 MiB; 0: no cap;
                              otherwise at least SRV_MIN_REQUEST_MEM. Process-global: see
                              srv_start */
   uint32_t request_timeout_ms; /* idle + head + body of one request, and output progress;
@@ -91,16 +91,16 @@ srv_t *srv_start(const srv_config_t *cfg, char *err, size_t errlen);
 uint16_t srv_port(const srv_t *s);
 
 typedef struct srv_stats {
-  uint64_t requests;         /* requests answered (any status) */
-  uint64_t status[6];        /* answers by class: status[2] = 2xx, ..., status[5] = 5xx */
-  uint64_t conns_accepted;   /* connections accepted (admitted under max_conns) */
-  uint64_t conns_closed;     /* accepted connections closed (by either side), each counted once
+  uint64_t requests;        /* requests answered (any status) */
+  uint64_t status[6];       /* answers by class: status[2] = 2xx, ..., status[5] = 5xx */
+  uint64_t conns_accepted;  /* connections accepted (admitted under max_conns) */
+  uint64_t conns_closed;    /* accepted connections closed (by either side), each counted once
                                 its memory is back in the pool; accepted - closed are open */
-  uint64_t conns_refused;    /* connections refused (503, closed) at the max_conns cap; in
+  uint64_t conns_refused;   /* connections refused (503, closed) at the max_conns cap; in
                                 neither conns_accepted nor conns_closed */
-  uint64_t conns_timed_out;  /* connections closed or answered 408 for a passed deadline */
-  uint64_t workers_failed;   /* workers that stopped on an epoll error (logged on stderr) */
-  uint64_t leaked_bytes;     /* malloc flavor: bytes contexts still held at their end */
+  uint64_t conns_timed_out; /* connections closed or answered 408 for a passed deadline */
+  uint64_t workers_failed;  /* workers that stopped on an epoll error (logged on stderr) */
+  uint64_t leaked_bytes;    /* malloc flavor: bytes contexts still held at their end */
   uint64_t pool_idle, pool_taken, pool_created, pool_reused; /* arena flavor: the arena pool */
 } srv_stats_t;
 

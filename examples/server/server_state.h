@@ -46,16 +46,16 @@ struct conn {
   srv_mem_t mem; /* the connection's context; this record lives in it */
   int fd;
   worker_t *w;
-  srv_buf_t rbuf;   /* received, not yet consumed */
-  srv_buf_t wbuf;   /* answered, not yet accepted by the socket */
-  size_t need;      /* bytes the request at the front needs, once its head is known */
-  bool close_after; /* close once wbuf is flushed */
-  bool peer_done;   /* the peer has closed its sending side */
-  bool dead;        /* the socket failed: close without further ado */
-  bool continued;   /* "100 Continue" sent for the request at the front */
-  bool draining;    /* send side shut down; discarding input until the peer closes */
-  size_t drained;   /* bytes discarded while draining */
-  bool want_out;    /* registered for EPOLLOUT instead of EPOLLIN */
+  srv_buf_t rbuf;    /* received, not yet consumed */
+  srv_buf_t wbuf;    /* answered, not yet accepted by the socket */
+  size_t need;       /* bytes the request at the front needs, once its head is known */
+  bool close_after;  /* close once wbuf is flushed */
+  bool peer_done;    /* the peer has closed its sending side */
+  bool dead;         /* the socket failed: close without further ado */
+  bool continued;    /* "100 Continue" sent for the request at the front */
+  bool draining;     /* send side shut down; discarding input until the peer closes */
+  size_t drained;    /* bytes discarded while draining */
+  bool want_out;     /* registered for EPOLLOUT instead of EPOLLIN */
   uint64_t deadline; /* CLOCK_MONOTONIC ns; past it, the sweep ends the connection */
   conn_t *prev, *next;
 };
@@ -67,8 +67,8 @@ struct worker {
   pthread_mutex_t lock; /* guards the inbox and `failed` */
   int *inbox;
   size_t inbox_len, inbox_cap;
-  bool failed;            /* the worker has stopped serving; the acceptor skips it */
-  atomic_bool fail_test;  /* srv_fail_worker_for_test asked it to act as failed */
+  bool failed;           /* the worker has stopped serving; the acceptor skips it */
+  atomic_bool fail_test; /* srv_fail_worker_for_test asked it to act as failed */
   int index;
   conn_t *conns;          /* this worker's connections (its own thread only) */
   uint64_t next_deadline; /* no connection's deadline is earlier (its own thread only) */
@@ -135,8 +135,8 @@ void conn_close(conn_t *c);                    /* frees c; counted closed */
 void conn_start_drain(conn_t *c);              /* the lingering close */
 bool conn_send(conn_t *c, struct iovec *iov, int n);
 bool conn_flush(conn_t *c);
-bool conn_send_response(conn_t *c, int status, const char *ctype, const char *body,
-                        size_t body_len, bool keep_alive);
+bool conn_send_response(conn_t *c, int status, const char *ctype, const char *body, size_t body_len,
+                        bool keep_alive);
 bool conn_send_error(conn_t *c, int status, const char *detail, bool keep_alive);
 
 /* ---- serve.c, routes.c: requests ---------------------------------------------------------- */

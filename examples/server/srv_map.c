@@ -32,8 +32,7 @@ typedef struct slot {
 #define HASH_SEED 0x5eedull
 
 int srv_map_init(srv_map_t *m, srv_mem_t *mem, size_t value_size) {
-  *m = (srv_map_t){mem, NULL, 0, 0, sizeof(slot_t) + ((value_size + 7) & ~(size_t)7),
-                   value_size};
+  *m = (srv_map_t){mem, NULL, 0, 0, sizeof(slot_t) + ((value_size + 7) & ~(size_t)7), value_size};
   return AR_OK;
 }
 

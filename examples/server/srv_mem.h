@@ -189,7 +189,6 @@ static inline int srv_vec_push_grow_(srv_vec_t *v, const void *elem) {
 static inline size_t srv_vec_len(const srv_vec_t *v) { return v->len; }
 static inline void *srv_vec_data(const srv_vec_t *v) { return v->data; }
 
-
 #endif /* SERVER_FLAVOR_MALLOC */
 
 /* The map: one implementation for both flavors (srv_map.c), over srv_alloc and srv_free.

@@ -196,8 +196,7 @@ char *json_request(const char *body, bool keep_alive) {
 }
 
 /* Polls the server's counters into *st until `done(st, n)` holds; false after about 10 s. */
-bool wait_stats(bool (*done)(const srv_stats_t *, uint64_t), uint64_t n,
-                       srv_stats_t *st) {
+bool wait_stats(bool (*done)(const srv_stats_t *, uint64_t), uint64_t n, srv_stats_t *st) {
   for (int i = 0; i < 2000; i++) {
     srv_get_stats(server, st);
     if (done(st, n)) return true;
@@ -212,15 +211,11 @@ static bool all_closed(const srv_stats_t *st, uint64_t n) {
   return st->conns_closed == st->conns_accepted;
 }
 
-bool timed_out_at_least(const srv_stats_t *st, uint64_t n) {
-  return st->conns_timed_out >= n;
-}
+bool timed_out_at_least(const srv_stats_t *st, uint64_t n) { return st->conns_timed_out >= n; }
 
 bool closed_at_least(const srv_stats_t *st, uint64_t n) { return st->conns_closed >= n; }
 
-bool workers_failed_at_least(const srv_stats_t *st, uint64_t n) {
-  return st->workers_failed >= n;
-}
+bool workers_failed_at_least(const srv_stats_t *st, uint64_t n) { return st->workers_failed >= n; }
 
 /* Waits (bounded) until every connection the server accepted has been closed. */
 void wait_all_closed(srv_stats_t *st) {

@@ -141,7 +141,7 @@ typedef struct ar_options {
 } ar_options_t;
 
 /** Static initializer with the defaults; ar_options_init() does the same at run time. */
-#define AR_OPTIONS_INIT                                                                  \
+#define AR_OPTIONS_INIT \
   { sizeof(ar_options_t), AR_DEFAULT_CHUNK_SIZE, 0, AR_DEFAULT_RETAIN_BYTES, 0, NULL, 0, NULL }
 
 /** Fills *opts with the defaults (AR_OPTIONS_INIT), `size` included. NULL is a no-op. Any
@@ -209,8 +209,8 @@ AR_API void *ar_alloc_slow_(ar_arena_t *arena, size_t size, size_t align) AR_MAL
  * AR_MAX_ALLOC_SIZE), AR_ELIMIT, AR_ENOMEM, AR_EBUSY (called from a cleanup callback).
  * On failure the arena is unchanged (stats, chunks held and given back, marks).
  */
-AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
-ar_alloc_aligned(ar_arena_t *arena, size_t size, size_t align) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_
+    static inline void *ar_alloc_aligned(ar_arena_t *arena, size_t size, size_t align) {
   struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)arena;
   /* Fast path: default-or-smaller power-of-two alignment and room in the current chunk. The
    * cursor is always AR_ALIGN_DEFAULT-aligned, so rounding the size keeps it so. m is the
@@ -230,14 +230,14 @@ ar_alloc_aligned(ar_arena_t *arena, size_t size, size_t align) {
 }
 
 /** ar_alloc_aligned with AR_ALIGN_DEFAULT. Same errors. */
-AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
-ar_alloc(ar_arena_t *arena, size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_
+    static inline void *ar_alloc(ar_arena_t *arena, size_t size) {
   return ar_alloc_aligned(arena, size, AR_ALIGN_DEFAULT);
 }
 
 /** Zero-filled ar_alloc. Same errors. */
-AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_ static inline void *
-ar_alloc_zeroed(ar_arena_t *arena, size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_
+    static inline void *ar_alloc_zeroed(ar_arena_t *arena, size_t size) {
   void *p = ar_alloc(arena, size);
   if (AR_LIKELY(p != NULL)) memset(p, 0, size);
   return p;
@@ -245,8 +245,8 @@ ar_alloc_zeroed(ar_arena_t *arena, size_t size) {
 
 /** `count` elements of `size` bytes, uninitialized; count * size is overflow-checked
  * (AR_EOVERFLOW). Otherwise the errors of ar_alloc. */
-AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_ static inline void *
-ar_alloc_array(ar_arena_t *arena, size_t count, size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_
+    static inline void *ar_alloc_array(ar_arena_t *arena, size_t count, size_t size) {
   size_t total;
   if (AR_UNLIKELY(__builtin_mul_overflow(count, size, &total)))
     return ar_alloc_slow_(arena, SIZE_MAX, AR_ALIGN_DEFAULT); /* reports AR_EOVERFLOW */
@@ -254,8 +254,9 @@ ar_alloc_array(ar_arena_t *arena, size_t count, size_t size) {
 }
 
 /** Zero-filled, overflow-checked array with a chosen alignment (see ar_alloc_aligned). */
-AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_ static inline void *
-ar_calloc_aligned(ar_arena_t *arena, size_t count, size_t size, size_t align) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_
+    static inline void *ar_calloc_aligned(ar_arena_t *arena, size_t count, size_t size,
+                                          size_t align) {
   size_t total;
   void *p;
   if (AR_UNLIKELY(__builtin_mul_overflow(count, size, &total)))
@@ -266,8 +267,8 @@ ar_calloc_aligned(ar_arena_t *arena, size_t count, size_t size, size_t align) {
 }
 
 /** Zero-filled, overflow-checked array with the default alignment (like calloc). */
-AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_ static inline void *
-ar_calloc(ar_arena_t *arena, size_t count, size_t size) {
+AR_MALLOC_LIKE AR_ALLOC_SIZE2(2, 3) AR_INLINE_ALLOC_
+    static inline void *ar_calloc(ar_arena_t *arena, size_t count, size_t size) {
   return ar_calloc_aligned(arena, count, size, AR_ALIGN_DEFAULT);
 }
 
@@ -276,8 +277,7 @@ ar_calloc(ar_arena_t *arena, size_t count, size_t size) {
 #define AR_NEW(arena, T) ((T *)ar_calloc_aligned((arena), 1, sizeof(T), AR_ALIGNOF(T)))
 /** A zeroed array of `n` objects of type T, aligned for T, as a `T *`; NULL on failure
  * (including AR_EOVERFLOW when n * sizeof(T) overflows). */
-#define AR_NEW_ARRAY(arena, T, n)                                                        \
-  ((T *)ar_calloc_aligned((arena), (n), sizeof(T), AR_ALIGNOF(T)))
+#define AR_NEW_ARRAY(arena, T, n) ((T *)ar_calloc_aligned((arena), (n), sizeof(T), AR_ALIGNOF(T)))
 
 /** Copies `size` bytes of `src` into the arena. AR_EINVAL if src is NULL and size > 0. */
 AR_API void *ar_memdup(ar_arena_t *arena, const void *src, size_t size);

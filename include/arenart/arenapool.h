@@ -49,18 +49,18 @@ typedef struct ar_arena_pool ar_arena_pool_t;
  * correctly. `size` must cover the embedded arena options (`size` >= 8 + arena.size, 0 meaning
  * the 0.1.0 layouts of both). */
 typedef struct ar_arena_pool_options {
-  size_t size;          /**< sizeof(ar_arena_pool_options_t) as the caller compiled it */
-  ar_options_t arena;   /**< for new arenas; source NULL = the default source: the
+  size_t size;        /**< sizeof(ar_arena_pool_options_t) as the caller compiled it */
+  ar_options_t arena; /**< for new arenas; source NULL = the default source: the
                            process-wide chunk pool when chunk_size is 0 or
                            AR_DEFAULT_CHUNK_SIZE (after ar_numa_init, the NUMA node pools of
                            arenart/numa.h), else OS pages (ar_source_os()) */
-  size_t max_idle;      /**< idle arenas kept at most; 0 = 64 */
-  uint64_t idle_ns;     /**< idle arenas older than this are freed on the next give/trim;
+  size_t max_idle;    /**< idle arenas kept at most; 0 = 64 */
+  uint64_t idle_ns;   /**< idle arenas older than this are freed on the next give/trim;
                            0 = 5 s */
 } ar_arena_pool_options_t;
 
 /** Static initializer with the defaults; ar_arena_pool_options_init() does the same. */
-#define AR_ARENA_POOL_OPTIONS_INIT                                                       \
+#define AR_ARENA_POOL_OPTIONS_INIT \
   { sizeof(ar_arena_pool_options_t), AR_OPTIONS_INIT, 64, 5000000000ull }
 /** Fills *opts with the defaults (AR_ARENA_POOL_OPTIONS_INIT). NULL is a no-op. Any thread. */
 AR_API void ar_arena_pool_options_init(ar_arena_pool_options_t *opts);
@@ -98,12 +98,12 @@ AR_API size_t ar_arena_pool_trim(ar_arena_pool_t *pool, bool all);
 
 /** A snapshot of an arena pool's counters (see ar_arena_pool_stats for the invariants). */
 typedef struct ar_arena_pool_stats {
-  size_t idle;            /**< arenas waiting in the pool */
-  size_t taken;           /**< arenas handed out and not given back */
-  uint64_t created;       /**< arenas ever created by the pool */
-  uint64_t reused;        /**< takes served by an idle arena */
-  uint64_t reclaimed;     /**< idle arenas freed for age or by trim */
-  size_t retain_target;   /**< bytes an idle arena may keep now (from observed requests) */
+  size_t idle;          /**< arenas waiting in the pool */
+  size_t taken;         /**< arenas handed out and not given back */
+  uint64_t created;     /**< arenas ever created by the pool */
+  uint64_t reused;      /**< takes served by an idle arena */
+  uint64_t reclaimed;   /**< idle arenas freed for age or by trim */
+  size_t retain_target; /**< bytes an idle arena may keep now (from observed requests) */
 } ar_arena_pool_stats_t;
 
 /** Fills *out with a consistent snapshot of the pool's counters, taken under the pool's lock;

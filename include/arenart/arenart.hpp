@@ -283,7 +283,8 @@ class arena_resource : public std::pmr::memory_resource {
     give_back, /**< deallocate calls ar_free, so the arena reuses the block */
   };
   /** Binds to `a` (not owned). Errors: none; a null arena makes every allocation throw. */
-  explicit arena_resource(ar_arena_t *a, policy p = keep) noexcept : a_(a), give_back_(p == give_back) {}
+  explicit arena_resource(ar_arena_t *a, policy p = keep) noexcept
+      : a_(a), give_back_(p == give_back) {}
   /** Binds to h.get(). Errors: none. */
   explicit arena_resource(arena &h, policy p = keep) noexcept : arena_resource(h.get(), p) {}
   /** The arena behind this resource. Errors: none. */

@@ -42,13 +42,13 @@ typedef struct ar_chunk_pool ar_chunk_pool_t;
 
 /** A snapshot of a chunk pool's configuration and counters (see ar_chunk_pool_stats). */
 typedef struct ar_chunk_pool_stats {
-  size_t chunk_size;   /**< bytes per chunk, as created */
-  size_t max_chunks;   /**< most free chunks the pool keeps, as created */
-  size_t pooled;       /**< free chunks in the pool now */
-  uint64_t hits;       /**< gets served from the pool */
-  uint64_t misses;     /**< gets that went to the backing source */
-  uint64_t overflows;  /**< puts refused because the pool was full (block went back) */
-  uint64_t trimmed;    /**< chunks given back to the backing source by trim */
+  size_t chunk_size;  /**< bytes per chunk, as created */
+  size_t max_chunks;  /**< most free chunks the pool keeps, as created */
+  size_t pooled;      /**< free chunks in the pool now */
+  uint64_t hits;      /**< gets served from the pool */
+  uint64_t misses;    /**< gets that went to the backing source */
+  uint64_t overflows; /**< puts refused because the pool was full (block went back) */
+  uint64_t trimmed;   /**< chunks given back to the backing source by trim */
 } ar_chunk_pool_stats_t;
 
 /**

@@ -203,8 +203,7 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) static inline void *ar_concurrent_alloc(ar_concu
 
 /** Zero-filled, overflow-checked count * size (AR_EOVERFLOW); any thread. Otherwise the errors of
  * ar_concurrent_alloc. */
-AR_API void *ar_concurrent_calloc(ar_concurrent_t *arena, size_t count,
-                                  size_t size) AR_MALLOC_LIKE;
+AR_API void *ar_concurrent_calloc(ar_concurrent_t *arena, size_t count, size_t size) AR_MALLOC_LIKE;
 
 /** Frees everything at once: keeps up to retain_bytes of ordinary chunks for reuse (see
  * ar_concurrent_create) and returns the others to the source. Quiescence required. */

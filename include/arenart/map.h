@@ -76,11 +76,11 @@ typedef bool (*ar_map_eq_fn)(const void *a, size_t alen, const void *b, size_t b
 typedef struct ar_map_options {
   size_t size;                /**< sizeof(ar_map_options_t) as the caller compiled it */
   ar_map_key_kind_t key_kind; /**< AR_MAP_KEY_BYTES or AR_MAP_KEY_U64 */
-  size_t value_size;   /**< bytes per value; 0 for a set; at most AR_MAP_MAX_VALUE */
-  ar_map_hash_fn hash; /**< NULL: ar_hash_bytes / ar_hash_u64 with `seed` */
-  ar_map_eq_fn eq;     /**< NULL: length + memcmp / integer equality */
-  void *ctx;           /**< passed to hash and eq */
-  uint64_t seed;       /**< for the default hash */
+  size_t value_size;          /**< bytes per value; 0 for a set; at most AR_MAP_MAX_VALUE */
+  ar_map_hash_fn hash;        /**< NULL: ar_hash_bytes / ar_hash_u64 with `seed` */
+  ar_map_eq_fn eq;            /**< NULL: length + memcmp / integer equality */
+  void *ctx;                  /**< passed to hash and eq */
+  uint64_t seed;              /**< for the default hash */
 } ar_map_options_t;
 
 /** The largest value_size a map accepts: 1 MiB. */
@@ -92,8 +92,8 @@ typedef struct ar_map_options {
 /** A hash map in an arena; embed it by value. Fields are private: use the API. */
 typedef struct ar_map {
   ar_arena_t *arena; /**< the arena holding the table and the key copies (private too) */
-  void *slots_;  /* cap_ + 1 slots (a scratch slot at the end); NULL while cap_ == 0 */
-  size_t cap_;   /* 0 or a power of two */
+  void *slots_;      /* cap_ + 1 slots (a scratch slot at the end); NULL while cap_ == 0 */
+  size_t cap_;       /* 0 or a power of two */
   size_t len_;
   size_t stride_;
   size_t value_size_;
@@ -106,10 +106,10 @@ typedef struct ar_map {
 
 /** Static initializer: an empty map of the given key kind and value size with the default hash
  * and equality (no allocation). */
-#define AR_MAP_INIT(arena, kind, value_size)                                                \
-  {                                                                                         \
-    (arena), NULL, 0, 0, AR_MAP_SLOT_HEADER_ + (((value_size) + 7) & ~(size_t)7),           \
-        (value_size), NULL, NULL, NULL, 0, (kind)                                           \
+#define AR_MAP_INIT(arena, kind, value_size)                                                    \
+  {                                                                                             \
+    (arena), NULL, 0, 0, AR_MAP_SLOT_HEADER_ + (((value_size) + 7) & ~(size_t)7), (value_size), \
+        NULL, NULL, NULL, 0, (kind)                                                             \
   }
 
 /** One entry, as iteration reports it. For U64 maps `key` points to the stored integer
@@ -122,7 +122,7 @@ typedef struct ar_map_entry {
 } ar_map_entry_t;
 
 /** Static initializer with the defaults; ar_map_options_init() does the same at run time. */
-#define AR_MAP_OPTIONS_INIT                                                               \
+#define AR_MAP_OPTIONS_INIT \
   { sizeof(ar_map_options_t), AR_MAP_KEY_BYTES, sizeof(void *), NULL, NULL, NULL, 0 }
 
 /** Fills *opts with byte keys, pointer-sized values, default hash and equality, seed 0
@@ -177,8 +177,8 @@ AR_API bool ar_map_remove(ar_map_t *m, const void *key, size_t len, void *value_
 /** ar_map_put for an AR_MAP_KEY_U64 map: same contract. */
 AR_API int ar_map_put_u64(ar_map_t *m, uint64_t key, const void *value);
 /** ar_map_put_if_absent for an AR_MAP_KEY_U64 map: same contract. */
-AR_API int ar_map_put_if_absent_u64(ar_map_t *m, uint64_t key, const void *value,
-                                    void **value_out, bool *inserted);
+AR_API int ar_map_put_if_absent_u64(ar_map_t *m, uint64_t key, const void *value, void **value_out,
+                                    bool *inserted);
 /** ar_map_get for an AR_MAP_KEY_U64 map: same contract. */
 AR_API void *ar_map_get_u64(const ar_map_t *m, uint64_t key);
 /** ar_map_contains for an AR_MAP_KEY_U64 map: same contract. */

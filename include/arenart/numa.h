@@ -113,20 +113,20 @@ typedef enum ar_numa_bind {
  * zero-initialised struct of the 0.1.0 layout; shorter: missing fields take their defaults;
  * longer: only with zero bytes past what the library knows). */
 typedef struct ar_numa_options {
-  size_t size;              /**< sizeof(ar_numa_options_t) as the caller compiled it */
-  ar_numa_bind_t bind;      /**< binding mode (default AR_NUMA_BIND_PREFERRED) */
-  size_t pool_chunks;       /**< most free chunks each node's pool keeps, at most 2^24
+  size_t size;           /**< sizeof(ar_numa_options_t) as the caller compiled it */
+  ar_numa_bind_t bind;   /**< binding mode (default AR_NUMA_BIND_PREFERRED) */
+  size_t pool_chunks;    /**< most free chunks each node's pool keeps, at most 2^24
                                  (0 or default: 256) */
-  bool route_default;       /**< serve the default source from the node pools (default true) */
-  uint64_t decay_ns;        /**< idle decay: a pool unused this long is trimmed (0: off) */
-  size_t decay_keep;        /**< chunks an idle pool keeps when it decays (default 0) */
-  const char *synthetic;    /**< hwloc synthetic description, e.g. "pack:2 numa:1 core:2
+  bool route_default;    /**< serve the default source from the node pools (default true) */
+  uint64_t decay_ns;     /**< idle decay: a pool unused this long is trimmed (0: off) */
+  size_t decay_keep;     /**< chunks an idle pool keeps when it decays (default 0) */
+  const char *synthetic; /**< hwloc synthetic description, e.g. "pack:2 numa:1 core:2
                                  pu:1", instead of this machine (copied; NULL: this machine) */
-  const char *xml;          /**< path of an hwloc XML topology to use instead (copied; NULL) */
+  const char *xml;       /**< path of an hwloc XML topology to use instead (copied; NULL) */
 } ar_numa_options_t;
 
 /** Static initializer with the defaults; ar_numa_options_init() does the same at run time. */
-#define AR_NUMA_OPTIONS_INIT                                                              \
+#define AR_NUMA_OPTIONS_INIT \
   { sizeof(ar_numa_options_t), AR_NUMA_BIND_PREFERRED, 256, true, 0, 0, NULL, NULL }
 
 /** Fills *opts with the defaults (AR_NUMA_OPTIONS_INIT), `size` included. NULL is a no-op. */
@@ -221,30 +221,30 @@ AR_API ar_concurrent_t *ar_node_arena(int node);
 
 /** Per-node placement counters and pool state (a relaxed snapshot). */
 typedef struct ar_numa_node_stats {
-  int node;              /**< the node these figures are for */
-  int cpus;              /**< CPUs of the node in the current topology (0 if it disappeared) */
-  uint64_t local;        /**< chunks handed to a thread running on this node (PREFERRED and
+  int node;               /**< the node these figures are for */
+  int cpus;               /**< CPUs of the node in the current topology (0 if it disappeared) */
+  uint64_t local;         /**< chunks handed to a thread running on this node (PREFERRED and
                               STRICT; under NONE nothing is placed and nothing is counted) */
-  uint64_t remote;       /**< chunks of this node handed to a thread on another node (idem) */
-  uint64_t fallback;     /**< chunks kept although binding, or locating their pages, failed
+  uint64_t remote;        /**< chunks of this node handed to a thread on another node (idem) */
+  uint64_t fallback;      /**< chunks kept although binding, or locating their pages, failed
                               (PREFERRED) */
-  uint64_t refused;      /**< STRICT acquisitions that failed after mapping: binding failed,
+  uint64_t refused;       /**< STRICT acquisitions that failed after mapping: binding failed,
                               the node could not supply every page, populating or locating
                               the pages failed, or the MPOL_BIND re-bind failed (the block is
                               unmapped; mapping failures and other modes are not counted) */
-  uint64_t unbound;      /**< chunks mapped without binding because the mode was NONE */
-  uint64_t mapped;       /**< chunks mapped from the OS for this node (all modes) */
-  uint64_t pool_hits;    /**< chunks served from the node's pool */
-  uint64_t pool_misses;  /**< default-size acquisitions the pool could not serve */
-  uint64_t trimmed;      /**< pooled chunks given back to the OS (ar_trim, decay, and those
+  uint64_t unbound;       /**< chunks mapped without binding because the mode was NONE */
+  uint64_t mapped;        /**< chunks mapped from the OS for this node (all modes) */
+  uint64_t pool_hits;     /**< chunks served from the node's pool */
+  uint64_t pool_misses;   /**< default-size acquisitions the pool could not serve */
+  uint64_t trimmed;       /**< pooled chunks given back to the OS (ar_trim, decay, and those
                               STRICT finds in the pool mapped under a laxer mode and unmaps) */
   uint64_t located_bytes; /**< bytes mapped for this node whose pages were populated and
                                located at acquisition (PREFERRED and STRICT; 0 under NONE) */
   uint64_t spilled_bytes; /**< of located_bytes, those found on another node (PREFERRED) */
-  uint64_t redirected;   /**< blocks mapped for this memory-less node on the node that
+  uint64_t redirected;    /**< blocks mapped for this memory-less node on the node that
                                ar_numa_memory_node() names (PREFERRED and STRICT) */
-  size_t pooled;         /**< free chunks in the node's pool now */
-  size_t max_pooled;     /**< the pool's bound (ar_numa_options_t.pool_chunks) */
+  size_t pooled;          /**< free chunks in the node's pool now */
+  size_t max_pooled;      /**< the pool's bound (ar_numa_options_t.pool_chunks) */
 } ar_numa_node_stats_t;
 
 /** Fills *out with `node`'s counters. AR_EINVAL for NULL, an unknown node, or when NUMA is
@@ -261,9 +261,9 @@ AR_API size_t ar_trim(size_t keep);
 
 /** Where the pages of an arena or an address range sit (see ar_numa_arena_pages). */
 typedef struct ar_numa_pages {
-  size_t pages;                       /**< pages examined */
-  size_t unplaced;                    /**< pages not yet touched (no physical page) */
-  size_t on_node[AR_NUMA_MAX_NODES];  /**< resident pages per node number */
+  size_t pages;                      /**< pages examined */
+  size_t unplaced;                   /**< pages not yet touched (no physical page) */
+  size_t on_node[AR_NUMA_MAX_NODES]; /**< resident pages per node number */
 } ar_numa_pages_t;
 
 /**

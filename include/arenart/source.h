@@ -39,7 +39,7 @@ typedef struct ar_source {
   void *(*acquire)(void *ctx, size_t size);
   /** Takes back block `p` that acquire returned for the same `size`. */
   void (*release)(void *ctx, void *p, size_t size);
-  void *ctx; /**< passed to both callbacks; must outlive every arena using the source */
+  void *ctx;        /**< passed to both callbacks; must outlive every arena using the source */
   const char *name; /**< for messages and stats; may be NULL */
 } ar_source_t;
 

@@ -81,12 +81,12 @@ typedef enum ar_arena_kind {
 
 /** One registered arena, as ar_registry_foreach() shows it to its callback. */
 typedef struct ar_arena_info {
-  ar_arena_kind_t kind;  /**< the arena's kind */
-  uint64_t id;           /**< unique for the process's lifetime */
-  const char *name;      /**< valid during the callback only */
-  uint64_t age_ns;       /**< nanoseconds since the arena was created */
-  size_t capacity;       /**< chunk bytes held (relaxed snapshot) */
-  int node;              /**< NUMA node, or -1 */
+  ar_arena_kind_t kind; /**< the arena's kind */
+  uint64_t id;          /**< unique for the process's lifetime */
+  const char *name;     /**< valid during the callback only */
+  uint64_t age_ns;      /**< nanoseconds since the arena was created */
+  size_t capacity;      /**< chunk bytes held (relaxed snapshot) */
+  int node;             /**< NUMA node, or -1 */
 } ar_arena_info_t;
 
 /** Calls fn(info, ctx) for each registered arena, newest first; stops early if fn returns

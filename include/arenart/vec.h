@@ -231,8 +231,8 @@ AR_API void *ar_vec_at_sized_(const ar_vec_t *v, size_t i, size_t size);
 
 /** `for (T *it = first; it != end; it++)`: declares `it` in the loop. Do not grow or shrink the
  * vector inside the loop. */
-#define AR_VEC_FOREACH(v, T, it)                                                         \
-  for (T *it = (T *)(v)->data, *it##_end_ = (v)->len ? (T *)(v)->data + (v)->len : it;      \
+#define AR_VEC_FOREACH(v, T, it)                                                       \
+  for (T *it = (T *)(v)->data, *it##_end_ = (v)->len ? (T *)(v)->data + (v)->len : it; \
        it != it##_end_; it++)
 
 #ifdef __cplusplus

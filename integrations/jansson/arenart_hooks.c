@@ -107,12 +107,12 @@ typedef struct hk_tls {
   void *cache[CACHE_CLASSES];             /* freed small blocks of scope cache_slot, by size */
   unsigned cache_slot;                    /* the slot they belong to (valid if cache_live) */
   bool cache_live;
-  ar_arena_t *probed;                     /* the arena `fast` was measured on */
-  bool fast;                              /* it packs blocks back to back (see probe_fast) */
+  ar_arena_t *probed; /* the arena `fast` was measured on */
+  bool fast;          /* it packs blocks back to back (see probe_fast) */
   unsigned ended_pos;
-  big_t *spare[SPARE_MAX];                /* big blocks kept for the next scope (see spare_put) */
+  big_t *spare[SPARE_MAX]; /* big blocks kept for the next scope (see spare_put) */
   unsigned nspare;
-  size_t spare_bytes;                     /* their sizes, added */
+  size_t spare_bytes; /* their sizes, added */
   ar_hooks_stats_t st;
 } hk_tls_t;
 
@@ -209,8 +209,8 @@ static void spare_put(big_t *b) {
     (void)pthread_once(&g_spare_once, spare_key_make);
     /* Set again whenever it reads NULL: after the destructor ran at thread exit, a later
      * scope end (the thread arena's own destruction) gets the destructor called once more. */
-    if (g_spare_key_ok && (pthread_getspecific(g_spare_key) != NULL ||
-                           pthread_setspecific(g_spare_key, &tls) == 0)) {
+    if (g_spare_key_ok &&
+        (pthread_getspecific(g_spare_key) != NULL || pthread_setspecific(g_spare_key, &tls) == 0)) {
       tls.spare[tls.nspare++] = b;
       tls.spare_bytes += b->size;
       return;
@@ -411,8 +411,7 @@ void *ar_hooks_malloc(size_t n) {
                 n < AR_HOOKS_BIG_BYTES)) {
     size_t fp = (n + WORD + 15) & ~(size_t)15;
     char *base;
-    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache[fp / 16 - 1] != NULL &&
-        tls.cache_slot == top) {
+    if (HK_CACHE && fp <= CACHE_MAX_FP && tls.cache[fp / 16 - 1] != NULL && tls.cache_slot == top) {
       base = tls.cache[fp / 16 - 1];
       memcpy(&tls.cache[fp / 16 - 1], base, sizeof(void *));
     } else {
@@ -467,7 +466,8 @@ static void report_late(uint64_t gen, size_t n) {
       if (e->reported) return;
       e->reported = true;
       fprintf(stderr,
-              AR_HOOKS_LATE_PREFIX ": a block of %zu bytes allocated in scope #%llu was freed "
+              AR_HOOKS_LATE_PREFIX
+              ": a block of %zu bytes allocated in scope #%llu was freed "
               "after that scope ended; ignored (further late frees from this scope are "
               "counted, not printed)\n",
               n, (unsigned long long)e->gen);
@@ -476,8 +476,10 @@ static void report_late(uint64_t gen, size_t n) {
   }
 }
 static void report_unknown(const void *p) {
-  fprintf(stderr, AR_HOOKS_UNKNOWN_PREFIX ": %p was not allocated by these hooks, or its "
-                  "header was overwritten; ignored\n", p);
+  fprintf(stderr,
+          AR_HOOKS_UNKNOWN_PREFIX ": %p was not allocated by these hooks, or its "
+                                  "header was overwritten; ignored\n",
+          p);
 }
 #else
 static void report_late(uint64_t gen, size_t n) {

@@ -33,8 +33,8 @@ static void *bench_make_input(size_t kib, size_t *len) {
         "\"score\": %d.%02d, \"active\": %s, \"tags\": [\"t%d\", \"group-%d\"], "
         "\"address\": {\"city\": \"City %d\", \"zip\": \"%05d\", \"street\": \"%d Long Street "
         "Name\"}}",
-        i ? ", " : "", i, i, i, i % 1000, i % 100, i % 3 ? "true" : "false", i % 7, i % 13,
-        i % 97, i * 7 % 100000, i % 500);
+        i ? ", " : "", i, i, i, i % 1000, i % 100, i % 3 ? "true" : "false", i % 7, i % 13, i % 97,
+        i * 7 % 100000, i % 500);
   }
   n += (size_t)snprintf(s + n, cap - n, "]");
   *len = n;

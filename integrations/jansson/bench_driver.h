@@ -90,8 +90,8 @@ static int bd_worker(const char *flavor, size_t kib, int iters) {
 }
 
 typedef struct {
-  const char *name;   /* flavor, as the worker knows it */
-  const char *exe;    /* binary to run */
+  const char *name; /* flavor, as the worker knows it */
+  const char *exe;  /* binary to run */
   const char *wflavor;
   double ns[64];
   long peak[64];
@@ -158,8 +158,8 @@ static void bd_json_goal(FILE *f, const char *sep, const char *name, const char 
   bd_json_str(f, name);
   fprintf(f, ", \"against\": ");
   bd_json_str(f, against != NULL ? against : "");
-  fprintf(f, ", \"value\": %.6f, \"cmp\": \"%s\", \"target\": %.2f, \"verdict\": \"%s\"}",
-          value, cmp, target, verdict);
+  fprintf(f, ", \"value\": %.6f, \"cmp\": \"%s\", \"target\": %.2f, \"verdict\": \"%s\"}", value,
+          cmp, target, verdict);
 }
 
 /* A goal's value as printed: 2 decimals, or more where 2 would round it across the target
@@ -196,8 +196,7 @@ static int bd_driver(const char *self, const char *const *arena_flavors, const c
     snprintf(peer_exe[i], PATH_MAX, "%s/bench_%s", d, peers[i]);
     if (access(peer_exe[i], X_OK) == 0)
       fl[nf++] = (bd_flavor_t){.name = peers[i], .exe = peer_exe[i], .wflavor = "malloc"};
-    else
-      printf("(%s: %s not found; left out)\n", peers[i], peer_exe[i]);
+    else printf("(%s: %s not found; left out)\n", peers[i], peer_exe[i]);
   }
   if (rounds > 64) rounds = 64;
   for (int i = 0; i < nf; i++) fl[i].ok = 1;
@@ -221,15 +220,15 @@ static int bd_driver(const char *self, const char *const *arena_flavors, const c
   int ia = -1;
   for (int i = 0; i < nf; i++)
     if (strcmp(fl[i].wflavor, arena) == 0) ia = i;
-  printf("\n%s, %zu KiB document, %d documents per process, %d rounds (medians)\n",
-         bench_name, kib, iters, rounds);
+  printf("\n%s, %zu KiB document, %d documents per process, %d rounds (medians)\n", bench_name, kib,
+         iters, rounds);
   printf("%-14s %12s %10s %14s  %s\n", "flavor", "CPU us/doc", "x arena", "peak RSS KiB",
          "malloc from");
   if (jf != NULL) {
     fprintf(jf, "{\"benchmark\": ");
     bd_json_str(jf, bench_name);
-    fprintf(jf, ", \"kib\": %zu, \"docs_per_process\": %d, \"rounds\": %d, \"arena\": ", kib,
-            iters, rounds);
+    fprintf(jf, ", \"kib\": %zu, \"docs_per_process\": %d, \"rounds\": %d, \"arena\": ", kib, iters,
+            rounds);
     bd_json_str(jf, arena);
     fprintf(jf, ",\n  \"unit\": \"CPU ns per document; peak RSS growth KiB\", \"flavors\": [");
   }
@@ -243,7 +242,8 @@ static int bd_driver(const char *self, const char *const *arena_flavors, const c
     if (jf == NULL) continue;
     fprintf(jf, "%s\n    {\"name\": ", sep);
     bd_json_str(jf, fl[i].name);
-    fprintf(jf, ", \"malloc\": %s, \"ns\": %.1f, \"peak_kib\": %.0f, \"x_arena\": %.6f, "
+    fprintf(jf,
+            ", \"malloc\": %s, \"ns\": %.1f, \"peak_kib\": %.0f, \"x_arena\": %.6f, "
             "\"malloc_from\": ",
             strcmp(fl[i].wflavor, "malloc") == 0 ? "true" : "false", ns, peak,
             arena_ns > 0 ? ns / arena_ns : 0);
@@ -320,8 +320,7 @@ static int bd_main(int argc, char **argv, const char *const *arena_flavors, cons
     else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
     else if (strcmp(argv[i], "--quick") == 0) rounds = 3;
     else {
-      fprintf(stderr,
-              "usage: %s [--kib K] [--iters N] [--rounds R] [--quick] [--json FILE]\n",
+      fprintf(stderr, "usage: %s [--kib K] [--iters N] [--rounds R] [--quick] [--json FILE]\n",
               argv[0]);
       return 2;
     }

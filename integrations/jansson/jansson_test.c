@@ -30,7 +30,6 @@
 #include "integrations/jansson/late_check.h"
 #include "tests/child.h"
 
-
 static const char *k_doc =
     "{\"id\": 42, \"name\": \"widget\", \"tags\": [\"a\", \"bb\", \"ccc\"],"
     " \"price\": 12.5, \"dims\": {\"w\": 3, \"h\": 4}, \"ok\": true, \"none\": null}";
@@ -106,10 +105,9 @@ static void test_scope_parse_build_modify_dump(void **state) {
   json_object_set_new(dims, "d", json_real(0.25));
   json_t *reply = json_pack("{s:O, s:i}", "item", j, "count", 1);
   assert_non_null(reply);
-  assert_dump(reply,
-              "{\"count\":1,\"item\":{\"dims\":{\"d\":0.25,\"h\":4,\"w\":3},\"id\":43,"
-              "\"name\":\"widget\",\"ok\":true,\"price\":12.5,"
-              "\"tags\":[\"a\",\"bb\",\"ccc\",\"dddd\"]}}");
+  assert_dump(reply, "{\"count\":1,\"item\":{\"dims\":{\"d\":0.25,\"h\":4,\"w\":3},\"id\":43,"
+                     "\"name\":\"widget\",\"ok\":true,\"price\":12.5,"
+                     "\"tags\":[\"a\",\"bb\",\"ccc\",\"dddd\"]}}");
   ar_hooks_stats_t s1 = stats();
   assert_int_equal(s1.malloc_allocs, s0.malloc_allocs); /* nothing from malloc in a scope */
   assert_true(s1.arena_allocs > s0.arena_allocs);
@@ -146,7 +144,8 @@ static void test_growth_paths(void **state) {
   for (int i = 0; i < 5000; i++) assert_int_equal(json_array_append_new(arr, json_integer(i)), 0);
   assert_int_equal(json_array_size(arr), 5000u);
   long long sum = 0;
-  for (size_t i = 0; i < json_array_size(arr); i++) sum += json_integer_value(json_array_get(arr, i));
+  for (size_t i = 0; i < json_array_size(arr); i++)
+    sum += json_integer_value(json_array_get(arr, i));
   assert_int_equal(sum, 4999LL * 5000 / 2);
   /* A long string through the lexer's growing buffer. */
   size_t n = 20000;
@@ -432,7 +431,7 @@ static void test_big_blocks(void **state) {
   assert_int_equal(s1.big_allocs - s0.big_allocs, 2u);
   assert_int_equal(s1.malloc_allocs, s0.malloc_allocs);
   assert_true(arena_used() < used0 + 1024); /* not in the arena (only the scope's record) */
-  char *q = ar_hooks_realloc(p, 3 * n); /* stays a big block of this scope */
+  char *q = ar_hooks_realloc(p, 3 * n);     /* stays a big block of this scope */
   assert_non_null(q);
   assert_int_equal(q[0], 7);
   assert_int_equal(q[n - 1], 7);
@@ -557,7 +556,6 @@ static void late_hooks_free(void *arg) {
   ar_hooks_free(b);
   print_late();
 }
-
 
 static void test_late_free_reported(void **state) {
   (void)state;

@@ -33,8 +33,8 @@ static void *bench_make_input(size_t kib, size_t *len) {
         "<user id=\"%d\" active=\"%s\"><name>user-%d</name><email>user%d@example.org</email>"
         "<score>%d.%02d</score><tags><tag>t%d</tag><tag>group &amp; %d</tag></tags>"
         "<address city=\"City %d\" zip=\"%05d\">%d Long Street Name</address></user>\n",
-        i, i % 3 ? "true" : "false", i, i, i % 1000, i % 100, i % 7, i % 13, i % 97,
-        i * 7 % 100000, i % 500);
+        i, i % 3 ? "true" : "false", i, i, i % 1000, i % 100, i % 7, i % 13, i % 97, i * 7 % 100000,
+        i % 500);
   }
   n += (size_t)snprintf(s + n, cap - n, "</users>\n");
   *len = n;

@@ -71,7 +71,8 @@ int main(void) {
   for (int round = 0; round < 1000; round++) {
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
       handle(bodies[i], reply, sizeof reply);
-      if (round == 0) printf("request %zu -> %s%s", i + 1, reply, reply[strlen(reply) - 1] == '\n' ? "" : "\n");
+      if (round == 0)
+        printf("request %zu -> %s%s", i + 1, reply, reply[strlen(reply) - 1] == '\n' ? "" : "\n");
       if (strcmp(reply, want[i]) != 0) bad = 1;
     }
   }

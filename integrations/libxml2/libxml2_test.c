@@ -30,11 +30,9 @@
 #include "integrations/jansson/late_check.h"
 #include "tests/child.h"
 
-
-static const char k_doc[] =
-    "<?xml version=\"1.0\"?>\n"
-    "<order id=\"7\"><line sku=\"A-1\" qty=\"2\">first</line>"
-    "<line sku=\"B-7\" qty=\"1\">second</line><note>hello</note></order>\n";
+static const char k_doc[] = "<?xml version=\"1.0\"?>\n"
+                            "<order id=\"7\"><line sku=\"A-1\" qty=\"2\">first</line>"
+                            "<line sku=\"B-7\" qty=\"1\">second</line><note>hello</note></order>\n";
 
 static ar_hooks_stats_t stats(void) {
   ar_hooks_stats_t s;
@@ -113,9 +111,10 @@ static void test_scope_parse_modify_dump(void **state) {
   xmlUnlinkNode(n);
   xmlAddChild(root, n);
   char *text = dump(d);
-  const char *want_head = "<?xml version=\"1.0\"?>\n<order id=\"7\" status=\"paid\"><line sku=\"A-1\" "
-                          "qty=\"2\">first</line><line sku=\"B-7\" qty=\"1\">second</line>"
-                          "<note>hello!!!";
+  const char *want_head =
+      "<?xml version=\"1.0\"?>\n<order id=\"7\" status=\"paid\"><line sku=\"A-1\" "
+      "qty=\"2\">first</line><line sku=\"B-7\" qty=\"1\">second</line>"
+      "<note>hello!!!";
   assert_int_equal(strncmp(text, want_head, strlen(want_head)), 0);
   assert_non_null(strstr(text, "!!!!</note><total>13</total></order>"));
   size_t bangs = 0;
@@ -154,7 +153,8 @@ static void test_big_document(void **state) {
   assert_non_null(src);
   len += (size_t)snprintf(src + len, cap - len, "<items>");
   for (int i = 0; i < 5000; i++)
-    len += (size_t)snprintf(src + len, cap - len, "<item n=\"%d\">value %d &amp; more</item>", i, i);
+    len +=
+        (size_t)snprintf(src + len, cap - len, "<item n=\"%d\">value %d &amp; more</item>", i, i);
   len += (size_t)snprintf(src + len, cap - len, "</items>");
   ar_scope_t sc = ar_scope_begin();
   ar_hooks_stats_t s0 = stats();
@@ -263,7 +263,6 @@ static void late_free_doc(void *arg) {
   fprintf(stderr, "late=%llu unknown=%llu lists=%u\n", (unsigned long long)s.late,
           (unsigned long long)s.unknown, s.small_lists);
 }
-
 
 static void test_late_free_reported(void **state) {
   (void)state;

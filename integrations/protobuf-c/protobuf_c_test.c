@@ -226,7 +226,8 @@ static void test_threads(void **state) {
     w[i].result = NULL;
     assert_true(w[i].len > 0);
   }
-  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, decode_worker, &w[i]), 0);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, decode_worker, &w[i]), 0);
   for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
   for (int i = 0; i < 2; i++) {
     if (w[i].result != NULL) fail_msg("thread %d: %s", i, w[i].result);

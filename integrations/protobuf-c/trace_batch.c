@@ -19,8 +19,8 @@
 
 enum { SPAN_ATTRS = 6, EVENTS = 2, EVENT_ATTRS = 2, LINK_ATTRS = 1, RES_ATTRS = 3 };
 
-static const char *const kSpanKeys[SPAN_ATTRS] = {"http.method", "http.status_code", "http.url",
-                                                  "net.peer.port", "sampled", "ratio"};
+static const char *const kSpanKeys[SPAN_ATTRS] = {"http.method",   "http.status_code", "http.url",
+                                                  "net.peer.port", "sampled",          "ratio"};
 
 static uint64_t start_ns(unsigned g) { return 1700000000000000000ull + (uint64_t)g * 1000u; }
 
@@ -210,12 +210,12 @@ size_t trace_batch_encode(unsigned seed, trace_shape_t shape, uint8_t **out) {
 
 static char g_diff[160];
 
-#define EXPECT(cond, ...)                                        \
-  do {                                                           \
-    if (!(cond)) {                                               \
-      snprintf(g_diff, sizeof g_diff, __VA_ARGS__);              \
-      return g_diff;                                             \
-    }                                                            \
+#define EXPECT(cond, ...)                           \
+  do {                                              \
+    if (!(cond)) {                                  \
+      snprintf(g_diff, sizeof g_diff, __VA_ARGS__); \
+      return g_diff;                                \
+    }                                               \
   } while (0)
 
 static int bin_is(ProtobufCBinaryData d, size_t n, unsigned x, unsigned y) {
@@ -224,7 +224,9 @@ static int bin_is(ProtobufCBinaryData d, size_t n, unsigned x, unsigned y) {
   return d.len == n && d.data != NULL && memcmp(d.data, want, n) == 0;
 }
 
-static int str_is(const char *got, const char *want) { return got != NULL && strcmp(got, want) == 0; }
+static int str_is(const char *got, const char *want) {
+  return got != NULL && strcmp(got, want) == 0;
+}
 
 static int attr_is_str(const attr_t *x, const char *key, const char *want) {
   return x != NULL && str_is(x->key, key) &&
@@ -241,8 +243,8 @@ static const char *check_span(const Arenart__Demo__Span *sp, unsigned seed, unsi
                               unsigned k) {
   char buf[96];
   EXPECT(sp != NULL, "span %u missing", g);
-  EXPECT(bin_is(sp->trace_id, 16, seed, g) && bin_is(sp->span_id, 8, seed * 3u, g),
-         "span %u ids", g);
+  EXPECT(bin_is(sp->trace_id, 16, seed, g) && bin_is(sp->span_id, 8, seed * 3u, g), "span %u ids",
+         g);
   EXPECT(k == 0 ? sp->parent_span_id.len == 0 : bin_is(sp->parent_span_id, 8, seed * 3u, g - 1),
          "span %u parent", g);
   snprintf(buf, sizeof buf, "GET /api/v1/items/%u", g);
@@ -307,8 +309,7 @@ const char *trace_batch_check(const Arenart__Demo__TracesData *td, unsigned seed
       char name[32], version[32];
       snprintf(name, sizeof name, "lib-%u", s);
       snprintf(version, sizeof version, "1.%u.0", s);
-      EXPECT(y->scope != NULL && str_is(y->scope->name, name) &&
-                 str_is(y->scope->version, version),
+      EXPECT(y->scope != NULL && str_is(y->scope->name, name) && str_is(y->scope->version, version),
              "scope %u/%u", r, s);
       EXPECT(y->n_spans == sh.spans, "scope %u/%u span count", r, s);
       for (unsigned k = 0; k < sh.spans; k++) {

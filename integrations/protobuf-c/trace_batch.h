@@ -18,13 +18,14 @@
 #include "integrations/protobuf-c/trace.pb-c.h"
 
 typedef struct trace_shape {
-  unsigned resources;       /* ResourceSpans per batch */
-  unsigned scopes;          /* ScopeSpans per resource */
-  unsigned spans;           /* Spans per scope */
+  unsigned resources; /* ResourceSpans per batch */
+  unsigned scopes;    /* ScopeSpans per resource */
+  unsigned spans;     /* Spans per scope */
 } trace_shape_t;
 
 /* 2 resources x 2 scopes x 25 spans: 100 spans, about 5,000 decoded blocks. */
-#define TRACE_SHAPE_DEFAULT {2, 2, 25}
+#define TRACE_SHAPE_DEFAULT \
+  { 2, 2, 25 }
 
 /* Encodes the batch for `seed` into a malloc'd buffer (*out, the caller frees it) and returns
  * its length, or 0 (with *out NULL) if memory ran out. */

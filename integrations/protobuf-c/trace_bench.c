@@ -113,8 +113,7 @@ static void *worker_main(void *arg) {
   if (len == 0) w->error = "encode failed";
   if (w->kind == K_ARENA) {
     arena = ar_arena_create(NULL);
-    if (arena == NULL || ar_protobuf_c_arena_allocator(&alloc, arena) != AR_OK)
-      w->error = "arena";
+    if (arena == NULL || ar_protobuf_c_arena_allocator(&alloc, arena) != AR_OK) w->error = "arena";
     use = &alloc;
   } else if (w->kind == K_SCOPE) {
     use = ar_protobuf_c_thread_allocator();
@@ -249,8 +248,8 @@ static double run_peer(const peer_t *p, int threads, int batches, int callgrind,
   self[n] = '\0';
   snprintf(cmd, sizeof cmd, "%s'%s%s' --worker %s %d %d%s",
            callgrind ? "valgrind --tool=callgrind --callgrind-out-file=/dev/null " : "",
-           p->bin != NULL ? g_dir : "", p->bin != NULL ? p->bin : self, p->kind, threads,
-           batches, callgrind ? " 2>&1" : "");
+           p->bin != NULL ? g_dir : "", p->bin != NULL ? p->bin : self, p->kind, threads, batches,
+           callgrind ? " 2>&1" : "");
   FILE *f = popen(cmd, "r");
   if (f == NULL) return -1;
   char line[512];
@@ -258,8 +257,7 @@ static double run_peer(const peer_t *p, int threads, int batches, int callgrind,
   while (fgets(line, sizeof line, f) != NULL) {
     const char *c = strstr(line, "Collected : ");
     long kib = 0;
-    if (!callgrind && sscanf(line, "RESULT %lf %ld", &v, &kib) == 2 && peak != NULL)
-      *peak = kib;
+    if (!callgrind && sscanf(line, "RESULT %lf %ld", &v, &kib) == 2 && peak != NULL) *peak = kib;
     if (callgrind && c != NULL) v = atof(c + 12);
   }
   if (pclose(f) != 0) return -1;
@@ -300,8 +298,7 @@ static void callgrind_table(void) {
       printf("  %-30s %12s\n", kPeers[p].name, "failed (is valgrind installed?)");
       continue;
     }
-    printf("  %-30s %12.0f  %5.2fx\n", kPeers[p].name, ins[p],
-           ins[0] > 0 ? ins[p] / ins[0] : 0.0);
+    printf("  %-30s %12.0f  %5.2fx\n", kPeers[p].name, ins[p], ins[0] > 0 ? ins[p] / ins[0] : 0.0);
     if (kPeers[p].is_malloc && (best < 0 || ins[p] < best)) best = ins[p];
   }
   char a[32], b[32];
@@ -321,7 +318,8 @@ static int cmp_double(const void *a, const void *b) {
 /* One goal row of the JSON file; `verdict` is the one printed. */
 static void json_goal(FILE *f, const char *sep, const char *name, double value, const char *cmp,
                       double target, const char *verdict) {
-  fprintf(f, "%s\n      {\"name\": \"%s\", \"value\": %.6f, \"cmp\": \"%s\", \"target\": %.2f, "
+  fprintf(f,
+          "%s\n      {\"name\": \"%s\", \"value\": %.6f, \"cmp\": \"%s\", \"target\": %.2f, "
           "\"verdict\": \"%s\"}",
           sep, name, value, cmp, target, verdict);
 }
@@ -348,8 +346,7 @@ static int driver(int quick, int callgrind, const char *json) {
   printf("trace_bench: decode + free of one batch (%u resources x %u scopes x %u spans, %zu "
          "bytes on the wire, %zu blocks, %zu bytes allocated per decode), %d batches per "
          "thread, %d repeats\n",
-         shape.resources, shape.scopes, shape.spans, len, cnt.blocks, cnt.bytes, batches,
-         repeats);
+         shape.resources, shape.scopes, shape.spans, len, cnt.blocks, cnt.bytes, batches, repeats);
 
   static double res[2][NPEERS][MAXREP], peaks[2][NPEERS][MAXREP];
   /* Per repeat: the fastest malloc's and APR's time over arenart arena's, from the same
@@ -390,7 +387,8 @@ static int driver(int quick, int callgrind, const char *json) {
     status = 1;
   }
   if (jf != NULL)
-    fprintf(jf, "{\"benchmark\": \"protobuf-c decode+free\", \"resources\": %u, \"scopes\": %u, "
+    fprintf(jf,
+            "{\"benchmark\": \"protobuf-c decode+free\", \"resources\": %u, \"scopes\": %u, "
             "\"spans\": %u, \"wire_bytes\": %zu, \"blocks\": %zu, \"batches\": %d, "
             "\"repeats\": %d,\n  \"unit\": \"wall ns per batch per thread; peak RSS growth KiB\", "
             "\"threads\": [",
@@ -409,20 +407,18 @@ static int driver(int quick, int callgrind, const char *json) {
         qsort(peaks[ti][p], (size_t)nres[ti][p], sizeof(double), cmp_double);
         peak[p] = peaks[ti][p][nres[ti][p] / 2];
       }
-      if (kPeers[p].is_malloc && med[p] > 0 &&
-          (fastest_malloc < 0 || med[p] < med[fastest_malloc]))
+      if (kPeers[p].is_malloc && med[p] > 0 && (fastest_malloc < 0 || med[p] < med[fastest_malloc]))
         fastest_malloc = p;
     }
     if (jf != NULL)
       fprintf(jf, "%s\n    {\"threads\": %d, \"allocators\": [", ti ? "," : "", ti + 1);
     const char *sep = "";
     for (int p = 0; p < NPEERS; p++) {
-      if (med[p] <= 0)
-        printf("  %-30s %10s\n", kPeers[p].name, "failed");
-      else
-        printf("  %-30s %10.1f  %5.2fx\n", kPeers[p].name, med[p] / 1000, med[p] / med[arena]);
+      if (med[p] <= 0) printf("  %-30s %10s\n", kPeers[p].name, "failed");
+      else printf("  %-30s %10.1f  %5.2fx\n", kPeers[p].name, med[p] / 1000, med[p] / med[arena]);
       if (jf == NULL || med[p] <= 0) continue;
-      fprintf(jf, "%s\n      {\"name\": \"%s\", \"kind\": \"%s\", \"malloc\": %s, \"ns\": %.1f, "
+      fprintf(jf,
+              "%s\n      {\"name\": \"%s\", \"kind\": \"%s\", \"malloc\": %s, \"ns\": %.1f, "
               "\"peak_kib\": %.0f, \"x_arena\": %.6f}",
               sep, kPeers[p].name, kPeers[p].kind, kPeers[p].is_malloc ? "true" : "false", med[p],
               peak[p], med[arena] > 0 ? med[p] / med[arena] : 0);
@@ -491,8 +487,7 @@ int main(int argc, char **argv) {
   }
   return driver(quick, callgrind, json);
 #else
-  fprintf(stderr, "usage: %s --worker malloc THREADS BATCHES (run trace_bench instead)\n",
-          argv[0]);
+  fprintf(stderr, "usage: %s --worker malloc THREADS BATCHES (run trace_bench instead)\n", argv[0]);
   return 2;
 #endif
 }

@@ -57,8 +57,7 @@ int main(int argc, char **argv) {
   size_t len = trace_batch_encode(99, shape, &wire);
   ar_arena_t *arena = ar_arena_create(NULL);
   ProtobufCAllocator alloc;
-  if (len == 0 || arena == NULL || ar_protobuf_c_arena_allocator(&alloc, arena) != AR_OK)
-    return 1;
+  if (len == 0 || arena == NULL || ar_protobuf_c_arena_allocator(&alloc, arena) != AR_OK) return 1;
   Arenart__Demo__TracesData *batch = arenart__demo__traces_data__unpack(&alloc, len, wire);
   if (batch == NULL || trace_batch_check(batch, 99, shape) != NULL) return 1;
   printf("own arena: %zu resource spans decoded, arena owns the root: %s\n",

@@ -69,8 +69,7 @@ typedef struct chunk_head {
 static void claim(void *chunk, long me, unsigned long seq, int node) {
   if (node >= 0) {
     int home = ar_numa_test_chunk_node_(chunk);
-    CHECK(home == node, "chunk %p placed for node %d served by node %d's pool", chunk, home,
-          node);
+    CHECK(home == node, "chunk %p placed for node %d served by node %d's pool", chunk, home, node);
   }
   chunk_head_t *h = (chunk_head_t *)chunk;
   h->owner = me;
@@ -79,8 +78,8 @@ static void claim(void *chunk, long me, unsigned long seq, int node) {
 
 static void unclaim(void *chunk, long me, unsigned long seq) {
   chunk_head_t *h = (chunk_head_t *)chunk;
-  CHECK(h->owner == me && h->seq == seq, "chunk %p changed hands while held (owner %ld)",
-        chunk, h->owner);
+  CHECK(h->owner == me && h->seq == seq, "chunk %p changed hands while held (owner %ld)", chunk,
+        h->owner);
 }
 
 static void fill(unsigned char *p, size_t n, unsigned tag) {
@@ -207,7 +206,8 @@ int main(int argc, char **argv) {
 
   pthread_barrier_init(&start, NULL, WORKERS + 2);
   pthread_t th[WORKERS + 2];
-  for (long i = 0; i < WORKERS; i++) pthread_create(&th[i], NULL, worker, (void *)(intptr_t)(i + 1));
+  for (long i = 0; i < WORKERS; i++)
+    pthread_create(&th[i], NULL, worker, (void *)(intptr_t)(i + 1));
   pthread_create(&th[WORKERS], NULL, reloader, NULL);
   pthread_create(&th[WORKERS + 1], NULL, trimmer, NULL);
   for (int i = 0; i < WORKERS; i++) pthread_join(th[i], NULL);

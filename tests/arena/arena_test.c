@@ -78,8 +78,7 @@ static void test_create_null_opts(void **state) {
 }
 
 static void test_create_invalid_chunk_size(void **state) {
-  const size_t bad[] = {1, AR_MIN_CHUNK_SIZE - 1, ((size_t)1 << 30) + 1, (size_t)1 << 40,
-                        SIZE_MAX};
+  const size_t bad[] = {1, AR_MIN_CHUNK_SIZE - 1, ((size_t)1 << 30) + 1, (size_t)1 << 40, SIZE_MAX};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ar_options_t o = AR_OPTIONS_INIT;
     o.chunk_size = bad[i];
@@ -195,8 +194,7 @@ static void test_version(void **state) {
   assert_non_null(ar_version());
   assert_string_equal(ar_version(), AR_VERSION_STRING);
   char expect[32];
-  snprintf(expect, sizeof expect, "%d.%d.%d", AR_VERSION_MAJOR, AR_VERSION_MINOR,
-           AR_VERSION_PATCH);
+  snprintf(expect, sizeof expect, "%d.%d.%d", AR_VERSION_MAJOR, AR_VERSION_MINOR, AR_VERSION_PATCH);
   assert_string_equal(ar_version(), expect);
 }
 

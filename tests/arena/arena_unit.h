@@ -99,9 +99,7 @@ static inline void fill_chunks_with(ar_arena_t *a, size_t nchunks, size_t each) 
   while (stats_of(a).chunks < nchunks) assert_non_null(ar_alloc(a, each));
 }
 
-static inline void fill_chunks(ar_arena_t *a, size_t nchunks) {
-  fill_chunks_with(a, nchunks, 512);
-}
+static inline void fill_chunks(ar_arena_t *a, size_t nchunks) { fill_chunks_with(a, nchunks, 512); }
 
 /* ---- expectations per build mode --------------------------------------------------------- */
 
@@ -123,9 +121,7 @@ static inline bool mode_checked(unsigned flags) {
 }
 
 /* Bytes after the data that belong to an allocation: red zone or guard. */
-static inline size_t tail_bytes(unsigned flags) {
-  return AR_ASAN || mode_checked(flags) ? 16 : 0;
-}
+static inline size_t tail_bytes(unsigned flags) { return AR_ASAN || mode_checked(flags) ? 16 : 0; }
 
 /* Bytes a request of `size` (alignment <= 16) takes from a chunk. */
 static inline size_t cost(unsigned flags, size_t size) {

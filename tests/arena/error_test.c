@@ -24,8 +24,8 @@
 /* ---- errors ---------------------------------------------------------------------------- */
 
 static void test_strerror_all_codes(void **state) {
-  const ar_error_t codes[] = {AR_OK,    AR_EINVAL, AR_EALIGN,  AR_EOVERFLOW, AR_ELIMIT,
-                              AR_ENOMEM, AR_EBUSY, AR_ESTALE, AR_ECORRUPT};
+  const ar_error_t codes[] = {AR_OK,     AR_EINVAL, AR_EALIGN, AR_EOVERFLOW, AR_ELIMIT,
+                              AR_ENOMEM, AR_EBUSY,  AR_ESTALE, AR_ECORRUPT};
   enum { N = sizeof codes / sizeof codes[0] };
   const char *msg[N];
   for (size_t i = 0; i < N; i++) {

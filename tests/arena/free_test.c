@@ -93,10 +93,10 @@ static void test_unbump(void **state) {
 static void test_class_reuse_and_split(void **state) {
   (void)state;
   ar_arena_t *a = mk_arena(0, 0, 0);
-  char *big = ar_alloc(a, 1000);   /* footprint 1008 */
+  char *big = ar_alloc(a, 1000); /* footprint 1008 */
   char *b = ar_alloc(a, 16);
-  char *mid = ar_alloc(a, 100);    /* footprint 112 */
-  char *c = ar_alloc(a, 16);       /* keeps everything above non-top */
+  char *mid = ar_alloc(a, 100); /* footprint 112 */
+  char *c = ar_alloc(a, 16);    /* keeps everything above non-top */
   assert_non_null(c);
   assert_int_equal(ar_free(a, mid, 100), AR_OK);
   CHECK_ARENA(a);

@@ -130,7 +130,7 @@ static void test_rewind_after_marked_chunk_dropped(void **state) {
     return;
   }
   for (int i = 0; i < 4; i++) assert_non_null(ar_alloc(a, 900)); /* chunk 1, a tail left */
-  char *h = (char *)ar_alloc(a, 900);                           /* chunk 2 */
+  char *h = (char *)ar_alloc(a, 900);                            /* chunk 2 */
   assert_non_null(h);
   assert_int_equal(ar_free(a, h, 900), AR_OK); /* chunk 2 is an empty current chunk */
   size_t used_at_mark = stats_of(a).used;

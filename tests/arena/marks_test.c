@@ -296,7 +296,7 @@ static void mark_after_rewind_case(unsigned flags) {
   ar_mark_t m1 = ar_mark(a);
   assert_non_null(ar_alloc(a, 32));
   assert_int_equal(ar_rewind(a, &m1), AR_OK);
-  ar_mark_t m2 = ar_mark(a); /* same position and save point as m1, but later */
+  ar_mark_t m2 = ar_mark(a);  /* same position and save point as m1, but later */
   ar_mark_t m2b = ar_mark(a); /* nothing between: one save point with m2 */
   assert_non_null(ar_alloc(a, 32));
   assert_int_equal(ar_rewind(a, &m2b), AR_OK);
@@ -359,8 +359,7 @@ typedef struct level {
   size_t n;
 } level_t;
 
-static void level_alloc(ar_arena_t *a, level_t *l, size_t size, size_t align,
-                        unsigned char byte) {
+static void level_alloc(ar_arena_t *a, level_t *l, size_t size, size_t align, unsigned char byte) {
   assert_true(l->n < 128);
   unsigned char *p = (unsigned char *)ar_alloc_aligned(a, size, align);
   assert_non_null(p);
@@ -479,10 +478,8 @@ static void test_mark_before_reset_is_stale(void **state) {
     ar_mark_t m = ar_mark(a);
     ar_mark_t fresh_mark;
     assert_non_null(ar_alloc(a, 100));
-    if (use_release)
-      ar_release(a);
-    else
-      ar_reset(a);
+    if (use_release) ar_release(a);
+    else ar_reset(a);
     /* Same amount again, so the mark's position looks plausible in the new memory. */
     unsigned char *p = (unsigned char *)ar_alloc(a, 100);
     assert_non_null(p);

@@ -45,8 +45,8 @@ static void *foreign_thread(void *arg) {
     ar_mark_t m = ar_mark(f->arena);
     void *p = ar_alloc_aligned(f->arena, 100, 64); /* always out of line */
     char *s = ar_sprintf(f->arena, "%d", 7);
-    f->ok = p != NULL && s != NULL && strcmp(s, "7") == 0 &&
-            ar_rewind(f->arena, &m) == AR_OK && ar_arena_check(f->arena) == AR_OK;
+    f->ok = p != NULL && s != NULL && strcmp(s, "7") == 0 && ar_rewind(f->arena, &m) == AR_OK &&
+            ar_arena_check(f->arena) == AR_OK;
   } else if (f->how == 1) {
     void *p = ar_alloc_aligned(f->arena, 100, 64);
     f->ok = p != NULL;

@@ -27,7 +27,6 @@
 #include "runtime/arena_internal.h"
 #include "tests/arena/arena_unit.h"
 
-
 /* White-box: bytes left in the current chunk. */
 static size_t room_left(const ar_arena_t *a) {
   return a->chunks != NULL ? (size_t)(a->limit - a->hot.cur_) : 0;

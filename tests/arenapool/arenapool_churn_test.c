@@ -74,8 +74,7 @@ static void *work(void *arg) {
         continue;
       }
       w->takes++;
-      if (ar_alloc(held[i], 64 + (size_t)(x >> 8) % 6000) == NULL &&
-          ar_last_error() != AR_ENOMEM)
+      if (ar_alloc(held[i], 64 + (size_t)(x >> 8) % 6000) == NULL && ar_last_error() != AR_ENOMEM)
         return (void *)"allocation failed with a code other than AR_ENOMEM";
     }
     for (unsigned i = 0; i < n; i++)

@@ -34,7 +34,6 @@
 #include "tests/test_sources.h"
 #include "tests/test_util.h"
 
-
 enum {
   CHUNK = 64 * 1024, /* AR_DEFAULT_CHUNK_SIZE */
   SPAN = 16 * 1024,  /* a quarter of the chunk */
@@ -135,8 +134,7 @@ static void test_limit_not_hit(void **state) {
   for (int r = 0; r < ROUNDS; r++)
     for (int i = 0; i < N; i++) {
       void *p = ar_concurrent_alloc(a[i], BLOCK);
-      if (p == NULL)
-        print_error("arena %d, round %d: %s\n", i, r, ar_strerror(ar_last_error()));
+      if (p == NULL) print_error("arena %d, round %d: %s\n", i, r, ar_strerror(ar_last_error()));
       assert_non_null(p);
     }
   for (int i = 0; i < N; i++) {
@@ -798,17 +796,26 @@ static void test_documented_ranges(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_pairs),          cmocka_unit_test(test_round_robin_2),
-      cmocka_unit_test(test_round_robin_17), cmocka_unit_test(test_round_robin_64),
-      cmocka_unit_test(test_limit_not_hit),  cmocka_unit_test(test_threads_2),
-      cmocka_unit_test(test_threads_17),     cmocka_unit_test(test_threads_64),
-      cmocka_unit_test(test_sequential_threads), cmocka_unit_test(test_more_threads_than_indices),
-      cmocka_unit_test(test_reset_keeps_retain_bytes), cmocka_unit_test(test_reset_keeps_nothing),
+      cmocka_unit_test(test_pairs),
+      cmocka_unit_test(test_round_robin_2),
+      cmocka_unit_test(test_round_robin_17),
+      cmocka_unit_test(test_round_robin_64),
+      cmocka_unit_test(test_limit_not_hit),
+      cmocka_unit_test(test_threads_2),
+      cmocka_unit_test(test_threads_17),
+      cmocka_unit_test(test_threads_64),
+      cmocka_unit_test(test_sequential_threads),
+      cmocka_unit_test(test_more_threads_than_indices),
+      cmocka_unit_test(test_reset_keeps_retain_bytes),
+      cmocka_unit_test(test_reset_keeps_nothing),
       cmocka_unit_test(test_reset_auto_keeps_fixed_amount),
-      cmocka_unit_test(test_kept_then_failing_source), cmocka_unit_test(test_kept_under_limit),
+      cmocka_unit_test(test_kept_then_failing_source),
+      cmocka_unit_test(test_kept_under_limit),
       cmocka_unit_test(test_threads_share_kept),
-      cmocka_unit_test(test_aligned_bound), cmocka_unit_test(test_overaligned_from_span),
-      cmocka_unit_test(test_limit_refill_race), cmocka_unit_test(test_failure_leaves_arena),
+      cmocka_unit_test(test_aligned_bound),
+      cmocka_unit_test(test_overaligned_from_span),
+      cmocka_unit_test(test_limit_refill_race),
+      cmocka_unit_test(test_failure_leaves_arena),
       cmocka_unit_test(test_failed_dedicated_keeps_kept),
       cmocka_unit_test(test_documented_ranges),
   };

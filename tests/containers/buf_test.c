@@ -247,17 +247,15 @@ static void test_self_aliasing(void **state) {
       for (size_t sp = 0; sp < 2; sp++) {
         /* appendf with the whole string twice (short output for `small`, long for `big`). */
         aliased_setup(&b, a, c, spares[sp]);
-        assert_int_equal(ar_buf_appendf(&b, "<%s|%s>", ar_buf_cstr(&b), ar_buf_cstr(&b)),
-                         AR_OK);
+        assert_int_equal(ar_buf_appendf(&b, "<%s|%s>", ar_buf_cstr(&b), ar_buf_cstr(&b)), AR_OK);
         wl = snprintf(want, sizeof want, "%s<%s|%s>", c, c, c);
         expect_contents(&b, want, (size_t)wl);
         ar_buf_destroy(&b);
         /* vappendf with a piece from the middle, through the read cursor. */
         aliased_setup(&b, a, c, spares[sp]);
         assert_int_equal(ar_buf_consume(&b, 3), AR_OK);
-        assert_int_equal(vappendf_wrap(&b, "[%.*s]%s", (int)(cl - 5), ar_buf_rdata(&b),
-                                       ar_buf_cstr(&b)),
-                         AR_OK);
+        assert_int_equal(
+            vappendf_wrap(&b, "[%.*s]%s", (int)(cl - 5), ar_buf_rdata(&b), ar_buf_cstr(&b)), AR_OK);
         wl = snprintf(want, sizeof want, "%s[%.*s]%s", c, (int)(cl - 5), c + 3, c);
         expect_contents(&b, want, (size_t)wl);
         assert_int_equal(ar_buf_remaining(&b), (size_t)wl - 3);

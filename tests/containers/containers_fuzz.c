@@ -499,18 +499,21 @@ int containers_fuzz_one(const uint8_t *data, size_t size) {
   while (more(&in)) {
     uint8_t what = u8(&in);
     switch (what % 16) {
-      case 0: case 1: case 2: case 3: case 4:
-        vec_op(&w, &in);
-        break;
-      case 5: case 6: case 7: case 8:
-        buf_op(&w, &in);
-        break;
-      case 9: case 10: case 11: case 12: case 13:
-        map_op(&w, &in);
-        break;
-      case 14:
-        arena_op(&w, &in, &raw, &raw_len);
-        break;
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4: vec_op(&w, &in); break;
+      case 5:
+      case 6:
+      case 7:
+      case 8: buf_op(&w, &in); break;
+      case 9:
+      case 10:
+      case 11:
+      case 12:
+      case 13: map_op(&w, &in); break;
+      case 14: arena_op(&w, &in, &raw, &raw_len); break;
       default:
         if ((what & 0xF0) == 0xF0) { /* rarely: reset everything */
           ar_reset(w.arena);

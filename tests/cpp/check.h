@@ -21,33 +21,32 @@ inline long &passed() {
 }
 }  // namespace check_detail
 
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);     \
-      std::abort();                                                                     \
-    }                                                                                   \
-    ++check_detail::passed();                                                           \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                 \
+    }                                                                               \
+    ++check_detail::passed();                                                       \
   } while (0)
 
 /* Expects `expr` to throw an exception of type `type`. */
-#define CHECK_THROWS(type, expr)                                                        \
-  do {                                                                                  \
-    bool thrown_ = false;                                                               \
-    try {                                                                               \
-      (void)(expr);                                                                     \
-    } catch (const type &) {                                                            \
-      thrown_ = true;                                                                   \
-    }                                                                                   \
-    CHECK(thrown_ && (#expr " throws " #type));                                         \
+#define CHECK_THROWS(type, expr)                \
+  do {                                          \
+    bool thrown_ = false;                       \
+    try {                                       \
+      (void)(expr);                             \
+    } catch (const type &) {                    \
+      thrown_ = true;                           \
+    }                                           \
+    CHECK(thrown_ && (#expr " throws " #type)); \
   } while (0)
 
 /* Ends main: fails unless at least `min_checks` checks passed. */
 inline int finish(const char *name, long min_checks) {
   long n = check_detail::passed();
   if (n < min_checks) {
-    std::fprintf(stderr, "%s: only %ld checks ran, expected at least %ld\n", name, n,
-                 min_checks);
+    std::fprintf(stderr, "%s: only %ld checks ran, expected at least %ld\n", name, n, min_checks);
     return 1;
   }
   std::printf("%s: %ld checks passed\n", name, n);

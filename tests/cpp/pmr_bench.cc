@@ -73,8 +73,7 @@ int main(int argc, char **argv) {
   std::memset(g_text, 'x', sizeof g_text);
 
   alignas(64) static unsigned char buffer[256 * 1024];
-  std::pmr::monotonic_buffer_resource mono(buffer, sizeof buffer,
-                                           std::pmr::new_delete_resource());
+  std::pmr::monotonic_buffer_resource mono(buffer, sizeof buffer, std::pmr::new_delete_resource());
   arenart::arena arena("pmr_bench");
   arenart::arena_resource ares(arena);
   arenart::thread_resource tres;

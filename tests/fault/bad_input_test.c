@@ -45,10 +45,10 @@ static ar_stats_t stats_of(ar_arena_t *a) {
   return s;
 }
 
-#define EXPECT_NULL_WITH(expr, err) \
-  do {                              \
-    ar_clear_error();               \
-    assert_null(expr);              \
+#define EXPECT_NULL_WITH(expr, err)           \
+  do {                                        \
+    ar_clear_error();                         \
+    assert_null(expr);                        \
     assert_int_equal(ar_last_error(), (err)); \
   } while (0)
 
@@ -407,8 +407,7 @@ static void test_foreign_thread(void **state) {
     skip();
     return;
   }
-  expect_abort(child_foreign_thread,
-               "serial arena 'not-yours' (0x");
+  expect_abort(child_foreign_thread, "serial arena 'not-yours' (0x");
 }
 
 /* 16. Use after destroy and double destroy, in checking mode: abort naming the arena. (In
@@ -592,8 +591,7 @@ static void test_bad_options_size(void **state) {
     assert_int_equal(ar_thread_arena_configure(bo), AR_EINVAL);
     assert_int_equal(ar_last_error(), AR_EINVAL);
 
-    EXPECT_NULL_WITH(ar_arena_pool_create(with_bad_size(&buf, &po, sizeof po, kind)),
-                     AR_EINVAL);
+    EXPECT_NULL_WITH(ar_arena_pool_create(with_bad_size(&buf, &po, sizeof po, kind)), AR_EINVAL);
     if (kind < 2) { /* the embedded arena options, by their own size */
       ar_arena_pool_options_t pb = po;
       pb.arena.size = kind == 0 ? sizeof(ar_options_t) - 4 : AR_OPTIONS_MAX_SIZE + 8;

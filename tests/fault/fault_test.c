@@ -334,10 +334,22 @@ static void scenario_concurrent(fault_t *f) {
       void *p;
       size_t n = 0;
       switch (i % 4) {
-        case 0: n = 40; p = ar_concurrent_alloc(ca, n); break;
-        case 1: n = 100; p = ar_concurrent_alloc_aligned(ca, n, 128); break;
-        case 2: n = 60; p = ar_concurrent_calloc(ca, 6, 10); break;
-        default: n = 5000; p = ar_concurrent_alloc(ca, n); break; /* dedicated chunk */
+        case 0:
+          n = 40;
+          p = ar_concurrent_alloc(ca, n);
+          break;
+        case 1:
+          n = 100;
+          p = ar_concurrent_alloc_aligned(ca, n, 128);
+          break;
+        case 2:
+          n = 60;
+          p = ar_concurrent_calloc(ca, 6, 10);
+          break;
+        default:
+          n = 5000;
+          p = ar_concurrent_alloc(ca, n);
+          break; /* dedicated chunk */
       }
       if (p == NULL) failed(f, false);
       else memset(p, 0x33, n);
@@ -485,8 +497,8 @@ static void test_arena_pool(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_serial_arena),     cmocka_unit_test(test_limit_and_source),
-      cmocka_unit_test(test_containers),       cmocka_unit_test(test_concurrent),
+      cmocka_unit_test(test_serial_arena),      cmocka_unit_test(test_limit_and_source),
+      cmocka_unit_test(test_containers),        cmocka_unit_test(test_concurrent),
       cmocka_unit_test(test_chunk_pool_source), cmocka_unit_test(test_thread_arena_scopes),
       cmocka_unit_test(test_arena_pool),
   };

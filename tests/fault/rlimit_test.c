@@ -32,13 +32,13 @@
 
 #define HEADROOM ((size_t)48 << 20)
 
-#define CHILD_CHECK(cond)                                                                \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      fprintf(stderr, "rlimit child: %s:%d: %s (last error %s)\n", __FILE__, __LINE__,   \
-              #cond, ar_strerror(ar_last_error()));                                      \
-      _exit(1);                                                                          \
-    }                                                                                    \
+#define CHILD_CHECK(cond)                                                                     \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      fprintf(stderr, "rlimit child: %s:%d: %s (last error %s)\n", __FILE__, __LINE__, #cond, \
+              ar_strerror(ar_last_error()));                                                  \
+      _exit(1);                                                                               \
+    }                                                                                         \
   } while (0)
 
 static size_t mapped_bytes(void) {
@@ -249,7 +249,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_serial_os_source), cmocka_unit_test(test_serial_malloc_source),
       cmocka_unit_test(test_thread_scopes),    cmocka_unit_test(test_concurrent),
-      cmocka_unit_test(test_containers),      cmocka_unit_test(test_first_arena_out_of_memory),
+      cmocka_unit_test(test_containers),       cmocka_unit_test(test_first_arena_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

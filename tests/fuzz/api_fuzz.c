@@ -130,8 +130,11 @@ static size_t pick_size(in_t *in) {
   uint16_t v = u16(in);
   switch (cls % 8) {
     case 0: return 0;
-    case 1: case 2: case 3: return v % 64;
-    case 4: case 5: return v % 1024;
+    case 1:
+    case 2:
+    case 3: return v % 64;
+    case 4:
+    case 5: return v % 1024;
     case 6: return v % 8192;
     default: return 16384 + v % 50000; /* a dedicated chunk for most chunk sizes */
   }
@@ -183,7 +186,10 @@ static void op_alloc(state_t *s, in_t *in) {
       push_live(s, str, (size_t)n + 1, 1); /* from here on it holds the tag's pattern */
       return;
     }
-    default: p = ar_alloc_array(s->a, size / 4 + 1, 4); size = (size / 4 + 1) * 4; break;
+    default:
+      p = ar_alloc_array(s->a, size / 4 + 1, 4);
+      size = (size / 4 + 1) * 4;
+      break;
   }
   if (!accept(s, p, align)) return;
   REQUIRE(ar_owns(s->a, p));
@@ -217,8 +223,7 @@ static void op_rewind(state_t *s, in_t *in) {
   REQUIRE(ar_rewind(s->a, &m.m) == AR_OK);
   expect_cleanups_run(s, m.ncleanups);
   /* What the rewind took back is no longer owned: nothing was allocated since. */
-  for (size_t i = m.nlive; i < s->nlive && !s->tainted; i++)
-    REQUIRE(!ar_owns(s->a, s->live[i].p));
+  for (size_t i = m.nlive; i < s->nlive && !s->tainted; i++) REQUIRE(!ar_owns(s->a, s->live[i].p));
   /* A mark taken after allocations that the rewind removed is stale now, if they moved the
    * cursor (detection is by position: one after only dedicated chunks names the same place). */
   for (size_t j = k + 1; j < s->nmarks && !s->tainted; j++) {
@@ -456,7 +461,9 @@ int api_fuzz_one(const uint8_t *data, size_t size) {
   while (in.n > 0) {
     uint8_t op = u8(&in);
     switch (op % 18) {
-      case 0: case 1: case 2: op_alloc(s, &in); break;
+      case 0:
+      case 1:
+      case 2: op_alloc(s, &in); break;
       case 3: op_mark(s); break;
       case 4: op_rewind(s, &in); break;
       case 5: op_reset(s, &in); break;

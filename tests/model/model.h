@@ -46,18 +46,20 @@
 #define MODEL_CHECK_ITEM_11 1 /* ar_buf_appendf(&b, "%s", ar_buf_cstr(&b)) that grows */
 #define MODEL_CHECK_ITEM_13 1 /* stale marks exact (by save point); late scope ends AR_ESTALE */
 /* New findings of this model (not among the 13 items; see the report in README.md): */
-#define MODEL_CHECK_NEW_A 1   /* exact builds (checked, ASan, heap, AR_DEBUG 2) refuse a double free */
+#define MODEL_CHECK_NEW_A \
+  1 /* exact builds (checked, ASan, heap, AR_DEBUG 2) refuse a double free */
 /* NEW_B: a real bug in runtime/recycle.c, now free.c (realloc_block's slow-only shrink
  * junk-fills and poisons from the new size rounded up to 16, but the checked record, its guard
  * and the heap block keep the old size). The fix is tests/model/finding_b.diff (against the old
  * arena.c and recycle.c; today free.c's block_shrunk, track.c's ar_track_block_shrunk and
  * heap.c's ar_heap_block_shrunk); merged: on. */
-#define MODEL_CHECK_NEW_B 1   /* checked mode: a write past a block shrunk by ar_realloc is not seen */
+#define MODEL_CHECK_NEW_B \
+  1 /* checked mode: a write past a block shrunk by ar_realloc is not seen */
 /* NEW_C: concurrent.h said requests "aligned beyond 64 bytes, get a dedicated chunk" while the
  * code served them from the live span when they fit. Resolved by correcting the sentence (a
  * request that fits in the rest of the span is carved there whatever its alignment); the mt
  * walk checks what the sentence now says, so this switch no longer guards anything. */
-#define MODEL_CHECK_NEW_C 0   /* (resolved: see above) */
+#define MODEL_CHECK_NEW_C 0 /* (resolved: see above) */
 /* ============================================================================================ */
 
 /* The table, plus the AR_MODEL_ITEMS override ("all" or a comma list like "3,5,13,A"). */
@@ -122,19 +124,19 @@ extern uint64_t model_seed;
 extern uint64_t model_step;
 extern __thread const char *model_op; /* per thread: workers name their own step */
 
-#define MFAIL(...)                                                                             \
-  do {                                                                                       \
+#define MFAIL(...)                                                                            \
+  do {                                                                                        \
     fprintf(stderr, "%s: %s:%d: seed %llu step %llu op %s: ", model_prog, __FILE__, __LINE__, \
-            (unsigned long long)model_seed, (unsigned long long)model_step, model_op);       \
-    fprintf(stderr, __VA_ARGS__);                                                            \
-    fprintf(stderr, "\n  reproduce: %s --seed=%llu --steps=%llu --walks=1\n", model_prog,    \
-            (unsigned long long)model_seed, (unsigned long long)(model_step + 1));           \
-    fflush(stderr);                                                                          \
-    abort();                                                                                 \
+            (unsigned long long)model_seed, (unsigned long long)model_step, model_op);        \
+    fprintf(stderr, __VA_ARGS__);                                                             \
+    fprintf(stderr, "\n  reproduce: %s --seed=%llu --steps=%llu --walks=1\n", model_prog,     \
+            (unsigned long long)model_seed, (unsigned long long)(model_step + 1));            \
+    fflush(stderr);                                                                           \
+    abort();                                                                                  \
   } while (0)
-#define MCHECK(cond)                                         \
-  do {                                                       \
-    if (!(cond)) MFAIL("model check failed: %s", #cond);     \
+#define MCHECK(cond)                                     \
+  do {                                                   \
+    if (!(cond)) MFAIL("model check failed: %s", #cond); \
   } while (0)
 
 /* A crash (SIGSEGV, SIGBUS) says which walk it was in, too. Sanitizer builds keep their own
@@ -144,8 +146,7 @@ extern __thread const char *model_op; /* per thread: workers name their own step
 static inline void model_crash_handler(int sig) {
   char msg[160];
   int n = snprintf(msg, sizeof msg, "%s: crashed with signal %d in seed %llu step %llu\n",
-                   model_prog, sig, (unsigned long long)model_seed,
-                   (unsigned long long)model_step);
+                   model_prog, sig, (unsigned long long)model_seed, (unsigned long long)model_step);
   if (n > 0) (void)!write(2, msg, (size_t)n);
   signal(sig, SIG_DFL);
   raise(sig);

@@ -38,9 +38,19 @@ void op_alloc(mar_t *m, rng_t *r) {
       align = (size_t)1 << below(r, 14);
       p = ar_alloc_aligned(m->a, size, align);
       break;
-    case 2: p = ar_calloc(m->a, size / 8 + 1, 8); size = (size / 8 + 1) * 8; zero = true; break;
-    case 3: p = ar_alloc_zeroed(m->a, size); zero = true; break;
-    case 4: p = ar_alloc_array(m->a, size / 4 + 1, 4); size = (size / 4 + 1) * 4; break;
+    case 2:
+      p = ar_calloc(m->a, size / 8 + 1, 8);
+      size = (size / 8 + 1) * 8;
+      zero = true;
+      break;
+    case 3:
+      p = ar_alloc_zeroed(m->a, size);
+      zero = true;
+      break;
+    case 4:
+      p = ar_alloc_array(m->a, size / 4 + 1, 4);
+      size = (size / 4 + 1) * 4;
+      break;
     case 5:
       align = (size_t)1 << below(r, 8);
       p = ar_calloc_aligned(m->a, size, 1, align);
@@ -81,9 +91,7 @@ void op_alloc(mar_t *m, rng_t *r) {
       p = ar_sprintf(m->a, "sprintf %zu %s %d", size, "x", -3);
       size = strlen(text) + 1;
       break;
-    default: /* realloc of NULL is ar_alloc */
-      p = ar_realloc(m->a, NULL, 0, size);
-      break;
+    default: /* realloc of NULL is ar_alloc */ p = ar_realloc(m->a, NULL, 0, size); break;
   }
   if (p == NULL) {
     size_t a16 = align < 16 ? 16 : align;
@@ -131,8 +139,7 @@ void op_free(mar_t *m, rng_t *r) {
   ar_stats_t st1 = stats(m->a);
   bool slow = m->checked || MODEL_ASAN || MODEL_HEAP || AR_DEBUG >= 2; /* quarantine */
   bool large = b.large || is_large(m, b.size, 16);
-  if (!slow && newest && !large && !b.maybe_recycled &&
-      st1.used != st0.used - footprint(m, b.size))
+  if (!slow && newest && !large && !b.maybe_recycled && st1.used != st0.used - footprint(m, b.size))
     MFAIL("ar_free of the newest block: used %zu -> %zu, expected -%zu", st0.used, st1.used,
           footprint(m, b.size));
   /* A block that is not the newest may still end at the cursor (the blocks after it were
@@ -145,12 +152,13 @@ void op_free(mar_t *m, rng_t *r) {
   bool before_mark = m->nmarks > 0 && b.birth < m->marks[m->nmarks - 1].birth;
   if (ITEM_ON(5) && !slow && !large && before_mark && !listed)
     MFAIL("ar_free of a %zu-byte block from before the newest mark (%zu marks): used %zu -> %zu, "
-          "recycled %zu -> %zu; it must go to a free list", b.size, m->nmarks, st0.used,
-          st1.used, st0.recycled, st1.recycled);
+          "recycled %zu -> %zu; it must go to a free list",
+          b.size, m->nmarks, st0.used, st1.used, st0.recycled, st1.recycled);
   if (!slow && !large && !unbumped && !listed)
     MFAIL("ar_free of a %zu-byte block (chunk %zu, newest %d, maybe recycled %d, %zu marks): "
-          "used %zu -> %zu, recycled %zu -> %zu", b.size, m->o.chunk_size, newest,
-          b.maybe_recycled, m->nmarks, st0.used, st1.used, st0.recycled, st1.recycled);
+          "used %zu -> %zu, recycled %zu -> %zu",
+          b.size, m->o.chunk_size, newest, b.maybe_recycled, m->nmarks, st0.used, st1.used,
+          st0.recycled, st1.recycled);
   /* Checked mode: "freed memory is filled with 0xDD junk" (arena.h); it stays quarantined
    * in its chunk, so looking is safe. */
   if (m->checked && !MODEL_ASAN)
@@ -176,7 +184,8 @@ void op_free(mar_t *m, rng_t *r) {
     before_t bb = snap(m);
     int rc2 = ar_free(m->a, b.p, b.size);
     hist[H_DOUBLE]++;
-    if (rc2 != AR_EINVAL) MFAIL("double ar_free of %p (%zu bytes) returned %d", (void *)b.p, b.size, rc2);
+    if (rc2 != AR_EINVAL)
+      MFAIL("double ar_free of %p (%zu bytes) returned %d", (void *)b.p, b.size, rc2);
     ar_stats_t now = stats(m->a);
     MCHECK(stats_equal(&bb.st, &now, true));
   }
@@ -210,7 +219,8 @@ void op_realloc(mar_t *m, rng_t *r) {
     ar_stats_t st = stats(m->a);
     if (ns < b->size && st.used < bf.st.used)
       MFAIL("ar_realloc shrank a block from before the newest mark (%zu -> %zu bytes) and used "
-            "fell %zu -> %zu", b->size, ns, bf.st.used, st.used);
+            "fell %zu -> %zu",
+            b->size, ns, bf.st.used, st.used);
     if (footprint(m, ns) > footprint(m, b->size) && q == b->p)
       MFAIL("ar_realloc grew a block from before the newest mark in place (%zu -> %zu bytes)",
             b->size, ns);
@@ -221,7 +231,7 @@ void op_realloc(mar_t *m, rng_t *r) {
   blk_t nb = *b;
   drop(m, i);
   blk_t *n = push(m, q, ns, 16);
-  n->tag = nb.tag; /* same contents; refilled below anyway */
+  n->tag = nb.tag;                                /* same contents; refilled below anyway */
   if (q == nb.p) n->large = n->large || nb.large; /* kept in place, in the same chunk */
   /* arena.h, ar_realloc: "Shrinking keeps p", and "a block grown in place ... keeps its age":
    * a block kept at p is the same allocation, so a rewind to a mark taken after it was made
@@ -271,21 +281,46 @@ void op_bad(mar_t *m, rng_t *r) {
   int want = AR_EINVAL, got;
   void *p = (void *)1;
   switch (below(r, 18)) {
-    case 0: p = ar_alloc(NULL, 8); break;                         /* row 1 */
+    case 0: p = ar_alloc(NULL, 8); break; /* row 1 */
     case 1: p = ar_strdup(NULL, "x"); break;
     case 2: p = ar_sprintf(NULL, "%d", 1); break;
     case 3: p = ar_realloc(NULL, NULL, 0, 8); break;
-    case 4: want = AR_EOVERFLOW; p = ar_alloc(m->a, AR_MAX_ALLOC_SIZE + 1); break; /* row 5 */
-    case 5: want = AR_EOVERFLOW; p = ar_alloc_array(m->a, SIZE_MAX / 2, 3); break;
-    case 6: want = AR_EOVERFLOW; p = ar_calloc(m->a, (size_t)1 << 40, (size_t)1 << 40); break;
-    case 7: want = AR_EOVERFLOW; p = ar_alloc_aligned(m->a, 8, (size_t)1 << 63); break;
-    case 8: want = AR_EALIGN; p = ar_alloc_aligned(m->a, 8, below(r, 2) ? 0 : 24); break; /* 6 */
-    case 9: want = AR_EALIGN; p = ar_calloc_aligned(m->a, 2, 4, 3); break;
-    case 10: p = ar_strdup(m->a, NULL); break;                     /* row 13 */
+    case 4:
+      want = AR_EOVERFLOW;
+      p = ar_alloc(m->a, AR_MAX_ALLOC_SIZE + 1);
+      break; /* row 5 */
+    case 5:
+      want = AR_EOVERFLOW;
+      p = ar_alloc_array(m->a, SIZE_MAX / 2, 3);
+      break;
+    case 6:
+      want = AR_EOVERFLOW;
+      p = ar_calloc(m->a, (size_t)1 << 40, (size_t)1 << 40);
+      break;
+    case 7:
+      want = AR_EOVERFLOW;
+      p = ar_alloc_aligned(m->a, 8, (size_t)1 << 63);
+      break;
+    case 8:
+      want = AR_EALIGN;
+      p = ar_alloc_aligned(m->a, 8, below(r, 2) ? 0 : 24);
+      break; /* 6 */
+    case 9:
+      want = AR_EALIGN;
+      p = ar_calloc_aligned(m->a, 2, 4, 3);
+      break;
+    case 10: p = ar_strdup(m->a, NULL); break; /* row 13 */
     case 11: p = ar_memdup(m->a, NULL, 4); break;
     case 12: p = ar_sprintf(m->a, NULL); break;
-    case 13: got = ar_defer(m->a, NULL, NULL); p = NULL; MCHECK(got == AR_EINVAL); break;
-    case 16: want = AR_EOVERFLOW; p = AR_NEW_ARRAY(m->a, uint64_t, SIZE_MAX / 4); break;
+    case 13:
+      got = ar_defer(m->a, NULL, NULL);
+      p = NULL;
+      MCHECK(got == AR_EINVAL);
+      break;
+    case 16:
+      want = AR_EOVERFLOW;
+      p = AR_NEW_ARRAY(m->a, uint64_t, SIZE_MAX / 4);
+      break;
     case 17: { /* row 18: containers refuse bad arguments and stay as they were */
       ar_vec_t v;
       ar_buf_t bb;
@@ -361,8 +396,8 @@ void op_guard(mar_t *m, rng_t *r) {
   b->p[at] = saved;
   if (rc != AR_ECORRUPT)
     MFAIL("a damaged guard after %zu bytes at %p (align %zu, large %d, shrunk by ar_realloc "
-          "from %zu, born %llu of %llu, %zu marks): ar_arena_check gave %d", b->size,
-          (void *)b->p, b->align, b->large, b->shrunk_from, (unsigned long long)b->birth,
+          "from %zu, born %llu of %llu, %zu marks): ar_arena_check gave %d",
+          b->size, (void *)b->p, b->align, b->large, b->shrunk_from, (unsigned long long)b->birth,
           (unsigned long long)m->births, m->nmarks, rc);
   MCHECK(ar_last_error() == AR_ECORRUPT);
   MCHECK(ar_arena_check(m->a) == AR_OK);
@@ -416,7 +451,8 @@ void op_bad_pointer(mar_t *m, rng_t *r) {
   }
   if (ar_last_error() != AR_EINVAL)
     MFAIL("a pointer it did not hand out (kind %u: 0 foreign, 1 misaligned, 2 interior) was "
-          "taken for a block: last error %d, not AR_EINVAL", how, (int)ar_last_error());
+          "taken for a block: last error %d, not AR_EINVAL",
+          how, (int)ar_last_error());
   ar_stats_t now = stats(m->a);
   MCHECK(stats_equal(&b.st, &now, true));
   verify_arena(m);

@@ -71,8 +71,8 @@ void containers_verify(void) {
   }
   MCHECK(ar_map_len(&map) == n);
   size_t cap = ar_map_capacity(&map);
-  MCHECK((cap & (cap - 1)) == 0);          /* 0 or a power of two */
-  MCHECK(n * 8 <= cap * 7);                /* load factor at most 7/8 */
+  MCHECK((cap & (cap - 1)) == 0); /* 0 or a power of two */
+  MCHECK(n * 8 <= cap * 7);       /* load factor at most 7/8 */
   size_t pos = 0, seen = 0;
   ar_map_entry_t e;
   while (ar_map_next(&map, &pos, &e)) seen++;
@@ -96,7 +96,9 @@ void op_vec(rng_t *r) {
   uint64_t f = ca_src.failures;
   int rc;
   switch (below(r, 12)) {
-    case 0: case 1: case 2: {
+    case 0:
+    case 1:
+    case 2: {
       if (vlen >= 2000) break;
       uint32_t x = (uint32_t)rnd(r);
       if (vlen > 0 && chance(r, 20)) { /* push of one of its own elements (append of one) */
@@ -200,7 +202,8 @@ void op_vec(rng_t *r) {
         rc = ar_vec_shrink_to_fit(&vec);
         if (rc != AR_OK) container_failed(rc, f);
         else if (ar_vec_capacity(&vec) != vlen) /* "gives back the capacity beyond len" */
-          MFAIL("ar_vec_shrink_to_fit left capacity %zu for %zu elements", ar_vec_capacity(&vec), vlen);
+          MFAIL("ar_vec_shrink_to_fit left capacity %zu for %zu elements", ar_vec_capacity(&vec),
+                vlen);
       } else {
         size_t n = below(r, vlen + 1);
         MCHECK(ar_vec_truncate(&vec, n) == AR_OK);
@@ -241,7 +244,8 @@ void op_buf(rng_t *r) {
   uint64_t f = ca_src.failures;
   int rc;
   switch (below(r, 11)) {
-    case 0: case 1: {
+    case 0:
+    case 1: {
       char tmp[300];
       size_t n = below(r, sizeof tmp);
       if (blen + n >= 5000) break;
@@ -389,7 +393,8 @@ void op_map(rng_t *r) {
   uint64_t v = rnd(r);
   int rc;
   switch (below(r, 6)) {
-    case 0: case 1:
+    case 0:
+    case 1:
       rc = ar_map_put(&map, key, len, &v);
       if (rc == AR_OK) {
         mhas[k] = true;
@@ -446,7 +451,8 @@ void op_map(rng_t *r) {
           mval[q] = vq;
         }
         if (ar_map_capacity(&map) != cap)
-          MFAIL("map grew from %zu to %zu slots within a reserve of %zu", cap, ar_map_capacity(&map), want);
+          MFAIL("map grew from %zu to %zu slots within a reserve of %zu", cap,
+                ar_map_capacity(&map), want);
       }
       MCHECK(ar_map_put_u64(&map, 1, &v) == AR_EINVAL); /* wrong key kind */
       MCHECK(ar_map_get(&map, NULL, 3) == NULL && ar_last_error() == AR_EINVAL);

@@ -40,8 +40,8 @@ void op_mark(mar_t *m) {
 
 /* Did the allocations between two marks surely move the cursor (small ones, nothing given
  * back since): then the later mark's position is gone after a rewind to the earlier. */
-static bool moved_between(const mar_t *m, const mmark_t *a, const mmark_t *b,
-                          const blk_t *gone, size_t ngone) {
+static bool moved_between(const mar_t *m, const mmark_t *a, const mmark_t *b, const blk_t *gone,
+                          size_t ngone) {
   /* A block from a free list does not move the cursor: only without any, the position of
    * the later mark is surely gone (arena.h: marks are validated by position). */
   if (m->frees != a->frees || !a->lists_empty) return false;
@@ -110,8 +110,8 @@ void op_rewind(mar_t *m, rng_t *r) {
     int rc2 = ar_rewind(m->a, &l->m);
     if (rc2 != AR_ESTALE)
       MFAIL("rewind to mark %zu (taken after %llu allocations) after a rewind to mark %zu (after "
-            "%llu): %d, not AR_ESTALE", j, (unsigned long long)l->birth, k,
-            (unsigned long long)mk.birth, rc2);
+            "%llu): %d, not AR_ESTALE",
+            j, (unsigned long long)l->birth, k, (unsigned long long)mk.birth, rc2);
     MCHECK(ar_last_error() == AR_ESTALE);
     ar_stats_t now = stats(m->a);
     MCHECK(stats_equal(&b.st, &now, true));

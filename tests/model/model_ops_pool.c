@@ -252,7 +252,8 @@ void op_chunk_pool(rng_t *r) {
       MCHECK(s1.pooled == s0.pooled - n && s1.trimmed == s0.trimmed + n);
       break;
     }
-    case 2: case 3: { /* an arena on the pool's source: chunks come from and go to the pool */
+    case 2:
+    case 3: { /* an arena on the pool's source: chunks come from and go to the pool */
       for (int k = 0; k < 6; k++) {
         unsigned char *p = (unsigned char *)ar_alloc(cp_arena, 200 + below(r, 3000));
         MCHECK(p != NULL);
@@ -270,15 +271,17 @@ void op_chunk_pool(rng_t *r) {
       MCHECK(ar_chunk_pool_get(NULL) == NULL && !ar_chunk_pool_put(NULL, &cp_src));
       MCHECK(!ar_chunk_pool_put(cpool, NULL));
       MCHECK(ar_chunk_pool_trim(NULL, 0) == 0 && ar_chunk_pool_source(NULL) == NULL);
-      MCHECK(ar_chunk_pool_stats(NULL, &s1) == AR_EINVAL && ar_chunk_pool_stats(cpool, NULL) == AR_EINVAL);
+      MCHECK(ar_chunk_pool_stats(NULL, &s1) == AR_EINVAL &&
+             ar_chunk_pool_stats(cpool, NULL) == AR_EINVAL);
       break;
     default: { /* the registry, walked from this (the only) thread: every listed arena seen */
       ar_global_stats_t g;
       MCHECK(ar_stats_global(&g) == AR_OK);
       uint64_t n = 0;
       MCHECK(ar_registry_foreach(count_entry, &n) == 0);
-      if (n != g.registered) MFAIL("registry walk saw %llu arenas, stats say %llu registered",
-                                   (unsigned long long)n, (unsigned long long)g.registered);
+      if (n != g.registered)
+        MFAIL("registry walk saw %llu arenas, stats say %llu registered", (unsigned long long)n,
+              (unsigned long long)g.registered);
       uint64_t one = 0;
       int stop = ar_registry_foreach(stop_at_first, &one);
       MCHECK(n == 0 ? stop == 0 : (stop == 42 && one == 1)); /* an early stop returns fn's value */
@@ -323,5 +326,6 @@ void chunk_pool_begin(void) {
 void chunk_pool_end(void) {
   ar_arena_destroy(cp_arena);
   ar_chunk_pool_destroy(cpool);
-  if (cp_src.live_bytes != 0) MFAIL("the chunk pool kept %zu bytes of its source", cp_src.live_bytes);
+  if (cp_src.live_bytes != 0)
+    MFAIL("the chunk pool kept %zu bytes of its source", cp_src.live_bytes);
 }

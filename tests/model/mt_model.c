@@ -106,7 +106,9 @@ static void fill(unsigned char *p, size_t n, uint32_t tag) {
 }
 static void verify(const unsigned char *p, size_t n, uint32_t tag) {
   for (size_t i = 0; i < n; i++)
-    if (p[i] != pat(tag, i)) MFAIL("allocation %p (%zu bytes, tag %u) changed at byte %zu", (const void *)p, n, (unsigned)tag, i);
+    if (p[i] != pat(tag, i))
+      MFAIL("allocation %p (%zu bytes, tag %u) changed at byte %zu", (const void *)p, n,
+            (unsigned)tag, i);
 }
 
 /* What `used` counts for a request of n bytes: its 16-byte footprint; in the heap flavor "its
@@ -119,9 +121,14 @@ static size_t span_max(size_t chunk) { return chunk / 4 < 16384 ? chunk / 4 : 16
 static size_t pick_size(rng_t *r) {
   switch (below(r, 10)) {
     case 0: return 0;
-    case 1: case 2: case 3: case 4: return below(r, 64);
-    case 5: case 6: return below(r, 700);
-    case 7: case 8: return below(r, 3000);
+    case 1:
+    case 2:
+    case 3:
+    case 4: return below(r, 64);
+    case 5:
+    case 6: return below(r, 700);
+    case 7:
+    case 8: return below(r, 3000);
     default: return below(r, 40000); /* exact pieces and dedicated chunks */
   }
 }
@@ -132,12 +139,14 @@ static unsigned char *calloc_judged(ar_concurrent_t *c, size_t limit, rng_t *r, 
   size_t n = pick_size(r);
   size_t align = below(r, 4) == 0 ? (size_t)1 << below(r, 13) : 16;
   bool zero = below(r, 5) == 0;
-  void *p = zero ? ar_concurrent_calloc(c, n, 1)
-                 : align == 16 ? ar_concurrent_alloc(c, n) : ar_concurrent_alloc_aligned(c, n, align);
+  void *p = zero          ? ar_concurrent_calloc(c, n, 1)
+            : align == 16 ? ar_concurrent_alloc(c, n)
+                          : ar_concurrent_alloc_aligned(c, n, align);
   if (zero) align = 16;
   if (p == NULL) {
     ar_error_t e = ar_last_error();
-    if (e != AR_ELIMIT || limit == 0) MFAIL("concurrent allocation of %zu failed: %s", n, ar_strerror(e));
+    if (e != AR_ELIMIT || limit == 0)
+      MFAIL("concurrent allocation of %zu failed: %s", n, ar_strerror(e));
     (*elimit)++;
     return NULL;
   }
@@ -152,7 +161,8 @@ static unsigned char *calloc_judged(ar_concurrent_t *c, size_t limit, rng_t *r, 
 
 static int visit(const ar_arena_info_t *info, void *ctx) {
   uint64_t *n = (uint64_t *)ctx;
-  if (info->kind < AR_KIND_THREAD || info->kind > AR_KIND_NODE) MFAIL("registry: kind %d", (int)info->kind);
+  if (info->kind < AR_KIND_THREAD || info->kind > AR_KIND_NODE)
+    MFAIL("registry: kind %d", (int)info->kind);
   if (info->name == NULL) MFAIL("registry: NULL name");
   if (info->node < -1) MFAIL("registry: node %d", info->node);
   (void)strlen(info->name);
@@ -199,7 +209,8 @@ static int park(const ar_arena_info_t *info, void *ctx) {
   int st = 1;
   __atomic_store_n(&reader_state, st, __ATOMIC_RELEASE);
   for (uint64_t i = 0; __atomic_load_n(&reader_state, __ATOMIC_ACQUIRE) != 2; i++) {
-    if (i == UINT64_C(200000000)) MFAIL("destroy of a registered arena waited for a registry reader");
+    if (i == UINT64_C(200000000))
+      MFAIL("destroy of a registered arena waited for a registry reader");
     sched_yield();
   }
   return 1; /* one entry is enough */
@@ -243,14 +254,16 @@ static void *configured_thread(void *arg) {
   for (int k = 0; k < 10000; k++) {
     void *p = ar_alloc(t, 700);
     if (p == NULL) {
-      if (ar_last_error() != AR_ELIMIT) MFAIL("thread arena: %s, not AR_ELIMIT", ar_strerror(ar_last_error()));
+      if (ar_last_error() != AR_ELIMIT)
+        MFAIL("thread arena: %s, not AR_ELIMIT", ar_strerror(ar_last_error()));
       break;
     }
     got += 700;
   }
   ar_stats_t st;
   MCHECK(ar_arena_stats(t, &st) == AR_OK);
-  if (st.capacity > cfg_limit) MFAIL("thread arena holds %zu bytes over its limit %zu", st.capacity, cfg_limit);
+  if (st.capacity > cfg_limit)
+    MFAIL("thread arena holds %zu bytes over its limit %zu", st.capacity, cfg_limit);
   if (got >= 10000 * 700) MFAIL("thread arena never reached its configured limit %zu", cfg_limit);
   ar_reset(t);
   return NULL;
@@ -478,19 +491,22 @@ static void check_round(rng_t *r) {
   for (size_t i = 1; i < n; i++) {
     size_t prev = all[i - 1]->size ? all[i - 1]->size : 1;
     if (all[i - 1]->p + prev > all[i]->p)
-      MFAIL("allocations overlap: %p (+%zu) and %p", (void *)all[i - 1]->p, prev, (void *)all[i]->p);
+      MFAIL("allocations overlap: %p (+%zu) and %p", (void *)all[i - 1]->p, prev,
+            (void *)all[i]->p);
   }
   for (int s = 0; s < NSHARED; s++) {
     ar_stats_t st;
     MCHECK(ar_concurrent_stats(sh[s].c, &st) == AR_OK);
     MCHECK(st.used <= st.capacity);
-    if (st.used < sum16[s]) MFAIL("arena %d: used %zu below the %zu bytes handed out", s, st.used, sum16[s]);
+    if (st.used < sum16[s])
+      MFAIL("arena %d: used %zu below the %zu bytes handed out", s, st.used, sum16[s]);
     if (sh[s].limit) MCHECK(st.capacity <= sh[s].limit);
     /* Span tails: each refill wastes less than the request that caused it, and each thread
      * holds at most one partly used span per arena. */
     size_t bound = 2 * sum16[s] + NTHREADS * span_max(sh[s].chunk_size);
     if (ITEM_ON(3) && st.used > bound)
-      MFAIL("arena %d: used %zu exceeds %zu (asked %zu, %d threads)", s, st.used, bound, sum16[s], NTHREADS);
+      MFAIL("arena %d: used %zu exceeds %zu (asked %zu, %d threads)", s, st.used, bound, sum16[s],
+            NTHREADS);
     /* Chunks: at most one small tail each lost, plus headers and over-alignment padding of
      * dedicated chunks. */
     size_t cbound = 2 * st.used + 2 * sh[s].chunk_size + st.large_chunks * (256 + 2 * 4096);
@@ -615,9 +631,18 @@ static void concurrent_solo(rng_t *r) {
       int want = 0;
       unsigned kind = (unsigned)below(r, 8);
       switch (kind) {
-        case 0: p = ar_concurrent_alloc_aligned(c, 8, below(r, 2) ? 0 : 48); want = AR_EALIGN; break;
-        case 1: p = ar_concurrent_calloc(c, SIZE_MAX / 4, 8); want = AR_EOVERFLOW; break;
-        case 2: p = ar_concurrent_alloc(c, AR_MAX_ALLOC_SIZE + 1); want = AR_EOVERFLOW; break;
+        case 0:
+          p = ar_concurrent_alloc_aligned(c, 8, below(r, 2) ? 0 : 48);
+          want = AR_EALIGN;
+          break;
+        case 1:
+          p = ar_concurrent_calloc(c, SIZE_MAX / 4, 8);
+          want = AR_EOVERFLOW;
+          break;
+        case 2:
+          p = ar_concurrent_alloc(c, AR_MAX_ALLOC_SIZE + 1);
+          want = AR_EOVERFLOW;
+          break;
         case 3: p = ar_concurrent_alloc_aligned(c, n, 128); break; /* aligned beyond 64 */
         default: p = ar_concurrent_alloc(c, n); break;
       }
@@ -655,11 +680,11 @@ static void concurrent_solo(rng_t *r) {
         if (b0.capacity + need <= o.limit_bytes)
           MFAIL("AR_ELIMIT for %zu bytes with %zu of %zu held", n, b0.capacity, o.limit_bytes);
         limited = true;
-      }
-      else MFAIL("concurrent allocation of %zu failed with %s", n, ar_strerror(e));
+      } else MFAIL("concurrent allocation of %zu failed with %s", n, ar_strerror(e));
       if (!cstats_equal(&b0, &b1))
         MFAIL("a failed concurrent allocation (%s) changed the arena: used %zu->%zu capacity "
-              "%zu->%zu", ar_strerror(e), b0.used, b1.used, b0.capacity, b1.capacity);
+              "%zu->%zu",
+              ar_strerror(e), b0.used, b1.used, b0.capacity, b1.capacity);
     }
     (void)limited;
     ar_concurrent_reset(c);
@@ -719,7 +744,8 @@ static void walk(uint64_t seed, uint64_t rounds) {
   pthread_t wk;
   MCHECK(pthread_barrier_init(&bar, NULL, NTHREADS + 1) == 0);
   MCHECK(pthread_create(&wk, NULL, walker, NULL) == 0);
-  for (int t = 0; t < NTHREADS; t++) MCHECK(pthread_create(&workers[t].t, NULL, work, &workers[t]) == 0);
+  for (int t = 0; t < NTHREADS; t++)
+    MCHECK(pthread_create(&workers[t].t, NULL, work, &workers[t]) == 0);
   uint64_t spr = steps_per_round;
   for (model_step = 0; model_step < rounds; model_step++) {
     steps_per_round = spr;
@@ -766,7 +792,7 @@ int main(int argc, char **argv) {
          "AR_DEBUG %d, asan %d, tsan %d: no differences in %.2f s (last walk: %llu AR_ELIMIT)\n",
          (unsigned long long)a.walks, (unsigned long long)a.steps, NTHREADS,
          (unsigned long long)steps_per_round, (unsigned long long)a.seed,
-         (unsigned long long)(a.seed + a.walks - 1), AR_DEBUG, MODEL_ASAN, MODEL_TSAN,
-         now_s() - t0, (unsigned long long)el);
+         (unsigned long long)(a.seed + a.walks - 1), AR_DEBUG, MODEL_ASAN, MODEL_TSAN, now_s() - t0,
+         (unsigned long long)el);
   return 0;
 }

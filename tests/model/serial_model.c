@@ -103,9 +103,10 @@ const ar_source_t *msrc_init(msrc_t *m, unsigned fail_every) {
 
 mar_t ars[NARENA];
 
-static const char *const hname[H_N] = {"enomem", "elimit", "rewinds", "stale-marks", "frees",
-                                       "double-frees", "bad-pointers", "container-failures",
-                                       "limit-pressure"};
+static const char *const hname[H_N] = {
+    "enomem",        "elimit",       "rewinds",      "stale-marks",
+    "frees",         "double-frees", "bad-pointers", "container-failures",
+    "limit-pressure"};
 uint64_t hist[H_N];
 mar_t *cur; /* whose cleanups are running */
 uint32_t next_tag = 1;
@@ -170,7 +171,8 @@ void poisoned(const void *p) {
   if (mincore(page, 4096, &v) != 0) return; /* unmapped */
   if (!__asan_address_is_poisoned(p))
     MFAIL("memory taken back at %p is not poisoned (docs/debugging.md: rewind, reset, release "
-          "and ar_free poison again)", p);
+          "and ar_free poison again)",
+          p);
 #else
   (void)p;
 #endif
@@ -205,14 +207,14 @@ static void check_arena(mar_t *m) {
   MCHECK(st.peak >= st.used);
   if (st.used > m->max_used) m->max_used = st.used;
   if (st.peak < m->max_used || st.peak < m->last_peak)
-    MFAIL("peak %zu is below a used (%zu) or peak (%zu) seen before", st.peak, m->max_used, m->last_peak);
+    MFAIL("peak %zu is below a used (%zu) or peak (%zu) seen before", st.peak, m->max_used,
+          m->last_peak);
   m->last_peak = st.peak;
   MCHECK(st.cleanups == m->ncleanups);
   if (MODEL_HEAP) /* the source is never called; capacity is what is malloc'd (= used) */
     MCHECK(m->src.calls == 0 && st.capacity == st.used && st.spare_chunks == 0 &&
            st.large_chunks == 0);
-  else
-    MCHECK(st.capacity == m->src.live_bytes); /* capacity = bytes of chunks held */
+  else MCHECK(st.capacity == m->src.live_bytes); /* capacity = bytes of chunks held */
   size_t sum = 0;
   for (size_t i = 0; i < m->nlive; i++) sum += m->live[i].size;
   MCHECK(st.used >= sum);
@@ -224,7 +226,8 @@ static void check_arena(mar_t *m) {
   /* Spares stay within what reset keeps (retain_bytes, or the preallocated chunks), plus the
    * empty current chunk that the stats count as a spare. */
   size_t keep = m->o.retain_bytes > m->o.prealloc_chunks * m->o.chunk_size
-                    ? m->o.retain_bytes : m->o.prealloc_chunks * m->o.chunk_size;
+                    ? m->o.retain_bytes
+                    : m->o.prealloc_chunks * m->o.chunk_size;
   MCHECK(st.spare_chunks * m->o.chunk_size <= keep + m->o.chunk_size);
   /* Capacity is bounded by what is in use: a retired ordinary chunk is at least half used
    * (requests over a quarter chunk go elsewhere, and the header is small next to the chunk);
@@ -315,8 +318,7 @@ static size_t need_upper(const mar_t *m, size_t size, size_t align) {
 
 /* Judges a failed allocation-like call: the code must be one the state explains, the last
  * error must say the same, and the arena must be unchanged. */
-void judge_failure(mar_t *m, const before_t *b, int err, size_t size, size_t align,
-                          bool large) {
+void judge_failure(mar_t *m, const before_t *b, int err, size_t size, size_t align, bool large) {
   MCHECK(ar_last_error() == (ar_error_t)err);
   bool src_failed = m->src.failures != b->failures;
   hist[err == AR_ENOMEM ? H_ENOMEM : H_ELIMIT]++;
@@ -332,15 +334,15 @@ void judge_failure(mar_t *m, const before_t *b, int err, size_t size, size_t ali
     size_t need = MODEL_HEAP ? footprint(m, size) : need_upper(m, size, align);
     if (in_use + need <= m->o.limit_bytes)
       MFAIL("AR_ELIMIT for %zu bytes (align %zu): %zu in use + at most %zu needed fits the "
-            "limit %zu", size, align, in_use, need, m->o.limit_bytes);
+            "limit %zu",
+            size, align, in_use, need, m->o.limit_bytes);
   } else {
     MFAIL("allocation failed with %s", ar_strerror((ar_error_t)err));
   }
   if (src_failed && err != AR_ENOMEM) MFAIL("the source failed but the error is not AR_ENOMEM");
   ar_stats_t now = stats(m->a);
   bool with_cap = ITEM_ON(7) || !(large && m->o.limit_bytes && err == AR_ENOMEM);
-  if (!stats_equal(&b->st, &now, with_cap) ||
-      (with_cap && m->src.live_bytes != b->src_bytes))
+  if (!stats_equal(&b->st, &now, with_cap) || (with_cap && m->src.live_bytes != b->src_bytes))
     MFAIL("a failed call (%s, %zu bytes, align %zu) changed the arena: used %zu->%zu, capacity "
           "%zu->%zu, spares %zu->%zu, chunks %zu->%zu, large %zu->%zu, allocs %llu->%llu "
           "(chunk %zu, limit %zu, retain %zu, checked %d)",
@@ -375,17 +377,19 @@ blk_t *push(mar_t *m, void *p, size_t size, size_t align) {
 size_t pick_size(rng_t *r) {
   switch (below(r, 10)) {
     case 0: return 0;
-    case 1: case 2: case 3: return below(r, 48);
-    case 4: case 5: return below(r, 600);
-    case 6: case 7: return below(r, 4000);
+    case 1:
+    case 2:
+    case 3: return below(r, 48);
+    case 4:
+    case 5: return below(r, 600);
+    case 6:
+    case 7: return below(r, 4000);
     case 8: return below(r, 20000);
     default: return 16 * below(r, 64); /* exact multiples of 16: un-bump arithmetic */
   }
 }
 
-void drop(mar_t *m, size_t i) {
-  m->live[i] = m->live[--m->nlive];
-}
+void drop(mar_t *m, size_t i) { m->live[i] = m->live[--m->nlive]; }
 
 /* ---- the walk -------------------------------------------------------------------------- */
 
@@ -453,8 +457,7 @@ static void walk(uint64_t seed, uint64_t steps) {
     else if (op < 68) {
       if (below(&r, 8) == 0) op_guard(m, &r);
       else op_bad_pointer(m, &r);
-    }
-    else if (op < 78) op_scope(&r);
+    } else if (op < 78) op_scope(&r);
     else if (op < 84) op_vec(&r);
     else if (op < 89) op_buf(&r);
     else if (op < 94) op_map(&r);
@@ -468,10 +471,11 @@ static void walk(uint64_t seed, uint64_t steps) {
       may_fail = false;
     }
     if (model_trace)
-      fprintf(stderr, "trace: step %llu arena %zu op %s nlive %zu nmarks %zu births %llu used %zu "
-              "capacity %zu\n", (unsigned long long)model_step, (size_t)(m - ars), model_op,
-              m->nlive, m->nmarks, (unsigned long long)m->births, stats(m->a).used,
-              stats(m->a).capacity);
+      fprintf(stderr,
+              "trace: step %llu arena %zu op %s nlive %zu nmarks %zu births %llu used %zu "
+              "capacity %zu\n",
+              (unsigned long long)model_step, (size_t)(m - ars), model_op, m->nlive, m->nmarks,
+              (unsigned long long)m->births, stats(m->a).used, stats(m->a).capacity);
     if (!may_fail && ar_last_error() != planted)
       MFAIL("a successful call changed the last error from %d to %d", planted, ar_last_error());
     model_op = "invariants";
@@ -504,7 +508,8 @@ static void walk(uint64_t seed, uint64_t steps) {
     nran = 0;
     ar_arena_destroy(m->a);
     expect_ran(m, 0);
-    if (m->src.live_bytes != 0) MFAIL("arena %zu leaked %zu bytes to its source", i, m->src.live_bytes);
+    if (m->src.live_bytes != 0)
+      MFAIL("arena %zu leaked %zu bytes to its source", i, m->src.live_bytes);
   }
 }
 
@@ -520,7 +525,8 @@ int main(int argc, char **argv) {
   model_trace = getenv("AR_MODEL_TRACE") != NULL;
   double t0 = now_s();
   for (uint64_t w = 0; w < a.walks; w++) walk(a.seed + w, a.steps);
-  for (int i = 0; i < H_N; i++) printf("%s%s %llu", i ? ", " : "outcomes: ", hname[i], (unsigned long long)hist[i]);
+  for (int i = 0; i < H_N; i++)
+    printf("%s%s %llu", i ? ", " : "outcomes: ", hname[i], (unsigned long long)hist[i]);
   printf("\n");
   printf("serial_model: %llu walks of %llu steps (seeds %llu..%llu), AR_DEBUG %d, asan %d: "
          "no differences in %.2f s\n",

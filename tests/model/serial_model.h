@@ -50,7 +50,7 @@ typedef struct blk {
   size_t size;
   size_t align;
   uint32_t tag;
-  uint64_t birth;  /* the arena's allocation count when it was made */
+  uint64_t birth;      /* the arena's allocation count when it was made */
   bool maybe_recycled; /* may sit below a mark (reused block, or a realloc result) */
   bool large;          /* may live in a dedicated chunk (a shrunk large block stays there) */
   size_t shrunk_from;  /* a realloc shrank it in place from this size (0: never) */
@@ -58,12 +58,12 @@ typedef struct blk {
 
 typedef struct mmark {
   ar_mark_t m;
-  uint64_t birth;     /* allocations made before it */
+  uint64_t birth; /* allocations made before it */
   size_t ncleanups;
-  uint64_t frees;     /* frees made before it */
-  bool exact;         /* the arena's used was exactly known when it was taken */
-  bool lists_empty;   /* no block was waiting on a free list when it was taken */
-  uint64_t sp;        /* the save point it names (arena.h, ar_mark: marks with nothing
+  uint64_t frees;   /* frees made before it */
+  bool exact;       /* the arena's used was exactly known when it was taken */
+  bool lists_empty; /* no block was waiting on a free list when it was taken */
+  uint64_t sp;      /* the save point it names (arena.h, ar_mark: marks with nothing
                          between them name one) */
 } mmark_t;
 
@@ -89,7 +89,7 @@ typedef struct mar {
   bool moved;       /* something happened since the newest save point was taken or rewound
                        to (an allocation, ar_defer, a successful ar_free/ar_realloc, a rewind) */
   uint64_t next_sp;
-  size_t max_used;  /* the highest `used` the model has seen: peak may not be below it */
+  size_t max_used; /* the highest `used` the model has seen: peak may not be below it */
   size_t last_peak;
 } mar_t;
 
@@ -97,11 +97,22 @@ extern mar_t ars[NARENA];
 
 /* How often each kind of outcome was seen: printed at the end, so a run that stopped
  * exercising something (every allocation succeeding, no stale mark ever checked) shows it. */
-enum { H_ENOMEM, H_ELIMIT, H_REWIND, H_STALE, H_FREE, H_DOUBLE, H_BADPTR, H_CFAIL, H_PRESSURE, H_N };
+enum {
+  H_ENOMEM,
+  H_ELIMIT,
+  H_REWIND,
+  H_STALE,
+  H_FREE,
+  H_DOUBLE,
+  H_BADPTR,
+  H_CFAIL,
+  H_PRESSURE,
+  H_N
+};
 extern uint64_t hist[H_N];
-extern mar_t *cur;         /* whose cleanups are running */
-extern uint32_t next_tag;  /* the next block's fill-pattern tag (and cleanup id) */
-extern size_t nran;        /* cleanups seen running since the last expect_ran */
+extern mar_t *cur;        /* whose cleanups are running */
+extern uint32_t next_tag; /* the next block's fill-pattern tag (and cleanup id) */
+extern size_t nran;       /* cleanups seen running since the last expect_ran */
 
 /* ---- checks and bookkeeping (serial_model.c) ------------------------------------------- */
 

@@ -113,7 +113,7 @@ static void test_pool_selection(void **state) {
   run_on_cpu(3, fill_thread_arena, NULL); /* a thread on node 1 */
   ar_numa_node_stats_t n0 = node_stats(0), n1 = node_stats(1);
   assert_true(n1.local >= 16);
-  assert_int_equal(n1.local, n1.mapped); /* a fresh pool: every chunk mapped for node 1 */
+  assert_int_equal(n1.local, n1.mapped);    /* a fresh pool: every chunk mapped for node 1 */
   assert_int_equal(n1.fallback, n1.mapped); /* synthetic: binding "fails", PREFERRED falls back */
   assert_int_equal(n0.local + n0.mapped + n0.remote, 0);
   assert_int_equal(n1.pooled, n1.mapped); /* the thread exited; its chunks went home */

@@ -70,7 +70,7 @@ static void test_errors_before_init(void **state) {
   char byte = 0;
   assert_int_equal(ar_numa_area_pages(&byte, 1, &pg), AR_EINVAL);
   assert_true(strstr(ar_numa_last_failure(), "not initialised") != NULL);
-  (void)ar_trim(0); /* works without init: trims the default pool only */
+  (void)ar_trim(0);   /* works without init: trims the default pool only */
   ar_numa_shutdown(); /* no-op */
 
   ar_numa_options_t o;
@@ -122,8 +122,8 @@ typedef struct placement {
 
 static void print_pages(const char *what, const ar_numa_pages_t *pg, int node) {
   size_t resident = pg->pages - pg->unplaced;
-  printf("placement: %s: %zu pages, %zu resident, %zu not yet touched\n", what, pg->pages,
-         resident, pg->unplaced);
+  printf("placement: %s: %zu pages, %zu resident, %zu not yet touched\n", what, pg->pages, resident,
+         pg->unplaced);
   for (int n = 0; n < AR_NUMA_MAX_NODES; n++)
     if (pg->on_node[n] != 0)
       printf("placement:   node %d: %zu pages%s\n", n, pg->on_node[n], n == node ? " (local)" : "");
@@ -138,8 +138,8 @@ static void print_stats(int node) {
          s.node, s.cpus, (unsigned long long)s.local, (unsigned long long)s.remote,
          (unsigned long long)s.fallback, (unsigned long long)s.refused,
          (unsigned long long)s.unbound, (unsigned long long)s.mapped,
-         (unsigned long long)s.pool_hits, (unsigned long long)s.pool_misses, s.pooled,
-         s.max_pooled, (unsigned long long)s.trimmed, (unsigned long long)s.located_bytes,
+         (unsigned long long)s.pool_hits, (unsigned long long)s.pool_misses, s.pooled, s.max_pooled,
+         (unsigned long long)s.trimmed, (unsigned long long)s.located_bytes,
          (unsigned long long)s.spilled_bytes, (unsigned long long)s.redirected);
 }
 
@@ -234,8 +234,7 @@ static void test_strict_node_arena(void **state) {
   assert_true(s.local + s.remote >= 8); /* remote if this thread migrated meanwhile */
   if (mem != node)
     assert_true(s.redirected >= 8); /* a memory-less node: every chunk came from `mem` */
-  else
-    assert_int_equal(s.redirected, 0);
+  else assert_int_equal(s.redirected, 0);
   assert_int_equal(ar_registry_foreach(find_node_arena, &node), 1);
 
   /* A serial arena on the node through ar_numa_source, in strict mode too. */
@@ -267,7 +266,7 @@ static void test_strict_skips_preferred_chunks(void **state) {
   ar_arena_t *a = arena_on(node);
   assert_non_null(a);
   for (int i = 0; i < 256; i++) assert_non_null(ar_alloc(a, 4000)); /* ~16 chunks */
-  ar_arena_destroy(a); /* they go to node's pool */
+  ar_arena_destroy(a);                                              /* they go to node's pool */
   ar_numa_node_stats_t before = node_stats(node);
   assert_true(before.pooled >= 15);
 
@@ -280,7 +279,7 @@ static void test_strict_skips_preferred_chunks(void **state) {
   assert_int_equal(after.mapped, before.mapped + 1);   /* a fresh, strictly bound one */
   assert_int_equal(after.pooled, 0);                   /* the weak ones were unmapped */
   assert_int_equal(after.trimmed, before.trimmed + before.pooled); /* ...and counted */
-  ar_arena_destroy(a);                                 /* the strict chunk is pooled... */
+  ar_arena_destroy(a); /* the strict chunk is pooled... */
   a = arena_on(node);
   assert_non_null(ar_alloc(a, 4000));
   assert_int_equal(node_stats(node).pool_hits, before.pool_hits + 1); /* ...and reused */
@@ -306,7 +305,7 @@ static void test_spill_counted_strict_refused(void **state) {
   ar_numa_node_stats_t s = node_stats(node);
   assert_int_equal(s.located_bytes, s.mapped * AR_DEFAULT_CHUNK_SIZE);
   assert_int_equal(s.spilled_bytes, 0); /* an idle node has room */
-  ar_numa_pages_t pg; /* populated: every page of every chunk is resident */
+  ar_numa_pages_t pg;                   /* populated: every page of every chunk is resident */
   assert_int_equal(ar_numa_arena_pages(a, &pg), AR_OK);
   assert_int_equal(pg.unplaced, 0);
 

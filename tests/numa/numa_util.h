@@ -81,8 +81,7 @@ static void *pinned_main(void *p) {
 static inline int run_pinned(int cpu, void (*fn)(void *arg), void *arg) {
   pinned_t c = {cpu, -1, fn, arg};
   pthread_t t;
-  if (cpu < 0 || cpu >= CPU_SETSIZE || pthread_create(&t, NULL, pinned_main, &c) != 0)
-    return -1;
+  if (cpu < 0 || cpu >= CPU_SETSIZE || pthread_create(&t, NULL, pinned_main, &c) != 0) return -1;
   pthread_join(t, NULL);
   return c.rc;
 }

@@ -212,8 +212,8 @@ static void test_new_caller(void **state) {
 /* Sizes that are no version of the struct: not a multiple of 8, or above AR_OPTIONS_MAX_SIZE. */
 static void test_bad_sizes(void **state) {
   (void)state;
-  const size_t bad[] = {1, 4, 7, 12, sizeof(ar_options_t) + 4, AR_OPTIONS_MAX_SIZE + 8,
-                        (size_t)1 << 40, SIZE_MAX};
+  const size_t bad[] = {
+      1, 4, 7, 12, sizeof(ar_options_t) + 4, AR_OPTIONS_MAX_SIZE + 8, (size_t)1 << 40, SIZE_MAX};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ar_options_t o = AR_OPTIONS_INIT;
     o.size = bad[i];
@@ -284,10 +284,8 @@ static void test_pool_options(void **state) {
  * shorter arena options, not at today's offset. */
 static void test_pool_old_caller(void **state) {
   (void)state;
-  old_pool_options_t old = {sizeof(old_pool_options_t),
-                            {sizeof(old_options_t), 4096, 2, 0, 8192},
-                            1,
-                            5000000000ull};
+  old_pool_options_t old = {
+      sizeof(old_pool_options_t), {sizeof(old_options_t), 4096, 2, 0, 8192}, 1, 5000000000ull};
   void *p = tight(&old, sizeof old);
   assert_int_equal(pool_keeps(p), 1);
   free_tight(p);

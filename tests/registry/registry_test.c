@@ -65,14 +65,14 @@ static int count_entries(const ar_arena_info_t *info, void *ctx) {
 /* ---- (a) nested queries keep the outer walk's entry alive ------------------------------- */
 
 typedef struct nested {
-  stage_t st;          /* 1: reader parked in the callback; 2: arena destroyed */
-  const char *victim;  /* the entry the reader parks on */
-  bool parked;         /* the callback met the victim (set by the reader) */
-  bool timed_out;      /* the reader's wait ran out */
-  bool still_reading;  /* the walk's section outlived the nested ones */
-  int nested_count;    /* entries the nested foreach saw */
-  char seen[32];       /* the victim's name, read after the destroy */
-  int after;           /* entries the outer walk visited after the victim */
+  stage_t st;         /* 1: reader parked in the callback; 2: arena destroyed */
+  const char *victim; /* the entry the reader parks on */
+  bool parked;        /* the callback met the victim (set by the reader) */
+  bool timed_out;     /* the reader's wait ran out */
+  bool still_reading; /* the walk's section outlived the nested ones */
+  int nested_count;   /* entries the nested foreach saw */
+  char seen[32];      /* the victim's name, read after the destroy */
+  int after;          /* entries the outer walk visited after the victim */
 } nested_t;
 
 static int nested_cb(const ar_arena_info_t *info, void *ctx) {
@@ -141,7 +141,7 @@ static void test_nested_queries_keep_entry_alive(void **state) {
 /* ---- (b) readers never block writers ---------------------------------------------------- */
 
 typedef struct parked {
-  stage_t st;       /* 1: reader parked; 2: writers done */
+  stage_t st; /* 1: reader parked; 2: writers done */
   bool timed_out;
   bool once;
   int visited;

@@ -22,7 +22,6 @@
 
 #include "tests/test_util.h" /* TEST_HEAP: the heap flavor, no chunks */
 
-
 typedef struct find {
   const char *name;
   int found;

@@ -52,8 +52,7 @@ static const vcase_t cases[] = {
     {"use_after_reset", "use-after-poison", "heap-use-after-free", JUNK_READ, SKIP_HERE, NULL},
     {"use_after_rewind", "use-after-poison", "heap-use-after-free", JUNK_READ, SKIP_HERE, NULL},
     /* Without ASan the released chunk is back in malloc's hands: reading it is undefined. */
-    {"use_after_release", "heap-use-after-free", "heap-use-after-free", SKIP_HERE, SKIP_HERE,
-     NULL},
+    {"use_after_release", "heap-use-after-free", "heap-use-after-free", SKIP_HERE, SKIP_HERE, NULL},
     {"redzone_overflow", "use-after-poison", "heap-buffer-overflow", ABORT_MSG, ABORT_MSG,
      "arena 'victim-overflow'"},
     {"scope_after_end", "use-after-poison", "heap-use-after-free", JUNK_READ, SKIP_HERE, NULL},
@@ -112,8 +111,7 @@ static void test_case(void **state) {
       ok = strstr(out, "overwritten guard byte") != NULL &&
            strstr(out, "allocated from 0x") != NULL;
   }
-  if (!ok)
-    print_error("case %s: %s; output:\n%s\n", c->name, describe_status(status), out);
+  if (!ok) print_error("case %s: %s; output:\n%s\n", c->name, describe_status(status), out);
   assert_true(ok);
 #endif
 }

@@ -62,10 +62,9 @@ static void expect_report(const char *name, const char *kind, bool dies) {
   snprintf(want_line, sizeof want_line, "victim.c:%d)", line);
   snprintf(want_fn, sizeof want_fn, "fault_%s", name);
   bool exited_right = dies ? WIFSIGNALED(status) && strstr(out, "guard check failed") != NULL
-                          : WIFEXITED(status) && WEXITSTATUS(status) == ERROR_EXIT;
-  bool ok = exited_right && line > 0 &&
-            strstr(out, kind) != NULL && strstr(out, want_line) != NULL &&
-            strstr(out, want_fn) != NULL;
+                           : WIFEXITED(status) && WEXITSTATUS(status) == ERROR_EXIT;
+  bool ok = exited_right && line > 0 && strstr(out, kind) != NULL &&
+            strstr(out, want_line) != NULL && strstr(out, want_fn) != NULL;
   if (!ok)
     print_error("%s: %s; wanted exit %d, '%s', '%s' and '%s' in:\n%s\n", name,
                 describe_status(status), ERROR_EXIT, kind, want_line, want_fn, out);
@@ -134,8 +133,10 @@ int main(int argc, char **argv) {
   (void)argc;
   g_argv0 = argv[0];
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_use_after_reset), cmocka_unit_test(test_use_after_rewind),
-      cmocka_unit_test(test_scope_after_end), cmocka_unit_test(test_redzone_overflow),
+      cmocka_unit_test(test_use_after_reset),
+      cmocka_unit_test(test_use_after_rewind),
+      cmocka_unit_test(test_scope_after_end),
+      cmocka_unit_test(test_redzone_overflow),
       cmocka_unit_test(test_use_after_free),
       cmocka_unit_test(test_concurrent_after_reset),
       cmocka_unit_test(test_concurrent_after_destroy),

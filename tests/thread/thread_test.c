@@ -46,8 +46,8 @@ typedef struct probe {
   size_t chunk_size; /* the thread arena's (white-box: the heap flavor holds no chunks) */
   bool pool_source;  /* its source is the process-wide chunk pool's (white-box) */
   unsigned depth;
-  ar_scope_t scope;      /* what ar_scope_begin returned */
-  ar_error_t scope_err;  /* the last error right after it */
+  ar_scope_t scope;     /* what ar_scope_begin returned */
+  ar_error_t scope_err; /* the last error right after it */
 } probe_t;
 
 static void *probe_body(void *arg) {
@@ -252,7 +252,7 @@ static void test_scope_depth_and_outside_stats(void **state) {
 
 typedef struct report_case {
   size_t threshold;
-  size_t outside; /* bytes to allocate outside any scope */
+  size_t outside;   /* bytes to allocate outside any scope */
   bool open_scopes; /* begin and end scopes afterwards (three times) */
 } report_case_t;
 

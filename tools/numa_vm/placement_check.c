@@ -79,10 +79,8 @@ static void count_move_pages(const pages_t *p, count_t *c) {
     }
     for (size_t j = 0; j < k; j++) {
       c->pages++;
-      if (status[j] >= 0 && status[j] < AR_NUMA_MAX_NODES)
-        c->on[status[j]]++;
-      else
-        c->absent++;
+      if (status[j] >= 0 && status[j] < AR_NUMA_MAX_NODES) c->on[status[j]]++;
+      else c->absent++;
     }
   }
 }
@@ -97,8 +95,7 @@ static void count_get_mempolicy(const pages_t *p, count_t *c) {
                 (unsigned long)(MPOL_F_NODE_ | MPOL_F_ADDR_)) == 0 &&
         node >= 0 && node < AR_NUMA_MAX_NODES)
       c->on[node]++;
-    else
-      c->absent++;
+    else c->absent++;
   }
 }
 
@@ -201,8 +198,7 @@ static void placement_run(ar_numa_bind_t mode) {
   ar_numa_options_init(&o);
   o.bind = mode;
   if (ar_numa_init(&o) != AR_OK) {
-    printf("ERROR topo=%s mode=%s init: %s\n", topo_name, mode_name(mode),
-           ar_numa_last_failure());
+    printf("ERROR topo=%s mode=%s init: %s\n", topo_name, mode_name(mode), ar_numa_last_failure());
     return;
   }
   int nodes[AR_NUMA_MAX_NODES];
@@ -272,11 +268,11 @@ static void placement_run(ar_numa_bind_t mode) {
            "serving_mp_pct=%.2f serving_gm_pct=%.2f\n",
            topo_name, mode_name(mode), node, s.cpus, here, mp.pages, resident,
            pct(mp.on[node], resident), pct(gm.on[node], gm.pages - gm.absent), lib,
-           (unsigned long long)s.located_bytes, (unsigned long long)s.spilled_bytes,
-           remote_bytes, (unsigned long long)s.fallback, (unsigned long long)s.refused, fails,
-           (unsigned long long)s.local, (unsigned long long)s.remote,
-           (unsigned long long)s.unbound, (unsigned long long)s.redirected, policy, not_bind,
-           serving, serving >= 0 ? pct(mp.on[serving], resident) : -1.0,
+           (unsigned long long)s.located_bytes, (unsigned long long)s.spilled_bytes, remote_bytes,
+           (unsigned long long)s.fallback, (unsigned long long)s.refused, fails,
+           (unsigned long long)s.local, (unsigned long long)s.remote, (unsigned long long)s.unbound,
+           (unsigned long long)s.redirected, policy, not_bind, serving,
+           serving >= 0 ? pct(mp.on[serving], resident) : -1.0,
            serving >= 0 ? pct(gm.on[serving], gm.pages - gm.absent) : -1.0);
     fflush(stdout);
     free(all.v);
@@ -388,17 +384,19 @@ static void exhaust_run(int node, size_t mib) {
          "lib_spill_pct=%.2f mp_remote_bytes=%zu spilled_bytes=%llu located_bytes=%llu "
          "fallback=%llu\n",
          topo_name, node, free_mib, mib + 128, got1 + got2, mp_remote, lib_spill,
-         (resident - mp.on[node]) * PAGE, (unsigned long long)spilled,
-         (unsigned long long)located, (unsigned long long)s.fallback);
+         (resident - mp.on[node]) * PAGE, (unsigned long long)spilled, (unsigned long long)located,
+         (unsigned long long)s.fallback);
   int spolicy;
   size_t snot_bind = count_not_bind(&sp, &spolicy);
   printf("EXHAUST topo=%s node=%d strict_got_mib=%zu outcome=%s strict_pct=%.2f "
          "strict_resident=%zu strict_elsewhere=%zu strict_not_bind=%zu refused=%llu "
          "refused_delta=%llu failure=\"%s\"\n",
          topo_name, node, sgot,
-         serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "no-failure" : "other-error",
-         pct(smp.on[node], sres), sres, sres - smp.on[node], snot_bind,
-         (unsigned long long)refused, (unsigned long long)(s1.refused - s0.refused), why);
+         serr == AR_ENOMEM ? "ENOMEM"
+         : serr == AR_OK   ? "no-failure"
+                           : "other-error",
+         pct(smp.on[node], sres), sres, sres - smp.on[node], snot_bind, (unsigned long long)refused,
+         (unsigned long long)(s1.refused - s0.refused), why);
   fflush(stdout);
 
   /* 4. The spilled PREFERRED chunks (the second fill, mostly on other nodes: pooled_remote_pct,
@@ -433,7 +431,9 @@ static void exhaust_run(int node, size_t mib) {
          topo_name, node, s2.pooled, pooled_remote, free_before, rgot, pct(rmp.on[node], rres),
          rres, rres - rmp.on[node], rnot_bind, (unsigned long long)(s3.pool_hits - s2.pool_hits),
          (unsigned long long)(s3.trimmed - s2.trimmed),
-         serr == AR_ENOMEM ? "ENOMEM" : serr == AR_OK ? "served" : "other-error");
+         serr == AR_ENOMEM ? "ENOMEM"
+         : serr == AR_OK   ? "served"
+                           : "other-error");
   fflush(stdout);
   if (sb != NULL) ar_arena_destroy(sb);
   ar_arena_destroy(sa);
@@ -468,8 +468,8 @@ static void probe_bind_populate(int node) {
   unsigned long mask = 1UL << node;
   long rc = syscall(SYS_mbind, p, len, 2 /* MPOL_BIND */, &mask, 64UL, 0U);
   int rc2 = rc == 0 ? madvise(p, len, 23 /* MADV_POPULATE_WRITE */) : -1;
-  printf("PROBE topo=%s node=%d mbind=%ld populate_write=%d errno=%s result\n", topo_name, node,
-         rc, rc2, rc2 != 0 ? strerror(errno) : "-");
+  printf("PROBE topo=%s node=%d mbind=%ld populate_write=%d errno=%s result\n", topo_name, node, rc,
+         rc2, rc2 != 0 ? strerror(errno) : "-");
   fflush(stdout);
   munmap(p, len);
   if (a != NULL) ar_arena_destroy(a);
