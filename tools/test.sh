@@ -139,36 +139,35 @@ has_tests() {
   [[ -n "$out" ]]
 }
 
+# gate NAME FIX CMD...: one counted result from a command that is not a Bazel test. Its output
+# goes to the screen and to $LOGDIR/NAME.log; a failure is listed with the log's first line
+# and says how to fix it (FIX).
+gate() {
+  local name=$1 fix=$2
+  shift 2
+  echo "\$ $*"
+  "$@" 2>&1 | tee "$LOGDIR/$name.log"
+  local rc=${PIPESTATUS[0]}
+  if ((rc == 0)); then
+    PASSED=$((PASSED + 1))
+    echo "-- $name: PASSED"
+  else
+    FAILED=$((FAILED + 1))
+    FAILURES+=("[$name] $*: $(grep -m1 . "$LOGDIR/$name.log")")
+    echo "-- $name: FAILED ($fix; exit status $rc)"
+  fi
+}
+
 # ---- 0. formatting ------------------------------------------------------------------------
 # First because it takes seconds, and a failure here is fixed by one command.
 header "format: tools/format.sh --check (clang-format 14, .clang-format)"
-echo "\$ tools/format.sh --check"
-tools/format.sh --check 2>&1 | tee "$LOGDIR/format.log"
-format_rc=${PIPESTATUS[0]}
-if ((format_rc == 0)); then
-  PASSED=$((PASSED + 1))
-  echo "-- format: PASSED"
-else
-  FAILED=$((FAILED + 1))
-  FAILURES+=("[format] tools/format.sh --check: $(head -n 1 "$LOGDIR/format.log")")
-  echo "-- format: FAILED (fix with tools/format.sh, then commit; exit status $format_rc)"
-fi
+gate format "fix with tools/format.sh, then commit" tools/format.sh --check
 
 # ---- 0b. layering ---------------------------------------------------------------------
 # docs/architecture.md's rule that library files call one way only, measured from the symbol
 # tables of objects compiled one file at a time, at each debug level.
 header "layering: tools/layering.py (no two library files call each other)"
-echo "\$ tools/layering.py"
-python3 tools/layering.py 2>&1 | tee "$LOGDIR/layering.log"
-layering_rc=${PIPESTATUS[0]}
-if ((layering_rc == 0)); then
-  PASSED=$((PASSED + 1))
-  echo "-- layering: PASSED"
-else
-  FAILED=$((FAILED + 1))
-  FAILURES+=("[layering] tools/layering.py: $(grep -m1 'layering:' "$LOGDIR/layering.log")")
-  echo "-- layering: FAILED (exit status $layering_rc)"
-fi
+gate layering "see docs/architecture.md, 'Which files may call which'" python3 tools/layering.py
 
 # ---- 1. default configuration ---------------------------------------------------------
 header "default configuration: every test target"
