@@ -34,18 +34,6 @@ static const char *k_doc =
     "{\"id\": 42, \"name\": \"widget\", \"tags\": [\"a\", \"bb\", \"ccc\"],"
     " \"price\": 12.5, \"dims\": {\"w\": 3, \"h\": 4}, \"ok\": true, \"none\": null}";
 
-static ar_hooks_stats_t stats(void) {
-  ar_hooks_stats_t s;
-  assert_int_equal(ar_hooks_thread_stats(&s), 0);
-  return s;
-}
-
-static size_t arena_used(void) {
-  ar_stats_t st;
-  assert_int_equal(ar_arena_stats(ar_thread_arena(), &st), AR_OK);
-  return st.used;
-}
-
 static json_t *parse(const char *text) {
   json_error_t err;
   json_t *j = json_loads(text, 0, &err);

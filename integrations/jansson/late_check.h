@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * integrations/jansson/late_check.h - what the adapters' tests (jansson_test, libxml2_test)
- * share about a late free: which sanitizer the build has, whether the thread arena packs
+ * share: the hooks' counters and the arena's use, and about a late free: which sanitizer the build has, whether the thread arena packs
  * blocks (so freed blocks reach the hooks' lists), and the outcome a child that freed a
  * block after its scope ended must show. One check, so the two libraries are held to the
  * same report.
@@ -17,26 +17,24 @@
 
 #include "integrations/jansson/arenart_hooks.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
+#include "tests/test_util.h"
+
+#define UNDER_ASAN TEST_ASAN
+#define UNDER_TSAN TEST_TSAN
+
+/* The calling thread's hook counters. */
+static inline ar_hooks_stats_t stats(void) {
+  ar_hooks_stats_t s;
+  assert_int_equal(ar_hooks_thread_stats(&s), 0);
+  return s;
+}
+
+/* Bytes the calling thread's arena has handed out. */
+static inline size_t arena_used(void) {
+  ar_stats_t st;
+  assert_int_equal(ar_arena_stats(ar_thread_arena(), &st), AR_OK);
+  return st.used;
+}
 
 /* Whether this thread's arena packs blocks back to back (not a checking arena: ASan, checked
  * mode, AR_DEBUG >= 2, the heap flavor); the hooks find out at their first block in a scope. */

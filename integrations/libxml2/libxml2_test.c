@@ -34,18 +34,6 @@ static const char k_doc[] = "<?xml version=\"1.0\"?>\n"
                             "<order id=\"7\"><line sku=\"A-1\" qty=\"2\">first</line>"
                             "<line sku=\"B-7\" qty=\"1\">second</line><note>hello</note></order>\n";
 
-static ar_hooks_stats_t stats(void) {
-  ar_hooks_stats_t s;
-  assert_int_equal(ar_hooks_thread_stats(&s), 0);
-  return s;
-}
-
-static size_t arena_used(void) {
-  ar_stats_t st;
-  assert_int_equal(ar_arena_stats(ar_thread_arena(), &st), AR_OK);
-  return st.used;
-}
-
 static xmlDocPtr parse(void) {
   xmlDocPtr d = xmlReadMemory(k_doc, (int)strlen(k_doc), "order.xml", NULL, XML_PARSE_NONET);
   assert_non_null(d);
