@@ -14,10 +14,13 @@ What a file uses can depend on the build: AR_DEBUG levels and NDEBUG add or remo
 that live in other files. So the graph is built for each of the three levels the project
 ships (release -DNDEBUG, the default level 1, -DAR_DEBUG=2) and every one must be acyclic.
 
-Usage: tools/layering.py [--table]   (from the repository root, or any directory: it finds it)
-  --table  also print, for the default level, which files each file uses (the table in
-           docs/architecture.md is this output).
-Exit status: 0 no cycle, 1 a cycle (the files in it are printed), 2 a file did not compile.
+Usage: tools/layering.py [--table] [--doc FILE]   (from anywhere: it finds the repository)
+  --table     also print, for the default level, which files each file uses.
+  --doc FILE  also check the table "| file | uses |" in FILE (docs/architecture.md): every
+              library file has a row, and each row names exactly what the file uses at the
+              default level, so the page cannot drift from the code.
+Exit status: 0 no cycle (and the table matches), 1 a cycle or a table that differs (printed),
+2 a file did not compile.
 """
 import os
 import subprocess
@@ -94,8 +97,48 @@ def cycles(g):
     return out
 
 
+def doc_table(path):
+    """{file: set of used basenames} from the "| file | uses |" table of a markdown page."""
+    rows, inside = {}, False
+    for line in open(path, encoding="utf-8"):
+        line = line.strip()
+        if line.startswith("| file | uses |"):
+            inside = True
+            continue
+        if inside and not line.startswith("|"):
+            break
+        if not inside or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        names = [n for n in cells[0].replace("`", "").split(", ")]
+        uses = set() if cells[1] == "nothing" else {u.strip() for u in cells[1].split(",")}
+        folder = os.path.dirname(names[0])
+        for n in names:
+            rows[n if "/" in n else os.path.join(folder, n)] = uses
+    return rows
+
+
+def check_doc(path, files, g):
+    rows = doc_table(path)
+    wrong = []
+    for f in files:
+        real = {os.path.splitext(os.path.basename(u))[0] for u in g[f]}
+        if f not in rows:
+            wrong.append("%s: no row" % f)
+        elif rows[f] != real:
+            wrong.append("%s: the page says %s, the code uses %s" %
+                         (f, ", ".join(sorted(rows[f])) or "nothing",
+                          ", ".join(sorted(real)) or "nothing"))
+    wrong += ["%s: a row for a file that does not exist" % r for r in sorted(set(rows) - set(files))]
+    for w in wrong:
+        print("layering: %s: %s" % (os.path.relpath(path, ROOT), w))
+    return not wrong
+
+
 def main():
-    table = "--table" in sys.argv[1:]
+    args = sys.argv[1:]
+    table = "--table" in args
+    doc = args[args.index("--doc") + 1] if "--doc" in args else None
     files = sources()
     bad = False
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,9 +151,11 @@ def main():
             if table and level == "default":
                 for f in files:
                     print("%-32s uses %s" % (f, ", ".join(os.path.basename(u) for u in g[f]) or "-"))
+            if doc is not None and level == "default" and not check_doc(doc, files, g):
+                bad = True
     if not bad:
-        print("layering: OK, %d library files, no cycle at any of %d debug levels" %
-              (len(files), len(LEVELS)))
+        print("layering: OK, %d library files, no cycle at any of %d debug levels%s" %
+              (len(files), len(LEVELS), ", the table of %s matches" % doc if doc else ""))
     return 1 if bad else 0
 
 

@@ -6,7 +6,8 @@
 #                 .clang-format-ignore) as clang-format 14 formats it with .clang-format. One
 #                 result; the failure lists the files, and `tools/format.sh` fixes them.
 #   0b. layering  tools/layering.py: no library files that call each other (a cycle of any
-#                 length), read from objects compiled one file at a time at each debug level.
+#                 length), read from objects compiled one file at a time at each debug level,
+#                 and docs/architecture.md's table of who uses whom matches the code.
 #                 One result.
 #   1. default    bazel test //...                           (manual-tagged targets skipped)
 #                 Includes: unit tests; the checked-mode outcomes of tests/sanitizer
@@ -167,7 +168,7 @@ gate format "fix with tools/format.sh, then commit" tools/format.sh --check
 # docs/architecture.md's rule that library files call one way only, measured from the symbol
 # tables of objects compiled one file at a time, at each debug level.
 header "layering: tools/layering.py (no two library files call each other)"
-gate layering "see docs/architecture.md, 'Which files may call which'" python3 tools/layering.py
+gate layering "see docs/architecture.md, 'Which files may call which'" python3 tools/layering.py --doc docs/architecture.md
 
 # ---- 1. default configuration ---------------------------------------------------------
 header "default configuration: every test target"

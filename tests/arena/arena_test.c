@@ -123,6 +123,41 @@ static void test_create_source_without_callbacks(void **state) {
   }
 }
 
+/* arena.h, chunk_size: rounded up to a multiple of 64, and limit_bytes and chunk pools see
+ * the rounded size: three 1000-byte chunks are three 1024-byte ones. */
+static void test_chunk_size_rounded(void **state) {
+  (void)state;
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.chunk_size = 1000;
+  o.prealloc_chunks = 3;
+  o.limit_bytes = 3000;
+  ar_clear_error();
+  assert_null(ar_arena_create(&o));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  o.limit_bytes = 3 * 1024;
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  assert_int_equal(stats_of(a).capacity, 3 * 1024);
+  ar_arena_destroy(a);
+
+  /* A pool of 1024-byte chunks serves an arena asked for 1000-byte ones. */
+  ar_chunk_pool_t *pool = ar_chunk_pool_create(1024, 16, NULL);
+  assert_non_null(pool);
+  ar_options_t po = AR_OPTIONS_INIT;
+  po.chunk_size = 1000;
+  po.source = ar_chunk_pool_source(pool);
+  for (int round = 0; round < 2; round++) {
+    a = ar_arena_create(&po);
+    assert_non_null(a);
+    for (int i = 0; i < 20; i++) assert_non_null(ar_alloc(a, 100));
+    ar_arena_destroy(a);
+  }
+  ar_chunk_pool_stats_t ps;
+  assert_int_equal(ar_chunk_pool_stats(pool, &ps), AR_OK);
+  assert_true(ps.hits > 0); /* the second round reused the first round's chunks */
+  ar_chunk_pool_destroy(pool);
+}
+
 static void test_create_prealloc_over_limit(void **state) {
   test_source_t ts;
   ar_options_t o = AR_OPTIONS_INIT;
@@ -771,6 +806,7 @@ int main(void) {
       chunk_layout_test(test_create_null_opts),
       chunk_layout_test(test_create_invalid_chunk_size),
       chunk_layout_test(test_create_source_without_callbacks),
+      chunk_layout_test(test_chunk_size_rounded),
       chunk_layout_test(test_create_prealloc_over_limit),
       chunk_layout_test(test_create_prealloc_failing_source),
       chunk_layout_test(test_arena_name),

@@ -171,6 +171,27 @@ static void test_realloc_growth_goes_dedicated(void **state) {
   ar_arena_destroy(a);
 }
 
+/* arena.h, chunk_size: a value that rounds up to the default one is the default (its chunks
+ * grow); one that rounds to anything else gives fixed chunks. */
+static void test_rounds_to_default(void **state) {
+  (void)state;
+  size_t sizes[2] = {DEF - 36, DEF + 64};
+  for (int k = 0; k < 2; k++) {
+    ar_options_t o;
+    ar_options_init(&o);
+    o.chunk_size = sizes[k];
+    ar_arena_t *a = ar_arena_create(&o);
+    assert_non_null(a);
+    fill_to(a, 4);
+    size_t got[8];
+    size_t n = chunk_sizes(a, got, 8);
+    assert_int_equal(n, 4);
+    size_t want[2][4] = {{DEF, DEF, 2 * DEF, 4 * DEF}, {DEF + 64, DEF + 64, DEF + 64, DEF + 64}};
+    for (size_t i = 0; i < n; i++) assert_int_equal(got[i], want[k][i]);
+    ar_arena_destroy(a);
+  }
+}
+
 static void assert_all_sized(const ar_arena_t *a, size_t size) {
   for (const ar_chunk_t *c = a->chunks; c != NULL; c = c->next) assert_int_equal(c->size, size);
 }
@@ -382,6 +403,7 @@ int main(void) {
       chunk_layout_test(test_cap),
       chunk_layout_test(test_threshold_follows),
       chunk_layout_test(test_realloc_growth_goes_dedicated),
+      chunk_layout_test(test_rounds_to_default),
       chunk_layout_test(test_fixed),
       chunk_layout_test(test_limit),
       chunk_layout_test(test_marks),

@@ -49,6 +49,41 @@ static void exercise(ar_arena_t *a) {
   assert_int_equal(ar_arena_check(a), AR_OK);
 }
 
+/* arena.h, ar_arena_create: without a source, default-size chunks come from the process-wide
+ * chunk pool (chunkpool.h) and go back to it, dedicated chunks come from OS pages (the pool is
+ * not asked), and any other chunk_size gets OS pages. */
+static void test_default_source(void **state) {
+  (void)state;
+  ar_chunk_pool_t *pool = ar_chunk_pool_default();
+  ar_chunk_pool_stats_t p0, p1, p2, p3;
+  assert_int_equal(ar_chunk_pool_stats(pool, &p0), AR_OK);
+  ar_arena_t *a = ar_arena_create(NULL);
+  assert_non_null(a);
+  while (stats_of(a).chunks < 2) assert_non_null(ar_alloc(a, 1000)); /* two 64 KiB chunks */
+  assert_int_equal(ar_chunk_pool_stats(pool, &p1), AR_OK);
+  assert_int_equal((p1.hits + p1.misses) - (p0.hits + p0.misses), 2);
+  char *big = (char *)ar_alloc(a, 300 * 1024); /* a dedicated chunk */
+  assert_non_null(big);
+  memset(big, 1, 300 * 1024);
+  assert_int_equal(stats_of(a).large_chunks, 1);
+  assert_int_equal(ar_chunk_pool_stats(pool, &p2), AR_OK);
+  assert_int_equal(p2.hits + p2.misses, p1.hits + p1.misses);
+  ar_arena_destroy(a);
+  assert_int_equal(ar_chunk_pool_stats(pool, &p3), AR_OK);
+  assert_int_equal(p3.pooled, p2.pooled + 2); /* both chunks back in the pool */
+
+  ar_options_t o = AR_OPTIONS_INIT; /* another chunk size: OS pages, the pool untouched */
+  o.chunk_size = 8192;
+  a = ar_arena_create(&o);
+  assert_non_null(a);
+  for (int i = 0; i < 20; i++) assert_non_null(ar_alloc(a, 1000));
+  ar_arena_destroy(a);
+  ar_chunk_pool_stats_t p4;
+  assert_int_equal(ar_chunk_pool_stats(pool, &p4), AR_OK);
+  assert_int_equal(p4.hits + p4.misses, p3.hits + p3.misses);
+  assert_int_equal(p4.pooled, p3.pooled);
+}
+
 static void test_builtin_sources(void **state) {
   const ar_source_t *os = ar_source_os();
   const ar_source_t *heap = ar_source_malloc();
@@ -108,6 +143,7 @@ static void test_misaligned_user_source(void **state) {
 int main(void) {
   /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
+      chunk_layout_test(test_default_source),
       chunk_layout_test(test_builtin_sources),
       chunk_layout_test(test_misaligned_user_source),
   };

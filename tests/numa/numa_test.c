@@ -200,6 +200,39 @@ static void test_thread_arena_placement(void **state) {
   ar_numa_shutdown();
 }
 
+/* numa.h: after ar_numa_init, a plain ar_arena_create() arena with the default source takes
+ * its default-size chunks from the pool of the node its thread runs on, and gives them back
+ * there. */
+static void fill_plain_arena(void *arg) {
+  int *ok = (int *)arg;
+  ar_arena_t *a = ar_arena_create(NULL);
+  if (a == NULL) return;
+  for (int i = 0; i < 100; i++) { /* 100 KB of small blocks: two 64 KiB chunks */
+    char *p = (char *)ar_alloc(a, 1000);
+    if (p == NULL) return;
+    memset(p, i, 1000);
+  }
+  ar_arena_destroy(a);
+  *ok = 1;
+}
+
+static void test_plain_arena_routed(void **state) {
+  (void)state;
+  assert_int_equal(init_mode(AR_NUMA_BIND_PREFERRED), AR_OK);
+  int cpu = -1;
+  int node = pick_node(&cpu);
+  assert_true(node >= 0);
+  ar_numa_node_stats_t s0 = node_stats(node);
+  int ok = 0;
+  assert_int_equal(run_pinned(cpu, fill_plain_arena, &ok), 0);
+  assert_true(ok);
+  ar_numa_node_stats_t s1 = node_stats(node);
+  assert_true(s1.local >= s0.local + 2); /* two chunks placed for this node */
+  assert_true(s1.pool_hits + s1.pool_misses >= s0.pool_hits + s0.pool_misses + 2);
+  assert_true(s1.pooled >= 2); /* and back in its pool after destroy */
+  ar_numa_shutdown();
+}
+
 static int find_node_arena(const ar_arena_info_t *info, void *ctx) {
   int *node = (int *)ctx;
   if (info->kind == AR_KIND_NODE && info->node == *node && strncmp(info->name, "node-", 5) == 0)
@@ -819,6 +852,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_errors_before_init, teardown),
       cmocka_unit_test_teardown(test_init_twice, teardown),
       cmocka_unit_test_teardown(test_thread_arena_placement, teardown),
+      cmocka_unit_test_teardown(test_plain_arena_routed, teardown),
       cmocka_unit_test_teardown(test_strict_node_arena, teardown),
       cmocka_unit_test_teardown(test_strict_skips_preferred_chunks, teardown),
       cmocka_unit_test_teardown(test_spill_counted_strict_refused, teardown),

@@ -418,6 +418,13 @@ static void test_numa_options(void **state) {
    * pool_chunks 0 is the default 256, so it is accepted (it used to be refused). */
   ar_numa_options_t zero = {0};
   assert_int_equal(numa_with(&zero), AR_OK);
+  assert_int_equal(ar_numa_init(&zero), AR_OK); /* and 0 means 256 (numa.h) */
+  int nodes[AR_NUMA_MAX_NODES];
+  assert_true(ar_numa_nodes(nodes, AR_NUMA_MAX_NODES) >= 1);
+  ar_numa_node_stats_t ns;
+  assert_int_equal(ar_numa_stats(nodes[0], &ns), AR_OK);
+  assert_int_equal(ns.max_pooled, 256);
+  ar_numa_shutdown();
   ar_numa_options_t designated = {.bind = AR_NUMA_BIND_PREFERRED, .route_default = true};
   assert_int_equal(numa_with(&designated), AR_OK);
 
