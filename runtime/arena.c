@@ -308,7 +308,6 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   ar_options_t o;
   ar_error_t bad = ar_options_validate_(opts, &o); /* options.c: shared with pools, threads */
   if (bad != AR_OK) return (ar_arena_t *)ar_fail_null_(bad);
-  o.chunk_size = ar_align_up_(o.chunk_size, 64);
   const ar_source_t *src = o.source ? o.source : ar_default_source_(o.chunk_size);
 
   ar_arena_t *a = (ar_arena_t *)calloc(1, sizeof *a);
@@ -487,10 +486,7 @@ void ar_arena_destroy(ar_arena_t *a) {
 }
 
 ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind, const char *name) {
-  ar_options_t o = *opts;
-  if (o.chunk_size == 0) o.chunk_size = AR_DEFAULT_CHUNK_SIZE;
-  /* Rounded as ar_arena_create rounds it, so that the source matches the chunks it will get */
-  o.chunk_size = ar_align_up_(o.chunk_size, 64);
+  ar_options_t o = *opts; /* validated: chunk_size set and rounded (options.c) */
   if (o.source == NULL) o.source = ar_default_source_(o.chunk_size); /* see "Source" */
   o.name = name;
   ar_arena_t *a = ar_arena_create(&o);

@@ -177,7 +177,8 @@ static inline void update_peak(ar_arena_t *a) {
 }
 
 /* arena.c: creates an arena listed in the registry under `kind` (ar_arena_kind_t), with
- * ar_default_source_ when opts names no source. Errors: those of ar_arena_create, or
+ * ar_default_source_ when opts names no source. `opts` must have passed ar_options_validate_
+ * (which sets and rounds chunk_size). Errors: those of ar_arena_create, or
  * AR_ENOMEM if the registry entry cannot be made (the arena is destroyed again). */
 AR_INTERNAL ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind,
                                                 const char *name);

@@ -167,10 +167,11 @@ ar_error_t ar_options_validate_(const struct ar_options *in, struct ar_options *
   if (o.chunk_size < AR_MIN_CHUNK_SIZE || o.chunk_size > AR_MAX_CHUNK_SIZE_) return AR_EINVAL;
   if (o.source != NULL && (o.source->acquire == NULL || o.source->release == NULL))
     return AR_EINVAL;
-  /* The arena rounds its chunk size up to 64 bytes, and each chunk it holds counts that much
-   * against the limit. */
-  size_t chunk = ar_align_up_(o.chunk_size, 64);
-  if (o.limit_bytes != 0 && o.prealloc_chunks > o.limit_bytes / chunk) return AR_ELIMIT;
+  /* Chunk sizes are whole 64-byte lines (arena.h): rounded here, once, so that every arena
+   * made from these options, and the source chosen for them, sees the size its chunks have,
+   * and each chunk counts that much against the limit. */
+  o.chunk_size = ar_align_up_(o.chunk_size, 64);
+  if (o.limit_bytes != 0 && o.prealloc_chunks > o.limit_bytes / o.chunk_size) return AR_ELIMIT;
   if (out != NULL) *out = o;
   return AR_OK;
 }
