@@ -131,6 +131,8 @@ void run_worker(int w, int pi, int rep, bool series);
 /* ---- callgrind.c: the fast path's instructions (written by callgrind_report) ------------- */
 
 extern double cg_instr[NPEERS]; /* instructions per allocation; < 0: not measured */
+/* The same in a loop whose handle was tested once before it (the arenart peers only). */
+extern double cg_instr_checked[NPEERS];
 
 /* Measures (unless opt.callgrind is off) and prints the callgrind section; afterwards
  * cg_instr holds only the fast-path figures worth keeping. */

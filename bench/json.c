@@ -123,6 +123,14 @@ int write_json(const char *path, double elapsed) {
     first = false;
     json_num(f, cg_instr[pi]);
   }
+  fprintf(f, "},\n  \"instructions_per_alloc_checked_handle\": {");
+  first = true;
+  for (int pi = 0; pi < NPEERS; pi++) {
+    if (cg_instr_checked[pi] < 0) continue;
+    fprintf(f, "%s\"%s\": ", first ? "" : ", ", peers[pi].name);
+    first = false;
+    json_num(f, cg_instr_checked[pi]);
+  }
   fprintf(f, "},\n  \"goals\": [\n");
   for (int i = 0; i < ngoals; i++) {
     const goal_t *g = &goals[i];

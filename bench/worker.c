@@ -366,15 +366,22 @@ typedef struct peer_entry {
 #include "bench/workloads.inc"
 #undef P
 #if defined(BENCH_WITH_ARENART)
+/* P_HANDLE_OK: how a caller tests the handle once (workloads.inc, the checked callgrind loop). */
 #define P arenart
+#define P_HANDLE_OK(c) ((c).a != NULL)
 #include "bench/workloads.inc"
+#undef P_HANDLE_OK
 #undef P
 #define P arthread
+#define P_HANDLE_OK(c) ((c).s.arena != NULL)
 #include "bench/workloads.inc"
+#undef P_HANDLE_OK
 #undef P
 #define P arconcur
 #define P_SHARED_RESET /* one arena for all threads: reset between rounds, timed apart */
+#define P_HANDLE_OK(c) ((c).ca != NULL)
 #include "bench/workloads.inc"
+#undef P_HANDLE_OK
 #undef P_SHARED_RESET
 #undef P
 #define P arkeep

@@ -17,9 +17,12 @@
  * A loop that marks and rewinds (every request scope) would push a new depth on every pass,
  * since the mark it rewound to stays valid. So ar_mark reuses the top save point when
  * nothing has happened since it was taken or rewound to (same allocation count, count of
- * ar_free/ar_realloc calls, cursor and cleanup count; the inline path bumps the allocation
- * count, so this costs it nothing). If the top save point was rewound to since its last mark
- * (top_rewound), the new mark takes a new generation and becomes the limit: a rewind to the
+ * ar_free/ar_realloc calls, cursor and cleanup count). An inline bump may go uncounted (unless
+ * its caller defined AR_COUNT_INLINE_ALLOCS) but always moves the cursor up by 16 bytes or
+ * more, and only out-of-line calls, which count themselves or `mutations`, can move it back or
+ * into another chunk: the test is exact and costs the inline path nothing. If the top save
+ * point was rewound to since its last mark (top_rewound), the new mark takes a new generation
+ * and becomes the limit: a rewind to the
  * mark rewound to (or to any earlier one) lowers the limit again and makes the new mark
  * stale, as arena.h promises for every mark taken after the mark rewound to. Otherwise (marks
  * in a row, nothing in between) it takes the limit's generation: the two marks are one save

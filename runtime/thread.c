@@ -16,7 +16,8 @@
  * scope open, and nothing frees that memory before the thread exits: a client that parsed
  * JSON on a long-lived thread this way held 219 MB. Making the inline allocator count it is out
  * of the question (it must stay a bump), and it need not: the arena already counts allocations
- * (hot.nalloc_) and used bytes, so the thread keeps a scope depth and, at the two moments the
+ * (hot.nalloc_, which is ar_stats_t.allocs: inline bumps only where AR_COUNT_INLINE_ALLOCS is
+ * defined) and used bytes, so the thread keeps a scope depth and, at the two moments the
  * depth crosses zero, a little arithmetic. When the outermost scope begins, the allocations
  * made since the outermost scope last ended are added to outside_allocs and the used bytes are
  * remembered (they are what the scope cannot free); when it ends, nalloc_ becomes the new

@@ -182,6 +182,22 @@ struct ar_arena_hot_ {
   uint64_t nalloc_;
 };
 
+/**
+ * Inline allocation counting is opt-in: define AR_COUNT_INLINE_ALLOCS (any value) before
+ * including arenart headers and the inline fast path of that translation unit adds each of its
+ * bump allocations to ar_stats_t.allocs, at one read-modify-write per allocation. Without it the
+ * fast path is the bump and its bound test alone, and `allocs` counts every successful
+ * allocation except those inline bumps: everything the library's own functions allocate (it
+ * is compiled with the define), and every inline call that went out of line (a new chunk, a
+ * dedicated chunk, a size-class list, checked or heap mode). Nothing else depends on the count:
+ * marks, scopes and limits behave the same either way.
+ */
+#ifdef AR_COUNT_INLINE_ALLOCS
+#define AR_COUNT_INLINE_(h) ((h)->nalloc_++)
+#else
+#define AR_COUNT_INLINE_(h) ((void)0)
+#endif
+
 /* Private: the inline allocators are inlined even at -O0, so that the out-of-line path's
  * return address lies in the caller's own code (checked mode reports it as the allocation
  * site of a damaged guard). */
@@ -222,7 +238,7 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_
     if (AR_LIKELY(m < (size_t)(h->end_ - h->cur_))) {
       char *p = h->cur_;
       h->cur_ = p + m + 1;
-      h->nalloc_++;
+      AR_COUNT_INLINE_(h);
       return p;
     }
   }
@@ -465,7 +481,9 @@ typedef struct ar_stats {
   size_t large_chunks; /**< dedicated chunks for large or over-aligned requests */
   size_t spare_chunks; /**< empty chunks kept for reuse (an empty current chunk and kept
                             dedicated chunks included) */
-  uint64_t allocs;     /**< successful allocations since creation */
+  uint64_t allocs;     /**< successful allocations since creation; an inline fast-path
+                            bump counts only where AR_COUNT_INLINE_ALLOCS is defined (see
+                            there) */
   size_t cleanups;     /**< registered cleanups pending */
   size_t recycled;     /**< bytes given back with ar_free and waiting for reuse */
 } ar_stats_t;
