@@ -152,18 +152,20 @@ void compute_goals(void) {
   if (g != NULL)
     snprintf(g->ref, sizeof g->ref, "bump %.2f ns, arenart %.2f ns",
              fig(W_REQUEST, "ns/alloc", P_BUMP), fig(W_REQUEST, "ns/alloc", P_ARENART));
-  /* The loop of a caller that checked its arena once (cg_loop_checked): the inline NULL test
-   * is gone from it, as from any loop whose compiler can see the arena is valid. The loop
-   * that cannot see it is printed beside it, so both costs are on the line. */
-  g = add_goal("instr_ar_alloc", "fast path: instructions per ar_alloc (callgrind)",
+  /* Both instruction goals judge the loop after a NULL test of the arena in the same function
+   * (cg_loop_checked), where the compiler drops the inline NULL test, as in any loop where it
+   * can see the arena is valid; the loop without the test is printed beside it, so both
+   * costs are on the line. */
+  g = add_goal("instr_ar_alloc_tested", "fast path: instructions per ar_alloc (callgrind)",
                cg_instr_checked[P_ARENART], "", "<=", 10);
   if (g != NULL && cg_instr[P_BUMP] >= 0)
-    snprintf(g->ref, sizeof g->ref, "bump %.2f; %.2f where the arena may be NULL", cg_instr[P_BUMP],
+    snprintf(g->ref, sizeof g->ref, "bump %.2f; without the NULL test %.2f", cg_instr[P_BUMP],
              cg_instr[P_ARENART]);
-  g = add_goal("instr_concurrent_alloc", "fast path: instructions per ar_concurrent_alloc",
-               cg_instr[P_CONCUR], "", "<=", 14);
+  g = add_goal("instr_concurrent_alloc_tested", "fast path: instructions per ar_concurrent_alloc",
+               cg_instr_checked[P_CONCUR], "", "<=", 14);
   if (g != NULL && cg_instr[P_BUMP] >= 0)
-    snprintf(g->ref, sizeof g->ref, "bump %.2f", cg_instr[P_BUMP]);
+    snprintf(g->ref, sizeof g->ref, "bump %.2f; without the NULL test %.2f", cg_instr[P_BUMP],
+             cg_instr[P_CONCUR]);
   g = add_goal("scaling_t2_same_lifetimes",
                "scaling t=2: ConcurrentArena / serial arenas, same lifetimes",
                paired_ratio(W_SCALING, "t=2", P_CONCUR, P_KEEP16), "x", "<=", 1.3);

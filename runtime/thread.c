@@ -94,11 +94,11 @@ static void maybe_report(const ar_arena_t *a, const char *when) {
   if (bytes < limit) return;
   tls_scope.reported = true;
   fprintf(stderr,
-          "arenart: thread arena '%s' holds %zu bytes from %" PRIu64
-          " allocations made outside any scope (%s); nothing frees them before the thread "
+          "arenart: thread arena '%s' holds %zu bytes allocated outside any scope (%s), %" PRIu64
+          " allocations as ar_stats_t.allocs counts them; nothing frees them before the thread "
           "exits. Bracket the work with ar_scope_begin/ar_scope_end, or use malloc when "
           "ar_scope_depth() is 0.\n",
-          a->name, bytes, allocs_outside(a), when);
+          a->name, bytes, when, allocs_outside(a));
 }
 
 static void thread_arena_exit(void *arg) {

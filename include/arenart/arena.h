@@ -190,7 +190,9 @@ struct ar_arena_hot_ {
  * allocation except those inline bumps: everything the library's own functions allocate (it
  * is compiled with the define), and every inline call that went out of line (a new chunk, a
  * dedicated chunk, a size-class list, checked or heap mode). Nothing else depends on the count:
- * marks, scopes and limits behave the same either way.
+ * marks, scopes and limits behave the same either way. C++: the member functions of
+ * arenart.hpp are inline functions that all translation units share (the linker keeps one
+ * copy), so define it the same way in every translation unit of a program that includes it.
  */
 #ifdef AR_COUNT_INLINE_ALLOCS
 #define AR_COUNT_INLINE_(h) ((h)->nalloc_++)

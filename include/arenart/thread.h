@@ -14,8 +14,9 @@
  *
  * Memory allocated on a thread arena while no scope is open is freed by nothing but thread
  * exit (or a reset the caller makes). ar_scope_depth() tells an integration whether a scope is
- * open, so it can fall back to malloc when none is; ar_scope_stats() counts what was allocated
- * outside scopes; and a line on stderr reports a thread arena whose outside-scope memory
+ * open, so it can fall back to malloc when none is; ar_scope_stats() measures what was
+ * allocated outside scopes (bytes exactly, allocations as ar_stats_t.allocs counts them); and a
+ * line on stderr reports a thread arena whose outside-scope memory
  * passes ar_scope_report_threshold() (on by default in builds with AR_DEBUG >= 1).
  *
  * Synchronization:
@@ -113,8 +114,9 @@ AR_API int ar_scope_stats(ar_scope_stats_t *out);
  * arena's outside_bytes (see ar_scope_stats_t) are at least `bytes` at an outermost
  * ar_scope_begin or at thread exit (a thread that returns from its start routine or calls
  * pthread_exit; the main thread's arena is not destroyed when main returns or exit() is
- * called, so a main thread reports only at a scope begin), one line starting "arenart: thread arena '" and naming the
- * bytes, the allocations and "outside any scope" goes to stderr, at most once per thread arena.
+ * called, so a main thread reports only at a scope begin), one line starting "arenart: thread
+ * arena '" and naming the bytes, "outside any scope" and outside_allocs goes to stderr, at most
+ * once per thread arena.
  * 0 turns reporting off. Default: AR_SCOPE_REPORT_DEFAULT_BYTES in builds with AR_DEBUG >= 1,
  * 0 (off) in release builds (NDEBUG), which report too once a threshold is set. Any thread.
  * Errors: none (it cannot fail). */

@@ -296,6 +296,7 @@ static void test_report(void **state) {
   run_report((report_case_t){1000, 5000, true}, err, sizeof err);
   assert_int_equal(count(err, "arenart: thread arena '"), 1);
   assert_int_equal(count(err, "outside any scope (seen when a scope began)"), 1);
+  assert_int_equal(count(err, " allocations as ar_stats_t.allocs counts them;"), 1);
   /* Past the threshold with no scope ever opened: reported at thread exit. */
   run_report((report_case_t){1000, 5000, false}, err, sizeof err);
   assert_int_equal(count(err, "arenart: thread arena '"), 1);
