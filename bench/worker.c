@@ -359,10 +359,10 @@ typedef struct peer_entry {
     }                                                                                         \
   }
 
-#define P libc
+#define P bump
 #include "bench/workloads.inc"
 #undef P
-#define P bump
+#define P libc
 #include "bench/workloads.inc"
 #undef P
 #if defined(BENCH_WITH_ARENART)
