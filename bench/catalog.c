@@ -91,6 +91,6 @@ const char *const wtitles[W_COUNT] = {
     "growth / bytes stored",
     "7. Large requests: per request 64 KiB..16 MiB of 256 B..64 KiB blocks, every page "
     "touched, then free-all; 1 and 2 threads in rounds as in 3 (each round as many requests "
-    "per thread as fill about 0.1 ms, at most 1024 blocks; rounds for 6 ms, at least 3); "
-    "ns/alloc, fastest round",
+    "per thread as fill about 0.1 ms, at most 1024 blocks, ar-concur one; rounds for 6 ms, "
+    "full 60, at least 3); ns/alloc, fastest round",
 };

@@ -352,8 +352,9 @@ typedef struct large_arg {
   pthread_barrier_t *bar;
   int id, n;
   size_t cap;
-  const int *more, *reqs; /* the main thread's word, written before each round's second
-                           * barrier: whether another round follows, of how many requests */
+  /* The main thread's word, written before each round's second barrier: whether another
+   * round follows, and of how many requests. */
+  const int *more, *reqs;
   int nreq[LARGE_MAX_ROUNDS]; /* requests per thread in each round */
   double busy[LARGE_MAX_ROUNDS], reset[LARGE_MAX_ROUNDS];
 } large_arg_t;
