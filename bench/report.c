@@ -266,8 +266,9 @@ static void print_breakdowns(void) {
 
 void print_goals(void) {
   print_breakdowns();
-  printf("\nGoals (printed, never asserted; ratios are medians of per-repeat pairs; met or NOT "
-         "met is decided\non the value as printed, to %d decimals):\n",
+  printf("\nGoals (printed, never asserted; ratios are medians of per-repeat pairs, the "
+         "per-request ones of\nratios to the bump loop timed in the same worker; met or NOT met "
+         "is decided on the value as printed,\nto %d decimals):\n",
          GOAL_DECIMALS);
   printf("  %-62s %8s  %-8s %-13s %s\n", "goal", "value", "target", "verdict",
          "measured against, same run");
