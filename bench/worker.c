@@ -290,13 +290,14 @@ __attribute__((noinline)) static void cg_base_loop(void **out, int n) {
  * to twice it, capped at 64 KiB), every page of each block touched, everything freed at the
  * end of the request. An arena that gives chunks back at each reset pays munmap, mmap and a
  * page fault per page on every request; one that keeps them reuses warm memory. The sweep
- * over footprints shows where a retention policy stops covering the request. */
-/* Rounds are budgeted by time, not by bytes: after one of warm-up, at least LARGE_MIN_ROUNDS
+ * over footprints shows where a retention policy stops covering the request.
+ *
+ * Rounds are budgeted by time, not by bytes: after one of warm-up, at least LARGE_MIN_ROUNDS
  * (quick; full: 8), then more while the case has measured for under large_budget_ns (6 ms
  * quick, 60 ms full), up to LARGE_MAX_ROUNDS. The earlier budget, about 8 MiB of requests per
  * case, gave an arena that keeps its memory two rounds at 4 MiB, the first of them one where
  * an adaptive arena still faults (it learns the footprint from the warm-up): its figure was
- * one round of about 5 us, and default / tuned at t=2 read anything from 1.0x to 2.2x. An
+ * one round of about 5 us, and default / tuned at t=2 read anything from 1.0x to 2.4x. An
  * allocator that maps and faults every request (about 20 ms a round at 16 MiB) stops after
  * the minimum, which keeps quick mode quick. */
 enum { LARGE_NFOOT = 5, LARGE_SEQ = 4096, LARGE_MAX_ROUNDS = 160, LARGE_MIN_ROUNDS = 3 };
