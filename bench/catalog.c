@@ -22,7 +22,8 @@ const peer_t peers[] = {
      "one ConcurrentArena shared by all threads (public API); reset between rounds; hot path: "
      "retain_bytes = 2x the region; scaling: retain_bytes = 16 MiB, as ar-keep16"},
     {"bump", NULL, "bump", "bump", NULL,
-     "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks"},
+     "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks; per-request: "
+     "also run alternately beside every allocator, in its worker, as its vs-bump reference"},
     {"ar-keep16", NULL, "arkeep", "arkeep", NULL,
      "a serial arena with retain_bytes = 16 MiB; scaling: one per thread, reset once per "
      "round (the ConcurrentArena's lifetimes); large requests: reset per request, 1 MiB "
@@ -74,7 +75,9 @@ const char *const wtitles[W_COUNT] = {
     "1. Hot path: ns per allocation, each object touched; size / region the batch fills "
     "(L1, L2, L3: half the cache; DRAM: twice L3); freeing not timed",
     "2. Per-request: 1000 allocations of 16..271 B, touched, then free-all; ns/alloc with "
-    "the free-all",
+    "the free-all (fastest run); each worker alternates its runs with runs of the bump loop: "
+    "vs-bump = its fastest run / the bump loop's fastest run in the same process, bump = the "
+    "latter",
     "3. Thread scaling: the per-request loop in t threads at once; ns per allocation of one "
     "thread = (slowest thread's busy time + serial reset) per round (flat = scales); "
     "ar-keep16 resets once per round (the ConcurrentArena's lifetimes); reset/t=N: the "
@@ -87,6 +90,7 @@ const char *const wtitles[W_COUNT] = {
     "the allocator has none) to 16 MiB stored (full: 64); ns/op; peak/live = peak RSS "
     "growth / bytes stored",
     "7. Large requests: per request 64 KiB..16 MiB of 256 B..64 KiB blocks, every page "
-    "touched, then free-all; 1 and 2 threads (one request per thread and round, as in 3); "
-    "ns/alloc",
+    "touched, then free-all; 1 and 2 threads in rounds as in 3 (each round as many requests "
+    "per thread as fill about 0.1 ms, at most 1024 blocks, ar-concur one; rounds for 6 ms, "
+    "full 60, at least 3); ns/alloc, fastest round",
 };

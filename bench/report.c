@@ -147,11 +147,15 @@ static void goal_large(const char *id, const char *what, int t) {
 
 void compute_goals(void) {
   goal_t *g;
+  /* The per-request goals compare figures normalised in their own process: each worker times
+   * the bump loop alternately with its allocator and prints the ratio of the two fastest runs
+   * (vs-bump; workloads.inc says why). Two workers' raw figures would carry the swing between
+   * processes. */
   g = add_goal("request_vs_bump", "per-request ns/alloc: arenart / the raw bump loop",
-               paired_ratio(W_REQUEST, "ns/alloc", P_ARENART, P_BUMP), "x", "<=", 1.15);
+               fig(W_REQUEST, "vs-bump", P_ARENART), "x", "<=", 1.15);
   if (g != NULL)
-    snprintf(g->ref, sizeof g->ref, "bump %.2f ns, arenart %.2f ns",
-             fig(W_REQUEST, "ns/alloc", P_BUMP), fig(W_REQUEST, "ns/alloc", P_ARENART));
+    snprintf(g->ref, sizeof g->ref, "bump %.2f ns beside arenart %.2f ns, same processes",
+             fig(W_REQUEST, "bump", P_ARENART), fig(W_REQUEST, "ns/alloc", P_ARENART));
   /* Both instruction goals judge the loop after a NULL test of the arena in the same function
    * (cg_loop_checked), where the compiler drops the inline NULL test, as in any loop where it
    * can see the arena is valid; the loop without the test is printed beside it, so both
@@ -212,16 +216,16 @@ void compute_goals(void) {
   goal_large("large_t1_default_vs_tuned", "large requests t=1: default / tuned, worst size", 1);
   goal_large("large_t2_default_vs_tuned", "large requests t=2: default / tuned, worst size", 2);
   g = add_goal("request_apr_vs_arenart", "per-request ns/alloc: APR pools / arenart",
-               paired_ratio(W_REQUEST, "ns/alloc", apr, P_ARENART), "x", ">=", 1.8);
+               paired_ratio(W_REQUEST, "vs-bump", apr, P_ARENART), "x", ">=", 1.8);
   if (g != NULL)
-    snprintf(g->ref, sizeof g->ref, "arenart %.2f ns, apr %.2f ns",
-             fig(W_REQUEST, "ns/alloc", P_ARENART), fig(W_REQUEST, "ns/alloc", apr));
+    snprintf(g->ref, sizeof g->ref, "each / its bump loop: arenart %.2fx, apr %.2fx",
+             fig(W_REQUEST, "vs-bump", P_ARENART), fig(W_REQUEST, "vs-bump", apr));
   int mh = peer_index("mi-heap");
   g = add_goal("request_miheap_vs_arenart", "per-request ns/alloc: mimalloc heaps / arenart",
-               paired_ratio(W_REQUEST, "ns/alloc", mh, P_ARENART), "x", ">=", 4.0);
+               paired_ratio(W_REQUEST, "vs-bump", mh, P_ARENART), "x", ">=", 4.0);
   if (g != NULL)
-    snprintf(g->ref, sizeof g->ref, "arenart %.2f ns, mi-heap %.2f ns",
-             fig(W_REQUEST, "ns/alloc", P_ARENART), fig(W_REQUEST, "ns/alloc", mh));
+    snprintf(g->ref, sizeof g->ref, "each / its bump loop: arenart %.2fx, mi-heap %.2fx",
+             fig(W_REQUEST, "vs-bump", P_ARENART), fig(W_REQUEST, "vs-bump", mh));
 }
 
 /* What the two ratio goals above summarize, spelled out: the scaling figure split into the
@@ -268,8 +272,9 @@ static void print_breakdowns(void) {
 
 void print_goals(void) {
   print_breakdowns();
-  printf("\nGoals (printed, never asserted; ratios are medians of per-repeat pairs; met or NOT "
-         "met is decided\non the value as printed, to %d decimals):\n",
+  printf("\nGoals (printed, never asserted; ratios are medians of per-repeat pairs, the "
+         "per-request ones of\nratios to the bump loop timed in the same worker; met or NOT met "
+         "is decided on the value as printed,\nto %d decimals):\n",
          GOAL_DECIMALS);
   printf("  %-62s %8s  %-8s %-13s %s\n", "goal", "value", "target", "verdict",
          "measured against, same run");

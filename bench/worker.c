@@ -290,8 +290,19 @@ __attribute__((noinline)) static void cg_base_loop(void **out, int n) {
  * to twice it, capped at 64 KiB), every page of each block touched, everything freed at the
  * end of the request. An arena that gives chunks back at each reset pays munmap, mmap and a
  * page fault per page on every request; one that keeps them reuses warm memory. The sweep
- * over footprints shows where a retention policy stops covering the request. */
-enum { LARGE_NFOOT = 5, LARGE_SEQ = 4096, LARGE_MAX_ROUNDS = 160 };
+ * over footprints shows where a retention policy stops covering the request.
+ *
+ * Rounds are budgeted by time, not by bytes: after one of warm-up, at least LARGE_MIN_ROUNDS
+ * (quick; full: 8), then more while the case has measured for under large_budget_ns (6 ms
+ * quick, 60 ms full), up to LARGE_MAX_ROUNDS. The earlier budget, about 8 MiB of requests per
+ * case, gave an arena that keeps its memory two rounds at 4 MiB, the first of them one where
+ * an adaptive arena still faults (it learns the footprint from the warm-up): its figure was
+ * one round of about 5 us, and default / tuned at t=2 read anything from 1.0x to 2.4x. An
+ * allocator that maps and faults every request (about 20 ms a round at 16 MiB) stops after
+ * the minimum, which keeps quick mode quick. */
+enum { LARGE_NFOOT = 5, LARGE_SEQ = 4096, LARGE_MAX_ROUNDS = 160, LARGE_MIN_ROUNDS = 3 };
+static double large_budget_ns(const bench_params_t *prm) { return prm->quick ? 6e6 : 60e6; }
+static int large_min_rounds(const bench_params_t *prm) { return prm->quick ? LARGE_MIN_ROUNDS : 8; }
 static const size_t large_foot[LARGE_NFOOT] = {(size_t)64 << 10, (size_t)256 << 10, (size_t)1 << 20,
                                                (size_t)4 << 20, (size_t)16 << 20};
 static const char *const large_label[LARGE_NFOOT] = {"64K", "256K", "1M", "4M", "16M"};
@@ -315,14 +326,19 @@ static int large_count(size_t foot, size_t *bytes) {
   return n;
 }
 
-/* About 8 MiB (quick) or 128 MiB of requests per case, within [2, 16] or [8, 160] rounds
- * after one of warm-up: an arena that maps and faults in every request spends most of the
- * workload's time in the 16 MiB case (quick: three requests per thread count, about a fifth
- * of a second on the build machine), and quick mode must stay quick. */
-static int large_rounds(const bench_params_t *prm, size_t foot) {
-  size_t want = (prm->quick ? (size_t)8 << 20 : (size_t)128 << 20) / foot;
-  int lo = prm->quick ? 2 : 8, hi = prm->quick ? 16 : LARGE_MAX_ROUNDS;
-  return want < (size_t)lo ? lo : want > (size_t)hi ? hi : (int)want;
+/* Requests per round. A round of one 64 KiB or 256 KiB request lasts well under a microsecond
+ * for an arena that keeps its memory, as long as the wake-up from the barrier before it and a
+ * few clock reads: such rounds timed mostly those, and the figure swung by 30% from one worker
+ * to the next. So a round holds as many requests as fill about LARGE_ROUND_NS, judged from the
+ * round before it (the warm-up round is one request), and never more than make
+ * LARGE_ROUND_BLOCKS blocks; an allocator that maps and faults every request stays at one or a
+ * few requests a round, so quick mode stays quick. */
+enum { LARGE_ROUND_BLOCKS = 1024 };
+#define LARGE_ROUND_NS 100e3
+static int large_reqs(int n, double ns_per_req) {
+  int most = (LARGE_ROUND_BLOCKS + n - 1) / n;
+  double want = ns_per_req > 0 ? LARGE_ROUND_NS / ns_per_req : most;
+  return want < 1 ? 1 : want > most ? most : (int)want;
 }
 
 /* Writes the chain link, one byte per page and the last byte: every page is faulted in. */
@@ -335,8 +351,12 @@ static inline void touch_pages(void *p, size_t size, void *prev) {
 
 typedef struct large_arg {
   pthread_barrier_t *bar;
-  int id, rounds, n;
+  int id, n;
   size_t cap;
+  /* The main thread's word, written before each round's second barrier: whether another
+   * round follows, and of how many requests. */
+  const int *more, *reqs;
+  int nreq[LARGE_MAX_ROUNDS]; /* requests per thread in each round */
   double busy[LARGE_MAX_ROUNDS], reset[LARGE_MAX_ROUNDS];
 } large_arg_t;
 
@@ -359,10 +379,10 @@ typedef struct peer_entry {
     }                                                                                         \
   }
 
-#define P libc
+#define P bump
 #include "bench/workloads.inc"
 #undef P
-#define P bump
+#define P libc
 #include "bench/workloads.inc"
 #undef P
 #if defined(BENCH_WITH_ARENART)
