@@ -77,7 +77,8 @@ const char *const wtitles[W_COUNT] = {
     "2. Per-request: 1000 allocations of 16..271 B, touched, then free-all; ns/alloc with "
     "the free-all (fastest run); each worker alternates its runs with runs of the bump loop: "
     "vs-bump = its fastest run / the bump loop's fastest run in the same process, bump = the "
-    "latter",
+    "latter; vs-bump-mem and bump-mem the same against a bump loop whose cursor lives in "
+    "memory (reached through a pointer, as any allocator's is)",
     "3. Thread scaling: the per-request loop in t threads at once; ns per allocation of one "
     "thread = (slowest thread's busy time + serial reset) per round (flat = scales); "
     "ar-keep16 resets once per round (the ConcurrentArena's lifetimes); reset/t=N: the "
