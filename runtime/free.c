@@ -53,6 +53,7 @@
 #include "arenart/arena.h"
 #include "runtime/arena_internal.h"
 #include "runtime/bins.h"
+#include "runtime/chunks.h"
 #include "runtime/heap.h"
 #include "runtime/internal.h"
 #include "runtime/track.h"
@@ -269,9 +270,15 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
   }
   if (!a->slow_only) {
     /* The only allocation of a dedicated chunk grows with its chunk, without a copy
-     * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. */
+     * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. A
+     * chunk mapped with room to grow is made large enough here first (chunks.c, "Room to
+     * grow"), so ar_large_grow_ finds the room and never resizes its mapping itself. */
     ar_chunk_t **link;
     ar_chunk_t *c = find_large(a, old, &link);
+    if (c != NULL && ar_chunks_reserved(a, c)) {
+      size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp; /* ar_large_grow_'s */
+      if (bytes > c->size) c = ar_chunks_grow_reserved(a, link, c, bytes);
+    }
     void *q = c != NULL ? ar_large_grow_(a, link, c, new_size) : NULL;
     if (q != NULL) {
       ar_assert_expensive(ar_arena_check(a) == AR_OK);
@@ -287,7 +294,9 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
      * growth needs no copy, even where grown chunks would take the block inline. If that
      * chunk cannot be had (the limit, the source), ar_alloc below may still fit the block
      * into a chunk the arena holds; a failed attempt changed nothing. */
+    ar_chunks_reserve_next(true); /* a chunk with room to grow (chunks.c) */
     q = ar_alloc_dedicated_(a, new_size);
+    ar_chunks_reserve_next(false);
   }
   if (q == NULL) q = ar_alloc(a, new_size);
   if (q == NULL) return NULL; /* ar_alloc set the error; the old block is untouched */
