@@ -104,7 +104,7 @@ bool ar_chunks_reserved(const ar_arena_t *a, const ar_chunk_t *c) {
 /* The mapping a chunk of `bytes` gets: a reserve below 4 MiB, the exact size from there. */
 static size_t reserve_length(size_t bytes) {
   if (bytes <= AR_RESERVE_SMALL) return AR_RESERVE_SMALL;
-  if (bytes <= AR_RESERVE_LARGE) return AR_RESERVE_LARGE;
+  if (bytes < AR_RESERVE_LARGE) return AR_RESERVE_LARGE;
   return ar_align_up_(bytes, AR_PAGE_ALIGN); /* bytes < 2^62: no wrap */
 }
 
@@ -146,7 +146,7 @@ static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
 }
 
 ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
-  if (dedicated && reserve_next && !a->slow_only && bytes <= AR_RESERVE_LARGE && os_large(a)) {
+  if (dedicated && reserve_next && !a->slow_only && bytes < AR_RESERVE_LARGE && os_large(a)) {
     ar_chunk_t *c = acquire_reserved(a, bytes);
     if (c != NULL) return c;
   }
@@ -174,8 +174,9 @@ ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t
     }
     if (nb == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (want > AR_RESERVE_LARGE && length <= AR_RESERVE_LARGE)
-      (void)madvise(nb, want, MADV_HUGEPAGE); /* no reserve left: as os_acquire advises */
+    /* No reserve left (the mapping may have had one, advised otherwise): as os_acquire
+     * advises a block this large. */
+    if (want >= AR_RESERVE_LARGE) (void)madvise(nb, want, MADV_HUGEPAGE);
 #endif
     ptrdiff_t d = nb - ob;
     ar_chunk_t *nc = (ar_chunk_t *)(void *)(nb + AR_RESERVE_HEAD);
