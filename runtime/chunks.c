@@ -176,7 +176,7 @@ ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t
 #ifdef MADV_HUGEPAGE
     /* No reserve left (the mapping may have had one, advised otherwise): as os_acquire
      * advises a block this large. */
-    if (want >= AR_RESERVE_LARGE) (void)madvise(nb, want, MADV_HUGEPAGE);
+    if (bytes >= AR_RESERVE_LARGE) (void)madvise(nb, want, MADV_HUGEPAGE);
 #endif
     ptrdiff_t d = nb - ob;
     ar_chunk_t *nc = (ar_chunk_t *)(void *)(nb + AR_RESERVE_HEAD);
