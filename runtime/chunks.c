@@ -161,7 +161,10 @@ ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t
   ar_assert(ar_chunks_reserved(a, c) && bytes > c->size);
   if (!ar_chunks_room_possible(a, bytes - c->size)) return NULL;
   size_t length = ((const reserve_rec_t *)c->base)->length;
-  if (bytes > length) {
+  /* Reaching 4 MiB always remaps, even within a 4 MiB reserve: the chunk then has a mapping
+   * of its own size, advised huge pages, like every block that large of the OS source. */
+  bool to_exact = bytes >= AR_RESERVE_LARGE && c->size < AR_RESERVE_LARGE;
+  if (bytes > length || to_exact) {
     if (AR_TSAN) return NULL; /* it cannot follow mremap: the caller copies */
     /* The whole mapping moves (or grows where it is), record and header with it; after a
      * move only the new header may be read. */
