@@ -156,8 +156,7 @@ ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
   return chunk_init(a, base, (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16), bytes);
 }
 
-ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c,
-                                    size_t bytes) {
+ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t bytes) {
   ar_assert(ar_chunks_reserved(a, c) && bytes > c->size);
   if (!ar_chunks_room_possible(a, bytes - c->size)) return NULL;
   size_t length = ((const reserve_rec_t *)c->base)->length;

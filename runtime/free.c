@@ -19,9 +19,12 @@
  *      the arena's slow path consults them when the current chunk is full.
  *
  * Layering. This file sits above the arena: it calls the core (arena.c), the bins, the
- * tracking vocabulary (track.c) and the heap flavor's table (heap.c), and none of them calls
- * it. The pieces of a give-back that belong to the arena (un-bumping aside) are asked of it:
- * releasing or growing a dedicated chunk, which also keeps the chunk accounting in one place.
+ * tracking vocabulary (track.c), the heap flavor's table (heap.c) and, for dedicated chunks
+ * with room to grow, chunks.c, and none of them calls it. The pieces of a give-back that
+ * belong to the arena (un-bumping aside) are asked of it: releasing or growing a dedicated
+ * chunk, which also keeps the chunk accounting in one place. A chunk with room to grow is
+ * chunks.c's to enlarge (its mapping is longer than the chunk, which only chunks.c knows);
+ * ar_large_grow_ then finds the room and moves the block's end as for any other chunk.
  *
  * Accounting. `used` is used_retired + the cursor offset; a listed block still counts as used
  * (it lies below some chunk's top) and is reported separately in `recycled`. Un-bumping and
@@ -227,9 +230,11 @@ void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
 }
 
 /* ar_realloc of a non-NULL block. Growing tries, in order: the footprint it already has, the
- * cursor (the most recent allocation), the block's dedicated chunk (its slack, or a resize
- * of the chunk by its source: mremap for OS pages, so a big vector doubles without a copy),
- * a recycled block, and last a new allocation with a copy. */
+ * cursor (the most recent allocation), the block's dedicated chunk (its slack, the reserve
+ * behind it, or a resize of the chunk by its source: mremap for OS pages, so a big vector
+ * doubles without a copy), a recycled block, and last a new allocation with a copy: past the
+ * dedicated threshold into a chunk of its own with room to grow (chunks.c, "Room to grow"),
+ * so that the next doublings are in place. */
 static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   check_owner(a);
   if (a->in_cleanup) return ar_fail_null_(AR_EBUSY);

@@ -174,7 +174,9 @@ static char *grow(ar_arena_t *a, char *q, size_t n, size_t to, unsigned char tag
 }
 
 /* Whether the kernel has transparent huge pages (else madvise cannot set their flags). */
-static bool have_thp(void) { return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0; }
+static bool have_thp(void) {
+  return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
 
 static uintptr_t page_of(const void *p) { return (uintptr_t)p & ~(uintptr_t)4095; }
 
@@ -219,8 +221,8 @@ static void test_counts_and_past_the_reserve(void **state) {
   /* Each step doubles the block, and the two stats must follow it byte for byte. Steps:
    * within 1 MiB; to 1 MiB + (one mremap, to the 4 MiB reserve); within 4 MiB; 4 MiB + and
    * 8 MiB + (one mremap each, exact, advised huge pages). */
-  const size_t to[] = {64 * KIB, 128 * KIB, 256 * KIB, 512 * KIB, MIB,
-                       2 * MIB,  4 * MIB - 128, 4 * MIB, 8 * MIB};
+  const size_t to[] = {64 * KIB, 128 * KIB,     256 * KIB, 512 * KIB, MIB,
+                       2 * MIB,  4 * MIB - 128, 4 * MIB,   8 * MIB};
   const int moves[] = {0, 0, 0, 0, 1, 0, 1, 1, 1};
   for (size_t i = 0; i < sizeof to / sizeof to[0]; i++) {
     ar_stats_t s0 = stats_of(a);
@@ -298,18 +300,10 @@ static void test_address_space_given_back(void **state) {
     uintptr_t lo = page_of(q), hi = lo + (reserved ? MIB : n);
     assert_true(all_mapped(lo, hi));
     switch (how) {
-      case BY_FREE:
-        assert_int_equal(ar_free(a, q, n), AR_OK);
-        break;
-      case BY_RESET:
-        ar_reset(a);
-        break;
-      case BY_REWIND:
-        assert_int_equal(ar_rewind(a, &m), AR_OK);
-        break;
-      case BY_RELEASE:
-        ar_release(a);
-        break;
+      case BY_FREE: assert_int_equal(ar_free(a, q, n), AR_OK); break;
+      case BY_RESET: ar_reset(a); break;
+      case BY_REWIND: assert_int_equal(ar_rewind(a, &m), AR_OK); break;
+      case BY_RELEASE: ar_release(a); break;
       default:
         ar_arena_destroy(a);
         a = NULL;
