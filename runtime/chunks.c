@@ -10,14 +10,17 @@
  * handed back to the source is made writable for it) in step. Dedicated chunks given back by
  * ar_free take the same path (arena.c, ar_large_free_).
  *
- * Calls downward only: track.c, the registry's accounting and clock, and the source itself.
- * The arena core (arena.c) calls it; it calls nothing of the core.
+ * Calls downward only: track.c, the registry's accounting and clock, the source itself, and
+ * source.c's ar_source_os() (to recognise OS pages, "Room to grow" below). The arena core
+ * (arena.c) and free.c call it; it calls nothing of either.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "arenart/arena.h"
+#include "arenart/source.h"
 #include "runtime/arena_internal.h"
 #include "runtime/chunks.h"
 #include "runtime/internal.h"
@@ -33,11 +36,86 @@ static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t
   return dedicated || bytes != a->chunk_size ? &a->large_source : &a->source;
 }
 
-ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
-  const ar_source_t *src = source_for(a, dedicated, bytes);
-  void *base = src->acquire(src->ctx, bytes);
-  if (base == NULL) return NULL;
-  ar_chunk_t *c = (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16);
+/*
+ * Room to grow. ar_realloc moves a block that grows past a quarter of a chunk_size chunk into
+ * a dedicated chunk (free.c), because such a block is usually a vector or a buffer that goes
+ * on doubling. Growing that chunk with mremap costs a system call per doubling, and most of
+ * them move the mapping: dedicated chunks are mapped one after another, so the pages after a
+ * chunk are usually the next chunk, and the kernel must move the page tables and flush the
+ * TLB. Measured on the bench's append-heavy containers (64 vectors doubling from 32 KiB to
+ * 512 KiB), those mremap calls were a tenth of the run's time.
+ * So a dedicated chunk that ar_realloc asks for (ar_chunks_reserve_next), from the OS pages
+ * of ar_source_os(), in an arena that is not slow-only, is mapped with room to grow: the
+ * mapping is AR_RESERVE_SMALL (1 MiB) long, or AR_RESERVE_LARGE (4 MiB) for chunks above
+ * 1 MiB, and the chunk uses its front. Growing into the rest is a few stores
+ * (ar_chunks_grow_reserved); past it the whole mapping is resized with mremap to the next
+ * reserve (4 MiB), and from 4 MiB on to exactly the chunk (which is then advised
+ * MADV_HUGEPAGE like any 4 MiB block of the OS source: a block that large is touched whole,
+ * and a huge page in a reserve would make memory of address space). Smaller reserves are
+ * advised MADV_NOHUGEPAGE, so that where THP is "always" a first touch cannot fault in 2 MiB
+ * of a reserve. The reserve is address space, not memory: MAP_NORESERVE, so no commit charge
+ * where overcommit allows, and nothing resident until written.
+ * The reserve is not part of the chunk: `size` (and so `capacity`, the registry's totals,
+ * limit_bytes, the kept-chunk classes and retention) stays what the chunk was asked for, and
+ * grows only by what the block grows into, under the limit as an mremap would. Only the
+ * mapping's length differs, and it is kept in a record at the front of the mapping: the
+ * chunk header follows it at offset AR_RESERVE_HEAD, which is how such a chunk is recognised
+ * (an OS page is page-aligned, so every other chunk of that source has its header at
+ * offset 0). AR_CHUNK_OVERHEAD already has room for the 16 bytes. ar_chunks_release unmaps
+ * the whole mapping, so release, reset, rewind, ar_free and destroy give the address space
+ * back with the chunk.
+ * Only chunks that ar_realloc asks for get a reserve: a large ar_alloc is usually written
+ * once and never grows, and spreading every dedicated chunk over a megabyte of address space
+ * would cost page-table pages of its own for each. A mapping that cannot be had with its
+ * reserve (a strict overcommit policy refuses address space as if it were memory) is made
+ * without one, as before; an mremap that cannot reach a reserve asks for the exact size.
+ * ThreadSanitizer builds, which cannot follow mremap, grow within the reserve (nothing moves)
+ * and copy past it, as they copy any dedicated chunk that would have to be resized.
+ */
+#define AR_RESERVE_SMALL ((size_t)1 << 20)
+#define AR_RESERVE_LARGE ((size_t)4 << 20)
+#define AR_RESERVE_HEAD ((size_t)16)
+#define AR_RESERVE_TAG ((uintptr_t)0x72657365727665UL) /* "reserve" */
+
+/* At the front of a reserved mapping: its length, and a tag that debug builds check. */
+typedef struct reserve_rec {
+  size_t length;
+  uintptr_t tag; /* AR_RESERVE_TAG ^ the mapping's address */
+} reserve_rec_t;
+
+/* Set by free.c around the one dedicated allocation that ar_realloc makes. A serial arena is
+ * used by its owner thread only, so a per-thread flag is per-arena for the length of it. */
+static _Thread_local bool reserve_next;
+
+void ar_chunks_reserve_next(bool on) { reserve_next = on; }
+
+static bool os_large(const ar_arena_t *a) {
+  const ar_source_t *os = ar_source_os();
+  return a->large_source.acquire == os->acquire && a->large_source.release == os->release;
+}
+
+bool ar_chunks_reserved(const ar_arena_t *a, const ar_chunk_t *c) {
+  if (!os_large(a) || (const char *)c - (const char *)c->base != (ptrdiff_t)AR_RESERVE_HEAD)
+    return false;
+  ar_assert(((const reserve_rec_t *)c->base)->tag == (AR_RESERVE_TAG ^ (uintptr_t)c->base));
+  return true;
+}
+
+/* The mapping a chunk of `bytes` gets: a reserve below 4 MiB, the exact size from there. */
+static size_t reserve_length(size_t bytes) {
+  if (bytes <= AR_RESERVE_SMALL) return AR_RESERVE_SMALL;
+  if (bytes < AR_RESERVE_LARGE) return AR_RESERVE_LARGE;
+  return ar_align_up_(bytes, AR_PAGE_ALIGN); /* bytes < 2^62: no wrap */
+}
+
+static void reserve_note(char *base, size_t length) {
+  reserve_rec_t *r = (reserve_rec_t *)(void *)base;
+  r->length = length;
+  r->tag = AR_RESERVE_TAG ^ (uintptr_t)base;
+}
+
+/* The header fields of a new chunk of `bytes` at c, in the block at base; counted. */
+static ar_chunk_t *chunk_init(ar_arena_t *a, void *base, ar_chunk_t *c, size_t bytes) {
   c->next = NULL;
   c->base = base;
   c->size = bytes;
@@ -53,15 +131,87 @@ ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
   return c;
 }
 
+/* A dedicated chunk of `bytes` with room to grow ("Room to grow"); NULL if the mapping could
+ * not be had (nothing changed). */
+static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
+  size_t length = reserve_length(bytes);
+  char *base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return NULL;
+#ifdef MADV_NOHUGEPAGE
+  (void)madvise(base, length, MADV_NOHUGEPAGE); /* advice only */
+#endif
+  reserve_note(base, length);
+  return chunk_init(a, base, (ar_chunk_t *)(void *)(base + AR_RESERVE_HEAD), bytes);
+}
+
+ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
+  if (dedicated && reserve_next && !a->slow_only && bytes < AR_RESERVE_LARGE && os_large(a)) {
+    ar_chunk_t *c = acquire_reserved(a, bytes);
+    if (c != NULL) return c;
+  }
+  const ar_source_t *src = source_for(a, dedicated, bytes);
+  void *base = src->acquire(src->ctx, bytes);
+  if (base == NULL) return NULL;
+  return chunk_init(a, base, (ar_chunk_t *)(void *)ar_align_up_((uintptr_t)base, 16), bytes);
+}
+
+ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c, size_t bytes) {
+  ar_assert(ar_chunks_reserved(a, c) && bytes > c->size);
+  if (!ar_chunks_room_possible(a, bytes - c->size)) return NULL;
+  size_t length = ((const reserve_rec_t *)c->base)->length;
+  /* Reaching 4 MiB always remaps, even within a 4 MiB reserve: the chunk then has a mapping
+   * of its own size, advised huge pages, like every block that large of the OS source. */
+  bool to_exact = bytes >= AR_RESERVE_LARGE && c->size < AR_RESERVE_LARGE;
+  if (bytes > length || to_exact) {
+    if (AR_TSAN) return NULL; /* it cannot follow mremap: the caller copies */
+    /* The whole mapping moves (or grows where it is), record and header with it; after a
+     * move only the new header may be read. */
+    char *ob = (char *)c->base;
+    size_t want = reserve_length(bytes);
+    char *nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
+    if (nb == MAP_FAILED && want > ar_align_up_(bytes, AR_PAGE_ALIGN)) {
+      want = ar_align_up_(bytes, AR_PAGE_ALIGN);
+      nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
+    }
+    if (nb == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    /* No reserve left (the mapping may have had one, advised otherwise): as os_acquire
+     * advises a block this large. */
+    if (bytes >= AR_RESERVE_LARGE) (void)madvise(nb, want, MADV_HUGEPAGE);
+#endif
+    ptrdiff_t d = nb - ob;
+    ar_chunk_t *nc = (ar_chunk_t *)(void *)(nb + AR_RESERVE_HEAD);
+    reserve_note(nb, want);
+    nc->base = nb;
+    nc->data += d;
+    nc->top += d;
+    if (nc->start != NULL) nc->start += d;
+    *link = nc;
+    c = nc;
+  }
+  /* Counted as ar_large_grow_ counts a resize: the old size released, the new one acquired,
+   * so the registry's chunk counts stay balanced. */
+  ar_global_chunk_released_(a->reg, c->size);
+  ar_global_chunk_acquired_(a->reg, bytes);
+  a->capacity += bytes - c->size;
+  c->size = bytes;
+  c->limit = (char *)c->base + bytes;
+  ar_chunks_shed_to_limit(a);
+  return c;
+}
+
 void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated) {
   const ar_source_t *src = source_for(a, dedicated, c->size);
   void *base = c->base;
   size_t size = c->size;
+  bool reserved = dedicated && ar_chunks_reserved(a, c);
   ar_assert(a->capacity >= size);
   a->capacity -= size;
   ar_global_chunk_released_(a->reg, size);
   ar_track_to_source(a, base, size);
-  src->release(src->ctx, base, size);
+  if (reserved) munmap(base, ((const reserve_rec_t *)base)->length); /* the reserve too */
+  else src->release(src->ctx, base, size);
 }
 
 /*

@@ -19,7 +19,19 @@
 /* A new chunk of `bytes` (a dedicated one, or an ordinary one of chunk_size or grown), hidden
  * and counted in capacity; NULL if the source has none (nothing changed). */
 AR_INTERNAL ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated);
-/* Gives chunk c (unlinked by the caller) back to the source it came from and uncounts it. */
+/* Whether the next dedicated chunk this thread acquires is mapped with room to grow (free.c
+ * sets it around ar_realloc's dedicated allocation; chunks.c, "Room to grow"). */
+AR_INTERNAL void ar_chunks_reserve_next(bool on);
+/* Whether dedicated chunk c was mapped with room to grow. */
+AR_INTERNAL bool ar_chunks_reserved(const ar_arena_t *a, const ar_chunk_t *c);
+/* Grows reserved dedicated chunk c (linked at *link) to `bytes` (more than its size): into its
+ * reserve, else by moving the mapping; counted and under the limit. Returns the chunk (moved:
+ * *link updated) or NULL, nothing changed, if the limit or the OS refuses (or, in TSan builds,
+ * if the reserve is too small). */
+AR_INTERNAL ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c,
+                                                size_t bytes);
+/* Gives chunk c (unlinked by the caller) back to the source it came from and uncounts it
+ * (a reserved chunk's whole mapping goes back). */
 AR_INTERNAL void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated);
 /* A kept dedicated chunk of at least `bytes` (and at most about twice that), or NULL. */
 AR_INTERNAL ar_chunk_t *ar_chunks_take_kept(ar_arena_t *a, size_t bytes);

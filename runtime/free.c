@@ -19,9 +19,12 @@
  *      the arena's slow path consults them when the current chunk is full.
  *
  * Layering. This file sits above the arena: it calls the core (arena.c), the bins, the
- * tracking vocabulary (track.c) and the heap flavor's table (heap.c), and none of them calls
- * it. The pieces of a give-back that belong to the arena (un-bumping aside) are asked of it:
- * releasing or growing a dedicated chunk, which also keeps the chunk accounting in one place.
+ * tracking vocabulary (track.c), the heap flavor's table (heap.c) and, for dedicated chunks
+ * with room to grow, chunks.c, and none of them calls it. The pieces of a give-back that
+ * belong to the arena (un-bumping aside) are asked of it: releasing or growing a dedicated
+ * chunk, which also keeps the chunk accounting in one place. A chunk with room to grow is
+ * chunks.c's to enlarge (its mapping is longer than the chunk, which only chunks.c knows);
+ * ar_large_grow_ then finds the room and moves the block's end as for any other chunk.
  *
  * Accounting. `used` is used_retired + the cursor offset; a listed block still counts as used
  * (it lies below some chunk's top) and is reported separately in `recycled`. Un-bumping and
@@ -53,6 +56,7 @@
 #include "arenart/arena.h"
 #include "runtime/arena_internal.h"
 #include "runtime/bins.h"
+#include "runtime/chunks.h"
 #include "runtime/heap.h"
 #include "runtime/internal.h"
 #include "runtime/track.h"
@@ -226,9 +230,11 @@ void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
 }
 
 /* ar_realloc of a non-NULL block. Growing tries, in order: the footprint it already has, the
- * cursor (the most recent allocation), the block's dedicated chunk (its slack, or a resize
- * of the chunk by its source: mremap for OS pages, so a big vector doubles without a copy),
- * a recycled block, and last a new allocation with a copy. */
+ * cursor (the most recent allocation), the block's dedicated chunk (its slack, the reserve
+ * behind it, or a resize of the chunk by its source: mremap for OS pages, so a big vector
+ * doubles without a copy), a recycled block, and last a new allocation with a copy: past the
+ * dedicated threshold into a chunk of its own with room to grow (chunks.c, "Room to grow"),
+ * so that the next doublings are in place. */
 static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   check_owner(a);
   if (a->in_cleanup) return ar_fail_null_(AR_EBUSY);
@@ -269,9 +275,15 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
   }
   if (!a->slow_only) {
     /* The only allocation of a dedicated chunk grows with its chunk, without a copy
-     * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. */
+     * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. A
+     * chunk mapped with room to grow is made large enough here first (chunks.c, "Room to
+     * grow"), so ar_large_grow_ finds the room and never resizes its mapping itself. */
     ar_chunk_t **link;
     ar_chunk_t *c = find_large(a, old, &link);
+    if (c != NULL && ar_chunks_reserved(a, c)) {
+      size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp; /* ar_large_grow_'s */
+      if (bytes > c->size) c = ar_chunks_grow_reserved(a, link, c, bytes);
+    }
     void *q = c != NULL ? ar_large_grow_(a, link, c, new_size) : NULL;
     if (q != NULL) {
       ar_assert_expensive(ar_arena_check(a) == AR_OK);
@@ -287,7 +299,9 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
      * growth needs no copy, even where grown chunks would take the block inline. If that
      * chunk cannot be had (the limit, the source), ar_alloc below may still fit the block
      * into a chunk the arena holds; a failed attempt changed nothing. */
+    ar_chunks_reserve_next(true); /* a chunk with room to grow (chunks.c) */
     q = ar_alloc_dedicated_(a, new_size);
+    ar_chunks_reserve_next(false);
   }
   if (q == NULL) q = ar_alloc(a, new_size);
   if (q == NULL) return NULL; /* ar_alloc set the error; the old block is untouched */

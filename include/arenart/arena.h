@@ -327,8 +327,8 @@ AR_API char *ar_vsprintf(ar_arena_t *arena, const char *fmt, va_list ap) AR_PRIN
  * run checked), report any use of one; otherwise checked mode fills it with 0xDD junk, so a
  * read of it sees junk but is not reported. NULL p is a no-op (and, for ar_mark, not a
  * change). A block in a dedicated chunk (a large or over-aligned request) is not listed: the
- * whole chunk goes back to the source at once (not counted in `recycled`, not kept by
- * AR_RETAIN_AUTO).
+ * whole chunk goes back to the source at once, with any address space reserved for it to grow
+ * into (see ar_realloc; not counted in `recycled`, not kept by AR_RETAIN_AUTO).
  * Errors: AR_EINVAL, and nothing changes, for a NULL arena, a p that is not 16-byte aligned,
  * a p inside a dedicated chunk (large or over-aligned request) that is not the start of
  * its allocation, or a block in the current chunk that would reach past the end of the memory
@@ -352,11 +352,21 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * the block without copying it, so the result may differ from p and p is then invalid; arenas
  * that see every allocation, AR_ARENA_CHECKED ones and all arenas in AddressSanitizer and heap
  * builds, under Valgrind or at AR_DEBUG >= 2, always copy; ThreadSanitizer builds, which cannot
- * follow mremap, copy where a dedicated chunk would have to be resized);
+ * follow mremap, copy where a dedicated chunk's mapping would have to be resized);
  * otherwise by allocating a new block (recycled if one of that class is free; above a quarter
  * of a chunk_size chunk, a dedicated chunk of its own, where the next growth needs no copy,
  * even in an arena whose grown chunks could hold it), copying, and giving the old one back
  * with ar_free. p == NULL behaves as ar_alloc.
+ * Room to grow: a dedicated chunk that ar_realloc makes from the OS source (as above), in an
+ * arena that does not always copy, and under 4 MiB, is mapped with address space reserved
+ * behind it (the mapping is 1 MiB long, or 4 MiB for a chunk over 1 MiB; MAP_NORESERVE,
+ * advised MADV_NOHUGEPAGE), and the block grows into it in place with no system call. Past
+ * the reserve the mapping is resized with mremap (to 4 MiB, or, once the chunk reaches 4 MiB,
+ * to the chunk's own size, advised MADV_HUGEPAGE like any block that large of the OS source).
+ * The reserve is address space, not memory: `capacity` (ar_stats_t), limit_bytes and what
+ * reset keeps count only the chunk's bytes (its header and the block as grown so far), and a
+ * growth that would take them past limit_bytes fails with AR_ELIMIT as any other would; the
+ * whole mapping goes back with the chunk (ar_free, rewind, reset, release, destroy).
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
@@ -477,7 +487,9 @@ typedef struct ar_stats {
   size_t used;         /**< bytes handed out and not taken back by rewind/reset/release
                             (alignment padding included; blocks given back with ar_free and
                             waiting on a size-class list too: see `recycled`) */
-  size_t capacity;     /**< bytes of chunks held, spare ones included */
+  size_t capacity;     /**< bytes of chunks held, spare ones included (address space
+                            reserved for a dedicated chunk to grow into is not counted:
+                            see ar_realloc) */
   size_t peak;         /**< highest `used` since creation */
   size_t chunks;       /**< ordinary chunks holding allocations */
   size_t large_chunks; /**< dedicated chunks for large or over-aligned requests */

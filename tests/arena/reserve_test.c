@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/arena/reserve_test.c - room to grow (arena.h, ar_realloc; chunks.c, "Room to grow"):
+ * a dedicated chunk that ar_realloc makes for a growing block is mapped with address space to
+ * grow into, so a vector that doubles from 32 KiB to 512 KiB grows in place with no system
+ * call, while everything the arena counts stays the chunk's own bytes.
+ *
+ *   - growing within the reserve keeps the pointer and makes no system call on mappings; the
+ *     reserve is mapped behind the block, MAP_NORESERVE;
+ *   - past it the mapping is resized (one mremap per step past 1 MiB and 4 MiB, and per
+ *     growth from a 4 MiB chunk on), the contents follow, and a chunk of 4 MiB or more is
+ *     advised MADV_HUGEPAGE (source.h) where a reserve below that is advised
+ *     MADV_NOHUGEPAGE;
+ *   - `capacity` and `used` grow by exactly what the block grows by, never by the reserve;
+ *   - limit_bytes counts the chunk, not the reserve: a 32 KiB block grows in an arena whose
+ *     limit is far below 1 MiB, and a growth past the limit fails with AR_ELIMIT, the block and
+ *     the arena unchanged;
+ *   - the whole mapping, reserve included, goes back on ar_free, reset, rewind, release and
+ *     destroy (read in /proc/self/maps, without allocating in between).
+ * System calls are counted by defining mmap, mremap, munmap and madvise here, which the
+ * library's calls reach first (not in sanitizer builds, whose runtimes intercept them: there
+ * the counts are not checked).
+ * Slow-only arenas (checked, ASan, AR_DEBUG >= 2) always copy, and ThreadSanitizer builds copy
+ * past the reserve (arena.h): the tests check what those promise instead. The heap flavor has
+ * no chunks; the tests skip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arenart.h"
+#include "runtime/arena_internal.h"
+#include "tests/arena/arena_unit.h"
+
+#define KIB ((size_t)1024)
+#define MIB ((size_t)1 << 20)
+
+/* ---- counting system calls on mappings ----------------------------------------------------- */
+
+/* The library's calls to these reach the definitions here first; each counts and makes the
+ * system call itself. */
+#define COUNTS (!TEST_ASAN && !TEST_TSAN)
+static int n_mremap, n_map_calls; /* mremap; all four */
+#if COUNTS
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  void *fixed = va_arg(ap, void *); /* read whatever the flags say: unused without FIXED */
+  va_end(ap);
+  n_mremap++;
+  n_map_calls++;
+  return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, fixed);
+}
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  n_map_calls++;
+  return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+int munmap(void *addr, size_t len) {
+  n_map_calls++;
+  return (int)syscall(SYS_munmap, addr, len);
+}
+int madvise(void *addr, size_t len, int advice) {
+  n_map_calls++;
+  return (int)syscall(SYS_madvise, addr, len, advice);
+}
+#endif
+
+/* ---- /proc/self/maps, read without allocating --------------------------------------------- */
+
+static char maps_buf[1 << 20];
+
+static const char *read_file(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  size_t n = 0;
+  for (;;) {
+    assert_true(n < sizeof maps_buf - 1);
+    ssize_t r = read(fd, maps_buf + n, sizeof maps_buf - 1 - n);
+    assert_true(r >= 0);
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  maps_buf[n] = '\0';
+  return maps_buf;
+}
+
+/* Whether any mapping overlaps [lo, hi). */
+static bool any_mapped(uintptr_t lo, uintptr_t hi) {
+  const char *s = read_file("/proc/self/maps");
+  while (*s != '\0') {
+    unsigned long a, b;
+    if (sscanf(s, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo) return true;
+    const char *nl = strchr(s, '\n');
+    if (nl == NULL) break;
+    s = nl + 1;
+  }
+  return false;
+}
+
+/* Whether [lo, hi) is mapped throughout (by one mapping or adjacent ones). */
+static bool all_mapped(uintptr_t lo, uintptr_t hi) {
+  for (bool again = true; again && lo < hi;) {
+    again = false;
+    const char *s = read_file("/proc/self/maps");
+    while (*s != '\0') {
+      unsigned long a, b;
+      if (sscanf(s, "%lx-%lx", &a, &b) == 2 && a <= lo && b > lo) {
+        lo = b;
+        again = true;
+        break;
+      }
+      const char *nl = strchr(s, '\n');
+      if (nl == NULL) break;
+      s = nl + 1;
+    }
+  }
+  return lo >= hi;
+}
+
+/* Whether the VmFlags of the mapping holding p (/proc/self/smaps) include `flag`. */
+static bool vm_flag(const void *p, const char *flag) {
+  const char *s = read_file("/proc/self/smaps");
+  bool in = false;
+  while (*s != '\0') {
+    unsigned long a, b;
+    if (sscanf(s, "%lx-%lx ", &a, &b) == 2 && strchr(s, '-') < strchr(s, ' ')) {
+      in = a <= (uintptr_t)p && (uintptr_t)p < b;
+    } else if (in && strncmp(s, "VmFlags:", 8) == 0) {
+      const char *nl = strchr(s, '\n');
+      size_t len = nl != NULL ? (size_t)(nl - s) : strlen(s), fl = strlen(flag);
+      for (size_t i = 8; i + fl <= len; i++)
+        if (s[i - 1] == ' ' && strncmp(s + i, flag, fl) == 0 && (i + fl == len || s[i + fl] == ' '))
+          return true;
+      return false;
+    }
+    const char *nl = strchr(s, '\n');
+    if (nl == NULL) break;
+    s = nl + 1;
+  }
+  return false;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static ar_arena_t *arena_with(size_t retain, size_t limit) {
+  ar_options_t o;
+  ar_options_init(&o);
+  o.retain_bytes = retain;
+  o.limit_bytes = limit;
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  return a;
+}
+
+/* A block of 1 KiB, not the newest one, grown by ar_realloc to `n` bytes: past a quarter of a
+ * default chunk, so it takes a dedicated chunk of its own. Filled with `tag`. */
+static char *grown_block(ar_arena_t *a, size_t n, unsigned char tag) {
+  char *p = (char *)ar_alloc(a, KIB);
+  assert_non_null(p);
+  memset(p, tag, KIB);
+  assert_non_null(ar_alloc(a, 16)); /* so p is not the top block */
+  char *q = (char *)ar_realloc(a, p, KIB, n);
+  assert_non_null(q);
+  assert_true(intact(q, KIB, tag));
+  memset(q, tag, n);
+  return q;
+}
+
+/* Doubles the block q of n bytes; returns the new pointer. */
+static char *grow(ar_arena_t *a, char *q, size_t n, size_t to, unsigned char tag) {
+  char *g = (char *)ar_realloc(a, q, n, to);
+  assert_non_null(g);
+  assert_true(intact(g, n, tag));
+  memset(g + n, tag, to - n);
+  CHECK_ARENA(a);
+  return g;
+}
+
+/* Whether the kernel has transparent huge pages (else madvise cannot set their flags). */
+static bool have_thp(void) {
+  return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
+
+static uintptr_t page_of(const void *p) { return (uintptr_t)p & ~(uintptr_t)4095; }
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+/* Within the reserve: the pointer stays, no system call, and the reserve is mapped behind it. */
+static void test_grows_in_place(void **state) {
+  (void)state;
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  size_t n = 32 * KIB;
+  char *q = grown_block(a, n, 0x11);
+  if (!reuses(a)) { /* slow-only: copies, no reserve is promised */
+    ar_arena_destroy(a);
+    return;
+  }
+  assert_int_equal(a->nlarge, 1);
+  /* The mapping reaches 1 MiB past the chunk's start (the block starts within its first
+   * page). */
+  assert_true(all_mapped(page_of(q), page_of(q) + MIB));
+  assert_true(vm_flag(q, "nr")); /* address space, not a commit charge */
+  n_map_calls = 0;
+  for (; n < 512 * KIB; n *= 2) {
+    char *g = grow(a, q, n, 2 * n, 0x11);
+    assert_ptr_equal(g, q);
+  }
+  if (COUNTS) assert_int_equal(n_map_calls, 0);
+  assert_int_equal(a->nlarge, 1);
+  ar_arena_destroy(a);
+}
+
+/* capacity and used grow by the block's growth exactly; past the reserve the mapping is
+ * resized once per step, and from 4 MiB on it is advised huge pages. */
+static void test_counts_and_past_the_reserve(void **state) {
+  (void)state;
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  size_t n = 32 * KIB;
+  char *q = grown_block(a, n, 0x22);
+  if (!reuses(a)) {
+    ar_arena_destroy(a);
+    return;
+  }
+  if (have_thp()) assert_true(vm_flag(q, "nh")); /* the reserve: no huge pages */
+  /* Each step doubles the block, and the two stats must follow it byte for byte. Steps:
+   * within 1 MiB; to 1 MiB + (one mremap, to the 4 MiB reserve); within 4 MiB; 4 MiB + and
+   * 8 MiB + (one mremap each, exact, advised huge pages). */
+  const size_t to[] = {64 * KIB, 128 * KIB,     256 * KIB, 512 * KIB, MIB,
+                       2 * MIB,  4 * MIB - 128, 4 * MIB,   8 * MIB};
+  const int moves[] = {0, 0, 0, 0, 1, 0, 1, 1, 1};
+  for (size_t i = 0; i < sizeof to / sizeof to[0]; i++) {
+    ar_stats_t s0 = stats_of(a);
+    n_mremap = 0;
+    char *g = grow(a, q, n, to[i], 0x22);
+    ar_stats_t s1 = stats_of(a);
+    if (TEST_TSAN && to[i] >= MIB) { /* past the reserve: copied into a new chunk */
+      q = g;
+      n = to[i];
+      continue;
+    }
+    if (COUNTS) assert_int_equal(n_mremap, moves[i]);
+    if (moves[i] == 0) assert_ptr_equal(g, q);
+    /* The first growth also drops the slack a new chunk is given for its header's alignment
+     * (AR_CHUNK_OVERHEAD): from then on the chunk is the block's offset plus its size. */
+    if (i == 0) assert_true(s1.capacity - s0.capacity <= to[i] - n);
+    else assert_int_equal(s1.capacity - s0.capacity, to[i] - n);
+    assert_int_equal(s1.used - s0.used, to[i] - n);
+    assert_int_equal(s1.large_chunks, 1);
+    q = g;
+    n = to[i];
+    /* A chunk of 4 MiB (here from a block of 4 MiB - 128: the chunk adds its header) or more
+     * has no reserve left and is advised huge pages, as the OS source advises such blocks;
+     * below that the reserve is advised against them. */
+    if (have_thp()) assert_true(vm_flag(q, n >= 4 * MIB - 128 ? "hg" : "nh"));
+  }
+  assert_true(intact(q, n, 0x22));
+  ar_arena_destroy(a);
+}
+
+/* limit_bytes counts the chunk's bytes, not the reserve; growing past it fails, exactly. */
+static void test_limit(void **state) {
+  (void)state;
+  /* Far below the 1 MiB reserve: the first chunk (64 KiB), the 32 KiB block's chunk, and its
+   * growth to 128 KiB fit; 256 KiB does not. */
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 320 * KIB);
+  size_t n = 32 * KIB;
+  char *q = grown_block(a, n, 0x33);
+  q = grow(a, q, n, 64 * KIB, 0x33);
+  q = grow(a, q, 64 * KIB, 128 * KIB, 0x33);
+  n = 128 * KIB;
+  ar_stats_t s0 = stats_of(a);
+  assert_true(s0.capacity <= 320 * KIB);
+  assert_null(ar_realloc(a, q, n, 256 * KIB));
+  assert_int_equal(ar_last_error(), AR_ELIMIT);
+  ar_stats_t s1 = stats_of(a);
+  assert_memory_equal(&s0, &s1, sizeof s0);
+  assert_true(intact(q, n, 0x33));
+  CHECK_ARENA(a);
+  /* Still usable, and still growing in place within the limit (slow-only arenas copy, and
+   * the copy would not fit). */
+  if (reuses(a)) {
+    char *g = (char *)ar_realloc(a, q, n, n + 16 * KIB);
+    assert_ptr_equal(g, q);
+    assert_true(intact(g, n, 0x33));
+    assert_int_equal(stats_of(a).capacity, s0.capacity + 16 * KIB);
+    CHECK_ARENA(a);
+  }
+  ar_arena_destroy(a);
+}
+
+enum { BY_FREE, BY_RESET, BY_REWIND, BY_RELEASE, BY_DESTROY, BY_COUNT };
+
+/* The whole mapping goes back with the chunk, however the chunk goes. */
+static void test_address_space_given_back(void **state) {
+  (void)state;
+  for (int how = 0; how < BY_COUNT; how++) {
+    ar_arena_t *a = arena_with(0, 0); /* retain nothing: reset gives the chunk back */
+    ar_mark_t m = ar_mark(a);
+    size_t n = 32 * KIB;
+    char *q = grown_block(a, n, 0x44);
+    q = grow(a, q, n, 256 * KIB, 0x44);
+    n = 256 * KIB;
+    bool reserved = reuses(a);
+    uintptr_t lo = page_of(q), hi = lo + (reserved ? MIB : n);
+    assert_true(all_mapped(lo, hi));
+    switch (how) {
+      case BY_FREE: assert_int_equal(ar_free(a, q, n), AR_OK); break;
+      case BY_RESET: ar_reset(a); break;
+      case BY_REWIND: assert_int_equal(ar_rewind(a, &m), AR_OK); break;
+      case BY_RELEASE: ar_release(a); break;
+      default:
+        ar_arena_destroy(a);
+        a = NULL;
+        break;
+    }
+    /* Slow-only arenas quarantine a freed block: its chunk stays until reset. */
+    if (how != BY_FREE || reserved) assert_false(any_mapped(lo, hi));
+    if (a != NULL) {
+      CHECK_ARENA(a);
+      ar_arena_destroy(a);
+    }
+  }
+}
+
+/* AR_RETAIN_AUTO keeps an emptied reserved chunk like any dedicated chunk (counted at its
+ * size, not its mapping's), and destroy then gives its whole mapping back. The block grows
+ * past AR_GROWN_CHUNK_MAX, so the reset keeps the chunks as they are (arena.h, ar_reset). */
+static void test_kept_then_destroyed(void **state) {
+  (void)state;
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  size_t n = 32 * KIB;
+  char *q = grown_block(a, n, 0x55);
+  q = grow(a, q, n, 2 * MIB, 0x55);
+  uintptr_t lo = page_of(q), hi = lo + (reuses(a) ? 4 * MIB : 2 * MIB);
+  ar_stats_t s0 = stats_of(a);
+  ar_reset(a);
+  ar_stats_t s1 = stats_of(a);
+  if (reuses(a)) {
+    assert_int_equal(s1.capacity, s0.capacity); /* kept, and still counted at its size */
+    assert_true(all_mapped(lo, hi));
+  }
+  assert_int_equal(s1.used, 0);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+  assert_false(any_mapped(lo, hi));
+}
+
+int main(void) {
+  /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
+  const struct CMUnitTest tests[] = {
+      chunk_layout_test(test_grows_in_place),
+      chunk_layout_test(test_counts_and_past_the_reserve),
+      chunk_layout_test(test_limit),
+      chunk_layout_test(test_address_space_given_back),
+      chunk_layout_test(test_kept_then_destroyed),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
