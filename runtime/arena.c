@@ -38,8 +38,9 @@
  * chunks are not of its size (if one were, going to the OS directly would only skip the
  * pool's cache); so an arena that ar_arena_create gave the process-wide pool takes its
  * dedicated chunks from ar_source_os() itself (large_source: the same memory as through the
- * pool), where ar_realloc can grow them with mremap (ar_large_grow_), as it could when
- * ar_source_os() was this call's default. Arenas listed in the registry (thread and
+ * pool), where ar_realloc can grow them in place (chunks.c first, within the address space it
+ * reserved behind a chunk that ar_realloc asked for; past that with mremap, ar_large_grow_),
+ * as it could when ar_source_os() was this call's default. Arenas listed in the registry (thread and
  * arena-pool arenas, ar_arena_create_listed_) name the default source explicitly, as they
  * always have, so theirs go through the pool and ar_realloc copies them: ThreadSanitizer does
  * not follow mremap, and the stress soak's pool arenas then report races on addresses that
@@ -184,7 +185,9 @@ void *ar_alloc_dedicated_(ar_arena_t *a, size_t size) {
  * Growing a dedicated chunk (ar_realloc of a big block). The chunk holds one allocation,
  * so it may grow in place: into its own slack if it has some (a kept chunk reused for a
  * smaller request), else by asking the source to resize the whole block (source.c: mremap
- * for the OS source), which moves page table entries, not bytes. The chunk header lives at
+ * for the OS source), which moves page table entries, not bytes. A chunk with address space
+ * reserved behind it (chunks.c, ar_chunks_grow_reserved) grows there first, without any of
+ * this; its mapping is resized here only once the reserve is used up. The chunk header lives at
  * the front of the block and moves with it; every pointer in it moves by the same offset,
  * and the link that pointed at it is updated. The global stats see the old size released and
  * the new one acquired, so their chunk counts stay balanced.

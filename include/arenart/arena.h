@@ -134,7 +134,9 @@ typedef struct ar_options {
   size_t limit_bytes;        /**< cap on chunk bytes held at once; 0 = unlimited (for the
                                   length of a call that acquires a chunk before giving idle
                                   ones back, the source may hold both: see ar_alloc_aligned
-                                  and ar_reset) */
+                                  and ar_reset). A chunk's own bytes: address space reserved
+                                  behind a dedicated chunk for ar_realloc to grow into is not
+                                  counted (see ar_realloc) */
   const ar_source_t *source; /**< NULL = the default source (see ar_arena_create); copied */
   unsigned flags;            /**< AR_ARENA_* */
   const char *name;          /**< for diagnostics; copied (truncated to 31 bytes); may be NULL */

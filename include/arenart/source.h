@@ -48,7 +48,8 @@ typedef struct ar_source {
  * which maps these pages, or after ar_numa_init from the NUMA node pools; see ar_arena_create).
  * Blocks are page-aligned and zero when new; blocks of 4 MiB or more are advised MADV_HUGEPAGE
  * (transparent huge pages where the system allows them on request). Serial arenas grow a
- * dedicated chunk of this source in place with mremap (see ar_realloc). Thread-safe; the
+ * dedicated chunk of this source in place: within address space reserved behind it when
+ * ar_realloc made it, else with mremap (see ar_realloc). Thread-safe; the
  * returned source is static and never NULL. */
 AR_API const ar_source_t *ar_source_os(void);
 
