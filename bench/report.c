@@ -188,7 +188,7 @@ void compute_goals(void) {
   /* The scaling and hot goals likewise divide in-process ratios (vb/...: each worker's figure
    * over the bump loop its own threads ran beside it), paired by repeat: a ratio of two
    * workers' raw figures flipped these rows between met and not met from run to run. */
-  g = add_goal("scaling_t2_same_lifetimes",
+  g = add_goal("scaling_t2_same_lifetimes_vb",
                "scaling t=2: ConcurrentArena / serial arenas, same lifetimes",
                paired_ratio(W_SCALING, "vb/t=2", P_CONCUR, P_KEEP16), "x", "<=", 1.3);
   if (g != NULL)
@@ -197,7 +197,7 @@ void compute_goals(void) {
              "%.2fx (%.2f)",
              fig(W_SCALING, "vb/t=2", P_KEEP16), fig(W_SCALING, "t=2", P_KEEP16),
              fig(W_SCALING, "vb/t=2", P_CONCUR), fig(W_SCALING, "t=2", P_CONCUR));
-  g = add_goal("hot_dram_concur_vs_arenart", "hot 256B/DRAM: ConcurrentArena / arenart",
+  g = add_goal("hot_dram_concur_vs_arenart_vb", "hot 256B/DRAM: ConcurrentArena / arenart",
                paired_ratio(W_HOT, "vb/256B/DRAM", P_CONCUR, P_ARENART), "x", "<=", 1.2);
   if (g != NULL)
     snprintf(g->ref, sizeof g->ref,
@@ -205,8 +205,8 @@ void compute_goals(void) {
              "%.2fx (%.1f)",
              fig(W_HOT, "vb/256B/DRAM", P_ARENART), fig(W_HOT, "256B/DRAM", P_ARENART),
              fig(W_HOT, "vb/256B/DRAM", P_CONCUR), fig(W_HOT, "256B/DRAM", P_CONCUR));
-  goal_hot_best("hot_l3_best_peer", "hot 256B/L3: arenart / the fastest peer", "256B/L3");
-  goal_hot_best("hot_dram_best_peer", "hot 256B/DRAM: arenart / the fastest peer", "256B/DRAM");
+  goal_hot_best("hot_l3_best_peer_vb", "hot 256B/L3: arenart / the fastest peer", "256B/L3");
+  goal_hot_best("hot_dram_best_peer_vb", "hot 256B/DRAM: arenart / the fastest peer", "256B/DRAM");
   int tc = peer_index("tcmalloc"), apr = peer_index("apr"), glibc = peer_index("glibc");
   g = add_goal("bimodal_time_vs_tcmalloc", "bimodal ns/alloc: arenart / tcmalloc",
                paired_ratio(W_BIMODAL, "ns/alloc", P_ARENART, tc), "x", "<=", 1.0);
