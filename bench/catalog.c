@@ -22,8 +22,9 @@ const peer_t peers[] = {
      "one ConcurrentArena shared by all threads (public API); reset between rounds; hot path: "
      "retain_bytes = 2x the region; scaling: retain_bytes = 16 MiB, as ar-keep16"},
     {"bump", NULL, "bump", "bump", NULL,
-     "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks; per-request: "
-     "also run alternately beside every allocator, in its worker, as its vs-bump reference"},
+     "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks; per-request, "
+     "hot path and scaling: also run alternately beside every allocator, in its worker, as "
+     "its vs-bump / vb reference"},
     {"ar-keep16", NULL, "arkeep", "arkeep", NULL,
      "a serial arena with retain_bytes = 16 MiB; scaling: one per thread, reset once per "
      "round (the ConcurrentArena's lifetimes); large requests: reset per request, 1 MiB "
@@ -73,7 +74,10 @@ const char *const wnames[W_COUNT] = {"hot",     "request",    "scaling", "larson
                                      "bimodal", "containers", "large"};
 const char *const wtitles[W_COUNT] = {
     "1. Hot path: ns per allocation, each object touched; size / region the batch fills "
-    "(L1, L2, L3: half the cache; DRAM: twice L3); freeing not timed",
+    "(L1, L2: half the cache; L3: a quarter, after 6 warm-up batches a run; DRAM: twice L3); "
+    "freeing not timed; each worker alternates its runs with runs of the bump loop on a region "
+    "of the same size: vb/<case> = its fastest run / the bump loop's fastest run in the same "
+    "process (the hot goals divide these)",
     "2. Per-request: 1000 allocations of 16..271 B, touched, then free-all; ns/alloc with "
     "the free-all (fastest run); each worker alternates its runs with runs of the bump loop: "
     "vs-bump = its fastest run / the bump loop's fastest run in the same process, bump = the "
@@ -82,7 +86,9 @@ const char *const wtitles[W_COUNT] = {
     "3. Thread scaling: the per-request loop in t threads at once; ns per allocation of one "
     "thread = (slowest thread's busy time + serial reset) per round (flat = scales); "
     "ar-keep16 resets once per round (the ConcurrentArena's lifetimes); reset/t=N: the "
-    "ConcurrentArena's serial reset, included",
+    "ConcurrentArena's serial reset, included; each round also has a half in which the same "
+    "threads run the bump loop on the same requests, kept for the round: vb/t=N = the fastest "
+    "round / the bump loop's fastest round in the same process (the scaling goal divides these)",
     "4. Larson for arenas: each thread builds a 1000-object batch, hands it to the next "
     "thread, which reads and frees it; all threads replaced every 24 batches; ns/alloc",
     "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "

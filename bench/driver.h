@@ -76,7 +76,7 @@ void resolve(const char *in, char *buf, size_t size);
 
 /* ---- results.c: every sample (written by run.c during the repeats; read after) ---------- */
 
-enum { MAX_REP = 31, MAX_KEYS = 24, KEY_LEN = 16 };
+enum { MAX_REP = 31, MAX_KEYS = 40, KEY_LEN = 16 };
 
 typedef struct cell {
   double v[MAX_REP];
@@ -148,7 +148,7 @@ typedef struct goal {
   const char *what; /* the row, as printed */
   double value;     /* NaN or negative: not measured */
   const char *unit; /* "x" for ratios, "" for counts */
-  char ref[96];     /* the reference measured in the same run, in words */
+  char ref[128];    /* the reference measured in the same run, in words */
   const char *cmp;  /* "<=" or ">=" */
   double target;
 } goal_t;
