@@ -233,8 +233,8 @@ void *ar_realloc(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
  * cursor (the most recent allocation), the block's dedicated chunk (its slack, the reserve
  * behind it, or a resize of the chunk by its source: mremap for OS pages, so a big vector
  * doubles without a copy), a recycled block, and last a new allocation with a copy: past the
- * dedicated threshold into a chunk of its own with room to grow (chunks.c, "Room to grow"),
- * so that the next doublings are in place. */
+ * dedicated threshold into a chunk of its own, with room to grow (chunks.c, "Room to grow")
+ * when the block already had a chunk of its own, so that the next doublings are in place. */
 static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_size) {
   check_owner(a);
   if (a->in_cleanup) return ar_fail_null_(AR_EBUSY);
@@ -273,16 +273,23 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
       return p;
     }
   }
+  bool regrows = false; /* the block has a dedicated chunk: a new one gets room to grow */
   if (!a->slow_only) {
     /* The only allocation of a dedicated chunk grows with its chunk, without a copy
      * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. A
      * chunk mapped with room to grow is made large enough here first (chunks.c, "Room to
-     * grow"), so ar_large_grow_ finds the room and never resizes its mapping itself. */
+     * grow"), so ar_large_grow_ finds the room and never resizes its mapping itself. A
+     * dedicated chunk without one whose block grows again past its slack, below 1 MiB, moves
+     * into a chunk with room to grow instead (below): a vector that goes on doubling. */
     ar_chunk_t **link;
     ar_chunk_t *c = find_large(a, old, &link);
+    regrows = c != NULL;
     if (c != NULL && ar_chunks_reserved(a, c)) {
       size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp; /* ar_large_grow_'s */
       if (bytes > c->size) c = ar_chunks_grow_reserved(a, link, c, bytes);
+    } else if (c != NULL && new_fp > a->large_threshold) {
+      size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp;
+      if (bytes > c->size && ar_chunks_would_reserve(a, bytes)) c = NULL; /* slack too small */
     }
     void *q = c != NULL ? ar_large_grow_(a, link, c, new_size) : NULL;
     if (q != NULL) {
@@ -299,7 +306,7 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
      * growth needs no copy, even where grown chunks would take the block inline. If that
      * chunk cannot be had (the limit, the source), ar_alloc below may still fit the block
      * into a chunk the arena holds; a failed attempt changed nothing. */
-    ar_chunks_reserve_next(true); /* a chunk with room to grow (chunks.c) */
+    ar_chunks_reserve_next(regrows); /* room to grow for a block growing again (chunks.c) */
     q = ar_alloc_dedicated_(a, new_size);
     ar_chunks_reserve_next(false);
   }

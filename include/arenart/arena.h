@@ -359,13 +359,16 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * of a chunk_size chunk, a dedicated chunk of its own, where the next growth needs no copy,
  * even in an arena whose grown chunks could hold it), copying, and giving the old one back
  * with ar_free. p == NULL behaves as ar_alloc.
- * Room to grow: a dedicated chunk that ar_realloc makes from the OS source (as above), in an
- * arena that does not always copy, and under 4 MiB, is mapped with address space reserved
- * behind it (the mapping is 1 MiB long, or 4 MiB for a chunk over 1 MiB; MAP_NORESERVE,
- * advised MADV_NOHUGEPAGE), and the block grows into it in place with no system call. Past
- * the reserve the mapping is resized with mremap (to 4 MiB, or, once the chunk reaches 4 MiB,
- * to the chunk's own size, advised MADV_HUGEPAGE like any block that large of the OS source).
- * The reserve is address space, not memory: `capacity` (ar_stats_t), limit_bytes and what
+ * Room to grow: when a block that already has a dedicated chunk of the OS source (as above)
+ * grows again to less than 1 MiB, in an arena that does not always copy, ar_realloc moves it
+ * (one copy) into a dedicated chunk mapped with address space reserved behind it (the mapping
+ * is 1 MiB long, advised MADV_NOHUGEPAGE), and from then on the block grows into it in place
+ * with no system call. Past the reserve the mapping is resized with mremap (to 4 MiB, or,
+ * once the chunk reaches 4 MiB, to the chunk's own size, advised MADV_HUGEPAGE like any block
+ * that large of the OS source). A block that ar_realloc moves into a dedicated chunk for the
+ * first time gets an exact one, which grows by mremap like any other. The reserve costs address space (which the kernel charges like
+ * any mapping's, and RLIMIT_AS counts) and page tables, and no memory until the block grows
+ * into it: `capacity` (ar_stats_t), limit_bytes and what
  * reset keeps count only the chunk's bytes (its header and the block as grown so far), and a
  * growth that would take them past limit_bytes fails with AR_ELIMIT as any other would; the
  * whole mapping goes back with the chunk (ar_free, rewind, reset, release, destroy).

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/arena/reserve_test.c - room to grow (arena.h, ar_realloc; chunks.c, "Room to grow"):
- * a dedicated chunk that ar_realloc makes for a growing block is mapped with address space to
- * grow into, so a vector that doubles from 32 KiB to 512 KiB grows in place with no system
- * call, while everything the arena counts stays the chunk's own bytes.
+ * a block that grows again after ar_realloc gave it a dedicated chunk is moved into one mapped
+ * with address space to grow into (1 MiB, then 4 MiB), so a vector that doubles from 32 KiB to
+ * 512 KiB grows in place with no system call, while everything the arena counts stays the
+ * chunk's own bytes.
  *
+ *   - a block moved into a dedicated chunk once gets no reserve (page tables and address space
+ *     are not spent on blocks that do not grow again);
  *   - growing within the reserve keeps the pointer and makes no system call on mappings; the
- *     reserve is mapped behind the block, MAP_NORESERVE;
+ *     reserve is mapped behind the block, as an ordinary mapping (not MAP_NORESERVE, which
+ *     mremap would carry on and let grow unchecked: a growth to 512 GiB must fail as an
+ *     ar_alloc of 512 GiB fails);
  *   - past it the mapping is resized (one mremap per step past 1 MiB and 4 MiB, and per
  *     growth from a 4 MiB chunk on), the contents follow, and a chunk of 4 MiB or more is
  *     advised MADV_HUGEPAGE (source.h) where a reserve below that is advised
@@ -52,6 +57,7 @@
  * system call itself. */
 #define COUNTS (!TEST_ASAN && !TEST_TSAN)
 static int n_mremap, n_map_calls; /* mremap; all four */
+static size_t max_mmap_len;       /* the longest mmap since it was last set to 0 */
 #if COUNTS
 void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
 void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
@@ -65,6 +71,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
 }
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
   n_map_calls++;
+  if (len > max_mmap_len) max_mmap_len = len;
   return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 int munmap(void *addr, size_t len) {
@@ -165,14 +172,18 @@ static ar_arena_t *arena_with(size_t retain, size_t limit) {
   return a;
 }
 
-/* A block of 1 KiB, not the newest one, grown by ar_realloc to `n` bytes: past a quarter of a
- * default chunk, so it takes a dedicated chunk of its own. Filled with `tag`. */
+/* A block of 1 KiB, not the newest one, grown by ar_realloc to `n` - 4 KiB (past a quarter of
+ * a default chunk: a dedicated chunk of its own, exact) and then to `n` (growing again: moved
+ * into a chunk with room to grow). Filled with `tag`. */
 static char *grown_block(ar_arena_t *a, size_t n, unsigned char tag) {
   char *p = (char *)ar_alloc(a, KIB);
   assert_non_null(p);
   memset(p, tag, KIB);
   assert_non_null(ar_alloc(a, 16)); /* so p is not the top block */
-  char *q = (char *)ar_realloc(a, p, KIB, n);
+  char *q = (char *)ar_realloc(a, p, KIB, n - 4 * KIB);
+  assert_non_null(q);
+  assert_true(intact(q, KIB, tag));
+  q = (char *)ar_realloc(a, q, n - 4 * KIB, n);
   assert_non_null(q);
   assert_true(intact(q, KIB, tag));
   memset(q, tag, n);
@@ -212,7 +223,7 @@ static void test_grows_in_place(void **state) {
   /* The mapping reaches 1 MiB past the chunk's start (the block starts within its first
    * page). */
   assert_true(all_mapped(page_of(q), page_of(q) + MIB));
-  assert_true(vm_flag(q, "nr")); /* address space, not a commit charge */
+  assert_false(vm_flag(q, "nr")); /* charged and checked like any mapping */
   n_map_calls = 0;
   for (; n < 512 * KIB; n *= 2) {
     char *g = grow(a, q, n, 2 * n, 0x11);
@@ -236,17 +247,19 @@ static void test_counts_and_past_the_reserve(void **state) {
   }
   if (have_thp()) assert_true(vm_flag(q, "nh")); /* the reserve: no huge pages */
   /* Each step doubles the block, and the two stats must follow it byte for byte. Steps:
-   * within 1 MiB; to 1 MiB + (one mremap, to the 4 MiB reserve); within 4 MiB; 4 MiB + and
-   * 8 MiB + (one mremap each, exact, advised huge pages). */
+   * within 1 MiB; to 1 MiB + (one mremap, to the 4 MiB reserve); within 4 MiB; 4 MiB - 128 +
+   * the header, and 8 MiB + (one mremap each, exact, advised huge pages). */
   const size_t to[] = {64 * KIB, 128 * KIB,     256 * KIB, 512 * KIB, MIB,
                        2 * MIB,  4 * MIB - 128, 4 * MIB,   8 * MIB};
   const int moves[] = {0, 0, 0, 0, 1, 0, 1, 1, 1};
+  bool copied = false; /* ThreadSanitizer: from the first step past a reserve on */
   for (size_t i = 0; i < sizeof to / sizeof to[0]; i++) {
     ar_stats_t s0 = stats_of(a);
     n_mremap = 0;
     char *g = grow(a, q, n, to[i], 0x22);
     ar_stats_t s1 = stats_of(a);
-    if (TEST_TSAN && to[i] >= MIB) { /* past the reserve: copied into a new chunk */
+    if (TEST_TSAN && (copied || moves[i] != 0)) { /* past the reserve: copied into a new chunk */
+      copied = true;
       q = g;
       n = to[i];
       continue;
@@ -358,6 +371,64 @@ static void test_kept_then_destroyed(void **state) {
   assert_false(any_mapped(lo, hi));
 }
 
+/* A block that ar_realloc moves into a dedicated chunk once gets an exact one: no reserve's
+ * address space and page tables for a block that may never grow again. Growing again, it is
+ * moved into a chunk with room to grow. */
+static void test_no_reserve_until_it_grows_again(void **state) {
+  (void)state;
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  char *p = (char *)ar_alloc(a, KIB);
+  assert_non_null(p);
+  assert_non_null(ar_alloc(a, 16)); /* so p is not the top block */
+  max_mmap_len = 0;
+  char *q = (char *)ar_realloc(a, p, KIB, 17 * KIB);
+  assert_non_null(q);
+  if (reuses(a) && COUNTS) assert_true(max_mmap_len < 64 * KIB); /* the chunk, exact */
+  max_mmap_len = 0;
+  char *g = (char *)ar_realloc(a, q, 17 * KIB, 20 * KIB);
+  assert_non_null(g);
+  if (reuses(a)) {
+    if (COUNTS) assert_int_equal(max_mmap_len, MIB); /* moved into a reserve */
+    assert_true(all_mapped(page_of(g), page_of(g) + MIB));
+    char *h = (char *)ar_realloc(a, g, 20 * KIB, 40 * KIB);
+    assert_ptr_equal(h, g); /* and grows in place from there */
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+/* A growth past 4 MiB is checked by the kernel like any mapping: a block grown to 8 MiB (its
+ * mapping exact, made from a reserve) cannot then grow to 512 GiB where ar_alloc of 512 GiB
+ * fails; both fail alike (AR_ENOMEM) or, under an "always overcommit" policy, both succeed. */
+static void test_huge_growth_checked(void **state) {
+  (void)state;
+  const size_t huge = (size_t)512 << 30;
+  ar_arena_t *ref = arena_with(AR_RETAIN_AUTO, 0);
+  void *r = ar_alloc(ref, huge);
+  int ref_err = ar_last_error();
+  ar_arena_destroy(ref);
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  size_t n = 32 * KIB;
+  char *q = grown_block(a, n, 0x66);
+  q = grow(a, q, n, 2 * MIB, 0x66);
+  q = grow(a, q, 2 * MIB, 8 * MIB, 0x66);
+  n = 8 * MIB;
+  ar_stats_t s0 = stats_of(a);
+  char *g = (char *)ar_realloc(a, q, n, huge);
+  if (r == NULL) {
+    assert_int_equal(ref_err, AR_ENOMEM);
+    assert_null(g);
+    assert_int_equal(ar_last_error(), AR_ENOMEM);
+    ar_stats_t s1 = stats_of(a);
+    assert_memory_equal(&s0, &s1, sizeof s0);
+    assert_true(intact(q, n, 0x66));
+  } else {
+    assert_non_null(g); /* the policy lets both through: nothing is touched */
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 int main(void) {
   /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
@@ -366,6 +437,8 @@ int main(void) {
       chunk_layout_test(test_limit),
       chunk_layout_test(test_address_space_given_back),
       chunk_layout_test(test_kept_then_destroyed),
+      chunk_layout_test(test_huge_growth_checked),
+      chunk_layout_test(test_no_reserve_until_it_grows_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
