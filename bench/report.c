@@ -219,11 +219,15 @@ void compute_goals(void) {
   if (g != NULL)
     snprintf(g->ref, sizeof g->ref, "tcmalloc %.2f MiB, arenart %.2f MiB",
              fig(W_BIMODAL, "kept.avg", tc), fig(W_BIMODAL, "kept.avg", P_ARENART));
-  g = add_goal("containers_time_vs_glibc", "containers ns/op: arenart / glibc",
-               paired_ratio(W_CONTAINERS, "ns/op", P_ARENART, glibc), "x", "<=", 0.9);
+  /* So does the containers goal: each worker's ns/op over the bump peer's grow loop timed
+   * alternately beside it (vb/ns/op, see w_containers). */
+  g = add_goal("containers_time_vs_glibc_vb", "containers ns/op: arenart / glibc",
+               paired_ratio(W_CONTAINERS, "vb/ns/op", P_ARENART, glibc), "x", "<=", 0.9);
   if (g != NULL)
-    snprintf(g->ref, sizeof g->ref, "glibc %.1f ns, arenart %.1f ns",
-             fig(W_CONTAINERS, "ns/op", glibc), fig(W_CONTAINERS, "ns/op", P_ARENART));
+    snprintf(g->ref, sizeof g->ref,
+             "each / its bump grow loop: glibc %.2fx (%.1f ns), arenart %.2fx (%.1f)",
+             fig(W_CONTAINERS, "vb/ns/op", glibc), fig(W_CONTAINERS, "ns/op", glibc),
+             fig(W_CONTAINERS, "vb/ns/op", P_ARENART), fig(W_CONTAINERS, "ns/op", P_ARENART));
   g = add_goal("containers_peak_live", "containers peak/live: arenart",
                fig(W_CONTAINERS, "peak/live", P_ARENART), "", "<=", 1.25);
   if (g != NULL)
