@@ -122,7 +122,7 @@ static size_t reserve_length(size_t bytes) {
 }
 
 bool ar_chunks_would_reserve(const ar_arena_t *a, size_t bytes) {
-  return !a->slow_only && bytes < AR_RESERVE_SMALL && os_large(a);
+  return !a->slow_only && bytes <= AR_RESERVE_SMALL / 2 && os_large(a);
 }
 
 static void reserve_note(char *base, size_t length) {

@@ -24,7 +24,8 @@ AR_INTERNAL ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedi
 AR_INTERNAL void ar_chunks_reserve_next(bool on);
 /* Whether dedicated chunk c was mapped with room to grow. */
 /* Whether a dedicated chunk of about `bytes` that ar_realloc asks for would get a reserve
- * (below 1 MiB: free.c moves a block that grows again into one rather than resizing it). */
+ * with at least as much room as it holds (512 KiB or less: free.c moves a block that grows
+ * again into one rather than resizing it). */
 AR_INTERNAL bool ar_chunks_would_reserve(const ar_arena_t *a, size_t bytes);
 AR_INTERNAL bool ar_chunks_reserved(const ar_arena_t *a, const ar_chunk_t *c);
 /* Grows reserved dedicated chunk c (linked at *link) to `bytes` (more than its size): into its

@@ -279,8 +279,8 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
      * (arena.c, ar_large_grow_), when the chunk has room or its source can resize it. A
      * chunk mapped with room to grow is made large enough here first (chunks.c, "Room to
      * grow"), so ar_large_grow_ finds the room and never resizes its mapping itself. A
-     * dedicated chunk without one whose block grows again past its slack, below 1 MiB, moves
-     * into a chunk with room to grow instead (below): a vector that goes on doubling. */
+     * dedicated chunk without one whose block grows again past its slack, to 512 KiB or less,
+     * moves into a chunk with room to grow instead (below): a vector that goes on doubling. */
     ar_chunk_t **link;
     ar_chunk_t *c = find_large(a, old, &link);
     regrows = c != NULL;
@@ -289,7 +289,11 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
       if (bytes > c->size) c = ar_chunks_grow_reserved(a, link, c, bytes);
     } else if (c != NULL && new_fp > a->large_threshold) {
       size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp;
-      if (bytes > c->size && ar_chunks_would_reserve(a, bytes)) c = NULL; /* slack too small */
+      /* Past its slack: a copy into a chunk with room to grow, if the block will fit there
+       * with room to spare and the limit can hold both chunks for the copy; else the source
+       * resizes the chunk (mremap), which needs only the added bytes. */
+      if (bytes > c->size && ar_chunks_would_reserve(a, bytes) && ar_chunks_room_possible(a, bytes))
+        c = NULL;
     }
     void *q = c != NULL ? ar_large_grow_(a, link, c, new_size) : NULL;
     if (q != NULL) {

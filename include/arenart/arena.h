@@ -356,23 +356,28 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * builds, under Valgrind or at AR_DEBUG >= 2, always copy; ThreadSanitizer builds, which cannot
  * follow mremap, copy where a dedicated chunk's mapping would have to be resized);
  * otherwise by allocating a new block (recycled if one of that class is free; above a quarter
- * of a chunk_size chunk, a dedicated chunk of its own, where the next growth needs no copy,
- * even in an arena whose grown chunks could hold it), copying, and giving the old one back
- * with ar_free. p == NULL behaves as ar_alloc.
+ * of a chunk_size chunk's room after its header, a dedicated chunk of its own, where the next
+ * growth needs no copy, even in an arena whose grown chunks could hold it), copying, and giving
+ * the old one back with ar_free. p == NULL behaves as ar_alloc.
  * Room to grow: when a block that already has a dedicated chunk of the OS source (as above)
- * grows again past that chunk to less than 1 MiB, in an arena that does not always copy,
- * ar_realloc moves it (one copy) into a dedicated chunk mapped with address space reserved
- * behind it (the mapping is 1 MiB long, advised MADV_NOHUGEPAGE), and from then on the block
- * grows into it in place with no system call. Past the reserve the mapping is resized with
- * mremap (to 4 MiB, or, once the chunk reaches 4 MiB, to the chunk's own size, advised
- * MADV_HUGEPAGE like any block that large of the OS source). A block that ar_realloc moves into
- * a dedicated chunk for the first time gets an exact one, with no reserve. A reserve costs
- * address space (which the kernel charges like any mapping's, and RLIMIT_AS counts) and page
- * tables (about 2 KiB for a 1 MiB reserve), and no memory until the block grows into it:
- * `capacity` (ar_stats_t), limit_bytes and what reset keeps count only the chunk's bytes (its
- * header and the block as grown so far), and a growth that would take them past limit_bytes
- * fails with AR_ELIMIT as any other would; the whole mapping goes back with the chunk (ar_free,
- * rewind, reset, release, destroy).
+ * grows again past that chunk, to 512 KiB or less, in an arena that does not always copy and
+ * whose limit_bytes can hold the old and the new chunk for the length of the copy, ar_realloc
+ * moves it (one copy) into a dedicated chunk mapped with address space reserved behind it (the
+ * mapping is 1 MiB long, advised MADV_NOHUGEPAGE), and from then on the block grows into it in
+ * place with no system call; otherwise the chunk is resized as above. Past the reserve the
+ * mapping is resized with mremap (to 4 MiB, or, once the chunk reaches 4 MiB, to the chunk's
+ * own size, advised MADV_HUGEPAGE like any block that large of the OS source). A block that
+ * ar_realloc moves into a dedicated chunk for the first time gets an exact one, with no
+ * reserve. A reserve costs address space and page tables (about 2 KiB per 1 MiB reserve), and
+ * no memory until the block grows into it; but the kernel charges a mapping's whole length
+ * under a strict overcommit policy (vm.overcommit_memory = 2) and RLIMIT_AS counts it, so there
+ * a program holding many blocks that grew twice runs out of address space or commit charge
+ * about 1 MiB per block, long before memory, and ar_realloc (and anything else that maps
+ * memory) then fails with AR_ENOMEM; arenas with a source of their own (any other than
+ * ar_source_os()) get no reserves. `capacity` (ar_stats_t), limit_bytes and what reset keeps
+ * count only the chunk's bytes (its header and the block as grown so far), and a growth that
+ * would take them past limit_bytes fails with AR_ELIMIT as any other would; the whole mapping
+ * goes back with the chunk (ar_free, rewind, reset, release, destroy).
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.

@@ -397,6 +397,43 @@ static void test_no_reserve_until_it_grows_again(void **state) {
   ar_arena_destroy(a);
 }
 
+/* A move into a chunk with room to grow needs the old and the new chunk at once; where
+ * limit_bytes cannot hold both, the block's chunk is resized instead, which needs only the
+ * added bytes (an outside tester found AR_ELIMIT here for a growth that fit). And a block too
+ * big to leave room in a 1 MiB reserve is resized, not copied into one. */
+static void test_regrow_resizes_when_a_copy_cannot(void **state) {
+  (void)state;
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 120 * KIB);
+  char *x = (char *)ar_alloc(a, 40 * KIB); /* a dedicated chunk, exact */
+  assert_non_null(x);
+  memset(x, 0x77, 40 * KIB);
+  char *g = (char *)ar_realloc(a, x, 40 * KIB, 80 * KIB);
+  /* Slow-only arenas always copy, and ThreadSanitizer builds copy where a mapping would be
+   * resized: the copy does not fit. */
+  if (reuses(a) && !TEST_TSAN) {
+    assert_non_null(g);
+    assert_true(intact(g, 40 * KIB, 0x77));
+    assert_true(stats_of(a).capacity <= 120 * KIB);
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+  a = arena_with(AR_RETAIN_AUTO, 0);
+  x = (char *)ar_alloc(a, 600 * KIB);
+  assert_non_null(x);
+  memset(x, 0x78, 600 * KIB);
+  max_mmap_len = 0;
+  n_mremap = 0;
+  g = (char *)ar_realloc(a, x, 600 * KIB, 1000 * KIB);
+  assert_non_null(g);
+  assert_true(intact(g, 600 * KIB, 0x78));
+  if (reuses(a) && COUNTS && !TEST_TSAN) {
+    assert_int_equal(max_mmap_len, 0); /* no new mapping: */
+    assert_int_equal(n_mremap, 1);     /* the chunk was resized */
+  }
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
 /* A growth past 4 MiB is checked by the kernel like any mapping: a block grown to 8 MiB (its
  * mapping exact, made from a reserve) cannot then grow to 512 GiB where ar_alloc of 512 GiB
  * fails; both fail alike (AR_ENOMEM) or, under an "always overcommit" policy, both succeed. */
@@ -439,6 +476,7 @@ int main(void) {
       chunk_layout_test(test_kept_then_destroyed),
       chunk_layout_test(test_huge_growth_checked),
       chunk_layout_test(test_no_reserve_until_it_grows_again),
+      chunk_layout_test(test_regrow_resizes_when_a_copy_cannot),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
