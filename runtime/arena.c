@@ -39,9 +39,9 @@
  * pool's cache); so an arena that ar_arena_create gave the process-wide pool takes its
  * dedicated chunks from ar_source_os() itself (large_source: the same memory as through the
  * pool), where ar_realloc can grow them in place (chunks.c first, within the address space it
- * reserved behind a chunk that ar_realloc asked for; past that with mremap, ar_large_grow_),
- * as it could when ar_source_os() was this call's default. Arenas listed in the registry (thread and
- * arena-pool arenas, ar_arena_create_listed_) name the default source explicitly, as they
+ * reserved behind a chunk that ar_realloc asked for; past that with mremap, ar_large_grow_), as
+ * it could when ar_source_os() was this call's default. Arenas listed in the registry (thread
+ * and arena-pool arenas, ar_arena_create_listed_) name the default source explicitly, as they
  * always have, so theirs go through the pool and ar_realloc copies them: ThreadSanitizer does
  * not follow mremap, and the stress soak's pool arenas then report races on addresses that
  * another thread's chunk held before. Any other source serves both kinds.

@@ -62,10 +62,12 @@ static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t
  * when a block that already has a dedicated chunk grows again (ar_chunks_would_reserve): the
  * first move gives it an exact chunk, the second, which shows a vector that keeps doubling,
  * copies it into a reserved one (the block is still small then: one copy of tens of KiB),
- * and from there it grows in place to 1 MiB. Page tables then cost at most 2 KiB per block
- * of 32 KiB or more that grew twice. The mapping is an ordinary one, not MAP_NORESERVE: the kernel charges its
- * length like any other (a strict overcommit policy may then refuse it, and the chunk is made
- * without a reserve), and checks every mremap that grows it. A MAP_NORESERVE mapping keeps
+ * and from there it grows in place to 1 MiB (only a block of 512 KiB or less, which leaves the
+ * reserve as much room as it takes, and only where limit_bytes holds both chunks for the copy;
+ * any other is resized as before). Page tables then cost at most 2 KiB per block of 32 KiB or
+ * more that grew twice. The mapping is an ordinary one, not MAP_NORESERVE: the kernel charges
+ * its length like any other (a strict overcommit policy may then refuse it, and the chunk is
+ * made without a reserve), and checks every mremap that grows it. A MAP_NORESERVE mapping keeps
  * that flag through mremap, and the kernel then grew it unchecked: ar_realloc to 512 GiB
  * succeeded where ar_alloc of the same size fails with AR_ENOMEM.
  * The reserve is not part of the chunk: `size` (and so `capacity`, the registry's totals,
