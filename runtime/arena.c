@@ -146,7 +146,8 @@ static ar_error_t push_new_chunk(ar_arena_t *a, size_t bytes) {
   return AR_OK;
 }
 
-static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
+/* growable: the chunk for ar_realloc's block, with room to grow where it can have it. */
+static void *alloc_large(ar_arena_t *a, size_t size, size_t align, bool growable) {
   size_t fp = footprint(a, size, align);
   size_t bytes = fp + AR_CHUNK_OVERHEAD + (align > 64 ? align : 0);
   if (bytes < fp) return ar_fail_null_(AR_EOVERFLOW);
@@ -154,7 +155,7 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
   ar_chunk_t *c = a->nkept != 0 ? ar_chunks_take_kept(a, bytes) : NULL;
   if (c == NULL) {
     if (!ar_chunks_room_possible(a, bytes)) return ar_fail_null_(AR_ELIMIT);
-    c = ar_chunks_acquire(a, bytes, true);
+    c = growable ? ar_chunks_acquire_growable(a, bytes) : ar_chunks_acquire(a, bytes, true);
     if (c == NULL) return ar_fail_null_(AR_ENOMEM);
     ar_chunks_shed_to_limit(a);
   }
@@ -175,10 +176,11 @@ static void *alloc_large(ar_arena_t *a, size_t size, size_t align) {
 /* A block with a chunk of its own, for ar_realloc (free.c): a block that grows past the
  * dedicated threshold of a chunk_size chunk is likely to keep growing (a vector, a buffer), and
  * in a dedicated chunk it can, in place or by mremap. With grown chunks ar_alloc would bump
- * it inline instead, and every doubling would copy it and leave the old copy behind. The
- * caller has checked the owner, cleanups and the size. */
-void *ar_alloc_dedicated_(ar_arena_t *a, size_t size) {
-  return alloc_large(a, size, AR_ALIGN_DEFAULT);
+ * it inline instead, and every doubling would copy it and leave the old copy behind.
+ * `growable` asks for room to grow (chunks.c). The caller has checked the owner, cleanups and
+ * the size. */
+void *ar_alloc_dedicated_(ar_arena_t *a, size_t size, bool growable) {
+  return alloc_large(a, size, AR_ALIGN_DEFAULT, growable);
 }
 
 /*
@@ -263,7 +265,7 @@ void *ar_alloc_at_(ar_arena_t *a, size_t size, size_t align, const void *site) {
    * chunk_size when chunks grow (chunks.c, "Growing"). */
   size_t next = ar_chunks_next_size(a);
   if (footprint(a, size, align) > (next - AR_CHUNK_OVERHEAD) / 4 || align > AR_PAGE_ALIGN)
-    return alloc_large(a, size, align);
+    return alloc_large(a, size, align, false);
   /* A block given back with ar_free (bins.c) before a new chunk; slow-only arenas never
    * reuse (free.c quarantines instead). */
   if (align == AR_ALIGN_DEFAULT && !a->slow_only &&

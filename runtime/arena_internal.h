@@ -203,8 +203,9 @@ AR_INTERNAL void ar_large_free_(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t *c)
 /* arena.c: ar_alloc_slow_ after the NULL check, with `site` as the allocation site that
  * slow-only modes note. */
 AR_INTERNAL void *ar_alloc_at_(ar_arena_t *a, size_t size, size_t align, const void *site);
-/* arena.c: `size` bytes in a dedicated chunk of their own (ar_realloc's growing blocks). */
-AR_INTERNAL void *ar_alloc_dedicated_(ar_arena_t *a, size_t size);
+/* arena.c: `size` bytes in a dedicated chunk of their own (ar_realloc's growing blocks),
+ * with room to grow if `growable` (chunks.c). */
+AR_INTERNAL void *ar_alloc_dedicated_(ar_arena_t *a, size_t size, bool growable);
 /* ar_alloc for the out-of-line helpers (strings.c, ar_defer): the inline path when it can,
  * else the slow path with the helper's caller as the site, so checked-mode messages name the
  * user's code. */

@@ -44,7 +44,7 @@ static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t
  * chunk are usually the next chunk, and the kernel must move the page tables and flush the
  * TLB. Measured on the bench's append-heavy containers (64 vectors doubling from 32 KiB to
  * 512 KiB), those mremap calls were a tenth of the run's time.
- * So a dedicated chunk that ar_realloc asks for (ar_chunks_reserve_next), from the OS pages
+ * So a dedicated chunk that ar_realloc asks for (ar_chunks_acquire_growable), from the OS pages
  * of ar_source_os(), in an arena that is not slow-only, is mapped with room to grow: the
  * mapping is AR_RESERVE_SMALL (1 MiB) long, or AR_RESERVE_LARGE (4 MiB) for chunks above
  * 1 MiB, and the chunk uses its front. Growing into the rest is a few stores
@@ -97,12 +97,6 @@ typedef struct reserve_rec {
   size_t length;
   uintptr_t tag; /* AR_RESERVE_TAG ^ the mapping's address */
 } reserve_rec_t;
-
-/* Set by free.c around the one dedicated allocation that ar_realloc makes. A serial arena is
- * used by its owner thread only, so a per-thread flag is per-arena for the length of it. */
-static _Thread_local bool reserve_next;
-
-void ar_chunks_reserve_next(bool on) { reserve_next = on; }
 
 static bool os_large(const ar_arena_t *a) {
   const ar_source_t *os = ar_source_os();
@@ -165,11 +159,15 @@ static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
   return chunk_init(a, base, (ar_chunk_t *)(void *)(base + AR_RESERVE_HEAD), bytes);
 }
 
-ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
-  if (dedicated && reserve_next && !a->slow_only && bytes < AR_RESERVE_LARGE && os_large(a)) {
+ar_chunk_t *ar_chunks_acquire_growable(ar_arena_t *a, size_t bytes) {
+  if (!a->slow_only && bytes < AR_RESERVE_LARGE && os_large(a)) {
     ar_chunk_t *c = acquire_reserved(a, bytes);
     if (c != NULL) return c;
   }
+  return ar_chunks_acquire(a, bytes, true);
+}
+
+ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated) {
   const ar_source_t *src = source_for(a, dedicated, bytes);
   void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) return NULL;

@@ -19,14 +19,14 @@
 /* A new chunk of `bytes` (a dedicated one, or an ordinary one of chunk_size or grown), hidden
  * and counted in capacity; NULL if the source has none (nothing changed). */
 AR_INTERNAL ar_chunk_t *ar_chunks_acquire(ar_arena_t *a, size_t bytes, bool dedicated);
-/* Whether the next dedicated chunk this thread acquires is mapped with room to grow (free.c
- * sets it around ar_realloc's dedicated allocation; chunks.c, "Room to grow"). */
-AR_INTERNAL void ar_chunks_reserve_next(bool on);
-/* Whether dedicated chunk c was mapped with room to grow. */
+/* A dedicated chunk of `bytes` mapped with room to grow where it can be (chunks.c, "Room to
+ * grow"), else as ar_chunks_acquire makes one; NULL as there. For ar_realloc's blocks. */
+AR_INTERNAL ar_chunk_t *ar_chunks_acquire_growable(ar_arena_t *a, size_t bytes);
 /* Whether a dedicated chunk of about `bytes` that ar_realloc asks for would get a reserve
  * with at least as much room as it holds (512 KiB or less: free.c moves a block that grows
  * again into one rather than resizing it). */
 AR_INTERNAL bool ar_chunks_would_reserve(const ar_arena_t *a, size_t bytes);
+/* Whether dedicated chunk c was mapped with room to grow. */
 AR_INTERNAL bool ar_chunks_reserved(const ar_arena_t *a, const ar_chunk_t *c);
 /* Grows reserved dedicated chunk c (linked at *link) to `bytes` (more than its size): into its
  * reserve, else by moving the mapping; counted and under the limit. Returns the chunk (moved:

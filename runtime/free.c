@@ -310,9 +310,7 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
      * growth needs no copy, even where grown chunks would take the block inline. If that
      * chunk cannot be had (the limit, the source), ar_alloc below may still fit the block
      * into a chunk the arena holds; a failed attempt changed nothing. */
-    ar_chunks_reserve_next(regrows); /* room to grow for a block growing again (chunks.c) */
-    q = ar_alloc_dedicated_(a, new_size);
-    ar_chunks_reserve_next(false);
+    q = ar_alloc_dedicated_(a, new_size, regrows); /* room to grow if it grows again */
   }
   if (q == NULL) q = ar_alloc(a, new_size);
   if (q == NULL) return NULL; /* ar_alloc set the error; the old block is untouched */
