@@ -284,16 +284,18 @@ static void *realloc_block(ar_arena_t *a, void *p, size_t old_size, size_t new_s
     ar_chunk_t **link;
     ar_chunk_t *c = find_large(a, old, &link);
     regrows = c != NULL;
-    if (c != NULL && ar_chunks_reserved(a, c)) {
-      size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp; /* ar_large_grow_'s */
-      if (bytes > c->size) c = ar_chunks_grow_reserved(a, link, c, bytes);
-    } else if (c != NULL && new_fp > a->large_threshold) {
-      size_t bytes = (size_t)(c->start - (char *)c->base) + new_fp;
-      /* Past its slack: a copy into a chunk with room to grow, if the block will fit there
-       * with room to spare and the limit can hold both chunks for the copy; else the source
-       * resizes the chunk (mremap), which needs only the added bytes. */
-      if (bytes > c->size && ar_chunks_would_reserve(a, bytes) && ar_chunks_room_possible(a, bytes))
+    /* The chunk bytes the grown block needs, as ar_large_grow_ counts them. */
+    size_t bytes = c != NULL ? (size_t)(c->start - (char *)c->base) + new_fp : 0;
+    if (c != NULL && bytes > c->size) {
+      if (ar_chunks_reserved(a, c)) {
+        c = ar_chunks_grow_reserved(a, link, c, bytes);
+      } else if (new_fp > a->large_threshold && ar_chunks_would_reserve(a, bytes) &&
+                 ar_chunks_room_possible(a, bytes)) {
+        /* Past its slack: a copy into a chunk with room to grow, if the block will fit there
+         * with room to spare and the limit can hold both chunks for the copy; else the source
+         * resizes the chunk (mremap), which needs only the added bytes. */
         c = NULL;
+      }
     }
     void *q = c != NULL ? ar_large_grow_(a, link, c, new_size) : NULL;
     if (q != NULL) {
