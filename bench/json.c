@@ -34,6 +34,19 @@ static void json_num(FILE *f, double v) {
   else fprintf(f, "%.6g", v);
 }
 
+/* {"peer": figure, ...} for the peers with a figure (>= 0) in v. */
+static void json_peer_figures(FILE *f, const double *v) {
+  bool first = true;
+  fputc('{', f);
+  for (int pi = 0; pi < NPEERS; pi++) {
+    if (v[pi] < 0) continue;
+    fprintf(f, "%s\"%s\": ", first ? "" : ", ", peers[pi].name);
+    first = false;
+    json_num(f, v[pi]);
+  }
+  fputc('}', f);
+}
+
 int write_json(const char *path, double elapsed) {
   FILE *f = fopen(path, "w");
   if (f == NULL) {
@@ -115,23 +128,11 @@ int write_json(const char *path, double elapsed) {
     }
     fprintf(f, "}}");
   }
-  fprintf(f, "\n  ],\n  \"instructions_per_alloc\": {");
-  bool first = true;
-  for (int pi = 0; pi < NPEERS; pi++) {
-    if (cg_instr[pi] < 0) continue;
-    fprintf(f, "%s\"%s\": ", first ? "" : ", ", peers[pi].name);
-    first = false;
-    json_num(f, cg_instr[pi]);
-  }
-  fprintf(f, "},\n  \"instructions_per_alloc_checked_handle\": {");
-  first = true;
-  for (int pi = 0; pi < NPEERS; pi++) {
-    if (cg_instr_checked[pi] < 0) continue;
-    fprintf(f, "%s\"%s\": ", first ? "" : ", ", peers[pi].name);
-    first = false;
-    json_num(f, cg_instr_checked[pi]);
-  }
-  fprintf(f, "},\n  \"goals\": [\n");
+  fprintf(f, "\n  ],\n  \"instructions_per_alloc\": ");
+  json_peer_figures(f, cg_instr);
+  fprintf(f, ",\n  \"instructions_per_alloc_checked_handle\": ");
+  json_peer_figures(f, cg_instr_checked);
+  fprintf(f, ",\n  \"goals\": [\n");
   for (int i = 0; i < ngoals; i++) {
     const goal_t *g = &goals[i];
     fprintf(f, "    {\"id\": \"%s\", \"goal\": ", g->id);
