@@ -13,15 +13,20 @@
  *      chunk's `tail` word, where a carver that finds the chunk spent looks, before refilling,
  *      for the bytes it needs (taken with a CAS). So a chunk loses at most one small tail, and
  *      a call that then fails to refill has used nothing up: a failed call leaves the arena
- *      as it found it.
+ *      as it found it. A thread's spans grow with what it took this round (the first span's
+ *      length plus its earlier spans', up to 256 KiB and a quarter of the chunk): fixed 16 KiB
+ *      spans cost a refill and three shared read-modify-writes every hundred or so
+ *      allocations, which made two threads on one arena 1.5x as slow as two serial arenas;
+ *      growing spans keep what an idle thread strands small.
  *   3. When the chunk is spent, threads race to install a new one. If the last reset kept
  *      chunks, the new one is the next kept chunk (concurrent_chunks.c). Otherwise each
- *      acquires a chunk from the source, reserved under the limit (concurrent_chunks.c), and
- *      tries one strong CAS on `current` from the exhausted chunk it saw. The
- *      winner's chunk is published by that CAS (release: its header fields are visible to any
- *      thread that loads `current` with acquire) and pushed on the arena's list of all chunks;
- *      every loser hands its chunk straight back to the source and carves from the winner's.
- *      Nothing leaks, whoever wins.
+ *      acquires a chunk from the source, reserved under the limit (concurrent_chunks.c); in an
+ *      arena whose chunks grow, as large as the capacity it holds, up to 1 MiB, so that spans
+ *      can grow and a big round needs few chunks. Each tries one strong CAS on `current` from
+ *      the exhausted chunk it saw. The winner's chunk is published by that CAS (release: its
+ *      header fields are visible to any thread that loads `current` with acquire) and pushed
+ *      on the arena's list of all chunks; every loser hands its chunk straight back to the
+ *      source and carves from the winner's. Nothing leaks, whoever wins.
  *
  * The rest lives beside this path, so that it reads straight through: where a chunk comes
  * from under the limit, the chunks reset keeps, and how tools see them, in
@@ -47,6 +52,18 @@
 #define AR_CONCURRENT_SLOW_ONLY 0
 #endif
 
+/* The size of the next chunk from the source: in an arena that grows, the largest chunk_size
+ * << k that is at most the capacity it holds, up to AR_GROWN_CHUNK_MAX, as in the serial arena
+ * (chunks.c, "Growing"), so a round makes O(log) refills up to the cap. Racing refillers may
+ * size theirs differently; the loser's goes back whatever its size. */
+static size_t next_chunk_size(const ar_concurrent_t *ca) {
+  size_t size = ca->chunk_size;
+  if (!ca->grows) return size;
+  size_t held = ar_load_relaxed(&ca->capacity); /* relaxed: a hint for a size, nothing more */
+  while (size < AR_GROWN_CHUNK_MAX && size <= held / 2) size <<= 1;
+  return size;
+}
+
 /* Installs a new current chunk in place of `seen` (NULL or exhausted). */
 static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
   /* A kept chunk first: the successor of `seen` in the chain (the first one after a reset).
@@ -61,7 +78,7 @@ static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
     return AR_OK;
   }
   ar_error_t err;
-  ar_cchunk_t *c = ar_cc_chunk_new_(ca, ca->chunk_size, true, seen, &err);
+  ar_cchunk_t *c = ar_cc_chunk_new_(ca, next_chunk_size(ca), true, seen, &err);
   if (c == NULL) {
     /* Out of memory or limit, but someone else may have refilled meanwhile. */
     if (err == AR_OK || ar_load_acquire(&ca->current) != seen) return AR_OK;
@@ -101,12 +118,22 @@ static char *tail_take(ar_cchunk_t *c, size_t need, size_t want, size_t *got) {
   }
 }
 
-/* Carves between `need` and `want` bytes (multiples of 64) from the shared chunk. */
-static char *carve(ar_concurrent_t *ca, size_t need, size_t want, size_t *got) {
+/* The longest span chunk c gives: a quarter of it, so that a chunk serves at least four
+ * carvers, and never less than the arena's first span. A multiple of 64. */
+static size_t span_cap(const ar_concurrent_t *ca, const ar_cchunk_t *c) {
+  size_t q = (c->size / 4) & ~(size_t)63;
+  return q > ca->span_size ? q : ca->span_size;
+}
+
+/* Carves between `need` and `want` bytes (multiples of 64) from the shared chunk; `want` is
+ * cut to the chunk's span_cap (not below `need`). */
+static char *carve(ar_concurrent_t *ca, size_t need, size_t want_max, size_t *got) {
   for (;;) {
     /* acquire: pairs with the installing CAS, so the chunk's header fields are visible */
     ar_cchunk_t *c = ar_load_acquire(&ca->current);
     if (c != NULL) {
+      size_t cap = span_cap(ca, c), want = want_max;
+      if (want > cap) want = cap > need ? cap : need;
       size_t off = ar_fetch_add_relaxed(&c->cursor, want);
       size_t n = off + want <= c->usable ? want : off < c->usable ? c->usable - off : 0;
       if (n >= need) { /* n < want: we straddle the end and keep the tail */
@@ -225,8 +252,14 @@ static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
     if (p != NULL) ar_fetch_add_relaxed(&ca->carved, got);
     return p;
   }
-  char *span = carve(ca, ar_align_up_(n, 64), ca->span_size, &got);
+  /* A span is the first span's length plus the bytes of the thread's earlier spans this
+   * round, up to AR_CSPAN_MAX: spans about double, so a thread that allocates a lot refills
+   * rarely, while one that allocates little leaves little unused (never more than it used). */
+  size_t want = ca->span_size + s->spanned_;
+  if (want > AR_CSPAN_MAX) want = AR_CSPAN_MAX; /* above every first span (16 KiB at most) */
+  char *span = carve(ca, ar_align_up_(n, 64), want, &got);
   if (span == NULL) return NULL;
+  s->spanned_ += got;
   ar_fetch_add_relaxed(&ca->carved, got);
   s->cur_ = span + n; /* the old span's tail, smaller than n, is given up */
   s->end_ = span + got;
@@ -284,6 +317,11 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
    * span measured 1.96x a per-thread arena at 2 threads against 1.84x for this size. */
   size_t span = ar_align_up_(o.chunk_size / 4, 64);
   ca->span_size = span < 256 ? 256 : span > 16384 ? 16384 : span;
+  /* Chunks grow where nothing pins their size: the default chunk size and source (whose pool
+   * passes other sizes to the OS pages), no AR_ARENA_FIXED_CHUNKS, and no limit, so that a
+   * limited arena fills its limit with chunks of the one size it was given. */
+  ca->grows = !AR_HEAP && o.chunk_size == AR_DEFAULT_CHUNK_SIZE && o.source == NULL &&
+              (o.flags & AR_ARENA_FIXED_CHUNKS) == 0 && o.limit_bytes == 0;
   ca->limit_bytes = o.limit_bytes;
   /* AR_RETAIN_AUTO (the default): the serial arena's decaying peak is not built here yet, so
    * a fixed AR_CONCURRENT_AUTO_RETAIN; keeping "everything" would pin a burst's memory. */

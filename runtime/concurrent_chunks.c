@@ -240,11 +240,13 @@ ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes, ar_err
   return chunk_init(base, bytes);
 }
 
-/* Quiescent: appends x to the new kept chain if `keep` bytes of ordinary chunks allow, else
- * gives it back to the source. */
-static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t keep, uint32_t *nkept,
+/* Quiescent: appends x to the new kept chain if the `room` left of the bytes to keep holds it
+ * (chunks of a growing arena differ in size: a larger one may be passed over for smaller ones
+ * after it), else gives it back to the source. */
+static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t *room, uint32_t *nkept,
                          ar_cchunk_t ***tail) {
-  if (!x->dedicated && *nkept < UINT32_MAX && keep / ca->chunk_size > *nkept) {
+  if (!x->dedicated && *nkept < UINT32_MAX && x->size <= *room) {
+    *room -= x->size;
     ar_store_relaxed(&x->cursor, 0); /* relaxed: quiescence orders it before the next carve */
     ar_store_relaxed(&x->tail, x->usable);
     x->next_kept = NULL;
@@ -263,16 +265,17 @@ static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t keep, uint3
 void ar_cc_keep_chunks_(ar_concurrent_t *ca, size_t keep) {
   uint32_t nold = (uint32_t)ar_load_relaxed(&ca->kept_state); /* given back ones lie past it */
   uint32_t nkept = 0;
+  size_t room = keep;
   ar_cchunk_t *head = NULL, **tail = &head;
   ar_cchunk_t *x = ca->kept;
   for (uint32_t i = 0; i < nold; i++) {
     ar_cchunk_t *next = x->next_kept;
-    keep_or_free(ca, x, keep, &nkept, &tail);
+    keep_or_free(ca, x, &room, &nkept, &tail);
     x = next;
   }
   for (x = ar_load_acquire(&ca->all); x != NULL;) {
     ar_cchunk_t *next = x->next_all;
-    keep_or_free(ca, x, keep, &nkept, &tail);
+    keep_or_free(ca, x, &room, &nkept, &tail);
     x = next;
   }
   ca->kept = head;

@@ -25,6 +25,7 @@
 #define AR_SLOT_BLOCKS (AR_CTHREADS_ / AR_SLOT_BLOCK)
 #define AR_CHUNK_HEADER 128 /* header rounded so data starts 64-byte aligned */
 #define AR_MAX_CCHUNK ((size_t)1 << 30)
+#define AR_CSPAN_MAX (AR_GROWN_CHUNK_MAX / 4) /* a span doubles up to this (concurrent.c) */
 
 typedef struct ar_cchunk {
   ar_atomic(size_t) cursor; /* offset of the next free byte in data */
@@ -68,7 +69,8 @@ struct ar_concurrent {
   ar_atomic(uint64_t) given_back;
   ar_source_t source;
   size_t chunk_size;
-  size_t span_size;
+  size_t span_size; /* a thread's first span in a round; each next one doubles (concurrent.c) */
+  bool grows;       /* new chunks from the source grow with capacity (concurrent.c) */
   size_t limit_bytes;
   size_t retain_bytes;
   struct ar_reg_node *reg;

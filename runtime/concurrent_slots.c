@@ -108,7 +108,10 @@ void ar_cslots_empty_(ar_concurrent_t *ca) {
    * pointing at them). Relaxed: quiescence orders this before any later allocation. */
   for (unsigned k = 0; k < AR_SLOT_BLOCKS; k++) {
     ar_slot_t *b = ar_load_relaxed(&ca->blocks[k]);
-    for (unsigned j = 0; b != NULL && j < AR_SLOT_BLOCK; j++) b[j].cur_ = b[j].end_ = NULL;
+    for (unsigned j = 0; b != NULL && j < AR_SLOT_BLOCK; j++) {
+      b[j].cur_ = b[j].end_ = NULL;
+      b[j].spanned_ = 0; /* spans start small again each round */
+    }
   }
 }
 

@@ -4,10 +4,12 @@
  * fixed slack per thread, whatever else the thread allocates from.
  *
  * The contract (arenart/concurrent.h): bytes carved (stats `used`) are at most the bytes
- * requested, rounded up to 16, plus one span (16 KiB with the default 64 KiB chunk) per thread
- * that allocated from the arena; capacity adds per chunk its header and the tail that a span
- * could not use. Every test allocates 16-byte blocks, which fill spans exactly, so these
- * bounds are exact and need no tolerance. They hold in every build: in the heap flavor
+ * requested, rounded up to 16, plus one span tail per thread that allocated from the arena: at
+ * most the first span (16 KiB with the default 64 KiB chunk) plus the bytes of the thread's
+ * earlier spans, and at most 256 KiB; capacity adds per chunk its header and the tail that a
+ * span could not use, and, as chunks grow, a newest chunk as large as those before it (at
+ * most 1 MiB). Every test allocates 16-byte blocks, which fill spans exactly, so these bounds
+ * are exact and need no tolerance. They hold in every build: in the heap flavor
  * used == requested and capacity == used.
  *
  * A design in which arenas share a thread's span cache fails them: a thread that switches
@@ -35,9 +37,11 @@
 #include "tests/test_util.h"
 
 enum {
-  CHUNK = 64 * 1024, /* AR_DEFAULT_CHUNK_SIZE */
-  SPAN = 16 * 1024,  /* a quarter of the chunk */
-  CHUNK_LOSS = 256,  /* header (128) and at most one 64-byte tail no span could use, rounded up */
+  CHUNK = 64 * 1024,       /* AR_DEFAULT_CHUNK_SIZE */
+  SPAN = 16 * 1024,        /* a quarter of the chunk: a thread's first span */
+  SPAN_MAX = 256 * 1024,   /* AR_GROWN_CHUNK_MAX / 4: the longest span */
+  GROWN_MAX = 1024 * 1024, /* AR_GROWN_CHUNK_MAX: the largest grown chunk */
+  CHUNK_LOSS = 256, /* header (128) and at most one 64-byte tail no span could use, rounded up */
   BLOCK = 16,
 };
 
@@ -49,12 +53,20 @@ static ar_concurrent_t *make(size_t limit) {
   return ca;
 }
 
-/* used <= requested + one span per thread; capacity <= the chunks that needs. */
+/* used <= requested + one span tail per thread (each at most SPAN plus what the thread's
+ * earlier spans hold, which is at most what it requested, and at most SPAN_MAX); capacity <=
+ * the chunks that needs (each spent but for its loss) plus the newest chunk: at most as large
+ * as the capacity before it, or CHUNK, in one thread; at most GROWN_MAX when threads race
+ * (a racer's reservation in flight counts in the capacity the winner sizes its chunk by). */
 static void check_bound(ar_concurrent_t *ca, size_t requested, size_t threads, const char *what) {
   ar_stats_t st;
   assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
-  size_t used_max = requested + threads * SPAN;
-  size_t cap_max = (used_max / (CHUNK - CHUNK_LOSS) + 1) * CHUNK;
+  size_t extra = threads * (SPAN_MAX - SPAN);
+  size_t used_max = requested + threads * SPAN + (requested < extra ? requested : extra);
+  size_t spent = used_max + st.chunks * CHUNK_LOSS;
+  size_t newest = threads > 1 ? GROWN_MAX : spent < CHUNK ? CHUNK : spent;
+  if (newest > GROWN_MAX) newest = GROWN_MAX;
+  size_t cap_max = spent + newest;
   if (st.used < requested || st.used > used_max || st.capacity > cap_max)
     print_error("%s: requested %zu, %zu thread(s): used %zu (max %zu), capacity %zu (max %zu)\n",
                 what, requested, threads, st.used, used_max, st.capacity, cap_max);
@@ -547,7 +559,9 @@ static void check_aligned_bound(size_t align, size_t count) {
     p[0] = p[BLOCK - 1] = 1;
   }
   ar_stats_t st = stats_of(ca);
-  size_t bound = count * (BLOCK + (align - 16)) + SPAN; /* one span tail: one thread */
+  size_t handed = count * (BLOCK + (align - 16));
+  /* one span tail, of one thread: its first span plus what its earlier spans took */
+  size_t bound = handed + SPAN + (handed < SPAN_MAX - SPAN ? handed : SPAN_MAX - SPAN);
   if (st.used > bound) print_error("align %zu: used %zu, bound %zu\n", align, st.used, bound);
   assert_true(st.used <= bound);
   assert_true(st.used >= count * BLOCK);

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/concurrent/span_test.c - how long a ConcurrentArena's spans and chunks are
+ * (arenart/concurrent.h, "Span lengths", and ar_concurrent_create): a thread's spans grow from
+ * a quarter of chunk_size by what its earlier spans took, up to 256 KiB and a quarter of the
+ * chunk they come from, and start again at each reset; chunks grow from chunk_size to
+ * AR_GROWN_CHUNK_MAX only where nothing fixes their size; a reset keeps whole chunks of mixed
+ * sizes, passing over one that does not fit.
+ *
+ * One thread allocates 16-byte blocks and reads the stats after each: `used` moves only when
+ * a span is carved (by the span's length) and `capacity` only when a chunk is added (by its
+ * size), so the two series of jumps are the spans and the chunks, in order. The heap flavor
+ * has neither: every test is skipped there.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arenart.h"
+#include "tests/test_util.h"
+
+enum {
+  KIB = 1024,
+  CHUNK = 64 * KIB,       /* AR_DEFAULT_CHUNK_SIZE */
+  SPAN = 16 * KIB,        /* a quarter of it: a thread's first span */
+  SPAN_MAX = 256 * KIB,   /* AR_GROWN_CHUNK_MAX / 4 */
+  GROWN_MAX = 1024 * KIB, /* AR_GROWN_CHUNK_MAX */
+  BLOCK = 16,
+  MAX_JUMPS = 4096,
+};
+
+typedef struct trace {
+  size_t span[MAX_JUMPS], nspan;
+  size_t chunk[MAX_JUMPS], nchunk;
+} trace_t;
+
+static trace_t tr; /* large: static */
+
+static ar_stats_t stats_of(ar_concurrent_t *ca) {
+  ar_stats_t st;
+  assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
+  return st;
+}
+
+/* Allocates `bytes` in 16-byte blocks and records the spans and chunks that took. */
+static void run(ar_concurrent_t *ca, size_t bytes) {
+  memset(&tr, 0, sizeof tr);
+  ar_stats_t st = stats_of(ca);
+  size_t used = st.used, cap = st.capacity;
+  for (size_t done = 0; done < bytes; done += BLOCK) {
+    char *p = (char *)ar_concurrent_alloc(ca, BLOCK);
+    assert_non_null(p);
+    p[0] = p[BLOCK - 1] = 1;
+    st = stats_of(ca);
+    if (st.used != used) {
+      assert_true(tr.nspan < MAX_JUMPS);
+      tr.span[tr.nspan++] = st.used - used;
+      used = st.used;
+    }
+    if (st.capacity != cap) {
+      assert_true(st.capacity > cap && tr.nchunk < MAX_JUMPS);
+      tr.chunk[tr.nchunk++] = st.capacity - cap;
+      cap = st.capacity;
+    }
+  }
+}
+
+/* Every span: at most the first length plus the spans before it, at most SPAN_MAX (when the
+ * first length is below it) and a quarter of the largest chunk so far; returns the longest. */
+static size_t check_spans(size_t first, size_t quarter_cap) {
+  assert_true(tr.nspan > 0);
+  assert_int_equal(tr.span[0], first);
+  size_t before = 0, longest = 0;
+  for (size_t k = 0; k < tr.nspan; k++) {
+    size_t s = tr.span[k], cap = first + before;
+    if (cap > SPAN_MAX) cap = SPAN_MAX > first ? SPAN_MAX : first;
+    if (cap > quarter_cap && quarter_cap >= first) cap = quarter_cap;
+    if (s > cap) print_error("span %zu: %zu bytes, %zu before it, cap %zu\n", k, s, before, cap);
+    assert_true(s <= cap);
+    assert_int_equal(s % 64, 0);
+    before += s;
+    if (s > longest) longest = s;
+  }
+  return longest;
+}
+
+/* The documented size of a grown chunk: the largest CHUNK << k at most the capacity held
+ * (CHUNK when that is less), at most GROWN_MAX. */
+static size_t grown_size(size_t held) {
+  size_t s = CHUNK;
+  while (s * 2 <= held && s * 2 <= GROWN_MAX) s *= 2;
+  return s;
+}
+
+/* Defaults: chunks grow 64 KiB, 64 KiB, 128 KiB, ... to 1 MiB and stay there; spans grow from
+ * 16 KiB to 256 KiB, so 8 MiB take a few dozen refills instead of 512. */
+static void test_default_arena_grows(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip();
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  assert_non_null(ca);
+  run(ca, (size_t)8 << 20);
+  size_t held = 0;
+  for (size_t k = 0; k < tr.nchunk; k++) {
+    if (tr.chunk[k] != grown_size(held))
+      print_error("chunk %zu: %zu bytes after %zu held, expected %zu\n", k, tr.chunk[k], held,
+                  grown_size(held));
+    assert_int_equal(tr.chunk[k], grown_size(held));
+    held += tr.chunk[k];
+  }
+  assert_int_equal(tr.chunk[tr.nchunk - 1], GROWN_MAX);
+  assert_int_equal(check_spans(SPAN, GROWN_MAX / 4), SPAN_MAX);
+  assert_true(tr.nspan < 64);
+  /* A reset starts the spans at the first length again. */
+  ar_concurrent_reset(ca);
+  run(ca, 64 * KIB);
+  assert_int_equal(tr.span[0], SPAN);
+  ar_concurrent_destroy(ca);
+}
+
+/* Anything that fixes the chunk size keeps every chunk at chunk_size: the flag, a limit, a
+ * source, another chunk_size. Spans still grow, within a quarter of the chunk: not at all with
+ * 64 KiB chunks, up to 256 KiB with 1 MiB ones. */
+static void check_fixed(ar_options_t *o, size_t chunk) {
+  ar_concurrent_t *ca = ar_concurrent_create(o);
+  assert_non_null(ca);
+  run(ca, (size_t)4 << 20);
+  for (size_t k = 0; k < tr.nchunk; k++) assert_int_equal(tr.chunk[k], chunk);
+  size_t first = chunk / 4 < SPAN ? chunk / 4 : SPAN;
+  size_t longest = check_spans(first, chunk / 4);
+  assert_int_equal(longest, chunk / 4 < SPAN_MAX ? chunk / 4 : SPAN_MAX);
+  ar_concurrent_destroy(ca);
+}
+
+static void test_fixed_chunks_do_not_grow(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip();
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.flags = AR_ARENA_FIXED_CHUNKS;
+  check_fixed(&o, CHUNK);
+  o = (ar_options_t)AR_OPTIONS_INIT;
+  o.limit_bytes = (size_t)64 << 20;
+  check_fixed(&o, CHUNK);
+  o = (ar_options_t)AR_OPTIONS_INIT;
+  o.source = ar_source_os();
+  check_fixed(&o, CHUNK);
+  o = (ar_options_t)AR_OPTIONS_INIT;
+  o.chunk_size = GROWN_MAX;
+  check_fixed(&o, GROWN_MAX);
+}
+
+/* A reset keeps whole chunks, the newest first, passing over one that would not fit: after
+ * 6 MiB (chunks ..., 512 KiB, then 1 MiB ones), 1.5 MiB keeps the newest 1 MiB chunk and the
+ * 512 KiB one, and the default (1 MiB) keeps one 1 MiB chunk; the next round reuses them. */
+static void check_keeps(size_t retain, size_t kept, size_t spares) {
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.retain_bytes = retain;
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  run(ca, (size_t)6 << 20);
+  ar_concurrent_reset(ca);
+  ar_stats_t st = stats_of(ca);
+  assert_int_equal(st.capacity, kept);
+  assert_int_equal(st.spare_chunks, spares);
+  run(ca, kept / 2); /* from the kept chunks: no chunk added */
+  assert_int_equal(tr.nchunk, 0);
+  assert_int_equal(stats_of(ca).capacity, kept);
+  ar_concurrent_destroy(ca);
+}
+
+static void test_reset_keeps_mixed_sizes(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip();
+  check_keeps(GROWN_MAX + GROWN_MAX / 2, GROWN_MAX + GROWN_MAX / 2, 2);
+  check_keeps(AR_RETAIN_AUTO, AR_CONCURRENT_AUTO_RETAIN, 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_default_arena_grows),
+      cmocka_unit_test(test_fixed_chunks_do_not_grow),
+      cmocka_unit_test(test_reset_keeps_mixed_sizes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
