@@ -90,7 +90,10 @@ const char *const wtitles[W_COUNT] = {
     "threads run the bump loop on the same requests, kept for the round: vb/t=N = the fastest "
     "round / the bump loop's fastest round in the same process (the scaling goal divides these)",
     "4. Larson for arenas: each thread builds a 1000-object batch, hands it to the next "
-    "thread, which reads and frees it; all threads replaced every 24 batches; ns/alloc",
+    "thread, which reads and frees it; all threads replaced every 24 batches; ns/alloc = wall "
+    "time per allocation of one thread (thread start and exit included), the fastest of 15 "
+    "generations (full: 45); busy = the same with each thread's time waiting for a batch left "
+    "out (the slowest thread; the Larson goal divides these)",
     "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "
     "touched), reset after each; kept = RSS above the start between requests, MiB",
     "6. Append-heavy containers: 64 byte vectors grown by doubling (realloc, or copy where "

@@ -257,6 +257,7 @@ enum { LARSON_MAX_GENS = 64 };
 typedef struct larson_arg {
   larson_shared_t *shared;
   int id, iters;
+  double busy;
 } larson_arg_t;
 
 static larson_shared_t *larson_setup(const bench_params_t *prm) {
