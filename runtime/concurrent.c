@@ -14,7 +14,7 @@
  *      for the bytes it needs (taken with a CAS). So a chunk loses at most one small tail, and
  *      a call that then fails to refill has used nothing up: a failed call leaves the arena
  *      as it found it. A thread's spans grow with what it took this round (the first span's
- *      length plus its earlier spans', up to 256 KiB and a quarter of the chunk): fixed 16 KiB
+ *      length plus half its earlier spans', up to 256 KiB and a quarter of the chunk): fixed 16 KiB
  *      spans cost a refill and three shared read-modify-writes every hundred or so
  *      allocations, which made two threads on one arena 1.5x as slow as two serial arenas;
  *      growing spans keep what an idle thread strands small.
@@ -53,13 +53,15 @@
 #endif
 
 /* The size of the next chunk from the source: in an arena that grows, the largest chunk_size
- * << k that is at most the capacity it holds, up to AR_GROWN_CHUNK_MAX, as in the serial arena
- * (chunks.c, "Growing"), so a round makes O(log) refills up to the cap. Racing refillers may
- * size theirs differently; the loser's goes back whatever its size. */
+ * << k that is at most the bytes of the ordinary chunks installed this round, up to
+ * AR_GROWN_CHUNK_MAX, so a round makes O(log) refills up to the cap. Installed chunks, not
+ * capacity: capacity also holds the reservations of refillers racing this one (sixteen
+ * threads' first allocations once made a 1 MiB chunk for 256 KiB of spans) and dedicated
+ * chunks, which say nothing about how fast spans are carved. */
 static size_t next_chunk_size(const ar_concurrent_t *ca) {
   size_t size = ca->chunk_size;
   if (!ca->grows) return size;
-  size_t held = ar_load_relaxed(&ca->capacity); /* relaxed: a hint for a size, nothing more */
+  size_t held = ar_load_relaxed(&ca->installed); /* relaxed: a hint for a size, nothing more */
   while (size < AR_GROWN_CHUNK_MAX && size <= held / 2) size <<= 1;
   return size;
 }
@@ -74,11 +76,18 @@ static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
     ar_cchunk_t *expected = seen;
     /* Fails only when another thread installed k first (or `seen` is stale): k is in. */
     (void)ar_cas_strong_acq_rel(&ca->current, &expected, k);
-    if (mine) ar_fetch_add_relaxed(&ca->nchunks, 1);
+    if (mine) {
+      ar_fetch_add_relaxed(&ca->nchunks, 1);
+      ar_fetch_add_relaxed(&ca->installed, k->size);
+    }
     return AR_OK;
   }
   ar_error_t err;
-  ar_cchunk_t *c = ar_cc_chunk_new_(ca, next_chunk_size(ca), true, seen, &err);
+  size_t size = next_chunk_size(ca);
+  ar_cchunk_t *c = ar_cc_chunk_new_(ca, size, true, seen, &err);
+  /* A source that cannot give a grown chunk may still have chunk_size ones (a pool's). */
+  if (c == NULL && err == AR_ENOMEM && size > ca->chunk_size)
+    c = ar_cc_chunk_new_(ca, ca->chunk_size, true, seen, &err);
   if (c == NULL) {
     /* Out of memory or limit, but someone else may have refilled meanwhile. */
     if (err == AR_OK || ar_load_acquire(&ca->current) != seen) return AR_OK;
@@ -90,6 +99,7 @@ static ar_error_t refill(ar_concurrent_t *ca, ar_cchunk_t *seen) {
     AR_STRESS_POINT();
     ar_cc_push_all_(ca, c);
     ar_fetch_add_relaxed(&ca->nchunks, 1);
+    ar_fetch_add_relaxed(&ca->installed, c->size);
   } else {
     ar_cc_chunk_free_(ca, c); /* lost the race: the winner's chunk serves us too */
   }
@@ -252,10 +262,11 @@ static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
     if (p != NULL) ar_fetch_add_relaxed(&ca->carved, got);
     return p;
   }
-  /* A span is the first span's length plus the bytes of the thread's earlier spans this
-   * round, up to AR_CSPAN_MAX: spans about double, so a thread that allocates a lot refills
-   * rarely, while one that allocates little leaves little unused (never more than it used). */
-  size_t want = ca->span_size + s->spanned_;
+  /* A span is the first span's length plus half the bytes of the thread's earlier spans this
+   * round, up to AR_CSPAN_MAX: spans grow about 1.5x, so a thread that allocates a lot refills
+   * rarely, while one that allocates little strands little (half of what it used, at most;
+   * doubling left 1.8x the bytes asked carved for 200 threads of 128000 bytes each). */
+  size_t want = ca->span_size + ((s->spanned_ / 2) & ~(size_t)63);
   if (want > AR_CSPAN_MAX) want = AR_CSPAN_MAX; /* above every first span (16 KiB at most) */
   char *span = carve(ca, ar_align_up_(n, 64), want, &got);
   if (span == NULL) return NULL;

@@ -284,5 +284,6 @@ void ar_cc_keep_chunks_(ar_concurrent_t *ca, size_t keep) {
   ar_store_relaxed(&ca->current, NULL);
   ar_store_relaxed(&ca->carved, 0);
   ar_store_relaxed(&ca->nchunks, 0);
+  ar_store_relaxed(&ca->installed, 0);
   ar_store_relaxed(&ca->nlarge, 0);
 }

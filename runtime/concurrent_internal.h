@@ -59,6 +59,7 @@ struct ar_concurrent {
   ar_atomic(size_t) capacity;
   ar_atomic(size_t) carved;
   ar_atomic(size_t) nchunks;
+  ar_atomic(size_t) installed; /* bytes of the ordinary chunks installed this round */
   ar_atomic(size_t) nlarge;
   ar_atomic(uint64_t) nalloc_slow;
   ar_atomic(int) inflight;

@@ -9,40 +9,43 @@
  * current chunk with one fetch-and-add, then bumps inside it privately. When the shared chunk
  * runs out, threads race to install a fresh one with a CAS; a loser hands its chunk straight
  * back to the source. A request that fits in the rest of the thread's current span, alignment
- * padding included, is carved there, whatever its size or alignment (so even a 4096-aligned
- * one may be). Otherwise a request over a quarter of chunk_size or aligned beyond 64 bytes
- * gets a dedicated chunk, one over half the first span length (see "Span lengths" below) is
- * carved exactly from the shared chunk (64-byte aligned), and these two leave the span as it
- * is; any other takes a fresh span, giving up the rest of the old one.
+ * padding included, is carved there, whatever its size or alignment (so even a 4096-aligned one may
+ * be). Otherwise a request over (chunk_size - 128) / 4 bytes (a quarter of what a chunk_size chunk
+ * holds after its header) or aligned beyond 64 bytes gets a dedicated chunk, one over half the
+ * first span length (see "Span lengths" below) is carved exactly from the shared chunk (64-byte
+ * aligned), and these two leave the span as it is; any other takes a fresh span, giving up the rest
+ * of the old one.
  *
  * Each arena keeps its own span for each thread, so a thread may interleave any number of
  * arenas without one costing another anything.
  *
  * Costs to know. Memory: the bytes carved (stats `used`) are at most the bytes requested, each
- * rounded up to 16 (to 64 for an exact piece: a request over half the first span length, or
- * any request of a thread that has no span, see below) and, if aligned beyond 16 and carved from a span, plus
- * the padding that aligns it there (at most its alignment less 16: 16-byte requests aligned
- * to 64 take 64 bytes each, four times their size), plus, for each thread that allocated from
- * the arena, the unused tail of its current span there (one span per thread and arena) and
- * the tails it gave up when a request did not fit (each smaller than that request plus its
- * alignment; none when every request has alignment 16 at most and the same rounded size, one
- * that divides the span). Span lengths: a thread's first span in a round (since creation or
- * the last reset) is a quarter of chunk_size rounded up to 64, at least 256 bytes and at most
- * 16 KiB (the first length); each later one is the first length plus the bytes of the
- * thread's earlier spans of the round, so spans about double while a thread keeps allocating,
- * but never more than 256 KiB (AR_GROWN_CHUNK_MAX / 4) nor a quarter of the chunk it is
- * carved from (rounded down to 64), unless that is below the first length. So the tail a thread leaves is at most the first length plus the bytes its
- * earlier spans of the round took, and at most 256 KiB.
- * Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at most
- * one tail that nobody could use (smaller than the request, rounded up to 64, that did not
+ * rounded up to 16 (to 64 for an exact piece: a request over half the first span length, or any
+ * request of a thread that has no span, see below) and, if aligned beyond 16 and carved from a
+ * span, plus the padding that aligns it there (at most its alignment less 16: 16-byte requests
+ * aligned to 64 take 64 bytes each, four times their size), plus, for each thread that allocated
+ * from the arena, the unused tail of its current span there (one span per thread and arena) and the
+ * tails it gave up when a request did not fit (each smaller than that request plus its alignment;
+ * none when every request has alignment 16 at most and the same rounded size, one that divides
+ * every span length: 16 always, and 32 or 64 when the source's chunks are 64-byte aligned, as the
+ * default sources' are, for every span is then a multiple of 64 bytes). Span lengths: a thread's
+ * first span in a round (since creation or the last reset) is a quarter of chunk_size rounded up to
+ * 64, at least 256 bytes and at most 16 KiB (the first length); each later one is the first length
+ * plus half the bytes of the thread's earlier spans of the round (rounded down to 64), so spans
+ * grow about 1.5x while a thread keeps allocating, but never past 256 KiB (AR_GROWN_CHUNK_MAX / 4)
+ * nor a quarter of the chunk it is carved from (rounded down to 64), unless that is below the first
+ * length; the span that reaches a chunk's end may be shorter. So the tail a thread leaves is at
+ * most the first length plus half the bytes its earlier spans of the round took, and at most
+ * 256 KiB. Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at
+ * most one tail that nobody could use (smaller than the request, rounded up to 64, that did not
  * fit), and per dedicated chunk its header and alignment slack; where chunks grow (see
- * ar_concurrent_create), the newest chunk may be as large as all the chunks before it together
- * (or, when threads raced to refill, up to AR_GROWN_CHUNK_MAX), so capacity can reach about
- * twice that bound. After a reset, capacity also holds the chunks the reset kept (whole chunks
- * within retain_bytes, see ar_concurrent_create) until allocation reuses them, which it does
- * before it asks the source for more: so it exceeds the bound above by at most those kept
- * chunks not yet reused (stats `spare_chunks`). An exited thread's spans stay in the arena
- * until reset, and serve the next thread given its index (which carries on its span lengths).
+ * ar_concurrent_create), the newest chunk may be as large as all the ordinary chunks before it
+ * together, so capacity can reach twice that bound plus one chunk_size chunk. After a reset,
+ * capacity also holds the chunks the reset kept (whole chunks within retain_bytes, see
+ * ar_concurrent_create) until allocation reuses them, which it does before it asks the source for
+ * more: so it exceeds the bound above by at most those kept chunks not yet reused (stats
+ * `spare_chunks`). An exited thread's spans stay in the arena until reset, and serve the next
+ * thread given its index (which carries on its span lengths).
  * Per arena: a table of AR_CTHREADS_ pointers (8 KiB), and 1 KiB of slots for every block of
  * 16 thread indices that allocated from it. Time: the inline path is a dozen instructions
  * (bench/ counts 13.4 per allocation under callgrind, refills included, 11.4 where the
@@ -120,12 +123,14 @@ typedef struct ar_concurrent ar_concurrent_t;
  * Creates a ConcurrentArena. Uses chunk_size, retain_bytes, limit_bytes, source (NULL = the
  * process-wide chunk pool when chunk_size is the default, else OS pages), the flag
  * AR_ARENA_FIXED_CHUNKS, name; prealloc and the other flags are ignored.
- * Chunks grow when nothing fixes their size: with the default chunk_size and source, no
- * limit_bytes and no AR_ARENA_FIXED_CHUNKS, each new chunk from the source is the largest
- * chunk_size << k that is at most the capacity the arena then holds, and at most
- * AR_GROWN_CHUNK_MAX (1 MiB), as in the serial arena: the first two chunks are chunk_size,
- * then capacity about doubles with each one. Chunks of any other size than chunk_size pass
- * through the process-wide pool to OS pages. Otherwise every ordinary chunk is chunk_size.
+ * Chunks grow when nothing fixes their size: with the default chunk_size and source, no limit_bytes
+ * and no AR_ARENA_FIXED_CHUNKS, each new chunk from the source is the largest chunk_size << k that
+ * is at most the bytes of the ordinary chunks installed since creation or the last reset (kept ones
+ * included, dedicated ones not), and at most AR_GROWN_CHUNK_MAX (1 MiB): an arena's first two
+ * chunks are chunk_size (and a round's, after a reset that kept none), then each about doubles what
+ * the round has. If the source cannot give a grown chunk, the refill asks it for a chunk_size one
+ * before it reports AR_ENOMEM. Chunks of any other size than chunk_size pass through the
+ * process-wide pool to OS pages. Otherwise every ordinary chunk is chunk_size.
  * Reset keeps up to retain_bytes of ordinary chunks (whole chunks: those it kept before
  * first, then this round's, newest first, passing over one that would not fit; dedicated
  * ones always go back) and later refills take them, in order, before calling the source; a

@@ -5,10 +5,10 @@
  *
  * The contract (arenart/concurrent.h): bytes carved (stats `used`) are at most the bytes
  * requested, rounded up to 16, plus one span tail per thread that allocated from the arena: at
- * most the first span (16 KiB with the default 64 KiB chunk) plus the bytes of the thread's
- * earlier spans, and at most 256 KiB; capacity adds per chunk its header and the tail that a
- * span could not use, and, as chunks grow, a newest chunk as large as those before it (at
- * most 1 MiB). Every test allocates 16-byte blocks, which fill spans exactly, so these bounds
+ * most the first span (16 KiB with the default 64 KiB chunk) plus half the bytes of the
+ * thread's earlier spans, and at most 256 KiB; capacity adds per chunk its header and the tail
+ * that a span could not use, and, as chunks grow, a newest chunk as large as the ordinary ones
+ * before it together (at most 1 MiB). Every test allocates 16-byte blocks, which fill spans exactly, so these bounds
  * are exact and need no tolerance. They hold in every build: in the heap flavor
  * used == requested and capacity == used.
  *
@@ -53,18 +53,17 @@ static ar_concurrent_t *make(size_t limit) {
   return ca;
 }
 
-/* used <= requested + one span tail per thread (each at most SPAN plus what the thread's
- * earlier spans hold, which is at most what it requested, and at most SPAN_MAX); capacity <=
- * the chunks that needs (each spent but for its loss) plus the newest chunk: at most as large
- * as the capacity before it, or CHUNK, in one thread; at most GROWN_MAX when threads race
- * (a racer's reservation in flight counts in the capacity the winner sizes its chunk by). */
+/* used <= requested + one span tail per thread (each at most SPAN plus half of what the
+ * thread's earlier spans hold, which is at most what it requested, and at most SPAN_MAX);
+ * capacity <= the chunks that needs (each spent but for its loss) plus the newest chunk: at
+ * most as large as the chunks before it together, or CHUNK, and at most GROWN_MAX. */
 static void check_bound(ar_concurrent_t *ca, size_t requested, size_t threads, const char *what) {
   ar_stats_t st;
   assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
   size_t extra = threads * (SPAN_MAX - SPAN);
-  size_t used_max = requested + threads * SPAN + (requested < extra ? requested : extra);
+  size_t used_max = requested + threads * SPAN + (requested / 2 < extra ? requested / 2 : extra);
   size_t spent = used_max + st.chunks * CHUNK_LOSS;
-  size_t newest = threads > 1 ? GROWN_MAX : spent < CHUNK ? CHUNK : spent;
+  size_t newest = spent < CHUNK ? CHUNK : spent;
   if (newest > GROWN_MAX) newest = GROWN_MAX;
   size_t cap_max = spent + newest;
   if (st.used < requested || st.used > used_max || st.capacity > cap_max)
@@ -560,8 +559,8 @@ static void check_aligned_bound(size_t align, size_t count) {
   }
   ar_stats_t st = stats_of(ca);
   size_t handed = count * (BLOCK + (align - 16));
-  /* one span tail, of one thread: its first span plus what its earlier spans took */
-  size_t bound = handed + SPAN + (handed < SPAN_MAX - SPAN ? handed : SPAN_MAX - SPAN);
+  /* one span tail, of one thread: its first span plus half what its earlier spans took */
+  size_t bound = handed + SPAN + (handed / 2 < SPAN_MAX - SPAN ? handed / 2 : SPAN_MAX - SPAN);
   if (st.used > bound) print_error("align %zu: used %zu, bound %zu\n", align, st.used, bound);
   assert_true(st.used <= bound);
   assert_true(st.used >= count * BLOCK);

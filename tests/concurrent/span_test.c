@@ -2,10 +2,11 @@
 /*
  * tests/concurrent/span_test.c - how long a ConcurrentArena's spans and chunks are
  * (arenart/concurrent.h, "Span lengths", and ar_concurrent_create): a thread's spans grow from
- * a quarter of chunk_size by what its earlier spans took, up to 256 KiB and a quarter of the
- * chunk they come from, and start again at each reset; chunks grow from chunk_size to
- * AR_GROWN_CHUNK_MAX only where nothing fixes their size; a reset keeps whole chunks of mixed
- * sizes, passing over one that does not fit.
+ * a quarter of chunk_size by half what its earlier spans took, up to 256 KiB and a quarter of
+ * the chunk they come from, and start again at each reset; chunks grow from chunk_size to
+ * AR_GROWN_CHUNK_MAX with the ordinary chunks installed, only where nothing fixes their size,
+ * and fall back to chunk_size when the source cannot give more; a reset keeps whole chunks of
+ * mixed sizes, passing over one that does not fit.
  *
  * One thread allocates 16-byte blocks and reads the stats after each: `used` moves only when
  * a span is carved (by the span's length) and `capacity` only when a chunk is added (by its
@@ -19,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,14 +73,15 @@ static void run(ar_concurrent_t *ca, size_t bytes) {
   }
 }
 
-/* Every span: at most the first length plus the spans before it, at most SPAN_MAX (when the
- * first length is below it) and a quarter of the largest chunk so far; returns the longest. */
+/* Every span: at most the first length plus half the spans before it (rounded down to 64), at
+ * most SPAN_MAX (when the first length is below it) and a quarter of the largest chunk so far;
+ * returns the longest. */
 static size_t check_spans(size_t first, size_t quarter_cap) {
   assert_true(tr.nspan > 0);
   assert_int_equal(tr.span[0], first);
   size_t before = 0, longest = 0;
   for (size_t k = 0; k < tr.nspan; k++) {
-    size_t s = tr.span[k], cap = first + before;
+    size_t s = tr.span[k], cap = first + (before / 2 / 64 * 64);
     if (cap > SPAN_MAX) cap = SPAN_MAX > first ? SPAN_MAX : first;
     if (cap > quarter_cap && quarter_cap >= first) cap = quarter_cap;
     if (s > cap) print_error("span %zu: %zu bytes, %zu before it, cap %zu\n", k, s, before, cap);
@@ -90,8 +93,8 @@ static size_t check_spans(size_t first, size_t quarter_cap) {
   return longest;
 }
 
-/* The documented size of a grown chunk: the largest CHUNK << k at most the capacity held
- * (CHUNK when that is less), at most GROWN_MAX. */
+/* The documented size of a grown chunk: the largest CHUNK << k at most the ordinary chunks
+ * installed (CHUNK when that is less), at most GROWN_MAX. */
 static size_t grown_size(size_t held) {
   size_t s = CHUNK;
   while (s * 2 <= held && s * 2 <= GROWN_MAX) s *= 2;
@@ -99,12 +102,15 @@ static size_t grown_size(size_t held) {
 }
 
 /* Defaults: chunks grow 64 KiB, 64 KiB, 128 KiB, ... to 1 MiB and stay there; spans grow from
- * 16 KiB to 256 KiB, so 8 MiB take a few dozen refills instead of 512. */
+ * 16 KiB to 256 KiB, so 8 MiB take a few dozen refills instead of 512. A dedicated chunk held
+ * first does not make the ordinary ones grow. */
 static void test_default_arena_grows(void **state) {
   (void)state;
   if (TEST_HEAP) skip();
   ar_concurrent_t *ca = ar_concurrent_create(NULL);
   assert_non_null(ca);
+  assert_non_null(ar_concurrent_alloc(ca, (size_t)4 << 20)); /* dedicated: not counted */
+  assert_int_equal(stats_of(ca).large_chunks, 1);
   run(ca, (size_t)8 << 20);
   size_t held = 0;
   for (size_t k = 0; k < tr.nchunk; k++) {
@@ -116,7 +122,7 @@ static void test_default_arena_grows(void **state) {
   }
   assert_int_equal(tr.chunk[tr.nchunk - 1], GROWN_MAX);
   assert_int_equal(check_spans(SPAN, GROWN_MAX / 4), SPAN_MAX);
-  assert_true(tr.nspan < 64);
+  assert_true(tr.nspan < 80);
   /* A reset starts the spans at the first length again. */
   ar_concurrent_reset(ca);
   run(ca, 64 * KIB);
@@ -181,11 +187,61 @@ static void test_reset_keeps_mixed_sizes(void **state) {
   check_keeps(AR_RETAIN_AUTO, AR_CONCURRENT_AUTO_RETAIN, 1);
 }
 
+/* Threads that race to refill size their chunks by the chunks installed, not by a capacity
+ * that holds the racers' reservations: sixteen threads' first allocations on a fresh arena
+ * need 256 KiB of spans and get chunks within twice that plus one chunk_size chunk (a 1 MiB
+ * chunk for them was the bug). */
+enum { RACERS = 16 };
+typedef struct racer {
+  ar_concurrent_t *ca;
+  pthread_barrier_t *go, *done;
+} racer_t;
+
+static void *racer(void *arg) {
+  racer_t *r = (racer_t *)arg;
+  pthread_barrier_wait(r->go);
+  char *p = (char *)ar_concurrent_alloc(r->ca, 64);
+  if (p != NULL) p[0] = 1;
+  pthread_barrier_wait(r->done); /* every span stays its thread's until all are counted */
+  return p;
+}
+
+static void test_racing_refills_stay_small(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip();
+  for (int trial = 0; trial < 40; trial++) {
+    ar_concurrent_t *ca = ar_concurrent_create(NULL);
+    assert_non_null(ca);
+    pthread_barrier_t go, done;
+    assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+    assert_int_equal(pthread_barrier_init(&done, NULL, RACERS + 1), 0);
+    pthread_t t[RACERS];
+    racer_t r = {ca, &go, &done};
+    for (int i = 0; i < RACERS; i++) assert_int_equal(pthread_create(&t[i], NULL, racer, &r), 0);
+    pthread_barrier_wait(&done);
+    ar_stats_t st = stats_of(ca);
+    size_t bound = 2 * (st.used + st.chunks * 256) + CHUNK;
+    if (st.capacity > bound)
+      print_error("trial %d: used %zu, %zu chunks, capacity %zu > %zu\n", trial, (size_t)st.used,
+                  (size_t)st.chunks, (size_t)st.capacity, bound);
+    assert_true(st.capacity <= bound);
+    for (int i = 0; i < RACERS; i++) {
+      void *p;
+      assert_int_equal(pthread_join(t[i], &p), 0);
+      assert_non_null(p);
+    }
+    pthread_barrier_destroy(&go);
+    pthread_barrier_destroy(&done);
+    ar_concurrent_destroy(ca);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_default_arena_grows),
       cmocka_unit_test(test_fixed_chunks_do_not_grow),
       cmocka_unit_test(test_reset_keeps_mixed_sizes),
+      cmocka_unit_test(test_racing_refills_stay_small),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
