@@ -18,6 +18,10 @@ import sys
 KV = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
+RECORD_START = re.compile(r"(?<=\S)(?=(?:RC name=|RESULT |EXHAUST_PREFERRED |EXHAUST_REUSE |"
+                          r"EXHAUST |PROBE |NODE node))")
+
+
 def parse_kv(line):
     return {k: v.strip('"') for k, v in KV.findall(line)}
 
@@ -36,31 +40,38 @@ def parse_log(path):
     if not os.path.exists(path):
         return t
     with open(path, errors="replace") as f:
-        for raw in f:
-            line = raw.strip().replace("\r", "")
-            if re.search(r"NUMA-VM \S+ reached /init", line):
-                t["reached_init"] = True
-            elif re.search(r"NUMA-VM \S+ done", line):
-                t["done"] = True
-            elif line.startswith("NODE "):
-                m = re.match(r"NODE node(\d+) cpus=(\S*) (\d+)kB", line)
-                if m:
-                    t["nodes"][int(m.group(1))] = {"cpus": m.group(2), "mem_kb": int(m.group(3))}
-            elif line.startswith("RC "):
-                kv = parse_kv(line)
-                t["rc"][kv["name"]] = int(kv["rc"])
-            elif line.startswith("RESULT "):
-                t["rows"].append(parse_kv(line))
-            elif line.startswith("PROBE ") and line.endswith(" result"):
-                t["probe"] = parse_kv(line)
-            elif line.startswith("EXHAUST_REUSE "):
-                t["exhaust_reuse"] = parse_kv(line)
-            elif line.startswith("EXHAUST_PREFERRED "):
-                t["exhaust_preferred"] = parse_kv(line)
-            elif line.startswith("EXHAUST "):
-                t["exhaust"] = parse_kv(line)
-            elif line.startswith("ERROR ") or "Kernel panic" in line or "Out of memory" in line:
-                t["errors"].append(line)
+        text = f.read()
+    # The guest's serial console sometimes drops a newline between two records (one run ended
+    # "RC name=placement rc=0E" + "EXHAUST_PREFERRED ..." on one line), so every record marker
+    # starts a line of its own, wherever it appears.
+    text = RECORD_START.sub("\n", text)
+    for raw in text.split("\n"):
+        line = raw.strip().replace("\r", "")
+        if re.search(r"NUMA-VM \S+ reached /init", line):
+            t["reached_init"] = True
+        elif re.search(r"NUMA-VM \S+ done", line):
+            t["done"] = True
+        elif line.startswith("NODE "):
+            m = re.match(r"NODE node(\d+) cpus=(\S*) (\d+)kB", line)
+            if m:
+                t["nodes"][int(m.group(1))] = {"cpus": m.group(2), "mem_kb": int(m.group(3))}
+        elif line.startswith("RC "):
+            kv = parse_kv(line)
+            m = re.match(r"-?\d+", kv.get("rc", ""))
+            if "name" in kv and m:
+                t["rc"][kv["name"]] = int(m.group(0))
+        elif line.startswith("RESULT "):
+            t["rows"].append(parse_kv(line))
+        elif line.startswith("PROBE ") and line.endswith(" result"):
+            t["probe"] = parse_kv(line)
+        elif line.startswith("EXHAUST_REUSE "):
+            t["exhaust_reuse"] = parse_kv(line)
+        elif line.startswith("EXHAUST_PREFERRED "):
+            t["exhaust_preferred"] = parse_kv(line)
+        elif line.startswith("EXHAUST "):
+            t["exhaust"] = parse_kv(line)
+        elif line.startswith("ERROR ") or "Kernel panic" in line or "Out of memory" in line:
+            t["errors"].append(line)
     return t
 
 
