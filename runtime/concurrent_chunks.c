@@ -117,7 +117,7 @@ void ar_cc_unreserve_(ar_concurrent_t *ca, size_t bytes) {
   if (ca->limit_bytes != 0) ar_fetch_add_acq_rel(&ca->given_back, 1);
 }
 
-static ar_cchunk_t *chunk_init(void *base, size_t bytes);
+static ar_cchunk_t *chunk_init(void *base, size_t bytes, bool ordinary);
 
 /* A chunk of `bytes` from the source, reserved under the limit: the caller settles it. NULL
  * with *err set: AR_ELIMIT, AR_ENOMEM, or AR_OK when `current` moved on from `seen` (refills
@@ -136,11 +136,11 @@ ar_cchunk_t *ar_cc_chunk_new_(ar_concurrent_t *ca, size_t bytes, bool refilling,
     *err = AR_ENOMEM;
     return NULL;
   }
-  return chunk_init(base, bytes);
+  return chunk_init(base, bytes, refilling); /* refills make ordinary chunks */
 }
 
 /* The header of a chunk of `bytes` at base, fresh from the source. */
-static ar_cchunk_t *chunk_init(void *base, size_t bytes) {
+static ar_cchunk_t *chunk_init(void *base, size_t bytes, bool ordinary) {
   ar_cchunk_t *c = (ar_cchunk_t *)(void *)ar_align_up_((uintptr_t)base, 64);
   ar_store_relaxed(&c->cursor, 0);
   c->next_all = NULL;
@@ -148,6 +148,10 @@ static ar_cchunk_t *chunk_init(void *base, size_t bytes) {
   c->size = bytes;
   c->data = (char *)c + AR_CHUNK_HEADER;
   c->usable = (size_t)((char *)base + bytes - c->data);
+  /* An ordinary chunk's usable bytes are a multiple of 64 whatever the source's alignment, so
+   * that every span and piece is one (concurrent.h: requests of 16, 32 or 64 bytes never leave
+   * a tail). A dedicated chunk keeps all of them: its request was sized for that. */
+  if (ordinary) c->usable &= ~(size_t)63;
   ar_store_relaxed(&c->tail, c->usable); /* no left tail yet */
   c->next_kept = NULL;
   c->kept_idx = 0;
@@ -237,7 +241,7 @@ ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes, ar_err
       return NULL;
     }
   }
-  return chunk_init(base, bytes);
+  return chunk_init(base, bytes, false);
 }
 
 /* Quiescent: appends x to the new kept chain if the `room` left of the bytes to keep holds it

@@ -27,23 +27,24 @@
  * from the arena, the unused tail of its current span there (one span per thread and arena) and the
  * tails it gave up when a request did not fit (each smaller than that request plus its alignment;
  * none when every request has alignment 16 at most and the same rounded size, one that divides
- * every span length: 16 always, and 32 or 64 when the source's chunks are 64-byte aligned, as the
- * default sources' are, for every span is then a multiple of 64 bytes). Span lengths: a thread's
- * first span in a round (since creation or the last reset) is a quarter of chunk_size rounded up to
- * 64, at least 256 bytes and at most 16 KiB (the first length); each later one is the first length
- * plus half the bytes of the thread's earlier spans of the round (rounded down to 64), so spans
- * grow about 1.5x while a thread keeps allocating, but never past 256 KiB (AR_GROWN_CHUNK_MAX / 4)
- * nor a quarter of the chunk it is carved from (rounded down to 64), unless that is below the first
- * length; the span that reaches a chunk's end may be shorter. So the tail a thread leaves is at
- * most the first length plus half the bytes its earlier spans of the round took, and at most
- * 256 KiB. Capacity adds, per chunk, its 128-byte header (and up to 63 bytes to align it) and at
- * most one tail that nobody could use (smaller than the request, rounded up to 64, that did not
- * fit), and per dedicated chunk its header and alignment slack; where chunks grow (see
- * ar_concurrent_create), the newest chunk may be as large as all the ordinary chunks before it
- * together, so capacity can reach twice that bound plus one chunk_size chunk. After a reset,
- * capacity also holds the chunks the reset kept (whole chunks within retain_bytes, see
- * ar_concurrent_create) until allocation reuses them, which it does before it asks the source for
- * more: so it exceeds the bound above by at most those kept chunks not yet reused (stats
+ * every span length: 16, 32 or 64, for every span is a multiple of 64 bytes, whatever the source's
+ * alignment). Span lengths: a thread's first span in a round (since creation or the last reset) is
+ * a quarter of chunk_size rounded up to 64, at least 256 bytes and at most 16 KiB (the first
+ * length); each later one is the first length plus half the bytes of the thread's earlier spans of
+ * the round (rounded down to 64), so spans grow about 1.5x while a thread keeps allocating, but
+ * never past 256 KiB (AR_GROWN_CHUNK_MAX / 4) nor a quarter of the chunk it is carved from (rounded
+ * down to 64), unless that is below the first length; the span that reaches a chunk's end may be
+ * shorter. So the tail a thread leaves is at most the first length plus half the bytes its earlier
+ * spans of the round took, and at most 256 KiB. Capacity adds, per chunk, its 128-byte header (and
+ * up to 63 bytes to align it, and up to 63 at its end to make its usable bytes a multiple of 64,
+ * none with the default sources) and at most one tail that nobody could use (smaller than the
+ * request, rounded up to 64, that did not fit), and per dedicated chunk its header and alignment
+ * slack; where chunks grow (see ar_concurrent_create), the newest chunk may be as large as all the
+ * ordinary chunks before it together, so capacity can reach twice that bound plus one chunk_size
+ * chunk. After a reset, capacity also holds the chunks the reset kept (whole chunks within
+ * retain_bytes, see ar_concurrent_create) until allocation reuses them, which it does before it
+ * asks the source for more: so it exceeds the bound above by at most the bytes the reset kept,
+ * whether reused since (a kept 1 MiB chunk serves a round that needs 16 KiB) or not yet (stats
  * `spare_chunks`). An exited thread's spans stay in the arena until reset, and serve the next
  * thread given its index (which carries on its span lengths).
  * Per arena: a table of AR_CTHREADS_ pointers (8 KiB), and 1 KiB of slots for every block of

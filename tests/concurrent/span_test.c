@@ -187,6 +187,58 @@ static void test_reset_keeps_mixed_sizes(void **state) {
   check_keeps(AR_RETAIN_AUTO, AR_CONCURRENT_AUTO_RETAIN, 1);
 }
 
+/* A source whose blocks start one byte past malloc's 16-byte alignment: the worst alignment a
+ * source may hand out. */
+static void *odd_acquire(void *ctx, size_t n) {
+  (void)ctx;
+  char *p = (char *)malloc(n + 1);
+  return p != NULL ? p + 1 : NULL;
+}
+static void odd_release(void *ctx, void *p, size_t n) {
+  (void)ctx, (void)n;
+  free((char *)p - 1);
+}
+
+/* Requests of 16, 32 or 64 bytes never leave a tail, whatever the source's alignment: each
+ * time `used` moves (a new span or piece), the blocks handed out so far filled every byte
+ * carved before. */
+static void check_no_tail(const ar_source_t *src, size_t chunk, size_t size) {
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.source = src;
+  o.chunk_size = chunk;
+  ar_concurrent_t *ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  size_t handed = 0, used = 0;
+  for (int i = 0; i < 20000; i++) {
+    char *p = (char *)ar_concurrent_alloc(ca, size);
+    assert_non_null(p);
+    p[0] = p[size - 1] = 1;
+    ar_stats_t st = stats_of(ca);
+    if (st.used != used) {
+      if (handed != used)
+        print_error("chunk %zu, %zu-byte requests: %zu handed out, %zu carved before\n", chunk,
+                    size, handed, used);
+      assert_int_equal(handed, used);
+      used = st.used;
+    }
+    handed += size;
+  }
+  ar_concurrent_destroy(ca);
+}
+
+static void test_no_tail_whatever_the_source(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip();
+  static const ar_source_t odd = {odd_acquire, odd_release, NULL, "odd"};
+  static const size_t chunks[] = {1024, 4160, CHUNK}, sizes[] = {16, 32, 64};
+  for (size_t c = 0; c < 3; c++)
+    for (size_t k = 0; k < 3; k++) {
+      check_no_tail(&odd, chunks[c], sizes[k]);
+      check_no_tail(ar_source_malloc(), chunks[c], sizes[k]);
+    }
+  check_no_tail(NULL, CHUNK, 16);
+}
+
 /* Threads that race to refill size their chunks by the chunks installed, not by a capacity
  * that holds the racers' reservations: sixteen threads' first allocations on a fresh arena
  * need 256 KiB of spans and get chunks within twice that plus one chunk_size chunk (a 1 MiB
@@ -242,6 +294,7 @@ int main(void) {
       cmocka_unit_test(test_fixed_chunks_do_not_grow),
       cmocka_unit_test(test_reset_keeps_mixed_sizes),
       cmocka_unit_test(test_racing_refills_stay_small),
+      cmocka_unit_test(test_no_tail_whatever_the_source),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
