@@ -127,7 +127,8 @@ typedef struct ar_options {
                                   value that rounds to the default one is the default), or
                                   a source, gives chunks of exactly chunk_size, and so do
                                   thread arenas (thread.h) and arena-pool arenas
-                                  (arenapool.h) */
+                                  (arenapool.h). A ConcurrentArena's chunks grow by a rule
+                                  of their own (see ar_concurrent_create) */
   size_t prealloc_chunks;    /**< chunks acquired at creation (creation fails if they can't be) */
   size_t retain_bytes;       /**< chunk bytes that reset() keeps; 0 keeps none;
                                   AR_RETAIN_AUTO (the default) adapts (see ar_reset) */
