@@ -275,6 +275,13 @@ void *ar_alloc_at_(ar_arena_t *a, size_t size, size_t align, const void *site) {
     return p;
   }
   ar_error_t err = push_new_chunk(a, next);
+  if (err == AR_ENOMEM && next > a->chunk_size) {
+    /* The source could not give a grown chunk; a chunk_size one (the pool's) may still come,
+     * and a request too big for that gets its own, smaller than the grown chunk would be. */
+    if (footprint(a, size, align) > (a->chunk_size - AR_CHUNK_OVERHEAD) / 4)
+      return alloc_large(a, size, align, false);
+    err = push_new_chunk(a, a->chunk_size);
+  }
   if (err != AR_OK) return ar_fail_null_(err);
   p = bump_current(a, size, align);
   ar_assert(p != NULL); /* footprint <= a quarter of a fresh chunk */

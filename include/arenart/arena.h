@@ -115,9 +115,12 @@ typedef struct ar_options {
                                   the largest chunk_size << k that is at most the chunk bytes
                                   in use (ordinary and dedicated), up to AR_GROWN_CHUNK_MAX,
                                   and smaller (never below chunk_size) if limit_bytes needs
-                                  it; a request that the current chunk cannot hold gets a
-                                  dedicated chunk above a quarter of the chunk it would bump
-                                  next; and ar_reset may keep one grown chunk in place of
+                                  it; if the source cannot give a grown chunk, the refill
+                                  asks for a chunk_size one instead (a request over a
+                                  quarter of that gets a dedicated chunk) before it reports
+                                  AR_ENOMEM; a request that the current chunk cannot hold
+                                  gets a dedicated chunk above a quarter of the chunk it
+                                  would bump next; and ar_reset may keep one grown chunk in place of
                                   smaller ones (see ar_reset). Grown chunks come from where
                                   dedicated chunks do (see ar_arena_create). Near limit_bytes
                                   a growing arena may fit fewer mid-size blocks than fixed

@@ -280,6 +280,49 @@ static void pool_fallback_child(void *unused) {
   _exit(0);
 }
 
+/* The same for a serial arena with the default options: a refill whose grown chunk the OS
+ * cannot map takes a chunk_size one from the pool (arena.h, ar_options_t.chunk_size). */
+static void serial_pool_fallback_child(void *unused) {
+  (void)unused;
+  ar_options_t o = AR_OPTIONS_INIT;
+  o.flags = AR_ARENA_FIXED_CHUNKS; /* 4 MiB of chunk_size chunks, back to the pool at destroy */
+  ar_arena_t *fixed = ar_arena_create(&o);
+  CHILD_CHECK(fixed != NULL);
+  for (size_t n = 0; n < ((size_t)4 << 20) / 64; n++) CHILD_CHECK(ar_alloc(fixed, 64) != NULL);
+  ar_arena_destroy(fixed);
+  ar_arena_t *a = ar_arena_create(NULL);
+  CHILD_CHECK(a != NULL);
+  for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) /* 2.5 MiB: the next chunk is 1 MiB */
+    CHILD_CHECK(ar_alloc(a, 64) != NULL);
+  struct rlimit rl;
+  CHILD_CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
+  rl.rlim_cur = (rlim_t)(mapped_bytes() + ((size_t)256 << 10));
+  CHILD_CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+  size_t got = 0;
+  ar_clear_error();
+  while (ar_alloc(a, 64) != NULL) {
+    got += 64;
+    CHILD_CHECK(got < ((size_t)64 << 20));
+  }
+  CHILD_CHECK(ar_last_error() == AR_ENOMEM);
+  CHILD_CHECK(ar_arena_check(a) == AR_OK);
+  fprintf(stderr, "rlimit child: %zu KiB after the limit\n", got >> 10);
+  CHILD_CHECK(got >= ((size_t)3 << 20)); /* the pool's chunks, not a few hundred KiB */
+  ar_arena_destroy(a);
+  fprintf(stderr, "rlimit child: failed cleanly and recovered\n");
+  _exit(0);
+}
+
+static void test_serial_grown_falls_back(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip(); /* no chunks, no pool: every allocation is a malloc */
+  char err[4096];
+  int status = child_run(serial_pool_fallback_child, NULL, err, sizeof err);
+  bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
+  if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
+  assert_true(ok);
+}
+
 static void test_concurrent_grown_falls_back(void **state) {
   (void)state;
   if (TEST_HEAP) skip(); /* no chunks, no pool: every allocation is a malloc */
@@ -299,6 +342,7 @@ int main(void) {
       cmocka_unit_test(test_containers),
       cmocka_unit_test(test_first_arena_out_of_memory),
       cmocka_unit_test(test_concurrent_grown_falls_back),
+      cmocka_unit_test(test_serial_grown_falls_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
