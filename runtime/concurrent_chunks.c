@@ -39,8 +39,10 @@
  * already past k, another thread claimed it and this one only helps with the CAS on
  * `current`), and a dedicated request over the limit (once the source has given its chunk, so
  * that a failed request gives nothing back) gives back the last waiting chunk by moving
- * `available` down, then finds it by walking the chain (chunks below `available` are never
- * given back, so the walk touches only live ones; rare, so O(kept) is fine). A chunk is
+ * `available` down, then finds it in a table by index that the reset built beside the chain.
+ * Not by walking the chain: chunks below `available` are never given back, but only until
+ * another dedicated request moves `available` below them, and a walker passing through a chunk
+ * whose give-back has begun reads an unmapped header (a probe crashed so). A chunk is
  * installed only if claimed below `available` and given back only at or above it, never both.
  * Relaxed is enough for that word: it decides ownership, and what the chunks hold was written
  * by the reset, which quiescence orders before every refill. When the chain is used up, or its
@@ -179,9 +181,10 @@ static bool kept_give_back(ar_concurrent_t *ca) {
     if ((uint32_t)(st >> 32) >= (uint32_t)st) return false;
     /* relaxed: the CAS only decides who owns the chunk; it publishes nothing */
   } while (!ar_cas_weak_relaxed(&ca->kept_state, &st, st - 1));
-  uint32_t last = (uint32_t)st - 1;
-  ar_cchunk_t *c = ca->kept; /* chunks before `last` are never given back this round */
-  while (c->kept_idx != last) c = c->next_kept;
+  /* By index, not by walking the chain: a thread that claimed the chunk below ours may be
+   * giving it back (unmapping it) while we would pass through its header (an outside probe
+   * crashed that way with 4 KiB chunks from the OS). The table is written at reset only. */
+  ar_cchunk_t *c = ca->kept_at[(uint32_t)st - 1];
   ar_global_chunk_released_(ca->reg, c->size);
   ar_cc_chunk_free_(ca, c);
   return true;
@@ -249,8 +252,9 @@ ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes, ar_err
  * after it), else gives it back to the source. */
 static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t *room, uint32_t *nkept,
                          ar_cchunk_t ***tail) {
-  if (!x->dedicated && *nkept < UINT32_MAX && x->size <= *room) {
+  if (!x->dedicated && *nkept < ca->kept_room && x->size <= *room) {
     *room -= x->size;
+    ca->kept_at[*nkept] = x;
     ar_store_relaxed(&x->cursor, 0); /* relaxed: quiescence orders it before the next carve */
     ar_store_relaxed(&x->tail, x->usable);
     x->next_kept = NULL;
@@ -268,6 +272,19 @@ static void keep_or_free(ar_concurrent_t *ca, ar_cchunk_t *x, size_t *room, uint
  * kept before first, then this round's from the source) and gives every other chunk back. */
 void ar_cc_keep_chunks_(ar_concurrent_t *ca, size_t keep) {
   uint32_t nold = (uint32_t)ar_load_relaxed(&ca->kept_state); /* given back ones lie past it */
+  /* The table of kept chunks by index (kept_give_back) holds every chunk that may be kept;
+   * if it cannot grow, the reset keeps fewer chunks ("up to retain_bytes"), never fails. */
+  size_t cand = nold;
+  for (ar_cchunk_t *y = ar_load_acquire(&ca->all); y != NULL; y = y->next_all) cand++;
+  if (keep == 0) cand = 0;
+  if (cand > UINT32_MAX - 1) cand = UINT32_MAX - 1;
+  if (cand > ca->kept_room) {
+    ar_cchunk_t **t = (ar_cchunk_t **)realloc(ca->kept_at, cand * sizeof *t);
+    if (t != NULL) {
+      ca->kept_at = t;
+      ca->kept_room = (uint32_t)cand;
+    }
+  }
   uint32_t nkept = 0;
   size_t room = keep;
   ar_cchunk_t *head = NULL, **tail = &head;
@@ -283,6 +300,11 @@ void ar_cc_keep_chunks_(ar_concurrent_t *ca, size_t keep) {
     x = next;
   }
   ca->kept = head;
+  if (nkept == 0) { /* nothing kept (destroy, retain 0): the table goes too */
+    free(ca->kept_at);
+    ca->kept_at = NULL;
+    ca->kept_room = 0;
+  }
   ar_store_relaxed(&ca->kept_state, (uint64_t)nkept);
   ar_store_relaxed(&ca->all, NULL);
   ar_store_relaxed(&ca->current, NULL);

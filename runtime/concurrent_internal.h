@@ -52,6 +52,8 @@ struct ar_concurrent {
   ar_atomic(struct ar_cslot_ *) blocks[AR_SLOT_BLOCKS]; /* slots of indices 16k .. 16k+15 */
   ar_atomic(ar_cchunk_t *) all; /* chunks from the source this round (kept ones are not here) */
   ar_cchunk_t *kept;            /* chain of kept chunks, built by reset; NULL: none */
+  ar_cchunk_t **kept_at;        /* the same chunks by kept_idx (written by reset only) */
+  uint32_t kept_room;           /* entries kept_at can hold */
   /* (installed << 32) | available: kept chunks [0, installed) were installed as current, and
    * [installed, available) wait; a dedicated request under the limit gives back the last. */
   ar_atomic(uint64_t) kept_state;
