@@ -22,8 +22,9 @@
 #                 the victim must die with a use-after-poison / heap-use-after-free report
 #                 naming the faulting function and line), the fault sweeps under
 #                 LeakSanitizer, the API-walk replay. (no_asan targets: valgrind, RLIMIT_AS.)
-#   3. tsan       bazel test --config=tsan //stress/... //examples/...
-#                 The stress suite and the quick soak under ThreadSanitizer.
+#   3. tsan       bazel test --config=tsan //stress/... //examples/... //tests/concurrent/...
+#                 The stress suite, the quick soak and the ConcurrentArena's own tests
+#                 under ThreadSanitizer.
 #   4. canary     //stress:tsan_canary built with --config=tsan and run: it has a planted
 #                 data race, and passes only if ThreadSanitizer reports it.
 #   5. heap       bazel test --config=asan --config=heap HEAP_TARGETS (below)
@@ -187,9 +188,9 @@ else
 fi
 
 # ---- 3. ThreadSanitizer stress suite --------------------------------------------------
-header "tsan config (clang ThreadSanitizer): //stress/... //examples/..."
+header "tsan config (clang ThreadSanitizer): //stress/... //examples/... //tests/concurrent/..."
 TSAN_PATTERNS=()
-for dir in stress examples; do
+for dir in stress examples tests/concurrent; do
   if has_tests "$dir"; then TSAN_PATTERNS+=("//$dir/..."); else echo "(no test targets under //$dir)"; fi
 done
 if ((${#TSAN_PATTERNS[@]} > 0)); then

@@ -23,7 +23,7 @@
 #include "arenart.h"
 #include "tests/test_util.h"
 
-enum { CHUNK = 4096, KEPT = 64, THREADS = 8, ROUNDS = 20, BIG = 8000 };
+enum { CHUNK = 4096, KEPT = 1024, THREADS = 8, ROUNDS = 10, BIG = 8000 };
 
 typedef struct job {
   ar_concurrent_t *ca;
