@@ -10,11 +10,11 @@
  * runs out, threads race to install a fresh one with a CAS; a loser hands its chunk straight
  * back to the source. A request that fits in the rest of the thread's current span, alignment
  * padding included, is carved there, whatever its size or alignment (so even a 4096-aligned one may
- * be). Otherwise a request over (chunk_size - 128) / 4 bytes (a quarter of what a chunk_size chunk
- * holds after its header) or aligned beyond 64 bytes gets a dedicated chunk, one over half the
- * first span length (see "Span lengths" below) is carved exactly from the shared chunk (64-byte
- * aligned), and these two leave the span as it is; any other takes a fresh span, giving up the rest
- * of the old one.
+ * be). Otherwise a request over (chunk_size - 128) / 4 bytes (a quarter of chunk_size after its
+ * 128-byte header) or aligned beyond 64 bytes gets a dedicated chunk, one over half the first span
+ * length (see "Span lengths" below) is carved exactly from the shared chunk (64-byte aligned), and
+ * these two leave the span as it is; any other takes a fresh span, giving up the rest of the old
+ * one.
  *
  * Each arena keeps its own span for each thread, so a thread may interleave any number of
  * arenas without one costing another anything.
@@ -39,11 +39,12 @@
  * up to 63 bytes to align it, and up to 63 at its end to make its usable bytes a multiple of 64,
  * none with the default sources) and at most one tail that nobody could use (smaller than the
  * request, rounded up to 64, that did not fit), and per dedicated chunk its header and alignment
- * slack; where chunks grow (see ar_concurrent_create), the newest chunk may be as large as all the
- * ordinary chunks before it together, so capacity can reach twice that bound plus one chunk_size
- * chunk. After a reset, capacity also holds the chunks the reset kept (whole chunks within
- * retain_bytes, see ar_concurrent_create) until allocation reuses them, which it does before it
- * asks the source for more: so it exceeds the bound above by at most the bytes the reset kept,
+ * slack, and the rest of the current chunk, not carved yet: at most one chunk_size chunk, or, where
+ * chunks grow (see ar_concurrent_create), at most the newest chunk, which may be as large as all
+ * the ordinary chunks before it together, so capacity can reach twice that bound plus one
+ * chunk_size chunk. After a reset, capacity also holds the chunks the reset kept (whole chunks
+ * within retain_bytes, see ar_concurrent_create) until allocation reuses them, which it does before
+ * it asks the source for more: so it exceeds the bound above by at most the bytes the reset kept,
  * whether reused since (a kept 1 MiB chunk serves a round that needs 16 KiB) or not yet (stats
  * `spare_chunks`). An exited thread's spans stay in the arena until reset, and serve the next
  * thread given its index (which carries on its span lengths).
@@ -240,9 +241,11 @@ AR_API void ar_concurrent_reset(ar_concurrent_t *arena);
  * are not either). AR_EINVAL for NULL. */
 AR_API int ar_concurrent_stats(ar_concurrent_t *arena, ar_stats_t *out);
 
-/** True if p lies in a chunk this arena allocates from (a chunk that a reset kept counts only
- * once a refill has taken it again: until then nothing in it is handed out). False for NULL
- * arguments. Must not race with allocation on the arena. */
+/** True if p lies in the part of a chunk this arena hands memory out from: its data, not its
+ * header or the alignment slack around it (a chunk that a reset kept counts only once a refill
+ * has taken it again: until then nothing in it is handed out). So true for every byte of every
+ * block the arena handed out since the last reset. False for NULL arguments. Must not race
+ * with allocation on the arena. */
 AR_API bool ar_concurrent_owns(ar_concurrent_t *arena, const void *p);
 
 #ifdef __cplusplus
