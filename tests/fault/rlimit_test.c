@@ -167,13 +167,16 @@ static void limited_child(void (*phase)(void)) {
 
 static void limited_child_arg(void *phase) { limited_child(*(void (**)(void))phase); }
 
-static void run_limited(void (*phase)(void)) {
+/* Runs fn(arg) in a forked child, which must exit 0 saying it failed cleanly and recovered. */
+static void expect_recovered(void (*fn)(void *), void *arg) {
   char err[4096];
-  int status = child_run(limited_child_arg, &phase, err, sizeof err);
+  int status = child_run(fn, arg, err, sizeof err);
   bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
   if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
   assert_true(ok);
 }
+
+static void run_limited(void (*phase)(void)) { expect_recovered(limited_child_arg, &phase); }
 
 static void serial_os(void) { serial_arenas(ar_source_os()); }
 static void serial_malloc(void) { serial_arenas(ar_source_malloc()); }
@@ -239,76 +242,58 @@ static void first_arena_child(void *unused) {
 
 static void test_first_arena_out_of_memory(void **state) {
   (void)state;
-  char err[4096];
-  int status = child_run(first_arena_child, NULL, err, sizeof err);
-  bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
-  if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
-  assert_true(ok);
+  expect_recovered(first_arena_child, NULL);
 }
 
-/* A growing ConcurrentArena whose next chunk (1 MiB) the OS cannot map falls back to a
- * chunk_size one, which the process-wide pool still holds (arenart/concurrent.h,
- * ar_concurrent_create): it reports AR_ENOMEM only once the pool is empty too. */
-static void pool_fallback_child(void *unused) {
-  (void)unused;
-  ar_options_t o = AR_OPTIONS_INIT;
-  o.flags = AR_ARENA_FIXED_CHUNKS; /* 4 MiB of chunk_size chunks, back to the pool at destroy */
-  ar_concurrent_t *fixed = ar_concurrent_create(&o);
-  CHILD_CHECK(fixed != NULL);
-  for (size_t n = 0; n < ((size_t)4 << 20) / 64; n++)
-    CHILD_CHECK(ar_concurrent_alloc(fixed, 64) != NULL);
-  ar_concurrent_destroy(fixed);
-  ar_concurrent_t *ca = ar_concurrent_create(NULL);
-  CHILD_CHECK(ca != NULL);
-  for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) /* 2.5 MiB: the next chunk is 1 MiB */
-    CHILD_CHECK(ar_concurrent_alloc(ca, 64) != NULL);
-  struct rlimit rl;
-  CHILD_CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
-  rl.rlim_cur = (rlim_t)(mapped_bytes() + ((size_t)256 << 10));
-  CHILD_CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
-  size_t got = 0;
-  ar_clear_error();
-  while (ar_concurrent_alloc(ca, 64) != NULL) {
-    got += 64;
-    CHILD_CHECK(got < ((size_t)64 << 20));
-  }
-  CHILD_CHECK(ar_last_error() == AR_ENOMEM);
-  fprintf(stderr, "rlimit child: %zu KiB after the limit\n", got >> 10);
-  CHILD_CHECK(got >= ((size_t)3 << 20)); /* the pool's chunks, not a few hundred KiB */
-  ar_concurrent_destroy(ca);
-  fprintf(stderr, "rlimit child: failed cleanly and recovered\n");
-  _exit(0);
-}
+/* A growing arena whose next chunk (1 MiB) the OS cannot map falls back to a chunk_size one,
+ * which the process-wide pool still holds (arena.h, ar_options_t.chunk_size; concurrent.h,
+ * ar_concurrent_create): it reports AR_ENOMEM only once the pool is empty too. The same child
+ * drives a serial arena and a ConcurrentArena through these calls. */
+typedef struct arena_kind {
+  void *(*create)(const ar_options_t *o);
+  void *(*alloc)(void *a, size_t n);
+  void (*destroy)(void *a);
+  int (*check)(void *a); /* NULL: nothing to check */
+} arena_kind_t;
 
-/* The same for a serial arena with the default options: a refill whose grown chunk the OS
- * cannot map takes a chunk_size one from the pool (arena.h, ar_options_t.chunk_size). */
-static void serial_pool_fallback_child(void *unused) {
-  (void)unused;
+static void *serial_create(const ar_options_t *o) { return ar_arena_create(o); }
+static void *serial_alloc(void *a, size_t n) { return ar_alloc((ar_arena_t *)a, n); }
+static void serial_destroy(void *a) { ar_arena_destroy((ar_arena_t *)a); }
+static int serial_check(void *a) { return ar_arena_check((ar_arena_t *)a); }
+static void *conc_create(const ar_options_t *o) { return ar_concurrent_create(o); }
+static void *conc_alloc(void *a, size_t n) { return ar_concurrent_alloc((ar_concurrent_t *)a, n); }
+static void conc_destroy(void *a) { ar_concurrent_destroy((ar_concurrent_t *)a); }
+
+static const arena_kind_t serial_kind = {serial_create, serial_alloc, serial_destroy, serial_check};
+static const arena_kind_t concurrent_kind = {conc_create, conc_alloc, conc_destroy, NULL};
+
+static void pool_fallback_child(void *arg) {
+  const arena_kind_t *k = (const arena_kind_t *)arg;
   ar_options_t o = AR_OPTIONS_INIT;
   o.flags = AR_ARENA_FIXED_CHUNKS; /* 4 MiB of chunk_size chunks, back to the pool at destroy */
-  ar_arena_t *fixed = ar_arena_create(&o);
+  void *fixed = k->create(&o);
   CHILD_CHECK(fixed != NULL);
-  for (size_t n = 0; n < ((size_t)4 << 20) / 64; n++) CHILD_CHECK(ar_alloc(fixed, 64) != NULL);
-  ar_arena_destroy(fixed);
-  ar_arena_t *a = ar_arena_create(NULL);
+  for (size_t n = 0; n < ((size_t)4 << 20) / 64; n++) CHILD_CHECK(k->alloc(fixed, 64) != NULL);
+  k->destroy(fixed);
+  void *a = k->create(NULL);
   CHILD_CHECK(a != NULL);
   for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) /* 2.5 MiB: the next chunk is 1 MiB */
-    CHILD_CHECK(ar_alloc(a, 64) != NULL);
+    CHILD_CHECK(k->alloc(a, 64) != NULL);
   struct rlimit rl;
   CHILD_CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
   rl.rlim_cur = (rlim_t)(mapped_bytes() + ((size_t)256 << 10));
   CHILD_CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
   size_t got = 0;
   ar_clear_error();
-  while (ar_alloc(a, 64) != NULL) {
+  while (k->alloc(a, 64) != NULL) {
     got += 64;
     CHILD_CHECK(got < ((size_t)64 << 20));
   }
   CHILD_CHECK(ar_last_error() == AR_ENOMEM);
-  CHILD_CHECK(ar_arena_check(a) == AR_OK);
+  CHILD_CHECK(k->check == NULL || k->check(a) == AR_OK);
   fprintf(stderr, "rlimit child: %zu KiB after the limit\n", got >> 10);
   CHILD_CHECK(got >= ((size_t)3 << 20)); /* the pool's chunks, not a few hundred KiB */
-  ar_arena_destroy(a);
+  k->destroy(a);
   fprintf(stderr, "rlimit child: failed cleanly and recovered\n");
   _exit(0);
 }
@@ -316,21 +301,13 @@ static void serial_pool_fallback_child(void *unused) {
 static void test_serial_grown_falls_back(void **state) {
   (void)state;
   if (TEST_HEAP) skip(); /* no chunks, no pool: every allocation is a malloc */
-  char err[4096];
-  int status = child_run(serial_pool_fallback_child, NULL, err, sizeof err);
-  bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
-  if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
-  assert_true(ok);
+  expect_recovered(pool_fallback_child, (void *)&serial_kind);
 }
 
 static void test_concurrent_grown_falls_back(void **state) {
   (void)state;
-  if (TEST_HEAP) skip(); /* no chunks, no pool: every allocation is a malloc */
-  char err[4096];
-  int status = child_run(pool_fallback_child, NULL, err, sizeof err);
-  bool ok = child_exited(status, 0) && strstr(err, "failed cleanly and recovered") != NULL;
-  if (!ok) print_error("child status %#x, stderr:\n%s\n", status, err);
-  assert_true(ok);
+  if (TEST_HEAP) skip();
+  expect_recovered(pool_fallback_child, (void *)&concurrent_kind);
 }
 
 int main(void) {
