@@ -6,27 +6,27 @@
  *   1. A thread bumps through its own span, kept in the arena's slot for the thread's index.
  *      No shared write at all and, since the bump is inline in concurrent.h, no call: this is
  *      the common case.
- *   2. When its span is spent, a thread carves the next one from the shared current chunk with
- *      one relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of
- *      that add alone; nothing is published through it, so relaxed is enough. The thread whose
- *      add straddles the end keeps the partial tail if it is big enough, else leaves it in the
- *      chunk's `tail` word, where a carver that finds the chunk spent looks, before refilling,
- *      for the bytes it needs (taken with a CAS). So a chunk loses at most one small tail, and
- *      a call that then fails to refill has used nothing up: a failed call leaves the arena
- *      as it found it. A thread's spans grow with what it took this round (the first span's
- *      length plus half its earlier spans', up to 256 KiB and a quarter of the chunk): fixed 16 KiB
- *      spans cost a refill and three shared read-modify-writes every hundred or so
- *      allocations, which made two threads on one arena 1.5x as slow as two serial arenas;
- *      growing spans keep what an idle thread strands small.
- *   3. When the chunk is spent, threads race to install a new one. If the last reset kept
- *      chunks, the new one is the next kept chunk (concurrent_chunks.c). Otherwise each
- *      acquires a chunk from the source, reserved under the limit (concurrent_chunks.c); in an
- *      arena whose chunks grow, as large as the capacity it holds, up to 1 MiB, so that spans
- *      can grow and a big round needs few chunks. Each tries one strong CAS on `current` from
- *      the exhausted chunk it saw. The winner's chunk is published by that CAS (release: its
- *      header fields are visible to any thread that loads `current` with acquire) and pushed
- *      on the arena's list of all chunks; every loser hands its chunk straight back to the
- *      source and carves from the winner's. Nothing leaks, whoever wins.
+ *   2. When its span is spent, a thread carves the next one from the shared current chunk with one
+ *      relaxed fetch-and-add on the chunk's cursor. Spans are disjoint by the atomicity of that add
+ *      alone; nothing is published through it, so relaxed is enough. The thread whose add straddles
+ *      the end keeps the partial tail if it is big enough, else leaves it in the chunk's `tail`
+ *      word, where a carver that finds the chunk spent looks, before refilling, for the bytes it
+ *      needs (taken with a CAS). So a chunk loses at most one small tail, and a call that then
+ *      fails to refill has used nothing up: a failed call leaves the arena as it found it. A
+ *      thread's spans grow with what it took this round (the first span's length plus half its
+ *      earlier spans', up to 256 KiB and a quarter of the chunk): fixed 16 KiB spans cost a refill
+ *      and three shared read-modify-writes every hundred or so allocations, which made two threads
+ *      on one arena 1.5x as slow as two serial arenas; growing spans keep what an idle thread
+ *      strands small.
+ *   3. When the chunk is spent, threads race to install a new one. If the last reset kept chunks,
+ *      the new one is the next kept chunk (concurrent_chunks.c). Otherwise each acquires a chunk
+ *      from the source, reserved under the limit (concurrent_chunks.c); in an arena whose chunks
+ *      grow, as large as the ordinary chunks installed this round, up to 1 MiB, so that spans can
+ *      grow and a big round needs few chunks. Each tries one strong CAS on `current` from the
+ *      exhausted chunk it saw. The winner's chunk is published by that CAS (release: its header
+ *      fields are visible to any thread that loads `current` with acquire) and pushed on the
+ *      arena's list of all chunks; every loser hands its chunk straight back to the source and
+ *      carves from the winner's. Nothing leaks, whoever wins.
  *
  * The rest lives beside this path, so that it reads straight through: where a chunk comes
  * from under the limit, the chunks reset keeps, and how tools see them, in

@@ -3,14 +3,14 @@
  * tests/concurrent/concurrent_test.c - a ConcurrentArena holds what was asked of it, plus a
  * fixed slack per thread, whatever else the thread allocates from.
  *
- * The contract (arenart/concurrent.h): bytes carved (stats `used`) are at most the bytes
- * requested, rounded up to 16, plus one span tail per thread that allocated from the arena: at
- * most the first span (16 KiB with the default 64 KiB chunk) plus half the bytes of the
- * thread's earlier spans, and at most 256 KiB; capacity adds per chunk its header and the tail
- * that a span could not use, and, as chunks grow, a newest chunk as large as the ordinary ones
- * before it together (at most 1 MiB). Every test allocates 16-byte blocks, which fill spans exactly, so these bounds
- * are exact and need no tolerance. They hold in every build: in the heap flavor
- * used == requested and capacity == used.
+ * The contract (arenart/concurrent.h): bytes carved (stats `used`) are at most the bytes requested,
+ * rounded up to 16, plus one span tail per thread that allocated from the arena: at most the first
+ * span (16 KiB with the default 64 KiB chunk) plus half the bytes of the thread's earlier spans,
+ * and at most 256 KiB; capacity adds per chunk its header and the tail that a span could not use,
+ * and, as chunks grow, a newest chunk as large as the ordinary ones before it together (at most
+ * 1 MiB). Every test allocates 16-byte blocks, which fill spans exactly, so these bounds are exact
+ * and need no tolerance. They hold in every build: in the heap flavor used == requested and
+ * capacity == used.
  *
  * A design in which arenas share a thread's span cache fails them: a thread that switches
  * between arenas whose cache entries collide gives up a span at every switch. Seventeen
