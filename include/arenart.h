@@ -9,6 +9,7 @@
 #include "arenart/common.h"
 #include "arenart/source.h"
 #include "arenart/arena.h"
+#include "arenart/lease.h"
 #include "arenart/concurrent.h"
 #include "arenart/chunkpool.h"
 #include "arenart/stats.h"

@@ -485,6 +485,7 @@ void ar_arena_destroy(ar_arena_t *a) {
   if (a == NULL) return;
   /* No owner check: destroying after the owner has been joined is the normal pattern. */
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
+  check_unleased(a);
   forbid_in_cleanup(a);
   clear(a, 0);
   ar_track_detach(a);
@@ -515,7 +516,9 @@ ar_arena_t *ar_arena_create_listed_(const ar_options_t *opts, int kind, const ch
 }
 
 void ar_arena_adopt(ar_arena_t *a) {
-  if (a != NULL) a->owner = pthread_self();
+  if (a == NULL) return;
+  check_unleased(a);
+  a->owner = pthread_self();
 }
 
 /* ---- rewinding memory (marks.c keeps the save points) ---------------------------------- */
@@ -560,6 +563,7 @@ void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m) {
 
 int ar_defer(ar_arena_t *a, ar_cleanup_fn fn, void *arg) {
   if (a == NULL || fn == NULL) return ar_set_error_(AR_EINVAL);
+  check_unleased(a);
   ar_cleanup_t *c = (ar_cleanup_t *)ar_alloc_for_(a, sizeof *c, __builtin_return_address(0));
   if (c == NULL) return ar_last_error();
   c->fn = fn;

@@ -149,10 +149,20 @@ struct ar_arena {
 /* track.c: aborts with a message naming the destroyed arena. */
 AR_INTERNAL void ar_arena_dead_(const ar_arena_t *a) __attribute__((noreturn, cold));
 
+/* Every out-of-line entry but ar_arena_name: while a lease holds the cursor (lease.h) the
+ * arena's own fields no longer say where it is, so any call that reads or moves it would be
+ * wrong. A load and a branch, in every build. */
+static inline void check_unleased(const ar_arena_t *a) {
+  if (AR_UNLIKELY(a->hot.cur_ == AR_LEASE_HELD_))
+    ar_fatal_("arena '%s' (%p) used while a lease holds its cursor: call ar_lease_end first",
+              a->name, (const void *)a);
+}
+
 static inline void check_owner(const ar_arena_t *a) {
   /* A destroyed checked arena's header lives on in a graveyard (track.c), so this load is
    * defined there; for other arenas it catches some uses after destroy, never all. */
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
+  check_unleased(a);
 #if AR_DEBUG >= 1
   if (AR_UNLIKELY(!pthread_equal(a->owner, pthread_self())))
     ar_fatal_("serial arena '%s' (%p) used from a thread that does not own it; share a "

@@ -206,6 +206,7 @@ static void free_block(ar_arena_t *a, char *p, size_t size) {
 
 int ar_free(ar_arena_t *a, void *p, size_t size) {
   if (a == NULL) return ar_set_error_(AR_EINVAL);
+  check_unleased(a); /* even for NULL: the call names a leased arena (lease.h) */
   if (p == NULL) return AR_OK;
   check_owner(a);
   if (size > AR_MAX_ALLOC_SIZE || !plausible(a, (const char *)p, size))

@@ -30,6 +30,7 @@
 int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
   if (a == NULL || out == NULL) return ar_set_error_(AR_EINVAL);
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
+  check_unleased(a);
   update_peak(a);
   out->used = current_used(a);
   out->capacity = a->capacity;
@@ -49,6 +50,7 @@ int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
 
 bool ar_owns(const ar_arena_t *a, const void *p) {
   if (a == NULL || p == NULL) return false;
+  check_unleased(a);
   const char *q = (const char *)p;
   for (size_t i = a->nhblocks; i-- > 0;) { /* heap flavor only; empty otherwise */
     const ar_hblock_t *b = &a->hblocks[i];
@@ -108,6 +110,7 @@ static bool ordinary_size_ok(const ar_arena_t *a, size_t size) {
 int ar_arena_check(ar_arena_t *a) {
   if (a == NULL) return ar_set_error_(AR_EINVAL);
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
+  check_unleased(a);
   size_t cap = 0, used = 0, n = 0;
   uint64_t prev = UINT64_MAX;
   if ((a->chunks == NULL) != (a->limit == NULL)) return corrupt(a, "current chunk vs limit");

@@ -216,6 +216,7 @@ unsigned ar_scope_depth(void) { return tls_scope.depth; }
 int ar_scope_stats(ar_scope_stats_t *out) {
   if (out == NULL) return ar_set_error_(AR_EINVAL);
   const ar_arena_t *a = tls_arena;
+  if (a != NULL) check_unleased(a); /* its cursor is not in the arena (lease.h) */
   out->depth = tls_scope.depth;
   out->outside_allocs = a != NULL ? allocs_outside(a) : 0;
   out->outside_bytes = a != NULL ? held_outside(a) : 0;

@@ -188,6 +188,12 @@ struct ar_arena_hot_ {
   uint64_t nalloc_;
 };
 
+/* Private: while a lease (lease.h) holds the cursor, cur_ == end_ == AR_LEASE_HELD_ (so the
+ * inline test fails and every out-of-line call can tell); a lease that has ended holds
+ * AR_LEASE_ENDED_. Neither is ever an address a chunk can have. */
+#define AR_LEASE_HELD_ ((char *)(uintptr_t)16)
+#define AR_LEASE_ENDED_ ((char *)(uintptr_t)32)
+
 /**
  * Inline allocation counting is opt-in: define AR_COUNT_INLINE_ALLOCS (any value) before
  * including arenart headers and the inline fast path of that translation unit adds each of its

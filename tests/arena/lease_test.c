@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/arena/lease_test.c - leases (arenart/lease.h): a lease allocates exactly what ar_alloc
+ * would, byte for byte and error for error; every other call on a leased arena aborts with a
+ * message; a lease that has ended, or a stale copy that the refill can recognise, aborts too.
+ *
+ * "Exactly what ar_alloc would": one random script of requests runs twice on fresh arenas
+ * over two identical test sources, once through ar_alloc_aligned and once through leases that
+ * open and close at random points, and every returned pointer must sit at the same offset of
+ * the same source block (blocks are numbered in the order the source handed them out), every
+ * failure must carry the same error, and the stats must match at every lease boundary and at
+ * the end. The script crosses chunks, takes dedicated chunks, over-aligned requests, size 0,
+ * sizes that overflow, a bad alignment and the byte limit, in plain, checked and fixed-chunk
+ * arenas; in sanitizer and debug-level-2 builds (where nothing bumps inline) the same test
+ * shows the out-of-line path agrees too.
+ *
+ * Aborts end the process, so they run in a forked child (tests/child.h) whose stderr must
+ * name the misuse.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arenart.h"
+#include "runtime/arena_internal.h"
+#include "tests/arena/arena_unit.h"
+#include "tests/child.h"
+
+/* ---- the same allocations, through ar_alloc and through leases ------------------------- */
+
+enum { STEPS = 3000 };
+
+typedef struct step {
+  size_t size, align;
+  int lease_turn; /* 1: end the lease (if one is open) before this step, then begin one */
+} step_t;
+
+typedef struct outcome {
+  long block; /* index of the source block holding the pointer; -1 for NULL */
+  size_t off;
+  ar_error_t err;
+} outcome_t;
+
+static uint64_t rng_state;
+static uint64_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+static void make_script(step_t *s, uint64_t seed) {
+  rng_state = seed;
+  for (int i = 0; i < STEPS; i++) {
+    uint64_t r = rnd();
+    size_t size = 1 + (size_t)(r % 300);
+    size_t align = AR_ALIGN_DEFAULT;
+    switch ((r >> 16) % 64) {
+      case 0: size = 0; break;
+      case 1: size = 1500 + (size_t)(r >> 32) % 3000; break; /* a dedicated chunk */
+      case 2: align = 64; break;                           /* always out of line */
+      case 3: align = 8192; break;                         /* over a page */
+      case 4: align = 3; break;                            /* AR_EALIGN */
+      case 5: size = SIZE_MAX - 3; break;                  /* AR_EOVERFLOW */
+      case 6: align = 1; break;
+      case 7: size = 16; break;
+      default: break;
+    }
+    s[i].size = size;
+    s[i].align = align;
+    s[i].lease_turn = (r >> 40) % 97 == 0;
+  }
+  s[0].lease_turn = 1;
+}
+
+/* The source of both runs: 16 KiB-aligned blocks (so that a chunk's layout does not depend on
+ * where malloc put it), each in the lowest free slot, so both runs number their blocks alike. */
+enum { SLOTS = 1024 };
+typedef struct slot_source {
+  ar_source_t src;
+  void *p[SLOTS];
+  size_t size[SLOTS];
+  size_t live;
+} slot_source_t;
+
+static void *slot_acquire(void *ctx, size_t size) {
+  slot_source_t *s = (slot_source_t *)ctx;
+  for (size_t i = 0; i < SLOTS; i++) {
+    if (s->p[i] != NULL) continue;
+    void *m = NULL;
+    if (posix_memalign(&m, 16384, size) != 0) return NULL; /* above every alignment asked */
+    s->p[i] = m;
+    s->size[i] = size;
+    s->live++;
+    return m;
+  }
+  return NULL;
+}
+
+static void slot_release(void *ctx, void *p, size_t size) {
+  slot_source_t *s = (slot_source_t *)ctx;
+  for (size_t i = 0; i < SLOTS; i++) {
+    if (s->p[i] != p) continue;
+    assert_int_equal(s->size[i], size);
+    free(p);
+    s->p[i] = NULL;
+    s->live--;
+    return;
+  }
+  fail_msg("released a block the source never gave: %p", p);
+}
+
+static const ar_source_t *slot_source_init(slot_source_t *s) {
+  memset(s, 0, sizeof *s);
+  s->src.acquire = slot_acquire;
+  s->src.release = slot_release;
+  s->src.ctx = s;
+  s->src.name = "slots";
+  return &s->src;
+}
+
+/* Which block holds p, and where. */
+static outcome_t locate(const slot_source_t *ts, const void *p) {
+  outcome_t o = {-1, 0, ar_last_error()};
+  if (p == NULL) return o;
+  if (AR_HEAP) { /* every allocation is its own malloc: only success and errors compare */
+    o.block = -2;
+    o.err = AR_OK;
+    return o;
+  }
+  for (size_t i = 0; i < SLOTS; i++) {
+    const char *b = (const char *)ts->p[i];
+    if (b != NULL && (const char *)p >= b && (const char *)p < b + ts->size[i]) {
+      o.block = (long)i;
+      o.off = (size_t)((const char *)p - b);
+      o.err = AR_OK;
+      return o;
+    }
+  }
+  fail_msg("pointer %p is in no block of the source", p);
+  return o;
+}
+
+static slot_source_t src_a, src_b;
+static outcome_t out_a[STEPS], out_b[STEPS];
+static ar_stats_t stats_a[STEPS], stats_b[STEPS];
+
+static ar_arena_t *script_arena(slot_source_t *ts, unsigned flags, size_t limit) {
+  ar_options_t o;
+  ar_options_init(&o);
+  o.chunk_size = CHUNK;
+  o.flags = flags;
+  o.limit_bytes = limit;
+  o.source = slot_source_init(ts);
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  return a;
+}
+
+static void run_plain(const step_t *s, unsigned flags, size_t limit) {
+  ar_arena_t *a = script_arena(&src_a, flags, limit);
+  for (int i = 0; i < STEPS; i++) {
+    if (s[i].lease_turn) stats_a[i] = stats_of(a);
+    ar_clear_error();
+    void *p = ar_alloc_aligned(a, s[i].size, s[i].align);
+    out_a[i] = locate(&src_a, p);
+    if (p != NULL) memset(p, 0xA5, s[i].size < 64 ? s[i].size : 64);
+  }
+  stats_a[STEPS - 1] = stats_of(a);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+  assert_int_equal(src_a.live, 0);
+}
+
+static void run_leased(const step_t *s, unsigned flags, size_t limit) {
+  ar_arena_t *a = script_arena(&src_b, flags, limit);
+  ar_lease_t l;
+  bool open = false;
+  for (int i = 0; i < STEPS; i++) {
+    if (s[i].lease_turn) {
+      if (open) ar_lease_end(&l);
+      stats_b[i] = stats_of(a);
+      l = ar_lease_begin(a);
+      open = true;
+    }
+    ar_clear_error();
+    void *p = s[i].align == AR_ALIGN_DEFAULT ? ar_lease_alloc(&l, s[i].size)
+                                             : ar_lease_alloc_aligned(&l, s[i].size, s[i].align);
+    out_b[i] = locate(&src_b, p);
+    if (p != NULL) memset(p, 0xA5, s[i].size < 64 ? s[i].size : 64);
+  }
+  ar_lease_end(&l);
+  stats_b[STEPS - 1] = stats_of(a);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+  assert_int_equal(src_b.live, 0);
+}
+
+static void compare_runs(const step_t *s, unsigned flags, size_t limit) {
+  run_plain(s, flags, limit);
+  run_leased(s, flags, limit);
+  size_t nulls = 0;
+  for (int i = 0; i < STEPS; i++) {
+    if (out_a[i].block != out_b[i].block || out_a[i].off != out_b[i].off ||
+        out_a[i].err != out_b[i].err)
+      fail_msg("flags %u limit %zu step %d (size %zu align %zu): ar_alloc gave block %ld +%zu "
+               "error %d, the lease block %ld +%zu error %d",
+               flags, limit, i, s[i].size, s[i].align, out_a[i].block, out_a[i].off,
+               (int)out_a[i].err, out_b[i].block, out_b[i].off, (int)out_b[i].err);
+    if (s[i].lease_turn || i == STEPS - 1) assert_stats_equal(stats_a[i], stats_b[i]);
+    nulls += out_a[i].block < 0;
+  }
+  /* The script did reach the cases it is about. */
+  assert_true(nulls > 0);
+  assert_true(stats_a[STEPS - 1].allocs > 0);
+  assert_true(stats_a[STEPS - 1].large_chunks > 0 || limit != 0 || AR_HEAP);
+}
+
+static void test_lease_allocates_what_ar_alloc_would(void **state) {
+  static step_t script[STEPS];
+  const unsigned flag_sets[] = {0, AR_ARENA_CHECKED, AR_ARENA_FIXED_CHUNKS};
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    make_script(script, seed * 0x9E3779B97F4A7C15u);
+    for (size_t f = 0; f < sizeof flag_sets / sizeof flag_sets[0]; f++) {
+      compare_runs(script, flag_sets[f], 0);
+      compare_runs(script, flag_sets[f], 64 * CHUNK); /* the limit refuses some requests */
+    }
+  }
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static void test_null_leases(void **state) {
+  ar_lease_t l = ar_lease_begin(NULL);
+  ar_clear_error();
+  assert_null(ar_lease_alloc(&l, 16));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_clear_error();
+  assert_null(ar_lease_alloc_aligned(&l, 16, 64));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_lease_end(&l); /* nothing to do */
+  ar_clear_error();
+  assert_null(ar_lease_alloc(NULL, 16));
+  assert_int_equal(ar_last_error(), AR_EINVAL);
+  ar_lease_end(NULL);
+}
+
+/* A failed lease allocation leaves the arena as it was and the lease usable: the stats after
+ * the lease are those of the same arena that never made the failing request. */
+static void test_failure_leaves_arena_unchanged(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 2 * CHUNK, NULL);
+  ar_arena_t *b = unit_arena(0, 0, 2 * CHUNK, NULL);
+  ar_lease_t la = ar_lease_begin(a);
+  ar_lease_t lb = ar_lease_begin(b);
+  for (int i = 0; i < 10; i++) {
+    assert_non_null(ar_lease_alloc(&la, 100));
+    assert_non_null(ar_lease_alloc(&lb, 100));
+  }
+  const struct {
+    size_t size, align;
+    ar_error_t err;
+  } bad[] = {
+      {3 * CHUNK, 16, AR_ELIMIT}, {SIZE_MAX, 16, AR_EOVERFLOW}, {16, 48, AR_EALIGN},
+      {16, 0, AR_EALIGN},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    ar_clear_error();
+    assert_null(ar_lease_alloc_aligned(&la, bad[k].size, bad[k].align));
+    assert_int_equal(ar_last_error(), bad[k].err);
+  }
+  void *p = ar_lease_alloc(&la, 100), *q = ar_lease_alloc(&lb, 100);
+  assert_non_null(p);
+  assert_non_null(q);
+  assert_true(addr(p) % AR_ALIGN_DEFAULT == 0);
+  ar_lease_end(&la);
+  ar_lease_end(&lb);
+  ar_stats_t sa = stats_of(a), sb = stats_of(b);
+  assert_stats_equal(sa, sb);
+  assert_true(ar_owns(a, p));
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+  ar_arena_destroy(b);
+}
+
+/* ---- a lease allocation is an allocation of the arena ----------------------------------- */
+
+static void test_marks_free_and_realloc_see_lease_allocations(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 0, NULL);
+  assert_non_null(ar_alloc(a, 40));
+  ar_stats_t at_mark = stats_of(a);
+  ar_mark_t m = ar_mark(a);
+  ar_lease_t l = ar_lease_begin(a);
+  char *first = NULL, *last = NULL;
+  for (int i = 0; i < 200; i++) { /* several chunks */
+    last = (char *)ar_lease_alloc(&l, 48);
+    assert_non_null(last);
+    memset(last, i, 48);
+    if (first == NULL) first = last;
+  }
+  ar_lease_end(&l);
+  assert_true(stats_of(a).used >= at_mark.used + 200 * 48);
+  assert_true(ar_owns(a, first));
+  assert_true(ar_owns(a, last));
+  /* The newest lease allocation is the arena's newest: ar_free takes its bytes back. */
+  size_t used = stats_of(a).used;
+  assert_int_equal(ar_free(a, last, 48), AR_OK);
+  if (reuses(a)) assert_int_equal(stats_of(a).used, used - 48);
+  char *grown = (char *)ar_realloc(a, first, 48, 96);
+  assert_non_null(grown);
+  assert_true(intact(grown, 48, 0));
+  /* The mark taken before the lease covers it. */
+  assert_int_equal(ar_rewind(a, &m), AR_OK);
+  assert_int_equal(stats_of(a).used, at_mark.used);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+static void test_thread_arena_scope_around_a_lease(void **state) {
+  ar_scope_t s = ar_scope_begin();
+  assert_non_null(s.arena);
+  size_t before = stats_of(s.arena).used;
+  ar_lease_t l = ar_lease_begin(s.arena);
+  for (int i = 0; i < 100; i++) assert_non_null(ar_lease_alloc(&l, 24));
+  ar_lease_end(&l);
+  assert_true(stats_of(s.arena).used >= before + 100 * 24);
+  assert_int_equal(ar_scope_end(&s), AR_OK);
+  assert_int_equal(stats_of(ar_thread_arena()).used, before);
+}
+
+/* A lease opened inside a cleanup callback allocates as ar_alloc does there: AR_EBUSY. */
+static int busy_seen;
+static void lease_in_cleanup(void *arg) {
+  ar_lease_t l = ar_lease_begin((ar_arena_t *)arg);
+  ar_clear_error();
+  busy_seen = ar_lease_alloc(&l, 16) == NULL && ar_last_error() == AR_EBUSY;
+  ar_lease_end(&l);
+}
+
+static void test_lease_in_cleanup_is_busy(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 0, NULL);
+  assert_non_null(ar_alloc(a, 16));
+  assert_int_equal(ar_defer(a, lease_in_cleanup, a), AR_OK);
+  busy_seen = 0;
+  ar_reset(a);
+  assert_int_equal(busy_seen, 1);
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+}
+
+/* With AR_COUNT_INLINE_ALLOCS (this file is compiled with it) every lease allocation counts,
+ * inline or not; count_test covers the count without it. */
+static void test_counted_allocations(void **state) {
+  ar_arena_t *a = unit_arena(0, 0, 0, NULL);
+  uint64_t before = stats_of(a).allocs;
+  ar_lease_t l = ar_lease_begin(a);
+  for (int i = 0; i < 100; i++) assert_non_null(ar_lease_alloc(&l, 100)); /* a few chunks */
+  assert_null(ar_lease_alloc_aligned(&l, 16, 3)); /* failures do not count */
+  ar_lease_end(&l);
+  assert_int_equal(stats_of(a).allocs, before + 100);
+  ar_arena_destroy(a);
+}
+
+/* ---- misuse aborts ----------------------------------------------------------------------- */
+
+enum {
+  USE_ALLOC,
+  USE_ALLOC_ALIGNED,
+  USE_STRDUP,
+  USE_FREE,
+  USE_FREE_NULL,
+  USE_REALLOC,
+  USE_MARK,
+  USE_REWIND,
+  USE_RESET,
+  USE_RELEASE,
+  USE_DESTROY,
+  USE_DEFER,
+  USE_STATS,
+  USE_CHECK,
+  USE_OWNS,
+  USE_ADOPT,
+  USE_BEGIN_AGAIN,
+  USE_SCOPE_BEGIN,
+  USE_SCOPE_STATS,
+  USE_VEC,
+  N_USES
+};
+
+static void noop_cleanup(void *arg) { (void)arg; }
+
+static void use_leased_child(void *arg) {
+  int how = *(int *)arg;
+  ar_arena_t *a = how == USE_SCOPE_BEGIN || how == USE_SCOPE_STATS ? ar_thread_arena()
+                                                                   : ar_arena_create(NULL);
+  if (a == NULL) _exit(3);
+  char *p = (char *)ar_alloc(a, 32);
+  ar_mark_t m = ar_mark(a);
+  ar_lease_t l = ar_lease_begin(a);
+  if (ar_lease_alloc(&l, 16) == NULL) _exit(4);
+  ar_stats_t st;
+  ar_scope_stats_t ss;
+  ar_vec_t v;
+  switch (how) {
+    case USE_ALLOC: (void)!ar_alloc(a, 16); break;
+    case USE_ALLOC_ALIGNED: (void)!ar_alloc_aligned(a, 16, 64); break;
+    case USE_STRDUP: (void)!ar_strdup(a, "x"); break;
+    case USE_FREE: (void)ar_free(a, p, 32); break;
+    case USE_FREE_NULL: (void)ar_free(a, NULL, 0); break;
+    case USE_REALLOC: (void)!ar_realloc(a, p, 32, 64); break;
+    case USE_MARK: (void)ar_mark(a); break;
+    case USE_REWIND: (void)ar_rewind(a, &m); break;
+    case USE_RESET: ar_reset(a); break;
+    case USE_RELEASE: ar_release(a); break;
+    case USE_DESTROY: ar_arena_destroy(a); break;
+    case USE_DEFER: (void)ar_defer(a, noop_cleanup, NULL); break;
+    case USE_STATS: (void)ar_arena_stats(a, &st); break;
+    case USE_CHECK: (void)ar_arena_check(a); break;
+    case USE_OWNS: (void)ar_owns(a, p); break;
+    case USE_ADOPT: ar_arena_adopt(a); break;
+    case USE_BEGIN_AGAIN: (void)ar_lease_begin(a); break;
+    case USE_SCOPE_BEGIN: (void)ar_scope_begin(); break;
+    case USE_SCOPE_STATS: (void)ar_scope_stats(&ss); break;
+    case USE_VEC:
+      ar_vec_init(&v, a, sizeof(int));
+      (void)ar_vec_push(&v, &how);
+      break;
+    default: _exit(6);
+  }
+  _exit(0); /* the call above should not have returned */
+}
+
+static void expect_abort(void (*fn)(void *), int how, const char *what) {
+  char err[4096];
+  int status = child_run(fn, &how, err, sizeof err);
+  assert_int_not_equal(status, -1);
+  if (!child_aborted(status) || strstr(err, what) == NULL)
+    fail_msg("case %d: status %#x, expected an abort naming \"%s\"; stderr:\n%s", how, status,
+             what, err);
+}
+
+static void test_every_other_call_aborts_while_leased(void **state) {
+  for (int how = 0; how < N_USES; how++)
+    expect_abort(use_leased_child, how,
+                 how == USE_BEGIN_AGAIN ? "a lease already holds" : "while a lease holds");
+}
+
+static void test_name_while_leased(void **state) {
+  ar_options_t o;
+  ar_options_init(&o);
+  o.name = "leased-one";
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  ar_lease_t l = ar_lease_begin(a);
+  assert_string_equal(ar_arena_name(a), "leased-one");
+  ar_lease_end(&l);
+  ar_arena_destroy(a);
+}
+
+enum { STALE_AFTER_END, STALE_END_TWICE, STALE_COPY_UNLEASED, STALE_COPY_OLD_CHUNK, N_STALE };
+
+static void stale_child(void *arg) {
+  int how = *(int *)arg;
+  ar_options_t o;
+  ar_options_init(&o);
+  o.chunk_size = CHUNK;
+  ar_arena_t *a = ar_arena_create(&o);
+  if (a == NULL) _exit(3);
+  ar_lease_t l = ar_lease_begin(a);
+  if (ar_lease_alloc(&l, 16) == NULL) _exit(4);
+  ar_lease_t copy = l;
+  switch (how) {
+    case STALE_AFTER_END:
+      ar_lease_end(&l);
+      (void)!ar_lease_alloc(&l, 16);
+      break;
+    case STALE_END_TWICE:
+      ar_lease_end(&l);
+      ar_lease_end(&l);
+      break;
+    case STALE_COPY_UNLEASED:
+      ar_lease_end(&l);
+      (void)!ar_lease_alloc_aligned(&copy, 16, 64); /* out of line: the arena is not leased */
+      break;
+    case STALE_COPY_OLD_CHUNK: {
+      for (int i = 0; i < 200; i++) /* the arena moves on to other chunks */
+        if (ar_lease_alloc(&l, 100) == NULL) _exit(5);
+      ar_lease_end(&l);
+      ar_lease_t again = ar_lease_begin(a);
+      (void)again;
+      (void)!ar_lease_alloc_aligned(&copy, 16, 64); /* its cursor is in a retired chunk */
+      break;
+    }
+    default: _exit(6);
+  }
+  _exit(0);
+}
+
+static void test_stale_leases_abort(void **state) {
+  const char *what[N_STALE] = {"after its ar_lease_end", "after its ar_lease_end",
+                               "its arena is not leased", "not in its arena's current chunk"};
+  /* The heap flavor has no chunks, so no cursor to tell a stale copy by (lease.h: a copy is
+   * not caught every time). */
+  int n = AR_HEAP ? STALE_COPY_OLD_CHUNK : N_STALE;
+  for (int how = 0; how < n; how++) expect_abort(stale_child, how, what[how]);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lease_allocates_what_ar_alloc_would),
+      cmocka_unit_test(test_null_leases),
+      cmocka_unit_test(test_failure_leaves_arena_unchanged),
+      cmocka_unit_test(test_marks_free_and_realloc_see_lease_allocations),
+      cmocka_unit_test(test_thread_arena_scope_around_a_lease),
+      cmocka_unit_test(test_lease_in_cleanup_is_busy),
+      cmocka_unit_test(test_counted_allocations),
+      cmocka_unit_test(test_every_other_call_aborts_while_leased),
+      cmocka_unit_test(test_name_while_leased),
+      cmocka_unit_test(test_stale_leases_abort),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
