@@ -29,6 +29,9 @@ const peer_t peers[] = {
      "a serial arena with retain_bytes = 16 MiB; scaling: one per thread, reset once per "
      "round (the ConcurrentArena's lifetimes); large requests: reset per request, 1 MiB "
      "chunks (the tuned reference)"},
+    {"ar-lease", NULL, "arlease", "arlease", NULL,
+     "the arenart arena above through a lease: ar_lease_begin, ar_lease_alloc, ar_lease_end, "
+     "ar_reset per request (arenart/lease.h); per-request only"},
     {"glibc", NULL, "malloc", "libc", "libc.so",
      "glibc malloc/free (Debian libc6), in the bench binary itself; hot path: "
      "M_TRIM_THRESHOLD INT_MAX, M_MMAP_THRESHOLD 32 MiB (keeps freed memory)"},
@@ -61,8 +64,8 @@ _Static_assert(sizeof peers / sizeof peers[0] == NPEERS, "NPEERS counts the peer
 
 /* One color per allocator in every panel of the plot (gnuplot's own cycle has 8). */
 const char *const colors[NPEERS] = {"#d62728", "#ff7f0e", "#8c564b", "#7f7f7f", "#ff9896",
-                                    "#1f77b4", "#17becf", "#2ca02c", "#9467bd", "#e377c2",
-                                    "#bcbd22", "#000000", "#aec7e8", "#98df8a"};
+                                    "#c5b0d5", "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
+                                    "#e377c2", "#bcbd22", "#000000", "#aec7e8", "#98df8a"};
 
 int peer_index(const char *name) {
   for (int i = 0; i < NPEERS; i++)

@@ -45,7 +45,15 @@ typedef struct peer {
   const char *how;    /* how the peer is reached, for the report */
 } peer_t;
 
-enum { NPEERS = 14, P_ARENART = 0, P_ARTHREAD = 1, P_CONCUR = 2, P_BUMP = 3, P_KEEP16 = 4 };
+enum {
+  NPEERS = 15,
+  P_ARENART = 0,
+  P_ARTHREAD = 1,
+  P_CONCUR = 2,
+  P_BUMP = 3,
+  P_KEEP16 = 4,
+  P_LEASE = 5
+};
 
 extern const peer_t peers[NPEERS];
 extern const char *const colors[NPEERS]; /* one per allocator in every panel of the plot */

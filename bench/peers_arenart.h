@@ -18,6 +18,10 @@
  *             long as the shared ConcurrentArena's and the ratio between the two is the cost
  *             of sharing alone; in the large-requests workload, reset per request, it is what
  *             the default options should come close to. Hidden everywhere else.
+ *   arlease   the arenart serial arena through a lease (lease.h): one ar_lease_begin, the
+ *             request's ar_lease_alloc calls, ar_lease_end, ar_reset. The per-request workload
+ *             only: the others reach the handle through memory (workloads.inc, PF(hot_run)),
+ *             where a lease has nothing to keep in registers.
  */
 #ifndef AR_BENCH_PEERS_ARENART_H
 #define AR_BENCH_PEERS_ARENART_H
@@ -244,5 +248,61 @@ static inline void *arkeep_lalloc(lbatch_t *b, size_t n) {
   return NULL;
 }
 static inline void arkeep_lend(lbatch_t *b) { (void)b; }
+
+/* ---- arlease: the serial arena through a lease ----------------------------------------- */
+
+/* The lease travels inside the handle. PF(request_run) copies the handle into a local and
+ * back (a move: the stored one is not used meanwhile), so the lease's cursor lives in
+ * registers for the timed loop, as a request handler's local lease would. */
+typedef struct arlease_t {
+  ar_arena_t *a;
+  ar_lease_t l;
+} arlease_t;
+enum { arlease_frees_each = 0 };
+
+static inline const char *arlease_na(workload_t w) {
+  if (w == W_REQUEST) return NULL;
+  return "-the per-request workload only (a lease reached through memory saves nothing)";
+}
+static inline int arlease_global_init(workload_t w, int threads) {
+  (void)w, (void)threads;
+  return 0;
+}
+static inline void arlease_global_fini(void) {}
+static inline int arlease_init(arlease_t *c, const ctx_opt_t *o) {
+  ar_options_t ao;
+  ar_options_init(&ao);
+  if (o->keep != 0) ao.retain_bytes = o->keep;
+  c->a = ar_arena_create(&ao);
+  if (c->a == NULL) return -1;
+  c->l = ar_lease_begin(c->a);
+  return 0;
+}
+static inline void arlease_fini(arlease_t *c) {
+  ar_lease_end(&c->l);
+  ar_arena_destroy(c->a);
+}
+static inline void *arlease_alloc(arlease_t *c, size_t n) { return ar_lease_alloc(&c->l, n); }
+static inline void arlease_reset(arlease_t *c, void *last) {
+  (void)last;
+  ar_lease_end(&c->l);
+  ar_reset(c->a);
+  c->l = ar_lease_begin(c->a);
+}
+static inline void arlease_round_reset(void) {}
+static inline void *arlease_grow(arlease_t *c, void *p, size_t old, size_t n) {
+  void *q = ar_lease_alloc(&c->l, n); /* not reached: the per-request workload does not grow */
+  if (q != NULL && p != NULL) memcpy(q, p, old);
+  return q;
+}
+static inline int arlease_lbegin(lbatch_t *b) {
+  (void)b;
+  return -1;
+}
+static inline void *arlease_lalloc(lbatch_t *b, size_t n) {
+  (void)b, (void)n;
+  return NULL;
+}
+static inline void arlease_lend(lbatch_t *b) { (void)b; }
 
 #endif /* AR_BENCH_PEERS_ARENART_H */

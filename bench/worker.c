@@ -6,7 +6,7 @@
  * and repeat, and takes medians; a worker never prints a table, compares, or judges.
  *
  * The same file is compiled into every worker binary; macros choose the allocators it holds:
- *   BENCH_WITH_ARENART   arenart, arthread, arconcur (links //runtime)
+ *   BENCH_WITH_ARENART   arenart, arthread, arconcur, arkeep, arlease (links //runtime)
  *   BENCH_WITH_POOLS     APR, talloc, obstack
  *   BENCH_WITH_MIHEAP    mimalloc heaps (the binary links mimalloc)
  *   BENCH_WITH_PMR       std::pmr::monotonic_buffer_resource (links pmr_shim.cc)
@@ -426,6 +426,11 @@ typedef struct peer_entry {
 #undef P_HANDLE_OK
 #undef P_SHARED_RESET
 #undef P
+#define P arlease
+#define P_HANDLE_OK(c) ((c).a != NULL)
+#include "bench/workloads.inc"
+#undef P_HANDLE_OK
+#undef P
 #define P arkeep
 #define P_ROUND_LIFETIMES /* scaling: reset once per round, as the shared ConcurrentArena */
 #include "bench/workloads.inc"
@@ -459,6 +464,7 @@ static const peer_entry_t peers[] = {
 #if defined(BENCH_WITH_ARENART)
     PEER_ENTRY(arenart, "arenart"),   PEER_ENTRY(arthread, "arthread"),
     PEER_ENTRY(arconcur, "arconcur"), PEER_ENTRY(arkeep, "arkeep"),
+    PEER_ENTRY(arlease, "arlease"),
 #endif
 #if defined(BENCH_WITH_POOLS)
     PEER_ENTRY(aprp, "apr"),          PEER_ENTRY(tall, "talloc"),

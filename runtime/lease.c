@@ -62,8 +62,7 @@ void ar_lease_misuse_(const ar_arena_t *a, int what) {
       "a lease used while its arena is not leased (a copy of a lease that has ended?)",
       "a lease whose cursor is not in its arena's current chunk (a copy of an older lease?)",
   };
-  ar_fatal_("arena '%s' (%p): %s", a->name, (const void *)a,
-            why[what >= 0 && what < 4 ? what : 2]);
+  ar_fatal_("arena '%s' (%p): %s", a->name, (const void *)a, why[what >= 0 && what < 4 ? what : 2]);
 }
 
 void *ar_lease_null_(void) { return ar_fail_null_(AR_EINVAL); }

@@ -63,6 +63,24 @@ static void test_inline_bumps_uncounted(void **state) {
 
 /* ar_mark reuses the top save point only when nothing happened since it; an uncounted bump
  * must still count as something. */
+/* lease.h: without the define a lease's inline bumps go uncounted too; the ones that went out
+ * of line (the first, which takes a chunk; a new chunk; a 64-aligned request) count. */
+static void test_lease_bumps_uncounted(void **state) {
+  (void)state;
+  ar_arena_t *a = ar_arena_create(NULL);
+  assert_non_null(a);
+  const bool fast = inline_path(a);
+  ar_stats_t s;
+  ar_lease_t l = ar_lease_begin(a);
+  assert_non_null(ar_lease_alloc(&l, 16)); /* out of line: no chunk yet */
+  for (int i = 0; i < 10; i++) assert_non_null(ar_lease_alloc(&l, 16));
+  assert_non_null(ar_lease_alloc_aligned(&l, 16, 64)); /* out of line */
+  ar_lease_end(&l);
+  assert_int_equal(ar_arena_stats(a, &s), AR_OK);
+  assert_int_equal(s.allocs, fast ? 2 : 12);
+  ar_arena_destroy(a);
+}
+
 static void test_marks_see_uncounted_bumps(void **state) {
   (void)state;
   ar_arena_t *a = ar_arena_create(NULL);
@@ -109,6 +127,7 @@ static void test_scope_stats_see_bytes(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_inline_bumps_uncounted),
+      cmocka_unit_test(test_lease_bumps_uncounted),
       cmocka_unit_test(test_marks_see_uncounted_bumps),
       cmocka_unit_test(test_scope_stats_see_bytes),
   };

@@ -69,10 +69,10 @@ static void make_script(step_t *s, uint64_t seed) {
     switch ((r >> 16) % 64) {
       case 0: size = 0; break;
       case 1: size = 1500 + (size_t)(r >> 32) % 3000; break; /* a dedicated chunk */
-      case 2: align = 64; break;                           /* always out of line */
-      case 3: align = 8192; break;                         /* over a page */
-      case 4: align = 3; break;                            /* AR_EALIGN */
-      case 5: size = SIZE_MAX - 3; break;                  /* AR_EOVERFLOW */
+      case 2: align = 64; break;                             /* always out of line */
+      case 3: align = 8192; break;                           /* over a page */
+      case 4: align = 3; break;                              /* AR_EALIGN */
+      case 5: size = SIZE_MAX - 3; break;                    /* AR_EOVERFLOW */
       case 6: align = 1; break;
       case 7: size = 16; break;
       default: break;
@@ -271,7 +271,9 @@ static void test_failure_leaves_arena_unchanged(void **state) {
     size_t size, align;
     ar_error_t err;
   } bad[] = {
-      {3 * CHUNK, 16, AR_ELIMIT}, {SIZE_MAX, 16, AR_EOVERFLOW}, {16, 48, AR_EALIGN},
+      {3 * CHUNK, 16, AR_ELIMIT},
+      {SIZE_MAX, 16, AR_EOVERFLOW},
+      {16, 48, AR_EALIGN},
       {16, 0, AR_EALIGN},
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -445,8 +447,8 @@ static void expect_abort(void (*fn)(void *), int how, const char *what) {
   int status = child_run(fn, &how, err, sizeof err);
   assert_int_not_equal(status, -1);
   if (!child_aborted(status) || strstr(err, what) == NULL)
-    fail_msg("case %d: status %#x, expected an abort naming \"%s\"; stderr:\n%s", how, status,
-             what, err);
+    fail_msg("case %d: status %#x, expected an abort naming \"%s\"; stderr:\n%s", how, status, what,
+             err);
 }
 
 static void test_every_other_call_aborts_while_leased(void **state) {
