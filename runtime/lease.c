@@ -34,8 +34,8 @@ static bool cursor_fits(const ar_arena_t *a, const char *cur) {
   return cur >= a->chunks->data && cur <= a->limit;
 }
 
-ar_lease_step_t ar_lease_more_(ar_arena_t *a, char *cur, size_t size, size_t align) {
-  ar_lease_step_t s = {NULL, NULL, NULL};
+struct ar_lease_step_ ar_lease_more_(ar_arena_t *a, char *cur, size_t size, size_t align) {
+  struct ar_lease_step_ s = {NULL, NULL, NULL};
   if (a == NULL) {
     (void)ar_fail_null_(AR_EINVAL);
     return s;

@@ -469,7 +469,14 @@ static void test_name_while_leased(void **state) {
   ar_arena_destroy(a);
 }
 
-enum { STALE_AFTER_END, STALE_END_TWICE, STALE_COPY_UNLEASED, STALE_COPY_OLD_CHUNK, N_STALE };
+enum {
+  STALE_AFTER_END,
+  STALE_END_TWICE,
+  STALE_COPY_UNLEASED,
+  STALE_COPY_END_UNLEASED,
+  STALE_COPY_OLD_CHUNK, /* last: the heap flavor skips it */
+  N_STALE
+};
 
 static void stale_child(void *arg) {
   int how = *(int *)arg;
@@ -494,6 +501,10 @@ static void stale_child(void *arg) {
       ar_lease_end(&l);
       (void)!ar_lease_alloc_aligned(&copy, 16, 64); /* out of line: the arena is not leased */
       break;
+    case STALE_COPY_END_UNLEASED:
+      ar_lease_end(&l);
+      ar_lease_end(&copy); /* the arena holds its cursor again */
+      break;
     case STALE_COPY_OLD_CHUNK: {
       for (int i = 0; i < 200; i++) /* the arena moves on to other chunks */
         if (ar_lease_alloc(&l, 100) == NULL) _exit(5);
@@ -510,7 +521,8 @@ static void stale_child(void *arg) {
 
 static void test_stale_leases_abort(void **state) {
   const char *what[N_STALE] = {"after its ar_lease_end", "after its ar_lease_end",
-                               "its arena is not leased", "not in its arena's current chunk"};
+                               "its arena is not leased", "its arena is not leased",
+                               "not in its arena's current chunk"};
   /* The heap flavor has no chunks, so no cursor to tell a stale copy by (lease.h: a copy is
    * not caught every time). */
   int n = AR_HEAP ? STALE_COPY_OLD_CHUNK : N_STALE;
