@@ -86,6 +86,7 @@ static size_t list_copy(const ar_chunk_t *c, ar_numa_span_t *to) {
 }
 
 int ar_numa_arena_pages(ar_arena_t *a, ar_numa_pages_t *out) {
+  check_unleased_if(a);
   if (a == NULL || out == NULL) return ar_set_error_(AR_EINVAL);
   size_t n = list_len(a->chunks) + list_len(a->large) + list_len(a->spare);
   ar_numa_span_t *spans = (ar_numa_span_t *)malloc((n ? n : 1) * sizeof *spans);

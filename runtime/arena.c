@@ -396,6 +396,11 @@ void ar_run_cleanups_(ar_arena_t *a, size_t keep) {
     a->ncleanups--;
     c->fn(c->arg);
   }
+  /* A callback may lease the arena (its allocations fail with AR_EBUSY) but must end the
+   * lease: the reset or rewind that ran it is about to set a cursor of its own. */
+  if (AR_UNLIKELY(a->hot.cur_ == AR_LEASE_HELD_))
+    ar_fatal_("arena '%s' (%p): a cleanup callback began a lease and did not end it", a->name,
+              (const void *)a);
   a->in_cleanup = false;
   sync_hot_end(a);
 }
@@ -562,8 +567,8 @@ void ar_take_back_to_(ar_arena_t *a, const ar_mark_t *m) {
 /* ---- cleanups ------------------------------------------------------------------------ */
 
 int ar_defer(ar_arena_t *a, ar_cleanup_fn fn, void *arg) {
+  check_unleased_if(a);
   if (a == NULL || fn == NULL) return ar_set_error_(AR_EINVAL);
-  check_unleased(a);
   ar_cleanup_t *c = (ar_cleanup_t *)ar_alloc_for_(a, sizeof *c, __builtin_return_address(0));
   if (c == NULL) return ar_last_error();
   c->fn = fn;

@@ -158,11 +158,18 @@ static inline void check_unleased(const ar_arena_t *a) {
               a->name, (const void *)a);
 }
 
-static inline void check_owner(const ar_arena_t *a) {
+/* check_unleased for entries that take a possibly NULL arena: it runs before their argument
+ * checks, so that a call naming a leased arena aborts whatever else is wrong with it. */
+static inline void check_unleased_if(const ar_arena_t *a) {
+  if (a != NULL) check_unleased(a);
+}
+
+/* The magic and owner halves of check_owner, for the lease's own out-of-line entries, which
+ * must run on a leased arena. */
+static inline void check_live_owner(const ar_arena_t *a) {
   /* A destroyed checked arena's header lives on in a graveyard (track.c), so this load is
    * defined there; for other arenas it catches some uses after destroy, never all. */
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
-  check_unleased(a);
 #if AR_DEBUG >= 1
   if (AR_UNLIKELY(!pthread_equal(a->owner, pthread_self())))
     ar_fatal_("serial arena '%s' (%p) used from a thread that does not own it; share a "
@@ -171,6 +178,11 @@ static inline void check_owner(const ar_arena_t *a) {
 #else
   (void)a;
 #endif
+}
+
+static inline void check_owner(const ar_arena_t *a) {
+  check_live_owner(a);
+  check_unleased(a);
 }
 
 static inline void sync_hot_end(ar_arena_t *a) {

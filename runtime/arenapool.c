@@ -154,6 +154,7 @@ static size_t retain_target(const ar_arena_pool_t *p, size_t chunk) {
 }
 
 int ar_arena_pool_give(ar_arena_pool_t *p, ar_arena_t *a) {
+  check_unleased_if(a); /* lease.h: every call naming a leased arena aborts */
   if (p == NULL || a == NULL) return ar_set_error_(AR_EINVAL);
   ar_stats_t st;
   ar_arena_stats(a, &st);

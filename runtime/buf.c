@@ -70,6 +70,7 @@ static int grow_by(ar_buf_t *b, size_t n) {
 }
 
 int ar_buf_init(ar_buf_t *b, ar_arena_t *arena) {
+  ar_lease_forbid_(arena); /* lease.h: every call naming a leased arena aborts */
   if (b == NULL || arena == NULL) return ar_set_error_(AR_EINVAL);
   b->arena = arena;
   b->data = NULL;

@@ -158,6 +158,11 @@ extern AR_INTERNAL _Atomic(unsigned) ar_stress_yield_permille_;
       ar_stress_point_slow_();                                                                    \
   } while (0)
 
+/* lease.c: aborts if a lease holds `arena` (NULL passes), for the files above the serial arena
+ * that name an arena without calling it yet (the containers' init). */
+struct ar_arena;
+AR_INTERNAL void ar_lease_forbid_(const struct ar_arena *arena);
+
 /* ---- process-wide accounting (registry.c) ---------------------------------------------- */
 
 struct ar_reg_node;

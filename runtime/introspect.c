@@ -28,9 +28,9 @@
 #include "runtime/track.h"
 
 int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
+  check_unleased_if(a);
   if (a == NULL || out == NULL) return ar_set_error_(AR_EINVAL);
   if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
-  check_unleased(a);
   update_peak(a);
   out->used = current_used(a);
   out->capacity = a->capacity;
@@ -49,8 +49,8 @@ int ar_arena_stats(ar_arena_t *a, ar_stats_t *out) {
 }
 
 bool ar_owns(const ar_arena_t *a, const void *p) {
+  check_unleased_if(a);
   if (a == NULL || p == NULL) return false;
-  check_unleased(a);
   const char *q = (const char *)p;
   for (size_t i = a->nhblocks; i-- > 0;) { /* heap flavor only; empty otherwise */
     const ar_hblock_t *b = &a->hblocks[i];

@@ -36,12 +36,12 @@ static bool cursor_fits(const ar_arena_t *a, const char *cur) {
 
 struct ar_lease_step_ ar_lease_more_(ar_arena_t *a, char *cur, size_t size, size_t align) {
   struct ar_lease_step_ s = {NULL, NULL, NULL};
+  if (AR_UNLIKELY(cur == AR_LEASE_ENDED_)) ar_lease_misuse_(a, 1);
   if (a == NULL) {
     (void)ar_fail_null_(AR_EINVAL);
     return s;
   }
-  if (AR_UNLIKELY(a->magic != AR_ARENA_LIVE)) ar_arena_dead_(a);
-  if (AR_UNLIKELY(cur == AR_LEASE_ENDED_)) ar_lease_misuse_(a, 1);
+  check_live_owner(a); /* ar_alloc_at_ checks the owner too, but only once the cursor is back */
   if (AR_UNLIKELY(a->hot.cur_ != AR_LEASE_HELD_)) ar_lease_misuse_(a, 2);
   if (AR_UNLIKELY(!cursor_fits(a, cur))) ar_lease_misuse_(a, 3);
   a->hot.cur_ = cur;
@@ -54,7 +54,35 @@ struct ar_lease_step_ ar_lease_more_(ar_arena_t *a, char *cur, size_t size, size
   return s;
 }
 
+/* The arena's cursor equals its bound: a lease already holds it (both are AR_LEASE_HELD_), it
+ * never bumps inline (slow-only modes keep the bound at the cursor), it was destroyed (a
+ * checked arena's header in the graveyard holds NULL in both), or its current chunk is full or
+ * missing. The checks of every out-of-line entry, then the begin proper. */
+struct ar_lease_step_ ar_lease_begin_slow_(ar_arena_t *a) {
+  struct ar_lease_step_ s = {NULL, NULL, NULL};
+  check_live_owner(a);
+  if (AR_UNLIKELY(a->hot.cur_ == AR_LEASE_HELD_)) ar_lease_misuse_(a, 0);
+  s.cur = a->hot.cur_;
+  s.end = a->hot.end_;
+  a->hot.cur_ = AR_LEASE_HELD_;
+  a->hot.end_ = AR_LEASE_HELD_;
+  return s;
+}
+
+/* The lease's cursor equals its bound: it has ended (both are AR_LEASE_ENDED_), its arena is
+ * NULL or slow-only, or the lease filled its chunk exactly. */
+void ar_lease_end_slow_(ar_arena_t *a, char *cur, char *end, uint64_t nalloc) {
+  if (AR_UNLIKELY(cur == AR_LEASE_ENDED_)) ar_lease_misuse_(a, 1);
+  if (a == NULL) return;
+  check_live_owner(a);
+  if (AR_UNLIKELY(a->hot.cur_ != AR_LEASE_HELD_)) ar_lease_misuse_(a, 2);
+  a->hot.cur_ = cur;
+  a->hot.end_ = end;
+  a->hot.nalloc_ += nalloc;
+}
+
 void ar_lease_misuse_(const ar_arena_t *a, int what) {
+  if (a == NULL) ar_fatal_("a lease of a NULL arena used after its ar_lease_end");
   if (a->magic != AR_ARENA_LIVE) ar_arena_dead_(a);
   static const char *const why[] = {
       "ar_lease_begin on an arena that a lease already holds",
@@ -66,3 +94,5 @@ void ar_lease_misuse_(const ar_arena_t *a, int what) {
 }
 
 void *ar_lease_null_(void) { return ar_fail_null_(AR_EINVAL); }
+
+void ar_lease_forbid_(const ar_arena_t *a) { check_unleased_if(a); }

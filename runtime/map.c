@@ -271,7 +271,8 @@ void ar_map_options_init(ar_map_options_t *opts) {
 }
 
 int ar_map_init(ar_map_t *m, ar_arena_t *arena, const ar_map_options_t *opts) {
-  ar_map_options_t o; /* options.c reads the caller's struct by its size */
+  ar_lease_forbid_(arena); /* lease.h: every call naming a leased arena aborts */
+  ar_map_options_t o;      /* options.c reads the caller's struct by its size */
   if (ar_map_options_read_(opts, &o) != AR_OK) return ar_set_error_(AR_EINVAL);
   if (m == NULL || arena == NULL || o.value_size > AR_MAP_MAX_VALUE ||
       (o.key_kind != AR_MAP_KEY_BYTES && o.key_kind != AR_MAP_KEY_U64))

@@ -152,6 +152,7 @@ static bool mark_valid(const ar_arena_t *a, const ar_mark_t *m) {
 }
 
 int ar_rewind(ar_arena_t *a, const ar_mark_t *m) {
+  check_unleased_if(a);
   if (a == NULL || m == NULL) return ar_set_error_(AR_EINVAL);
   check_owner(a);
   if (a->in_cleanup) return ar_set_error_(AR_EBUSY);

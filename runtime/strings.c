@@ -25,6 +25,7 @@
 #include "runtime/internal.h"
 
 void *ar_memdup(ar_arena_t *a, const void *src, size_t size) {
+  check_unleased_if(a);
   if (src == NULL && size > 0) return ar_fail_null_(AR_EINVAL);
   void *p = ar_alloc_for_(a, size, __builtin_return_address(0));
   if (p != NULL && size > 0) memcpy(p, src, size);
@@ -32,6 +33,7 @@ void *ar_memdup(ar_arena_t *a, const void *src, size_t size) {
 }
 
 static char *strndup_at(ar_arena_t *a, const char *s, size_t n, const void *site) {
+  check_unleased_if(a);
   if (s == NULL) return (char *)ar_fail_null_(AR_EINVAL);
   size_t len = strnlen(s, n);
   if (len == SIZE_MAX) return (char *)ar_fail_null_(AR_EOVERFLOW);
@@ -54,6 +56,7 @@ char *ar_strdup(ar_arena_t *a, const char *s) {
 static char *vsprintf_at(ar_arena_t *a, const void *site, const char *fmt, va_list ap)
     AR_PRINTF(3, 0);
 static char *vsprintf_at(ar_arena_t *a, const void *site, const char *fmt, va_list ap) {
+  check_unleased_if(a);
   if (a == NULL || fmt == NULL) return (char *)ar_fail_null_(AR_EINVAL);
   va_list measure;
   va_copy(measure, ap);

@@ -103,6 +103,7 @@ static void maybe_report(const ar_arena_t *a, const char *when) {
 
 static void thread_arena_exit(void *arg) {
   ar_arena_t *a = (ar_arena_t *)arg;
+  check_unleased(a); /* before the report, which reads the cursor */
   maybe_report(a, "at thread exit");
   tls_arena = NULL;
   memset(&tls_scope, 0, sizeof tls_scope);
@@ -197,6 +198,7 @@ static bool scope_open(const ar_scope_t *s) {
 
 int ar_scope_end(ar_scope_t *s) {
   if (s == NULL || s->arena == NULL) return ar_set_error_(AR_EINVAL);
+  check_unleased(s->arena); /* before the stale test: the call names a leased arena */
   bool mine = s->arena == tls_arena && s->level_ != 0;
   /* Closed already (by an outer end, or ended before): no rewind, which could free a newer
    * scope's memory if both marks name one save point. */
@@ -214,9 +216,9 @@ int ar_scope_end(ar_scope_t *s) {
 unsigned ar_scope_depth(void) { return tls_scope.depth; }
 
 int ar_scope_stats(ar_scope_stats_t *out) {
-  if (out == NULL) return ar_set_error_(AR_EINVAL);
   const ar_arena_t *a = tls_arena;
-  if (a != NULL) check_unleased(a); /* its cursor is not in the arena (lease.h) */
+  check_unleased_if(a); /* its cursor is not in the arena (lease.h) */
+  if (out == NULL) return ar_set_error_(AR_EINVAL);
   out->depth = tls_scope.depth;
   out->outside_allocs = a != NULL ? allocs_outside(a) : 0;
   out->outside_bytes = a != NULL ? held_outside(a) : 0;

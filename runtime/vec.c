@@ -62,6 +62,7 @@ static int grow_by(ar_vec_t *v, size_t n) {
 }
 
 int ar_vec_init(ar_vec_t *v, ar_arena_t *arena, size_t elem_size) {
+  ar_lease_forbid_(arena); /* lease.h: every call naming a leased arena aborts */
   if (v == NULL || arena == NULL || elem_size == 0 || elem_size > AR_MAX_ALLOC_SIZE)
     return ar_set_error_(AR_EINVAL);
   v->arena = arena;

@@ -79,22 +79,35 @@ struct ar_lease_step_ {
   char *end;
 };
 
-/* Private: the out-of-line path behind ar_lease_alloc_aligned, and the misuse reports. */
+/* Private: the out-of-line paths: a refill of ar_lease_alloc_aligned; ar_lease_begin and
+ * ar_lease_end where the inline room test cannot tell a usable cursor from a state to check
+ * (cursor == bound: slow-only arenas, a leased, destroyed or chunkless arena, an ended lease);
+ * the misuse reports. Values in and out, never the lease's address, so that the lease itself
+ * can stay in registers. */
 AR_API struct ar_lease_step_ ar_lease_more_(ar_arena_t *arena, char *cur, size_t size,
                                             size_t align);
+AR_API struct ar_lease_step_ ar_lease_begin_slow_(ar_arena_t *arena);
+AR_API void ar_lease_end_slow_(ar_arena_t *arena, char *cur, char *end, uint64_t nalloc);
 AR_API void ar_lease_misuse_(const ar_arena_t *arena, int what) __attribute__((noreturn, cold));
 AR_API void *ar_lease_null_(void);
 
 /**
  * Takes the arena's cursor into a lease; see the rules above. A NULL arena gives a lease whose
- * allocations fail with AR_EINVAL and whose ar_lease_end does nothing.
- * Errors: none returned. Aborts with a message if a lease already holds the arena.
+ * allocations fail with AR_EINVAL (until it is ended, as any lease).
+ * Errors: none returned. Aborts with a message if a lease already holds the arena (and, where
+ * the arena's calls are checked, if it was destroyed or the caller is not its owner: see the
+ * thread contract of arena.h).
  */
 AR_INLINE_ALLOC_ static inline ar_lease_t ar_lease_begin(ar_arena_t *arena) {
   ar_lease_t l = {NULL, NULL, arena, 0};
   if (arena != NULL) {
     struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)arena;
-    if (AR_UNLIKELY(h->cur_ == AR_LEASE_HELD_)) ar_lease_misuse_(arena, 0);
+    if (AR_UNLIKELY(h->cur_ == h->end_)) { /* held already (HELD == HELD), or slow-only */
+      struct ar_lease_step_ s = ar_lease_begin_slow_(arena);
+      l.cur_ = s.cur;
+      l.end_ = s.end;
+      return l;
+    }
     l.cur_ = h->cur_;
     l.end_ = h->end_;
     h->cur_ = AR_LEASE_HELD_;
@@ -138,18 +151,22 @@ AR_MALLOC_LIKE AR_ALLOC_SIZE(2) AR_INLINE_ALLOC_
 
 /**
  * Gives the cursor back to the arena, which is then usable by every call again, and marks the
- * lease as ended. NULL, and a lease of a NULL arena, do nothing.
+ * lease as ended (a lease of a NULL arena too). NULL does nothing.
  * Errors: none returned. Aborts with a message if the lease has already ended or its arena is
- * not held by a lease.
+ * not held by a lease (and, where the arena's calls are checked, if the arena was destroyed or
+ * the caller is not its owner).
  */
 AR_INLINE_ALLOC_ static inline void ar_lease_end(ar_lease_t *lease) {
-  if (lease == NULL || lease->arena_ == NULL) return;
-  struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)lease->arena_;
-  if (AR_UNLIKELY(lease->cur_ == AR_LEASE_ENDED_ || h->cur_ != AR_LEASE_HELD_))
-    ar_lease_misuse_(lease->arena_, lease->cur_ == AR_LEASE_ENDED_ ? 1 : 2);
-  h->cur_ = lease->cur_;
-  h->end_ = lease->end_;
-  h->nalloc_ += lease->nalloc_;
+  if (lease == NULL) return;
+  if (AR_UNLIKELY(lease->cur_ == lease->end_)) { /* ended (ENDED == ENDED), or slow-only */
+    ar_lease_end_slow_(lease->arena_, lease->cur_, lease->end_, lease->nalloc_);
+  } else {
+    struct ar_arena_hot_ *h = (struct ar_arena_hot_ *)(void *)lease->arena_;
+    if (AR_UNLIKELY(h->cur_ != AR_LEASE_HELD_)) ar_lease_misuse_(lease->arena_, 2);
+    h->cur_ = lease->cur_;
+    h->end_ = lease->end_;
+    h->nalloc_ += lease->nalloc_;
+  }
   lease->cur_ = AR_LEASE_ENDED_;
   lease->end_ = AR_LEASE_ENDED_;
 }

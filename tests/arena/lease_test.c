@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -396,15 +397,42 @@ enum {
   USE_SCOPE_BEGIN,
   USE_SCOPE_STATS,
   USE_VEC,
+  /* Calls whose other arguments are bad too: the lease check comes first. */
+  USE_OWNS_NULL,
+  USE_STATS_NULL,
+  USE_DEFER_NULL,
+  USE_REWIND_NULL,
+  USE_MEMDUP_NULL,
+  USE_STRDUP_NULL,
+  USE_STRNDUP_NULL,
+  USE_SPRINTF_NULL,
+  USE_POOL_GIVE_NULL,
+  USE_SCOPE_STATS_NULL,
+  /* Calls that name the arena without using it yet. */
+  USE_VEC_INIT,
+  USE_MAP_INIT,
+  USE_BUF_INIT,
+  USE_SCOPE_END_STALE,
   N_USES
 };
 
 static void noop_cleanup(void *arg) { (void)arg; }
+static const char *null_format; /* NULL, out of the compiler's sight */
+
+static bool thread_arena_case(int how) {
+  return how == USE_SCOPE_BEGIN || how == USE_SCOPE_STATS || how == USE_SCOPE_STATS_NULL ||
+         how == USE_SCOPE_END_STALE;
+}
 
 static void use_leased_child(void *arg) {
   int how = *(int *)arg;
-  ar_arena_t *a = how == USE_SCOPE_BEGIN || how == USE_SCOPE_STATS ? ar_thread_arena()
-                                                                   : ar_arena_create(NULL);
+  ar_scope_t outer, inner;
+  if (how == USE_SCOPE_END_STALE) { /* inner is stale once outer has ended */
+    outer = ar_scope_begin();
+    inner = ar_scope_begin();
+    if (ar_scope_end(&outer) != AR_OK) _exit(7);
+  }
+  ar_arena_t *a = thread_arena_case(how) ? ar_thread_arena() : ar_arena_create(NULL);
   if (a == NULL) _exit(3);
   char *p = (char *)ar_alloc(a, 32);
   ar_mark_t m = ar_mark(a);
@@ -413,6 +441,8 @@ static void use_leased_child(void *arg) {
   ar_stats_t st;
   ar_scope_stats_t ss;
   ar_vec_t v;
+  ar_map_t map;
+  ar_buf_t buf;
   switch (how) {
     case USE_ALLOC: (void)!ar_alloc(a, 16); break;
     case USE_ALLOC_ALIGNED: (void)!ar_alloc_aligned(a, 16, 64); break;
@@ -434,9 +464,26 @@ static void use_leased_child(void *arg) {
     case USE_SCOPE_BEGIN: (void)ar_scope_begin(); break;
     case USE_SCOPE_STATS: (void)ar_scope_stats(&ss); break;
     case USE_VEC:
-      ar_vec_init(&v, a, sizeof(int));
+      v.arena = a; /* as ar_vec_init would set it */
+      v.data = NULL;
+      v.len = v.cap = 0;
+      v.elem_size = sizeof(int);
       (void)ar_vec_push(&v, &how);
       break;
+    case USE_OWNS_NULL: (void)ar_owns(a, NULL); break;
+    case USE_STATS_NULL: (void)ar_arena_stats(a, NULL); break;
+    case USE_DEFER_NULL: (void)ar_defer(a, NULL, NULL); break;
+    case USE_REWIND_NULL: (void)ar_rewind(a, NULL); break;
+    case USE_MEMDUP_NULL: (void)!ar_memdup(a, NULL, 5); break;
+    case USE_STRDUP_NULL: (void)!ar_strdup(a, NULL); break;
+    case USE_STRNDUP_NULL: (void)!ar_strndup(a, NULL, 3); break;
+    case USE_SPRINTF_NULL: (void)!ar_sprintf(a, null_format, 1); break;
+    case USE_POOL_GIVE_NULL: (void)ar_arena_pool_give(NULL, a); break;
+    case USE_SCOPE_STATS_NULL: (void)ar_scope_stats(NULL); break;
+    case USE_VEC_INIT: (void)ar_vec_init(&v, a, sizeof(int)); break;
+    case USE_MAP_INIT: (void)ar_map_init(&map, a, NULL); break;
+    case USE_BUF_INIT: (void)ar_buf_init(&buf, a); break;
+    case USE_SCOPE_END_STALE: (void)ar_scope_end(&inner); break;
     default: _exit(6);
   }
   _exit(0); /* the call above should not have returned */
@@ -529,6 +576,136 @@ static void test_stale_leases_abort(void **state) {
   for (int how = 0; how < n; how++) expect_abort(stale_child, how, what[how]);
 }
 
+/* ---- misuse beyond the leased arena's own calls -------------------------------------------- */
+
+enum { OPEN_RESET, OPEN_REWIND, OPEN_RELEASE, OPEN_DESTROY, N_OPEN };
+
+static void leave_lease_open(void *arg) {
+  static ar_lease_t kept; /* outlives the callback: the lease is still open when it returns */
+  kept = ar_lease_begin((ar_arena_t *)arg);
+}
+
+static void open_in_cleanup_child(void *arg) {
+  int how = *(int *)arg;
+  ar_arena_t *a = ar_arena_create(NULL);
+  if (a == NULL || ar_alloc(a, 16) == NULL) _exit(3);
+  ar_mark_t m = ar_mark(a);
+  if (ar_defer(a, leave_lease_open, a) != AR_OK) _exit(4);
+  switch (how) {
+    case OPEN_RESET: ar_reset(a); break;
+    case OPEN_REWIND: (void)ar_rewind(a, &m); break;
+    case OPEN_RELEASE: ar_release(a); break;
+    case OPEN_DESTROY: ar_arena_destroy(a); break;
+    default: _exit(6);
+  }
+  _exit(0);
+}
+
+/* A cleanup callback that leaves a lease open would have its lease overwritten by the reset or
+ * rewind that ran it: the arena aborts instead, in every build. */
+static void test_lease_left_open_by_a_cleanup_aborts(void **state) {
+  for (int how = 0; how < N_OPEN; how++)
+    expect_abort(open_in_cleanup_child, how, "began a lease and did not end it");
+}
+
+static void *exit_leased(void *arg) {
+  (void)arg;
+  ar_scope_report_threshold(1); /* the exit report would read the cursor */
+  ar_arena_t *a = ar_thread_arena();
+  if (a == NULL) _exit(3);
+  ar_lease_t l = ar_lease_begin(a);
+  if (ar_lease_alloc(&l, 64) == NULL) _exit(4);
+  return NULL; /* exits with the lease open */
+}
+
+static void exit_leased_child(void *arg) {
+  (void)arg;
+  pthread_t th;
+  if (pthread_create(&th, NULL, exit_leased, NULL) != 0) _exit(5);
+  pthread_join(th, NULL);
+  _exit(0);
+}
+
+/* A thread that exits while it leases its thread arena: the arena's destructor aborts, and says
+ * why, before anything reads the cursor the lease holds. */
+static void test_thread_exit_with_a_lease_aborts(void **state) {
+  char err[4096];
+  int status = child_run(exit_leased_child, NULL, err, sizeof err);
+  assert_true(child_aborted(status));
+  assert_non_null(strstr(err, "while a lease holds"));
+  assert_null(strstr(err, "outside any scope"));
+}
+
+static void *foreign_begin(void *arg) {
+  ar_lease_t l = ar_lease_begin((ar_arena_t *)arg);
+  ar_lease_end(&l);
+  return NULL;
+}
+
+static void foreign_child(void *arg) {
+  (void)arg;
+  ar_options_t o;
+  ar_options_init(&o);
+  o.flags = AR_ARENA_CHECKED; /* slow-only: begin and end go out of line, where calls are checked */
+  ar_arena_t *a = ar_arena_create(&o);
+  if (a == NULL) _exit(3);
+  pthread_t th;
+  if (pthread_create(&th, NULL, foreign_begin, a) != 0) _exit(5);
+  pthread_join(th, NULL);
+  _exit(0);
+}
+
+static void dead_child(void *arg) {
+  (void)arg;
+  ar_options_t o;
+  ar_options_init(&o);
+  o.flags = AR_ARENA_CHECKED; /* its header stays in the graveyard */
+  ar_arena_t *a = ar_arena_create(&o);
+  if (a == NULL) _exit(3);
+  ar_arena_destroy(a);
+  ar_lease_t l = ar_lease_begin(a);
+  ar_lease_end(&l);
+  _exit(0);
+}
+
+/* Where the arena's calls are checked (slow-only arenas: checked mode here), ar_lease_begin and
+ * ar_lease_end are too: the owner thread at AR_DEBUG >= 1, use after destroy always (ASan
+ * reports that one itself). */
+static void test_begin_is_checked_where_calls_are(void **state) {
+  char err[4096];
+  int status;
+#if AR_DEBUG >= 1
+  status = child_run(foreign_child, NULL, err, sizeof err);
+  assert_true(child_aborted(status));
+  assert_non_null(strstr(err, "does not own it"));
+#endif
+  status = child_run(dead_child, NULL, err, sizeof err);
+#if AR_ASAN /* checked mode gives way to ASan there, whose report names the freed header */
+  assert_false(child_exited(status, 0));
+  assert_non_null(strstr(err, "heap-use-after-free"));
+#else
+  assert_true(child_aborted(status));
+  assert_non_null(strstr(err, "used after ar_arena_destroy"));
+#endif
+}
+
+enum { NULL_ALLOC_AFTER_END, NULL_END_TWICE, N_NULL_ENDED };
+
+static void null_ended_child(void *arg) {
+  int how = *(int *)arg;
+  ar_lease_t l = ar_lease_begin(NULL);
+  ar_lease_end(&l);
+  if (how == NULL_ALLOC_AFTER_END) (void)!ar_lease_alloc(&l, 16);
+  else ar_lease_end(&l);
+  _exit(0);
+}
+
+/* A lease of a NULL arena ends like any other. */
+static void test_null_arena_lease_ends(void **state) {
+  for (int how = 0; how < N_NULL_ENDED; how++)
+    expect_abort(null_ended_child, how, "after its ar_lease_end");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lease_allocates_what_ar_alloc_would),
@@ -541,6 +718,10 @@ int main(void) {
       cmocka_unit_test(test_every_other_call_aborts_while_leased),
       cmocka_unit_test(test_name_while_leased),
       cmocka_unit_test(test_stale_leases_abort),
+      cmocka_unit_test(test_lease_left_open_by_a_cleanup_aborts),
+      cmocka_unit_test(test_thread_exit_with_a_lease_aborts),
+      cmocka_unit_test(test_begin_is_checked_where_calls_are),
+      cmocka_unit_test(test_null_arena_lease_ends),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
