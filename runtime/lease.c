@@ -1,25 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/lease.c - the out-of-line half of a lease (lease.h): refills, and the reports of a
- * lease used wrongly.
+ * runtime/lease.c - the out-of-line half of a lease (lease.h): refills, the begin and end that
+ * need checks, and the reports of a lease used wrongly.
  *
  * A lease moves the arena's cursor and bound out of the arena into the caller's registers;
  * the arena keeps AR_LEASE_HELD_ in both hot fields meanwhile. That one value does two jobs.
  * The inline room test of ar_alloc fails on it (end_ - cur_ == 0), so an inline ar_alloc on a
  * leased arena comes out of line; and every out-of-line entry of the arena checks for it
  * (check_unleased, arena_internal.h) and aborts, because the cursor it would read is not the
- * arena's any more. So a lease needs no flag beyond the hot prefix, and opening or closing one
- * stays inline.
+ * arena's any more. So a lease needs no flag beyond the hot prefix.
+ *
+ * Opening and closing are inline where the cursor and the bound differ, the common case. Where
+ * they are equal the inline code cannot tell a usable state from one to check: the arena is
+ * leased already (HELD == HELD), it never bumps inline (slow-only modes keep the bound at the
+ * cursor: checked mode, sanitizers, debug level 2, the heap flavor), it was destroyed (a
+ * checked arena's header in the graveyard holds NULL in both), its chunk is full or missing,
+ * or the lease has ended (AR_LEASE_ENDED_ in both). Those go out of line, where the checks
+ * every out-of-line entry makes (destroyed, owner thread at AR_DEBUG >= 1) run before the
+ * begin or the end: so in the modes that check every call, a lease's calls are checked too.
  *
  * A refill (ar_lease_more_) puts the lease's cursor back into the arena, lets the core
  * allocate exactly as ar_alloc would (new chunk, dedicated chunk, freed block, limit, checked
  * record), takes the cursor out again and hands it back by value. The cursor it is given must
- * lie in the arena's current chunk: one that does not (a copy of a lease that has ended, or a
- * lease of another arena's era) would make the arena bump memory it no longer owns, so it is
+ * lie in the arena's current chunk: one that does not (an older copy of a lease, from before
+ * the arena moved on to other chunks) would make the arena bump memory it no longer owns, so it is
  * refused with a message rather than trusted. The check cannot see every stale copy (one whose
  * cursor is still inside the current chunk passes), which is why lease.h calls that undefined.
  *
- * Calls the arena core only (arena.c, ar_alloc_at_).
+ * Calls the arena core (arena.c, ar_alloc_at_) and track.c (the use-after-destroy report).
  */
 #include <stdbool.h>
 #include <stdint.h>
