@@ -26,12 +26,12 @@
  *     is used only through it. Every other call that names the arena (ar_alloc and the other
  *     allocation calls, ar_free, ar_realloc, marks, rewinds, reset, release, destroy, ar_defer,
  *     stats, ar_arena_check, ar_owns, ar_arena_adopt, ar_arena_pool_give, the containers'
- *     init calls and every container call on it, ar_numa_arena_pages, scopes and scope stats
- *     of a thread arena, a second ar_lease_begin) aborts the process with a message, in every
- *     build, whatever its other arguments are. ar_arena_name is the one exception. So does a
- *     thread's exit while it leases its thread arena, and a reset, rewind, release or destroy
- *     whose cleanup callback began a lease and returned without ending it (inside a callback
- *     a lease's allocations fail with AR_EBUSY, as ar_alloc's do).
+ *     init calls and every container call that allocates or frees, ar_numa_arena_pages, scopes
+ *     and scope stats of a thread arena, a second ar_lease_begin) aborts the process with a
+ *     message, in every build, whatever its other arguments are. ar_arena_name is the one
+ *     exception. So does a thread's exit while it leases its thread arena, and a reset,
+ *     rewind, release or destroy whose cleanup callback began a lease and returned without
+ *     ending it (inside a callback a lease's allocations fail with AR_EBUSY, as ar_alloc's do).
  *   - A lease allocation is an allocation of the arena like any other: it lives until the
  *     arena is rewound past it, reset, released or destroyed, a mark taken before the lease
  *     covers it, and after ar_lease_end ar_free and ar_realloc accept it.
