@@ -21,6 +21,7 @@
 #include <arenart.h>
 #include <arenart/numa.h>
 
+#include "tests/child.h"
 #include "tests/numa/numa_util.h"
 
 static int init_mode(ar_numa_bind_t mode) {
@@ -847,9 +848,30 @@ static void test_shutdown_with_live_arena(void **state) {
   ar_numa_shutdown();
 }
 
+static void pages_of_leased_child(void *arg) {
+  (void)arg;
+  ar_arena_t *a = ar_arena_create(NULL);
+  if (a == NULL) _exit(3);
+  ar_lease_t l = ar_lease_begin(a);
+  if (ar_lease_alloc(&l, 64) == NULL) _exit(4);
+  ar_numa_pages_t pg;
+  (void)ar_numa_arena_pages(a, &pg);
+  _exit(0);
+}
+
+/* lease.h: ar_numa_arena_pages names the arena, so on a leased one it aborts (NUMA or not). */
+static void test_pages_of_a_leased_arena_abort(void **state) {
+  (void)state;
+  char err[4096];
+  int status = child_run(pages_of_leased_child, NULL, err, sizeof err);
+  assert_true(child_aborted(status));
+  assert_non_null(strstr(err, "while a lease holds"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_errors_before_init, teardown),
+      cmocka_unit_test(test_pages_of_a_leased_arena_abort),
       cmocka_unit_test_teardown(test_init_twice, teardown),
       cmocka_unit_test_teardown(test_thread_arena_placement, teardown),
       cmocka_unit_test_teardown(test_plain_arena_routed, teardown),
