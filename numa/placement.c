@@ -671,5 +671,6 @@ size_t ar_trim(size_t keep) {
     for (ar_numa_retired_t *r = ar_load_acquire(&nd->retired); r != NULL; r = r->next)
       n += ar_chunk_pool_trim(r->pool, 0);
   }
+  (void)ar_oscache_trim_(); /* the default arenas' given-back mappings (oscache.c) */
   return n + ar_chunk_pool_trim(ar_chunk_pool_default(), keep);
 }

@@ -330,7 +330,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   a->large_source = *src;
   if (o.source == NULL && src != ar_source_os() &&
       src == ar_chunk_pool_source(ar_chunk_pool_default()))
-    a->large_source = *ar_source_os();
+    a->large_source = *ar_source_os_cached_();
   a->chunk_size = o.chunk_size;
   a->large_threshold = (o.chunk_size - AR_CHUNK_OVERHEAD) / 4;
   /* Chunks grow (chunks.c, "Growing") for the defaults only: a caller who names a chunk size

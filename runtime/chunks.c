@@ -98,9 +98,21 @@ typedef struct reserve_rec {
   uintptr_t tag; /* AR_RESERVE_TAG ^ the mapping's address */
 } reserve_rec_t;
 
+static bool same_source(const ar_source_t *x, const ar_source_t *y) {
+  return x->acquire == y->acquire && x->release == y->release;
+}
+
+/* Whether dedicated chunks come from OS pages (plain or through the cache), which reserves
+ * and mremap need. */
 static bool os_large(const ar_arena_t *a) {
-  const ar_source_t *os = ar_source_os();
-  return a->large_source.acquire == os->acquire && a->large_source.release == os->release;
+  return same_source(&a->large_source, ar_source_os()) ||
+         same_source(&a->large_source, ar_source_os_cached_());
+}
+
+/* Whether this arena's reserves go through the process-wide cache of mappings (oscache.c):
+ * where its dedicated chunks do. */
+static bool cached_large(const ar_arena_t *a) {
+  return same_source(&a->large_source, ar_source_os_cached_());
 }
 
 bool ar_chunks_reserved(const ar_arena_t *a, const ar_chunk_t *c) {
@@ -149,12 +161,14 @@ static ar_chunk_t *chunk_init(ar_arena_t *a, void *base, ar_chunk_t *c, size_t b
 static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
   size_t length = reserve_length(bytes);
   /* Not MAP_NORESERVE ("Room to grow"): the kernel must check what mremap later adds. */
-  char *base =
-      (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) return NULL;
+  char *base = cached_large(a) ? (char *)ar_oscache_take_(length, AR_OSCACHE_RESERVE) : NULL;
+  if (base == NULL) {
+    base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
 #ifdef MADV_NOHUGEPAGE
-  (void)madvise(base, length, MADV_NOHUGEPAGE); /* advice only */
+    (void)madvise(base, length, MADV_NOHUGEPAGE); /* advice only */
 #endif
+  }
   reserve_note(base, length);
   return chunk_init(a, base, (ar_chunk_t *)(void *)(base + AR_RESERVE_HEAD), bytes);
 }
@@ -228,8 +242,13 @@ void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated) {
   a->capacity -= size;
   ar_global_chunk_released_(a->reg, size);
   ar_track_to_source(a, base, size);
-  if (reserved) munmap(base, ((const reserve_rec_t *)base)->length); /* the reserve too */
-  else src->release(src->ctx, base, size);
+  if (reserved) { /* the reserve goes too */
+    size_t length = ((const reserve_rec_t *)base)->length;
+    if (!cached_large(a) || !ar_oscache_put_(base, length, AR_OSCACHE_RESERVE))
+      munmap(base, length);
+  } else {
+    src->release(src->ctx, base, size);
+  }
 }
 
 /*

@@ -18,6 +18,7 @@
 #define ARENART_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -189,6 +190,19 @@ AR_INTERNAL void ar_concurrent_foreach_chunk_(struct ar_concurrent *ca,
                                               void *ctx);
 
 AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
+/* oscache.c: a process-wide cache of OS mappings arenas gave back (see its essay). `kind`
+ * keeps mappings of different madvise advice apart (AR_OSCACHE_PLAIN, AR_OSCACHE_RESERVE).
+ * take: a mapping of exactly `length` bytes, contents arbitrary, or NULL; put: true if the
+ * cache kept `p` (the caller must not touch it again), false if the caller must unmap it;
+ * trim: unmaps everything, returns the bytes; bytes: what it holds now (for tests). */
+enum { AR_OSCACHE_PLAIN = 0, AR_OSCACHE_RESERVE = 1 };
+AR_INTERNAL void *ar_oscache_take_(size_t length, int kind);
+AR_INTERNAL bool ar_oscache_put_(void *p, size_t length, int kind);
+AR_INTERNAL size_t ar_oscache_trim_(void);
+AR_INTERNAL size_t ar_oscache_bytes_(void);
+/* source.c: OS pages through that cache; what a default arena takes its dedicated and grown
+ * chunks from (arena.c, "Source"). Its blocks are not zeroed when reused. */
+AR_INTERNAL const struct ar_source *ar_source_os_cached_(void);
 /* defsource.c: makes ar_default_source_ return `src` for default-size chunks instead of the
  * process-wide pool (NULL restores the pool). numa/ installs its node-routing source here;
  * `src` must stay valid for as long as any arena may hold a copy (the process, in practice). */

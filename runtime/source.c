@@ -14,6 +14,7 @@
  * asks ar_source_resize_, which recognises this file's OS source by its callbacks and says
  * no for every other source.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -41,8 +42,22 @@ static void os_release(void *ctx, void *p, size_t size) {
   munmap(p, size);
 }
 
+/* The same pages through the process-wide cache of given-back mappings (oscache.c): for
+ * callers that never relied on zeroed blocks (the serial arena's dedicated and grown chunks),
+ * never for ar_source_os(), which promises them. */
+static void *os_cached_acquire(void *ctx, size_t size) {
+  void *p = ar_oscache_take_(size, AR_OSCACHE_PLAIN);
+  return p != NULL ? p : os_acquire(ctx, size);
+}
+
+static void os_cached_release(void *ctx, void *p, size_t size) {
+  if (!ar_oscache_put_(p, size, AR_OSCACHE_PLAIN)) os_release(ctx, p, size);
+}
+
 void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_size, size_t new_size) {
-  if (src->acquire != os_acquire || src->release != os_release) return NULL;
+  bool plain = src->acquire == os_acquire && src->release == os_release;
+  bool cached = src->acquire == os_cached_acquire && src->release == os_cached_release;
+  if (!plain && !cached) return NULL;
   /* MAYMOVE keeps the offset in the page (zero: mmap gave page-aligned blocks), and the
    * contents, which is all the arena's chunk header needs. */
   void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
@@ -68,7 +83,9 @@ static void heap_release(void *ctx, void *p, size_t size) {
 }
 
 static const ar_source_t os_source = {os_acquire, os_release, NULL, "os"};
+static const ar_source_t os_cached_source = {os_cached_acquire, os_cached_release, NULL, "os"};
 static const ar_source_t heap_source = {heap_acquire, heap_release, NULL, "malloc"};
 
 const ar_source_t *ar_source_os(void) { return &os_source; }
+const ar_source_t *ar_source_os_cached_(void) { return &os_cached_source; }
 const ar_source_t *ar_source_malloc(void) { return &heap_source; }

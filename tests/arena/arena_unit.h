@@ -145,6 +145,8 @@ static inline void skip_without_chunks(void **state) {
 }
 #define chunk_layout_test(f) \
   { #f, AR_HEAP ? skip_without_chunks : (f), NULL, NULL, NULL }
+#define chunk_layout_setup(f, setup) \
+  { #f, AR_HEAP ? skip_without_chunks : (f), (setup), NULL, NULL }
 
 /* ---- small tools ------------------------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include <arenart.h>
 #include <arenart/numa.h>
 
+#include "runtime/internal.h" /* ar_oscache_bytes_ (a static link reaches it) */
 #include "tests/child.h"
 #include "tests/numa/numa_util.h"
 
@@ -848,6 +849,18 @@ static void test_shutdown_with_live_arena(void **state) {
   ar_numa_shutdown();
 }
 
+/* ar_trim also empties the cache of mappings that default arenas gave back (numa.h). */
+static void test_trim_empties_the_mapping_cache(void **state) {
+  (void)state;
+  ar_arena_t *a = ar_arena_create(NULL);
+  assert_non_null(a);
+  assert_non_null(ar_alloc(a, 1 << 20)); /* a dedicated chunk */
+  ar_arena_destroy(a);
+  assert_true(ar_oscache_bytes_() > 0);
+  (void)ar_trim(0);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+}
+
 static void pages_of_leased_child(void *arg) {
   (void)arg;
   ar_arena_t *a = ar_arena_create(NULL);
@@ -872,6 +885,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_errors_before_init, teardown),
       cmocka_unit_test(test_pages_of_a_leased_arena_abort),
+      cmocka_unit_test(test_trim_empties_the_mapping_cache),
       cmocka_unit_test_teardown(test_init_twice, teardown),
       cmocka_unit_test_teardown(test_thread_arena_placement, teardown),
       cmocka_unit_test_teardown(test_plain_arena_routed, teardown),

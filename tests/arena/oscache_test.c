@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/arena/oscache_test.c - the process-wide cache of mappings that default arenas give
+ * back (runtime/oscache.c; arena.h, ar_arena_create): what a default arena gives back, the
+ * next one takes without mapping; what it holds stays within its bounds (bytes, length, age);
+ * ar_source_os() never sees it, so its blocks stay zero when new; a forked child can use it.
+ *
+ * Every test starts from an empty cache (trim_cache), and reads what it holds through the
+ * internal counter, which a static link reaches (BUILD). The heap flavor has no chunks; its
+ * arenas never reach the cache, and the tests skip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arenart.h"
+#include "runtime/arena_internal.h"
+#include "tests/arena/arena_unit.h"
+
+#define MIB ((size_t)1 << 20)
+
+static int trim_cache(void **state) {
+  (void)state;
+  (void)ar_oscache_trim_();
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  return 0;
+}
+
+/* Whether any page of [p, p + n) is mapped (mincore fails with ENOMEM on unmapped ones). */
+static bool any_mapped(const void *p, size_t n) {
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
+  for (uintptr_t a = lo; a < (uintptr_t)p + n; a += (uintptr_t)page) {
+    unsigned char v;
+    if (mincore((void *)a, (size_t)page, &v) == 0) return true;
+  }
+  return false;
+}
+
+/* A default arena (no options) with one dedicated chunk for `size` bytes, written. */
+static ar_arena_t *arena_with_block(size_t size, char **out) {
+  ar_arena_t *a = ar_arena_create(NULL);
+  assert_non_null(a);
+  char *p = (char *)ar_alloc(a, size);
+  assert_non_null(p);
+  memset(p, 0x5A, size);
+  assert_int_equal(stats_of(a).large_chunks, 1);
+  *out = p;
+  return a;
+}
+
+/* What one arena's destroy gives back, the next arena's same request takes: the same mapping,
+ * and the cache is empty again. */
+static void test_next_arena_reuses_the_mapping(void **state) {
+  char *p, *q;
+  ar_arena_t *a = arena_with_block(MIB, &p);
+  ar_arena_destroy(a);
+  size_t held = ar_oscache_bytes_();
+  assert_true(held >= MIB);
+  assert_true(any_mapped(p, MIB)); /* kept, not unmapped */
+  ar_arena_t *b = arena_with_block(MIB, &q);
+  assert_ptr_equal((char *)((uintptr_t)q & ~(uintptr_t)4095),
+                   (char *)((uintptr_t)p & ~(uintptr_t)4095));
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  ar_arena_destroy(b);
+}
+
+/* An arena that names ar_source_os() gets exactly that: its blocks go back to the OS, and a
+ * block from ar_source_os() is zero even while the cache holds written ones of its size. */
+static void test_named_os_source_bypasses_the_cache(void **state) {
+  ar_options_t o;
+  ar_options_init(&o);
+  o.source = ar_source_os();
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
+  char *p = (char *)ar_alloc(a, MIB);
+  assert_non_null(p);
+  memset(p, 0x5A, MIB);
+  size_t length = stats_of(a).capacity;
+  ar_arena_destroy(a);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  assert_false(any_mapped(p, MIB));
+
+  char *d;
+  ar_arena_t *b = arena_with_block(MIB, &d); /* a written mapping goes into the cache */
+  ar_arena_destroy(b);
+  assert_true(ar_oscache_bytes_() > 0);
+  const ar_source_t *os = ar_source_os();
+  for (size_t len = MIB; len <= length + 64 * 1024; len += 4096) { /* every nearby length */
+    unsigned char *z = (unsigned char *)os->acquire(os->ctx, len);
+    assert_non_null(z);
+    for (size_t i = 0; i < len; i += 512) assert_int_equal(z[i], 0);
+    os->release(os->ctx, z, len);
+  }
+  assert_true(ar_oscache_bytes_() > 0); /* untouched by the OS source */
+}
+
+/* At most 64 MiB: past that the oldest go, unmapped. */
+static void test_bytes_are_bounded(void **state) {
+  enum { N = 12 };
+  char *p[N];
+  ar_arena_t *a[N];
+  for (int i = 0; i < N; i++) a[i] = arena_with_block(8 * MIB, &p[i]); /* all live at once */
+  for (int i = 0; i < N; i++) {
+    ar_arena_destroy(a[i]);
+    assert_true(ar_oscache_bytes_() <= 64 * MIB);
+  }
+  assert_true(ar_oscache_bytes_() > 48 * MIB);
+  assert_false(any_mapped(p[0], 8 * MIB)); /* the oldest went first */
+  assert_true(any_mapped(p[N - 1], 8 * MIB));
+}
+
+/* A mapping over 16 MiB is never kept. */
+static void test_long_mappings_are_not_kept(void **state) {
+  char *p;
+  ar_arena_t *a = arena_with_block(24 * MIB, &p);
+  ar_arena_destroy(a);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  assert_false(any_mapped(p, 24 * MIB));
+}
+
+/* A mapping waits at most a second: the next call into the cache after that unmaps it. */
+static void test_mappings_expire(void **state) {
+  char *p, *q;
+  ar_arena_t *a = arena_with_block(MIB, &p);
+  ar_arena_destroy(a);
+  assert_true(ar_oscache_bytes_() > 0);
+  struct timespec ts = {1, 200 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  ar_arena_t *b = arena_with_block(2 * MIB, &q); /* another length: a miss, and a call */
+  assert_int_equal(ar_oscache_bytes_(), 0);      /* (the new block may reuse the address) */
+  ar_arena_destroy(b);
+}
+
+/* A forked child (one thread, the cache's lock free) takes from the cache and trims it. */
+static void test_fork_child_uses_the_cache(void **state) {
+  char *p;
+  ar_arena_t *a = arena_with_block(MIB, &p);
+  ar_arena_destroy(a);
+  assert_true(ar_oscache_bytes_() > 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    char *q;
+    ar_arena_t *b = ar_arena_create(NULL);
+    if (b == NULL || (q = (char *)ar_alloc(b, MIB)) == NULL) _exit(3);
+    if (ar_oscache_bytes_() != 0) _exit(4); /* taken from the cache */
+    ar_arena_destroy(b);
+    if (ar_oscache_trim_() == 0 || ar_oscache_bytes_() != 0) _exit(5);
+    _exit(0);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      chunk_layout_setup(test_next_arena_reuses_the_mapping, trim_cache),
+      chunk_layout_setup(test_named_os_source_bypasses_the_cache, trim_cache),
+      chunk_layout_setup(test_bytes_are_bounded, trim_cache),
+      chunk_layout_setup(test_long_mappings_are_not_kept, trim_cache),
+      chunk_layout_setup(test_mappings_expire, trim_cache),
+      chunk_layout_setup(test_fork_child_uses_the_cache, trim_cache),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
