@@ -37,10 +37,13 @@
  * every request of another size straight to its backing source, the OS pages, and dedicated
  * chunks are not of its size (if one were, going to the OS directly would only skip the
  * pool's cache); so an arena that ar_arena_create gave the process-wide pool takes its
- * dedicated chunks from ar_source_os() itself (large_source: the same memory as through the
- * pool), where ar_realloc can grow them in place (chunks.c first, within the address space it
- * reserved behind a chunk that ar_realloc asked for; past that with mremap, ar_large_grow_), as
- * it could when ar_source_os() was this call's default. Arenas listed in the registry (thread
+ * dedicated (and grown) chunks from OS pages itself (large_source: the same memory as through
+ * the pool), where ar_realloc can grow them in place (chunks.c first, within the address space
+ * it reserved behind a chunk that ar_realloc asked for; past that with mremap,
+ * ar_large_grow_), as it could when ar_source_os() was this call's default. It takes them
+ * through the process-wide cache of mappings such arenas gave back (ar_source_os_cached_,
+ * oscache.c), so that an arena made per job does not map and fault the same lengths job after
+ * job; a caller who names ar_source_os() gets the plain, zeroing source. Arenas listed in the registry (thread
  * and arena-pool arenas, ar_arena_create_listed_) name the default source explicitly, as they
  * always have, so theirs go through the pool and ar_realloc copies them: ThreadSanitizer does
  * not follow mremap, and the stress soak's pool arenas then report races on addresses that

@@ -44,8 +44,9 @@ static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t
  * chunk are usually the next chunk, and the kernel must move the page tables and flush the
  * TLB. Measured on the bench's append-heavy containers (64 vectors doubling from 32 KiB to
  * 512 KiB), those mremap calls were a tenth of the run's time.
- * So a dedicated chunk that ar_realloc asks for (ar_chunks_acquire_growable), from the OS pages
- * of ar_source_os(), in an arena that is not slow-only, is mapped with room to grow: the
+ * So a dedicated chunk that ar_realloc asks for (ar_chunks_acquire_growable), from OS pages
+ * (ar_source_os(), or the cached OS source of a default arena), in an arena that is not
+ * slow-only, is mapped with room to grow: the
  * mapping is AR_RESERVE_SMALL (1 MiB) long, or AR_RESERVE_LARGE (4 MiB) for chunks above
  * 1 MiB, and the chunk uses its front. Growing into the rest is a few stores
  * (ar_chunks_grow_reserved); past it the whole mapping is resized with mremap to the next
@@ -76,9 +77,11 @@ static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t
  * mapping's length differs, and it is kept in a record at the front of the mapping: the
  * chunk header follows it at offset AR_RESERVE_HEAD, which is how such a chunk is recognised
  * (an OS page is page-aligned, so every other chunk of that source has its header at
- * offset 0). AR_CHUNK_OVERHEAD already has room for the 16 bytes. ar_chunks_release unmaps
- * the whole mapping, so release, reset, rewind, ar_free and destroy give the address space
- * back with the chunk.
+ * offset 0). AR_CHUNK_OVERHEAD already has room for the 16 bytes. ar_chunks_release gives the
+ * whole mapping back, so release, reset, rewind, ar_free and destroy give the address space
+ * back with the chunk: to the OS, or, where the arena's dedicated chunks come through the
+ * cache of given-back mappings (ar_source_os_cached_, a default arena's), to that cache, from
+ * which the next reserve of the same length comes (oscache.c).
  * Only chunks that ar_realloc asks for get a reserve: a large ar_alloc is usually written
  * once and never grows, and spreading every dedicated chunk over a megabyte of address space
  * would cost page-table pages of its own for each. A mapping that cannot be had with its

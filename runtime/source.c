@@ -3,7 +3,8 @@
  * runtime/source.c - the built-in memory sources: OS pages and the C heap.
  *
  * Both are stateless and thread-safe (mmap/munmap and posix_memalign/free are), so a single
- * static instance of each is shared by every arena. Sizes are passed back on release, which
+ * static instance of each is shared by every arena (the cached OS source below keeps its
+ * state in oscache.c). Sizes are passed back on release, which
  * munmap needs and which lets a user source keep no per-block bookkeeping.
  *
  * Growing in place. A dedicated chunk of the OS source can grow with mremap(MREMAP_MAYMOVE):
@@ -11,8 +12,14 @@
  * ar_realloc of a big vector wants. It is not part of ar_source_t: a new callback there would
  * change the struct's size, and a source built against the old header (or one whose fields
  * are assigned one by one on the stack) would hand the arena garbage for it. So the arena
- * asks ar_source_resize_, which recognises this file's OS source by its callbacks and says
+ * asks ar_source_resize_, which recognises this file's OS sources by their callbacks and says
  * no for every other source.
+ *
+ * Two OS sources. ar_source_os() maps and unmaps, and its blocks are zero when new, as its
+ * header promises. ar_source_os_cached_() gives the same pages through the process-wide cache
+ * of given-back mappings (oscache.c), whose blocks hold what their last arena left: it is what
+ * a default arena takes its dedicated and grown chunks from (arena.c, "Source"), never what a
+ * caller who names ar_source_os() gets.
  */
 #include <stdbool.h>
 #include <stdlib.h>

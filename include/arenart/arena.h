@@ -159,8 +159,17 @@ AR_API void ar_options_init(ar_options_t *opts);
  * Without a source (opts NULL, or source NULL) the arena uses the default one, as every kind
  * of arena does: the process-wide lock-free chunk pool (arenart/chunkpool.h) when chunk_size is
  * AR_DEFAULT_CHUNK_SIZE (after ar_numa_init, the per-node pools of arenart/numa.h instead),
- * else OS pages (ar_source_os()). With the process-wide pool, dedicated chunks (see ar_realloc)
- * come from ar_source_os(), as the pool would pass them there anyway.
+ * else OS pages (ar_source_os()). With the process-wide pool, dedicated chunks (see ar_realloc) and
+ * grown ordinary chunks are OS pages too, as the pool would pass them there anyway, taken through a
+ * process-wide cache of the mappings such arenas gave back: a chunk such an arena gives back
+ * (reset, rewind, release, destroy, ar_free, a move by ar_realloc) goes there instead of to munmap,
+ * and the next request of such an arena, in any thread, for a mapping of the same length (a reserve
+ * for a reserve, see ar_realloc) takes it with no system call and no page fault. The cache holds at
+ * most 64 MiB in at most 64 mappings, each of at most 16 MiB, making room by unmapping the oldest;
+ * a mapping that has waited more than a second is unmapped at the cache's next use, and ar_trim
+ * (arenart/numa.h) empties it. A reused mapping holds what its last arena left in it (the arena
+ * never promised zeroed memory). An arena that names a source, ar_source_os() included, never uses
+ * the cache.
  * Errors (returns NULL): AR_EINVAL (a `size` the library does not accept (see ar_options_t):
  * not a multiple of 8, above AR_OPTIONS_MAX_SIZE, or larger than the library's struct with a
  * nonzero byte past it; chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
@@ -387,7 +396,8 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * ar_source_os()) get no reserves. `capacity` (ar_stats_t), limit_bytes and what reset keeps
  * count only the chunk's bytes (its header and the block as grown so far), and a growth that
  * would take them past limit_bytes fails with AR_ELIMIT as any other would; the whole mapping
- * goes back with the chunk (ar_free, rewind, reset, release, destroy).
+ * goes back with the chunk (ar_free, rewind, reset, release, destroy), to the OS or, for an
+ * arena without a source of its own, to the cache of mappings (see ar_arena_create).
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.

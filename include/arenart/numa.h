@@ -253,9 +253,11 @@ AR_API int ar_numa_stats(int node, ar_numa_node_stats_t *out);
 
 /**
  * Gives pooled chunks beyond `keep` per pool back to the OS, in every node pool and in the
- * process-wide default pool (arenart/chunkpool.h), so resident memory drops. Returns how many
- * chunks were trimmed. Any thread, concurrently with allocation; works without ar_numa_init
- * (then only the default pool is trimmed).
+ * process-wide default pool (arenart/chunkpool.h), and unmaps every mapping in the cache that
+ * default arenas give chunks back to (arena.h, ar_arena_create), so resident memory drops.
+ * Returns how many pooled chunks were trimmed (the cache's mappings are not counted). Any
+ * thread, concurrently with allocation; works without ar_numa_init (then only the default
+ * pool and the cache are trimmed).
  */
 AR_API size_t ar_trim(size_t keep);
 
