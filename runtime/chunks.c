@@ -167,6 +167,9 @@ static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
   char *base = cached_large(a) ? (char *)ar_oscache_take_(length, AR_OSCACHE_RESERVE) : NULL;
   if (base == NULL) {
     base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* Cached mappings must not crowd this one out (source.c, os_cached_acquire). */
+    if (base == MAP_FAILED && cached_large(a) && ar_oscache_trim_() > 0)
+      base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return NULL;
 #ifdef MADV_NOHUGEPAGE
     (void)madvise(base, length, MADV_NOHUGEPAGE); /* advice only */

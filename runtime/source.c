@@ -54,7 +54,11 @@ static void os_release(void *ctx, void *p, size_t size) {
  * never for ar_source_os(), which promises them. */
 static void *os_cached_acquire(void *ctx, size_t size) {
   void *p = ar_oscache_take_(size, AR_OSCACHE_PLAIN);
-  return p != NULL ? p : os_acquire(ctx, size);
+  if (p == NULL) p = os_acquire(ctx, size);
+  /* The cache's mappings hold address space and commit charge: under RLIMIT_AS or a strict
+   * overcommit policy they must not make a request fail that would fit without them. */
+  if (p == NULL && ar_oscache_trim_() > 0) p = os_acquire(ctx, size);
+  return p;
 }
 
 static void os_cached_release(void *ctx, void *p, size_t size) {
@@ -68,6 +72,8 @@ void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_size, size_t
   /* MAYMOVE keeps the offset in the page (zero: mmap gave page-aligned blocks), and the
    * contents, which is all the arena's chunk header needs. */
   void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED && cached && ar_oscache_trim_() > 0) /* see os_cached_acquire */
+    q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
   if (q == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
   if (new_size >= AR_OS_HUGE_FROM && old_size < AR_OS_HUGE_FROM)

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +29,7 @@
 #include "arenart.h"
 #include "runtime/arena_internal.h"
 #include "tests/arena/arena_unit.h"
+#include "tests/child.h"
 
 #define MIB ((size_t)1 << 20)
 
@@ -143,6 +146,48 @@ static void test_mappings_expire(void **state) {
   ar_arena_destroy(b);
 }
 
+#if !AR_ASAN && !AR_TSAN /* their shadow memory does not live under an RLIMIT_AS */
+/* Address space the process has mapped now (/proc/self/statm, first field). */
+static size_t vm_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  if (f == NULL || fscanf(f, "%lu", &pages) != 1) _exit(10);
+  fclose(f);
+  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void tight_child(void *arg) {
+  (void)arg;
+  enum { N = 7 };
+  ar_arena_t *a[N];
+  char *p;
+  for (int i = 0; i < N; i++) a[i] = arena_with_block(8 * MIB, &p);
+  for (int i = 0; i < N; i++) ar_arena_destroy(a[i]); /* 56 MiB now in the cache */
+  if (ar_oscache_bytes_() < 48 * MIB) _exit(11);
+  struct rlimit rl = {vm_bytes() + 4 * MIB, RLIM_INFINITY};
+  if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(12);
+  char *q;
+  ar_arena_t *b = arena_with_block(12 * MIB, &q); /* a new length: only fits if it trims */
+  ar_arena_destroy(b);
+  ar_arena_t *c = ar_arena_create(NULL); /* and a reserve grown by mremap past the limit */
+  char *v = (char *)ar_alloc(c, 32 * 1024);
+  for (size_t n = 32 * 1024; n < 8 * MIB; n *= 2) {
+    v = (char *)ar_realloc(c, v, n, 2 * n);
+    if (v == NULL) _exit(13);
+  }
+  ar_arena_destroy(c);
+  _exit(0);
+}
+
+/* The cache's mappings hold address space; they must not make a request fail under RLIMIT_AS
+ * that fits once they are unmapped: a failed mapping empties the cache and tries again. */
+static void test_cache_gives_way_under_rlimit(void **state) {
+  char err[4096];
+  int status = child_run(tight_child, NULL, err, sizeof err);
+  if (!child_exited(status, 0)) fail_msg("status %#x: %s", status, err);
+}
+#endif
+
 /* A forked child (one thread, the cache's lock free) takes from the cache and trims it. */
 static void test_fork_child_uses_the_cache(void **state) {
   char *p;
@@ -168,12 +213,15 @@ static void test_fork_child_uses_the_cache(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      chunk_layout_setup(test_next_arena_reuses_the_mapping, trim_cache),
-      chunk_layout_setup(test_named_os_source_bypasses_the_cache, trim_cache),
-      chunk_layout_setup(test_bytes_are_bounded, trim_cache),
-      chunk_layout_setup(test_long_mappings_are_not_kept, trim_cache),
-      chunk_layout_setup(test_mappings_expire, trim_cache),
-      chunk_layout_setup(test_fork_child_uses_the_cache, trim_cache),
+    chunk_layout_setup(test_next_arena_reuses_the_mapping, trim_cache),
+    chunk_layout_setup(test_named_os_source_bypasses_the_cache, trim_cache),
+    chunk_layout_setup(test_bytes_are_bounded, trim_cache),
+    chunk_layout_setup(test_long_mappings_are_not_kept, trim_cache),
+    chunk_layout_setup(test_mappings_expire, trim_cache),
+    chunk_layout_setup(test_fork_child_uses_the_cache, trim_cache),
+#if !AR_ASAN && !AR_TSAN
+    chunk_layout_setup(test_cache_gives_way_under_rlimit, trim_cache),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
