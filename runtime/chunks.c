@@ -208,6 +208,9 @@ ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t
     char *ob = (char *)c->base;
     size_t want = reserve_length(bytes);
     char *nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
+    /* Cached mappings must not crowd this one out (source.c, os_cached_acquire). */
+    if (nb == MAP_FAILED && cached_large(a) && ar_oscache_trim_() > 0)
+      nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
     if (nb == MAP_FAILED && want > ar_align_up_(bytes, AR_PAGE_ALIGN)) {
       want = ar_align_up_(bytes, AR_PAGE_ALIGN);
       nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);

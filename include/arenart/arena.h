@@ -168,8 +168,9 @@ AR_API void ar_options_init(ar_options_t *opts);
  * most 64 MiB in at most 64 mappings, each of at most 16 MiB, making room by unmapping the oldest;
  * a mapping that has waited more than a second is unmapped at the cache's next use, and ar_trim
  * (arenart/numa.h) empties it. A reused mapping holds what its last arena left in it (the arena
- * never promised zeroed memory). An arena that names a source, ar_source_os() included, never uses
- * the cache.
+ * never promised zeroed memory). The cache never makes a request fail: when a mapping cannot be
+ * had (RLIMIT_AS, a strict overcommit policy), it is emptied and the request tried once more. An
+ * arena that names a source, ar_source_os() included, never uses the cache.
  * Errors (returns NULL): AR_EINVAL (a `size` the library does not accept (see ar_options_t):
  * not a multiple of 8, above AR_OPTIONS_MAX_SIZE, or larger than the library's struct with a
  * nonzero byte past it; chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
