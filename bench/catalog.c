@@ -31,7 +31,7 @@ const peer_t peers[] = {
      "chunks (the tuned reference)"},
     {"ar-lease", NULL, "arlease", "arlease", NULL,
      "the arenart arena above through a lease: ar_lease_begin, ar_lease_alloc, ar_lease_end, "
-     "ar_reset per request (arenart/lease.h); per-request only"},
+     "ar_reset per request or batch (arenart/lease.h); per-request and hot path only"},
     {"glibc", NULL, "malloc", "libc", "libc.so",
      "glibc malloc/free (Debian libc6), in the bench binary itself; hot path: "
      "M_TRIM_THRESHOLD INT_MAX, M_MMAP_THRESHOLD 32 MiB (keeps freed memory)"},

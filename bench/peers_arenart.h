@@ -19,9 +19,11 @@
  *             of sharing alone; in the large-requests workload, reset per request, it is what
  *             the default options should come close to. Hidden everywhere else.
  *   arlease   the arenart serial arena through a lease (lease.h): one ar_lease_begin, the
- *             request's ar_lease_alloc calls, ar_lease_end, ar_reset. The per-request workload
- *             only: the others reach the handle through memory (workloads.inc, PF(hot_run)),
- *             where a lease has nothing to keep in registers.
+ *             request's (or batch's) ar_lease_alloc calls, ar_lease_end, ar_reset. The
+ *             per-request workload, where its cursor stays in registers as the raw bump
+ *             loop's does, and the hot path, where every stamp reaches its handle through
+ *             memory (workloads.inc, PF(hot_run)): there it shows what ar_alloc's arena
+ *             pointer and NULL test cost beside a bare cursor.
  */
 #ifndef AR_BENCH_PEERS_ARENART_H
 #define AR_BENCH_PEERS_ARENART_H
@@ -261,8 +263,8 @@ typedef struct arlease_t {
 enum { arlease_frees_each = 0 };
 
 static inline const char *arlease_na(workload_t w) {
-  if (w == W_REQUEST) return NULL;
-  return "-the per-request workload only (a lease reached through memory saves nothing)";
+  if (w == W_REQUEST || w == W_HOT) return NULL;
+  return "-the per-request and hot-path workloads only";
 }
 static inline int arlease_global_init(workload_t w, int threads) {
   (void)w, (void)threads;

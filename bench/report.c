@@ -140,9 +140,9 @@ static void goal_hot_best(const char *id, const char *what, const char *key) {
   int b = fastest_of(W_HOT, vb, set, n);
   if (g != NULL && b >= 0)
     snprintf(g->ref, sizeof g->ref,
-             "fastest peer: %s %.2fx its bump loop (%.1f ns); arenart %.2fx (%.1f)", peers[b].name,
-             fig(W_HOT, vb, b), fig(W_HOT, key, b), fig(W_HOT, vb, P_ARENART),
-             fig(W_HOT, key, P_ARENART));
+             "fastest peer: %s %.2fx its bump loop (%.1f ns); arenart %.2fx (%.1f), lease %.2fx",
+             peers[b].name, fig(W_HOT, vb, b), fig(W_HOT, key, b), fig(W_HOT, vb, P_ARENART),
+             fig(W_HOT, key, P_ARENART), fig(W_HOT, vb, P_LEASE));
 }
 
 static void goal_large(const char *id, const char *what, int t) {
