@@ -253,7 +253,11 @@ void ar_chunks_release(ar_arena_t *a, ar_chunk_t *c, bool dedicated) {
   ar_track_to_source(a, base, size);
   if (reserved) { /* the reserve goes too */
     size_t length = ((const reserve_rec_t *)base)->length;
-    if (!cached_large(a) || !ar_oscache_put_(base, length, AR_OSCACHE_RESERVE))
+    /* Only the length acquire_reserved asks for (a block grows into a reserve from at most
+     * half of AR_RESERVE_SMALL) is worth keeping: a mapping that grew past it by mremap has a
+     * length nobody asks for, and advice of its own. */
+    if (length != AR_RESERVE_SMALL || !cached_large(a) ||
+        !ar_oscache_put_(base, length, AR_OSCACHE_RESERVE))
       munmap(base, length);
   } else {
     src->release(src->ctx, base, size);

@@ -23,10 +23,18 @@
  *
  * Locking. One mutex. Takes and puts use trylock: a caller that finds it busy maps or unmaps
  * as if the cache were not there, which is always correct and never makes an arena wait for
- * another. Trimming waits for it, since it must not skip the cache. Fork handlers (installed
- * with the first put) hold it across fork, so a child never inherits it locked by a thread
- * it does not have. The mutex also gives ThreadSanitizer the edge between the arena that gave
- * a mapping back and the one that takes it in another thread.
+ * another. Trimming waits for it, since it must not skip the cache. Fork handlers, installed
+ * before any call here first takes the mutex, hold it across fork, so a child never inherits
+ * it locked by a thread it does not have. The mutex also gives ThreadSanitizer the edge
+ * between the arena that gave a mapping back and the one that takes it in another thread.
+ *
+ * Tools. A mapping in the cache belongs to no arena, so it is hidden as the chunk pool hides
+ * its chunks (ar_hide_: ASan poison, Valgrind memcheck NOACCESS): a read through a pointer
+ * into an arena that was released or destroyed is reported, as the fault of an unmapped page
+ * reported it before the cache. A take shows it again (undefined contents, as fresh memory
+ * from a source). A release build reads what the last arena left, where it used to fault.
+ *
+ * Budget. Lengths count in whole pages, as the kernel maps them.
  *
  * A leaf beside the chunk sources: calls clock.c only (and the kernel).
  */
@@ -54,9 +62,12 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry_t entries[AR_OSCACHE_SLOTS]; /* oldest first; guarded by lock */
 static size_t count, bytes;               /* guarded by lock */
 
+/* The budget's unit: x86-64's page (where pages are larger, the budget is a little loose). */
+static size_t pages_of(size_t length) { return (length + 4095) & ~(size_t)4095; }
+
 /* Removes entry i, keeping the rest in age order. */
 static void drop(size_t i) {
-  bytes -= entries[i].length;
+  bytes -= pages_of(entries[i].length);
   for (size_t j = i + 1; j < count; j++) entries[j - 1] = entries[j];
   count--;
 }
@@ -65,27 +76,13 @@ static void drop(size_t i) {
 static void evict_oldest(void) {
   entry_t e = entries[0];
   drop(0);
+  ar_show_(e.p, e.length); /* the range may be mapped again, by anyone */
   munmap(e.p, e.length);
 }
 
 /* Unmaps what has waited longer than the TTL (they are at the front). */
 static void expire(uint64_t now) {
   while (count > 0 && now - entries[0].since > AR_OSCACHE_TTL_NS) evict_oldest();
-}
-
-void *ar_oscache_take_(size_t length, int kind) {
-  if (pthread_mutex_trylock(&lock) != 0) return NULL;
-  expire(ar_now_ns_());
-  void *p = NULL;
-  for (size_t i = count; i-- > 0;) {
-    if (entries[i].length == length && entries[i].kind == kind) {
-      p = entries[i].p;
-      drop(i);
-      break;
-    }
-  }
-  pthread_mutex_unlock(&lock);
-  return p;
 }
 
 static void fork_prepare(void) { pthread_mutex_lock(&lock); }
@@ -96,22 +93,44 @@ static void install_handlers(void) {
   handlers_ok = pthread_atfork(fork_prepare, fork_resume, fork_resume) == 0;
 }
 
+/* Every entry calls this before it first takes the mutex: see "Locking". False if the
+ * handlers could not be installed; then the cache stays empty and off. */
+static bool ready(void) {
+  return pthread_once(&handlers_once, install_handlers) == 0 && handlers_ok;
+}
+
+void *ar_oscache_take_(size_t length, int kind) {
+  if (!ready() || pthread_mutex_trylock(&lock) != 0) return NULL;
+  expire(ar_now_ns_());
+  void *p = NULL;
+  for (size_t i = count; i-- > 0;) {
+    if (entries[i].length == length && entries[i].kind == kind) {
+      p = entries[i].p;
+      drop(i);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  if (p != NULL) ar_show_(p, length);
+  return p;
+}
+
 bool ar_oscache_put_(void *p, size_t length, int kind) {
-  if (length > AR_OSCACHE_MAX_LEN) return false;
-  /* Nothing is kept until the handlers are in: without them a fork could copy the lock held. */
-  if (pthread_once(&handlers_once, install_handlers) != 0 || !handlers_ok) return false;
-  if (pthread_mutex_trylock(&lock) != 0) return false;
+  if (length > AR_OSCACHE_MAX_LEN || !ready() || pthread_mutex_trylock(&lock) != 0) return false;
   uint64_t now = ar_now_ns_();
   expire(now);
-  while (count > 0 && (count == AR_OSCACHE_SLOTS || bytes + length > AR_OSCACHE_MAX_BYTES))
+  while (count > 0 &&
+         (count == AR_OSCACHE_SLOTS || bytes + pages_of(length) > AR_OSCACHE_MAX_BYTES))
     evict_oldest();
+  ar_hide_(p, length); /* see "Tools" */
   entries[count++] = (entry_t){p, length, kind, now};
-  bytes += length;
+  bytes += pages_of(length);
   pthread_mutex_unlock(&lock);
   return true;
 }
 
 size_t ar_oscache_trim_(void) {
+  if (!ready()) return 0;    /* nothing was ever kept */
   pthread_mutex_lock(&lock); /* see "Locking" */
   size_t n = bytes;
   while (count > 0) evict_oldest();
@@ -120,6 +139,7 @@ size_t ar_oscache_trim_(void) {
 }
 
 size_t ar_oscache_bytes_(void) {
+  if (!ready()) return 0;
   pthread_mutex_lock(&lock);
   size_t n = bytes;
   pthread_mutex_unlock(&lock);

@@ -170,7 +170,11 @@ AR_API void ar_options_init(ar_options_t *opts);
  * (arenart/numa.h) empties it. A reused mapping holds what its last arena left in it (the arena
  * never promised zeroed memory). The cache never makes a request fail: when a mapping cannot be
  * had (RLIMIT_AS, a strict overcommit policy), it is emptied and the request tried once more. An
- * arena that names a source, ar_source_os() included, never uses the cache.
+ * arena that names a source, ar_source_os() included, never uses the cache, nor does one created
+ * after ar_numa_init (its chunks come from the NUMA node pools); an arena keeps the choice made
+ * at its creation. While a mapping is in the cache it is hidden from ASan and Valgrind memcheck
+ * (poisoned, NOACCESS), so a read through a pointer into an arena that gave it back is reported
+ * there; a release build reads whatever was left in it.
  * Errors (returns NULL): AR_EINVAL (a `size` the library does not accept (see ar_options_t):
  * not a multiple of 8, above AR_OPTIONS_MAX_SIZE, or larger than the library's struct with a
  * nonzero byte past it; chunk_size below AR_MIN_CHUNK_SIZE or above 1 GiB, or a
@@ -397,8 +401,9 @@ AR_API int ar_free(ar_arena_t *arena, void *p, size_t size);
  * ar_source_os()) get no reserves. `capacity` (ar_stats_t), limit_bytes and what reset keeps
  * count only the chunk's bytes (its header and the block as grown so far), and a growth that
  * would take them past limit_bytes fails with AR_ELIMIT as any other would; the whole mapping
- * goes back with the chunk (ar_free, rewind, reset, release, destroy), to the OS or, for an
- * arena without a source of its own, to the cache of mappings (see ar_arena_create).
+ * goes back with the chunk (ar_free, rewind, reset, release, destroy): to the cache of mappings
+ * for an arena whose dedicated chunks go through it (see ar_arena_create), if it is still the
+ * 1 MiB mapping it was made as, else to the OS.
  * Shrinking keeps p; from then on the block has `new_size` bytes (ar_free and ar_realloc must
  * be given at most that; a write past it is caught where overflows are), and the bytes it no
  * longer uses are reused only if it is the most recent allocation, else after rewind/reset.
