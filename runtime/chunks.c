@@ -167,9 +167,10 @@ static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
   char *base = cached_large(a) ? (char *)ar_oscache_take_(length, AR_OSCACHE_RESERVE) : NULL;
   if (base == NULL) {
     base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    /* Cached mappings must not crowd this one out (source.c, os_cached_acquire). */
-    if (base == MAP_FAILED && cached_large(a) && ar_oscache_trim_() > 0)
+    if (base == MAP_FAILED) { /* cached mappings must not crowd it out (source.c, os_acquire) */
+      (void)ar_oscache_trim_();
       base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     if (base == MAP_FAILED) return NULL;
 #ifdef MADV_NOHUGEPAGE
     (void)madvise(base, length, MADV_NOHUGEPAGE); /* advice only */
@@ -208,9 +209,10 @@ ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t
     char *ob = (char *)c->base;
     size_t want = reserve_length(bytes);
     char *nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
-    /* Cached mappings must not crowd this one out (source.c, os_cached_acquire). */
-    if (nb == MAP_FAILED && cached_large(a) && ar_oscache_trim_() > 0)
+    if (nb == MAP_FAILED) { /* cached mappings must not crowd it out (source.c, os_acquire) */
+      (void)ar_oscache_trim_();
       nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
+    }
     if (nb == MAP_FAILED && want > ar_align_up_(bytes, AR_PAGE_ALIGN)) {
       want = ar_align_up_(bytes, AR_PAGE_ALIGN);
       nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);

@@ -37,6 +37,13 @@
 static void *os_acquire(void *ctx, size_t size) {
   (void)ctx;
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  /* The cache of given-back mappings (oscache.c) holds address space and commit charge: under
+   * RLIMIT_AS or a strict overcommit policy it must not make a mapping fail that fits without
+   * it. Tried again whatever the trim freed: another thread may have emptied it meanwhile. */
+  if (p == MAP_FAILED) {
+    (void)ar_oscache_trim_();
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
   if (size >= AR_OS_HUGE_FROM) (void)madvise(p, size, MADV_HUGEPAGE); /* advice only */
@@ -54,11 +61,7 @@ static void os_release(void *ctx, void *p, size_t size) {
  * never for ar_source_os(), which promises them. */
 static void *os_cached_acquire(void *ctx, size_t size) {
   void *p = ar_oscache_take_(size, AR_OSCACHE_PLAIN);
-  if (p == NULL) p = os_acquire(ctx, size);
-  /* The cache's mappings hold address space and commit charge: under RLIMIT_AS or a strict
-   * overcommit policy they must not make a request fail that would fit without them. */
-  if (p == NULL && ar_oscache_trim_() > 0) p = os_acquire(ctx, size);
-  return p;
+  return p != NULL ? p : os_acquire(ctx, size); /* which empties the cache if it must */
 }
 
 static void os_cached_release(void *ctx, void *p, size_t size) {
@@ -72,8 +75,10 @@ void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_size, size_t
   /* MAYMOVE keeps the offset in the page (zero: mmap gave page-aligned blocks), and the
    * contents, which is all the arena's chunk header needs. */
   void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
-  if (q == MAP_FAILED && cached && ar_oscache_trim_() > 0) /* see os_cached_acquire */
+  if (q == MAP_FAILED) { /* see os_acquire */
+    (void)ar_oscache_trim_();
     q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+  }
   if (q == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
   if (new_size >= AR_OS_HUGE_FROM && old_size < AR_OS_HUGE_FROM)

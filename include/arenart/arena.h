@@ -168,8 +168,11 @@ AR_API void ar_options_init(ar_options_t *opts);
  * most 64 MiB in at most 64 mappings, each of at most 16 MiB, making room by unmapping the oldest;
  * a mapping that has waited more than a second is unmapped at the cache's next use, and ar_trim
  * (arenart/numa.h) empties it. A reused mapping holds what its last arena left in it (the arena
- * never promised zeroed memory). The cache never makes a request fail: when a mapping cannot be
- * had (RLIMIT_AS, a strict overcommit policy), it is emptied and the request tried once more. An
+ * never promised zeroed memory). The cache never makes arenart's own mappings fail: wherever the
+ * library maps or grows a mapping (the cache's source, ar_source_os() and so the chunk pools,
+ * reserves and their growth, NUMA node memory) and cannot (RLIMIT_AS, a strict overcommit
+ * policy), it empties the cache and tries once more. Memory the program maps itself (malloc's
+ * included) may still find the address space the cache holds taken; ar_trim frees it. An
  * arena that names a source, ar_source_os() included, never uses the cache, nor does one created
  * after ar_numa_init (its chunks come from the NUMA node pools); an arena keeps the choice made
  * at its creation. While a mapping is in the cache it is hidden from ASan and Valgrind memcheck

@@ -167,36 +167,100 @@ static size_t vm_bytes(void) {
   return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static void tight_child(void *arg) {
-  int how = *(int *)arg;
+enum {
+  TIGHT_NEW_LENGTH, /* a dedicated chunk of a length the cache does not hold */
+  TIGHT_VECTOR,     /* a vector growing through its reserve and past it */
+  TIGHT_POOL,       /* the default chunk pool's refill (ar_source_os()) */
+  TIGHT_NAMED_OS,   /* an arena that names ar_source_os() */
+  TIGHT_RESERVE,    /* a reserve's mremap: the block must keep its age (grown, not copied) */
+  TIGHT_RESIZE,     /* a plain dedicated chunk's mremap: likewise */
+  N_TIGHT
+};
+
+/* Fills the cache (56 MiB), then sets RLIMIT_AS to what the process maps plus `headroom`. */
+static void tighten(size_t headroom) {
   enum { N = 7 };
   ar_arena_t *a[N];
   char *p;
   for (int i = 0; i < N; i++) a[i] = arena_with_block(8 * MIB, &p);
-  for (int i = 0; i < N; i++) ar_arena_destroy(a[i]); /* 56 MiB now in the cache */
+  for (int i = 0; i < N; i++) ar_arena_destroy(a[i]);
   if (ar_oscache_bytes_() < 48 * MIB) _exit(11);
-  struct rlimit rl = {vm_bytes() + 2 * MIB, RLIM_INFINITY};
+  struct rlimit rl = {vm_bytes() + headroom, RLIM_INFINITY};
   if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(12);
-  if (how == 0) {
-    char *q;
-    ar_arena_t *b = arena_with_block(12 * MIB, &q); /* a new length: only fits if it trims */
-    ar_arena_destroy(b);
-  } else { /* a vector: its 1 MiB reserve fits, the mremap to 4 MiB only if the cache trims */
-    ar_arena_t *c = ar_arena_create(NULL);
-    char *v = (char *)ar_alloc(c, 32 * 1024);
-    for (size_t n = 32 * 1024; n < 4 * MIB; n *= 2) {
-      v = (char *)ar_realloc(c, v, n, 2 * n);
-      if (v == NULL) _exit(13);
+}
+
+/* A block grown in place or by mremap keeps its age, so a rewind to a mark taken before its
+ * growth leaves it; a copy is newer than the mark and goes (arena.h, ar_realloc). So the
+ * block still being the arena's after the rewind says the mapping grew, not a fallback. */
+static void grow_keeping_age(ar_arena_t *c, char *v, size_t from, size_t to) {
+  ar_mark_t m = ar_mark(c);
+  char *g = (char *)ar_realloc(c, v, from, to);
+  if (g == NULL) _exit(21);
+  if (ar_rewind(c, &m) != AR_OK) _exit(22);
+  if (!ar_owns(c, g)) _exit(23);
+}
+
+static void tight_child(void *arg) {
+  int how = *(int *)arg;
+  ar_arena_t *c = NULL;
+  char *v = NULL;
+  if (how == TIGHT_RESERVE) { /* into a reserve (the second move), up to half of it */
+    c = ar_arena_create(NULL);
+    v = (char *)ar_alloc(c, 32 * 1024);
+    if (ar_alloc(c, 16) == NULL) _exit(14); /* so v is not the newest block */
+    for (size_t n = 32 * 1024; n < 512 * 1024; n *= 2)
+      if ((v = (char *)ar_realloc(c, v, n, 2 * n)) == NULL) _exit(13);
+  } else if (how == TIGHT_RESIZE) {
+    c = ar_arena_create(NULL);
+    v = (char *)ar_alloc(c, 2 * MIB); /* an exact dedicated chunk: no reserve */
+  }
+  if (how == TIGHT_POOL) ar_chunk_pool_trim(ar_chunk_pool_default(), 0);
+  tighten(how == TIGHT_NAMED_OS ? 256 * 1024 : 0);
+  switch (how) {
+    case TIGHT_NEW_LENGTH: {
+      char *q;
+      ar_arena_t *b = arena_with_block(12 * MIB, &q);
+      ar_arena_destroy(b);
+      break;
     }
-    ar_arena_destroy(c);
+    case TIGHT_VECTOR: {
+      ar_arena_t *b = ar_arena_create(NULL);
+      char *w = (char *)ar_alloc(b, 32 * 1024);
+      for (size_t n = 32 * 1024; n < 4 * MIB; n *= 2)
+        if ((w = (char *)ar_realloc(b, w, n, 2 * n)) == NULL) _exit(13);
+      ar_arena_destroy(b);
+      break;
+    }
+    case TIGHT_POOL: {
+      ar_arena_t *b = ar_arena_create(NULL);
+      if (b == NULL || ar_alloc(b, 100) == NULL) _exit(15); /* the pool maps a chunk */
+      ar_arena_destroy(b);
+      break;
+    }
+    case TIGHT_NAMED_OS: {
+      ar_options_t o;
+      ar_options_init(&o);
+      o.source = ar_source_os();
+      ar_arena_t *b = ar_arena_create(&o);
+      if (b == NULL || ar_alloc(b, 2 * MIB) == NULL) _exit(16);
+      ar_arena_destroy(b);
+      break;
+    }
+    case TIGHT_RESERVE: grow_keeping_age(c, v, 512 * 1024, 2 * MIB); break;
+    case TIGHT_RESIZE: grow_keeping_age(c, v, 2 * MIB, 6 * MIB); break;
+    default: _exit(6);
   }
   _exit(0);
 }
 
-/* The cache's mappings hold address space; they must not make a request fail under RLIMIT_AS
- * that fits once they are unmapped: a failed mapping empties the cache and tries again. */
+/* The cache's mappings hold address space; they must not make arenart's own mappings fail
+ * under RLIMIT_AS where those fit once it is empty: a failed mapping or mremap empties the
+ * cache and tries again (arena.h, ar_arena_create). Builds that always copy (slow-only ones)
+ * have no mremap to check. */
 static void test_cache_gives_way_under_rlimit(void **state) {
-  for (int how = 0; how < 2; how++) {
+  bool copies = a_slow_only_build();
+  for (int how = 0; how < N_TIGHT; how++) {
+    if (copies && (how == TIGHT_RESERVE || how == TIGHT_RESIZE)) continue;
     char err[4096];
     int status = child_run(tight_child, &how, err, sizeof err);
     if (!child_exited(status, 0)) fail_msg("case %d: status %#x: %s", how, status, err);
