@@ -168,12 +168,13 @@ static size_t vm_bytes(void) {
 }
 
 enum {
-  TIGHT_NEW_LENGTH, /* a dedicated chunk of a length the cache does not hold */
-  TIGHT_VECTOR,     /* a vector growing through its reserve and past it */
-  TIGHT_POOL,       /* the default chunk pool's refill (ar_source_os()) */
-  TIGHT_NAMED_OS,   /* an arena that names ar_source_os() */
-  TIGHT_RESERVE,    /* a reserve's mremap: the block must keep its age (grown, not copied) */
-  TIGHT_RESIZE,     /* a plain dedicated chunk's mremap: likewise */
+  TIGHT_NEW_LENGTH,  /* a dedicated chunk of a length the cache does not hold */
+  TIGHT_VECTOR,      /* a vector growing through its reserve and past it */
+  TIGHT_POOL,        /* the default chunk pool's refill (ar_source_os()) */
+  TIGHT_NAMED_OS,    /* an arena that names ar_source_os() */
+  TIGHT_RESERVE,     /* a reserve's mremap: the block must keep its age (grown, not copied) */
+  TIGHT_RESIZE,      /* a plain dedicated chunk's mremap: likewise */
+  TIGHT_RESERVE_MAP, /* a reserve's own mapping: the block must get its 1 MiB, not an exact chunk */
   N_TIGHT
 };
 
@@ -200,6 +201,21 @@ static void grow_keeping_age(ar_arena_t *c, char *v, size_t from, size_t to) {
   if (!ar_owns(c, g)) _exit(23);
 }
 
+/* The length of the mapping that holds p (/proc/self/maps), 0 if none. */
+static size_t mapping_length(const void *p) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) _exit(17);
+  char line[512];
+  size_t len = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (uintptr_t)p >= lo && (uintptr_t)p < hi)
+      len = (size_t)(hi - lo);
+  }
+  fclose(f);
+  return len;
+}
+
 static void tight_child(void *arg) {
   int how = *(int *)arg;
   ar_arena_t *c = NULL;
@@ -212,7 +228,12 @@ static void tight_child(void *arg) {
       if ((v = (char *)ar_realloc(c, v, n, 2 * n)) == NULL) _exit(13);
   } else if (how == TIGHT_RESIZE) {
     c = ar_arena_create(NULL);
-    v = (char *)ar_alloc(c, 2 * MIB); /* an exact dedicated chunk: no reserve */
+    v = (char *)ar_alloc(c, 2 * MIB);    /* an exact dedicated chunk: no reserve */
+  } else if (how == TIGHT_RESERVE_MAP) { /* the first move: an exact dedicated chunk */
+    c = ar_arena_create(NULL);
+    v = (char *)ar_alloc(c, 1024);
+    if (ar_alloc(c, 16) == NULL) _exit(14);
+    if ((v = (char *)ar_realloc(c, v, 1024, 28 * 1024)) == NULL) _exit(13);
   }
   if (how == TIGHT_POOL) ar_chunk_pool_trim(ar_chunk_pool_default(), 0);
   tighten(how == TIGHT_NAMED_OS ? 256 * 1024 : 0);
@@ -248,6 +269,10 @@ static void tight_child(void *arg) {
     }
     case TIGHT_RESERVE: grow_keeping_age(c, v, 512 * 1024, 2 * MIB); break;
     case TIGHT_RESIZE: grow_keeping_age(c, v, 2 * MIB, 6 * MIB); break;
+    case TIGHT_RESERVE_MAP: /* the second move maps a reserve (arena.h, "Room to grow") */
+      if ((v = (char *)ar_realloc(c, v, 28 * 1024, 64 * 1024)) == NULL) _exit(13);
+      if (mapping_length(v) < MIB) _exit(24); /* an exact chunk: the reserve was refused */
+      break;
     default: _exit(6);
   }
   _exit(0);
@@ -260,7 +285,8 @@ static void tight_child(void *arg) {
 static void test_cache_gives_way_under_rlimit(void **state) {
   bool copies = a_slow_only_build();
   for (int how = 0; how < N_TIGHT; how++) {
-    if (copies && (how == TIGHT_RESERVE || how == TIGHT_RESIZE)) continue;
+    if (copies && (how == TIGHT_RESERVE || how == TIGHT_RESIZE || how == TIGHT_RESERVE_MAP))
+      continue;
     char err[4096];
     int status = child_run(tight_child, &how, err, sizeof err);
     if (!child_exited(status, 0)) fail_msg("case %d: status %#x: %s", how, status, err);
