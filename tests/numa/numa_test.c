@@ -15,7 +15,9 @@
 
 #include <sched.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <arenart.h>
@@ -861,6 +863,46 @@ static void test_trim_empties_the_mapping_cache(void **state) {
   assert_int_equal(ar_oscache_bytes_(), 0);
 }
 
+#if !AR_ASAN && !AR_TSAN /* their shadow memory does not live under an RLIMIT_AS */
+static size_t vm_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  if (f == NULL || fscanf(f, "%lu", &pages) != 1) _exit(10);
+  fclose(f);
+  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void node_map_tight_child(void *arg) {
+  (void)arg;
+  enum { N = 7 };
+  ar_arena_t *a[N];
+  for (int i = 0; i < N; i++) { /* 56 MiB into the cache of given-back mappings */
+    a[i] = ar_arena_create(NULL);
+    char *p = a[i] != NULL ? (char *)ar_alloc(a[i], 8 << 20) : NULL;
+    if (p == NULL) _exit(3);
+    memset(p, 1, 8 << 20);
+  }
+  for (int i = 0; i < N; i++) ar_arena_destroy(a[i]);
+  if (ar_oscache_bytes_() < (48u << 20)) _exit(4);
+  if (ar_numa_init(NULL) != AR_OK) _exit(5);
+  struct rlimit rl = {vm_bytes(), RLIM_INFINITY};
+  if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(6);
+  ar_arena_t *b = arena_on(0); /* node memory, mapped by the placement layer */
+  if (b == NULL || ar_alloc(b, 1 << 20) == NULL) _exit(7);
+  _exit(0);
+}
+
+/* Node memory mapped under RLIMIT_AS empties the cache of given-back mappings and tries again
+ * when the mapping fails (arena.h, ar_arena_create: the cache never makes arenart's own
+ * mappings fail). */
+static void test_node_memory_gives_the_cache_way(void **state) {
+  (void)state;
+  char err[4096];
+  int status = child_run(node_map_tight_child, NULL, err, sizeof err);
+  if (!child_exited(status, 0)) fail_msg("status %#x: %s", status, err);
+}
+#endif
+
 static void pages_of_leased_child(void *arg) {
   (void)arg;
   ar_arena_t *a = ar_arena_create(NULL);
@@ -883,25 +925,28 @@ static void test_pages_of_a_leased_arena_abort(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_errors_before_init, teardown),
-      cmocka_unit_test(test_pages_of_a_leased_arena_abort),
-      cmocka_unit_test(test_trim_empties_the_mapping_cache),
-      cmocka_unit_test_teardown(test_init_twice, teardown),
-      cmocka_unit_test_teardown(test_thread_arena_placement, teardown),
-      cmocka_unit_test_teardown(test_plain_arena_routed, teardown),
-      cmocka_unit_test_teardown(test_strict_node_arena, teardown),
-      cmocka_unit_test_teardown(test_strict_skips_preferred_chunks, teardown),
-      cmocka_unit_test_teardown(test_spill_counted_strict_refused, teardown),
-      cmocka_unit_test_teardown(test_trim_rss, teardown),
-      cmocka_unit_test_teardown(test_idle_decay, teardown),
-      cmocka_unit_test_teardown(test_fault_bind, teardown),
-      cmocka_unit_test_teardown(test_fault_map, teardown),
-      cmocka_unit_test_teardown(test_fault_topology, teardown),
-      cmocka_unit_test_teardown(test_concurrent_pages, teardown),
-      cmocka_unit_test_teardown(test_stale_entry_after_reinit, teardown),
-      cmocka_unit_test_teardown(test_strict_chunk_not_to_default_pool, teardown),
-      cmocka_unit_test_teardown(test_mapped_bytes_foreign, teardown),
-      cmocka_unit_test_teardown(test_shutdown_with_live_arena, teardown),
+    cmocka_unit_test_teardown(test_errors_before_init, teardown),
+    cmocka_unit_test(test_pages_of_a_leased_arena_abort),
+    cmocka_unit_test(test_trim_empties_the_mapping_cache),
+#if !AR_ASAN && !AR_TSAN
+    cmocka_unit_test(test_node_memory_gives_the_cache_way),
+#endif
+    cmocka_unit_test_teardown(test_init_twice, teardown),
+    cmocka_unit_test_teardown(test_thread_arena_placement, teardown),
+    cmocka_unit_test_teardown(test_plain_arena_routed, teardown),
+    cmocka_unit_test_teardown(test_strict_node_arena, teardown),
+    cmocka_unit_test_teardown(test_strict_skips_preferred_chunks, teardown),
+    cmocka_unit_test_teardown(test_spill_counted_strict_refused, teardown),
+    cmocka_unit_test_teardown(test_trim_rss, teardown),
+    cmocka_unit_test_teardown(test_idle_decay, teardown),
+    cmocka_unit_test_teardown(test_fault_bind, teardown),
+    cmocka_unit_test_teardown(test_fault_map, teardown),
+    cmocka_unit_test_teardown(test_fault_topology, teardown),
+    cmocka_unit_test_teardown(test_concurrent_pages, teardown),
+    cmocka_unit_test_teardown(test_stale_entry_after_reinit, teardown),
+    cmocka_unit_test_teardown(test_strict_chunk_not_to_default_pool, teardown),
+    cmocka_unit_test_teardown(test_mapped_bytes_foreign, teardown),
+    cmocka_unit_test_teardown(test_shutdown_with_live_arena, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
