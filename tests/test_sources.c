@@ -14,16 +14,22 @@ static void *ts_acquire(void *ctx, size_t size) {
   size_t slot = 0;
   while (slot < TEST_SOURCE_MAX_BLOCKS && s->blocks[slot].p != NULL) slot++;
   if (slot == TEST_SOURCE_MAX_BLOCKS) return NULL;
-  /* Plain malloc, not posix_memalign: the arena must cope with whatever alignment it gets. */
-  char *raw = (char *)malloc(size + s->misalign);
+  /* Plain malloc unless asked: the arena must cope with whatever alignment it gets. */
+  char *raw = NULL;
+  if (s->align != 0) {
+    void *m = NULL;
+    raw = posix_memalign(&m, s->align, size) == 0 ? (char *)m : NULL;
+  } else {
+    raw = (char *)malloc(size + s->misalign);
+  }
   if (raw == NULL) return NULL;
   s->blocks[slot].raw = raw;
-  s->blocks[slot].p = raw + s->misalign;
+  s->blocks[slot].p = raw + (s->align != 0 ? 0 : s->misalign);
   s->blocks[slot].size = size;
   s->acquires++;
   s->live_blocks++;
   s->live_bytes += size;
-  return raw + s->misalign;
+  return s->blocks[slot].p;
 }
 
 static void ts_release(void *ctx, void *p, size_t size) {

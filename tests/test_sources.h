@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_sources.h - a memory source for tests: counts every block, can be told to fail,
- * and can hand out deliberately misaligned blocks.
+ * and can hand out deliberately misaligned blocks, or blocks aligned to a given power of two.
+ * A block takes the lowest free slot of `blocks`, so two runs that acquire and release in the
+ * same order number their blocks alike.
  *
  * Leak checks compare acquires with releases rather than relying on LeakSanitizer alone, so
  * they also hold in builds without ASan and catch a chunk returned with the wrong size.
@@ -34,6 +36,7 @@ typedef struct test_source {
   size_t fail_at;      /* this attempt (1-based) fails; 0: none */
   size_t fail_from;    /* every attempt from this one on fails; 0: none */
   size_t misalign;     /* bytes added to malloc's pointer (below 64) */
+  size_t align;        /* nonzero: blocks from posix_memalign(align) instead (misalign unused) */
   test_block_t blocks[TEST_SOURCE_MAX_BLOCKS];
 } test_source_t;
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/test_util.h - small things many test files need, kept in one place so that they cannot
- * drift apart: a size the compiler cannot see, and what the build under test is (ASan, TSan, the
- * heap flavor).
+ * drift apart: a size the compiler cannot see, what the build under test is (ASan, TSan, the
+ * heap flavor), and the address space the process maps (for RLIMIT_AS tests).
  *
  * opaque() exists because the allocators carry alloc_size attributes: a test that asks for
  * SIZE_MAX bytes on purpose would otherwise get a compile-time warning (an error under -Werror)
@@ -20,6 +20,8 @@
 #define ARENART_TESTS_TEST_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* n, out of the optimizer's sight (see above). */
 static inline size_t opaque(size_t n) {
@@ -59,5 +61,16 @@ static inline size_t opaque(size_t n) {
 #else
 #define TEST_HEAP 0
 #endif
+
+/* The address space the process maps now, in bytes (/proc/self/statm, first field), for tests
+ * that set an RLIMIT_AS just above it; exits the process with status 10 if it cannot tell
+ * (they run it in a forked child). */
+static inline size_t test_vm_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  if (f == NULL || fscanf(f, "%lu", &pages) != 1) _exit(10);
+  fclose(f);
+  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
 
 #endif /* ARENART_TESTS_TEST_UTIL_H */

@@ -37,6 +37,7 @@
 #include "runtime/arena_internal.h"
 #include "tests/arena/arena_unit.h"
 #include "tests/child.h"
+#include "tests/test_sources.h"
 
 /* ---- the same allocations, through ar_alloc and through leases ------------------------- */
 
@@ -85,54 +86,8 @@ static void make_script(step_t *s, uint64_t seed) {
   s[0].lease_turn = 1;
 }
 
-/* The source of both runs: 16 KiB-aligned blocks (so that a chunk's layout does not depend on
- * where malloc put it), each in the lowest free slot, so both runs number their blocks alike. */
-enum { SLOTS = 1024 };
-typedef struct slot_source {
-  ar_source_t src;
-  void *p[SLOTS];
-  size_t size[SLOTS];
-  size_t live;
-} slot_source_t;
-
-static void *slot_acquire(void *ctx, size_t size) {
-  slot_source_t *s = (slot_source_t *)ctx;
-  for (size_t i = 0; i < SLOTS; i++) {
-    if (s->p[i] != NULL) continue;
-    void *m = NULL;
-    if (posix_memalign(&m, 16384, size) != 0) return NULL; /* above every alignment asked */
-    s->p[i] = m;
-    s->size[i] = size;
-    s->live++;
-    return m;
-  }
-  return NULL;
-}
-
-static void slot_release(void *ctx, void *p, size_t size) {
-  slot_source_t *s = (slot_source_t *)ctx;
-  for (size_t i = 0; i < SLOTS; i++) {
-    if (s->p[i] != p) continue;
-    assert_int_equal(s->size[i], size);
-    free(p);
-    s->p[i] = NULL;
-    s->live--;
-    return;
-  }
-  fail_msg("released a block the source never gave: %p", p);
-}
-
-static const ar_source_t *slot_source_init(slot_source_t *s) {
-  memset(s, 0, sizeof *s);
-  s->src.acquire = slot_acquire;
-  s->src.release = slot_release;
-  s->src.ctx = s;
-  s->src.name = "slots";
-  return &s->src;
-}
-
-/* Which block holds p, and where. */
-static outcome_t locate(const slot_source_t *ts, const void *p) {
+/* Which block holds p, and where (its slot in the source: see test_sources.h). */
+static outcome_t locate(const test_source_t *ts, const void *p) {
   outcome_t o = {-1, 0, ar_last_error()};
   if (p == NULL) return o;
   if (AR_HEAP) { /* every allocation is its own malloc: only success and errors compare */
@@ -140,9 +95,9 @@ static outcome_t locate(const slot_source_t *ts, const void *p) {
     o.err = AR_OK;
     return o;
   }
-  for (size_t i = 0; i < SLOTS; i++) {
-    const char *b = (const char *)ts->p[i];
-    if (b != NULL && (const char *)p >= b && (const char *)p < b + ts->size[i]) {
+  for (size_t i = 0; i < TEST_SOURCE_MAX_BLOCKS; i++) {
+    const char *b = (const char *)ts->blocks[i].p;
+    if (b != NULL && (const char *)p >= b && (const char *)p < b + ts->blocks[i].size) {
       o.block = (long)i;
       o.off = (size_t)((const char *)p - b);
       o.err = AR_OK;
@@ -153,17 +108,18 @@ static outcome_t locate(const slot_source_t *ts, const void *p) {
   return o;
 }
 
-static slot_source_t src_a, src_b;
+static test_source_t src_a, src_b;
 static outcome_t out_a[STEPS], out_b[STEPS];
 static ar_stats_t stats_a[STEPS], stats_b[STEPS];
 
-static ar_arena_t *script_arena(slot_source_t *ts, unsigned flags, size_t limit) {
+static ar_arena_t *script_arena(test_source_t *ts, unsigned flags, size_t limit) {
   ar_options_t o;
   ar_options_init(&o);
   o.chunk_size = CHUNK;
   o.flags = flags;
   o.limit_bytes = limit;
-  o.source = slot_source_init(ts);
+  o.source = test_source_init(ts);
+  ts->align = 16384; /* above every alignment the script asks: the layout is the same in both */
   ar_arena_t *a = ar_arena_create(&o);
   assert_non_null(a);
   return a;
@@ -181,7 +137,7 @@ static void run_plain(const step_t *s, unsigned flags, size_t limit) {
   stats_a[STEPS - 1] = stats_of(a);
   CHECK_ARENA(a);
   ar_arena_destroy(a);
-  assert_int_equal(src_a.live, 0);
+  assert_true(test_source_balanced(&src_a));
 }
 
 static void run_leased(const step_t *s, unsigned flags, size_t limit) {
@@ -205,7 +161,7 @@ static void run_leased(const step_t *s, unsigned flags, size_t limit) {
   stats_b[STEPS - 1] = stats_of(a);
   CHECK_ARENA(a);
   ar_arena_destroy(a);
-  assert_int_equal(src_b.live, 0);
+  assert_true(test_source_balanced(&src_b));
 }
 
 static void compare_runs(const step_t *s, unsigned flags, size_t limit) {

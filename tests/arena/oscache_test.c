@@ -158,14 +158,6 @@ static void test_mappings_expire(void **state) {
 }
 
 #if !AR_ASAN && !AR_TSAN /* their shadow memory does not live under an RLIMIT_AS */
-/* Address space the process has mapped now (/proc/self/statm, first field). */
-static size_t vm_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long pages = 0;
-  if (f == NULL || fscanf(f, "%lu", &pages) != 1) _exit(10);
-  fclose(f);
-  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 enum {
   TIGHT_NEW_LENGTH,  /* a dedicated chunk of a length the cache does not hold */
@@ -186,7 +178,7 @@ static void tighten(size_t headroom) {
   for (int i = 0; i < N; i++) a[i] = arena_with_block(8 * MIB, &p);
   for (int i = 0; i < N; i++) ar_arena_destroy(a[i]);
   if (ar_oscache_bytes_() < 48 * MIB) _exit(11);
-  struct rlimit rl = {vm_bytes() + headroom, RLIM_INFINITY};
+  struct rlimit rl = {test_vm_bytes() + headroom, RLIM_INFINITY};
   if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(12);
 }
 

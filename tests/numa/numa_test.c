@@ -25,6 +25,7 @@
 
 #include "runtime/internal.h" /* ar_oscache_bytes_ (a static link reaches it) */
 #include "tests/child.h"
+#include "tests/test_util.h"
 #include "tests/numa/numa_util.h"
 
 static int init_mode(ar_numa_bind_t mode) {
@@ -864,13 +865,6 @@ static void test_trim_empties_the_mapping_cache(void **state) {
 }
 
 #if !AR_ASAN && !AR_TSAN /* their shadow memory does not live under an RLIMIT_AS */
-static size_t vm_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long pages = 0;
-  if (f == NULL || fscanf(f, "%lu", &pages) != 1) _exit(10);
-  fclose(f);
-  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 static void node_map_tight_child(void *arg) {
   (void)arg;
@@ -885,7 +879,7 @@ static void node_map_tight_child(void *arg) {
   for (int i = 0; i < N; i++) ar_arena_destroy(a[i]);
   if (ar_oscache_bytes_() < (48u << 20)) _exit(4);
   if (ar_numa_init(NULL) != AR_OK) _exit(5);
-  struct rlimit rl = {vm_bytes(), RLIM_INFINITY};
+  struct rlimit rl = {test_vm_bytes(), RLIM_INFINITY};
   if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(6);
   ar_arena_t *b = arena_on(0); /* node memory, mapped by the placement layer */
   if (b == NULL || ar_alloc(b, 1 << 20) == NULL) _exit(7);
