@@ -37,7 +37,8 @@
  * Synchronization: exactly that of the C object behind each handle.
  *   | type                                   | may be used concurrently from                     |
  *   |----------------------------------------|---------------------------------------------------|
- *   | arena, arena_resource, allocator<T>    | one thread at a time: the serial arena's owner    |
+ *   | arena, arena_resource, allocator<T>,   | one thread at a time: the serial arena's owner    |
+ *   | lease                                  |                                                   |
  *   | scope, thread_resource                 | the thread that uses them; each thread its own    |
  *   | concurrent_arena::allocate, concurrent_resource::allocate | any number of threads    |
  *   | concurrent_arena::reset, its destructor | nothing else on that arena (quiescence)          |
@@ -215,6 +216,44 @@ class concurrent_arena {
 
  private:
   ar_concurrent_t *a_;
+};
+
+/**
+ * A lease of a serial arena's cursor (arenart/lease.h: ar_lease_begin / ar_lease_end), for a
+ * run of allocations whose cursor the compiler keeps in registers. Neither copyable nor
+ * movable (a lease is used in place); the destructor ends it if end() has not. Everything
+ * lease.h says holds: until the lease ends, any other call on its arena aborts, so keep it a
+ * local of a block that allocates and nothing else, and let the block's end end it.
+ */
+class lease {
+ public:
+  /** ar_lease_begin(a). Errors: none thrown; a null arena gives a lease whose allocations
+   * return null with AR_EINVAL; aborts as ar_lease_begin does (a lease holds a already). */
+  explicit lease(ar_arena_t *a) noexcept : l_(ar_lease_begin(a)), active_(true) {}
+  /** The same on an owned arena. Errors: as above. */
+  explicit lease(arena &a) noexcept : lease(a.get()) {}
+  lease(const lease &) = delete;
+  lease &operator=(const lease &) = delete;
+  /** Ends the lease if end() has not. Errors: none. */
+  ~lease() {
+    if (active_) ar_lease_end(&l_);
+  }
+  /** ar_lease_alloc_aligned. Errors: returns null as it does (AR_EINVAL, AR_EALIGN,
+   * AR_EOVERFLOW, AR_ELIMIT, AR_ENOMEM, AR_EBUSY); never throws. Calling it after end() aborts
+   * (lease.h: an ended lease). */
+  void *allocate(std::size_t size, std::size_t align = AR_ALIGN_DEFAULT) noexcept {
+    return ar_lease_alloc_aligned(&l_, size, align);
+  }
+  /** ar_lease_end: the arena is usable by every call again. Errors: none; a second end()
+   * does nothing (the destructor's end is skipped too). */
+  void end() noexcept {
+    if (active_) ar_lease_end(&l_);
+    active_ = false;
+  }
+
+ private:
+  ar_lease_t l_;
+  bool active_;
 };
 
 /**

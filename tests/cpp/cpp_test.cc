@@ -332,8 +332,43 @@ void test_allocator() {
 
 }  // namespace
 
+/* arenart::lease: allocations through it are the arena's (used grows, owns is true, a mark
+ * taken before covers them), the arena is usable again once it ends, by end() or by the
+ * destructor, and end() twice is harmless. */
+void test_lease() {
+  arenart::arena a("cpp-lease");
+  ar_mark_t m = a.mark();
+  size_t before = used_of(a.get());
+  void *first = nullptr;
+  {
+    arenart::lease l(a);
+    for (int i = 0; i < 1000; i++) {
+      void *p = l.allocate(40);
+      CHECK(p != nullptr && reinterpret_cast<std::uintptr_t>(p) % AR_ALIGN_DEFAULT == 0);
+      if (i == 0) first = p;
+    }
+    CHECK(reinterpret_cast<std::uintptr_t>(l.allocate(8, 64)) % 64 == 0);
+    CHECK(l.allocate(8, 3) == nullptr && ar_last_error() == AR_EALIGN);
+  } /* the destructor ends it */
+  CHECK(used_of(a.get()) >= before + 1000 * 48);
+  CHECK(a.owns(first));
+  CHECK(a.allocate(16) != nullptr); /* the arena is usable again */
+  {
+    arenart::lease l(a.get());
+    CHECK(l.allocate(100) != nullptr);
+    l.end();
+    l.end(); /* harmless, and the destructor ends nothing */
+    CHECK(a.allocate(16) != nullptr);
+  }
+  CHECK(a.rewind(m) == AR_OK);
+  CHECK(used_of(a.get()) == before);
+  arenart::lease none(static_cast<ar_arena_t *>(nullptr));
+  CHECK(none.allocate(16) == nullptr && ar_last_error() == AR_EINVAL);
+}
+
 int main() {
   test_arena_handle();
+  test_lease();
   test_arena_resource_containers();
   test_give_back();
   test_resource_errors();
