@@ -222,8 +222,12 @@ class concurrent_arena {
  * A lease of a serial arena's cursor (arenart/lease.h: ar_lease_begin / ar_lease_end), for a
  * run of allocations whose cursor the compiler keeps in registers. Neither copyable nor
  * movable (a lease is used in place); the destructor ends it if end() has not. Everything
- * lease.h says holds: until the lease ends, any other call on its arena aborts, so keep it a
- * local of a block that allocates and nothing else, and let the block's end end it.
+ * lease.h says holds: until the lease ends, every call into the C API on its arena but
+ * ar_arena_name aborts (so do the wrappers here that make one: arena::allocate, make, reset,
+ * rewind, a scope on a leased thread arena, a resource's allocate; a keep-policy resource's
+ * deallocate and arena::get make none), so keep it a local of a block that allocates and
+ * nothing else, and let the block's end end it. Unlike the owning handles it never throws: a
+ * null arena gives a lease whose allocations return null with AR_EINVAL.
  */
 class lease {
  public:

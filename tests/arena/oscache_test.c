@@ -349,6 +349,7 @@ static void test_fork_while_trimming(void **state) {
 
 /* A mapping in the cache is hidden from ASan: a read through a pointer into an arena that was
  * destroyed is reported, as the fault of an unmapped page was before the cache. */
+#if AR_ASAN
 static void read_after_destroy(void *arg) {
   (void)arg;
   char *p;
@@ -359,6 +360,7 @@ static void read_after_destroy(void *arg) {
   (void)c;
   _exit(0);
 }
+#endif
 
 static void test_cached_mapping_is_hidden(void **state) {
 #if !AR_ASAN
