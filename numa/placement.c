@@ -222,15 +222,9 @@ static long pages_elsewhere(void *p, size_t size, int node) {
  * under RCU. */
 static void *map_for_node(ar_numa_node_t *nd, size_t size) {
   ar_numa_rt_t *rt = &ar_numa_rt_;
-  void *p = MAP_FAILED;
-  if (!ar_numa_fault_(AR_NUMA_FAULT_MAP)) {
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) { /* the cache of given-back mappings must not crowd it out */
-      (void)ar_oscache_trim_();
-      p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    }
-  }
-  if (p == MAP_FAILED) {
+  void *p = NULL;
+  if (!ar_numa_fault_(AR_NUMA_FAULT_MAP)) p = ar_oscache_map_(size); /* runtime/oscache.c */
+  if (p == NULL) {
     ar_numa_fail_("mapping %zu bytes for node %d failed", size, nd->node);
     return NULL;
   }

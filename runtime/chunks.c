@@ -166,12 +166,8 @@ static ar_chunk_t *acquire_reserved(ar_arena_t *a, size_t bytes) {
   /* Not MAP_NORESERVE ("Room to grow"): the kernel must check what mremap later adds. */
   char *base = cached_large(a) ? (char *)ar_oscache_take_(length, AR_OSCACHE_RESERVE) : NULL;
   if (base == NULL) {
-    base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) { /* cached mappings must not crowd it out (source.c, os_acquire) */
-      (void)ar_oscache_trim_();
-      base = (char *)mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    }
-    if (base == MAP_FAILED) return NULL;
+    base = (char *)ar_oscache_map_(length);
+    if (base == NULL) return NULL;
 #ifdef MADV_NOHUGEPAGE
     (void)madvise(base, length, MADV_NOHUGEPAGE); /* advice only */
 #endif
@@ -208,16 +204,12 @@ ar_chunk_t *ar_chunks_grow_reserved(ar_arena_t *a, ar_chunk_t **link, ar_chunk_t
      * move only the new header may be read. */
     char *ob = (char *)c->base;
     size_t want = reserve_length(bytes);
-    char *nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
-    if (nb == MAP_FAILED) { /* cached mappings must not crowd it out (source.c, os_acquire) */
-      (void)ar_oscache_trim_();
-      nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
-    }
-    if (nb == MAP_FAILED && want > ar_align_up_(bytes, AR_PAGE_ALIGN)) {
+    char *nb = (char *)ar_oscache_remap_(ob, length, want);
+    if (nb == NULL && want > ar_align_up_(bytes, AR_PAGE_ALIGN)) {
       want = ar_align_up_(bytes, AR_PAGE_ALIGN);
-      nb = (char *)mremap(ob, length, want, MREMAP_MAYMOVE);
+      nb = (char *)ar_oscache_remap_(ob, length, want);
     }
-    if (nb == MAP_FAILED) return NULL;
+    if (nb == NULL) return NULL;
 #ifdef MADV_HUGEPAGE
     /* No reserve left (the mapping may have had one, advised otherwise): as os_acquire
      * advises a block this large. */

@@ -200,6 +200,11 @@ AR_INTERNAL void *ar_oscache_take_(size_t length, int kind);
 AR_INTERNAL bool ar_oscache_put_(void *p, size_t length, int kind);
 AR_INTERNAL size_t ar_oscache_trim_(void);
 AR_INTERNAL size_t ar_oscache_bytes_(void);
+/* oscache.c: the library's mmap (private, anonymous, read-write) and mremap (MAYMOVE), NULL on
+ * failure: a failure empties the cache and tries once more, so that the mappings it holds
+ * never make one fail. */
+AR_INTERNAL void *ar_oscache_map_(size_t length);
+AR_INTERNAL void *ar_oscache_remap_(void *p, size_t old_length, size_t new_length);
 /* source.c: OS pages through that cache; what a default arena takes its dedicated and grown
  * chunks from (arena.c, "Source"). Its blocks are not zeroed when reused. */
 AR_INTERNAL const struct ar_source *ar_source_os_cached_(void);

@@ -36,6 +36,9 @@
  *
  * Budget. Lengths count in whole pages, as the kernel maps them.
  *
+ * Mapping. ar_oscache_map_ and ar_oscache_remap_ are the library's mmap and mremap (source.c,
+ * chunks.c, numa/placement.c): see there.
+ *
  * A leaf beside the chunk sources: calls clock.c only (and the kernel).
  */
 #include <pthread.h>
@@ -136,6 +139,28 @@ size_t ar_oscache_trim_(void) {
   while (count > 0) evict_oldest();
   pthread_mutex_unlock(&lock);
   return n;
+}
+
+/* What the cache holds is address space and commit charge: under RLIMIT_AS or a strict
+ * overcommit policy it must not make a mapping fail that fits without it. So every mapping
+ * and mremap the library makes goes through these two, which empty the cache and try once
+ * more on failure, whatever the trim freed (another thread may have emptied it meanwhile). */
+void *ar_oscache_map_(size_t length) {
+  void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    (void)ar_oscache_trim_();
+    p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
+  return p != MAP_FAILED ? p : NULL;
+}
+
+void *ar_oscache_remap_(void *p, size_t old_length, size_t new_length) {
+  void *q = mremap(p, old_length, new_length, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) {
+    (void)ar_oscache_trim_();
+    q = mremap(p, old_length, new_length, MREMAP_MAYMOVE);
+  }
+  return q != MAP_FAILED ? q : NULL;
 }
 
 size_t ar_oscache_bytes_(void) {

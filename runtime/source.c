@@ -36,15 +36,8 @@
 
 static void *os_acquire(void *ctx, size_t size) {
   (void)ctx;
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  /* The cache of given-back mappings (oscache.c) holds address space and commit charge: under
-   * RLIMIT_AS or a strict overcommit policy it must not make a mapping fail that fits without
-   * it. Tried again whatever the trim freed: another thread may have emptied it meanwhile. */
-  if (p == MAP_FAILED) {
-    (void)ar_oscache_trim_();
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  }
-  if (p == MAP_FAILED) return NULL;
+  void *p = ar_oscache_map_(size); /* mmap, which the cache never crowds out */
+  if (p == NULL) return NULL;
 #ifdef MADV_HUGEPAGE
   if (size >= AR_OS_HUGE_FROM) (void)madvise(p, size, MADV_HUGEPAGE); /* advice only */
 #endif
@@ -61,7 +54,7 @@ static void os_release(void *ctx, void *p, size_t size) {
  * never for ar_source_os(), which promises them. */
 static void *os_cached_acquire(void *ctx, size_t size) {
   void *p = ar_oscache_take_(size, AR_OSCACHE_PLAIN);
-  return p != NULL ? p : os_acquire(ctx, size); /* which empties the cache if it must */
+  return p != NULL ? p : os_acquire(ctx, size);
 }
 
 static void os_cached_release(void *ctx, void *p, size_t size) {
@@ -74,12 +67,8 @@ void *ar_source_resize_(const ar_source_t *src, void *p, size_t old_size, size_t
   if (!plain && !cached) return NULL;
   /* MAYMOVE keeps the offset in the page (zero: mmap gave page-aligned blocks), and the
    * contents, which is all the arena's chunk header needs. */
-  void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
-  if (q == MAP_FAILED) { /* see os_acquire */
-    (void)ar_oscache_trim_();
-    q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
-  }
-  if (q == MAP_FAILED) return NULL;
+  void *q = ar_oscache_remap_(p, old_size, new_size);
+  if (q == NULL) return NULL;
 #ifdef MADV_HUGEPAGE
   if (new_size >= AR_OS_HUGE_FROM && old_size < AR_OS_HUGE_FROM)
     (void)madvise(q, new_size, MADV_HUGEPAGE); /* grown into the size os_acquire advises */
