@@ -183,42 +183,64 @@ static int parse_string(parser_t *ps, char **out, size_t *out_len) {
   return AR_OK;
 }
 
+/* The powers of ten a double holds exactly: 10^22 is the last (5^22 < 2^53 < 5^23). */
+static const double k_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Numbers are read here when that gives strtod's double exactly, and by strtod otherwise.
+ * When the digits, without the point, make an integer m of at most 2^53 and the scale s (the
+ * exponent less the digits after the point) is within 22 of zero, m and 10^|s| are both exact
+ * doubles, so the one multiplication or division is correctly rounded: the nearest double to
+ * m * 10^s, which is what strtod returns for the text. That covers the numbers documents
+ * usually carry (ids, counts, prices); strtod's general path is several times slower. */
 static int parse_number(parser_t *ps, double *out) {
   const char *s = ps->p, *q = s;
   bool neg = q < ps->end && *q == '-';
   if (neg) q++;
   if (q >= ps->end) return JSON_ESYNTAX;
-  const char *digits = q;
+  uint64_t m = 0;
+  int digits = 0, scale = 0; /* digits in m; the power of ten m is scaled by */
+  bool exact = true;         /* m holds every digit read so far */
   if (*q == '0') {
     q++;
   } else if (*q >= '1' && *q <= '9') {
-    while (q < ps->end && *q >= '0' && *q <= '9') q++;
+    for (; q < ps->end && *q >= '0' && *q <= '9'; q++) {
+      if (digits < 19) m = m * 10 + (uint64_t)(*q - '0'), digits++;
+      else exact = false;
+    }
   } else {
     return JSON_ESYNTAX;
-  }
-  /* Integers of up to 15 digits are exact in a double: convert them here (most numbers in
-   * real documents), leave the rest to strtod. */
-  if ((q == ps->end || (*q != '.' && *q != 'e' && *q != 'E')) && q - digits <= 15) {
-    int64_t v = 0;
-    for (const char *d = digits; d < q; d++) v = v * 10 + (*d - '0');
-    *out = neg ? -(double)v : (double)v;
-    ps->p = q;
-    return AR_OK;
   }
   if (q < ps->end && *q == '.') {
     q++;
     if (q >= ps->end || *q < '0' || *q > '9') return JSON_ESYNTAX;
-    while (q < ps->end && *q >= '0' && *q <= '9') q++;
+    for (; q < ps->end && *q >= '0' && *q <= '9'; q++) {
+      if (digits < 19) m = m * 10 + (uint64_t)(*q - '0'), digits += m != 0, scale--;
+      else exact = false;
+    }
   }
   if (q < ps->end && (*q == 'e' || *q == 'E')) {
     q++;
+    bool eneg = q < ps->end && *q == '-';
     if (q < ps->end && (*q == '+' || *q == '-')) q++;
     if (q >= ps->end || *q < '0' || *q > '9') return JSON_ESYNTAX;
-    while (q < ps->end && *q >= '0' && *q <= '9') q++;
+    int e = 0;
+    for (; q < ps->end && *q >= '0' && *q <= '9'; q++) {
+      if (e < 10000) e = e * 10 + (*q - '0');
+    }
+    scale += eneg ? -e : e;
+  }
+  if ((size_t)(q - s) >= 64) return JSON_ESYNTAX; /* json.h's length limit */
+  if (exact && m <= ((uint64_t)1 << 53) && scale >= -22 && scale <= 22) {
+    double v = (double)m;
+    v = scale < 0 ? v / k_pow10[-scale] : v * k_pow10[scale];
+    *out = neg ? -v : v;
+    ps->p = q;
+    return AR_OK;
   }
   char tmp[64];
   size_t n = (size_t)(q - s);
-  if (n >= sizeof tmp) return JSON_ESYNTAX;
   memcpy(tmp, s, n);
   tmp[n] = 0;
   *out = strtod(tmp, NULL);
@@ -394,20 +416,42 @@ int json_write_string(srv_buf_t *b, const char *s, size_t len) {
   return rc;
 }
 
-/* Shortest of %.15g / %.17g that reads back as the same double; integers without printf. */
+/* What `printf("%.15g")` prints, or `%.17g` when that does not read back as the same double;
+ * integers without printf, and most other numbers too. A number that some decimal of at most
+ * 15 significant digits reads back as has exactly one such decimal (the decimals of 15 digits
+ * near it are further apart than the doubles are), and %.15g prints it, trailing zeros cut.
+ * So for 1e-4 <= |d| < 1e15, where %g writes no exponent, this finds the fewest places k after
+ * the point at which m = round(|d| * 10^k) (below 10^15) reads back as |d|; the test is
+ * m / 10^k == |d|, correctly rounded for the reason parse_number gives. Fewest places means
+ * the last one is not 0. Other numbers go to snprintf. */
 static int write_number(srv_buf_t *b, double d) {
   char tmp[40];
+  char *e = tmp + sizeof tmp, *p = e;
   int n;
   if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308)
     return srv_buf_append(b, "null", 4); /* JSON has no NaN or infinity */
   if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
     int64_t v = (int64_t)d;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *e = tmp + sizeof tmp, *p = e;
     do *--p = (char)('0' + u % 10);
     while ((u /= 10) != 0);
     if (v < 0) *--p = '-';
     return srv_buf_append(b, p, (size_t)(e - p));
+  }
+  double a = d < 0 ? -d : d;
+  if (a >= 1e-4 && a < 1e15) {
+    for (int k = 1; k <= 19; k++) {
+      double x = a * k_pow10[k];
+      if (x >= 1e15) break;
+      uint64_t m = (uint64_t)(x + 0.5);
+      if ((double)m / k_pow10[k] != a) continue;
+      for (int i = 0; i < k; i++, m /= 10) *--p = (char)('0' + m % 10);
+      *--p = '.';
+      do *--p = (char)('0' + m % 10);
+      while ((m /= 10) != 0);
+      if (d < 0) *--p = '-';
+      return srv_buf_append(b, p, (size_t)(e - p));
+    }
   }
   n = snprintf(tmp, sizeof tmp, "%.15g", d);
   if (strtod(tmp, NULL) != d) n = snprintf(tmp, sizeof tmp, "%.17g", d);

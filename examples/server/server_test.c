@@ -31,6 +31,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failed_start_keeps_config, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_worker_failure, start_server, stop_server),
       cmocka_unit_test_setup_teardown(test_conn_cap, start_server_capped, stop_server),
+      cmocka_unit_test(test_json_numbers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,5 +133,7 @@ void test_config_errors(void **state);
 void test_failed_start_keeps_config(void **state);
 void test_worker_failure(void **state);
 void test_conn_cap(void **state);
+/* json_test.c (no server) */
+void test_json_numbers(void **state);
 
 #endif /* SRV_TEST_SUPPORT_H */
