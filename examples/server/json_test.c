@@ -194,7 +194,8 @@ void test_json_numbers(void **state) {
       "0.30000000000000004",
       "18446744073709551621", /* 2^64 + 5: wraps to 5 in 64 bits */
       "1844674407370955162.1e1",
-      "100000000000000000000000000000000000000000000000000000000000001"};
+      "100000000000000000000000000000000000000000000000000000000000001",
+      "1000000000000000000000000000000000000000000000000000000000000001" /* 64: too long */};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) check_parse(texts[i]);
 
   /* A mismatch above fails at once; these say that the loops ran (8 spellings per value). */
