@@ -42,8 +42,9 @@
  * it reserved behind a chunk that ar_realloc asked for; past that with mremap,
  * ar_large_grow_), as it could when ar_source_os() was this call's default. It takes them
  * through the process-wide cache of mappings such arenas gave back (ar_source_os_cached_,
- * oscache.c), so that an arena made per job does not map and fault the same lengths job after
- * job; a caller who names ar_source_os() gets the plain, zeroing source. Arenas listed in the registry (thread
+ * oscache.c; the choice is ar_default_large_source_'s, which the ConcurrentArena shares), so
+ * that an arena made per job does not map and fault the same lengths job after job; a caller
+ * who names ar_source_os() gets the plain, zeroing source. Arenas listed in the registry (thread
  * and arena-pool arenas, ar_arena_create_listed_) name the default source explicitly, as they
  * always have, so theirs go through the pool and ar_realloc copies them: ThreadSanitizer does
  * not follow mremap, and the stress soak's pool arenas then report races on addresses that
@@ -330,10 +331,7 @@ ar_arena_t *ar_arena_create(const ar_options_t *opts) {
   a->magic = AR_ARENA_LIVE;
   a->source = *src;
   /* Dedicated chunks (see "Source"): the pool would pass them to the OS pages anyway. */
-  a->large_source = *src;
-  if (o.source == NULL && src != ar_source_os() &&
-      src == ar_chunk_pool_source(ar_chunk_pool_default()))
-    a->large_source = *ar_source_os_cached_();
+  a->large_source = *ar_default_large_source_(src, o.source != NULL);
   a->chunk_size = o.chunk_size;
   a->large_threshold = (o.chunk_size - AR_CHUNK_OVERHEAD) / 4;
   /* Chunks grow (chunks.c, "Growing") for the defaults only: a caller who names a chunk size

@@ -57,7 +57,8 @@
  * takes (each carved piece is exclusively its carver's, so showing it races with nobody; a
  * whole-chunk show at installation could mark data another thread already wrote undefined).
  * Every other chunk goes back to the source, and a chunk pool, the default source, hides each
- * chunk it keeps until it hands it out again (chunkpool.c). The arena does not hide what it
+ * chunk it keeps until it hands it out again (chunkpool.c), as the cache of given-back mappings
+ * does with the chunks of other sizes that a default arena gives it (oscache.c). The arena does not hide what it
  * gives back, because it does not know what the source does next: a source may unmap the
  * chunk (shadow left poisoned would then fault whatever is mapped there later) or hand it to a
  * consumer that does not unpoison; so a kept chunk is shown again before it goes back.
@@ -121,6 +122,12 @@ void ar_cc_unreserve_(ar_concurrent_t *ca, size_t bytes) {
 
 static ar_cchunk_t *chunk_init(void *base, size_t bytes, bool ordinary);
 
+/* Where a chunk of `bytes` comes from and goes back to: its size decides, so both ends agree
+ * (a dedicated chunk of exactly chunk_size is the pool's like any other). */
+static const ar_source_t *source_for(const ar_concurrent_t *ca, size_t bytes) {
+  return bytes == ca->chunk_size ? &ca->source : &ca->large_source;
+}
+
 /* A chunk of `bytes` from the source, reserved under the limit: the caller settles it. NULL
  * with *err set: AR_ELIMIT, AR_ENOMEM, or AR_OK when `current` moved on from `seen` (refills
  * only; reserve's MOVED). */
@@ -131,7 +138,8 @@ ar_cchunk_t *ar_cc_chunk_new_(ar_concurrent_t *ca, size_t bytes, bool refilling,
     *err = r == MOVED ? AR_OK : AR_ELIMIT;
     return NULL;
   }
-  void *base = ca->source.acquire(ca->source.ctx, bytes);
+  const ar_source_t *src = source_for(ca, bytes);
+  void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) {
     ar_cc_unreserve_(ca, bytes);
     ar_cc_settle_(ca);
@@ -170,7 +178,8 @@ void ar_cc_chunk_free_(ar_concurrent_t *ca, ar_cchunk_t *c) {
   ar_cc_unreserve_(ca, size);
   /* A kept chunk is hidden: give it back as it came (the source may unmap it, or write in it) */
   ar_show_(base, size);
-  ca->source.release(ca->source.ctx, base, size);
+  const ar_source_t *src = source_for(ca, size);
+  src->release(src->ctx, base, size);
 }
 
 /* Gives the last waiting kept chunk back to the source, if one waits; any thread. */
@@ -232,14 +241,15 @@ bool ar_cc_kept_make_room_(ar_concurrent_t *ca, size_t bytes) {
  * leaves them; until then the source holds both. Not called when giving all of them back would
  * not make room. Returns the chunk reserved (the caller settles it), or NULL with *err. */
 ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes, ar_error_t *err) {
-  void *base = ca->source.acquire(ca->source.ctx, bytes);
+  const ar_source_t *src = source_for(ca, bytes);
+  void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) {
     *err = AR_ENOMEM;
     return NULL;
   }
   while (ar_cc_reserve_(ca, bytes, false, NULL) != RESERVED) {
     if (!kept_give_back(ca)) { /* others took the room meanwhile */
-      ca->source.release(ca->source.ctx, base, bytes);
+      src->release(src->ctx, base, bytes);
       *err = AR_ELIMIT;
       return NULL;
     }

@@ -11,6 +11,14 @@
  * calls it through the ar_source_t seam, so it never names numa/, and no file below the arenas
  * knows a NUMA layer exists. The choice is made at arena creation: an arena keeps the source it
  * copied, so a later init or shutdown changes only the arenas created after it.
+ *
+ * Chunks of other sizes. An arena whose chunks come from the process-wide pool by default
+ * also needs chunks of other sizes (dedicated ones for big requests, grown ordinary ones),
+ * which the pool would only pass on to OS pages. Those it takes from OS pages itself, through
+ * the cache of mappings such arenas gave back (oscache.c, via ar_source_os_cached_), so that
+ * an arena reset every round, or made per job, does not map and fault the same lengths again
+ * each time. Not for an arena that named a source (ar_source_os() included: its blocks are
+ * zero when new), nor for one created after ar_numa_init (the override is not the pool).
  */
 #include "arenart/arena.h"
 #include "arenart/chunkpool.h"
@@ -30,4 +38,9 @@ const struct ar_source *ar_default_source_(size_t chunk_size) {
   if (chunk_size != AR_DEFAULT_CHUNK_SIZE) return ar_source_os();
   const ar_source_t *o = ar_load_acquire(&default_override);
   return o != NULL ? o : ar_chunk_pool_source(ar_chunk_pool_default());
+}
+
+const struct ar_source *ar_default_large_source_(const struct ar_source *src, bool named) {
+  if (!named && src == ar_chunk_pool_source(ar_chunk_pool_default())) return ar_source_os_cached_();
+  return src;
 }

@@ -190,6 +190,11 @@ AR_INTERNAL void ar_concurrent_foreach_chunk_(struct ar_concurrent *ca,
                                               void *ctx);
 
 AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
+/* defsource.c: the source for an arena's chunks of any other size than its chunk_size, given
+ * the source it uses for that size and whether its options named one: the cached OS pages
+ * (ar_source_os_cached_) for an arena on the process-wide pool by default, else `src`. */
+AR_INTERNAL const struct ar_source *ar_default_large_source_(const struct ar_source *src,
+                                                             bool named);
 /* oscache.c: a process-wide cache of OS mappings arenas gave back (see its essay). `kind`
  * keeps mappings of different madvise advice apart (AR_OSCACHE_PLAIN, AR_OSCACHE_RESERVE).
  * take: a mapping of exactly `length` bytes, contents arbitrary, or NULL; put: true if the

@@ -18,8 +18,9 @@
  * the newest is likeliest still in the caches. A put that does not fit evicts the oldest
  * entries first; a mapping longer than AR_OSCACHE_MAX_LEN is never kept. The contents of a
  * reused mapping are whatever the last arena left, so only callers that do not promise zeroed
- * memory take from here: the serial arena's dedicated and grown chunks, through
- * ar_source_os_cached_ (source.c) and the reserves of chunks.c, never ar_source_os() itself.
+ * memory take from here: the serial and the concurrent arena's dedicated and grown chunks,
+ * through ar_source_os_cached_ (source.c; defsource.c says which arenas), and the reserves of
+ * chunks.c, never ar_source_os() itself.
  *
  * Locking. One mutex. Takes and puts use trylock: a caller that finds it busy maps or unmaps
  * as if the cache were not there, which is always correct and never makes an arena wait for

@@ -82,10 +82,14 @@
  * arena (a reset keeps chunks hidden until allocation carves them again) or sits in a chunk
  * pool, which hides what it holds (see arenart/chunkpool.h; the default source for the default
  * chunk size is the process-wide pool); once the memory is handed out again, nothing can
- * tell. A dedicated chunk is not of the pool's size: the pool passes it to its backing source,
- * by default the OS, which unmaps it, so a read of it faults. With ar_source_malloc() a read
- * after reset or destroy is a read of freed memory, which both tools report too. In the heap
- * flavor every allocation is freed at reset and destroy: both tools report a use after free.
+ * tell. A dedicated or grown chunk is not of the pool's size: with the default source it goes
+ * to the cache of given-back mappings (see ar_concurrent_create), which hides it the same way
+ * while it holds it (a release build reads whatever was left in it); once the cache hands it
+ * to another request nothing can tell, and once it unmaps it (or unmaps it at once, when its
+ * lock is busy or the chunk does not fit) a read faults. With a named source the chunk goes
+ * back to that source. With ar_source_malloc() a read after reset or destroy is a read of
+ * freed memory, which both tools report too. In the heap flavor every allocation is freed at
+ * reset and destroy: both tools report a use after free.
  *
  * In the heap flavor (`--config=heap`) every allocation is its own malloc of exactly its size,
  * freed at reset: stats then count malloc'd bytes (capacity == used), chunks counts live
@@ -131,8 +135,14 @@ typedef struct ar_concurrent ar_concurrent_t;
  * included, dedicated ones not), and at most AR_GROWN_CHUNK_MAX (1 MiB): an arena's first two
  * chunks are chunk_size (and a round's, after a reset that kept none), then each about doubles what
  * the round has. If the source cannot give a grown chunk, the refill asks it for a chunk_size one
- * before it reports AR_ENOMEM. Chunks of any other size than chunk_size pass through the
- * process-wide pool to OS pages. Otherwise every ordinary chunk is chunk_size.
+ * before it reports AR_ENOMEM. Otherwise every ordinary chunk is chunk_size. With the
+ * process-wide pool by default (no source named, the default chunk_size, created before
+ * ar_numa_init), chunks of any other size than chunk_size (dedicated and grown ones) are OS
+ * pages taken through the process-wide cache of given-back mappings that serial arenas use
+ * (see ar_arena_create, whose paragraph on the cache holds here too): one that a reset, or
+ * destroy, gives back goes there, and the next request of the same length, from this arena or
+ * another, in any thread, takes it without mapping or faulting it. An arena keeps the choice
+ * made at its creation. With a named source, chunks of every size come from it.
  * Reset keeps up to retain_bytes of ordinary chunks (whole chunks: those it kept before
  * first, then this round's, newest first, passing over one that would not fit; dedicated
  * ones always go back) and later refills take them, in order, before calling the source; a

@@ -49,9 +49,11 @@ typedef struct ar_source {
  * Blocks are page-aligned and zero when new; blocks of 4 MiB or more are advised MADV_HUGEPAGE
  * (transparent huge pages where the system allows them on request). Serial arenas grow a
  * dedicated chunk of this source in place: within address space reserved behind it when
- * ar_realloc made it, else with mremap (see ar_realloc). Arenas created without a source reach
- * OS pages through a cache of given-back mappings instead (see ar_arena_create); this source
- * never takes from it. Thread-safe; the returned source is static and never NULL. */
+ * ar_realloc made it, else with mremap (see ar_realloc). Arenas on the process-wide pool by
+ * default (created without a source, with the default chunk size, before ar_numa_init) reach
+ * OS pages for their chunks of other sizes through a cache of given-back mappings instead (see
+ * ar_arena_create, ar_concurrent_create); this source never takes from it. Thread-safe; the
+ * returned source is static and never NULL. */
 AR_API const ar_source_t *ar_source_os(void);
 
 /** The C heap (64-byte aligned blocks via posix_memalign). Thread-safe; the returned source

@@ -3,7 +3,8 @@
  * tests/arena/oscache_test.c - the process-wide cache of mappings that default arenas give
  * back (runtime/oscache.c; arena.h, ar_arena_create): what a default arena gives back, the
  * next one takes without mapping; what it holds stays within its bounds (bytes, length, age);
- * ar_source_os() never sees it, so its blocks stay zero when new; a forked child can use it.
+ * ar_source_os() never sees it, so its blocks stay zero when new; a forked child can use it;
+ * a default ConcurrentArena's dedicated and grown chunks go through it too (concurrent.h).
  *
  * Every test starts from an empty cache (trim_cache), and reads what it holds through the
  * internal counter, which a static link reaches (BUILD). The heap flavor has no chunks; its
@@ -347,6 +348,75 @@ static void test_fork_while_trimming(void **state) {
   assert_int_equal(hung, 0);
 }
 
+/* ---- ConcurrentArena (arenart/concurrent.h, ar_concurrent_create) ---------------------- */
+
+enum { CBLOCK = 256 * 1024 }; /* over a quarter of any chunk up to 1 MiB: a dedicated chunk */
+
+static ar_concurrent_t *concurrent_with_block(const ar_options_t *o, char **out) {
+  ar_concurrent_t *ca = ar_concurrent_create(o);
+  assert_non_null(ca);
+  char *p = (char *)ar_concurrent_alloc(ca, CBLOCK);
+  assert_non_null(p);
+  memset(p, 0x5A, CBLOCK);
+  *out = p;
+  return ca;
+}
+
+/* What a reset gives back, the next round takes: the same mapping, and the cache is empty
+ * again; destroy gives it back once more. Every round used to map and fault it afresh. */
+static void test_concurrent_dedicated_chunks_reuse(void **state) {
+  char *p, *q;
+  ar_concurrent_t *ca = concurrent_with_block(NULL, &p);
+  ar_concurrent_reset(ca);
+  assert_true(ar_oscache_bytes_() >= CBLOCK);
+  assert_true(any_mapped(p, CBLOCK)); /* kept, not unmapped */
+  q = (char *)ar_concurrent_alloc(ca, CBLOCK);
+  assert_non_null(q);
+  assert_ptr_equal((char *)((uintptr_t)q & ~(uintptr_t)4095),
+                   (char *)((uintptr_t)p & ~(uintptr_t)4095));
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  ar_concurrent_destroy(ca);
+  assert_true(ar_oscache_bytes_() >= CBLOCK);
+  /* and another arena takes the same length from it */
+  ar_concurrent_t *cb = concurrent_with_block(NULL, &q);
+  assert_ptr_equal((char *)((uintptr_t)q & ~(uintptr_t)4095),
+                   (char *)((uintptr_t)p & ~(uintptr_t)4095));
+  ar_concurrent_destroy(cb);
+}
+
+/* Grown ordinary chunks (128 KiB to 1 MiB) that a reset does not keep go to the cache; the
+ * default-size ones go to the chunk pool, never to the cache. */
+static void test_concurrent_grown_chunks_go_to_the_cache(void **state) {
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  assert_non_null(ca);
+  for (int i = 0; i < 8 * 1024; i++) assert_non_null(ar_concurrent_alloc(ca, 1000)); /* ~8 MiB */
+  ar_concurrent_reset(ca); /* keeps AR_CONCURRENT_AUTO_RETAIN (1 MiB) */
+  size_t held = ar_oscache_bytes_();
+  assert_true(held >= 4 * MIB);
+  for (int i = 0; i < 8 * 1024; i++) assert_non_null(ar_concurrent_alloc(ca, 1000));
+  assert_true(ar_oscache_bytes_() < held); /* the second round took them back */
+  ar_concurrent_destroy(ca);
+}
+
+/* A ConcurrentArena that names a source, ar_source_os() included, never uses the cache, and
+ * one made with a non-default chunk size (OS pages for every chunk) does not either. */
+static void test_concurrent_named_source_bypasses_the_cache(void **state) {
+  char *p;
+  ar_options_t o;
+  ar_options_init(&o);
+  o.source = ar_source_os();
+  ar_concurrent_t *ca = concurrent_with_block(&o, &p);
+  ar_concurrent_reset(ca);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  ar_concurrent_destroy(ca);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  ar_options_init(&o);
+  o.chunk_size = 128 * 1024;
+  ca = concurrent_with_block(&o, &p);
+  ar_concurrent_destroy(ca);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+}
+
 /* A mapping in the cache is hidden from ASan: a read through a pointer into an arena that was
  * destroyed is reported, as the fault of an unmapped page was before the cache. */
 #if AR_ASAN
@@ -360,6 +430,18 @@ static void read_after_destroy(void *arg) {
   (void)c;
   _exit(0);
 }
+
+/* The same for a ConcurrentArena's dedicated chunk after a reset. */
+static void read_after_concurrent_reset(void *arg) {
+  (void)arg;
+  char *p;
+  ar_concurrent_t *ca = concurrent_with_block(NULL, &p);
+  ar_concurrent_reset(ca);
+  if (ar_oscache_bytes_() == 0) _exit(3);
+  volatile char c = p[100];
+  (void)c;
+  _exit(0);
+}
 #endif
 
 static void test_cached_mapping_is_hidden(void **state) {
@@ -369,6 +451,10 @@ static void test_cached_mapping_is_hidden(void **state) {
   char err[8192];
   int status = child_run(read_after_destroy, NULL, err, sizeof err);
   assert_false(child_exited(status, 0));
+  assert_non_null(strstr(err, "use-after-poison"));
+  status = child_run(read_after_concurrent_reset, NULL, err, sizeof err);
+  assert_false(child_exited(status, 0));
+  assert_false(child_exited(status, 3));
   assert_non_null(strstr(err, "use-after-poison"));
 #endif
 }
@@ -409,6 +495,9 @@ int main(void) {
     chunk_layout_setup(test_long_mappings_are_not_kept, trim_cache),
     chunk_layout_setup(test_mappings_expire, trim_cache),
     chunk_layout_setup(test_fork_child_uses_the_cache, trim_cache),
+    chunk_layout_setup(test_concurrent_dedicated_chunks_reuse, trim_cache),
+    chunk_layout_setup(test_concurrent_grown_chunks_go_to_the_cache, trim_cache),
+    chunk_layout_setup(test_concurrent_named_source_bypasses_the_cache, trim_cache),
 #if !AR_ASAN && !AR_TSAN
     chunk_layout_setup(test_cache_gives_way_under_rlimit, trim_cache),
 #endif
