@@ -119,6 +119,17 @@ static void test_named_os_source_bypasses_the_cache(void **state) {
     os->release(os->ctx, z, len);
   }
   assert_true(ar_oscache_bytes_() > 0); /* untouched by the OS source */
+
+  /* Naming the default pool itself is naming a source too (thread and pool arenas do): its
+   * dedicated chunks pass through the pool to the OS, not to the cache. */
+  (void)ar_oscache_trim_();
+  ar_options_init(&o);
+  o.source = ar_chunk_pool_source(ar_chunk_pool_default());
+  a = ar_arena_create(&o);
+  assert_non_null(a);
+  assert_non_null(ar_alloc(a, MIB));
+  ar_arena_destroy(a);
+  assert_int_equal(ar_oscache_bytes_(), 0);
 }
 
 /* At most 64 MiB: past that the oldest go, unmapped. */
@@ -398,8 +409,9 @@ static void test_concurrent_grown_chunks_go_to_the_cache(void **state) {
   ar_concurrent_destroy(ca);
 }
 
-/* A ConcurrentArena that names a source, ar_source_os() included, never uses the cache, and
- * one made with a non-default chunk size (OS pages for every chunk) does not either. */
+/* A ConcurrentArena that names a source, ar_source_os() or the default pool included, never
+ * uses the cache, and one made with a non-default chunk size (OS pages for every chunk) does
+ * not either. */
 static void test_concurrent_named_source_bypasses_the_cache(void **state) {
   char *p;
   ar_options_t o;
@@ -412,6 +424,11 @@ static void test_concurrent_named_source_bypasses_the_cache(void **state) {
   assert_int_equal(ar_oscache_bytes_(), 0);
   ar_options_init(&o);
   o.chunk_size = 128 * 1024;
+  ca = concurrent_with_block(&o, &p);
+  ar_concurrent_destroy(ca);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  ar_options_init(&o);
+  o.source = ar_chunk_pool_source(ar_chunk_pool_default()); /* named, though the default */
   ca = concurrent_with_block(&o, &p);
   ar_concurrent_destroy(ca);
   assert_int_equal(ar_oscache_bytes_(), 0);
