@@ -359,6 +359,27 @@ static void test_fork_while_trimming(void **state) {
   assert_int_equal(hung, 0);
 }
 
+/* Per-thread and pooled arenas name the default pool as their source (README, "Where the
+ * chunks come from"): a dedicated chunk they give back never reaches the cache. */
+static void test_listed_arenas_stay_off_the_cache(void **state) {
+  ar_scope_t sc = ar_scope_begin();
+  assert_non_null(sc.arena);
+  char *p = (char *)ar_alloc(sc.arena, MIB);
+  assert_non_null(p);
+  memset(p, 1, MIB);
+  assert_int_equal(ar_scope_end(&sc), AR_OK); /* the rewind gives the dedicated chunk back */
+  assert_int_equal(ar_oscache_bytes_(), 0);
+
+  ar_arena_pool_t *pool = ar_arena_pool_create(NULL);
+  assert_non_null(pool);
+  ar_arena_t *a = ar_arena_pool_take(pool);
+  assert_non_null(a);
+  assert_non_null(ar_alloc(a, MIB));
+  assert_int_equal(ar_arena_pool_give(pool, a), AR_OK);
+  ar_arena_pool_destroy(pool);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+}
+
 /* ---- ConcurrentArena (arenart/concurrent.h, ar_concurrent_create) ---------------------- */
 
 enum { CBLOCK = 256 * 1024 }; /* over a quarter of any chunk up to 1 MiB: a dedicated chunk */
@@ -512,6 +533,7 @@ int main(void) {
     chunk_layout_setup(test_long_mappings_are_not_kept, trim_cache),
     chunk_layout_setup(test_mappings_expire, trim_cache),
     chunk_layout_setup(test_fork_child_uses_the_cache, trim_cache),
+    chunk_layout_setup(test_listed_arenas_stay_off_the_cache, trim_cache),
     chunk_layout_setup(test_concurrent_dedicated_chunks_reuse, trim_cache),
     chunk_layout_setup(test_concurrent_grown_chunks_go_to_the_cache, trim_cache),
     chunk_layout_setup(test_concurrent_named_source_bypasses_the_cache, trim_cache),
