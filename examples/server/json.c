@@ -9,6 +9,8 @@
  */
 #include "examples/server/json.h"
 
+#include <fenv.h>
+#include <float.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +185,15 @@ static int parse_string(parser_t *ps, char **out, size_t *out_len) {
   return AR_OK;
 }
 
+/* The fast paths below take one double operation to be rounded once, to double: true where
+ * FLT_EVAL_METHOD is 0 (x86-64's SSE, AArch64). Where intermediates are wider (the x87 unit of
+ * 32-bit x86) the operation would round twice, so numbers go to strtod and snprintf alone. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#define JSON_ONE_ROUNDING 1
+#else
+#define JSON_ONE_ROUNDING 0
+#endif
+
 /* The powers of ten a double holds exactly: 10^22 is the last (5^22 < 2^53 < 5^23). */
 static const double k_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -190,10 +201,12 @@ static const double k_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7
 
 /* Numbers are read here when that gives strtod's double exactly, and by strtod otherwise.
  * When the digits, without the point, make an integer m of at most 2^53 and the scale s (the
- * exponent less the digits after the point) is within 22 of zero, m and 10^|s| are both exact
- * doubles, so the one multiplication or division is correctly rounded: the nearest double to
- * m * 10^s, which is what strtod returns for the text. That covers the numbers documents
- * usually carry (ids, counts, prices); strtod's general path is several times slower. */
+ * exponent less the digits after the point) is within 22 of zero, +-m and 10^|s| are both
+ * exact doubles, so the one multiplication or division rounds the exact +-m * 10^s once, in
+ * the current rounding mode, which is what strtod does with the text (the sign is applied
+ * before the rounding, as strtod rounds the signed value: under a directed mode -(m / p) and
+ * (-m) / p differ). That covers the numbers documents usually carry (ids, counts, prices);
+ * strtod's general path is several times slower. */
 static int parse_number(parser_t *ps, double *out) {
   const char *s = ps->p, *q = s;
   bool neg = q < ps->end && *q == '-';
@@ -232,10 +245,9 @@ static int parse_number(parser_t *ps, double *out) {
     scale += eneg ? -e : e;
   }
   if ((size_t)(q - s) >= 64) return JSON_ESYNTAX; /* json.h's length limit */
-  if (exact && m <= ((uint64_t)1 << 53) && scale >= -22 && scale <= 22) {
-    double v = (double)m;
-    v = scale < 0 ? v / k_pow10[-scale] : v * k_pow10[scale];
-    *out = neg ? -v : v;
+  if (JSON_ONE_ROUNDING && exact && m <= ((uint64_t)1 << 53) && scale >= -22 && scale <= 22) {
+    double v = neg ? -(double)m : (double)m;
+    *out = scale < 0 ? v / k_pow10[-scale] : v * k_pow10[scale];
     ps->p = q;
     return AR_OK;
   }
@@ -423,8 +435,11 @@ int json_write_string(srv_buf_t *b, const char *s, size_t len) {
  * So for 1e-4 <= |d| < 1e15, where %g writes no exponent, this finds the fewest places k after
  * the point at which m = round(|d| * 10^k) (below 10^15) reads back as |d|; the test is
  * m / 10^k == |d|, correctly rounded for the reason parse_number gives. Fewest places means
- * the last one is not 0. Other numbers go to snprintf. */
-static int write_number(srv_buf_t *b, double d) {
+ * the last one is not 0. That reasoning holds when rounding is to nearest (`nearest`: the
+ * caller asks fegetround once per json_write), as it is unless the program changed it; under
+ * another mode snprintf and strtod round differently, and they alone decide. Other numbers go
+ * to snprintf too. */
+static int write_number(srv_buf_t *b, double d, bool nearest) {
   char tmp[40];
   char *e = tmp + sizeof tmp, *p = e;
   int n;
@@ -439,7 +454,7 @@ static int write_number(srv_buf_t *b, double d) {
     return srv_buf_append(b, p, (size_t)(e - p));
   }
   double a = d < 0 ? -d : d;
-  if (a >= 1e-4 && a < 1e15) {
+  if (JSON_ONE_ROUNDING && nearest && a >= 1e-4 && a < 1e15) {
     for (int k = 1; k <= 19; k++) {
       double x = a * k_pow10[k];
       if (x >= 1e15) break;
@@ -484,20 +499,20 @@ static int write_quoted(srv_buf_t *b, char pre, const char *s, size_t len, char 
   return rc;
 }
 
-int json_write(srv_buf_t *b, const json_node_t *n) {
+static int write_value(srv_buf_t *b, const json_node_t *n, bool nearest) {
   int rc = AR_OK;
   switch (n->type) {
     case JSON_NULL: return srv_buf_append(b, "null", 4);
     case JSON_TRUE: return srv_buf_append(b, "true", 4);
     case JSON_FALSE: return srv_buf_append(b, "false", 5);
-    case JSON_NUMBER: return write_number(b, n->u.number);
+    case JSON_NUMBER: return write_number(b, n->u.number, nearest);
     case JSON_STRING: return write_quoted(b, 0, n->u.str.s, n->u.str.len, 0);
     case JSON_ARRAY: {
       json_node_t *const *it = srv_vec_data(&n->u.items);
       rc = srv_buf_append_char(b, '[');
       for (size_t i = 0; i < srv_vec_len(&n->u.items) && rc == AR_OK; i++) {
         if (i > 0) rc = srv_buf_append_char(b, ',');
-        if (rc == AR_OK) rc = json_write(b, it[i]);
+        if (rc == AR_OK) rc = write_value(b, it[i], nearest);
       }
       return rc == AR_OK ? srv_buf_append_char(b, ']') : rc;
     }
@@ -506,10 +521,14 @@ int json_write(srv_buf_t *b, const json_node_t *n) {
       rc = srv_buf_append_char(b, '{');
       for (size_t i = 0; i < srv_vec_len(&n->u.items) && rc == AR_OK; i++) {
         rc = write_quoted(b, i > 0 ? ',' : 0, it[i].key, it[i].key_len, ':');
-        if (rc == AR_OK) rc = json_write(b, it[i].value);
+        if (rc == AR_OK) rc = write_value(b, it[i].value, nearest);
       }
       return rc == AR_OK ? srv_buf_append_char(b, '}') : rc;
     }
   }
   return AR_EINVAL;
+}
+
+int json_write(srv_buf_t *b, const json_node_t *n) {
+  return write_value(b, n, fegetround() == FE_TONEAREST);
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include <fenv.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -197,6 +198,36 @@ void test_json_numbers(void **state) {
       "100000000000000000000000000000000000000000000000000000000000001",
       "1000000000000000000000000000000000000000000000000000000000000001" /* 64: too long */};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) check_parse(texts[i]);
+
+  /* Under the other rounding modes: strtod's double and the old rule's text in that mode. */
+  static const int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+  double vals[3000];
+  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    uint64_t r = next_u64();
+    double d = (double)(r % 1000000000u) / pow(10.0, (double)(1 + (r >> 32) % 8));
+    if (i % 3 == 1) d = pow(10.0, -7.0 + 25.0 * (double)(r >> 11) / 9007199254740992.0);
+    vals[i] = (r >> 63) ? -d : d;
+  }
+  for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+    assert_int_equal(fesetround(modes[k]), 0);
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) check_value(&b, vals[i]);
+    assert_int_equal(fesetround(FE_TONEAREST), 0);
+  }
+
+  /* Malformed numbers are not numbers, alone or inside a document. */
+  static const char *const bad[] = {
+      "-",   "1.",        "1e",   "1e+",  "1e-",   "--1",  "+1",         ".5",        "01",   "-01",
+      "00",  "1.e5",      "0x10", "1ee5", "1e5.5", "-.5",  "1.5.5",      "1E",        "- 1",  "1 2",
+      "NaN", "-Infinity", "[1.]", "[1e]", "[-]",   "[01]", "{\"a\":1.}", "{\"a\":-}", "[1e+]"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    srv_scope_t sc;
+    assert_int_equal(srv_scope_begin(&sc), AR_OK);
+    json_node_t *root;
+    int rc = json_parse(&sc.mem, bad[i], strlen(bad[i]), &root);
+    if (rc != JSON_ESYNTAX) fail_msg("'%s' gave %d, not JSON_ESYNTAX", bad[i], rc);
+    assert_null(root);
+    srv_scope_end(&sc);
+  }
 
   /* A mismatch above fails at once; these say that the loops ran (8 spellings per value). */
   assert_true(written > 20000);
