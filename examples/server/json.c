@@ -443,8 +443,9 @@ static int write_number(srv_buf_t *b, double d, bool nearest) {
   char tmp[40];
   char *e = tmp + sizeof tmp, *p = e;
   int n;
-  if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308)
-    return srv_buf_append(b, "null", 4); /* JSON has no NaN or infinity */
+  /* JSON has no NaN or infinity. DBL_MAX rather than its decimal spelling, which is read in
+   * long double where FLT_EVAL_METHOD is 2, and is less than DBL_MAX there. */
+  if (d != d || d > DBL_MAX || d < -DBL_MAX) return srv_buf_append(b, "null", 4);
   if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
     int64_t v = (int64_t)d;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
