@@ -322,10 +322,11 @@ ar_concurrent_t *ar_concurrent_create(const ar_options_t *opts) {
   memset(ca, 0, sizeof *ca);
   ar_cslots_init_(ca);
   ca->source = *src;
-  /* Dedicated and grown chunks are not of the pool's size, and the pool would hand them to the
-   * OS pages: take them there through the cache of given-back mappings, as the serial arena
-   * does (arena.c, "Source"), so that a round that takes big blocks does not map and fault
-   * them again every round (8 blocks of 256 KiB a round cost 50 times a serial arena's). */
+  /* Dedicated and grown chunks (concurrent_chunks.c, source_for): the pool would hand all but
+   * a dedicated one of exactly its size to the OS pages. Take them there through the cache of
+   * given-back mappings, as the serial arena does (arena.c, "Source"), so that a round that
+   * takes big blocks does not map and fault them again every round (8 blocks of 256 KiB a
+   * round cost 50 times a serial arena's). */
   ca->large_source = *ar_default_large_source_(src, o.source != NULL);
   ca->chunk_size = o.chunk_size;
   /* A span is a quarter of a chunk (16 KiB by default, and at most): one fetch-and-add buys

@@ -56,12 +56,13 @@
  * poisoned (ASan) and NOACCESS (memcheck) from the reset until a carve shows the piece it
  * takes (each carved piece is exclusively its carver's, so showing it races with nobody; a
  * whole-chunk show at installation could mark data another thread already wrote undefined).
- * Every other chunk goes back to the source, and a chunk pool, the default source, hides each
+ * Every other chunk goes back to its source, and a chunk pool, the default source, hides each
  * chunk it keeps until it hands it out again (chunkpool.c), as the cache of given-back mappings
- * does with the chunks of other sizes that a default arena gives it (oscache.c). The arena does not hide what it
- * gives back, because it does not know what the source does next: a source may unmap the
- * chunk (shadow left poisoned would then fault whatever is mapped there later) or hand it to a
- * consumer that does not unpoison; so a kept chunk is shown again before it goes back.
+ * does with the dedicated and grown chunks that a default arena gives it (oscache.c). The
+ * arena does not hide what it gives back, because it does not know what the source does
+ * next: a source may unmap the chunk (shadow left poisoned would then fault whatever is mapped
+ * there later) or hand it to a consumer that does not unpoison; so a kept chunk is shown again
+ * before it goes back.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -122,10 +123,12 @@ void ar_cc_unreserve_(ar_concurrent_t *ca, size_t bytes) {
 
 static ar_cchunk_t *chunk_init(void *base, size_t bytes, bool ordinary);
 
-/* Where a chunk of `bytes` comes from and goes back to: its size decides, so both ends agree
- * (a dedicated chunk of exactly chunk_size is the pool's like any other). */
-static const ar_source_t *source_for(const ar_concurrent_t *ca, size_t bytes) {
-  return bytes == ca->chunk_size ? &ca->source : &ca->large_source;
+/* Where a chunk comes from and goes back to, decided the same way at both ends and as the
+ * serial arena decides (chunks.c): dedicated chunks, whatever their size (one may be exactly
+ * chunk_size), and ordinary chunks of any other size from large_source; ordinary chunks of
+ * chunk_size from the source. */
+static const ar_source_t *source_for(const ar_concurrent_t *ca, size_t bytes, bool dedicated) {
+  return dedicated || bytes != ca->chunk_size ? &ca->large_source : &ca->source;
 }
 
 /* A chunk of `bytes` from the source, reserved under the limit: the caller settles it. NULL
@@ -138,7 +141,7 @@ ar_cchunk_t *ar_cc_chunk_new_(ar_concurrent_t *ca, size_t bytes, bool refilling,
     *err = r == MOVED ? AR_OK : AR_ELIMIT;
     return NULL;
   }
-  const ar_source_t *src = source_for(ca, bytes);
+  const ar_source_t *src = source_for(ca, bytes, !refilling);
   void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) {
     ar_cc_unreserve_(ca, bytes);
@@ -165,7 +168,7 @@ static ar_cchunk_t *chunk_init(void *base, size_t bytes, bool ordinary) {
   ar_store_relaxed(&c->tail, c->usable); /* no left tail yet */
   c->next_kept = NULL;
   c->kept_idx = 0;
-  c->dedicated = false;
+  c->dedicated = !ordinary; /* which source it goes back to (source_for) */
   /* ASan only: its shadow of a range unmapped and mapped again may still say poisoned, while
    * memcheck learns of fresh pages from the source's own mmap (or the pool's ar_show_). */
   ar_unpoison_(c->data, c->usable);
@@ -178,7 +181,7 @@ void ar_cc_chunk_free_(ar_concurrent_t *ca, ar_cchunk_t *c) {
   ar_cc_unreserve_(ca, size);
   /* A kept chunk is hidden: give it back as it came (the source may unmap it, or write in it) */
   ar_show_(base, size);
-  const ar_source_t *src = source_for(ca, size);
+  const ar_source_t *src = source_for(ca, size, c->dedicated);
   src->release(src->ctx, base, size);
 }
 
@@ -241,7 +244,7 @@ bool ar_cc_kept_make_room_(ar_concurrent_t *ca, size_t bytes) {
  * leaves them; until then the source holds both. Not called when giving all of them back would
  * not make room. Returns the chunk reserved (the caller settles it), or NULL with *err. */
 ar_cchunk_t *ar_cc_chunk_by_give_back_(ar_concurrent_t *ca, size_t bytes, ar_error_t *err) {
-  const ar_source_t *src = source_for(ca, bytes);
+  const ar_source_t *src = source_for(ca, bytes, true); /* only dedicated requests come here */
   void *base = src->acquire(src->ctx, bytes);
   if (base == NULL) {
     *err = AR_ENOMEM;

@@ -71,7 +71,7 @@ struct ar_concurrent {
   ar_atomic(size_t) reserving;
   ar_atomic(uint64_t) given_back;
   ar_source_t source;       /* chunks of chunk_size */
-  ar_source_t large_source; /* chunks of any other size (ar_concurrent_create says which) */
+  ar_source_t large_source; /* dedicated chunks, ordinary ones of other sizes (source_for) */
   size_t chunk_size;
   size_t span_size; /* a thread's first span in a round; each next one doubles (concurrent.c) */
   bool grows;       /* new chunks from the source grow with capacity (concurrent.c) */

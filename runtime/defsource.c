@@ -12,9 +12,10 @@
  * knows a NUMA layer exists. The choice is made at arena creation: an arena keeps the source it
  * copied, so a later init or shutdown changes only the arenas created after it.
  *
- * Chunks of other sizes. An arena whose chunks come from the process-wide pool by default
- * also needs chunks of other sizes (dedicated ones for big requests, grown ordinary ones),
- * which the pool would only pass on to OS pages. Those it takes from OS pages itself, through
+ * Dedicated and grown chunks. An arena whose chunks come from the process-wide pool by default
+ * also needs dedicated chunks (big or over-aligned requests, of any size) and grown ordinary
+ * ones, which the pool would pass on to OS pages (all but a dedicated chunk of exactly its
+ * size). Those it takes from OS pages itself (large_source), through
  * the cache of mappings such arenas gave back (oscache.c, via ar_source_os_cached_), so that
  * an arena reset every round, or made per job, does not map and fault the same lengths again
  * each time. Not for an arena that named a source (ar_source_os() included: its blocks are

@@ -190,8 +190,9 @@ AR_INTERNAL void ar_concurrent_foreach_chunk_(struct ar_concurrent *ca,
                                               void *ctx);
 
 AR_INTERNAL const struct ar_source *ar_default_source_(size_t chunk_size);
-/* defsource.c: the source for an arena's chunks of any other size than its chunk_size, given
- * the source it uses for that size and whether its options named one: the cached OS pages
+/* defsource.c: the source for an arena's dedicated chunks and its ordinary chunks of any other
+ * size than chunk_size, given the source it uses for ordinary chunk_size ones and whether its
+ * options named one: the cached OS pages
  * (ar_source_os_cached_) for an arena on the process-wide pool by default, else `src`. */
 AR_INTERNAL const struct ar_source *ar_default_large_source_(const struct ar_source *src,
                                                              bool named);

@@ -82,7 +82,7 @@
  * arena (a reset keeps chunks hidden until allocation carves them again) or sits in a chunk
  * pool, which hides what it holds (see arenart/chunkpool.h; the default source for the default
  * chunk size is the process-wide pool); once the memory is handed out again, nothing can
- * tell. A dedicated or grown chunk is not of the pool's size: with the default source it goes
+ * tell. A dedicated or grown chunk does not go back to the pool: with the default source it goes
  * to the cache of given-back mappings (see ar_concurrent_create), which hides it the same way
  * while it holds it (a release build reads whatever was left in it); once the cache hands it
  * to another request nothing can tell, and once it unmaps it (or unmaps it at once, when its
@@ -137,8 +137,8 @@ typedef struct ar_concurrent ar_concurrent_t;
  * the round has. If the source cannot give a grown chunk, the refill asks it for a chunk_size one
  * before it reports AR_ENOMEM. Otherwise every ordinary chunk is chunk_size. With the
  * process-wide pool by default (no source named, the default chunk_size, created before
- * ar_numa_init), chunks of any other size than chunk_size (dedicated and grown ones) are OS
- * pages taken through the process-wide cache of given-back mappings that serial arenas use
+ * ar_numa_init), dedicated chunks (of any size) and grown chunks are OS pages taken through
+ * the process-wide cache of given-back mappings that serial arenas use
  * (see ar_arena_create, whose paragraph on the cache holds here too): one that a reset, or
  * destroy, gives back goes there, and the next request of the same length, from this arena or
  * another, in any thread, takes it without mapping or faulting it. An arena keeps the choice

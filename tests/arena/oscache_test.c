@@ -31,6 +31,7 @@
 
 #include "arenart.h"
 #include "runtime/arena_internal.h"
+#include "runtime/concurrent_internal.h" /* AR_CHUNK_HEADER */
 #include "tests/arena/arena_unit.h"
 #include "tests/child.h"
 
@@ -416,6 +417,27 @@ static void test_concurrent_dedicated_chunks_reuse(void **state) {
   ar_concurrent_destroy(cb);
 }
 
+/* A dedicated chunk of exactly the pool's size (a request of chunk_size less the header and
+ * the 64 bytes of slack, or less its alignment too) is still a dedicated chunk: through the
+ * cache, as the serial arena's, not the pool. */
+static void test_concurrent_pool_sized_dedicated_chunk(void **state) {
+  const size_t exact = AR_DEFAULT_CHUNK_SIZE - AR_CHUNK_HEADER - 64;
+  for (int aligned = 0; aligned < 2; aligned++) {
+    ar_concurrent_t *ca = ar_concurrent_create(NULL);
+    assert_non_null(ca);
+    char *p = aligned ? (char *)ar_concurrent_alloc_aligned(ca, exact - 8192, 8192)
+                      : (char *)ar_concurrent_alloc(ca, exact);
+    assert_non_null(p);
+    ar_stats_t st;
+    assert_int_equal(ar_concurrent_stats(ca, &st), AR_OK);
+    assert_int_equal(st.large_chunks, 1);
+    ar_concurrent_reset(ca);
+    assert_int_equal(ar_oscache_bytes_(), AR_DEFAULT_CHUNK_SIZE);
+    ar_concurrent_destroy(ca);
+    (void)ar_oscache_trim_();
+  }
+}
+
 /* Grown ordinary chunks (128 KiB to 1 MiB) that a reset does not keep go to the cache; the
  * default-size ones go to the chunk pool, never to the cache. */
 static void test_concurrent_grown_chunks_go_to_the_cache(void **state) {
@@ -536,6 +558,7 @@ int main(void) {
     chunk_layout_setup(test_listed_arenas_stay_off_the_cache, trim_cache),
     chunk_layout_setup(test_concurrent_dedicated_chunks_reuse, trim_cache),
     chunk_layout_setup(test_concurrent_grown_chunks_go_to_the_cache, trim_cache),
+    chunk_layout_setup(test_concurrent_pool_sized_dedicated_chunk, trim_cache),
     chunk_layout_setup(test_concurrent_named_source_bypasses_the_cache, trim_cache),
 #if !AR_ASAN && !AR_TSAN
     chunk_layout_setup(test_cache_gives_way_under_rlimit, trim_cache),
