@@ -178,10 +178,11 @@ static ar_cchunk_t *chunk_init(void *base, size_t bytes, bool ordinary) {
 void ar_cc_chunk_free_(ar_concurrent_t *ca, ar_cchunk_t *c) {
   void *base = c->base;
   size_t size = c->size;
+  /* Read before the show below, which makes the header's bytes undefined for memcheck too. */
+  const ar_source_t *src = source_for(ca, size, c->dedicated);
   ar_cc_unreserve_(ca, size);
   /* A kept chunk is hidden: give it back as it came (the source may unmap it, or write in it) */
   ar_show_(base, size);
-  const ar_source_t *src = source_for(ca, size, c->dedicated);
   src->release(src->ctx, base, size);
 }
 

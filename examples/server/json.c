@@ -246,7 +246,9 @@ static int parse_number(parser_t *ps, double *out) {
   }
   if ((size_t)(q - s) >= 64) return JSON_ESYNTAX; /* json.h's length limit */
   if (JSON_ONE_ROUNDING && exact && m <= ((uint64_t)1 << 53) && scale >= -22 && scale <= 22) {
-    double v = neg ? -(double)m : (double)m;
+    /* Through int64_t (m <= 2^53 fits): clang converts a uint64_t with a subtraction, which
+     * makes 0 into -0.0 when rounding downward. */
+    double v = neg ? -(double)(int64_t)m : (double)(int64_t)m;
     *out = scale < 0 ? v / k_pow10[-scale] : v * k_pow10[scale];
     ps->p = q;
     return AR_OK;
@@ -460,7 +462,7 @@ static int write_number(srv_buf_t *b, double d, bool nearest) {
       double x = a * k_pow10[k];
       if (x >= 1e15) break;
       uint64_t m = (uint64_t)(x + 0.5);
-      if ((double)m / k_pow10[k] != a) continue;
+      if ((double)(int64_t)m / k_pow10[k] != a) continue; /* m < 10^15 fits */
       for (int i = 0; i < k; i++, m /= 10) *--p = (char)('0' + m % 10);
       *--p = '.';
       do *--p = (char)('0' + m % 10);
