@@ -135,29 +135,37 @@ static size_t span_cap(const ar_concurrent_t *ca, const ar_cchunk_t *c) {
   return q > ca->span_size ? q : ca->span_size;
 }
 
-/* Carves between `need` and `want` bytes (multiples of 64) from the shared chunk; `want` is
- * cut to the chunk's span_cap (not below `need`). */
+/* Carves between `need` and `want` bytes (multiples of 64) from chunk c, the current one or
+ * one that was; `want` is cut to the chunk's span_cap (not below `need`). NULL if neither the
+ * rest of c nor its tail holds `need`. */
+static char *carve_from(ar_concurrent_t *ca, ar_cchunk_t *c, size_t need, size_t want_max,
+                        size_t *got) {
+  size_t cap = span_cap(ca, c), want = want_max;
+  if (want > cap) want = cap > need ? cap : need;
+  size_t off = ar_fetch_add_relaxed(&c->cursor, want);
+  size_t n = off + want <= c->usable ? want : off < c->usable ? c->usable - off : 0;
+  if (n >= need) { /* n < want: we straddle the end and keep the tail */
+    *got = n;
+    return shown(c, off, n);
+  }
+  /* The straddler (one per chunk) leaves a tail too small for it; anyone else may find what it
+   * needs there. relaxed: before this store the tail is empty, so no CAS on it races the
+   * store; the CAS decides ownership. */
+  if (n > 0) ar_store_relaxed(&c->tail, off);
+  else return tail_take(c, need, want, got);
+  return NULL;
+}
+
+/* Carves between `need` and `want` bytes from the shared chunk, refilling it until it holds
+ * them. Only for `need` that any chunk the arena installs holds: at most a quarter of a
+ * chunk_size chunk (the medium pieces and spans of alloc_slow). */
 static char *carve(ar_concurrent_t *ca, size_t need, size_t want_max, size_t *got) {
   for (;;) {
     /* acquire: pairs with the installing CAS, so the chunk's header fields are visible */
     ar_cchunk_t *c = ar_load_acquire(&ca->current);
     if (c != NULL) {
-      size_t cap = span_cap(ca, c), want = want_max;
-      if (want > cap) want = cap > need ? cap : need;
-      size_t off = ar_fetch_add_relaxed(&c->cursor, want);
-      size_t n = off + want <= c->usable ? want : off < c->usable ? c->usable - off : 0;
-      if (n >= need) { /* n < want: we straddle the end and keep the tail */
-        *got = n;
-        return shown(c, off, n);
-      }
-      /* The straddler (one per chunk) leaves a tail too small for it; anyone else may find
-       * what it needs there. relaxed: before this store the tail is empty, so no CAS on it
-       * races the store; the CAS decides ownership. */
-      if (n > 0) ar_store_relaxed(&c->tail, off);
-      else {
-        char *p = tail_take(c, need, want, got);
-        if (p != NULL) return p;
-      }
+      char *p = carve_from(ca, c, need, want_max, got);
+      if (p != NULL) return p;
     }
     ar_error_t err = refill(ca, c);
     if (err != AR_OK) return (char *)ar_fail_null_(err);
@@ -253,8 +261,28 @@ static void *alloc_slow(ar_concurrent_t *ca, size_t size, size_t align) {
     }
   }
   size_t chunk_usable = ca->chunk_size - AR_CHUNK_HEADER;
-  if (align > 64 || n > chunk_usable / 4) return alloc_dedicated(ca, n, align);
   size_t got;
+  if (align > 64) return alloc_dedicated(ca, n, align);
+  if (n > chunk_usable / 4) {
+    /* Big for a chunk_size chunk. In an arena whose chunks grow, a block of up to a quarter of
+     * the current chunk is carved from it exactly, as the serial arena bumps a block of up to
+     * a quarter of its current chunk: one fetch-and-add instead of a mapping per block (blocks
+     * of 16 to 64 KiB made a ConcurrentArena 8-15 times as slow as a serial arena, even with
+     * the mapping cache). Only from the chunk there is: one that cannot hold it does not make
+     * a refill, which could install chunks too small for it (a kept one, or chunk_size ones
+     * when the source has no grown ones) over and over; then it is a dedicated chunk, as
+     * before. acquire: as in carve, the chunk's header fields. */
+    ar_cchunk_t *c = ca->grows ? ar_load_acquire(&ca->current) : NULL;
+    if (c != NULL && n <= c->usable / 4) {
+      size_t want = ar_align_up_(n, 64);
+      char *p = carve_from(ca, c, want, want, &got);
+      if (p != NULL) {
+        ar_fetch_add_relaxed(&ca->carved, got);
+        return p;
+      }
+    }
+    return alloc_dedicated(ca, n, align);
+  }
   if (s == NULL || n > ca->span_size / 2) {
     /* Medium, or a thread with no slot: an exact piece, leaving any span as it is. */
     size_t want = ar_align_up_(n, 64);

@@ -29,7 +29,7 @@
 #define THREADS 4
 #define BLOCKS 6 /* per thread and round */
 
-static const size_t lengths[] = {70000, 150000, 300000}; /* all dedicated chunks */
+static const size_t lengths[] = {270000, 300000, 400000}; /* over a quarter of 1 MiB: dedicated */
 
 static pthread_barrier_t bar;
 static ar_concurrent_t *arenas[2];

@@ -130,6 +130,58 @@ static void test_default_arena_grows(void **state) {
   ar_concurrent_destroy(ca);
 }
 
+struct big_arg {
+  ar_concurrent_t *ca;
+  size_t n;
+  char *p;
+};
+
+static void *alloc_big(void *arg) {
+  struct big_arg *a = (struct big_arg *)arg;
+  a->p = (char *)ar_concurrent_alloc(a->ca, a->n);
+  if (a->p != NULL) memset(a->p, 1, a->n);
+  return NULL;
+}
+
+/* Big blocks (arenart/concurrent.h): over a quarter of chunk_size, a block is carved from the
+ * current chunk when chunks grow and it is at most a quarter of that chunk, and takes a
+ * dedicated chunk otherwise: with no current chunk, over a quarter of it, or where chunks do
+ * not grow. No refill either way. */
+static void test_big_blocks_follow_the_chunk(void **state) {
+  (void)state;
+  if (TEST_HEAP) skip();
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  assert_non_null(ca);
+  assert_non_null(ar_concurrent_alloc(ca, 100 * KIB)); /* no current chunk yet */
+  assert_int_equal(stats_of(ca).large_chunks, 1);
+  run(ca, (size_t)4 << 20); /* the current chunk is now 1 MiB */
+  assert_int_equal(tr.chunk[tr.nchunk - 1], GROWN_MAX);
+  /* From another thread, which has no span here that could hold it. */
+  ar_stats_t before = stats_of(ca);
+  pthread_t th;
+  struct big_arg arg = {ca, 100 * KIB, NULL};
+  assert_int_equal(pthread_create(&th, NULL, alloc_big, &arg), 0);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_non_null(arg.p);
+  ar_stats_t after = stats_of(ca);
+  assert_int_equal(after.large_chunks, 1);                 /* carved, */
+  assert_int_equal(after.capacity, before.capacity);       /* from the chunk there was */
+  assert_int_equal(after.used, before.used + 100 * KIB);   /* exactly (a multiple of 64) */
+  assert_non_null(ar_concurrent_alloc(ca, SPAN_MAX + 64)); /* over a quarter of 1 MiB */
+  assert_int_equal(stats_of(ca).large_chunks, 2);
+  ar_concurrent_destroy(ca);
+
+  ar_options_t o;
+  ar_options_init(&o);
+  o.flags = AR_ARENA_FIXED_CHUNKS;
+  ca = ar_concurrent_create(&o);
+  assert_non_null(ca);
+  run(ca, (size_t)1 << 20);
+  assert_non_null(ar_concurrent_alloc(ca, 20 * KIB)); /* chunks stay 64 KiB: dedicated */
+  assert_int_equal(stats_of(ca).large_chunks, 1);
+  ar_concurrent_destroy(ca);
+}
+
 /* Anything that fixes the chunk size keeps every chunk at chunk_size: the flag, a limit, a
  * source, another chunk_size. Spans still grow, within a quarter of the chunk: not at all with
  * 64 KiB chunks, up to 256 KiB with 1 MiB ones. */
@@ -291,6 +343,7 @@ static void test_racing_refills_stay_small(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_default_arena_grows),
+      cmocka_unit_test(test_big_blocks_follow_the_chunk),
       cmocka_unit_test(test_fixed_chunks_do_not_grow),
       cmocka_unit_test(test_reset_keeps_mixed_sizes),
       cmocka_unit_test(test_racing_refills_stay_small),
