@@ -18,6 +18,9 @@
  *      and three shared read-modify-writes every hundred or so allocations, which made two threads
  *      on one arena 1.5x as slow as two serial arenas; growing spans keep what an idle thread
  *      strands small.
+ *      A block too big for a chunk_size chunk but at most a quarter of a grown current chunk
+ *      is carved from it the same way, in one try that never refills: a chunk installed for it
+ *      might be too small again (a kept one, or chunk_size when the source has no more).
  *   3. When the chunk is spent, threads race to install a new one. If the last reset kept chunks,
  *      the new one is the next kept chunk (concurrent_chunks.c). Otherwise each acquires a chunk
  *      from the source, reserved under the limit (concurrent_chunks.c); in an arena whose chunks

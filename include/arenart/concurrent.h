@@ -10,11 +10,14 @@
  * runs out, threads race to install a fresh one with a CAS; a loser hands its chunk straight
  * back to the source. A request that fits in the rest of the thread's current span, alignment
  * padding included, is carved there, whatever its size or alignment (so even a 4096-aligned one may
- * be). Otherwise a request over (chunk_size - 128) / 4 bytes (a quarter of chunk_size after its
- * 128-byte header) or aligned beyond 64 bytes gets a dedicated chunk, one over half the first span
- * length (see "Span lengths" below) is carved exactly from the shared chunk (64-byte aligned), and
- * these two leave the span as it is; any other takes a fresh span, giving up the rest of the old
- * one.
+ * be). Otherwise a request aligned beyond 64 bytes gets a dedicated chunk, and so does one over
+ * (chunk_size - 128) / 4 bytes (a quarter of chunk_size after its 128-byte header), except in an
+ * arena whose chunks grow (see ar_concurrent_create): there one of at most a quarter of the
+ * current shared chunk's usable bytes is carved exactly from that chunk (64-byte aligned) if the
+ * rest of the chunk, or the tail left in it, holds it, and gets a dedicated chunk if not (no new
+ * chunk is installed for it). One over half the first span length (see "Span lengths" below) is
+ * carved exactly from the shared chunk (64-byte aligned). These leave the span as it is; any
+ * other takes a fresh span, giving up the rest of the old one.
  *
  * Each arena keeps its own span for each thread, so a thread may interleave any number of
  * arenas without one costing another anything.
