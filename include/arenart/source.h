@@ -51,7 +51,7 @@ typedef struct ar_source {
  * dedicated chunk of this source in place: within address space reserved behind it when
  * ar_realloc made it, else with mremap (see ar_realloc). Arenas on the process-wide pool by
  * default (created without a source, with the default chunk size, before ar_numa_init) reach
- * OS pages for their chunks of other sizes through a cache of given-back mappings instead (see
+ * OS pages for their dedicated and grown chunks through a cache of given-back mappings (see
  * ar_arena_create, ar_concurrent_create); this source never takes from it. Thread-safe; the
  * returned source is static and never NULL. */
 AR_API const ar_source_t *ar_source_os(void);

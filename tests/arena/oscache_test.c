@@ -438,6 +438,21 @@ static void test_concurrent_pool_sized_dedicated_chunk(void **state) {
   }
 }
 
+/* A dedicated chunk longer than the cache keeps goes back to the OS at reset: a read of it
+ * faults (concurrent.h, "Tools"), as for the serial arena (test_long_mappings_are_not_kept). */
+static void test_concurrent_long_chunk_is_unmapped(void **state) {
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  assert_non_null(ca);
+  size_t n = 20 * MIB;
+  char *p = (char *)ar_concurrent_alloc(ca, n);
+  assert_non_null(p);
+  memset(p, 1, n);
+  ar_concurrent_reset(ca);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  assert_false(any_mapped(p, n));
+  ar_concurrent_destroy(ca);
+}
+
 /* Grown ordinary chunks (128 KiB to 1 MiB) that a reset does not keep go to the cache; the
  * default-size ones go to the chunk pool, never to the cache. */
 static void test_concurrent_grown_chunks_go_to_the_cache(void **state) {
@@ -559,6 +574,7 @@ int main(void) {
     chunk_layout_setup(test_concurrent_dedicated_chunks_reuse, trim_cache),
     chunk_layout_setup(test_concurrent_grown_chunks_go_to_the_cache, trim_cache),
     chunk_layout_setup(test_concurrent_pool_sized_dedicated_chunk, trim_cache),
+    chunk_layout_setup(test_concurrent_long_chunk_is_unmapped, trim_cache),
     chunk_layout_setup(test_concurrent_named_source_bypasses_the_cache, trim_cache),
 #if !AR_ASAN && !AR_TSAN
     chunk_layout_setup(test_cache_gives_way_under_rlimit, trim_cache),

@@ -154,7 +154,8 @@ static void test_big_blocks_follow_the_chunk(void **state) {
   assert_non_null(ca);
   assert_non_null(ar_concurrent_alloc(ca, 100 * KIB)); /* no current chunk yet */
   assert_int_equal(stats_of(ca).large_chunks, 1);
-  run(ca, (size_t)4 << 20); /* the current chunk is now 1 MiB */
+  assert_int_equal(stats_of(ca).chunks, 0); /* and none installed for it */
+  run(ca, (size_t)4 << 20);                 /* the current chunk is now 1 MiB */
   assert_int_equal(tr.chunk[tr.nchunk - 1], GROWN_MAX);
   /* From another thread, which has no span here that could hold it. */
   ar_stats_t before = stats_of(ca);

@@ -864,6 +864,31 @@ static void test_trim_empties_the_mapping_cache(void **state) {
   assert_int_equal(ar_oscache_bytes_(), 0);
 }
 
+/* A ConcurrentArena keeps the choice made at its creation (concurrent.h, ar_concurrent_create):
+ * one created before ar_numa_init still gives its dedicated chunks to the cache after it; one
+ * created after, whose default source is the NUMA routing and not the pool, never does. */
+static void test_concurrent_cache_choice_at_creation(void **state) {
+  (void)state;
+  if (AR_HEAP) skip(); /* no chunks */
+  (void)ar_trim(0);
+  ar_concurrent_t *before = ar_concurrent_create(NULL);
+  assert_non_null(before);
+  ar_numa_options_t o;
+  ar_numa_options_init(&o);
+  assert_int_equal(ar_numa_init(&o), AR_OK);
+  ar_concurrent_t *after = ar_concurrent_create(NULL);
+  assert_non_null(after);
+  assert_non_null(ar_concurrent_alloc(after, 256 * 1024 + 64)); /* dedicated */
+  ar_concurrent_reset(after);
+  assert_int_equal(ar_oscache_bytes_(), 0);
+  assert_non_null(ar_concurrent_alloc(before, 256 * 1024 + 64));
+  ar_concurrent_reset(before);
+  assert_true(ar_oscache_bytes_() >= 256 * 1024);
+  ar_concurrent_destroy(after);
+  ar_concurrent_destroy(before);
+  (void)ar_trim(0);
+}
+
 #if !AR_ASAN && !AR_TSAN /* their shadow memory does not live under an RLIMIT_AS */
 
 static void node_map_tight_child(void *arg) {
@@ -922,6 +947,7 @@ int main(void) {
     cmocka_unit_test_teardown(test_errors_before_init, teardown),
     cmocka_unit_test(test_pages_of_a_leased_arena_abort),
     cmocka_unit_test(test_trim_empties_the_mapping_cache),
+    cmocka_unit_test_teardown(test_concurrent_cache_choice_at_creation, teardown),
 #if !AR_ASAN && !AR_TSAN
     cmocka_unit_test(test_node_memory_gives_the_cache_way),
 #endif
