@@ -441,6 +441,13 @@ int json_write_string(srv_buf_t *b, const char *s, size_t len) {
  * caller asks fegetround once per json_write), as it is unless the program changed it; under
  * another mode snprintf and strtod round differently, and they alone decide. Other numbers go
  * to snprintf too. */
+/* Writes the decimal digits of u backwards, ending just before `end`; returns where they begin. */
+static char *put_digits(char *end, uint64_t u) {
+  do *--end = (char)('0' + u % 10);
+  while ((u /= 10) != 0);
+  return end;
+}
+
 static int write_number(srv_buf_t *b, double d, bool nearest) {
   char tmp[40];
   char *e = tmp + sizeof tmp, *p = e;
@@ -450,9 +457,7 @@ static int write_number(srv_buf_t *b, double d, bool nearest) {
   if (d != d || d > DBL_MAX || d < -DBL_MAX) return srv_buf_append(b, "null", 4);
   if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
     int64_t v = (int64_t)d;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do *--p = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
+    p = put_digits(p, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
     if (v < 0) *--p = '-';
     return srv_buf_append(b, p, (size_t)(e - p));
   }
@@ -465,8 +470,7 @@ static int write_number(srv_buf_t *b, double d, bool nearest) {
       if ((double)(int64_t)m / k_pow10[k] != a) continue; /* m < 10^15 fits */
       for (int i = 0; i < k; i++, m /= 10) *--p = (char)('0' + m % 10);
       *--p = '.';
-      do *--p = (char)('0' + m % 10);
-      while ((m /= 10) != 0);
+      p = put_digits(p, m);
       if (d < 0) *--p = '-';
       return srv_buf_append(b, p, (size_t)(e - p));
     }
