@@ -98,7 +98,9 @@ const char *const wtitles[W_COUNT] = {
     "generations (full: 45); busy = the same with each thread's time waiting for a batch left "
     "out (the slowest thread; the Larson goal divides these)",
     "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "
-    "touched), reset after each; kept = RSS above the start between requests, MiB",
+    "touched), reset after each; ns/alloc leaves out the first 8 MiB request, timed apart: "
+    "first-huge.ms (its first fault; see w_bimodal); kept = RSS above the start between "
+    "requests, MiB",
     "6. Append-heavy containers: 64 byte vectors grown by doubling (realloc, or copy where "
     "the allocator has none) to 16 MiB stored (full: 64); ns/op = the fastest of 5 runs (full: "
     "7), each on a fresh instance, alternating in the same process with runs of the bump "
