@@ -24,8 +24,9 @@
  *   3. When the chunk is spent, threads race to install a new one. If the last reset kept chunks,
  *      the new one is the next kept chunk (concurrent_chunks.c). Otherwise each acquires a chunk
  *      from the source, reserved under the limit (concurrent_chunks.c); in an arena whose chunks
- *      grow, as large as the ordinary chunks installed this round, up to 1 MiB, so that spans can
- *      grow and a big round needs few chunks. Each tries one strong CAS on `current` from the
+ *      grow, as large as the ordinary chunks installed this round, up to 4 MiB, so that spans can
+ *      grow, a big round needs few chunks and its chunks get huge pages (the OS source advises
+ *      blocks that large). Each tries one strong CAS on `current` from the
  *      exhausted chunk it saw. The winner's chunk is published by that CAS (release: its header
  *      fields are visible to any thread that loads `current` with acquire) and pushed on the
  *      arena's list of all chunks; every loser hands its chunk straight back to the source and

@@ -25,7 +25,7 @@
 #define AR_SLOT_BLOCKS (AR_CTHREADS_ / AR_SLOT_BLOCK)
 #define AR_CHUNK_HEADER 128 /* header rounded so data starts 64-byte aligned */
 #define AR_MAX_CCHUNK ((size_t)1 << 30)
-#define AR_CSPAN_MAX (AR_GROWN_CHUNK_MAX / 4) /* a span grows up to this (concurrent.c) */
+#define AR_CSPAN_MAX ((size_t)256 << 10) /* a span grows up to this (concurrent.c) */
 
 typedef struct ar_cchunk {
   ar_atomic(size_t) cursor; /* offset of the next free byte in data */

@@ -29,7 +29,8 @@
 #define THREADS 4
 #define BLOCKS 6 /* per thread and round */
 
-static const size_t lengths[] = {270000, 300000, 400000}; /* over a quarter of 1 MiB: dedicated */
+/* Over a quarter of chunk_size, and nothing small installs a chunk: each a dedicated chunk. */
+static const size_t lengths[] = {270000, 300000, 400000};
 
 static pthread_barrier_t bar;
 static ar_concurrent_t *arenas[2];

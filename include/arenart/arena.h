@@ -67,7 +67,7 @@ typedef struct ar_arena ar_arena_t;
 #define AR_RETAIN_AUTO_MAX ((size_t)64 << 20)
 /** The largest ordinary chunk of an arena whose chunks grow (see ar_options_t.chunk_size):
  * 1 MiB, 16 times AR_DEFAULT_CHUNK_SIZE. */
-#define AR_GROWN_CHUNK_MAX ((size_t)1 << 20)
+#define AR_GROWN_CHUNK_MAX ((size_t)4 << 20)
 /** Smallest chunk_size ar_arena_create accepts. */
 #define AR_MIN_CHUNK_SIZE ((size_t)256)
 /** Largest single request; larger ones fail with AR_EOVERFLOW. */

@@ -35,7 +35,7 @@
  * a quarter of chunk_size rounded up to 64, at least 256 bytes and at most 16 KiB (the first
  * length); each later one is the first length plus half the bytes of the thread's earlier spans of
  * the round (rounded down to 64), so spans grow about 1.5x while a thread keeps allocating, but
- * never past 256 KiB (AR_GROWN_CHUNK_MAX / 4) nor a quarter of the chunk it is carved from (rounded
+ * never past 256 KiB (however long the chunk) nor a quarter of the chunk it is carved from (rounded
  * down to 64), unless that is below the first length; the span that reaches a chunk's end may be
  * shorter. So the tail a thread leaves is at most the first length plus half the bytes its earlier
  * spans of the round took, and at most 256 KiB. Capacity adds, per chunk, its 128-byte header (and
@@ -135,7 +135,7 @@ typedef struct ar_concurrent ar_concurrent_t;
  * Chunks grow when nothing fixes their size: with the default chunk_size and source, no limit_bytes
  * and no AR_ARENA_FIXED_CHUNKS, each new chunk from the source is the largest chunk_size << k that
  * is at most the bytes of the ordinary chunks installed since creation or the last reset (kept ones
- * included, dedicated ones not), and at most AR_GROWN_CHUNK_MAX (1 MiB): an arena's first two
+ * included, dedicated ones not), and at most AR_GROWN_CHUNK_MAX (4 MiB): an arena's first two
  * chunks are chunk_size (and a round's, after a reset that kept none), then each about doubles what
  * the round has. If the source cannot give a grown chunk, the refill asks it for a chunk_size one
  * before it reports AR_ENOMEM. Otherwise every ordinary chunk is chunk_size. With the

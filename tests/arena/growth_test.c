@@ -77,9 +77,10 @@ static void test_sizes_double(void **state) {
   fill_to(a, 14);
   size_t got[32];
   size_t n = chunk_sizes(a, got, 32);
-  /* Need before each chunk: 0, 64, 128, 256, 512, 1024 (the cap), 2048, ... KiB. */
-  static const size_t want[14] = {64,   64,   128,  256,  512,  1024, 1024,
-                                  1024, 1024, 1024, 1024, 1024, 1024, 1024};
+  /* Need before each chunk: 0, 64, 128, 256, 512, 1024, 2048, 4096 (the cap), ... KiB. */
+  static const size_t want[14] = {64,   64,   128,  256,  512,  1024, 2048,
+                                  4096, 4096, 4096, 4096, 4096, 4096, 4096};
+  assert_int_equal(AR_GROWN_CHUNK_MAX, 4096 * KIB);
   assert_int_equal(n, 14);
   size_t sum = 0;
   for (size_t i = 0; i < n; i++) {
@@ -99,8 +100,10 @@ static void test_cap(void **state) {
   fill_to(a, 24);
   size_t got[32];
   size_t n = chunk_sizes(a, got, 32);
+  size_t first = 1; /* the index of the first chunk of the cap: two of DEF, then doubling */
+  for (size_t s = DEF; s < AR_GROWN_CHUNK_MAX; s <<= 1) first++;
   for (size_t i = 0; i < n; i++) assert_true(got[i] <= AR_GROWN_CHUNK_MAX);
-  for (size_t i = 5; i < n; i++) assert_int_equal(got[i], AR_GROWN_CHUNK_MAX);
+  for (size_t i = first; i < n; i++) assert_int_equal(got[i], AR_GROWN_CHUNK_MAX);
   ar_arena_destroy(a);
 }
 
@@ -112,7 +115,7 @@ static void test_threshold_follows(void **state) {
   size_t mid = 40 * KIB; /* over a quarter of 64 KiB, under a quarter of 256 KiB */
   assert_non_null(ar_alloc(a, mid));
   assert_int_equal(a->nlarge, 1); /* nothing grown yet: a dedicated chunk */
-  fill_to(a, 11);                 /* the current chunk is now 1 MiB */
+  fill_to(a, 11);                 /* the current chunk is now of the cap */
   assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
   size_t nlarge = a->nlarge, nchunks = a->nchunks;
   for (int i = 0; i < 4; i++) {
@@ -122,7 +125,7 @@ static void test_threshold_follows(void **state) {
   }
   assert_int_equal(a->nlarge, nlarge); /* bumped inline (or in a new grown chunk) */
   assert_true(a->nchunks <= nchunks + 1);
-  /* Up to a quarter of the cap: still ordinary, a new 1 MiB chunk when the current one is
+  /* Up to a quarter of the cap: still ordinary, a new chunk of the cap when this one is
    * full; a block that no chunk of the cap could hold: dedicated. */
   for (int i = 0; i < 8; i++) assert_non_null(ar_alloc(a, 200 * KIB));
   assert_int_equal(a->nlarge, nlarge);
@@ -142,7 +145,7 @@ static void test_threshold_follows(void **state) {
 static void test_realloc_growth_goes_dedicated(void **state) {
   (void)state;
   ar_arena_t *a = default_arena(0, 0);
-  fill_to(a, 11); /* the current chunk is 1 MiB: mid-size allocations would bump inline */
+  fill_to(a, 11); /* the current chunk is of the cap: mid-size blocks would bump inline */
   assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
   size_t nlarge = a->nlarge;
   ar_stats_t before;
@@ -269,29 +272,29 @@ static void test_limit(void **state) {
 static void test_marks(void **state) {
   (void)state;
   ar_arena_t *a = default_arena(0, 0);
-  fill_to(a, 5);
+  fill_to(a, 7); /* 64, 64, 128, ... 2048 KiB: the next chunk is the first of the cap */
   ar_mark_t m = ar_mark(a);
   ar_chunk_t *at = a->chunks;
   char *cur = a->hot.cur_;
-  fill_to(a, 11);
-  ar_mark_t m2 = ar_mark(a);
   fill_to(a, 13);
+  ar_mark_t m2 = ar_mark(a);
+  fill_to(a, 15);
   assert_int_equal(ar_rewind(a, &m2), AR_OK);
   CHECK_ARENA(a);
-  assert_int_equal(a->nchunks, 11);
+  assert_int_equal(a->nchunks, 13);
   assert_int_equal(ar_rewind(a, &m), AR_OK);
   CHECK_ARENA(a);
-  assert_int_equal(a->nchunks, 5);
+  assert_int_equal(a->nchunks, 7);
   assert_ptr_equal(a->chunks, at);
   assert_ptr_equal(a->hot.cur_, cur);
-  assert_int_equal(a->nspare, 8); /* 1 MiB each: the fifth chunk was the first of the cap */
+  assert_int_equal(a->nspare, 8); /* all of the cap */
   assert_int_equal(a->spare->size, AR_GROWN_CHUNK_MAX);
-  fill_to(a, 6);
+  fill_to(a, 8);
   assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
   assert_int_equal(a->nspare, 7);
   assert_int_equal(ar_rewind(a, &m), AR_OK);
   CHECK_ARENA(a);
-  assert_int_equal(a->nchunks, 5);
+  assert_int_equal(a->nchunks, 7);
   ar_arena_destroy(a);
 }
 

@@ -383,7 +383,7 @@ static void test_listed_arenas_stay_off_the_cache(void **state) {
 
 /* ---- ConcurrentArena (arenart/concurrent.h, ar_concurrent_create) ---------------------- */
 
-enum { CBLOCK = 256 * 1024 }; /* over a quarter of any chunk up to 1 MiB: a dedicated chunk */
+enum { CBLOCK = 256 * 1024 }; /* the first block, no chunk current yet: a dedicated chunk */
 
 static ar_concurrent_t *concurrent_with_block(const ar_options_t *o, char **out) {
   ar_concurrent_t *ca = ar_concurrent_create(o);
@@ -453,7 +453,7 @@ static void test_concurrent_long_chunk_is_unmapped(void **state) {
   ar_concurrent_destroy(ca);
 }
 
-/* Grown ordinary chunks (128 KiB to 1 MiB) that a reset does not keep go to the cache; the
+/* Grown ordinary chunks (128 KiB to 4 MiB) that a reset does not keep go to the cache; the
  * default-size ones go to the chunk pool, never to the cache. */
 static void test_concurrent_grown_chunks_go_to_the_cache(void **state) {
   ar_concurrent_t *ca = ar_concurrent_create(NULL);

@@ -24,6 +24,8 @@
  *     destroy (read in /proc/self/maps, without allocating in between): to the OS, or to the
  *     process-wide cache of given-back mappings that default arenas use (runtime/oscache.c),
  *     which then holds exactly that many more bytes and unmaps it when trimmed.
+ * Grown ordinary chunks of 4 MiB (AR_GROWN_CHUNK_MAX) are advised MADV_HUGEPAGE as well, in
+ * serial and concurrent arenas.
  * Every test starts with the cache trimmed, so that the mappings it counts are fresh ones.
  * System calls are counted by defining mmap, mremap, munmap and madvise here, which the
  * library's calls reach first (not in sanitizer builds, whose runtimes intercept them: there
@@ -368,11 +370,17 @@ static void test_address_space_given_back(void **state) {
 }
 
 /* AR_RETAIN_AUTO keeps an emptied reserved chunk like any dedicated chunk (counted at its
- * size, not its mapping's), and destroy then gives its whole mapping back. The block grows
- * past AR_GROWN_CHUNK_MAX, so the reset keeps the chunks as they are (arena.h, ar_reset). */
+ * size, not its mapping's), and destroy then gives its whole mapping back. The arena's chunks
+ * are fixed: where they grow, a reset after a request of 2 MiB, under AR_GROWN_CHUNK_MAX,
+ * replaces its chunks with one that holds it all (arena.h, ar_reset) and gives this one back
+ * (reset_test covers that). */
 static void test_kept_then_destroyed(void **state) {
   (void)state;
-  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  ar_options_t o;
+  ar_options_init(&o);
+  o.flags = AR_ARENA_FIXED_CHUNKS;
+  ar_arena_t *a = ar_arena_create(&o);
+  assert_non_null(a);
   size_t n = 32 * KIB;
   char *q = grown_block(a, n, 0x55);
   q = grow(a, q, n, 2 * MIB, 0x55);
@@ -486,6 +494,30 @@ static void test_huge_growth_checked(void **state) {
   ar_arena_destroy(a);
 }
 
+/* arena.h, AR_GROWN_CHUNK_MAX: ordinary chunks of a default arena grow to 4 MiB, and one that
+ * large is an OS block advised MADV_HUGEPAGE, as the mapping cache's blocks of that size are;
+ * a ConcurrentArena's grown chunks likewise (concurrent.h). */
+static void test_grown_chunks_of_the_cap_get_huge_pages(void **state) {
+  (void)state;
+  assert_int_equal(AR_GROWN_CHUNK_MAX, 4 * MIB);
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
+  char *p = NULL;
+  for (int i = 0; i < 64 && (a->chunks == NULL || a->chunks->size < AR_GROWN_CHUNK_MAX); i++)
+    for (int k = 0; k < 1024; k++) assert_non_null(p = (char *)ar_alloc(a, 1000));
+  assert_int_equal(a->chunks->size, AR_GROWN_CHUNK_MAX);
+  p[0] = 1;
+  if (have_thp()) assert_true(vm_flag(p, "hg"));
+  CHECK_ARENA(a);
+  ar_arena_destroy(a);
+
+  ar_concurrent_t *ca = ar_concurrent_create(NULL);
+  assert_non_null(ca);
+  for (int k = 0; k < 12 * 1024; k++) assert_non_null(p = (char *)ar_concurrent_alloc(ca, 1000));
+  p[0] = 1; /* ~12 MiB: past 64 KiB, 64 KiB, 128 KiB, ... 2 MiB, then in a 4 MiB chunk */
+  if (have_thp()) assert_true(vm_flag(p, "hg"));
+  ar_concurrent_destroy(ca);
+}
+
 int main(void) {
   /* chunk_layout_test: skipped in the heap flavor, which has no chunks (arena_unit.h). */
   const struct CMUnitTest tests[] = {
@@ -497,6 +529,7 @@ int main(void) {
       chunk_layout_setup(test_huge_growth_checked, trim_cache),
       chunk_layout_setup(test_no_reserve_until_it_grows_again, trim_cache),
       chunk_layout_setup(test_regrow_resizes_when_a_copy_cannot, trim_cache),
+      chunk_layout_setup(test_grown_chunks_of_the_cap_get_huge_pages, trim_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

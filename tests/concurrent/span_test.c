@@ -31,8 +31,8 @@ enum {
   KIB = 1024,
   CHUNK = 64 * KIB,       /* AR_DEFAULT_CHUNK_SIZE */
   SPAN = 16 * KIB,        /* a quarter of it: a thread's first span */
-  SPAN_MAX = 256 * KIB,   /* AR_GROWN_CHUNK_MAX / 4 */
-  GROWN_MAX = 1024 * KIB, /* AR_GROWN_CHUNK_MAX */
+  SPAN_MAX = 256 * KIB,   /* however long the chunk */
+  GROWN_MAX = 4096 * KIB, /* AR_GROWN_CHUNK_MAX */
   BLOCK = 16,
   MAX_JUMPS = 4096,
 };
@@ -101,7 +101,7 @@ static size_t grown_size(size_t held) {
   return s;
 }
 
-/* Defaults: chunks grow 64 KiB, 64 KiB, 128 KiB, ... to 1 MiB and stay there; spans grow from
+/* Defaults: chunks grow 64 KiB, 64 KiB, 128 KiB, ... to 4 MiB and stay there; spans grow from
  * 16 KiB to 256 KiB, so 8 MiB take a few dozen refills instead of 512. A dedicated chunk held
  * first does not make the ordinary ones grow. */
 static void test_default_arena_grows(void **state) {
@@ -155,7 +155,7 @@ static void test_big_blocks_follow_the_chunk(void **state) {
   assert_non_null(ar_concurrent_alloc(ca, 100 * KIB)); /* no current chunk yet */
   assert_int_equal(stats_of(ca).large_chunks, 1);
   assert_int_equal(stats_of(ca).chunks, 0); /* and none installed for it */
-  run(ca, (size_t)4 << 20);                 /* the current chunk is now 1 MiB */
+  run(ca, (size_t)8 << 20);                 /* the current chunk is now 4 MiB */
   assert_int_equal(tr.chunk[tr.nchunk - 1], GROWN_MAX);
   /* From another thread, which has no span here that could hold it. */
   ar_stats_t before = stats_of(ca);
@@ -168,7 +168,7 @@ static void test_big_blocks_follow_the_chunk(void **state) {
   assert_int_equal(after.large_chunks, 1);                 /* carved, */
   assert_int_equal(after.capacity, before.capacity);       /* from the chunk there was */
   assert_int_equal(after.used, before.used + 100 * KIB);   /* exactly (a multiple of 64) */
-  assert_non_null(ar_concurrent_alloc(ca, SPAN_MAX + 64)); /* over a quarter of 1 MiB */
+  assert_non_null(ar_concurrent_alloc(ca, GROWN_MAX / 4 + 64)); /* over a quarter of it */
   assert_int_equal(stats_of(ca).large_chunks, 2);
   ar_concurrent_destroy(ca);
 
@@ -185,7 +185,7 @@ static void test_big_blocks_follow_the_chunk(void **state) {
 
 /* Anything that fixes the chunk size keeps every chunk at chunk_size: the flag, a limit, a
  * source, another chunk_size. Spans still grow, within a quarter of the chunk: not at all with
- * 64 KiB chunks, up to 256 KiB with 1 MiB ones. */
+ * 64 KiB chunks, up to 256 KiB with 4 MiB ones. */
 static void check_fixed(ar_options_t *o, size_t chunk) {
   ar_concurrent_t *ca = ar_concurrent_create(o);
   assert_non_null(ca);
@@ -215,8 +215,9 @@ static void test_fixed_chunks_do_not_grow(void **state) {
 }
 
 /* A reset keeps whole chunks, the newest first, passing over one that would not fit: after
- * 6 MiB (chunks ..., 512 KiB, then 1 MiB ones), 1.5 MiB keeps the newest 1 MiB chunk and the
- * 512 KiB one, and the default (1 MiB) keeps one 1 MiB chunk; the next round reuses them. */
+ * 6 MiB (chunks ..., 512 KiB, 1 MiB, 2 MiB, then a 4 MiB one), 6 MiB keeps the 4 MiB and the
+ * 2 MiB chunks, and the default (1 MiB) passes over both and keeps the 1 MiB one; the next
+ * round reuses them. */
 static void check_keeps(size_t retain, size_t kept, size_t spares) {
   ar_options_t o = AR_OPTIONS_INIT;
   o.retain_bytes = retain;

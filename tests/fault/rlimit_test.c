@@ -245,7 +245,7 @@ static void test_first_arena_out_of_memory(void **state) {
   expect_recovered(first_arena_child, NULL);
 }
 
-/* A growing arena whose next chunk (1 MiB) the OS cannot map falls back to a chunk_size one,
+/* A growing arena whose next chunk (4 MiB) the OS cannot map falls back to a chunk_size one,
  * which the process-wide pool still holds (arena.h, ar_options_t.chunk_size; concurrent.h,
  * ar_concurrent_create): it reports AR_ENOMEM only once the pool is empty too. The same child
  * drives a serial arena and a ConcurrentArena through these calls. */
@@ -277,7 +277,7 @@ static void pool_fallback_child(void *arg) {
   k->destroy(fixed);
   void *a = k->create(NULL);
   CHILD_CHECK(a != NULL);
-  for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) /* 2.5 MiB: the next chunk is 1 MiB */
+  for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) /* 2.5 MiB: in a 2 MiB chunk; the next is 4 MiB */
     CHILD_CHECK(k->alloc(a, 64) != NULL);
   struct rlimit rl;
   CHILD_CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
