@@ -14,7 +14,7 @@
 
 const peer_t peers[] = {
     {"arenart", NULL, "arenart", "arenart", NULL,
-     "ar_alloc on an ar_arena_create arena (defaults: chunks of 64 KiB growing to 1 MiB, adaptive "
+     "ar_alloc on an ar_arena_create arena (defaults: chunks of 64 KiB growing to 4 MiB, adaptive "
      "retention; hot path: retain_bytes = 2x the region); ar_reset"},
     {"ar-thread", NULL, "arthread", "arthread", NULL,
      "ar_thread_arena() with one ar_scope_begin/ar_scope_end per request"},

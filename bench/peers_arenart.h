@@ -2,7 +2,7 @@
 /*
  * bench/peers_arenart.h - arenart itself, three ways (see peers.h for the interface):
  *   arenart   a serial arena from ar_arena_create (default options: chunks from 64 KiB growing
- *             to 1 MiB, adaptive retention across resets (AR_RETAIN_AUTO); the hot-path workload
+ *             to 4 MiB, adaptive retention across resets (AR_RETAIN_AUTO); the hot-path workload
  *             alone sets retain_bytes to its region); ar_alloc, ar_reset. Larson: arenas taken from
  *             an ar_arena_pool, handed over, adopted and given back by the consumer.
  *   arthread  the calling thread's arena (ar_thread_arena), one ar_scope per request.
