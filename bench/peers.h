@@ -52,6 +52,7 @@ typedef struct lbatch {
   int n;
   void *obj[LARSON_K];
   uint16_t size[LARSON_K];
+  char *ref_base, *ref_cur; /* the Larson reference's region (worker.c, ref_larson_thread) */
 } lbatch_t;
 
 static inline void bench_oom(const char *who) {

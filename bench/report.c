@@ -243,17 +243,21 @@ void compute_goals(void) {
     snprintf(g->ref, sizeof g->ref, "glibc %.2f", fig(W_CONTAINERS, "peak/live", glibc));
   {
     int set[NPEERS], n = other_peers(set);
-    /* On busy time: the wall figure is half queue wake-ups and thread churn (workloads.inc) */
+    /* On busy time (the wall figure is half queue wake-ups and thread churn), each worker's
+     * over the reference it ran in alternate generations (vb/busy, workloads.inc: the VM's
+     * modes decided the ratio of two workers' raw figures). */
     g = add_goal("larson_busy_ahead_of_every_peer", "Larson busy: the fastest peer / arenart",
-                 paired_ratio_best(W_LARSON, "busy", P_ARENART, set, n, true), "x", ">=", 1.05);
-    int b = fastest_of(W_LARSON, "busy", set, n);
+                 paired_ratio_best(W_LARSON, "vb/busy", P_ARENART, set, n, true), "x", ">=",
+                 1.05);
+    int b = fastest_of(W_LARSON, "vb/busy", set, n);
     int bw = fastest_of(W_LARSON, "ns/alloc", set, n);
     if (g != NULL && b >= 0 && bw >= 0)
       snprintf(g->ref, sizeof g->ref,
-               "fastest peer: %s %.1f ns; arenart %.1f; wall: %s %.1f, arenart %.1f (%.2fx)",
-               peers[b].name, fig(W_LARSON, "busy", b), fig(W_LARSON, "busy", P_ARENART),
-               peers[bw].name, fig(W_LARSON, "ns/alloc", bw), fig(W_LARSON, "ns/alloc", P_ARENART),
-               paired_ratio_best(W_LARSON, "ns/alloc", P_ARENART, set, n, true));
+               "each / its reference: %s %.2fx (%.1f ns), arenart %.2fx (%.1f); wall: %s %.1f, "
+               "arenart %.1f",
+               peers[b].name, fig(W_LARSON, "vb/busy", b), fig(W_LARSON, "busy", b),
+               fig(W_LARSON, "vb/busy", P_ARENART), fig(W_LARSON, "busy", P_ARENART),
+               peers[bw].name, fig(W_LARSON, "ns/alloc", bw), fig(W_LARSON, "ns/alloc", P_ARENART));
   }
   goal_large("large_t1_default_vs_tuned", "large requests t=1: default / tuned, worst size", 1);
   goal_large("large_t2_default_vs_tuned", "large requests t=2: default / tuned, worst size", 2);

@@ -260,6 +260,69 @@ typedef struct larson_arg {
   double busy;
 } larson_arg_t;
 
+/* The batch region of the Larson reference: LARSON_K allocations of at most 271 B, rounded up
+ * to 16. */
+enum { LARSON_REF_BYTES = LARSON_K * 272 };
+
+/* One thread of a Larson generation, for any allocator: `begin`, `alloc` and `end` are constant
+ * at every call site, so once this is inlined they are direct calls, inlined in turn, and each
+ * allocator's loop is the one it had when it was written out per allocator. */
+typedef int (*lbegin_fn)(lbatch_t *);
+typedef void *(*lalloc_fn)(lbatch_t *, size_t);
+typedef void (*lend_fn)(lbatch_t *);
+static inline __attribute__((always_inline)) void larson_loop(larson_arg_t *a, lbegin_fn begin,
+                                                              lalloc_fn alloc, lend_fn end,
+                                                              const char *who) {
+  lbatch_t *spare = a->shared->spare[a->id];
+  int t = a->shared->threads;
+  /* Busy time: the loop less the waits for the previous thread's batch (see w_larson). */
+  double t0 = bench_now_ns(), waited = 0;
+  for (int it = 0; it < a->iters; it++) {
+    /* Produce: a batch of objects in the batch's own region, passed to the next thread. */
+    if (begin(spare) != 0) bench_oom(who);
+    const size_t *sizes = request_sizes + (size_t)((it + a->id) % 8) * REQUEST_K;
+    for (int k = 0; k < LARSON_K; k++) {
+      void *p = alloc(spare, sizes[k]);
+      if (p == NULL) bench_oom(who);
+      touch(p, sizes[k], NULL);
+      spare->obj[k] = p;
+      spare->size[k] = (uint16_t)sizes[k];
+    }
+    spare->n = LARSON_K;
+    lq_push(&a->shared->q[(a->id + 1) % t], spare);
+    /* Consume: read what the previous thread built, then free all of it here. */
+    double tw = bench_now_ns();
+    lbatch_t *b = lq_pop(&a->shared->q[a->id]);
+    waited += bench_now_ns() - tw;
+    uintptr_t sum = 0;
+    for (int k = 0; k < b->n; k++) sum += (uintptr_t) * (void **)b->obj[k] + b->size[k];
+    bench_escape((void *)sum);
+    end(b);
+    spare = b;
+  }
+  a->shared->spare[a->id] = spare;
+  a->busy = bench_now_ns() - t0 - waited;
+}
+
+/* The Larson reference, the limit of any allocator there: every batch record carries its own
+ * pre-faulted region, allocation bumps a cursor through it, and the free-all is the next
+ * batch's rewind. It hands memory between threads exactly as the batch does, with no
+ * bookkeeping. Each worker runs it in alternate generations with its allocator (w_larson). */
+static inline int ref_lbegin(lbatch_t *b) {
+  b->ref_cur = b->ref_base;
+  return 0;
+}
+static inline void *ref_lalloc(lbatch_t *b, size_t n) {
+  char *p = b->ref_cur;
+  b->ref_cur = p + ((n + 15) & ~(size_t)15);
+  return p;
+}
+static inline void ref_lend(lbatch_t *b) { (void)b; }
+static void *ref_larson_thread(void *arg) {
+  larson_loop((larson_arg_t *)arg, ref_lbegin, ref_lalloc, ref_lend, "larson reference");
+  return NULL;
+}
+
 static larson_shared_t *larson_setup(const bench_params_t *prm) {
   larson_shared_t *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
@@ -269,6 +332,10 @@ static larson_shared_t *larson_setup(const bench_params_t *prm) {
     pthread_cond_init(&s->q[i].cv, NULL);
     s->spare[i] = calloc(1, sizeof(lbatch_t));
     if (s->spare[i] == NULL) return NULL;
+    s->spare[i]->ref_base = (char *)mmap(NULL, LARSON_REF_BYTES, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->spare[i]->ref_base == (char *)MAP_FAILED) return NULL;
+    memset(s->spare[i]->ref_base, 0, LARSON_REF_BYTES); /* pre-faulted, as the bump peer's */
   }
   return s;
 }
@@ -277,6 +344,7 @@ static void larson_teardown(larson_shared_t *s) {
   for (int i = 0; i < s->threads; i++) {
     pthread_mutex_destroy(&s->q[i].mu);
     pthread_cond_destroy(&s->q[i].cv);
+    munmap(s->spare[i]->ref_base, LARSON_REF_BYTES);
     free(s->spare[i]);
   }
   free(s);
