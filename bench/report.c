@@ -247,8 +247,7 @@ void compute_goals(void) {
      * over the reference it ran in alternate generations (vb/busy, workloads.inc: the VM's
      * modes decided the ratio of two workers' raw figures). */
     g = add_goal("larson_busy_ahead_of_every_peer", "Larson busy: the fastest peer / arenart",
-                 paired_ratio_best(W_LARSON, "vb/busy", P_ARENART, set, n, true), "x", ">=",
-                 1.05);
+                 paired_ratio_best(W_LARSON, "vb/busy", P_ARENART, set, n, true), "x", ">=", 1.05);
     int b = fastest_of(W_LARSON, "vb/busy", set, n);
     int bw = fastest_of(W_LARSON, "ns/alloc", set, n);
     if (g != NULL && b >= 0 && bw >= 0)

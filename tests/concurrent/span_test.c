@@ -165,9 +165,9 @@ static void test_big_blocks_follow_the_chunk(void **state) {
   assert_int_equal(pthread_join(th, NULL), 0);
   assert_non_null(arg.p);
   ar_stats_t after = stats_of(ca);
-  assert_int_equal(after.large_chunks, 1);                 /* carved, */
-  assert_int_equal(after.capacity, before.capacity);       /* from the chunk there was */
-  assert_int_equal(after.used, before.used + 100 * KIB);   /* exactly (a multiple of 64) */
+  assert_int_equal(after.large_chunks, 1);                      /* carved, */
+  assert_int_equal(after.capacity, before.capacity);            /* from the chunk there was */
+  assert_int_equal(after.used, before.used + 100 * KIB);        /* exactly (a multiple of 64) */
   assert_non_null(ar_concurrent_alloc(ca, GROWN_MAX / 4 + 64)); /* over a quarter of it */
   assert_int_equal(stats_of(ca).large_chunks, 2);
   ar_concurrent_destroy(ca);

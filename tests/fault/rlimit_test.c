@@ -277,8 +277,8 @@ static void pool_fallback_child(void *arg) {
   k->destroy(fixed);
   void *a = k->create(NULL);
   CHILD_CHECK(a != NULL);
-  for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) /* 2.5 MiB: in a 2 MiB chunk; the next is 4 MiB */
-    CHILD_CHECK(k->alloc(a, 64) != NULL);
+  /* 2.5 MiB: the current chunk is 2 MiB, and the next one would be 4 MiB. */
+  for (size_t n = 0; n < ((size_t)5 << 19) / 64; n++) CHILD_CHECK(k->alloc(a, 64) != NULL);
   struct rlimit rl;
   CHILD_CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
   rl.rlim_cur = (rlim_t)(mapped_bytes() + ((size_t)256 << 10));
