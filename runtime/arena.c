@@ -456,12 +456,12 @@ static void clear(ar_arena_t *a, size_t keep) {
   /* Reset (keep > 0): a kept spare becomes the current chunk at once, so the first
    * allocation of the next request is an inline bump, not a trip out of line. That trip
    * costs more than a dozen inline allocations, which is what a small request makes. Not
-   * after a request that one chunk of the growth cap could not hold, whose chunks are kept
+   * after a request that one chunk of AR_FIT_MAX could not hold, whose chunks are kept
    * as they were (chunks.c, "Growing"): with no current chunk, the next such request takes
    * the same path through them (a first big block to a kept dedicated chunk, not into the
    * first spare), so it touches the pages this one did instead of faulting in new ones; one
    * trip out of line is nothing beside the hundreds of allocations such a request makes. */
-  bool big = a->grow_max > a->chunk_size && used + AR_CHUNK_OVERHEAD > a->grow_max;
+  bool big = a->grow_max > a->chunk_size && used + AR_CHUNK_OVERHEAD > AR_FIT_MAX;
   if (keep > 0 && a->spare != NULL && !big) (void)push_new_chunk(a, a->spare->size);
   ar_assert_expensive(ar_arena_check(a) == AR_OK);
 }

@@ -15,6 +15,9 @@
  * to 64-align the data. */
 #define AR_CHUNK_OVERHEAD ((size_t)(15 + sizeof(ar_chunk_t) + 63))
 #define AR_PAGE_ALIGN ((size_t)4096)
+/* The largest chunk a reset keeps in place of a request's smaller ones (chunks.c, "Growing"):
+ * 1 MiB, below the growth cap, whose 4 MiB chunks are huge pages and resident whole. */
+#define AR_FIT_MAX ((size_t)1 << 20)
 
 /* A new chunk of `bytes` (a dedicated one, or an ordinary one of chunk_size or grown), hidden
  * and counted in capacity; NULL if the source has none (nothing changed). */

@@ -377,6 +377,28 @@ static void test_reset_fits_one(void **state) {
   ar_arena_destroy(a);
 }
 
+/* Over 1 MiB handed out, the reset replaces nothing (arena.h, ar_reset), though a chunk of the
+ * growth cap (4 MiB) would hold it: such a chunk is advised huge pages and would be resident
+ * whole, twice what a request of 2 MiB wrote. The request's chunks stay as they were, none of
+ * them current. */
+static void test_reset_over_a_mebibyte_keeps_the_chunks(void **state) {
+  (void)state;
+  ar_arena_t *a = default_arena(0, 0);
+  size_t total = 2 * 1024 * KIB + 16 * KIB;
+  for (size_t s = 0; s < total; s += SMALL) assert_non_null(ar_alloc(a, SMALL));
+  size_t before[32];
+  size_t n = chunk_sizes(a, before, 32), cap = a->capacity;
+  assert_true(n >= 7); /* 64 KiB, 64 KiB, ... 2 MiB */
+  ar_reset(a);
+  CHECK_ARENA(a);
+  assert_int_equal(a->capacity, cap); /* nothing acquired, nothing given back */
+  assert_int_equal(a->nspare, n);
+  assert_null(a->chunks);
+  for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
+    assert_true(c->size < AR_GROWN_CHUNK_MAX);
+  ar_arena_destroy(a);
+}
+
 /* Once the requests are small again, the grown chunk goes back as the peak decays (arena.h,
  * ar_reset: the excess is gone 1.8 s after the need fell, at a fourth reset). */
 static void test_grown_chunk_decays(void **state) {
@@ -412,6 +434,7 @@ int main(void) {
       chunk_layout_test(test_marks),
       chunk_layout_test(test_reset_keeps_grown),
       chunk_layout_test(test_reset_fits_one),
+      chunk_layout_test(test_reset_over_a_mebibyte_keeps_the_chunks),
       chunk_layout_test(test_grown_chunk_decays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
