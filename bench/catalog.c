@@ -98,7 +98,7 @@ const char *const wtitles[W_COUNT] = {
     "generations (full: 45); busy = the same with each thread's time waiting for a batch left "
     "out (the slowest thread); vb/busy = busy / the busy figure of a reference run in alternate "
     "generations of the same process, whose batches bump through regions of their own, "
-    "pre-faulted: the limit (the Larson goal divides these)",
+    "pre-faulted (the Larson goal divides these); ref/busy = the reference's",
     "5. Bimodal: requests of 200 small allocations, 1 in 50 also 8 MiB (every page "
     "touched), reset after each; ns/alloc leaves out the first 8 MiB request, timed apart: "
     "first-huge.ms (its first fault; see w_bimodal); kept = RSS above the start between "

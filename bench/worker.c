@@ -304,10 +304,10 @@ static inline __attribute__((always_inline)) void larson_loop(larson_arg_t *a, l
   a->busy = bench_now_ns() - t0 - waited;
 }
 
-/* The Larson reference, the limit of any allocator there: every batch record carries its own
+/* The Larson reference, an allocator with no bookkeeping: every batch record carries its own
  * pre-faulted region, allocation bumps a cursor through it, and the free-all is the next
- * batch's rewind. It hands memory between threads exactly as the batch does, with no
- * bookkeeping. Each worker runs it in alternate generations with its allocator (w_larson). */
+ * batch's rewind. It hands memory between threads exactly as the batch does. Each worker runs
+ * it in alternate generations with its allocator (w_larson). Not a hard limit: see there. */
 static inline int ref_lbegin(lbatch_t *b) {
   b->ref_cur = b->ref_base;
   return 0;

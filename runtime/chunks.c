@@ -51,8 +51,8 @@ static const ar_source_t *source_for(const ar_arena_t *a, bool dedicated, size_t
  * 1 MiB, and the chunk uses its front. Growing into the rest is a few stores
  * (ar_chunks_grow_reserved); past it the whole mapping is resized with mremap to the next
  * reserve (4 MiB), and from 4 MiB on to exactly the chunk (which is then advised
- * MADV_HUGEPAGE like any 4 MiB block of the OS source: a block that large is touched whole,
- * and a huge page in a reserve would make memory of address space). Smaller reserves are
+ * MADV_HUGEPAGE like any 4 MiB block of the OS source: a block grown that large is mostly
+ * written, while a huge page in a reserve would make memory of address space). Smaller reserves are
  * advised MADV_NOHUGEPAGE, so that where THP is "always" a first touch cannot fault in 2 MiB
  * of a reserve. Nothing of a reserve is resident until written, but it is not free: its
  * address space, and the page tables behind it (a page-table page covers 2 MiB of address

@@ -30,8 +30,11 @@
 #include "runtime/internal.h"
 
 /* Blocks from this size up ask for transparent huge pages (where THP is "madvise", nothing
- * else gets them): a block this big is a dedicated chunk for one big request, which touches
- * it whole, so 2 MiB pages cost no memory and save a TLB miss per 4 KiB page. */
+ * else gets them): a block this big is a dedicated chunk for one big request, which mostly
+ * touches it whole, or an arena's grown chunk of the largest size, which the arena bumps
+ * through to within a quarter of its end before it takes the next (all but the newest): 2 MiB
+ * pages cost at most the untouched rest of one such page per block, and save a TLB miss per
+ * 4 KiB page. */
 #define AR_OS_HUGE_FROM ((size_t)4 << 20)
 
 static void *os_acquire(void *ctx, size_t size) {

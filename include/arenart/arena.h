@@ -70,9 +70,16 @@ typedef struct ar_arena ar_arena_t;
  * arena's, unless created after ar_numa_init: see ar_arena_create) is advised MADV_HUGEPAGE
  * like any such block of ar_source_os(), so where the kernel gives transparent huge pages (THP
  * "always" or "madvise", and 2 MiB of free contiguous memory) an arena whose footprint has
- * grown to megabytes bumps through 2 MiB pages (measured: 0.8x the time of 4 KiB pages for a
- * 64 MiB pass, docs/benchmarks.md). The cost: such a chunk becomes resident 2 MiB at a time,
- * so each may hold up to 2 MiB that the arena has not written. */
+ * grown to megabytes bumps through 2 MiB pages. Measured on the build VM (docs/benchmarks.md,
+ * "Grown chunks of 4 MiB"): a bump through 64 MiB of 256-byte objects took 0.80-0.82x the time
+ * with 2 MiB pages, and arenart's hot 256 B case at DRAM sizes in the bench went from 1.02-1.07x
+ * to 0.88-0.95x its 4 KiB-page bump loop. The costs: memory becomes resident 2 MiB at a time, so
+ * a freshly mapped chunk of this size may hold up to 2 MiB that the arena has not written (one
+ * reused from the cache of given-back mappings holds whatever its last arena left resident);
+ * where THP is "always", a grown chunk of 2 MiB may be one huge page too. And a first touch
+ * zeroes 2 MiB at once: about 0.2 ms a page, but on a virtual machine whose host takes back
+ * free guest memory (free page reporting) 2 GiB of fresh mappings took 13.6 ms a page in one
+ * run. */
 #define AR_GROWN_CHUNK_MAX ((size_t)4 << 20)
 /** Smallest chunk_size ar_arena_create accepts. */
 #define AR_MIN_CHUNK_SIZE ((size_t)256)
@@ -490,18 +497,20 @@ AR_API int ar_rewind(ar_arena_t *arena, const ar_mark_t *mark);
  *     get (or 7 KiB, for chunks under 4 KiB); a chunk above AR_RETAIN_AUTO_MAX is never
  *     kept. Kept chunks from earlier resets go back before this reset's. When chunks grow
  *     (see ar_options_t.chunk_size) and the chunks in use were more than chunk_size while
- *     the bytes handed out (and a chunk header) fit in AR_GROWN_CHUNK_MAX, the reset keeps
+ *     the bytes handed out (and a chunk header) fit in 1 MiB, the reset keeps
  *     one chunk, the least chunk_size << k that holds those bytes, in place of every smaller
  *     kept chunk, ordinary or dedicated (unless it keeps one that large already, or
  *     limit_bytes is below it, or the source has none; it is acquired before the chunks it
  *     replaces go back, so for the length of the call the source may hold both, as for a
- *     request under limit_bytes): so it may keep up to twice what was handed out even above
+ *     request under limit_bytes; an arena on the cache of given-back mappings gives them
+ *     there, where they stay resident until reused or unmapped, see ar_arena_create): so it
+ *     may keep up to twice what was handed out even above
  *     the peak, and the next such request bumps through that one chunk. For the peak, that
  *     chunk then counts as the chunk that would hold what a request handed out, so it goes
  *     back once requests are small again.
  * One kept ordinary chunk is made current at once, so the next allocation is an inline bump
  * (except when chunks grow and what was handed out, with a chunk header, was more than
- * AR_GROWN_CHUNK_MAX: then the next request's first allocation takes the out-of-line path,
+ * 1 MiB: then the next request's first allocation takes the out-of-line path,
  * which lays that request out over the kept chunks as the last one was); the stats count it
  * as a spare while it is empty, and like every kept chunk it is given back
  * when a request needs its room under `limit_bytes`. Invalidates all marks. NULL is a no-op.

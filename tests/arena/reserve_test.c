@@ -370,17 +370,11 @@ static void test_address_space_given_back(void **state) {
 }
 
 /* AR_RETAIN_AUTO keeps an emptied reserved chunk like any dedicated chunk (counted at its
- * size, not its mapping's), and destroy then gives its whole mapping back. The arena's chunks
- * are fixed: where they grow, a reset after a request of 2 MiB, under AR_GROWN_CHUNK_MAX,
- * replaces its chunks with one that holds it all (arena.h, ar_reset) and gives this one back
- * (reset_test covers that). */
+ * size, not its mapping's), and destroy then gives its whole mapping back. The block grows
+ * past 1 MiB, so the reset keeps the chunks as they are (arena.h, ar_reset). */
 static void test_kept_then_destroyed(void **state) {
   (void)state;
-  ar_options_t o;
-  ar_options_init(&o);
-  o.flags = AR_ARENA_FIXED_CHUNKS;
-  ar_arena_t *a = ar_arena_create(&o);
-  assert_non_null(a);
+  ar_arena_t *a = arena_with(AR_RETAIN_AUTO, 0);
   size_t n = 32 * KIB;
   char *q = grown_block(a, n, 0x55);
   q = grow(a, q, n, 2 * MIB, 0x55);
