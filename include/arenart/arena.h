@@ -73,7 +73,7 @@ typedef struct ar_arena ar_arena_t;
  * grown to megabytes bumps through 2 MiB pages. Measured on the build VM (docs/benchmarks.md,
  * "Grown chunks of 4 MiB"): a bump through 64 MiB of 256-byte objects took 0.80-0.82x the time
  * with 2 MiB pages, and arenart's hot 256 B case at DRAM sizes in the bench went from 1.02-1.07x
- * to 0.88-0.95x its 4 KiB-page bump loop. The costs: memory becomes resident 2 MiB at a time, so
+ * to 0.83-0.97x its 4 KiB-page bump loop. The costs: memory becomes resident 2 MiB at a time, so
  * a freshly mapped chunk of this size may hold up to 2 MiB that the arena has not written (one
  * reused from the cache of given-back mappings holds whatever its last arena left resident);
  * where THP is "always", a grown chunk of 2 MiB may be one huge page too. And a first touch
