@@ -22,7 +22,8 @@ const peer_t peers[] = {
      "one ConcurrentArena shared by all threads (public API); reset between rounds; hot path: "
      "retain_bytes = 2x the region; scaling: retain_bytes = 16 MiB, as ar-keep16"},
     {"bump", NULL, "bump", "bump", NULL,
-     "a cursor through a pre-faulted mmap buffer: the physical limit, no chunks; per-request, "
+     "a cursor through a pre-faulted mmap buffer (4 KiB pages): the limit of allocation code, no "
+     "chunks; per-request, "
      "hot path, scaling and containers: also run alternately beside every allocator, in its "
      "worker, as its vs-bump / vb reference"},
     {"ar-keep16", NULL, "arkeep", "arkeep", NULL,

@@ -57,7 +57,7 @@ typedef struct lbatch {
 
 /* Out of line and cold, always: inlined into a timed loop, its fprintf and exit changed how
  * the compiler laid out the bump loop that the per-request goals divide by (0.74 ns per
- * allocation became 1.04 when a new caller tipped the inliner). */
+ * allocation became 0.98-1.02 when a new caller tipped the inliner). */
 __attribute__((noinline, cold, noreturn, unused)) static void bench_oom(const char *who) {
   fprintf(stderr, "bench worker: %s: allocation failed\n", who);
   exit(3);
@@ -120,7 +120,8 @@ static inline void libc_lend(lbatch_t *b) {
   for (int i = 0; i < b->n; i++) free(b->obj[i]);
 }
 
-/* ---- the bump pointer: the physical limit. One mmap'd buffer per thread, a cursor, no
+/* ---- the bump pointer: the limit of allocation code (its buffer is in 4 KiB pages; huge pages
+ *      run faster beyond the caches). One mmap'd buffer per thread, a cursor, no
  *      chunks, no bookkeeping, no way to hand memory to another thread. ------------------- */
 
 typedef struct bump_t {

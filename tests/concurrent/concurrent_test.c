@@ -37,10 +37,10 @@
 #include "tests/test_util.h"
 
 enum {
-  CHUNK = 64 * 1024,       /* AR_DEFAULT_CHUNK_SIZE */
-  SPAN = 16 * 1024,        /* a quarter of the chunk: a thread's first span */
-  SPAN_MAX = 256 * 1024,   /* AR_GROWN_CHUNK_MAX / 4: the longest span */
-  GROWN_MAX = 1024 * 1024, /* AR_GROWN_CHUNK_MAX: the largest grown chunk */
+  CHUNK = 64 * 1024,           /* AR_DEFAULT_CHUNK_SIZE */
+  SPAN = 16 * 1024,            /* a quarter of the chunk: a thread's first span */
+  SPAN_MAX = 256 * 1024,       /* the longest span, however long the chunk */
+  GROWN_MAX = 4 * 1024 * 1024, /* AR_GROWN_CHUNK_MAX: the largest grown chunk */
   CHUNK_LOSS = 256, /* header (128) and at most one 64-byte tail no span could use, rounded up */
   BLOCK = 16,
 };
