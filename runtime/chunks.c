@@ -496,13 +496,17 @@ static bool drop_small_idle(ar_arena_t *a, size_t size) {
   return false;
 }
 
+/* A growing arena's grow_max is AR_GROWN_CHUNK_MAX (arena.c), so a chunk that AR_FIT_MAX bounds
+ * is always one it could grow to. */
+_Static_assert(AR_FIT_MAX <= AR_GROWN_CHUNK_MAX, "the fitted chunk is an ordinary chunk size");
+
 void ar_chunks_fit_next(ar_arena_t *a, size_t need, size_t used, size_t keep) {
   if (AR_HEAP || a->grow_max <= a->chunk_size || !ar_chunks_retain_auto(a) || need <= a->chunk_size)
     return;
   size_t want = used + AR_CHUNK_OVERHEAD; /* used < 2^62: no wrap */
-  if (want > AR_FIT_MAX || want > a->grow_max) return;
+  if (want > AR_FIT_MAX) return;          /* and so within grow_max (below) */
   size_t size = a->chunk_size;
-  while (size < want) size <<= 1;    /* grow_max is chunk_size << k: stops there at the latest */
+  while (size < want) size <<= 1;    /* AR_FIT_MAX is chunk_size << k: stops there at the latest */
   if (size == a->chunk_size) return; /* a chunk of the first size comes when it is needed */
   for (const ar_chunk_t *c = a->spare; c != NULL; c = c->next)
     if (c->size >= size) return;
